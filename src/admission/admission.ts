@@ -1,0 +1,936 @@
+import type { VoiceBackend } from '../iface/backend.js';
+import {
+  AdmissionError,
+  type AdmissionErrorCode,
+  BackendError,
+  ConfigError,
+} from '../iface/errors.js';
+import type { HealthStatus } from '../iface/health.js';
+import type { SessionConfig, VoiceSession } from '../iface/session.js';
+import { noop, onAbort } from '../internal/abort.js';
+import { TypedEmitter } from '../internal/emitter.js';
+import { DEFAULT_TENANT, tenantOf, validateSessionConfig } from '../internal/session-config.js';
+import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
+import {
+  type AcquireResult,
+  type CapacityStore,
+  isRefusal,
+  type Lease,
+  type RefusalReason,
+} from './capacity-store.js';
+import { DeadlineHeap } from './deadline-heap.js';
+import type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
+import { FairQueue, type QueueEntry } from './fair-queue.js';
+import { HealthGate } from './health-gate.js';
+import {
+  type AdmissionOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  resolveTenantLimits,
+} from './options.js';
+import { RetryEstimator } from './retry-estimator.js';
+import { SetupSmoother } from './setup-smoother.js';
+import { abortedError, SharedCreation } from './shared-creation.js';
+import { Slot } from './slot.js';
+import type { AdmissionSpan } from './tracer.js';
+
+/** Who a raw slot is for. */
+export interface SlotRequest {
+  /** Default `'default'`. */
+  readonly tenantId?: string | undefined;
+  /** Higher is served first; default 0. */
+  readonly priority?: number | undefined;
+}
+
+export interface AcquireOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Longest wait in the queue; overrides `queue.timeoutMs`. 0 refuses instead of waiting. */
+  readonly timeoutMs?: number | undefined;
+}
+
+export interface CreateSessionOptions extends AcquireOptions {
+  readonly priority?: number | undefined;
+}
+
+export interface LimitsUpdate {
+  readonly maxConcurrentSessions?: number;
+  readonly tenants?: {
+    readonly defaultMax?: number;
+    readonly max?: Readonly<Record<string, number>>;
+  };
+}
+
+export interface DrainOptions {
+  /** How long sessions may go on before they are closed. Default 30 000 ms. */
+  readonly timeoutMs?: number;
+  /** How long to wait for the closes made at the deadline. Default 5 000 ms. */
+  readonly closeTimeoutMs?: number;
+}
+
+export type AdmissionState = 'open' | 'draining' | 'drained';
+
+export interface TenantStats {
+  readonly tenantId: string;
+  readonly active: number;
+  readonly queued: number;
+  readonly limit: number;
+}
+
+export interface AdmissionStats {
+  readonly state: AdmissionState;
+  /** Slots held by this instance (sessions and sessions being set up). */
+  readonly active: number;
+  readonly queued: number;
+  /** Sessions in their setup phase (holding a slot, backend create under way). */
+  readonly settingUp: number;
+  readonly limit: number;
+  readonly utilization: number;
+  readonly admitting: boolean;
+  readonly health: HealthStatus | undefined;
+  readonly tenants: readonly TenantStats[];
+}
+
+interface Waiter extends QueueEntry {
+  readonly enqueuedAt: number;
+  readonly signal: AbortSignal | undefined;
+  detach: () => void;
+  /** `acquiring` while a shared store decides on it. */
+  state: 'queued' | 'acquiring' | 'done';
+  resolve: (slot: Slot) => void;
+  reject: (error: AdmissionError) => void;
+}
+
+type SyncOrAsync<T> = T | Promise<T>;
+
+function isPromise<T>(value: SyncOrAsync<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/**
+ * Decides, before any expensive work starts, whether a session may start now, must wait, or
+ * is refused. A slot is reserved in the store before the backend is called and released
+ * exactly once on every path. See docs/guide.md for the concepts.
+ */
+export class Admission extends TypedEmitter<AdmissionEvents> {
+  readonly backend: VoiceBackend;
+  readonly #store: CapacityStore;
+  readonly #queueConfig: ResolvedOptions['queue'];
+  readonly #setupTimeoutMs: number;
+  readonly #tracer: ResolvedOptions['tracer'];
+  #limit: number;
+  #tenantDefaultMax: number;
+  #tenantMax: Map<string, number>;
+
+  #state: AdmissionState = 'open';
+  #active = 0;
+  #settingUp = 0;
+  readonly #tenantActive = new Map<string, number>();
+  readonly #slots = new Set<Slot>();
+  readonly #queue = new FairQueue<Waiter>();
+  readonly #deadlines = new DeadlineHeap<Waiter>((waiter) => this.#expire(waiter));
+  /** Tenants the store refused for their cap; cleared when capacity may have freed. */
+  readonly #blockedTenants = new Set<string>();
+  /** The store refused for the global cap while requests wait; cleared likewise. */
+  #globalBlocked = false;
+  #pumping = false;
+  #pumpAgain = false;
+  #asyncGrantInFlight = false;
+
+  readonly #health: HealthGate | undefined;
+  readonly #smoother: SetupSmoother;
+  readonly #retry = new RetryEstimator();
+  readonly #creations = new Map<string, SharedCreation>();
+  readonly #drainController = new AbortController();
+  #draining: Promise<DrainResult> | undefined;
+  #onIdle: (() => void) | undefined;
+  readonly #unsubscribeStore: () => void;
+
+  readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
+  readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
+
+  constructor(backend: VoiceBackend, options: AdmissionOptions) {
+    super();
+    if (
+      backend === null ||
+      typeof backend !== 'object' ||
+      typeof backend.createSession !== 'function'
+    ) {
+      throw new ConfigError('backend', `must be a VoiceBackend, got ${describeValue(backend)}`);
+    }
+    const resolved = resolveOptions(options);
+    this.backend = backend;
+    this.#store = resolved.store;
+    this.#limit = resolved.maxConcurrentSessions;
+    this.#tenantDefaultMax = resolved.tenantDefaultMax;
+    this.#tenantMax = new Map(resolved.tenantMax);
+    this.#queueConfig = resolved.queue;
+    this.#setupTimeoutMs = resolved.setup.timeoutMs;
+    this.#tracer = resolved.tracer;
+    this.#smoother = new SetupSmoother(resolved.setup);
+    this.#unsubscribeStore =
+      this.#store.onCapacityFreed?.(() => this.#capacityMayHaveFreed()) ?? noop;
+    if (resolved.health !== undefined) {
+      this.#health = new HealthGate(backend, resolved.health, (status, previous) =>
+        this.#onHealthChange(status, previous),
+      );
+      this.#health.start();
+    }
+  }
+
+  get state(): AdmissionState {
+    return this.#state;
+  }
+
+  /** The global cap now in force. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  get store(): CapacityStore {
+    return this.#store;
+  }
+
+  /** The cap in force for `tenantId` (`Infinity` when none). */
+  tenantLimit(tenantId: string): number {
+    return this.#tenantMax.get(tenantId) ?? this.#tenantDefaultMax;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  /**
+   * Admits and creates a session: reserves a slot (waiting in the queue if allowed), runs the
+   * backend's create through setup smoothing, and binds the slot to the session so it is
+   * released when the session ends for any reason.
+   */
+  async createSession(
+    config: SessionConfig,
+    options: CreateSessionOptions = {},
+  ): Promise<VoiceSession> {
+    validateSessionConfig(config);
+    validateCallOptions(options, true);
+    const tenantId = tenantOf(config);
+    const key = config.idempotencyKey;
+    if (key === undefined) return this.#create(config, tenantId, options, options.signal);
+
+    const mapKey = `${tenantId}\u0000${key}`;
+    let creation = this.#creations.get(mapKey);
+    if (creation !== undefined && !creation.signal.aborted) {
+      if (creation.userId !== config.userId) {
+        this.#emitRefused(tenantId, 'duplicate', undefined);
+        throw new AdmissionError(
+          'duplicate',
+          'the idempotency key is held by a session for another user',
+          {
+            tenantId,
+            sessionId: creation.session?.id,
+          },
+        );
+      }
+      return creation.join(options.signal, tenantId);
+    }
+    creation = new SharedCreation(config.userId);
+    const shared = creation;
+    this.#creations.set(mapKey, shared);
+    const forget = (): void => {
+      if (this.#creations.get(mapKey) === shared) this.#creations.delete(mapKey);
+    };
+    const outcome = shared.start((signal) => this.#create(config, tenantId, options, signal));
+    // The key is free again once the creation fails or the session ends.
+    void outcome.then((session) => session.closed.then(forget), forget);
+    return shared.join(options.signal, tenantId);
+  }
+
+  async #create(
+    config: SessionConfig,
+    tenantId: string,
+    options: CreateSessionOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<VoiceSession> {
+    const span = this.#tracer?.startAdmission({ tenantId, userId: config.userId });
+    let slot: Slot;
+    try {
+      slot = await this.#acquire(tenantId, options.priority ?? 0, signal, options.timeoutMs);
+    } catch (error) {
+      span?.end({
+        outcome: (error as AdmissionError).code,
+        waitedMs: 0,
+        active: this.#active,
+        error,
+      });
+      throw error;
+    }
+    return this.#setUp(config, slot, signal, span);
+  }
+
+  async #setUp(
+    config: SessionConfig,
+    slot: Slot,
+    signal: AbortSignal | undefined,
+    span: AdmissionSpan | undefined,
+  ): Promise<VoiceSession> {
+    const started = performance.now();
+    const timeout = new AbortController();
+    const timer = setTimeout(() => {
+      timeout.abort(
+        new BackendError(
+          'timeout',
+          'create_session',
+          `session setup took longer than ${this.#setupTimeoutMs} ms`,
+          {
+            provider: this.backend.provider,
+          },
+        ),
+      );
+    }, this.#setupTimeoutMs);
+    timer.unref();
+    const setupSignal = AbortSignal.any(
+      signal === undefined
+        ? [timeout.signal, this.#drainController.signal]
+        : [signal, timeout.signal, this.#drainController.signal],
+    );
+    this.#settingUp++;
+    let session: VoiceSession;
+    try {
+      const create = (): Promise<VoiceSession> =>
+        this.backend.createSession(config, { signal: setupSignal });
+      session = await this.#smoother.run(
+        span === undefined ? create : () => span.runCreate(create),
+        setupSignal,
+      );
+    } catch (caught) {
+      const error = this.#setupError(caught, slot.tenantId, signal);
+      slot.release();
+      if (this.hasListeners('session_failed')) {
+        this.emit('session_failed', {
+          tenantId: slot.tenantId,
+          provider: this.backend.provider,
+          durationMs: performance.now() - started,
+          error,
+        });
+      }
+      if (error instanceof AdmissionError) this.#emitRefused(slot.tenantId, error.code, undefined);
+      span?.end({
+        outcome: error instanceof AdmissionError ? error.code : 'create_failed',
+        waitedMs: slot.waitedMs,
+        active: this.#active,
+        error,
+      });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#settingUp--;
+    }
+    slot.session = session;
+    void session.closed.then(() => slot.release());
+    if (this.hasListeners('session_created')) {
+      this.emit('session_created', {
+        tenantId: slot.tenantId,
+        sessionId: session.id,
+        provider: this.backend.provider,
+        durationMs: performance.now() - started,
+      });
+    }
+    span?.end({
+      outcome: 'admitted',
+      waitedMs: slot.waitedMs,
+      active: this.#active,
+      sessionId: session.id,
+    });
+    return session;
+  }
+
+  /** Names a failed setup by what stopped it: the caller, a drain, or the backend itself. */
+  #setupError(caught: unknown, tenantId: string, signal: AbortSignal | undefined): unknown {
+    if (signal?.aborted) return abortedError(tenantId, signal.reason);
+    if (this.#drainController.signal.aborted) {
+      return new AdmissionError('draining', 'the drain deadline was reached during session setup', {
+        tenantId,
+        cause: caught,
+      });
+    }
+    return caught;
+  }
+
+  // ---------------------------------------------------------------- raw slots
+
+  /**
+   * Reserves a slot without creating a session, for work admission should count (a job, a
+   * call handled elsewhere). The caller must `release()` it; `slot.signal` aborts if a drain
+   * reaches its deadline first.
+   */
+  acquire(request: SlotRequest = {}, options: AcquireOptions = {}): Promise<Slot> {
+    const tenantId = request.tenantId ?? DEFAULT_TENANT;
+    if (typeof tenantId !== 'string' || tenantId.length === 0) {
+      return Promise.reject(
+        new ConfigError(
+          'request.tenantId',
+          `must be a non-empty string, got ${describeValue(tenantId)}`,
+        ),
+      );
+    }
+    try {
+      validateCallOptions(options, false);
+      if (request.priority !== undefined)
+        numberField('request.priority', request.priority, { integer: true });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#acquire(tenantId, request.priority ?? 0, options.signal, options.timeoutMs);
+  }
+
+  /** Acquires a slot, runs `work`, and releases the slot however `work` ends. */
+  async run<T>(
+    request: SlotRequest,
+    work: (slot: Slot) => Promise<T> | T,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const slot = await this.acquire(request, options);
+    try {
+      return await work(slot);
+    } finally {
+      slot.release();
+    }
+  }
+
+  #acquire(
+    tenantId: string,
+    priority: number,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<Slot> {
+    const closed = this.#refusalBeforeQueue(tenantId);
+    if (closed !== undefined) return Promise.reject(closed);
+    if (signal?.aborted) return Promise.reject(this.#refuse(tenantId, 'aborted', signal.reason));
+
+    // Waiters of this tenant go first (FIFO); so do waiters held back by the global cap.
+    const mustQueue =
+      this.#queue.sizeOf(tenantId) > 0 || (this.#globalBlocked && this.#queue.size > 0);
+    if (mustQueue) return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, 'capacity');
+
+    const result = this.#tryStore(tenantId);
+    if (!isPromise(result))
+      return this.#afterDirectAttempt(result, tenantId, priority, signal, timeoutMs);
+    return result.then(
+      (settled) => {
+        // The world may have moved while the store answered: honour aborts and drains.
+        if (!isRefusal(settled) && (signal?.aborted || this.#state !== 'open')) {
+          this.#releaseLease(settled);
+          throw signal?.aborted
+            ? this.#refuse(tenantId, 'aborted', signal.reason)
+            : this.#refuse(tenantId, 'draining');
+        }
+        return this.#afterDirectAttempt(settled, tenantId, priority, signal, timeoutMs);
+      },
+      (error: unknown) => {
+        throw this.#storeUnavailable(tenantId, error);
+      },
+    );
+  }
+
+  #afterDirectAttempt(
+    result: AcquireResult,
+    tenantId: string,
+    priority: number,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<Slot> {
+    if (!isRefusal(result)) return Promise.resolve(this.#grant(result, 0));
+    this.#noteRefusal(tenantId, result.refused);
+    return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, result.refused);
+  }
+
+  /** Refusals decided without touching the store: draining, unhealthy. */
+  #refusalBeforeQueue(tenantId: string): AdmissionError | undefined {
+    if (this.#state !== 'open') return this.#refuse(tenantId, 'draining');
+    if (this.#health !== undefined && !this.#health.open) {
+      const reason = this.#health.status?.reason;
+      return this.#refuse(tenantId, 'unhealthy', reason, this.#health.retryAfterMs());
+    }
+    return undefined;
+  }
+
+  #enqueueOrRefuse(
+    tenantId: string,
+    priority: number,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    blockedBy: RefusalReason,
+  ): Promise<Slot> {
+    const queue = this.#queueConfig;
+    const wait = timeoutMs ?? queue.timeoutMs;
+    if (queue.maxSize === 0 || wait === 0) {
+      return Promise.reject(
+        this.#refuse(tenantId, blockedBy, undefined, this.#estimateRetry(tenantId, blockedBy)),
+      );
+    }
+    if (this.#queue.size >= queue.maxSize || this.#queue.sizeOf(tenantId) >= queue.maxPerTenant) {
+      return Promise.reject(
+        this.#refuse(tenantId, 'queue_full', undefined, this.#estimateRetry(tenantId, 'capacity')),
+      );
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const waiter: Waiter = {
+        tenantId,
+        priority,
+        enqueuedAt: performance.now(),
+        deadline: performance.now() + wait,
+        heapIndex: -1,
+        lane: undefined,
+        prev: undefined,
+        next: undefined,
+        signal,
+        detach: noop,
+        state: 'queued',
+        resolve,
+        reject,
+      };
+      this.#queue.push(waiter);
+      if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.push(waiter);
+      if (signal !== undefined)
+        waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted'));
+      if (this.hasListeners('queued')) this.emit('queued', { tenantId, depth: this.#queue.size });
+    });
+  }
+
+  #expire(waiter: Waiter): void {
+    this.#leaveQueue(waiter, 'queue_timeout');
+  }
+
+  /** A waiter leaves without a slot (timeout, abort, drain, store failure). */
+  #leaveQueue(waiter: Waiter, outcome: Exclude<DequeueOutcome, 'admitted'>, cause?: unknown): void {
+    if (waiter.state === 'done') return;
+    waiter.state = 'done';
+    waiter.detach();
+    this.#queue.remove(waiter);
+    this.#deadlines.remove(waiter);
+    const { tenantId } = waiter;
+    this.#emitDequeued(waiter, outcome);
+    let error: AdmissionError;
+    if (outcome === 'aborted') error = this.#refuse(tenantId, 'aborted', waiter.signal?.reason);
+    else if (outcome === 'store_unavailable') error = this.#storeUnavailable(tenantId, cause);
+    else if (outcome === 'draining') error = this.#refuse(tenantId, 'draining');
+    else
+      error = this.#refuse(
+        tenantId,
+        'queue_timeout',
+        undefined,
+        this.#estimateRetry(tenantId, 'capacity'),
+      );
+    waiter.reject(error);
+  }
+
+  // ---------------------------------------------------------------- granting
+
+  #tryStore(tenantId: string): SyncOrAsync<AcquireResult> {
+    const request = { tenantId, globalLimit: this.#limit, tenantLimit: this.tenantLimit(tenantId) };
+    try {
+      return this.#store.tryAcquire(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #grant(lease: Lease, waitedMs: number): Slot {
+    this.#active++;
+    this.#tenantActive.set(lease.tenantId, (this.#tenantActive.get(lease.tenantId) ?? 0) + 1);
+    const slot = new Slot(lease, waitedMs, this.#releaseSlot);
+    this.#slots.add(slot);
+    if (this.hasListeners('admitted')) {
+      this.emit('admitted', { tenantId: lease.tenantId, waitedMs, active: this.#active });
+    }
+    return slot;
+  }
+
+  #onRelease(slot: Slot): void {
+    const { tenantId } = slot;
+    this.#slots.delete(slot);
+    this.#active--;
+    const left = (this.#tenantActive.get(tenantId) ?? 1) - 1;
+    if (left === 0) this.#tenantActive.delete(tenantId);
+    else this.#tenantActive.set(tenantId, left);
+    const heldMs = performance.now() - slot.acquiredAt;
+    this.#retry.recordHold(heldMs);
+    if (this.hasListeners('released'))
+      this.emit('released', { tenantId, heldMs, active: this.#active });
+    const released = this.#releaseLease(slot.lease);
+    if (isPromise(released)) void released.then(() => this.#capacityMayHaveFreed(tenantId));
+    else this.#capacityMayHaveFreed(tenantId);
+    if (this.#active === 0) this.#onIdle?.();
+  }
+
+  #releaseLease(lease: Lease): SyncOrAsync<void> {
+    try {
+      const released = this.#store.release(lease);
+      if (!isPromise(released)) return undefined;
+      return released.catch((error: unknown) => this.#storeError('release', error));
+    } catch (error) {
+      this.#storeError('release', error);
+      return undefined;
+    }
+  }
+
+  /** A slot was released here or elsewhere: waiters may proceed. */
+  #capacityMayHaveFreed(tenantId?: string): void {
+    this.#globalBlocked = false;
+    if (tenantId === undefined) this.#blockedTenants.clear();
+    else this.#blockedTenants.delete(tenantId);
+    if (this.#queue.size > 0) this.#pump();
+  }
+
+  /** Grants queued waiters while the store allows, round-robin across tenants. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        this.#pumpOnce();
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #pumpOnce(): void {
+    if (this.#asyncGrantInFlight || this.#state !== 'open') return;
+    if (this.#health !== undefined && !this.#health.open) return;
+    for (;;) {
+      const waiter = this.#queue.next(this.#isBlocked);
+      if (waiter === undefined) return;
+      const result = this.#tryStore(waiter.tenantId);
+      if (isPromise(result)) {
+        this.#awaitGrant(waiter, result);
+        return;
+      }
+      if (!this.#settleAttempt(waiter, result)) return;
+    }
+  }
+
+  /** Applies a store answer for a queued waiter; returns false when nobody else can proceed. */
+  #settleAttempt(waiter: Waiter, result: AcquireResult): boolean {
+    if (isRefusal(result)) {
+      this.#noteRefusal(waiter.tenantId, result.refused);
+      return result.refused === 'tenant_capacity';
+    }
+    waiter.state = 'done';
+    waiter.detach();
+    this.#queue.served(waiter);
+    this.#deadlines.remove(waiter);
+    const waitedMs = performance.now() - waiter.enqueuedAt;
+    this.#emitDequeued(waiter, 'admitted');
+    waiter.resolve(this.#grant(result, waitedMs));
+    return true;
+  }
+
+  /** A shared store answers later: hold the pump until it does, then carry on. */
+  #awaitGrant(waiter: Waiter, pending: Promise<AcquireResult>): void {
+    this.#asyncGrantInFlight = true;
+    waiter.state = 'acquiring';
+    pending.then(
+      (result) => {
+        this.#asyncGrantInFlight = false;
+        if (waiter.state === 'done') {
+          // The waiter left (abort, timeout, drain) while the store decided.
+          if (!isRefusal(result)) this.#releaseLease(result);
+        } else {
+          waiter.state = 'queued';
+          this.#settleAttempt(waiter, result);
+        }
+        this.#pump();
+      },
+      (error: unknown) => {
+        this.#asyncGrantInFlight = false;
+        if (waiter.state !== 'done') {
+          waiter.state = 'queued';
+          this.#leaveQueue(waiter, 'store_unavailable', error);
+        }
+        this.#pump();
+      },
+    );
+  }
+
+  #noteRefusal(tenantId: string, reason: RefusalReason): void {
+    if (reason === 'capacity') this.#globalBlocked = true;
+    else this.#blockedTenants.add(tenantId);
+  }
+
+  // ---------------------------------------------------------------- refusals
+
+  #refuse(
+    tenantId: string,
+    code: AdmissionErrorCode,
+    cause?: unknown,
+    retryAfterMs?: number,
+  ): AdmissionError {
+    this.#emitRefused(tenantId, code, retryAfterMs);
+    return new AdmissionError(
+      code,
+      refusalMessage(code, tenantId, this.#limit, this.tenantLimit(tenantId)),
+      {
+        tenantId,
+        retryAfterMs,
+        cause,
+      },
+    );
+  }
+
+  #storeUnavailable(tenantId: string, error: unknown): AdmissionError {
+    this.#storeError('acquire', error);
+    return this.#refuse(tenantId, 'store_unavailable', error, 1_000);
+  }
+
+  #storeError(operation: 'acquire' | 'release', error: unknown): void {
+    if (this.hasListeners('store_error')) this.emit('store_error', { operation, error });
+    else
+      process.emitWarning(
+        error instanceof Error ? error : new Error(String(error)),
+        'VoiceAdmissionStoreWarning',
+      );
+  }
+
+  #emitRefused(tenantId: string, code: AdmissionErrorCode, retryAfterMs: number | undefined): void {
+    if (this.hasListeners('refused')) this.emit('refused', { tenantId, code, retryAfterMs });
+  }
+
+  #emitDequeued(waiter: Waiter, outcome: DequeueOutcome): void {
+    if (this.hasListeners('dequeued')) {
+      this.emit('dequeued', {
+        tenantId: waiter.tenantId,
+        waitedMs: performance.now() - waiter.enqueuedAt,
+        outcome,
+      });
+    }
+  }
+
+  #estimateRetry(tenantId: string, blockedBy: RefusalReason): number {
+    if (blockedBy === 'tenant_capacity') {
+      const limit = this.tenantLimit(tenantId);
+      return this.#retry.retryAfterMs(
+        this.#queue.sizeOf(tenantId) + 1,
+        limit === Number.POSITIVE_INFINITY ? 1 : limit,
+      );
+    }
+    return this.#retry.retryAfterMs(this.#queue.size + 1, this.#limit);
+  }
+
+  // ---------------------------------------------------------------- health
+
+  #onHealthChange(status: HealthStatus, previous: HealthStatus | undefined): void {
+    const admitting = this.#health?.open ?? true;
+    this.emit('health', { status, previous, admitting });
+    if (admitting) this.#capacityMayHaveFreed();
+  }
+
+  /** Runs a health check now instead of waiting for the next interval. */
+  checkHealth(): Promise<HealthStatus> {
+    if (this.#health === undefined) return this.backend.healthCheck();
+    return this.#health.checkNow();
+  }
+
+  // ---------------------------------------------------------------- limits
+
+  /** Changes caps at run time. Lowering never evicts; raising lets waiters in at once. */
+  setLimits(update: LimitsUpdate): void {
+    const value = objectOrUndefined('update', update) ?? {};
+    knownKeys('update', value, ['maxConcurrentSessions', 'tenants']);
+    const limit = numberField('update.maxConcurrentSessions', value.maxConcurrentSessions, {
+      min: 1,
+      integer: true,
+    });
+    if (value.tenants !== undefined) {
+      const tenants = objectOrUndefined('update.tenants', value.tenants) ?? {};
+      const parsed = resolveTenantLimits('update.tenants', tenants);
+      if (tenants.defaultMax !== undefined) this.#tenantDefaultMax = parsed.defaultMax;
+      if (tenants.max !== undefined) this.#tenantMax = parsed.max;
+    }
+    if (limit !== undefined) this.#limit = limit;
+    this.emit('limits', { maxConcurrentSessions: this.#limit });
+    this.#capacityMayHaveFreed();
+  }
+
+  /** Sets one tenant's cap; `undefined` returns it to the default. */
+  setTenantLimit(tenantId: string, max: number | undefined): void {
+    if (max === undefined) this.#tenantMax.delete(tenantId);
+    else
+      this.#tenantMax.set(
+        tenantId,
+        numberField(`tenants.max.${tenantId}`, max, { min: 0, integer: true, infinite: true }, 0),
+      );
+    this.emit('limits', { maxConcurrentSessions: this.#limit });
+    this.#capacityMayHaveFreed(tenantId);
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  stats(): AdmissionStats {
+    const tenantIds = new Set([...this.#tenantActive.keys(), ...this.#queue.tenants()]);
+    const tenants = [...tenantIds].sort().map((tenantId) => ({
+      tenantId,
+      active: this.#tenantActive.get(tenantId) ?? 0,
+      queued: this.#queue.sizeOf(tenantId),
+      limit: this.tenantLimit(tenantId),
+    }));
+    return {
+      state: this.#state,
+      active: this.#active,
+      queued: this.#queue.size,
+      settingUp: this.#settingUp,
+      limit: this.#limit,
+      utilization: this.#active / this.#limit,
+      admitting: this.#state === 'open' && (this.#health?.open ?? true),
+      health: this.#health?.status,
+      tenants,
+    };
+  }
+
+  /** Slots held by this instance. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Requests waiting in this instance's queue. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  // ---------------------------------------------------------------- drain
+
+  /**
+   * Stops admitting (new requests and queued ones get `draining`), waits up to `timeoutMs`
+   * for held slots to be released, then closes the remaining sessions (reason `drained`),
+   * aborts setups under way and signals raw slot holders. Idempotent.
+   */
+  drain(options: DrainOptions = {}): Promise<DrainResult> {
+    if (this.#draining !== undefined) return this.#draining;
+    const value = objectOrUndefined('options', options) ?? {};
+    knownKeys('options', value, ['timeoutMs', 'closeTimeoutMs']);
+    const timeoutMs = numberField('options.timeoutMs', value.timeoutMs, { min: 0 }, 30_000);
+    const closeTimeoutMs = numberField(
+      'options.closeTimeoutMs',
+      value.closeTimeoutMs,
+      { min: 0 },
+      5_000,
+    );
+    const started = performance.now();
+    const activeAtStart = this.#active;
+    this.#state = 'draining';
+    this.#health?.stop();
+    this.emit('draining', { active: this.#active, queued: this.#queue.size });
+    const waiters = this.#queue.removeAll();
+    for (const waiter of waiters) this.#leaveQueue(waiter, 'draining');
+    this.#deadlines.clear();
+    this.#draining = this.#finishDrain(timeoutMs, closeTimeoutMs).then(
+      ({ closed, revoked, timedOut }) => {
+        this.#state = 'drained';
+        this.#unsubscribeStore();
+        const result: DrainResult = {
+          timedOut,
+          activeAtStart,
+          rejectedWaiters: waiters.length,
+          closedAtDeadline: closed,
+          revokedSlots: revoked,
+          stillActive: this.#active,
+          durationMs: performance.now() - started,
+        };
+        this.emit('drained', result);
+        return result;
+      },
+    );
+    return this.#draining;
+  }
+
+  async #finishDrain(
+    timeoutMs: number,
+    closeTimeoutMs: number,
+  ): Promise<{ closed: number; revoked: number; timedOut: boolean }> {
+    if (await this.#idleWithin(timeoutMs)) return { closed: 0, revoked: 0, timedOut: false };
+    const error = new AdmissionError('draining', 'the drain deadline was reached');
+    this.#drainController.abort(error);
+    let revoked = 0;
+    const closes: Promise<unknown>[] = [];
+    for (const slot of this.#slots) {
+      if (slot.session !== undefined) closes.push(slot.session.close('drained'));
+      else {
+        revoked++;
+        slot.revoke(error);
+      }
+    }
+    await this.#settledWithin(Promise.allSettled(closes), closeTimeoutMs);
+    return { closed: closes.length, revoked, timedOut: true };
+  }
+
+  #idleWithin(timeoutMs: number): Promise<boolean> {
+    if (this.#active === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#onIdle = undefined;
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+      this.#onIdle = () => {
+        clearTimeout(timer);
+        this.#onIdle = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  #settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      void promise.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function validateCallOptions(options: CreateSessionOptions, allowPriority: boolean): void {
+  const value = objectOrUndefined('options', options) ?? {};
+  knownKeys(
+    'options',
+    value,
+    allowPriority ? ['signal', 'timeoutMs', 'priority'] : ['signal', 'timeoutMs'],
+  );
+  if (value.signal !== undefined && !(value.signal instanceof AbortSignal)) {
+    throw new ConfigError(
+      'options.signal',
+      `must be an AbortSignal, got ${describeValue(value.signal)}`,
+    );
+  }
+  numberField('options.timeoutMs', value.timeoutMs, { min: 0, infinite: true });
+  numberField('options.priority', value.priority, { integer: true });
+}
+
+function refusalMessage(
+  code: AdmissionErrorCode,
+  tenantId: string,
+  limit: number,
+  tenantLimit: number,
+): string {
+  switch (code) {
+    case 'capacity':
+      return `all ${limit} session slots are in use`;
+    case 'tenant_capacity':
+      return `tenant "${tenantId}" holds all ${tenantLimit} of its session slots`;
+    case 'queue_full':
+      return 'the admission queue is full';
+    case 'queue_timeout':
+      return 'no session slot became free within the wait timeout';
+    case 'aborted':
+      return 'the request was aborted before it was admitted';
+    case 'unhealthy':
+      return 'the voice backend is unhealthy; not admitting sessions';
+    case 'draining':
+      return 'admission is draining and accepts no new sessions';
+    case 'duplicate':
+      return 'the idempotency key is already in use';
+    case 'store_unavailable':
+      return 'the capacity store could not be reached';
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Where slots are counted. The in-memory store serves one process; a shared store (Redis)
+ * serves many instances with the same contract. Admission owns the limits and passes them
+ * with every acquire, so limits can change at run time (or adapt) without the store knowing.
+ *
+ * Methods may answer synchronously or with a promise: the in-memory store answers
+ * synchronously so the single-process fast path never waits for a microtask.
+ */
+
+/** A held slot as the store knows it. Released exactly once through `release`. */
+export interface Lease {
+  readonly id: string;
+  readonly tenantId: string;
+  /** Always undefined on a lease; lets `AcquireResult` be told apart without allocation. */
+  readonly refused?: undefined;
+}
+
+export interface AcquireRequest {
+  readonly tenantId: string;
+  /** Global cap across everyone sharing the store. */
+  readonly globalLimit: number;
+  /** The tenant's cap; `Infinity` for none. */
+  readonly tenantLimit: number;
+}
+
+export type RefusalReason = 'capacity' | 'tenant_capacity';
+
+export interface Refusal {
+  readonly refused: RefusalReason;
+}
+
+export type AcquireResult = Lease | Refusal;
+
+/** Usage as the store sees it (for a shared store: across all instances). */
+export interface StoreUsage {
+  readonly active: number;
+  readonly tenants: ReadonlyMap<string, number>;
+}
+
+export interface CapacityStore {
+  /** e.g. `memory`, `redis`. */
+  readonly kind: string;
+  /**
+   * Takes a slot if both the global and the tenant cap allow it, atomically.
+   * Rejects (never refuses) when the store cannot be reached; admission turns that into
+   * `store_unavailable`.
+   */
+  tryAcquire(request: AcquireRequest): AcquireResult | Promise<AcquireResult>;
+  /** Gives a slot back. Called exactly once per lease by admission. */
+  release(lease: Lease): void | Promise<void>;
+  usage(): StoreUsage | Promise<StoreUsage>;
+  /**
+   * Shared stores call `listener` when capacity may have been freed by someone else,
+   * so local waiters retry. Returns the function that unsubscribes.
+   */
+  onCapacityFreed?(listener: () => void): () => void;
+}
+
+/** Tells a refusal from a lease. */
+export function isRefusal(result: AcquireResult): result is Refusal {
+  return result.refused !== undefined;
+}

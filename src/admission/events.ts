@@ -1,0 +1,69 @@
+import type { AdmissionErrorCode } from '../iface/errors.js';
+import type { HealthStatus } from '../iface/health.js';
+
+/** How a queued request left the queue. */
+export type DequeueOutcome =
+  | 'admitted'
+  | 'queue_timeout'
+  | 'aborted'
+  | 'draining'
+  | 'store_unavailable';
+
+/** What a drain did. */
+export interface DrainResult {
+  /** True when the deadline came before every slot was released. */
+  readonly timedOut: boolean;
+  /** Slots held when the drain began. */
+  readonly activeAtStart: number;
+  /** Queued requests rejected with `draining`. */
+  readonly rejectedWaiters: number;
+  /** Sessions closed at the deadline (reason `drained`). */
+  readonly closedAtDeadline: number;
+  /** Slots without a session whose holders were told to stop (`slot.signal`) at the deadline. */
+  readonly revokedSlots: number;
+  /** Slots still held when the drain resolved (holders that ignored the deadline). */
+  readonly stillActive: number;
+  readonly durationMs: number;
+}
+
+/**
+ * Everything admission reports. Every request that ends without a slot emits exactly one
+ * `refused`; every request that waited emits exactly one `dequeued`; every granted slot emits
+ * one `admitted` and, later, one `released`.
+ */
+export interface AdmissionEvents extends Record<string, unknown> {
+  admitted: { readonly tenantId: string; readonly waitedMs: number; readonly active: number };
+  queued: { readonly tenantId: string; readonly depth: number };
+  dequeued: {
+    readonly tenantId: string;
+    readonly waitedMs: number;
+    readonly outcome: DequeueOutcome;
+  };
+  refused: {
+    readonly tenantId: string;
+    readonly code: AdmissionErrorCode;
+    readonly retryAfterMs: number | undefined;
+  };
+  released: { readonly tenantId: string; readonly heldMs: number; readonly active: number };
+  session_created: {
+    readonly tenantId: string;
+    readonly sessionId: string;
+    readonly provider: string;
+    readonly durationMs: number;
+  };
+  session_failed: {
+    readonly tenantId: string;
+    readonly provider: string;
+    readonly durationMs: number;
+    readonly error: unknown;
+  };
+  health: {
+    readonly status: HealthStatus;
+    readonly previous: HealthStatus | undefined;
+    readonly admitting: boolean;
+  };
+  limits: { readonly maxConcurrentSessions: number };
+  draining: { readonly active: number; readonly queued: number };
+  drained: DrainResult;
+  store_error: { readonly operation: 'acquire' | 'release'; readonly error: unknown };
+}

@@ -1,0 +1,130 @@
+import type { VoiceBackend } from '../iface/backend.js';
+import type { HealthStatus } from '../iface/health.js';
+
+export interface HealthGateConfig {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly failureThreshold: number;
+}
+
+/**
+ * Runs the backend's health check in the background and caches the answer, so admission
+ * decides on the cached state: never one health round trip per create. A check that throws or
+ * outlasts `timeoutMs` counts as a failure; the gate closes after `failureThreshold`
+ * consecutive failures and opens again on the first success.
+ */
+export class HealthGate {
+  readonly #backend: VoiceBackend;
+  readonly #config: HealthGateConfig;
+  readonly #onChange: (status: HealthStatus, previous: HealthStatus | undefined) => void;
+  #status: HealthStatus | undefined;
+  #open = true;
+  #failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #nextCheckAt = 0;
+  #checking: AbortController | undefined;
+  #stopped = false;
+
+  constructor(
+    backend: VoiceBackend,
+    config: HealthGateConfig,
+    onChange: (status: HealthStatus, previous: HealthStatus | undefined) => void,
+  ) {
+    this.#backend = backend;
+    this.#config = config;
+    this.#onChange = onChange;
+  }
+
+  /** Runs the first check now, then every `intervalMs`. Until the first answer, the gate is open. */
+  start(): void {
+    this.#schedule(0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const checking = this.#checking;
+    this.#checking = undefined;
+    checking?.abort();
+  }
+
+  /** False once the backend is considered unhealthy. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  get status(): HealthStatus | undefined {
+    return this.#status;
+  }
+
+  /** How long until the next check may reopen the gate. */
+  retryAfterMs(): number {
+    return Math.max(1, Math.ceil(this.#nextCheckAt - performance.now()));
+  }
+
+  /** Runs a check now (also used by tests and by operators after a fix). */
+  async checkNow(): Promise<HealthStatus> {
+    if (this.#checking !== undefined) this.#checking.abort();
+    const controller = new AbortController();
+    this.#checking = controller;
+    const timeout = setTimeout(() => controller.abort(), this.#config.timeoutMs);
+    timeout.unref();
+    const started = performance.now();
+    let status: HealthStatus;
+    try {
+      status = await Promise.race([
+        this.#backend.healthCheck({ signal: controller.signal }),
+        abortedAsUnhealthy(controller.signal, this.#config.timeoutMs),
+      ]);
+    } catch (error) {
+      status = {
+        healthy: false,
+        status: 'unhealthy',
+        checkedAt: Date.now(),
+        latencyMs: performance.now() - started,
+        reason: controller.signal.aborted
+          ? `health check did not answer within ${this.#config.timeoutMs} ms`
+          : `health check failed: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    } finally {
+      clearTimeout(timeout);
+    }
+    // A check superseded by a newer one (or by stop()) must not record its abort as a failure.
+    if (this.#checking !== controller) return status;
+    this.#checking = undefined;
+    if (!this.#stopped) this.#record(status);
+    return status;
+  }
+
+  #record(status: HealthStatus): void {
+    const previous = this.#status;
+    this.#status = status;
+    this.#failures = status.healthy ? 0 : this.#failures + 1;
+    const open = status.healthy || this.#failures < this.#config.failureThreshold;
+    const changed = open !== this.#open || previous?.status !== status.status;
+    this.#open = open;
+    if (changed) this.#onChange(status, previous);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#nextCheckAt = performance.now() + delayMs;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.checkNow().finally(() => this.#schedule(this.#config.intervalMs));
+    }, delayMs);
+    this.#timer.unref();
+  }
+}
+
+/** Settles when the signal aborts, so a check that ignores its signal cannot hang the gate. */
+function abortedAsUnhealthy(signal: AbortSignal, timeoutMs: number): Promise<never> {
+  return new Promise((_, reject) => {
+    signal.addEventListener(
+      'abort',
+      () => reject(new Error(`health check did not answer within ${timeoutMs} ms`)),
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,40 @@
+export {
+  type AcquireOptions,
+  Admission,
+  type AdmissionState,
+  type AdmissionStats,
+  type CreateSessionOptions,
+  type DrainOptions,
+  type LimitsUpdate,
+  type SlotRequest,
+  type TenantStats,
+} from './admission.js';
+export type {
+  AcquireRequest,
+  AcquireResult,
+  CapacityStore,
+  Lease,
+  Refusal,
+  RefusalReason,
+  StoreUsage,
+} from './capacity-store.js';
+export { isRefusal } from './capacity-store.js';
+export { admissionFor, createSessionWithLimit } from './create-session-with-limit.js';
+export { type DrainOnSignalsOptions, drainOnSignals } from './drain-on-signals.js';
+export type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
+export { MemoryCapacityStore, memoryStore } from './memory-store.js';
+export type {
+  AdmissionOptions,
+  HealthGateOptions,
+  QueueOptions,
+  SetupOptions,
+  TenantLimitsOptions,
+} from './options.js';
+export { Slot } from './slot.js';
+export type {
+  AdmissionOutcome,
+  AdmissionSpan,
+  AdmissionSpanInfo,
+  AdmissionSpanResult,
+  AdmissionTracer,
+} from './tracer.js';

@@ -1,0 +1,26 @@
+const DEFAULT_HOLD_MS = 1_000;
+const MIN_RETRY_MS = 50;
+const MAX_RETRY_MS = 60_000;
+
+/**
+ * Estimates when a refused request has a fair chance to succeed, from a moving average of how
+ * long slots are held: with `held` slots each lasting about `hold`, one frees about every
+ * `hold / held` on average. Cheap enough to update on every release.
+ */
+export class RetryEstimator {
+  #meanHoldMs = DEFAULT_HOLD_MS;
+  #samples = 0;
+
+  recordHold(ms: number): void {
+    // Exponential moving average that starts as a plain mean for the first samples.
+    this.#samples = Math.min(this.#samples + 1, 32);
+    this.#meanHoldMs += (ms - this.#meanHoldMs) / this.#samples;
+  }
+
+  /** `ahead` requests must be served before this one, from `slots` slots. */
+  retryAfterMs(ahead: number, slots: number): number {
+    const perSlotRelease = this.#meanHoldMs / Math.max(1, slots);
+    const estimate = perSlotRelease * Math.max(1, ahead);
+    return Math.round(Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, estimate)));
+  }
+}

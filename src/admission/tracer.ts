@@ -1,0 +1,40 @@
+import type { AdmissionErrorCode } from '../iface/errors.js';
+
+/** How one admission ended, as recorded on its span. */
+export type AdmissionOutcome =
+  | 'admitted'
+  /** An idempotent request got the session another request created. */
+  | 'joined'
+  /** A slot was granted but the backend failed to create the session. */
+  | 'create_failed'
+  | AdmissionErrorCode;
+
+export interface AdmissionSpanInfo {
+  readonly tenantId: string;
+  readonly userId: string;
+}
+
+export interface AdmissionSpanResult {
+  readonly outcome: AdmissionOutcome;
+  /** Time spent waiting for a slot. */
+  readonly waitedMs: number;
+  /** Slots held right after the decision. */
+  readonly active: number;
+  readonly error?: unknown;
+  readonly sessionId?: string | undefined;
+}
+
+/** One admission's span, opened before the decision and ended once with its outcome. */
+export interface AdmissionSpan {
+  /** Runs the backend's create inside this span's context, so it nests as a child. */
+  runCreate<T>(create: () => Promise<T>): Promise<T>;
+  end(result: AdmissionSpanResult): void;
+}
+
+/**
+ * Span hooks. Admission has no tracing dependency of its own: the telemetry module implements
+ * this with OpenTelemetry, and without a tracer admission does no tracing work at all.
+ */
+export interface AdmissionTracer {
+  startAdmission(info: AdmissionSpanInfo): AdmissionSpan;
+}

@@ -1,0 +1,3 @@
+export { BaseBackend, type OpenedSession, type OpenSessionRequest } from './base-backend.js';
+export { ManagedSession, type SessionTeardown } from './managed-session.js';
+export { ProviderRegistry } from './registry.js';

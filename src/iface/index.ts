@@ -1,0 +1,27 @@
+export type {
+  BackendConfig,
+  BackendState,
+  CallOptions,
+  ProviderFactory,
+  VoiceBackend,
+} from './backend.js';
+export type {
+  AdmissionErrorCode,
+  AdmissionErrorOptions,
+  BackendErrorCode,
+  BackendErrorOptions,
+  BackendOperation,
+} from './errors.js';
+export { AdmissionError, BackendError, ConfigError } from './errors.js';
+export type { HealthState, HealthStatus } from './health.js';
+export type {
+  AgentCallback,
+  ConnectionInfo,
+  PipelineType,
+  SessionConfig,
+  SessionEnd,
+  SessionEndReason,
+  SessionState,
+  Transport,
+  VoiceSession,
+} from './session.js';

@@ -1,0 +1,41 @@
+import { ProviderRegistry } from './backend/registry.js';
+import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
+import { builtinProviders } from './providers/builtin.js';
+
+export * from './admission/index.js';
+export {
+  BaseBackend,
+  ManagedSession,
+  type OpenedSession,
+  type OpenSessionRequest,
+  ProviderRegistry,
+  type SessionTeardown,
+} from './backend/index.js';
+export * from './iface/index.js';
+export {
+  createSimulatedBackend,
+  SimulatedBackend,
+  type SimulatedProviderConfig,
+  type SimulationModel,
+  type SimulationStats,
+} from './providers/simulated/index.js';
+
+/** The registry behind `createBackend` and `registerProvider`. */
+export const providers = new ProviderRegistry(builtinProviders);
+
+/**
+ * Builds a backend by provider name (`'simulated'`, or one added with `registerProvider`).
+ * The backend is not started: call `start()`.
+ */
+export function createBackend(name: string, config: BackendConfig = {}): Promise<VoiceBackend> {
+  return providers.create(name, config);
+}
+
+/** Adds a provider under `name` for `createBackend`. */
+export function registerProvider(
+  name: string,
+  factory: ProviderFactory,
+  options: { replace?: boolean } = {},
+): void {
+  providers.register(name, factory, options);
+}

@@ -1,0 +1,41 @@
+type Listener<T> = (event: T) => void;
+
+/**
+ * A minimal typed event emitter. Emitting with no listeners costs one array length check, so
+ * hot paths can emit unconditionally. A throwing listener cannot corrupt the emitter's caller:
+ * the error is reported as a process warning instead of unwinding through admission state.
+ */
+export class TypedEmitter<Events extends Record<string, unknown>> {
+  readonly #listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    const list = this.#listeners[event] ?? [];
+    // Copy on write: an emit that is under way keeps iterating the old array.
+    this.#listeners[event] = [...list, listener];
+    return () => {
+      const current = this.#listeners[event];
+      if (current) this.#listeners[event] = current.filter((l) => l !== listener);
+    };
+  }
+
+  protected hasListeners<K extends keyof Events>(event: K): boolean {
+    const list = this.#listeners[event];
+    return list !== undefined && list.length > 0;
+  }
+
+  protected emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+    const list = this.#listeners[event];
+    if (list === undefined) return;
+    for (const listener of list) {
+      try {
+        listener(payload);
+      } catch (error) {
+        process.emitWarning(
+          error instanceof Error ? error : new Error(String(error)),
+          'VoiceAdmissionListenerWarning',
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { ConfigError } from '../iface/errors.js';
+
+/** Renders a bad value for an error message without dumping large objects. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return String(value);
+  }
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/** Throws when `value` is neither undefined nor a plain object. */
+export function objectOrUndefined(
+  field: string,
+  value: unknown,
+): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(field, `must be an object, got ${describeValue(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Rejects keys the options type does not know, so a typo never passes silently. */
+export function knownKeys(
+  field: string,
+  value: Record<string, unknown>,
+  allowed: readonly string[],
+): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new ConfigError(
+        field === '' ? key : `${field}.${key}`,
+        `unknown option (known: ${allowed.join(', ')})`,
+      );
+    }
+  }
+}
+
+export interface NumberRule {
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+  /** Accept `Infinity` (meaning "no limit"). */
+  readonly infinite?: boolean;
+}
+
+/** Validates a number field; returns `fallback` when the value is undefined. */
+export function numberField(
+  field: string,
+  value: unknown,
+  rule: NumberRule,
+  fallback: number,
+): number;
+export function numberField(field: string, value: unknown, rule: NumberRule): number | undefined;
+export function numberField(
+  field: string,
+  value: unknown,
+  rule: NumberRule,
+  fallback?: number,
+): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new ConfigError(field, `must be a number, got ${describeValue(value)}`);
+  }
+  if (value === Number.POSITIVE_INFINITY && rule.infinite) return value;
+  if (!Number.isFinite(value))
+    throw new ConfigError(field, `must be finite, got ${describeValue(value)}`);
+  if (rule.integer && !Number.isInteger(value)) {
+    throw new ConfigError(field, `must be an integer, got ${describeValue(value)}`);
+  }
+  if (rule.min !== undefined && value < rule.min) {
+    throw new ConfigError(field, `must be >= ${rule.min}, got ${describeValue(value)}`);
+  }
+  if (rule.max !== undefined && value > rule.max) {
+    throw new ConfigError(field, `must be <= ${rule.max}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Validates a non-empty string field. */
+export function stringField(field: string, value: unknown, required: true): string;
+export function stringField(field: string, value: unknown, required?: false): string | undefined;
+export function stringField(field: string, value: unknown, required = false): string | undefined {
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(field, `must be a non-empty string, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+export function booleanField(field: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new ConfigError(field, `must be a boolean, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+export function oneOf<T extends string>(
+  field: string,
+  value: unknown,
+  allowed: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(
+      field,
+      `must be one of ${allowed.join(', ')}, got ${describeValue(value)}`,
+    );
+  }
+  return value as T;
+}
+
+export function functionField<F extends (...args: never[]) => unknown>(
+  field: string,
+  value: unknown,
+): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') {
+    throw new ConfigError(field, `must be a function, got ${describeValue(value)}`);
+  }
+  return value as F;
+}
+
+export function abortSignalField(field: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) {
+    throw new ConfigError(field, `must be an AbortSignal, got ${describeValue(value)}`);
+  }
+  return value;
+}

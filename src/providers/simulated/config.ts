@@ -1,0 +1,130 @@
+import type { HealthState } from '../../iface/health.js';
+import {
+  knownKeys,
+  numberField,
+  objectOrUndefined,
+  oneOf,
+  stringField,
+} from '../../internal/validate.js';
+
+/**
+ * The simulation's model. Setup latency for a session that starts while `n` setups
+ * (itself included) are under way is
+ *
+ *   setupLatencyMs × max(1, n / setupCapacity) ^ contentionExponent × (1 ± jitter)
+ *
+ * which is how a media server behaves under a burst: flat up to its capacity, then
+ * super-linearly slower. A setup fails with probability
+ * `failureRate + overloadFailureRate × max(0, n − setupCapacity) / n`, and a setup slower than
+ * `setupTimeoutMs` fails at that deadline (the caller gave up; the greeting is lost).
+ */
+export interface SimulatedProviderConfig {
+  /** Setup latency with no contention. Default 120 ms. */
+  readonly setupLatencyMs?: number;
+  /** Concurrent setups handled before latency grows. Default 10. */
+  readonly setupCapacity?: number;
+  /** Growth of latency past capacity. Default 1.5. */
+  readonly contentionExponent?: number;
+  /** Relative spread of latencies, 0..1. Default 0.2. */
+  readonly jitter?: number;
+  /** Base probability that a setup fails, 0..1. Default 0. */
+  readonly failureRate?: number;
+  /** Extra failure probability at full overload, 0..1. Default 0.3. */
+  readonly overloadFailureRate?: number;
+  /** Setups slower than this fail at this deadline. Default: none. */
+  readonly setupTimeoutMs?: number;
+  /** Sessions end by themselves after this long (`completed`). Default: never. */
+  readonly sessionDurationMs?: number | { readonly min: number; readonly max: number };
+  /** Health the simulation reports at start. Default `healthy`. */
+  readonly health?: HealthState;
+  /** Simulated latency of a health check. Default 2 ms. */
+  readonly healthLatencyMs?: number;
+  /** Seed for reproducible runs. Default 1. */
+  readonly seed?: number;
+  /** URL placed in connection info. Default `sim://localhost`. */
+  readonly url?: string;
+}
+
+export interface SimulationModel {
+  readonly setupLatencyMs: number;
+  readonly setupCapacity: number;
+  readonly contentionExponent: number;
+  readonly jitter: number;
+  readonly failureRate: number;
+  readonly overloadFailureRate: number;
+  readonly setupTimeoutMs: number;
+  readonly sessionDurationMs: { readonly min: number; readonly max: number } | undefined;
+  readonly health: HealthState;
+  readonly healthLatencyMs: number;
+  readonly seed: number;
+  readonly url: string;
+}
+
+const KEYS = [
+  'setupLatencyMs',
+  'setupCapacity',
+  'contentionExponent',
+  'jitter',
+  'failureRate',
+  'overloadFailureRate',
+  'setupTimeoutMs',
+  'sessionDurationMs',
+  'health',
+  'healthLatencyMs',
+  'seed',
+  'url',
+] as const;
+
+export function parseSimulatedConfig(raw: unknown): SimulationModel {
+  const f = 'providerConfig';
+  const value = objectOrUndefined(f, raw) ?? {};
+  knownKeys(f, value, KEYS);
+  const probability = { min: 0, max: 1 };
+  return {
+    setupLatencyMs: numberField(`${f}.setupLatencyMs`, value.setupLatencyMs, { min: 0 }, 120),
+    setupCapacity: numberField(
+      `${f}.setupCapacity`,
+      value.setupCapacity,
+      { min: 1, integer: true },
+      10,
+    ),
+    contentionExponent: numberField(
+      `${f}.contentionExponent`,
+      value.contentionExponent,
+      { min: 0 },
+      1.5,
+    ),
+    jitter: numberField(`${f}.jitter`, value.jitter, { min: 0, max: 1 }, 0.2),
+    failureRate: numberField(`${f}.failureRate`, value.failureRate, probability, 0),
+    overloadFailureRate: numberField(
+      `${f}.overloadFailureRate`,
+      value.overloadFailureRate,
+      probability,
+      0.3,
+    ),
+    setupTimeoutMs: numberField(
+      `${f}.setupTimeoutMs`,
+      value.setupTimeoutMs,
+      { min: 1, infinite: true },
+      Number.POSITIVE_INFINITY,
+    ),
+    sessionDurationMs: parseDuration(`${f}.sessionDurationMs`, value.sessionDurationMs),
+    health: oneOf(`${f}.health`, value.health, ['healthy', 'degraded', 'unhealthy']) ?? 'healthy',
+    healthLatencyMs: numberField(`${f}.healthLatencyMs`, value.healthLatencyMs, { min: 0 }, 2),
+    seed: numberField(`${f}.seed`, value.seed, { integer: true }, 1),
+    url: stringField(`${f}.url`, value.url) ?? 'sim://localhost',
+  };
+}
+
+function parseDuration(field: string, value: unknown): SimulationModel['sessionDurationMs'] {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') {
+    const ms = numberField(field, value, { min: 0 }, 0);
+    return { min: ms, max: ms };
+  }
+  const range = objectOrUndefined(field, value) ?? {};
+  knownKeys(field, range, ['min', 'max']);
+  const min = numberField(`${field}.min`, range.min, { min: 0 }, 0);
+  const max = numberField(`${field}.max`, range.max, { min }, min);
+  return { min, max };
+}

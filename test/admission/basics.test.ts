@@ -1,0 +1,362 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import { memoryStore } from '../../src/admission/memory-store.js';
+import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';
+import { CheckingStore } from '../support/checking-store.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { flush, settle, track } from '../support/flush.js';
+
+async function setup(options: Partial<ConstructorParameters<typeof Admission>[1]> = {}) {
+  const backend = new ControlledBackend();
+  await backend.start();
+  const store = new CheckingStore(memoryStore());
+  const admission = new Admission(backend, {
+    maxConcurrentSessions: 2,
+    health: false,
+    store,
+    ...options,
+  });
+  return { backend, store, admission };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Admission: slots and refusals', () => {
+  it('reserves the slot before calling the backend, and refuses over the cap without calling it', async () => {
+    const { backend, admission, store } = await setup();
+    const first = track(admission.createSession({ userId: 'u1' }));
+    // Reserved synchronously, inside the call: no check-then-create window.
+    expect(store.held).toBe(1);
+    const second = track(admission.createSession({ userId: 'u2' }));
+    const third = admission.createSession({ userId: 'u3' });
+    await expect(third).rejects.toMatchObject({
+      name: 'AdmissionError',
+      code: 'capacity',
+      tenantId: 'default',
+    });
+    await flush();
+    expect(backend.setupsStarted).toBe(2);
+    for (const p of backend.pending.values()) p.succeed();
+    await settle();
+    expect(first.result.status).toBe('fulfilled');
+    expect(second.result.status).toBe('fulfilled');
+    expect(admission.active).toBe(2);
+  });
+
+  it('gives a retryAfterMs on refusals a retry can fix, and none on aborts', async () => {
+    const { admission, backend } = await setup({ maxConcurrentSessions: 1 });
+    backend.autoComplete = 'succeed';
+    await admission.createSession({ userId: 'a' });
+    const refusal = await admission.createSession({ userId: 'b' }).catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(AdmissionError);
+    expect((refusal as AdmissionError).retryAfterMs).toBeGreaterThan(0);
+    expect((refusal as AdmissionError).retryable).toBe(true);
+    const controller = new AbortController();
+    controller.abort();
+    const aborted = await admission
+      .createSession({ userId: 'c' }, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(aborted).toMatchObject({ code: 'aborted', retryAfterMs: undefined });
+  });
+
+  it('releases the slot exactly once when the session is closed, twice or not', async () => {
+    const { admission, backend, store } = await setup();
+    backend.autoComplete = 'succeed';
+    const session = await admission.createSession({ userId: 'u' });
+    expect(admission.active).toBe(1);
+    const [a, b] = await Promise.all([session.close(), session.close()]);
+    expect(a).toBe(b);
+    expect(a.reason).toBe('closed');
+    await flush();
+    expect(admission.active).toBe(0);
+    expect(store.violations).toEqual([]);
+    expect(store.unreleased()).toEqual([]);
+  });
+
+  it('releases the slot when the backend fails the create, and surfaces the BackendError', async () => {
+    const { admission, backend, store } = await setup();
+    const pending = admission.createSession({ userId: 'u' });
+    await flush();
+    [...backend.pending.values()][0]!.fail('room service said no');
+    await expect(pending).rejects.toBeInstanceOf(BackendError);
+    await expect(pending).rejects.toMatchObject({ code: 'setup_failed', op: 'create_session' });
+    expect(admission.active).toBe(0);
+    expect(store.unreleased()).toEqual([]);
+  });
+
+  it('releases the slot when the caller aborts during setup, and the backend undoes its work', async () => {
+    const { admission, backend, store } = await setup();
+    const controller = new AbortController();
+    const pending = admission.createSession({ userId: 'u' }, { signal: controller.signal });
+    await flush();
+    expect(backend.open).toBe(1);
+    controller.abort(new Error('caller hung up'));
+    await expect(pending).rejects.toMatchObject({ code: 'aborted' });
+    expect(backend.open).toBe(0);
+    expect(admission.active).toBe(0);
+    expect(store.unreleased()).toEqual([]);
+  });
+
+  it('releases the slot when the provider ends the session on its side', async () => {
+    const { admission, backend } = await setup();
+    backend.autoComplete = 'succeed';
+    const session = await admission.createSession({ userId: 'u' });
+    backend.endFromServer(session.id);
+    await expect(session.closed).resolves.toMatchObject({ reason: 'remote_ended' });
+    await flush();
+    expect(admission.active).toBe(0);
+  });
+
+  it('releases every slot when the backend stops', async () => {
+    const { admission, backend, store } = await setup();
+    backend.autoComplete = 'succeed';
+    const sessions = await Promise.all([
+      admission.createSession({ userId: 'a' }),
+      admission.createSession({ userId: 'b' }),
+    ]);
+    await backend.stop();
+    for (const s of sessions)
+      await expect(s.closed).resolves.toMatchObject({ reason: 'backend_stopped' });
+    await flush();
+    expect(admission.active).toBe(0);
+    expect(store.unreleased()).toEqual([]);
+    await expect(admission.createSession({ userId: 'c' })).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'stopped',
+    });
+    expect(admission.active).toBe(0);
+  });
+
+  it('refuses a session config without userId before reserving anything', async () => {
+    const { admission, store } = await setup();
+    await expect(admission.createSession({} as never)).rejects.toThrow(ConfigError);
+    await expect(admission.createSession({ userId: '' })).rejects.toThrow(
+      /sessionConfig.userId: must be a non-empty string, got ""/,
+    );
+    await expect(admission.createSession(null as never)).rejects.toThrow(/sessionConfig/);
+    await expect(admission.createSession({ userId: 'u', color: 'red' } as never)).rejects.toThrow(
+      /sessionConfig.color: unknown option/,
+    );
+    expect(store.acquired).toBe(0);
+  });
+
+  it('raw slots: acquire, run and release', async () => {
+    const { admission } = await setup();
+    const slot = await admission.acquire({ tenantId: 't' });
+    expect(admission.stats().tenants).toEqual([
+      { tenantId: 't', active: 1, queued: 0, limit: Number.POSITIVE_INFINITY },
+    ]);
+    expect(slot.release()).toBe(true);
+    expect(slot.release()).toBe(false);
+    expect(admission.active).toBe(0);
+    const value = await admission.run({ tenantId: 't' }, async () => 42);
+    expect(value).toBe(42);
+    await expect(
+      admission.run({}, async () => {
+        throw new Error('work failed');
+      }),
+    ).rejects.toThrow('work failed');
+    expect(admission.active).toBe(0);
+  });
+});
+
+describe('Admission: queue', () => {
+  it('queues when full and grants in order when slots free', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    const first = await admission.acquire();
+    const order: number[] = [];
+    const waiters = [1, 2, 3].map((n) =>
+      admission.acquire().then((slot) => {
+        order.push(n);
+        return slot;
+      }),
+    );
+    expect(admission.queued).toBe(3);
+    first.release();
+    (await waiters[0]!).release();
+    (await waiters[1]!).release();
+    (await waiters[2]!).release();
+    expect(order).toEqual([1, 2, 3]);
+    expect(admission.queued).toBe(0);
+    expect(admission.active).toBe(0);
+  });
+
+  it('refuses with queue_full past maxSize and past a tenant share', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 3, maxPerTenant: 2 },
+    });
+    await admission.acquire({ tenantId: 'a' });
+    const queued = [admission.acquire({ tenantId: 'a' }), admission.acquire({ tenantId: 'a' })];
+    await expect(admission.acquire({ tenantId: 'a' })).rejects.toMatchObject({
+      code: 'queue_full',
+      tenantId: 'a',
+    });
+    queued.push(admission.acquire({ tenantId: 'b' }));
+    await expect(admission.acquire({ tenantId: 'c' })).rejects.toMatchObject({
+      code: 'queue_full',
+    });
+    expect(admission.queued).toBe(3);
+    const outcomes = queued.map((q) => q.catch((error: unknown) => error));
+    await admission.drain({ timeoutMs: 0 });
+    for (const outcome of await Promise.all(outcomes))
+      expect(outcome).toMatchObject({ code: 'draining' });
+  });
+
+  it('times out queued waiters with queue_timeout (default and per request)', async () => {
+    useFakeClock();
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10, timeoutMs: 1_000 },
+    });
+    await admission.acquire();
+    const byDefault = track(admission.acquire());
+    const short = track(admission.acquire({}, { timeoutMs: 100 }));
+    vi.advanceTimersByTime(99);
+    await flush();
+    expect(short.result.status).toBe('pending');
+    vi.advanceTimersByTime(1);
+    await flush();
+    expect(short.result.error).toMatchObject({ code: 'queue_timeout' });
+    expect(byDefault.result.status).toBe('pending');
+    vi.advanceTimersByTime(900);
+    await flush();
+    expect(byDefault.result.error).toMatchObject({ code: 'queue_timeout' });
+    expect((byDefault.result.error as AdmissionError).retryAfterMs).toBeGreaterThan(0);
+    expect(admission.queued).toBe(0);
+  });
+
+  it('a per-request timeout of 0 refuses instead of waiting', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    await admission.acquire();
+    await expect(admission.acquire({}, { timeoutMs: 0 })).rejects.toMatchObject({
+      code: 'capacity',
+    });
+  });
+
+  it('removes an aborted waiter from the queue at once', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    const held = await admission.acquire();
+    const controller = new AbortController();
+    const waiting = admission.acquire({}, { signal: controller.signal });
+    const next = admission.acquire();
+    expect(admission.queued).toBe(2);
+    controller.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'aborted' });
+    expect(admission.queued).toBe(1);
+    held.release();
+    const slot = await next;
+    expect(slot.released).toBe(false);
+  });
+
+  it('serves higher priority first', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    const held = await admission.acquire();
+    const order: string[] = [];
+    const low = admission.acquire({ tenantId: 'x', priority: 0 }).then((s) => {
+      order.push('low');
+      return s;
+    });
+    const high = admission.acquire({ tenantId: 'y', priority: 5 }).then((s) => {
+      order.push('high');
+      return s;
+    });
+    held.release();
+    (await high).release();
+    (await low).release();
+    expect(order).toEqual(['high', 'low']);
+  });
+});
+
+describe('Admission: tenants', () => {
+  it('enforces per-tenant caps with a default and overrides, and lets other tenants through', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 10,
+      tenants: { defaultMax: 1, max: { big: 2 } },
+    });
+    await admission.acquire({ tenantId: 'small' });
+    await expect(admission.acquire({ tenantId: 'small' })).rejects.toMatchObject({
+      code: 'tenant_capacity',
+      tenantId: 'small',
+    });
+    await admission.acquire({ tenantId: 'big' });
+    await admission.acquire({ tenantId: 'big' });
+    await expect(admission.acquire({ tenantId: 'big' })).rejects.toMatchObject({
+      code: 'tenant_capacity',
+    });
+    await expect(admission.acquire({ tenantId: 'other' })).resolves.toBeDefined();
+  });
+
+  it('changes caps at run time: raising admits waiters at once, lowering evicts nobody', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    await admission.acquire();
+    const waiting = track(admission.acquire());
+    await flush();
+    expect(waiting.result.status).toBe('pending');
+    admission.setLimits({ maxConcurrentSessions: 2 });
+    await flush();
+    expect(waiting.result.status).toBe('fulfilled');
+    admission.setLimits({ maxConcurrentSessions: 1 });
+    expect(admission.active).toBe(2);
+    await expect(admission.acquire({}, { timeoutMs: 0 })).rejects.toMatchObject({
+      code: 'capacity',
+    });
+    admission.setTenantLimit('t', 0);
+    await expect(admission.acquire({ tenantId: 't' }, { timeoutMs: 0 })).rejects.toMatchObject({
+      code: 'capacity',
+    });
+    expect(admission.tenantLimit('t')).toBe(0);
+    admission.setTenantLimit('t', undefined);
+    expect(admission.tenantLimit('t')).toBe(Number.POSITIVE_INFINITY);
+    expect(() => admission.setLimits({ maxConcurrentSessions: -1 })).toThrow(
+      /update.maxConcurrentSessions: must be >= 1, got -1/,
+    );
+  });
+});
+
+describe('Admission: stats and events', () => {
+  it('reports admitted, queued, dequeued, refused and released events', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 1 } });
+    const events: string[] = [];
+    admission.on('admitted', (e) => events.push(`admitted:${e.tenantId}:${e.active}`));
+    admission.on('queued', (e) => events.push(`queued:${e.tenantId}:${e.depth}`));
+    admission.on('dequeued', (e) => events.push(`dequeued:${e.outcome}`));
+    admission.on('refused', (e) => events.push(`refused:${e.code}`));
+    admission.on('released', (e) => events.push(`released:${e.active}`));
+    const slot = await admission.acquire({ tenantId: 'a' });
+    const waiting = admission.acquire({ tenantId: 'b' });
+    await expect(admission.acquire({ tenantId: 'c' })).rejects.toMatchObject({
+      code: 'queue_full',
+    });
+    slot.release();
+    (await waiting).release();
+    expect(events).toEqual([
+      'admitted:a:1',
+      'queued:b:1',
+      'refused:queue_full',
+      'released:0',
+      'dequeued:admitted',
+      'admitted:b:1',
+      'released:0',
+    ]);
+  });
+
+  it('a throwing listener does not break admission', async () => {
+    const { admission } = await setup();
+    const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    admission.on('admitted', () => {
+      throw new Error('listener bug');
+    });
+    const slot = await admission.acquire();
+    expect(warning).toHaveBeenCalledWith(
+      expect.objectContaining({ message: 'listener bug' }),
+      'VoiceAdmissionListenerWarning',
+    );
+    expect(slot.release()).toBe(true);
+    expect(admission.active).toBe(0);
+    warning.mockRestore();
+  });
+});

@@ -1,0 +1,80 @@
+import type {
+  AcquireRequest,
+  AcquireResult,
+  CapacityStore,
+  Lease,
+  StoreUsage,
+} from '../../src/admission/capacity-store.js';
+
+/**
+ * Wraps a store and checks, independently of it and of admission, that no grant ever exceeds
+ * the limits it was asked under and that every lease is released exactly once.
+ */
+export class CheckingStore implements CapacityStore {
+  readonly kind: string;
+  readonly inner: CapacityStore;
+  readonly violations: string[] = [];
+  readonly #held = new Map<string, Lease>();
+  readonly #tenantHeld = new Map<string, number>();
+  readonly #releases = new Map<string, number>();
+  acquired = 0;
+  peakHeld = 0;
+
+  constructor(inner: CapacityStore) {
+    this.inner = inner;
+    this.kind = `checking(${inner.kind})`;
+  }
+
+  get held(): number {
+    return this.#held.size;
+  }
+
+  tenantHeld(tenantId: string): number {
+    return this.#tenantHeld.get(tenantId) ?? 0;
+  }
+
+  tryAcquire(request: AcquireRequest): AcquireResult | Promise<AcquireResult> {
+    const result = this.inner.tryAcquire(request);
+    if (result instanceof Promise) return result.then((r) => this.#record(request, r));
+    return this.#record(request, result);
+  }
+
+  release(lease: Lease): void | Promise<void> {
+    const count = (this.#releases.get(lease.id) ?? 0) + 1;
+    this.#releases.set(lease.id, count);
+    if (count > 1) this.violations.push(`lease ${lease.id} released ${count} times`);
+    if (!this.#held.delete(lease.id))
+      this.violations.push(`lease ${lease.id} released but not held`);
+    const left = (this.#tenantHeld.get(lease.tenantId) ?? 0) - 1;
+    if (left <= 0) this.#tenantHeld.delete(lease.tenantId);
+    else this.#tenantHeld.set(lease.tenantId, left);
+    return this.inner.release(lease);
+  }
+
+  usage(): StoreUsage | Promise<StoreUsage> {
+    return this.inner.usage();
+  }
+
+  /** Leases acquired and never released. */
+  unreleased(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  #record(request: AcquireRequest, result: AcquireResult): AcquireResult {
+    if (result.refused !== undefined) return result;
+    this.acquired++;
+    this.#held.set(result.id, result);
+    const tenant = (this.#tenantHeld.get(request.tenantId) ?? 0) + 1;
+    this.#tenantHeld.set(request.tenantId, tenant);
+    this.peakHeld = Math.max(this.peakHeld, this.#held.size);
+    if (this.#held.size > request.globalLimit) {
+      this.violations.push(`global: ${this.#held.size} held under limit ${request.globalLimit}`);
+    }
+    if (tenant > request.tenantLimit) {
+      this.violations.push(
+        `tenant ${request.tenantId}: ${tenant} held under limit ${request.tenantLimit}`,
+      );
+    }
+    return result;
+  }
+}
