@@ -123,7 +123,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
 
   #state: AdmissionState = 'open';
   #active = 0;
-  #settingUp = 0;
+  /** Slots whose session is being set up (backend create under way). */
+  readonly #settingUp = new Set<Slot>();
   readonly #tenantActive = new Map<string, number>();
   readonly #slots = new Set<Slot>();
   readonly #queue = new FairQueue<Waiter>();
@@ -146,6 +147,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #unsubscribeStore: () => void;
 
   readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
+  readonly #heldBy = (tenantId: string): number => this.#tenantActive.get(tenantId) ?? 0;
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
   constructor(backend: VoiceBackend, options: AdmissionOptions) {
@@ -288,7 +290,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         ? [timeout.signal, this.#drainController.signal]
         : [signal, timeout.signal, this.#drainController.signal],
     );
-    this.#settingUp++;
+    this.#settingUp.add(slot);
     let session: VoiceSession;
     try {
       const create = (): Promise<VoiceSession> =>
@@ -318,7 +320,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       throw error;
     } finally {
       clearTimeout(timer);
-      this.#settingUp--;
+      this.#settingUp.delete(slot);
     }
     slot.session = session;
     void session.closed.then(() => slot.release());
@@ -598,7 +600,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     if (this.#asyncGrantInFlight || this.#state !== 'open') return;
     if (this.#health !== undefined && !this.#health.open) return;
     for (;;) {
-      const waiter = this.#queue.next(this.#isBlocked);
+      const waiter = this.#queue.next(this.#isBlocked, this.#heldBy);
       if (waiter === undefined) return;
       const result = this.#tryStore(waiter.tenantId);
       if (isPromise(result)) {
@@ -777,7 +779,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       state: this.#state,
       active: this.#active,
       queued: this.#queue.size,
-      settingUp: this.#settingUp,
+      settingUp: this.#settingUp.size,
       limit: this.#limit,
       utilization: this.#active / this.#limit,
       admitting: this.#state === 'open' && (this.#health?.open ?? true),
@@ -823,7 +825,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     for (const waiter of waiters) this.#leaveQueue(waiter, 'draining');
     this.#deadlines.clear();
     this.#draining = this.#finishDrain(timeoutMs, closeTimeoutMs).then(
-      ({ closed, revoked, timedOut }) => {
+      ({ closed, aborted, revoked, timedOut }) => {
         this.#state = 'drained';
         this.#unsubscribeStore();
         const result: DrainResult = {
@@ -831,6 +833,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
           activeAtStart,
           rejectedWaiters: waiters.length,
           closedAtDeadline: closed,
+          abortedSetups: aborted,
           revokedSlots: revoked,
           stillActive: this.#active,
           durationMs: performance.now() - started,
@@ -845,21 +848,24 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   async #finishDrain(
     timeoutMs: number,
     closeTimeoutMs: number,
-  ): Promise<{ closed: number; revoked: number; timedOut: boolean }> {
-    if (await this.#idleWithin(timeoutMs)) return { closed: 0, revoked: 0, timedOut: false };
+  ): Promise<{ closed: number; aborted: number; revoked: number; timedOut: boolean }> {
+    if (await this.#idleWithin(timeoutMs)) {
+      return { closed: 0, aborted: 0, revoked: 0, timedOut: false };
+    }
     const error = new AdmissionError('draining', 'the drain deadline was reached');
+    const aborted = this.#settingUp.size;
     this.#drainController.abort(error);
     let revoked = 0;
     const closes: Promise<unknown>[] = [];
     for (const slot of this.#slots) {
       if (slot.session !== undefined) closes.push(slot.session.close('drained'));
-      else {
+      else if (!this.#settingUp.has(slot)) {
         revoked++;
         slot.revoke(error);
       }
     }
     await this.#settledWithin(Promise.allSettled(closes), closeTimeoutMs);
-    return { closed: closes.length, revoked, timedOut: true };
+    return { closed: closes.length, aborted, revoked, timedOut: true };
   }
 
   #idleWithin(timeoutMs: number): Promise<boolean> {

@@ -19,7 +19,9 @@ export interface DrainResult {
   readonly rejectedWaiters: number;
   /** Sessions closed at the deadline (reason `drained`). */
   readonly closedAtDeadline: number;
-  /** Slots without a session whose holders were told to stop (`slot.signal`) at the deadline. */
+  /** Session setups under way at the deadline, aborted. */
+  readonly abortedSetups: number;
+  /** Raw slots (from `acquire()`) whose holders were told to stop (`slot.signal`) at the deadline. */
   readonly revokedSlots: number;
   /** Slots still held when the drain resolved (holders that ignored the deadline). */
   readonly stillActive: number;
