@@ -31,7 +31,7 @@ import {
 import { RetryEstimator } from './retry-estimator.js';
 import { SetupSmoother } from './setup-smoother.js';
 import { abortedError, SharedCreation } from './shared-creation.js';
-import { Slot } from './slot.js';
+import { Slot, SlotList, type TenantHold } from './slot.js';
 import type { AdmissionSpan } from './tracer.js';
 
 /** Who a raw slot is for. */
@@ -40,6 +40,13 @@ export interface SlotRequest {
   readonly tenantId?: string | undefined;
   /** Higher is served first; default 0. */
   readonly priority?: number | undefined;
+}
+
+/** A refusal returned as a value by `tryAcquire()` (no Error is built on that path). */
+export interface AdmissionRefusal {
+  readonly code: AdmissionErrorCode;
+  readonly tenantId: string;
+  readonly retryAfterMs: number | undefined;
 }
 
 export interface AcquireOptions {
@@ -102,6 +109,9 @@ interface Waiter extends QueueEntry {
 
 type SyncOrAsync<T> = T | Promise<T>;
 
+/** Idle per-tenant hold counters kept for reuse before a sweep. */
+const IDLE_HOLDS_KEPT = 1_024;
+
 function isPromise<T>(value: SyncOrAsync<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
@@ -125,8 +135,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   #active = 0;
   /** Slots whose session is being set up (backend create under way). */
   readonly #settingUp = new Set<Slot>();
-  readonly #tenantActive = new Map<string, number>();
-  readonly #slots = new Set<Slot>();
+  /** Slots held per tenant by this instance; idle entries are kept for reuse, then swept. */
+  readonly #holds = new Map<string, TenantHold>();
+  readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
   readonly #deadlines = new DeadlineHeap<Waiter>((waiter) => this.#expire(waiter));
   /** Tenants the store refused for their cap; cleared when capacity may have freed. */
@@ -147,7 +158,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #unsubscribeStore: () => void;
 
   readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
-  readonly #heldBy = (tenantId: string): number => this.#tenantActive.get(tenantId) ?? 0;
+  readonly #heldBy = (tenantId: string): number => this.#holds.get(tenantId)?.active ?? 0;
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
   constructor(backend: VoiceBackend, options: AdmissionOptions) {
@@ -209,7 +220,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     options: CreateSessionOptions = {},
   ): Promise<VoiceSession> {
     validateSessionConfig(config);
-    validateCallOptions(options, true);
+    validateCallOptions(options);
     const tenantId = tenantOf(config);
     const key = config.idempotencyKey;
     if (key === undefined) return this.#create(config, tenantId, options, options.signal);
@@ -360,24 +371,70 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
    * call handled elsewhere). The caller must `release()` it; `slot.signal` aborts if a drain
    * reaches its deadline first.
    */
-  acquire(request: SlotRequest = {}, options: AcquireOptions = {}): Promise<Slot> {
+  acquire(request: SlotRequest = NO_REQUEST, options: AcquireOptions = NO_OPTIONS): Promise<Slot> {
+    // Field checks only (no key enumeration): this is the hot path for raw slots.
     const tenantId = request.tenantId ?? DEFAULT_TENANT;
+    const { priority } = request;
+    const { signal, timeoutMs } = options;
     if (typeof tenantId !== 'string' || tenantId.length === 0) {
-      return Promise.reject(
-        new ConfigError(
-          'request.tenantId',
-          `must be a non-empty string, got ${describeValue(tenantId)}`,
-        ),
+      return invalid('request.tenantId', 'a non-empty string', tenantId);
+    }
+    if (priority !== undefined && !Number.isInteger(priority)) {
+      return invalid('request.priority', 'an integer', priority);
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return invalid('options.signal', 'an AbortSignal', signal);
+    }
+    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
+      return invalid('options.timeoutMs', 'a number >= 0', timeoutMs);
+    }
+    return this.#acquire(tenantId, priority ?? 0, signal, timeoutMs);
+  }
+
+  /**
+   * Takes a slot now or refuses now, synchronously and without waiting in the queue; the
+   * refusal is a value, not a thrown error, so a refusal costs next to nothing. Needs a
+   * synchronous store (the memory store); with a shared store use `acquire()`.
+   * Requests already waiting keep their turn: if any wait that this one would overtake, it
+   * is refused.
+   */
+  tryAcquire(request: SlotRequest = NO_REQUEST): Slot | AdmissionRefusal {
+    if (this.#store.synchronous !== true) {
+      throw new ConfigError(
+        'store',
+        `tryAcquire() needs a synchronous store; the ${this.#store.kind} store answers asynchronously, use acquire()`,
       );
     }
-    try {
-      validateCallOptions(options, false);
-      if (request.priority !== undefined)
-        numberField('request.priority', request.priority, { integer: true });
-    } catch (error) {
-      return Promise.reject(error);
+    const tenantId = request.tenantId ?? DEFAULT_TENANT;
+    if (typeof tenantId !== 'string' || tenantId.length === 0) {
+      throw new ConfigError(
+        'request.tenantId',
+        `must be a non-empty string, got ${describeValue(tenantId)}`,
+      );
     }
-    return this.#acquire(tenantId, request.priority ?? 0, options.signal, options.timeoutMs);
+    if (this.#state !== 'open') return this.#refusal(tenantId, 'draining', undefined);
+    if (this.#health !== undefined && !this.#health.open) {
+      return this.#refusal(tenantId, 'unhealthy', this.#health.retryAfterMs());
+    }
+    let blockedBy: RefusalReason = 'capacity';
+    const waiting =
+      this.#queue.sizeOf(tenantId) > 0 || (this.#globalBlocked && this.#queue.size > 0);
+    if (!waiting) {
+      const result = this.#tryStore(tenantId) as AcquireResult;
+      if (!isRefusal(result)) return this.#grant(result, 0);
+      this.#noteRefusal(tenantId, result.refused);
+      blockedBy = result.refused;
+    }
+    return this.#refusal(tenantId, blockedBy, this.#estimateRetry(tenantId, blockedBy));
+  }
+
+  #refusal(
+    tenantId: string,
+    code: AdmissionErrorCode,
+    retryAfterMs: number | undefined,
+  ): AdmissionRefusal {
+    this.#emitRefused(tenantId, code, retryAfterMs);
+    return { code, tenantId, retryAfterMs };
   }
 
   /** Acquires a slot, runs `work`, and releases the slot however `work` ends. */
@@ -534,8 +591,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
 
   #grant(lease: Lease, waitedMs: number): Slot {
     this.#active++;
-    this.#tenantActive.set(lease.tenantId, (this.#tenantActive.get(lease.tenantId) ?? 0) + 1);
-    const slot = new Slot(lease, waitedMs, this.#releaseSlot);
+    let hold = this.#holds.get(lease.tenantId);
+    if (hold === undefined) {
+      hold = { tenantId: lease.tenantId, active: 0 };
+      this.#holds.set(lease.tenantId, hold);
+    }
+    hold.active++;
+    const slot = new Slot(lease, hold, waitedMs, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.hasListeners('admitted')) {
       this.emit('admitted', { tenantId: lease.tenantId, waitedMs, active: this.#active });
@@ -544,20 +606,26 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   }
 
   #onRelease(slot: Slot): void {
-    const { tenantId } = slot;
-    this.#slots.delete(slot);
+    const { hold } = slot;
+    this.#slots.remove(slot);
     this.#active--;
-    const left = (this.#tenantActive.get(tenantId) ?? 1) - 1;
-    if (left === 0) this.#tenantActive.delete(tenantId);
-    else this.#tenantActive.set(tenantId, left);
+    hold.active--;
+    if (hold.active === 0 && this.#holds.size > IDLE_HOLDS_KEPT) this.#sweepIdleHolds();
     const heldMs = performance.now() - slot.acquiredAt;
     this.#retry.recordHold(heldMs);
-    if (this.hasListeners('released'))
-      this.emit('released', { tenantId, heldMs, active: this.#active });
+    if (this.hasListeners('released')) {
+      this.emit('released', { tenantId: hold.tenantId, heldMs, active: this.#active });
+    }
     const released = this.#releaseLease(slot.lease);
-    if (isPromise(released)) void released.then(() => this.#capacityMayHaveFreed(tenantId));
-    else this.#capacityMayHaveFreed(tenantId);
+    if (isPromise(released)) void released.then(() => this.#capacityMayHaveFreed(hold.tenantId));
+    else this.#capacityMayHaveFreed(hold.tenantId);
     if (this.#active === 0) this.#onIdle?.();
+  }
+
+  #sweepIdleHolds(): void {
+    for (const [tenantId, hold] of this.#holds) {
+      if (hold.active === 0) this.#holds.delete(tenantId);
+    }
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -574,8 +642,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   /** A slot was released here or elsewhere: waiters may proceed. */
   #capacityMayHaveFreed(tenantId?: string): void {
     this.#globalBlocked = false;
-    if (tenantId === undefined) this.#blockedTenants.clear();
-    else this.#blockedTenants.delete(tenantId);
+    if (this.#blockedTenants.size > 0) {
+      if (tenantId === undefined) this.#blockedTenants.clear();
+      else this.#blockedTenants.delete(tenantId);
+    }
     if (this.#queue.size > 0) this.#pump();
   }
 
@@ -768,10 +838,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   // ---------------------------------------------------------------- stats
 
   stats(): AdmissionStats {
-    const tenantIds = new Set([...this.#tenantActive.keys(), ...this.#queue.tenants()]);
+    const tenantIds = new Set(this.#queue.tenants());
+    for (const [tenantId, hold] of this.#holds) if (hold.active > 0) tenantIds.add(tenantId);
     const tenants = [...tenantIds].sort().map((tenantId) => ({
       tenantId,
-      active: this.#tenantActive.get(tenantId) ?? 0,
+      active: this.#heldBy(tenantId),
       queued: this.#queue.sizeOf(tenantId),
       limit: this.tenantLimit(tenantId),
     }));
@@ -857,7 +928,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.#drainController.abort(error);
     let revoked = 0;
     const closes: Promise<unknown>[] = [];
-    for (const slot of this.#slots) {
+    for (const slot of this.#slots.toArray()) {
       if (slot.session !== undefined) closes.push(slot.session.close('drained'));
       else if (!this.#settingUp.has(slot)) {
         revoked++;
@@ -896,13 +967,16 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   }
 }
 
-function validateCallOptions(options: CreateSessionOptions, allowPriority: boolean): void {
+const NO_REQUEST: SlotRequest = Object.freeze({});
+const NO_OPTIONS: AcquireOptions = Object.freeze({});
+
+function invalid(field: string, expected: string, value: unknown): Promise<never> {
+  return Promise.reject(new ConfigError(field, `must be ${expected}, got ${describeValue(value)}`));
+}
+
+function validateCallOptions(options: CreateSessionOptions): void {
   const value = objectOrUndefined('options', options) ?? {};
-  knownKeys(
-    'options',
-    value,
-    allowPriority ? ['signal', 'timeoutMs', 'priority'] : ['signal', 'timeoutMs'],
-  );
+  knownKeys('options', value, ['signal', 'timeoutMs', 'priority']);
   if (value.signal !== undefined && !(value.signal instanceof AbortSignal)) {
     throw new ConfigError(
       'options.signal',

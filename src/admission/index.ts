@@ -1,6 +1,7 @@
 export {
   type AcquireOptions,
   Admission,
+  type AdmissionRefusal,
   type AdmissionState,
   type AdmissionStats,
   type CreateSessionOptions,

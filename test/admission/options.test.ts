@@ -97,10 +97,10 @@ describe('Admission options are validated at construction', () => {
   it('rejects bad per-call options before reserving anything', async () => {
     const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
     await expect(admission.acquire({}, { timeoutMs: -1 })).rejects.toThrow(
-      /options.timeoutMs: must be >= 0, got -1/,
+      /options.timeoutMs: must be a number >= 0, got -1/,
     );
     await expect(admission.acquire({ tenantId: '' })).rejects.toThrow(
-      /request.tenantId: must be a non-empty string/,
+      /request.tenantId: must be a non-empty string, got ""/,
     );
     await expect(admission.acquire({ priority: 0.5 })).rejects.toThrow(
       /request.priority: must be an integer/,
