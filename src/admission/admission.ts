@@ -18,9 +18,9 @@ import {
   type Lease,
   type RefusalReason,
 } from './capacity-store.js';
-import { DeadlineHeap } from './deadline-heap.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
-import { FairQueue, type QueueEntry } from './fair-queue.js';
+import { FairQueue } from './fair-queue.js';
 import { HealthGate } from './health-gate.js';
 import {
   type AdmissionOptions,
@@ -33,6 +33,7 @@ import { SetupSmoother } from './setup-smoother.js';
 import { abortedError, SharedCreation } from './shared-creation.js';
 import { Slot, SlotList, type TenantHold } from './slot.js';
 import type { AdmissionSpan } from './tracer.js';
+import { runHolding, Waiter, type Work } from './waiter.js';
 
 /** Who a raw slot is for. */
 export interface SlotRequest {
@@ -97,16 +98,6 @@ export interface AdmissionStats {
   readonly tenants: readonly TenantStats[];
 }
 
-interface Waiter extends QueueEntry {
-  readonly enqueuedAt: number;
-  readonly signal: AbortSignal | undefined;
-  detach: () => void;
-  /** `acquiring` while a shared store decides on it. */
-  state: 'queued' | 'acquiring' | 'done';
-  resolve: (slot: Slot) => void;
-  reject: (error: AdmissionError) => void;
-}
-
 type SyncOrAsync<T> = T | Promise<T>;
 
 /** Idle per-tenant hold counters kept for reuse before a sweep. */
@@ -139,7 +130,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #holds = new Map<string, TenantHold>();
   readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
-  readonly #deadlines = new DeadlineHeap<Waiter>((waiter) => this.#expire(waiter));
+  readonly #deadlines = new DeadlineQueue<Waiter>((waiter) => this.#expire(waiter));
   /** Tenants the store refused for their cap; cleared when capacity may have freed. */
   readonly #blockedTenants = new Set<string>();
   /** The store refused for the global cap while requests wait; cleared likewise. */
@@ -262,7 +253,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     const span = this.#tracer?.startAdmission({ tenantId, userId: config.userId });
     let slot: Slot;
     try {
-      slot = await this.#acquire(tenantId, options.priority ?? 0, signal, options.timeoutMs);
+      slot = (await this.#acquire(
+        tenantId,
+        options.priority ?? 0,
+        signal,
+        options.timeoutMs,
+        undefined,
+      )) as Slot;
     } catch (error) {
       span?.end({
         outcome: (error as AdmissionError).code,
@@ -372,6 +369,23 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
    * reaches its deadline first.
    */
   acquire(request: SlotRequest = NO_REQUEST, options: AcquireOptions = NO_OPTIONS): Promise<Slot> {
+    return this.#checkedAcquire(request, options, undefined) as Promise<Slot>;
+  }
+
+  /**
+   * Acquires a slot, runs `work`, and releases the slot however `work` ends. While queued it
+   * costs less than `acquire()` followed by `work`: the work waits with the request.
+   */
+  run<T>(
+    request: SlotRequest,
+    work: (slot: Slot) => Promise<T> | T,
+    options: AcquireOptions = NO_OPTIONS,
+  ): Promise<T> {
+    if (typeof work !== 'function') return invalid('work', 'a function', work);
+    return this.#checkedAcquire(request, options, work) as Promise<T>;
+  }
+
+  #checkedAcquire(request: SlotRequest, options: AcquireOptions, work: Work): Promise<unknown> {
     // Field checks only (no key enumeration): this is the hot path for raw slots.
     const tenantId = request.tenantId ?? DEFAULT_TENANT;
     const { priority } = request;
@@ -388,7 +402,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
       return invalid('options.timeoutMs', 'a number >= 0', timeoutMs);
     }
-    return this.#acquire(tenantId, priority ?? 0, signal, timeoutMs);
+    return this.#acquire(tenantId, priority ?? 0, signal, timeoutMs, work);
   }
 
   /**
@@ -437,26 +451,14 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     return { code, tenantId, retryAfterMs };
   }
 
-  /** Acquires a slot, runs `work`, and releases the slot however `work` ends. */
-  async run<T>(
-    request: SlotRequest,
-    work: (slot: Slot) => Promise<T> | T,
-    options: AcquireOptions = {},
-  ): Promise<T> {
-    const slot = await this.acquire(request, options);
-    try {
-      return await work(slot);
-    } finally {
-      slot.release();
-    }
-  }
-
+  /** Resolves with the slot, or, with `work`, with what `work` returns while holding it. */
   #acquire(
     tenantId: string,
     priority: number,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
-  ): Promise<Slot> {
+    work: Work,
+  ): Promise<unknown> {
     const closed = this.#refusalBeforeQueue(tenantId);
     if (closed !== undefined) return Promise.reject(closed);
     if (signal?.aborted) return Promise.reject(this.#refuse(tenantId, 'aborted', signal.reason));
@@ -464,11 +466,14 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     // Waiters of this tenant go first (FIFO); so do waiters held back by the global cap.
     const mustQueue =
       this.#queue.sizeOf(tenantId) > 0 || (this.#globalBlocked && this.#queue.size > 0);
-    if (mustQueue) return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, 'capacity');
+    if (mustQueue) {
+      return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, 'capacity', work);
+    }
 
     const result = this.#tryStore(tenantId);
-    if (!isPromise(result))
-      return this.#afterDirectAttempt(result, tenantId, priority, signal, timeoutMs);
+    if (!isPromise(result)) {
+      return this.#afterDirectAttempt(result, tenantId, priority, signal, timeoutMs, work);
+    }
     return result.then(
       (settled) => {
         // The world may have moved while the store answered: honour aborts and drains.
@@ -478,7 +483,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
             ? this.#refuse(tenantId, 'aborted', signal.reason)
             : this.#refuse(tenantId, 'draining');
         }
-        return this.#afterDirectAttempt(settled, tenantId, priority, signal, timeoutMs);
+        return this.#afterDirectAttempt(settled, tenantId, priority, signal, timeoutMs, work);
       },
       (error: unknown) => {
         throw this.#storeUnavailable(tenantId, error);
@@ -492,10 +497,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     priority: number,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
-  ): Promise<Slot> {
-    if (!isRefusal(result)) return Promise.resolve(this.#grant(result, 0));
+    work: Work,
+  ): Promise<unknown> {
+    if (!isRefusal(result)) return deliver(this.#grant(result, 0), work);
     this.#noteRefusal(tenantId, result.refused);
-    return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, result.refused);
+    return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, result.refused, work);
   }
 
   /** Refusals decided without touching the store: draining, unhealthy. */
@@ -514,7 +520,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     blockedBy: RefusalReason,
-  ): Promise<Slot> {
+    work: Work,
+  ): Promise<unknown> {
     const queue = this.#queueConfig;
     const wait = timeoutMs ?? queue.timeoutMs;
     if (queue.maxSize === 0 || wait === 0) {
@@ -527,28 +534,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         this.#refuse(tenantId, 'queue_full', undefined, this.#estimateRetry(tenantId, 'capacity')),
       );
     }
-    return new Promise<Slot>((resolve, reject) => {
-      const waiter: Waiter = {
-        tenantId,
-        priority,
-        enqueuedAt: performance.now(),
-        deadline: performance.now() + wait,
-        heapIndex: -1,
-        lane: undefined,
-        prev: undefined,
-        next: undefined,
-        signal,
-        detach: noop,
-        state: 'queued',
-        resolve,
-        reject,
-      };
-      this.#queue.push(waiter);
-      if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.push(waiter);
-      if (signal !== undefined)
-        waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted'));
-      if (this.hasListeners('queued')) this.emit('queued', { tenantId, depth: this.#queue.size });
-    });
+    const waiter = new Waiter(tenantId, performance.now(), wait, work);
+    const promise = waiter.promise();
+    this.#queue.push(waiter, priority);
+    if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.add(waiter, wait);
+    if (signal !== undefined) {
+      waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted', signal.reason));
+    }
+    if (this.hasListeners('queued')) this.emit('queued', { tenantId, depth: this.#queue.size });
+    return promise;
   }
 
   #expire(waiter: Waiter): void {
@@ -561,11 +555,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     waiter.state = 'done';
     waiter.detach();
     this.#queue.remove(waiter);
-    this.#deadlines.remove(waiter);
+    this.#deadlines.trim(waiter.waitMs);
     const { tenantId } = waiter;
     this.#emitDequeued(waiter, outcome);
     let error: AdmissionError;
-    if (outcome === 'aborted') error = this.#refuse(tenantId, 'aborted', waiter.signal?.reason);
+    if (outcome === 'aborted') error = this.#refuse(tenantId, 'aborted', cause);
     else if (outcome === 'store_unavailable') error = this.#storeUnavailable(tenantId, cause);
     else if (outcome === 'draining') error = this.#refuse(tenantId, 'draining');
     else
@@ -690,10 +684,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     waiter.state = 'done';
     waiter.detach();
     this.#queue.served(waiter);
-    this.#deadlines.remove(waiter);
+    this.#deadlines.trim(waiter.waitMs);
     const waitedMs = performance.now() - waiter.enqueuedAt;
     this.#emitDequeued(waiter, 'admitted');
-    waiter.resolve(this.#grant(result, waitedMs));
+    waiter.grant(this.#grant(result, waitedMs));
     return true;
   }
 
@@ -965,6 +959,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       });
     });
   }
+}
+
+function deliver(slot: Slot, work: Work): Promise<unknown> {
+  return work === undefined ? Promise.resolve(slot) : runHolding(slot, work);
 }
 
 const NO_REQUEST: SlotRequest = Object.freeze({});

@@ -1,9 +1,6 @@
-import type { Deadlined } from './deadline-heap.js';
-
 /** A queued request. Linked into its tenant's lane; owned by FairQueue while queued. */
-export interface QueueEntry extends Deadlined {
+export interface QueueEntry {
   readonly tenantId: string;
-  readonly priority: number;
   lane: Lane | undefined;
   prev: QueueEntry | undefined;
   next: QueueEntry | undefined;
@@ -52,8 +49,8 @@ export class FairQueue<E extends QueueEntry> {
     return this.#perTenant.keys();
   }
 
-  push(entry: E): void {
-    const lane = this.#laneFor(entry.tenantId, entry.priority);
+  push(entry: E, priority: number): void {
+    const lane = this.#laneFor(entry.tenantId, priority);
     entry.lane = lane;
     entry.prev = lane.tail;
     entry.next = undefined;

@@ -256,6 +256,31 @@ describe('Admission: queue', () => {
       expect(outcome).toMatchObject({ code: 'draining' });
   });
 
+  it('run(): queued work runs once granted, its outcome is passed on, and the slot is released either way', async () => {
+    const { admission, store } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    const held = await admission.acquire();
+    const ran: string[] = [];
+    const ok = admission.run({ tenantId: 'x' }, async (slot) => {
+      ran.push(`ok:${slot.tenantId}:${admission.active}`);
+      return 'done';
+    });
+    const failing = admission.run({ tenantId: 'y' }, () => {
+      ran.push('failing');
+      throw new Error('work failed');
+    });
+    expect(admission.queued).toBe(2);
+    expect(ran).toEqual([]);
+    held.release();
+    await expect(ok).resolves.toBe('done');
+    await expect(failing).rejects.toThrow('work failed');
+    expect(ran).toEqual(['ok:x:1', 'failing']);
+    expect(admission.active).toBe(0);
+    expect(store.unreleased()).toEqual([]);
+    await expect(admission.run({}, 'not a function' as never)).rejects.toThrow(
+      /work: must be a function/,
+    );
+  });
+
   it('times out queued waiters with queue_timeout (default and per request)', async () => {
     useFakeClock();
     const { admission } = await setup({
