@@ -11,11 +11,13 @@ import { noop, onAbort } from '../internal/abort.js';
 import { TypedEmitter } from '../internal/emitter.js';
 import { DEFAULT_TENANT, tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
+import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import {
   type AcquireResult,
   type CapacityStore,
   isRefusal,
   type Lease,
+  type Refusal,
   type RefusalReason,
 } from './capacity-store.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -91,7 +93,12 @@ export interface AdmissionStats {
   readonly queued: number;
   /** Sessions in their setup phase (holding a slot, backend create under way). */
   readonly settingUp: number;
+  /** The cap on sessions in force (adaptive, when configured, under the hard cap). */
   readonly limit: number;
+  /** The hard cap. */
+  readonly maxConcurrentSessions: number;
+  /** The cap on concurrent setups in force (`Infinity` when none). */
+  readonly setupConcurrency: number;
   readonly utilization: number;
   readonly admitting: boolean;
   readonly health: HealthStatus | undefined;
@@ -118,7 +125,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #queueConfig: ResolvedOptions['queue'];
   readonly #setupTimeoutMs: number;
   readonly #tracer: ResolvedOptions['tracer'];
+  /** The hard cap (`maxConcurrentSessions`). */
   #limit: number;
+  readonly #adaptive: AdaptiveLimit | undefined;
+  readonly #setupAdaptive: AdaptiveLimit | undefined;
   #tenantDefaultMax: number;
   #tenantMax: Map<string, number>;
 
@@ -165,12 +175,25 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.backend = backend;
     this.#store = resolved.store;
     this.#limit = resolved.maxConcurrentSessions;
+    this.#adaptive = resolved.adaptiveLimit;
+    const setupConcurrency = resolved.setup.concurrency;
+    this.#setupAdaptive = setupConcurrency instanceof AdaptiveLimit ? setupConcurrency : undefined;
+    if (this.#adaptive === this.#setupAdaptive && this.#adaptive !== undefined) {
+      throw new ConfigError(
+        'options.setup.concurrency',
+        'must not be the same adaptive limit as options.limit',
+      );
+    }
+    this.#adaptive?.claim(this, 'options.limit');
+    this.#setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#tenantDefaultMax = resolved.tenantDefaultMax;
     this.#tenantMax = new Map(resolved.tenantMax);
     this.#queueConfig = resolved.queue;
     this.#setupTimeoutMs = resolved.setup.timeoutMs;
     this.#tracer = resolved.tracer;
     this.#smoother = new SetupSmoother(resolved.setup);
+    this.#adaptive?.onChange(() => this.#limitsChanged());
+    this.#setupAdaptive?.onChange(() => this.#limitsChanged());
     this.#unsubscribeStore =
       this.#store.onCapacityFreed?.(() => this.#capacityMayHaveFreed()) ?? noop;
     if (resolved.health !== undefined) {
@@ -185,8 +208,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     return this.#state;
   }
 
-  /** The global cap now in force. */
+  /** The cap on sessions now in force: the adaptive limit when there is one, under the hard cap. */
   get limit(): number {
+    return this.#adaptive === undefined
+      ? this.#limit
+      : Math.min(this.#limit, this.#adaptive.current);
+  }
+
+  /** The hard cap, `maxConcurrentSessions`. */
+  get maxConcurrentSessions(): number {
     return this.#limit;
   }
 
@@ -300,15 +330,21 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     );
     this.#settingUp.add(slot);
     let session: VoiceSession;
+    let createdAt: number | undefined;
     try {
-      const create = (): Promise<VoiceSession> =>
-        this.backend.createSession(config, { signal: setupSignal });
+      const create = (): Promise<VoiceSession> => {
+        createdAt = performance.now();
+        return this.backend.createSession(config, { signal: setupSignal });
+      };
       session = await this.#smoother.run(
         span === undefined ? create : () => span.runCreate(create),
         setupSignal,
       );
     } catch (caught) {
       const error = this.#setupError(caught, slot.tenantId, signal);
+      // The caller or a drain stopping a setup says nothing about the backend's capacity.
+      if (createdAt !== undefined && !(error instanceof AdmissionError))
+        this.#learn(createdAt, true);
       slot.release();
       if (this.hasListeners('session_failed')) {
         this.emit('session_failed', {
@@ -330,6 +366,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       clearTimeout(timer);
       this.#settingUp.delete(slot);
     }
+    if (createdAt !== undefined) this.#learn(createdAt, false);
     slot.session = session;
     void session.closed.then(() => slot.release());
     if (this.hasListeners('session_created')) {
@@ -347,6 +384,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       sessionId: session.id,
     });
     return session;
+  }
+
+  /** Feeds a finished setup to the adaptive limits. */
+  #learn(createdAt: number, failed: boolean): void {
+    const latencyMs = performance.now() - createdAt;
+    this.#adaptive?.record({ latencyMs, failed, inflight: this.#active });
+    this.#setupAdaptive?.record({ latencyMs, failed, inflight: this.#smoother.running + 1 });
   }
 
   /** Names a failed setup by what stopped it: the caller, a drain, or the backend itself. */
@@ -575,6 +619,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   // ---------------------------------------------------------------- granting
 
   #tryStore(tenantId: string): SyncOrAsync<AcquireResult> {
+    // The adaptive limit is this instance's own; the store holds the shared hard cap.
+    if (this.#adaptive !== undefined && this.#active >= this.#adaptive.current)
+      return ADAPTIVE_FULL;
     const request = { tenantId, globalLimit: this.#limit, tenantLimit: this.tenantLimit(tenantId) };
     try {
       return this.#store.tryAcquire(request);
@@ -734,7 +781,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.#emitRefused(tenantId, code, retryAfterMs);
     return new AdmissionError(
       code,
-      refusalMessage(code, tenantId, this.#limit, this.tenantLimit(tenantId)),
+      refusalMessage(code, tenantId, this.limit, this.tenantLimit(tenantId)),
       {
         tenantId,
         retryAfterMs,
@@ -779,7 +826,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         limit === Number.POSITIVE_INFINITY ? 1 : limit,
       );
     }
-    return this.#retry.retryAfterMs(this.#queue.size + 1, this.#limit);
+    return this.#retry.retryAfterMs(this.#queue.size + 1, this.limit);
   }
 
   // ---------------------------------------------------------------- health
@@ -813,8 +860,19 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       if (tenants.max !== undefined) this.#tenantMax = parsed.max;
     }
     if (limit !== undefined) this.#limit = limit;
-    this.emit('limits', { maxConcurrentSessions: this.#limit });
-    this.#capacityMayHaveFreed();
+    this.#limitsChanged();
+  }
+
+  /** Reports the limits now in force and lets waiters in if they rose. */
+  #limitsChanged(tenantId?: string): void {
+    if (this.hasListeners('limits')) {
+      this.emit('limits', {
+        maxConcurrentSessions: this.#limit,
+        limit: this.limit,
+        setupConcurrency: this.#smoother.concurrency,
+      });
+    }
+    this.#capacityMayHaveFreed(tenantId);
   }
 
   /** Sets one tenant's cap; `undefined` returns it to the default. */
@@ -825,8 +883,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         tenantId,
         numberField(`tenants.max.${tenantId}`, max, { min: 0, integer: true, infinite: true }, 0),
       );
-    this.emit('limits', { maxConcurrentSessions: this.#limit });
-    this.#capacityMayHaveFreed(tenantId);
+    this.#limitsChanged(tenantId);
   }
 
   // ---------------------------------------------------------------- stats
@@ -845,8 +902,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       active: this.#active,
       queued: this.#queue.size,
       settingUp: this.#settingUp.size,
-      limit: this.#limit,
-      utilization: this.#active / this.#limit,
+      limit: this.limit,
+      maxConcurrentSessions: this.#limit,
+      setupConcurrency: this.#smoother.concurrency,
+      utilization: this.#active / this.limit,
       admitting: this.#state === 'open' && (this.#health?.open ?? true),
       health: this.#health?.status,
       tenants,
@@ -964,6 +1023,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
 function deliver(slot: Slot, work: Work): Promise<unknown> {
   return work === undefined ? Promise.resolve(slot) : runHolding(slot, work);
 }
+
+const ADAPTIVE_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 
 const NO_REQUEST: SlotRequest = Object.freeze({});
 const NO_OPTIONS: AcquireOptions = Object.freeze({});

@@ -1,3 +1,4 @@
+export * from './adaptive/index.js';
 export {
   type AcquireOptions,
   Admission,
