@@ -107,6 +107,13 @@ export interface AdmissionStats {
 
 type SyncOrAsync<T> = T | Promise<T>;
 
+/** When a backend create started, and how much was in use then (for adaptive limits). */
+interface SetupStart {
+  readonly at: number;
+  readonly sessions: number;
+  readonly setups: number;
+}
+
 /** Idle per-tenant hold counters kept for reuse before a sweep. */
 const IDLE_HOLDS_KEPT = 1_024;
 
@@ -330,10 +337,14 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     );
     this.#settingUp.add(slot);
     let session: VoiceSession;
-    let createdAt: number | undefined;
+    let setupStart: SetupStart | undefined;
     try {
       const create = (): Promise<VoiceSession> => {
-        createdAt = performance.now();
+        setupStart = {
+          at: performance.now(),
+          sessions: this.#active,
+          setups: this.#smoother.running,
+        };
         return this.backend.createSession(config, { signal: setupSignal });
       };
       session = await this.#smoother.run(
@@ -343,8 +354,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     } catch (caught) {
       const error = this.#setupError(caught, slot.tenantId, signal);
       // The caller or a drain stopping a setup says nothing about the backend's capacity.
-      if (createdAt !== undefined && !(error instanceof AdmissionError))
-        this.#learn(createdAt, true);
+      if (setupStart !== undefined && !(error instanceof AdmissionError))
+        this.#learn(setupStart, true);
       slot.release();
       if (this.hasListeners('session_failed')) {
         this.emit('session_failed', {
@@ -366,7 +377,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       clearTimeout(timer);
       this.#settingUp.delete(slot);
     }
-    if (createdAt !== undefined) this.#learn(createdAt, false);
+    if (setupStart !== undefined) this.#learn(setupStart, false);
     slot.session = session;
     void session.closed.then(() => slot.release());
     if (this.hasListeners('session_created')) {
@@ -387,10 +398,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   }
 
   /** Feeds a finished setup to the adaptive limits. */
-  #learn(createdAt: number, failed: boolean): void {
-    const latencyMs = performance.now() - createdAt;
-    this.#adaptive?.record({ latencyMs, failed, inflight: this.#active });
-    this.#setupAdaptive?.record({ latencyMs, failed, inflight: this.#smoother.running + 1 });
+  #learn(started: SetupStart, failed: boolean): void {
+    const latencyMs = performance.now() - started.at;
+    this.#adaptive?.record({ latencyMs, failed, inflight: started.sessions });
+    this.#setupAdaptive?.record({ latencyMs, failed, inflight: started.setups });
   }
 
   /** Names a failed setup by what stopped it: the caller, a drain, or the backend itself. */

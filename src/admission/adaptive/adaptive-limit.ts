@@ -65,11 +65,11 @@ export class AdaptiveLimit {
 
   /** Feeds one finished setup; returns true when the limit changed. */
   record(sample: LimitSample): boolean {
-    const next = this.algorithm.update(this.#estimate, sample);
-    this.#estimate = Math.min(
-      this.max,
-      Math.max(this.min, Number.isFinite(next) ? next : this.#estimate),
-    );
+    let next = this.algorithm.update(this.#estimate, sample);
+    if (!Number.isFinite(next)) next = this.#estimate;
+    // Only a setup that ran under the present limit may lower it (see LimitSample.inflight).
+    if (next < this.#estimate && sample.inflight > this.#estimate) return false;
+    this.#estimate = Math.min(this.max, Math.max(this.min, next));
     const current = Math.floor(this.#estimate);
     if (current === this.#current) return false;
     this.#current = current;

@@ -1,14 +1,15 @@
 import { knownKeys, numberField, objectOrUndefined } from '../../internal/validate.js';
 import type { LimitAlgorithm, LimitSample } from './algorithm.js';
+import { LatencyFilter } from './latency-filter.js';
 
 export interface AimdOptions {
-  /** Added per sample when the setup was fast and the limit was in use. Default 1. */
+  /** Added per round trip while setups are fast and the limit is in use. Default 1. */
   readonly increase?: number;
-  /** Multiplier on a slow or failed setup. Default 0.9. */
+  /** Multiplier on a failed setup or a slow one. Default 0.9. */
   readonly backoff?: number;
   /**
-   * A setup slower than this many times the fastest seen recently counts as overload, so the
-   * threshold calibrates itself instead of being told the capacity. Default 2.
+   * Setups slower (on a short average) than this many times the uncontended baseline count as
+   * overload, so the threshold calibrates itself instead of being told the capacity. Default 1.3.
    */
   readonly latencyFactor?: number;
   /** Fixed latency threshold instead of `latencyFactor`. */
@@ -16,9 +17,9 @@ export interface AimdOptions {
 }
 
 /**
- * Additive increase, multiplicative decrease (as in Netflix concurrency-limits' AIMDLimit):
- * grow by `increase` while setups are fast and the limit is actually used; shrink by `backoff`
- * on a failure or a setup slower than the threshold.
+ * Additive increase, multiplicative decrease, as TCP does it: until the first sign of overload
+ * the limit doubles every round trip (slow start), then it grows by `increase` per round trip;
+ * a failed setup or a slow short-term latency multiplies it by `backoff`.
  */
 export class AimdAlgorithm implements LimitAlgorithm {
   readonly name = 'aimd';
@@ -26,28 +27,30 @@ export class AimdAlgorithm implements LimitAlgorithm {
   readonly #backoff: number;
   readonly #latencyFactor: number;
   readonly #thresholdMs: number | undefined;
-  /** Fastest recent latency; drifts up slowly so a one-off fast sample does not pin it. */
-  #baselineMs = Number.POSITIVE_INFINITY;
+  readonly #latency = new LatencyFilter(4, 2_000);
+  #slowStart = true;
 
   constructor(options: AimdOptions = {}) {
     const value = objectOrUndefined('aimd', options) ?? {};
     knownKeys('aimd', value, ['increase', 'backoff', 'latencyFactor', 'latencyThresholdMs']);
     this.#increase = numberField('aimd.increase', value.increase, { min: 0.001 }, 1);
     this.#backoff = numberField('aimd.backoff', value.backoff, { min: 0.01, max: 0.999 }, 0.9);
-    this.#latencyFactor = numberField('aimd.latencyFactor', value.latencyFactor, { min: 1 }, 2);
+    this.#latencyFactor = numberField('aimd.latencyFactor', value.latencyFactor, { min: 1 }, 1.3);
     this.#thresholdMs = numberField('aimd.latencyThresholdMs', value.latencyThresholdMs, {
       min: 0,
     });
   }
 
   update(estimate: number, sample: LimitSample): number {
-    if (!sample.failed) {
-      this.#baselineMs = Math.min(sample.latencyMs, this.#baselineMs * 1.01);
+    if (!sample.failed) this.#latency.add(sample.latencyMs);
+    const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
+    if (sample.failed || this.#latency.short > threshold) {
+      this.#slowStart = false;
+      return estimate * this.#backoff;
     }
-    const threshold = this.#thresholdMs ?? this.#baselineMs * this.#latencyFactor;
-    if (sample.failed || sample.latencyMs > threshold) return estimate * this.#backoff;
-    // Grow only when the limit is what constrains us (app-limited traffic proves nothing).
-    if (sample.inflight * 2 >= estimate) return estimate + this.#increase;
-    return estimate;
+    // Growing proves nothing when under half the limit is in use.
+    if (sample.inflight * 2 < estimate) return estimate;
+    // About `estimate` samples arrive per round trip.
+    return estimate + (this.#slowStart ? 1 : this.#increase / estimate);
   }
 }

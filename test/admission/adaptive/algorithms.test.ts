@@ -40,7 +40,8 @@ describe.each([
     const limit = adaptive({ min: 3, max: 40, initial: 30, algorithm: algorithm() });
     feed(limit, 50, { latencyMs: 100, failed: false });
     const before = limit.current;
-    const afterJump = feed(limit, 10, { latencyMs: 1_000, failed: false });
+    // Steps are per round trip (about `limit` setups): give it three.
+    const afterJump = feed(limit, 3 * before, { latencyMs: 1_000, failed: false });
     expect(isNonIncreasing(afterJump)).toBe(true);
     expect(afterJump.at(-1)).toBeLessThan(before * 0.6);
     let latencyMs = 1_000;
@@ -55,7 +56,7 @@ describe.each([
     const limit = adaptive({ min: 1, max: 40, initial: 30, algorithm: algorithm() });
     feed(limit, 20, { latencyMs: 100, failed: false });
     const before = limit.current;
-    const seen = feed(limit, 30, { latencyMs: 100, failed: true });
+    const seen = feed(limit, 3 * before, { latencyMs: 100, failed: true });
     expect(isNonIncreasing(seen)).toBe(true);
     expect(seen.at(-1)).toBeLessThan(before / 2);
   });

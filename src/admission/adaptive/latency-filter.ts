@@ -1,0 +1,42 @@
+/**
+ * Latency as the adaptive algorithms read it: a short moving average (jitter averaged out
+ * over a few setups) and a baseline standing for the backend's latency without contention:
+ * the lowest value of a longer moving average (a minimum of raw or short-averaged samples
+ * would sit in the jitter's low tail and make ordinary setups look slow). The baseline creeps
+ * up slowly, so a backend that really became slower is eventually taken as it is.
+ */
+export class LatencyFilter {
+  #short = Number.NaN;
+  #long = Number.NaN;
+  #baseline = Number.POSITIVE_INFINITY;
+  #samples = 0;
+  readonly #shortWindow: number;
+  readonly #longWindow: number;
+  readonly #baselineDrift: number;
+
+  constructor(shortWindow: number, baselineWindow: number) {
+    this.#shortWindow = shortWindow;
+    this.#longWindow = shortWindow * 4;
+    this.#baselineDrift = 1 + 1 / baselineWindow;
+  }
+
+  get short(): number {
+    return this.#short;
+  }
+
+  get baseline(): number {
+    return this.#baseline;
+  }
+
+  add(latencyMs: number): void {
+    this.#samples++;
+    // Plain means until the windows fill, then exponential moving averages.
+    this.#short = average(this.#short, latencyMs, Math.min(this.#samples, this.#shortWindow));
+    this.#long = average(this.#long, latencyMs, Math.min(this.#samples, this.#longWindow));
+    this.#baseline = Math.min(this.#long, this.#baseline * this.#baselineDrift);
+  }
+}
+
+function average(mean: number, sample: number, window: number): number {
+  return Number.isNaN(mean) ? sample : mean + (sample - mean) / window;
+}
