@@ -6,8 +6,12 @@
 export class RoomLedger {
   /** room name -> session id */
   readonly #owned = new Map<string, string>();
-  /** Rooms whose deletion failed; reconciliation retries them. */
-  readonly #orphans = new Set<string>();
+  /**
+   * Rooms whose deletion failed, or whose creation may still land (a CreateRoom that timed
+   * out): reconciliation deletes them once listed, and forgets them when they are not listed
+   * after the time given (epoch ms).
+   */
+  readonly #orphans = new Map<string, number>();
 
   claim(room: string, sessionId: string): void {
     this.#owned.set(room, sessionId);
@@ -19,9 +23,9 @@ export class RoomLedger {
     this.#orphans.delete(room);
   }
 
-  /** Deleting the room failed: keep owning it so reconciliation retries the deletion. */
-  orphan(room: string): void {
-    this.#orphans.add(room);
+  /** Keep owning the room so reconciliation deletes it if it exists (now or until `watchUntil`). */
+  orphan(room: string, watchUntil = 0): void {
+    this.#orphans.set(room, watchUntil);
   }
 
   sessionFor(room: string): string | undefined {
@@ -42,7 +46,12 @@ export class RoomLedger {
   }
 
   orphans(): string[] {
-    return [...this.#orphans];
+    return [...this.#orphans.keys()];
+  }
+
+  /** An orphan that is not listed may be forgotten once its watch time is over. */
+  mayForget(room: string, now: number): boolean {
+    return (this.#orphans.get(room) ?? 0) <= now;
   }
 
   get size(): number {

@@ -157,11 +157,13 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     const metadata = sessionMetadata(id, tenantId, config);
     this.#ledger.claim(roomName, id);
     let roomMayExist = true;
+    let createInDoubt = false;
     try {
       // Each step waits for its request to finish even when aborted: a request abandoned in
       // flight could still create the room (or, for a dispatch, re-create it) after we leave.
       await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
         roomMayExist = !refusedByServer(error);
+        createInDoubt = roomMayExist;
         throw error;
       });
       signal.throwIfAborted();
@@ -192,7 +194,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     } catch (error) {
       if (!roomMayExist) this.#ledger.release(roomName);
       else {
-        await this.#teardown(id, roomName).catch(() => {
+        await this.#teardown(id, roomName, createInDoubt).catch(() => {
           // Reported as cleanup_failed; the create's own error is the one to surface.
         });
       }
@@ -212,21 +214,28 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     );
   }
 
-  /** Leaves the room (join mode) and deletes it; a room already gone counts as deleted. */
-  async #teardown(sessionId: string, roomName: string): Promise<void> {
+  /**
+   * Leaves the room (join mode) and deletes it; a room already gone counts as deleted. With
+   * `createInDoubt` (its CreateRoom got no answer), a room not found yet may still appear, so
+   * reconciliation keeps watching for it a while.
+   */
+  async #teardown(sessionId: string, roomName: string, createInDoubt = false): Promise<void> {
     const joined = this.#joined.get(sessionId);
     this.#joined.delete(sessionId);
     try {
       await joined?.leave();
     } finally {
-      await this.#deleteRoom(roomName, 'close_session');
+      await this.#deleteRoom(roomName, createInDoubt);
     }
   }
 
-  async #deleteRoom(roomName: string, op: 'close_session' | 'reconcile'): Promise<void> {
+  async #deleteRoom(roomName: string, createInDoubt: boolean): Promise<void> {
+    const op = 'close_session';
     try {
-      await this.#api.deleteRoom(roomName, op);
-      this.#ledger.release(roomName);
+      const existed = await this.#api.deleteRoom(roomName, op);
+      if (!existed && createInDoubt) {
+        this.#ledger.orphan(roomName, Date.now() + 2 * this.#settings.requestTimeoutMs);
+      } else this.#ledger.release(roomName);
     } catch (error) {
       const failure = this.wrap(error, op, 'internal');
       this.#ledger.orphan(roomName);

@@ -42,8 +42,9 @@ export async function reconcileOnce(context: ReconcileContext): Promise<Reconcil
   const ended: string[] = [];
   for (const [room, sessionId] of ownedBefore) {
     if (listed.has(room) || ledger.sessionFor(room) !== sessionId) continue;
-    if (ledger.isOrphan(room)) ledger.release(room);
-    else if (context.roomGone(room, sessionId)) ended.push(sessionId);
+    if (ledger.isOrphan(room)) {
+      if (ledger.mayForget(room, Date.now())) ledger.release(room);
+    } else if (context.roomGone(room, sessionId)) ended.push(sessionId);
   }
 
   const deleted: string[] = [];
