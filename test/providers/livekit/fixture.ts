@@ -59,7 +59,7 @@ export async function startWebhookSink(): Promise<{
 /** A started LiveKit backend talking to the stand-in, stopped after the test. */
 export async function liveKitBackend(
   standIn: LiveKitStandIn,
-  providerConfig: Partial<LiveKitProviderConfig> = {},
+  providerConfig: { [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined } = {},
   config: Omit<BackendConfig, 'providerConfig'> = {},
 ): Promise<LiveKitBackend> {
   const backend = await createBackend('livekit', {
@@ -71,7 +71,7 @@ export async function liveKitBackend(
       agentName: 'intake',
       reconcile: false,
       ...providerConfig,
-    },
+    } as LiveKitProviderConfig,
   });
   await backend.start();
   onCleanup(() => backend.stop());
