@@ -31,15 +31,12 @@ export async function probeLiveKit(
 ): Promise<ProbeResult> {
   const { timeoutMs, degradedLatencyMs } = context.options;
   const [http, api] = await Promise.all([
-    timed(() => probeHttp(context.httpUrl, timeoutMs, signal)),
-    timed(() => withTimeout(context.listRooms(), timeoutMs, signal).then(() => undefined)),
+    timed('GET /', () => probeHttp(context.httpUrl, timeoutMs, signal)),
+    timed('ListRooms', () => withTimeout(context.listRooms(), timeoutMs, signal)),
   ]);
   signal.throwIfAborted();
   const details = { httpLatencyMs: http.latencyMs, apiLatencyMs: api.latencyMs };
-  const failures = [
-    http.reason === undefined ? undefined : `GET / ${http.reason}`,
-    api.reason === undefined ? undefined : `ListRooms ${api.reason}`,
-  ].filter((reason) => reason !== undefined);
+  const failures = [http.reason, api.reason].filter((reason) => reason !== undefined);
   if (failures.length > 0) {
     return { healthy: false, status: 'unhealthy', reason: failures.join('; '), details };
   }
@@ -68,26 +65,28 @@ async function probeHttp(httpUrl: string, timeoutMs: number, signal: AbortSignal
 /** A probe's own finding, already worded for the health reason. */
 class ProbeFailure extends Error {}
 
-async function timed(run: () => Promise<void>): Promise<Probe> {
+async function timed(probe: string, run: () => Promise<unknown>): Promise<Probe> {
   const started = performance.now();
   try {
     await run();
     return { ok: true, latencyMs: performance.now() - started };
   } catch (error) {
-    return { ok: false, latencyMs: performance.now() - started, reason: describe(error) };
+    return { ok: false, latencyMs: performance.now() - started, reason: describe(probe, error) };
   }
 }
 
-function describe(error: unknown): string {
-  if (error instanceof ProbeFailure) return error.message;
-  if (error instanceof TimeoutError) return error.message;
+/** One probe's failure as a health reason, e.g. `GET / failed: server unreachable (ECONNREFUSED)`. */
+function describe(probe: string, error: unknown): string {
+  if (error instanceof ProbeFailure || error instanceof TimeoutError) {
+    return `${probe} ${error.message}`;
+  }
   if (error instanceof BackendError) {
     if (error.code === 'unauthenticated' || error.code === 'permission_denied') {
-      return `failed: authentication refused, check the API key and secret (${error.message})`;
+      return `${probe} refused our credentials, check the API key and secret (${error.message})`;
     }
-    return `failed: ${error.message}`;
+    return error.message;
   }
   const transport = describeTransportFailure(error);
-  if (transport !== undefined) return `failed: server ${transport.detail}`;
-  return `failed: ${error instanceof Error ? error.name : 'unknown error'}`;
+  if (transport !== undefined) return `${probe} failed: server ${transport.detail}`;
+  return `${probe} failed: ${error instanceof Error ? error.name : 'unknown error'}`;
 }

@@ -18,7 +18,9 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
     expect(standIn.calls('RoomService/DeleteRoom')).toBe(1);
     expect(admission.active).toBe(0);
     // The slot really is free: the next create gets it.
-    await expect(admission.createSession({ userId: 'u' })).resolves.toMatchObject({ state: 'active' });
+    await expect(admission.createSession({ userId: 'u' })).resolves.toMatchObject({
+      state: 'active',
+    });
   });
 
   it('maps 429 to resource_exhausted, and does not delete a room the server refused to create', async () => {
@@ -39,7 +41,9 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
     standIn.setKeys({ [API_KEY]: 'another-secret-entirely-0123456789' });
     await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
       code: 'unauthenticated',
-      message: expect.stringMatching(/^LiveKit CreateRoom failed: 401: invalid authorization token/),
+      message: expect.stringMatching(
+        /^LiveKit CreateRoom failed: 401: invalid authorization token/,
+      ),
     });
     await standIn.goDown();
     const error = await backend.createSession({ userId: 'u' }).catch((e: unknown) => e);

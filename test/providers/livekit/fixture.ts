@@ -59,7 +59,9 @@ export async function startWebhookSink(): Promise<{
 /** A started LiveKit backend talking to the stand-in, stopped after the test. */
 export async function liveKitBackend(
   standIn: LiveKitStandIn,
-  providerConfig: { [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined } = {},
+  providerConfig: {
+    [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined;
+  } = {},
   config: Omit<BackendConfig, 'providerConfig'> = {},
 ): Promise<LiveKitBackend> {
   const backend = await createBackend('livekit', {

@@ -106,7 +106,11 @@ describe('LiveKit provider: session lifecycle', () => {
     );
     await backend.stop();
     const ends = await Promise.all(sessions.map((s) => s.closed));
-    expect(ends.map((e) => e.reason)).toEqual(['backend_stopped', 'backend_stopped', 'backend_stopped']);
+    expect(ends.map((e) => e.reason)).toEqual([
+      'backend_stopped',
+      'backend_stopped',
+      'backend_stopped',
+    ]);
     expect(standIn.roomNames()).toEqual([]);
     await expect(backend.createSession({ userId: 'late' })).rejects.toMatchObject({
       code: 'stopped',
