@@ -84,6 +84,12 @@ export interface LiveKitJoinOptions {
   readonly channels?: number;
   /** Text stream topic read and answered. Default `'lk.chat'` (LiveKit's chat topic). */
   readonly textTopic?: string;
+  /**
+   * `stop()` releases @livekit/rtc-node's native runtime, which otherwise keeps the process
+   * alive. Set false when something else in the process uses it (e.g. @livekit/agents).
+   * Default true.
+   */
+  readonly disposeRtcOnStop?: boolean;
 }
 
 /** The validated config, defaults applied. */
@@ -118,6 +124,7 @@ export interface LiveKitSettings {
     readonly sampleRate: number;
     readonly channels: number;
     readonly textTopic: string;
+    readonly disposeRtcOnStop: boolean;
   };
 }
 
@@ -313,6 +320,7 @@ function parseJoin(field: string, raw: unknown): LiveKitSettings['join'] {
     'sampleRate',
     'channels',
     'textTopic',
+    'disposeRtcOnStop',
   ]);
   return {
     identity: stringField(`${field}.identity`, value.identity) ?? 'agent',
@@ -336,5 +344,6 @@ function parseJoin(field: string, raw: unknown): LiveKitSettings['join'] {
       1,
     ),
     textTopic: stringField(`${field}.textTopic`, value.textTopic) ?? 'lk.chat',
+    disposeRtcOnStop: booleanField(`${field}.disposeRtcOnStop`, value.disposeRtcOnStop, true),
   };
 }

@@ -148,6 +148,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
 
   protected override async onStop(): Promise<void> {
     this.#reconciler.stop();
+    if (this.#rtc !== undefined && this.#settings.join.disposeRtcOnStop) await this.#rtc.dispose();
   }
 
   protected async openSession(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
