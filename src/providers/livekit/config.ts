@@ -255,12 +255,17 @@ function secretField(field: string, value: unknown, fromEnv: string | undefined)
     return envValue;
   }
   if (typeof value !== 'string' || value.length === 0) {
-    throw new ConfigError(
-      field,
-      `must be a non-empty string, got a ${typeof value === 'string' ? 'empty string' : typeof value}`,
-    );
+    throw new ConfigError(field, `must be a non-empty string, got ${kindOf(value)}`);
   }
   return value;
+}
+
+/** What a value is, without the value itself. */
+function kindOf(value: unknown): string {
+  if (value === '') return 'an empty string';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
