@@ -11,16 +11,18 @@ import { noop, onAbort } from '../internal/abort.js';
 import { TypedEmitter } from '../internal/emitter.js';
 import { DEFAULT_TENANT, tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
+import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import {
   type AcquireResult,
   type CapacityStore,
   isRefusal,
   type Lease,
+  type Refusal,
   type RefusalReason,
 } from './capacity-store.js';
-import { DeadlineHeap } from './deadline-heap.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
-import { FairQueue, type QueueEntry } from './fair-queue.js';
+import { FairQueue } from './fair-queue.js';
 import { HealthGate } from './health-gate.js';
 import {
   type AdmissionOptions,
@@ -31,8 +33,9 @@ import {
 import { RetryEstimator } from './retry-estimator.js';
 import { SetupSmoother } from './setup-smoother.js';
 import { abortedError, SharedCreation } from './shared-creation.js';
-import { Slot } from './slot.js';
+import { Slot, SlotList, type TenantHold } from './slot.js';
 import type { AdmissionSpan } from './tracer.js';
+import { runHolding, Waiter, type Work } from './waiter.js';
 
 /** Who a raw slot is for. */
 export interface SlotRequest {
@@ -40,6 +43,13 @@ export interface SlotRequest {
   readonly tenantId?: string | undefined;
   /** Higher is served first; default 0. */
   readonly priority?: number | undefined;
+}
+
+/** A refusal returned as a value by `tryAcquire()` (no Error is built on that path). */
+export interface AdmissionRefusal {
+  readonly code: AdmissionErrorCode;
+  readonly tenantId: string;
+  readonly retryAfterMs: number | undefined;
 }
 
 export interface AcquireOptions {
@@ -83,24 +93,22 @@ export interface AdmissionStats {
   readonly queued: number;
   /** Sessions in their setup phase (holding a slot, backend create under way). */
   readonly settingUp: number;
+  /** The cap on sessions in force (adaptive, when configured, under the hard cap). */
   readonly limit: number;
+  /** The hard cap. */
+  readonly maxConcurrentSessions: number;
+  /** The cap on concurrent setups in force (`Infinity` when none). */
+  readonly setupConcurrency: number;
   readonly utilization: number;
   readonly admitting: boolean;
   readonly health: HealthStatus | undefined;
   readonly tenants: readonly TenantStats[];
 }
 
-interface Waiter extends QueueEntry {
-  readonly enqueuedAt: number;
-  readonly signal: AbortSignal | undefined;
-  detach: () => void;
-  /** `acquiring` while a shared store decides on it. */
-  state: 'queued' | 'acquiring' | 'done';
-  resolve: (slot: Slot) => void;
-  reject: (error: AdmissionError) => void;
-}
-
 type SyncOrAsync<T> = T | Promise<T>;
+
+/** Idle per-tenant hold counters kept for reuse before a sweep. */
+const IDLE_HOLDS_KEPT = 1_024;
 
 function isPromise<T>(value: SyncOrAsync<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
@@ -117,17 +125,22 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #queueConfig: ResolvedOptions['queue'];
   readonly #setupTimeoutMs: number;
   readonly #tracer: ResolvedOptions['tracer'];
+  /** The hard cap (`maxConcurrentSessions`). */
   #limit: number;
+  readonly #adaptive: AdaptiveLimit | undefined;
+  readonly #setupAdaptive: AdaptiveLimit | undefined;
   #tenantDefaultMax: number;
   #tenantMax: Map<string, number>;
 
   #state: AdmissionState = 'open';
   #active = 0;
-  #settingUp = 0;
-  readonly #tenantActive = new Map<string, number>();
-  readonly #slots = new Set<Slot>();
+  /** Slots whose session is being set up (backend create under way). */
+  readonly #settingUp = new Set<Slot>();
+  /** Slots held per tenant by this instance; idle entries are kept for reuse, then swept. */
+  readonly #holds = new Map<string, TenantHold>();
+  readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
-  readonly #deadlines = new DeadlineHeap<Waiter>((waiter) => this.#expire(waiter));
+  readonly #deadlines = new DeadlineQueue<Waiter>((waiter) => this.#expire(waiter));
   /** Tenants the store refused for their cap; cleared when capacity may have freed. */
   readonly #blockedTenants = new Set<string>();
   /** The store refused for the global cap while requests wait; cleared likewise. */
@@ -146,6 +159,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #unsubscribeStore: () => void;
 
   readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
+  readonly #heldBy = (tenantId: string): number => this.#holds.get(tenantId)?.active ?? 0;
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
   constructor(backend: VoiceBackend, options: AdmissionOptions) {
@@ -161,12 +175,25 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.backend = backend;
     this.#store = resolved.store;
     this.#limit = resolved.maxConcurrentSessions;
+    this.#adaptive = resolved.adaptiveLimit;
+    const setupConcurrency = resolved.setup.concurrency;
+    this.#setupAdaptive = setupConcurrency instanceof AdaptiveLimit ? setupConcurrency : undefined;
+    if (this.#adaptive === this.#setupAdaptive && this.#adaptive !== undefined) {
+      throw new ConfigError(
+        'options.setup.concurrency',
+        'must not be the same adaptive limit as options.limit',
+      );
+    }
+    this.#adaptive?.claim(this, 'options.limit');
+    this.#setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#tenantDefaultMax = resolved.tenantDefaultMax;
     this.#tenantMax = new Map(resolved.tenantMax);
     this.#queueConfig = resolved.queue;
     this.#setupTimeoutMs = resolved.setup.timeoutMs;
     this.#tracer = resolved.tracer;
     this.#smoother = new SetupSmoother(resolved.setup);
+    this.#adaptive?.onChange(() => this.#limitsChanged());
+    this.#setupAdaptive?.onChange(() => this.#limitsChanged());
     this.#unsubscribeStore =
       this.#store.onCapacityFreed?.(() => this.#capacityMayHaveFreed()) ?? noop;
     if (resolved.health !== undefined) {
@@ -181,8 +208,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     return this.#state;
   }
 
-  /** The global cap now in force. */
+  /** The cap on sessions now in force: the adaptive limit when there is one, under the hard cap. */
   get limit(): number {
+    return this.#adaptive === undefined
+      ? this.#limit
+      : Math.min(this.#limit, this.#adaptive.current);
+  }
+
+  /** The hard cap, `maxConcurrentSessions`. */
+  get maxConcurrentSessions(): number {
     return this.#limit;
   }
 
@@ -207,7 +241,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     options: CreateSessionOptions = {},
   ): Promise<VoiceSession> {
     validateSessionConfig(config);
-    validateCallOptions(options, true);
+    validateCallOptions(options);
     const tenantId = tenantOf(config);
     const key = config.idempotencyKey;
     if (key === undefined) return this.#create(config, tenantId, options, options.signal);
@@ -249,7 +283,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     const span = this.#tracer?.startAdmission({ tenantId, userId: config.userId });
     let slot: Slot;
     try {
-      slot = await this.#acquire(tenantId, options.priority ?? 0, signal, options.timeoutMs);
+      slot = (await this.#acquire(
+        tenantId,
+        options.priority ?? 0,
+        signal,
+        options.timeoutMs,
+        undefined,
+      )) as Slot;
     } catch (error) {
       span?.end({
         outcome: (error as AdmissionError).code,
@@ -288,17 +328,23 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         ? [timeout.signal, this.#drainController.signal]
         : [signal, timeout.signal, this.#drainController.signal],
     );
-    this.#settingUp++;
+    this.#settingUp.add(slot);
     let session: VoiceSession;
+    let createdAt: number | undefined;
     try {
-      const create = (): Promise<VoiceSession> =>
-        this.backend.createSession(config, { signal: setupSignal });
+      const create = (): Promise<VoiceSession> => {
+        createdAt = performance.now();
+        return this.backend.createSession(config, { signal: setupSignal });
+      };
       session = await this.#smoother.run(
         span === undefined ? create : () => span.runCreate(create),
         setupSignal,
       );
     } catch (caught) {
       const error = this.#setupError(caught, slot.tenantId, signal);
+      // The caller or a drain stopping a setup says nothing about the backend's capacity.
+      if (createdAt !== undefined && !(error instanceof AdmissionError))
+        this.#learn(createdAt, true);
       slot.release();
       if (this.hasListeners('session_failed')) {
         this.emit('session_failed', {
@@ -318,8 +364,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       throw error;
     } finally {
       clearTimeout(timer);
-      this.#settingUp--;
+      this.#settingUp.delete(slot);
     }
+    if (createdAt !== undefined) this.#learn(createdAt, false);
     slot.session = session;
     void session.closed.then(() => slot.release());
     if (this.hasListeners('session_created')) {
@@ -337,6 +384,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       sessionId: session.id,
     });
     return session;
+  }
+
+  /** Feeds a finished setup to the adaptive limits. */
+  #learn(createdAt: number, failed: boolean): void {
+    const latencyMs = performance.now() - createdAt;
+    this.#adaptive?.record({ latencyMs, failed, inflight: this.#active });
+    this.#setupAdaptive?.record({ latencyMs, failed, inflight: this.#smoother.running + 1 });
   }
 
   /** Names a failed setup by what stopped it: the caller, a drain, or the backend itself. */
@@ -358,46 +412,97 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
    * call handled elsewhere). The caller must `release()` it; `slot.signal` aborts if a drain
    * reaches its deadline first.
    */
-  acquire(request: SlotRequest = {}, options: AcquireOptions = {}): Promise<Slot> {
-    const tenantId = request.tenantId ?? DEFAULT_TENANT;
-    if (typeof tenantId !== 'string' || tenantId.length === 0) {
-      return Promise.reject(
-        new ConfigError(
-          'request.tenantId',
-          `must be a non-empty string, got ${describeValue(tenantId)}`,
-        ),
-      );
-    }
-    try {
-      validateCallOptions(options, false);
-      if (request.priority !== undefined)
-        numberField('request.priority', request.priority, { integer: true });
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#acquire(tenantId, request.priority ?? 0, options.signal, options.timeoutMs);
+  acquire(request: SlotRequest = NO_REQUEST, options: AcquireOptions = NO_OPTIONS): Promise<Slot> {
+    return this.#checkedAcquire(request, options, undefined) as Promise<Slot>;
   }
 
-  /** Acquires a slot, runs `work`, and releases the slot however `work` ends. */
-  async run<T>(
+  /**
+   * Acquires a slot, runs `work`, and releases the slot however `work` ends. While queued it
+   * costs less than `acquire()` followed by `work`: the work waits with the request.
+   */
+  run<T>(
     request: SlotRequest,
     work: (slot: Slot) => Promise<T> | T,
-    options: AcquireOptions = {},
+    options: AcquireOptions = NO_OPTIONS,
   ): Promise<T> {
-    const slot = await this.acquire(request, options);
-    try {
-      return await work(slot);
-    } finally {
-      slot.release();
-    }
+    if (typeof work !== 'function') return invalid('work', 'a function', work);
+    return this.#checkedAcquire(request, options, work) as Promise<T>;
   }
 
+  #checkedAcquire(request: SlotRequest, options: AcquireOptions, work: Work): Promise<unknown> {
+    // Field checks only (no key enumeration): this is the hot path for raw slots.
+    const tenantId = request.tenantId ?? DEFAULT_TENANT;
+    const { priority } = request;
+    const { signal, timeoutMs } = options;
+    if (typeof tenantId !== 'string' || tenantId.length === 0) {
+      return invalid('request.tenantId', 'a non-empty string', tenantId);
+    }
+    if (priority !== undefined && !Number.isInteger(priority)) {
+      return invalid('request.priority', 'an integer', priority);
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return invalid('options.signal', 'an AbortSignal', signal);
+    }
+    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
+      return invalid('options.timeoutMs', 'a number >= 0', timeoutMs);
+    }
+    return this.#acquire(tenantId, priority ?? 0, signal, timeoutMs, work);
+  }
+
+  /**
+   * Takes a slot now or refuses now, synchronously and without waiting in the queue; the
+   * refusal is a value, not a thrown error, so a refusal costs next to nothing. Needs a
+   * synchronous store (the memory store); with a shared store use `acquire()`.
+   * Requests already waiting keep their turn: if any wait that this one would overtake, it
+   * is refused.
+   */
+  tryAcquire(request: SlotRequest = NO_REQUEST): Slot | AdmissionRefusal {
+    if (this.#store.synchronous !== true) {
+      throw new ConfigError(
+        'store',
+        `tryAcquire() needs a synchronous store; the ${this.#store.kind} store answers asynchronously, use acquire()`,
+      );
+    }
+    const tenantId = request.tenantId ?? DEFAULT_TENANT;
+    if (typeof tenantId !== 'string' || tenantId.length === 0) {
+      throw new ConfigError(
+        'request.tenantId',
+        `must be a non-empty string, got ${describeValue(tenantId)}`,
+      );
+    }
+    if (this.#state !== 'open') return this.#refusal(tenantId, 'draining', undefined);
+    if (this.#health !== undefined && !this.#health.open) {
+      return this.#refusal(tenantId, 'unhealthy', this.#health.retryAfterMs());
+    }
+    let blockedBy: RefusalReason = 'capacity';
+    const waiting =
+      this.#queue.sizeOf(tenantId) > 0 || (this.#globalBlocked && this.#queue.size > 0);
+    if (!waiting) {
+      const result = this.#tryStore(tenantId) as AcquireResult;
+      if (!isRefusal(result)) return this.#grant(result, 0);
+      this.#noteRefusal(tenantId, result.refused);
+      blockedBy = result.refused;
+    }
+    return this.#refusal(tenantId, blockedBy, this.#estimateRetry(tenantId, blockedBy));
+  }
+
+  #refusal(
+    tenantId: string,
+    code: AdmissionErrorCode,
+    retryAfterMs: number | undefined,
+  ): AdmissionRefusal {
+    this.#emitRefused(tenantId, code, retryAfterMs);
+    return { code, tenantId, retryAfterMs };
+  }
+
+  /** Resolves with the slot, or, with `work`, with what `work` returns while holding it. */
   #acquire(
     tenantId: string,
     priority: number,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
-  ): Promise<Slot> {
+    work: Work,
+  ): Promise<unknown> {
     const closed = this.#refusalBeforeQueue(tenantId);
     if (closed !== undefined) return Promise.reject(closed);
     if (signal?.aborted) return Promise.reject(this.#refuse(tenantId, 'aborted', signal.reason));
@@ -405,11 +510,14 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     // Waiters of this tenant go first (FIFO); so do waiters held back by the global cap.
     const mustQueue =
       this.#queue.sizeOf(tenantId) > 0 || (this.#globalBlocked && this.#queue.size > 0);
-    if (mustQueue) return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, 'capacity');
+    if (mustQueue) {
+      return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, 'capacity', work);
+    }
 
     const result = this.#tryStore(tenantId);
-    if (!isPromise(result))
-      return this.#afterDirectAttempt(result, tenantId, priority, signal, timeoutMs);
+    if (!isPromise(result)) {
+      return this.#afterDirectAttempt(result, tenantId, priority, signal, timeoutMs, work);
+    }
     return result.then(
       (settled) => {
         // The world may have moved while the store answered: honour aborts and drains.
@@ -419,7 +527,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
             ? this.#refuse(tenantId, 'aborted', signal.reason)
             : this.#refuse(tenantId, 'draining');
         }
-        return this.#afterDirectAttempt(settled, tenantId, priority, signal, timeoutMs);
+        return this.#afterDirectAttempt(settled, tenantId, priority, signal, timeoutMs, work);
       },
       (error: unknown) => {
         throw this.#storeUnavailable(tenantId, error);
@@ -433,10 +541,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     priority: number,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
-  ): Promise<Slot> {
-    if (!isRefusal(result)) return Promise.resolve(this.#grant(result, 0));
+    work: Work,
+  ): Promise<unknown> {
+    if (!isRefusal(result)) return deliver(this.#grant(result, 0), work);
     this.#noteRefusal(tenantId, result.refused);
-    return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, result.refused);
+    return this.#enqueueOrRefuse(tenantId, priority, signal, timeoutMs, result.refused, work);
   }
 
   /** Refusals decided without touching the store: draining, unhealthy. */
@@ -455,7 +564,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     blockedBy: RefusalReason,
-  ): Promise<Slot> {
+    work: Work,
+  ): Promise<unknown> {
     const queue = this.#queueConfig;
     const wait = timeoutMs ?? queue.timeoutMs;
     if (queue.maxSize === 0 || wait === 0) {
@@ -468,28 +578,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         this.#refuse(tenantId, 'queue_full', undefined, this.#estimateRetry(tenantId, 'capacity')),
       );
     }
-    return new Promise<Slot>((resolve, reject) => {
-      const waiter: Waiter = {
-        tenantId,
-        priority,
-        enqueuedAt: performance.now(),
-        deadline: performance.now() + wait,
-        heapIndex: -1,
-        lane: undefined,
-        prev: undefined,
-        next: undefined,
-        signal,
-        detach: noop,
-        state: 'queued',
-        resolve,
-        reject,
-      };
-      this.#queue.push(waiter);
-      if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.push(waiter);
-      if (signal !== undefined)
-        waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted'));
-      if (this.hasListeners('queued')) this.emit('queued', { tenantId, depth: this.#queue.size });
-    });
+    const waiter = new Waiter(tenantId, performance.now(), wait, work);
+    const promise = waiter.promise();
+    this.#queue.push(waiter, priority);
+    if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.add(waiter, wait);
+    if (signal !== undefined) {
+      waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted', signal.reason));
+    }
+    if (this.hasListeners('queued')) this.emit('queued', { tenantId, depth: this.#queue.size });
+    return promise;
   }
 
   #expire(waiter: Waiter): void {
@@ -502,11 +599,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     waiter.state = 'done';
     waiter.detach();
     this.#queue.remove(waiter);
-    this.#deadlines.remove(waiter);
+    this.#deadlines.trim(waiter.waitMs);
     const { tenantId } = waiter;
     this.#emitDequeued(waiter, outcome);
     let error: AdmissionError;
-    if (outcome === 'aborted') error = this.#refuse(tenantId, 'aborted', waiter.signal?.reason);
+    if (outcome === 'aborted') error = this.#refuse(tenantId, 'aborted', cause);
     else if (outcome === 'store_unavailable') error = this.#storeUnavailable(tenantId, cause);
     else if (outcome === 'draining') error = this.#refuse(tenantId, 'draining');
     else
@@ -522,6 +619,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   // ---------------------------------------------------------------- granting
 
   #tryStore(tenantId: string): SyncOrAsync<AcquireResult> {
+    // The adaptive limit is this instance's own; the store holds the shared hard cap.
+    if (this.#adaptive !== undefined && this.#active >= this.#adaptive.current)
+      return ADAPTIVE_FULL;
     const request = { tenantId, globalLimit: this.#limit, tenantLimit: this.tenantLimit(tenantId) };
     try {
       return this.#store.tryAcquire(request);
@@ -532,8 +632,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
 
   #grant(lease: Lease, waitedMs: number): Slot {
     this.#active++;
-    this.#tenantActive.set(lease.tenantId, (this.#tenantActive.get(lease.tenantId) ?? 0) + 1);
-    const slot = new Slot(lease, waitedMs, this.#releaseSlot);
+    let hold = this.#holds.get(lease.tenantId);
+    if (hold === undefined) {
+      hold = { tenantId: lease.tenantId, active: 0 };
+      this.#holds.set(lease.tenantId, hold);
+    }
+    hold.active++;
+    const slot = new Slot(lease, hold, waitedMs, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.hasListeners('admitted')) {
       this.emit('admitted', { tenantId: lease.tenantId, waitedMs, active: this.#active });
@@ -542,20 +647,26 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   }
 
   #onRelease(slot: Slot): void {
-    const { tenantId } = slot;
-    this.#slots.delete(slot);
+    const { hold } = slot;
+    this.#slots.remove(slot);
     this.#active--;
-    const left = (this.#tenantActive.get(tenantId) ?? 1) - 1;
-    if (left === 0) this.#tenantActive.delete(tenantId);
-    else this.#tenantActive.set(tenantId, left);
+    hold.active--;
+    if (hold.active === 0 && this.#holds.size > IDLE_HOLDS_KEPT) this.#sweepIdleHolds();
     const heldMs = performance.now() - slot.acquiredAt;
     this.#retry.recordHold(heldMs);
-    if (this.hasListeners('released'))
-      this.emit('released', { tenantId, heldMs, active: this.#active });
+    if (this.hasListeners('released')) {
+      this.emit('released', { tenantId: hold.tenantId, heldMs, active: this.#active });
+    }
     const released = this.#releaseLease(slot.lease);
-    if (isPromise(released)) void released.then(() => this.#capacityMayHaveFreed(tenantId));
-    else this.#capacityMayHaveFreed(tenantId);
+    if (isPromise(released)) void released.then(() => this.#capacityMayHaveFreed(hold.tenantId));
+    else this.#capacityMayHaveFreed(hold.tenantId);
     if (this.#active === 0) this.#onIdle?.();
+  }
+
+  #sweepIdleHolds(): void {
+    for (const [tenantId, hold] of this.#holds) {
+      if (hold.active === 0) this.#holds.delete(tenantId);
+    }
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -572,8 +683,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   /** A slot was released here or elsewhere: waiters may proceed. */
   #capacityMayHaveFreed(tenantId?: string): void {
     this.#globalBlocked = false;
-    if (tenantId === undefined) this.#blockedTenants.clear();
-    else this.#blockedTenants.delete(tenantId);
+    if (this.#blockedTenants.size > 0) {
+      if (tenantId === undefined) this.#blockedTenants.clear();
+      else this.#blockedTenants.delete(tenantId);
+    }
     if (this.#queue.size > 0) this.#pump();
   }
 
@@ -598,7 +711,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     if (this.#asyncGrantInFlight || this.#state !== 'open') return;
     if (this.#health !== undefined && !this.#health.open) return;
     for (;;) {
-      const waiter = this.#queue.next(this.#isBlocked);
+      const waiter = this.#queue.next(this.#isBlocked, this.#heldBy);
       if (waiter === undefined) return;
       const result = this.#tryStore(waiter.tenantId);
       if (isPromise(result)) {
@@ -618,10 +731,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     waiter.state = 'done';
     waiter.detach();
     this.#queue.served(waiter);
-    this.#deadlines.remove(waiter);
+    this.#deadlines.trim(waiter.waitMs);
     const waitedMs = performance.now() - waiter.enqueuedAt;
     this.#emitDequeued(waiter, 'admitted');
-    waiter.resolve(this.#grant(result, waitedMs));
+    waiter.grant(this.#grant(result, waitedMs));
     return true;
   }
 
@@ -668,7 +781,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.#emitRefused(tenantId, code, retryAfterMs);
     return new AdmissionError(
       code,
-      refusalMessage(code, tenantId, this.#limit, this.tenantLimit(tenantId)),
+      refusalMessage(code, tenantId, this.limit, this.tenantLimit(tenantId)),
       {
         tenantId,
         retryAfterMs,
@@ -713,7 +826,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         limit === Number.POSITIVE_INFINITY ? 1 : limit,
       );
     }
-    return this.#retry.retryAfterMs(this.#queue.size + 1, this.#limit);
+    return this.#retry.retryAfterMs(this.#queue.size + 1, this.limit);
   }
 
   // ---------------------------------------------------------------- health
@@ -747,8 +860,19 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       if (tenants.max !== undefined) this.#tenantMax = parsed.max;
     }
     if (limit !== undefined) this.#limit = limit;
-    this.emit('limits', { maxConcurrentSessions: this.#limit });
-    this.#capacityMayHaveFreed();
+    this.#limitsChanged();
+  }
+
+  /** Reports the limits now in force and lets waiters in if they rose. */
+  #limitsChanged(tenantId?: string): void {
+    if (this.hasListeners('limits')) {
+      this.emit('limits', {
+        maxConcurrentSessions: this.#limit,
+        limit: this.limit,
+        setupConcurrency: this.#smoother.concurrency,
+      });
+    }
+    this.#capacityMayHaveFreed(tenantId);
   }
 
   /** Sets one tenant's cap; `undefined` returns it to the default. */
@@ -759,17 +883,17 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         tenantId,
         numberField(`tenants.max.${tenantId}`, max, { min: 0, integer: true, infinite: true }, 0),
       );
-    this.emit('limits', { maxConcurrentSessions: this.#limit });
-    this.#capacityMayHaveFreed(tenantId);
+    this.#limitsChanged(tenantId);
   }
 
   // ---------------------------------------------------------------- stats
 
   stats(): AdmissionStats {
-    const tenantIds = new Set([...this.#tenantActive.keys(), ...this.#queue.tenants()]);
+    const tenantIds = new Set(this.#queue.tenants());
+    for (const [tenantId, hold] of this.#holds) if (hold.active > 0) tenantIds.add(tenantId);
     const tenants = [...tenantIds].sort().map((tenantId) => ({
       tenantId,
-      active: this.#tenantActive.get(tenantId) ?? 0,
+      active: this.#heldBy(tenantId),
       queued: this.#queue.sizeOf(tenantId),
       limit: this.tenantLimit(tenantId),
     }));
@@ -777,9 +901,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       state: this.#state,
       active: this.#active,
       queued: this.#queue.size,
-      settingUp: this.#settingUp,
-      limit: this.#limit,
-      utilization: this.#active / this.#limit,
+      settingUp: this.#settingUp.size,
+      limit: this.limit,
+      maxConcurrentSessions: this.#limit,
+      setupConcurrency: this.#smoother.concurrency,
+      utilization: this.#active / this.limit,
       admitting: this.#state === 'open' && (this.#health?.open ?? true),
       health: this.#health?.status,
       tenants,
@@ -823,7 +949,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     for (const waiter of waiters) this.#leaveQueue(waiter, 'draining');
     this.#deadlines.clear();
     this.#draining = this.#finishDrain(timeoutMs, closeTimeoutMs).then(
-      ({ closed, revoked, timedOut }) => {
+      ({ closed, aborted, revoked, timedOut }) => {
         this.#state = 'drained';
         this.#unsubscribeStore();
         const result: DrainResult = {
@@ -831,6 +957,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
           activeAtStart,
           rejectedWaiters: waiters.length,
           closedAtDeadline: closed,
+          abortedSetups: aborted,
           revokedSlots: revoked,
           stillActive: this.#active,
           durationMs: performance.now() - started,
@@ -845,21 +972,24 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   async #finishDrain(
     timeoutMs: number,
     closeTimeoutMs: number,
-  ): Promise<{ closed: number; revoked: number; timedOut: boolean }> {
-    if (await this.#idleWithin(timeoutMs)) return { closed: 0, revoked: 0, timedOut: false };
+  ): Promise<{ closed: number; aborted: number; revoked: number; timedOut: boolean }> {
+    if (await this.#idleWithin(timeoutMs)) {
+      return { closed: 0, aborted: 0, revoked: 0, timedOut: false };
+    }
     const error = new AdmissionError('draining', 'the drain deadline was reached');
+    const aborted = this.#settingUp.size;
     this.#drainController.abort(error);
     let revoked = 0;
     const closes: Promise<unknown>[] = [];
-    for (const slot of this.#slots) {
+    for (const slot of this.#slots.toArray()) {
       if (slot.session !== undefined) closes.push(slot.session.close('drained'));
-      else {
+      else if (!this.#settingUp.has(slot)) {
         revoked++;
         slot.revoke(error);
       }
     }
     await this.#settledWithin(Promise.allSettled(closes), closeTimeoutMs);
-    return { closed: closes.length, revoked, timedOut: true };
+    return { closed: closes.length, aborted, revoked, timedOut: true };
   }
 
   #idleWithin(timeoutMs: number): Promise<boolean> {
@@ -890,13 +1020,22 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   }
 }
 
-function validateCallOptions(options: CreateSessionOptions, allowPriority: boolean): void {
+function deliver(slot: Slot, work: Work): Promise<unknown> {
+  return work === undefined ? Promise.resolve(slot) : runHolding(slot, work);
+}
+
+const ADAPTIVE_FULL: Refusal = Object.freeze({ refused: 'capacity' });
+
+const NO_REQUEST: SlotRequest = Object.freeze({});
+const NO_OPTIONS: AcquireOptions = Object.freeze({});
+
+function invalid(field: string, expected: string, value: unknown): Promise<never> {
+  return Promise.reject(new ConfigError(field, `must be ${expected}, got ${describeValue(value)}`));
+}
+
+function validateCallOptions(options: CreateSessionOptions): void {
   const value = objectOrUndefined('options', options) ?? {};
-  knownKeys(
-    'options',
-    value,
-    allowPriority ? ['signal', 'timeoutMs', 'priority'] : ['signal', 'timeoutMs'],
-  );
+  knownKeys('options', value, ['signal', 'timeoutMs', 'priority']);
   if (value.signal !== undefined && !(value.signal instanceof AbortSignal)) {
     throw new ConfigError(
       'options.signal',

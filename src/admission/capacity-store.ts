@@ -41,6 +41,11 @@ export interface CapacityStore {
   /** e.g. `memory`, `redis`. */
   readonly kind: string;
   /**
+   * True when `tryAcquire` and `release` always answer synchronously (the memory store);
+   * enables `Admission.tryAcquire()`.
+   */
+  readonly synchronous?: boolean;
+  /**
    * Takes a slot if both the global and the tenant cap allow it, atomically.
    * Rejects (never refuses) when the store cannot be reached; admission turns that into
    * `store_unavailable`.

@@ -19,7 +19,9 @@ export interface DrainResult {
   readonly rejectedWaiters: number;
   /** Sessions closed at the deadline (reason `drained`). */
   readonly closedAtDeadline: number;
-  /** Slots without a session whose holders were told to stop (`slot.signal`) at the deadline. */
+  /** Session setups under way at the deadline, aborted. */
+  readonly abortedSetups: number;
+  /** Raw slots (from `acquire()`) whose holders were told to stop (`slot.signal`) at the deadline. */
   readonly revokedSlots: number;
   /** Slots still held when the drain resolved (holders that ignored the deadline). */
   readonly stillActive: number;
@@ -62,7 +64,15 @@ export interface AdmissionEvents extends Record<string, unknown> {
     readonly previous: HealthStatus | undefined;
     readonly admitting: boolean;
   };
-  limits: { readonly maxConcurrentSessions: number };
+  /** A cap changed: by `setLimits`, or an adaptive limit moved. */
+  limits: {
+    /** The hard cap. */
+    readonly maxConcurrentSessions: number;
+    /** The cap on sessions in force (the adaptive limit, under the hard cap). */
+    readonly limit: number;
+    /** The cap on concurrent setups in force (`Infinity` when none). */
+    readonly setupConcurrency: number;
+  };
   draining: { readonly active: number; readonly queued: number };
   drained: DrainResult;
   store_error: { readonly operation: 'acquire' | 'release'; readonly error: unknown };

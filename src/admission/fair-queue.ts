@@ -1,9 +1,6 @@
-import type { Deadlined } from './deadline-heap.js';
-
 /** A queued request. Linked into its tenant's lane; owned by FairQueue while queued. */
-export interface QueueEntry extends Deadlined {
+export interface QueueEntry {
   readonly tenantId: string;
-  readonly priority: number;
   lane: Lane | undefined;
   prev: QueueEntry | undefined;
   next: QueueEntry | undefined;
@@ -27,9 +24,11 @@ export interface Level {
 }
 
 /**
- * Waiters grouped by priority (higher first), then by tenant, served round-robin across
- * tenants and FIFO within one. A scan skips tenants the caller reports as blocked (at their
- * cap), so a tenant at its cap never holds up anyone else.
+ * Waiters grouped by priority (higher first), then by tenant, FIFO within a tenant. Across
+ * tenants the next slot goes to the tenant holding the fewest slots (max-min fair share: a
+ * newcomer is not stuck behind a tenant that floods the queue), ties broken round-robin so
+ * equals take turns and nobody starves. Tenants the caller reports as blocked (at their cap)
+ * are skipped, so a tenant at its cap never holds up anyone else.
  */
 export class FairQueue<E extends QueueEntry> {
   /** Levels in descending priority; almost always just one. */
@@ -50,8 +49,8 @@ export class FairQueue<E extends QueueEntry> {
     return this.#perTenant.keys();
   }
 
-  push(entry: E): void {
-    const lane = this.#laneFor(entry.tenantId, entry.priority);
+  push(entry: E, priority: number): void {
+    const lane = this.#laneFor(entry.tenantId, priority);
     entry.lane = lane;
     entry.prev = lane.tail;
     entry.next = undefined;
@@ -81,19 +80,29 @@ export class FairQueue<E extends QueueEntry> {
   }
 
   /**
-   * The next waiter to serve: highest priority first, round-robin across tenants within a
-   * priority, skipping tenants for which `blocked` is true. Does not dequeue; call
+   * The next waiter to serve: highest priority first; within a priority the unblocked tenant
+   * with the fewest `held` slots, the first in rotation order on a tie. Does not dequeue; call
    * `served(entry)` once it is granted so the rotation moves past its tenant.
    */
-  next(blocked: (tenantId: string) => boolean): E | undefined {
+  next(blocked: (tenantId: string) => boolean, held: (tenantId: string) => number): E | undefined {
     for (const level of this.#levels) {
       const start = level.cursor;
       if (start === undefined) continue;
+      let best: Lane | undefined;
+      let bestHeld = Number.POSITIVE_INFINITY;
       let lane = start;
       do {
-        if (!blocked(lane.tenantId)) return lane.head as E;
+        if (!blocked(lane.tenantId)) {
+          const count = held(lane.tenantId);
+          if (count < bestHeld) {
+            best = lane;
+            bestHeld = count;
+            if (count === 0) break; // nobody can hold fewer
+          }
+        }
         lane = lane.ringNext;
       } while (lane !== start);
+      if (best !== undefined) return best.head as E;
     }
     return undefined;
   }

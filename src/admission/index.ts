@@ -1,6 +1,8 @@
+export * from './adaptive/index.js';
 export {
   type AcquireOptions,
   Admission,
+  type AdmissionRefusal,
   type AdmissionState,
   type AdmissionStats,
   type CreateSessionOptions,

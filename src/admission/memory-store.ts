@@ -9,6 +9,38 @@ import type {
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
+/** Idle tenant counters are kept for reuse until there are this many, then swept. */
+const IDLE_TENANTS_KEPT = 1_024;
+
+interface TenantCount {
+  active: number;
+}
+
+/** A lease that points at its tenant's counter, so release needs no lookup. */
+class MemoryLease implements Lease {
+  readonly tenantId: string;
+  readonly store: MemoryCapacityStore;
+  readonly counter: TenantCount;
+  readonly #sequence: number;
+  held = true;
+
+  constructor(
+    store: MemoryCapacityStore,
+    tenantId: string,
+    counter: TenantCount,
+    sequence: number,
+  ) {
+    this.store = store;
+    this.tenantId = tenantId;
+    this.counter = counter;
+    this.#sequence = sequence;
+  }
+
+  /** Built on demand: most leases are never asked for an id. */
+  get id(): string {
+    return `m${this.#sequence}`;
+  }
+}
 
 /**
  * Counts slots in this process. Synchronous, so a refusal or an admission is decided within
@@ -16,35 +48,46 @@ const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
  */
 export class MemoryCapacityStore implements CapacityStore {
   readonly kind = 'memory';
+  readonly synchronous = true;
   #active = 0;
   #sequence = 0;
-  readonly #tenants = new Map<string, number>();
-  /** Leases out now; guards against a lease being released twice or forged. */
-  readonly #held = new WeakSet<Lease>();
+  readonly #tenants = new Map<string, TenantCount>();
 
   tryAcquire(request: AcquireRequest): AcquireResult {
     if (this.#active >= request.globalLimit) return GLOBAL_FULL;
-    const tenantActive = this.#tenants.get(request.tenantId) ?? 0;
-    if (tenantActive >= request.tenantLimit) return TENANT_FULL;
+    let counter = this.#tenants.get(request.tenantId);
+    if (counter === undefined) {
+      counter = { active: 0 };
+      this.#tenants.set(request.tenantId, counter);
+    }
+    if (counter.active >= request.tenantLimit) return TENANT_FULL;
     this.#active++;
-    this.#tenants.set(request.tenantId, tenantActive + 1);
-    const lease: Lease = { id: `m${++this.#sequence}`, tenantId: request.tenantId };
-    this.#held.add(lease);
-    return lease;
+    counter.active++;
+    return new MemoryLease(this, request.tenantId, counter, ++this.#sequence);
   }
 
   release(lease: Lease): void {
-    if (!this.#held.delete(lease)) {
+    if (!(lease instanceof MemoryLease) || lease.store !== this || !lease.held) {
       throw new Error(`lease ${lease.id} is not held by this store (released twice?)`);
     }
+    lease.held = false;
     this.#active--;
-    const remaining = (this.#tenants.get(lease.tenantId) ?? 1) - 1;
-    if (remaining === 0) this.#tenants.delete(lease.tenantId);
-    else this.#tenants.set(lease.tenantId, remaining);
+    lease.counter.active--;
+    if (lease.counter.active === 0 && this.#tenants.size > IDLE_TENANTS_KEPT) this.#sweepIdle();
   }
 
   usage(): StoreUsage {
-    return { active: this.#active, tenants: new Map(this.#tenants) };
+    const tenants = new Map<string, number>();
+    for (const [tenantId, counter] of this.#tenants) {
+      if (counter.active > 0) tenants.set(tenantId, counter.active);
+    }
+    return { active: this.#active, tenants };
+  }
+
+  #sweepIdle(): void {
+    for (const [tenantId, counter] of this.#tenants) {
+      if (counter.active === 0) this.#tenants.delete(tenantId);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError } from '../iface/errors.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
+import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import type { CapacityStore } from './capacity-store.js';
 import { memoryStore } from './memory-store.js';
 import type { AdmissionTracer } from './tracer.js';
@@ -21,8 +22,8 @@ export interface QueueOptions {
 }
 
 export interface SetupOptions {
-  /** Sessions in their setup phase at once. Default: unlimited. */
-  readonly concurrency?: number;
+  /** Sessions in their setup phase at once, fixed or `adaptive(...)`. Default: unlimited. */
+  readonly concurrency?: number | AdaptiveLimit;
   /** Setup starts per second, spaced evenly. Default: unlimited. */
   readonly perSecond?: number;
   /** A setup taking longer is aborted and fails with `timeout`. Default 30 000 ms. */
@@ -39,8 +40,13 @@ export interface HealthGateOptions {
 }
 
 export interface AdmissionOptions {
-  /** Sessions (slots) held at once, across everyone sharing the store. */
+  /** Sessions (slots) held at once, across everyone sharing the store: the hard ceiling. */
   readonly maxConcurrentSessions: number;
+  /**
+   * An `adaptive(...)` limit on this instance's sessions, found from setup latency and
+   * failures; `maxConcurrentSessions` stays the ceiling.
+   */
+  readonly limit?: AdaptiveLimit;
   readonly tenants?: TenantLimitsOptions;
   readonly queue?: QueueOptions;
   readonly setup?: SetupOptions;
@@ -54,6 +60,7 @@ export interface AdmissionOptions {
 
 export interface ResolvedOptions {
   readonly maxConcurrentSessions: number;
+  readonly adaptiveLimit: AdaptiveLimit | undefined;
   readonly tenantDefaultMax: number;
   readonly tenantMax: ReadonlyMap<string, number>;
   readonly queue: {
@@ -62,7 +69,7 @@ export interface ResolvedOptions {
     readonly timeoutMs: number;
   };
   readonly setup: {
-    readonly concurrency: number;
+    readonly concurrency: number | AdaptiveLimit;
     readonly perSecond: number;
     readonly timeoutMs: number;
   };
@@ -84,6 +91,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     throw new ConfigError('options', 'are required (at least maxConcurrentSessions)');
   knownKeys('options', options, [
     'maxConcurrentSessions',
+    'limit',
     'tenants',
     'queue',
     'setup',
@@ -119,7 +127,10 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
   const setup = objectOrUndefined('options.setup', options.setup) ?? {};
   knownKeys('options.setup', setup, ['concurrency', 'perSecond', 'timeoutMs']);
   const resolvedSetup = {
-    concurrency: numberField('options.setup.concurrency', setup.concurrency, capOrInfinity, INF),
+    concurrency:
+      setup.concurrency instanceof AdaptiveLimit
+        ? setup.concurrency
+        : numberField('options.setup.concurrency', setup.concurrency, capOrInfinity, INF),
     perSecond: numberField(
       'options.setup.perSecond',
       setup.perSecond,
@@ -131,6 +142,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
 
   return {
     maxConcurrentSessions,
+    adaptiveLimit: resolveAdaptive(options.limit),
     tenantDefaultMax: tenants.defaultMax,
     tenantMax: tenants.max,
     queue: resolvedQueue,
@@ -162,6 +174,14 @@ export function resolveTenantLimits(
     );
   }
   return { defaultMax, max };
+}
+
+function resolveAdaptive(raw: unknown): AdaptiveLimit | undefined {
+  if (raw === undefined || raw instanceof AdaptiveLimit) return raw;
+  throw new ConfigError(
+    'options.limit',
+    `must be adaptive({ min, max, ... }), got ${describeValue(raw)}`,
+  );
 }
 
 function resolveHealth(raw: unknown): ResolvedOptions['health'] {

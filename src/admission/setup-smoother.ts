@@ -1,7 +1,8 @@
 import PQueue from 'p-queue';
+import type { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 
 export interface SetupLimits {
-  readonly concurrency: number;
+  readonly concurrency: number | AdaptiveLimit;
   readonly perSecond: number;
 }
 
@@ -15,16 +16,27 @@ export class SetupSmoother {
   readonly #queue: PQueue | undefined;
 
   constructor(limits: SetupLimits) {
-    const unlimited =
-      limits.concurrency === Number.POSITIVE_INFINITY &&
-      limits.perSecond === Number.POSITIVE_INFINITY;
-    if (unlimited) return;
-    this.#queue = new PQueue({
-      concurrency: limits.concurrency,
-      ...(limits.perSecond === Number.POSITIVE_INFINITY
+    const { concurrency, perSecond } = limits;
+    const fixed = typeof concurrency === 'number' ? concurrency : undefined;
+    if (fixed === Number.POSITIVE_INFINITY && perSecond === Number.POSITIVE_INFINITY) return;
+    const queue = new PQueue({
+      concurrency: fixed ?? (concurrency as AdaptiveLimit).current,
+      ...(perSecond === Number.POSITIVE_INFINITY
         ? {}
-        : { intervalCap: 1, interval: 1000 / limits.perSecond }),
+        : { intervalCap: 1, interval: 1000 / perSecond }),
     });
+    // p-queue starts more work at once when its concurrency is raised.
+    if (fixed === undefined) {
+      (concurrency as AdaptiveLimit).onChange((limit) => {
+        queue.concurrency = limit;
+      });
+    }
+    this.#queue = queue;
+  }
+
+  /** The cap on concurrent setups now in force. */
+  get concurrency(): number {
+    return this.#queue?.concurrency ?? Number.POSITIVE_INFINITY;
   }
 
   /** Setups waiting for their turn. */

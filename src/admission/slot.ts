@@ -4,12 +4,17 @@ import type { Lease } from './capacity-store.js';
 /** Called by a slot the one time it is released. */
 export type SlotReleaser = (slot: Slot) => void;
 
+/** Per-tenant count of the slots an admission holds; shared by that tenant's slots. */
+export interface TenantHold {
+  readonly tenantId: string;
+  active: number;
+}
+
 /**
  * One admitted unit of capacity. `release()` is idempotent: only the first call gives the
  * slot back, so every path (close, failure, abort, drain) can call it without counting twice.
  */
 export class Slot {
-  readonly tenantId: string;
   readonly lease: Lease;
   /** `performance.now()` when the slot was granted. */
   readonly acquiredAt: number;
@@ -17,16 +22,26 @@ export class Slot {
   readonly waitedMs: number;
   /** The session bound to this slot, once created. */
   session: VoiceSession | undefined;
+  /** @internal The holding tenant's count, so release needs no lookup. */
+  readonly hold: TenantHold;
+  /** @internal Links in the admission's list of held slots (no hashing on the hot path). */
+  prev: Slot | undefined;
+  /** @internal */
+  next: Slot | undefined;
   #released = false;
-  #releaser: SlotReleaser;
+  readonly #releaser: SlotReleaser;
   #controller: AbortController | undefined;
 
-  constructor(lease: Lease, waitedMs: number, releaser: SlotReleaser) {
-    this.tenantId = lease.tenantId;
+  constructor(lease: Lease, hold: TenantHold, waitedMs: number, releaser: SlotReleaser) {
     this.lease = lease;
+    this.hold = hold;
     this.waitedMs = waitedMs;
     this.acquiredAt = performance.now();
     this.#releaser = releaser;
+  }
+
+  get tenantId(): string {
+    return this.hold.tenantId;
   }
 
   get released(): boolean {
@@ -54,5 +69,39 @@ export class Slot {
   revoke(reason: unknown): void {
     this.#controller ??= new AbortController();
     this.#controller.abort(reason);
+  }
+}
+
+/** The slots an admission holds, as an intrusive doubly linked list. */
+export class SlotList {
+  #head: Slot | undefined;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(slot: Slot): void {
+    slot.prev = undefined;
+    slot.next = this.#head;
+    if (this.#head !== undefined) this.#head.prev = slot;
+    this.#head = slot;
+    this.#size++;
+  }
+
+  remove(slot: Slot): void {
+    if (slot.prev === undefined) this.#head = slot.next;
+    else slot.prev.next = slot.next;
+    if (slot.next !== undefined) slot.next.prev = slot.prev;
+    slot.prev = undefined;
+    slot.next = undefined;
+    this.#size--;
+  }
+
+  /** A snapshot, safe to iterate while slots are released. */
+  toArray(): Slot[] {
+    const slots: Slot[] = [];
+    for (let slot = this.#head; slot !== undefined; slot = slot.next) slots.push(slot);
+    return slots;
   }
 }

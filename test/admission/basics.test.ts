@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Admission } from '../../src/admission/admission.js';
+import { Admission, type AdmissionRefusal } from '../../src/admission/admission.js';
 import { memoryStore } from '../../src/admission/memory-store.js';
+import { Slot } from '../../src/admission/slot.js';
 import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';
 import { CheckingStore } from '../support/checking-store.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
@@ -163,6 +164,55 @@ describe('Admission: slots and refusals', () => {
   });
 });
 
+describe('Admission: tryAcquire', () => {
+  it('grants or refuses synchronously, with the refusal as a value', async () => {
+    const { admission, store } = await setup({
+      maxConcurrentSessions: 1,
+      tenants: { max: { capped: 0 } },
+    });
+    const slot = admission.tryAcquire({ tenantId: 't' });
+    expect(slot).toBeInstanceOf(Slot);
+    expect(store.held).toBe(1);
+    expect(admission.tryAcquire({ tenantId: 't' })).toMatchObject({
+      code: 'capacity',
+      tenantId: 't',
+    });
+    (slot as Slot).release();
+    const refusal = admission.tryAcquire({ tenantId: 'capped' });
+    expect(refusal).toMatchObject({ code: 'tenant_capacity', tenantId: 'capped' });
+    expect((refusal as AdmissionRefusal).retryAfterMs).toBeGreaterThan(0);
+    expect(() => admission.tryAcquire({ tenantId: '' })).toThrow(ConfigError);
+  });
+
+  it('does not overtake queued requests', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 5 } });
+    const held = admission.tryAcquire() as Slot;
+    const waiting = admission.acquire();
+    expect(admission.tryAcquire()).toMatchObject({ code: 'capacity' });
+    held.release();
+    (await waiting).release();
+    expect(admission.tryAcquire()).toBeInstanceOf(Slot);
+  });
+
+  it('needs a synchronous store', async () => {
+    const backend = new ControlledBackend();
+    const asyncStore = {
+      kind: 'remote',
+      tryAcquire: async () => ({ refused: 'capacity' as const }),
+      release: async () => undefined,
+      usage: async () => ({ active: 0, tenants: new Map() }),
+    };
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      health: false,
+      store: asyncStore,
+    });
+    expect(() => admission.tryAcquire()).toThrow(
+      /tryAcquire\(\) needs a synchronous store; the remote store/,
+    );
+  });
+});
+
 describe('Admission: queue', () => {
   it('queues when full and grants in order when slots free', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
@@ -204,6 +254,31 @@ describe('Admission: queue', () => {
     await admission.drain({ timeoutMs: 0 });
     for (const outcome of await Promise.all(outcomes))
       expect(outcome).toMatchObject({ code: 'draining' });
+  });
+
+  it('run(): queued work runs once granted, its outcome is passed on, and the slot is released either way', async () => {
+    const { admission, store } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
+    const held = await admission.acquire();
+    const ran: string[] = [];
+    const ok = admission.run({ tenantId: 'x' }, async (slot) => {
+      ran.push(`ok:${slot.tenantId}:${admission.active}`);
+      return 'done';
+    });
+    const failing = admission.run({ tenantId: 'y' }, () => {
+      ran.push('failing');
+      throw new Error('work failed');
+    });
+    expect(admission.queued).toBe(2);
+    expect(ran).toEqual([]);
+    held.release();
+    await expect(ok).resolves.toBe('done');
+    await expect(failing).rejects.toThrow('work failed');
+    expect(ran).toEqual(['ok:x:1', 'failing']);
+    expect(admission.active).toBe(0);
+    expect(store.unreleased()).toEqual([]);
+    await expect(admission.run({}, 'not a function' as never)).rejects.toThrow(
+      /work: must be a function/,
+    );
   });
 
   it('times out queued waiters with queue_timeout (default and per request)', async () => {

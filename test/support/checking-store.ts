@@ -12,6 +12,7 @@ import type {
  */
 export class CheckingStore implements CapacityStore {
   readonly kind: string;
+  readonly synchronous: boolean;
   readonly inner: CapacityStore;
   readonly violations: string[] = [];
   readonly #held = new Map<string, Lease>();
@@ -23,6 +24,7 @@ export class CheckingStore implements CapacityStore {
   constructor(inner: CapacityStore) {
     this.inner = inner;
     this.kind = `checking(${inner.kind})`;
+    this.synchronous = inner.synchronous === true;
   }
 
   get held(): number {

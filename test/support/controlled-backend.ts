@@ -30,8 +30,14 @@ export class ControlledBackend extends BaseBackend<ConnectionInfo> {
   autoComplete: 'succeed' | 'fail' | undefined;
   health: Omit<HealthStatus, 'checkedAt' | 'latencyMs'> = { healthy: true, status: 'healthy' };
   healthChecks = 0;
+  /** When set, teardowns fail with this error (after releasing the resource). */
+  teardownError: Error | undefined;
+  /** When true, health probes never answer (and ignore their abort signal). */
+  healthHangs = false;
   /** Called whenever `open` changes, so tests can check it against the slots held. */
   onOpenChanged: ((open: number) => void) | undefined;
+  /** Releases each open provider resource, by session id. */
+  readonly #resources = new Map<string, () => void>();
 
   constructor(options: { autoComplete?: 'succeed' | 'fail' } = {}) {
     super({});
@@ -45,8 +51,10 @@ export class ControlledBackend extends BaseBackend<ConnectionInfo> {
     const release = (): void => {
       if (released) return;
       released = true;
+      this.#resources.delete(request.id);
       this.#changeOpen(-1);
     };
+    this.#resources.set(request.id, release);
     return new Promise<OpenedSession<ConnectionInfo>>((resolve, reject) => {
       const settle = (outcome: 'succeed' | 'fail', message = 'controlled setup failure'): void => {
         if (!this.pending.delete(request.id)) return;
@@ -69,6 +77,7 @@ export class ControlledBackend extends BaseBackend<ConnectionInfo> {
           teardown: async () => {
             this.teardowns++;
             release();
+            if (this.teardownError !== undefined) throw this.teardownError;
           },
         });
       };
@@ -91,15 +100,17 @@ export class ControlledBackend extends BaseBackend<ConnectionInfo> {
     });
   }
 
-  protected async probeHealth(): Promise<Omit<HealthStatus, 'checkedAt' | 'latencyMs'>> {
+  protected probeHealth(): Promise<Omit<HealthStatus, 'checkedAt' | 'latencyMs'>> {
     this.healthChecks++;
-    return this.health;
+    if (this.healthHangs) return new Promise(() => undefined);
+    return Promise.resolve(this.health);
   }
 
   /** The provider side reports the session gone (a room finished on the server). */
   endFromServer(id: string, reason: SessionEndReason = 'remote_ended'): boolean {
-    const ended = this.endSession(id, reason);
-    return ended;
+    // The server's resources are gone first; the session learns of it afterwards.
+    this.#resources.get(id)?.();
+    return this.endSession(id, reason);
   }
 
   #changeOpen(delta: number): void {

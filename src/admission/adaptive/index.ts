@@ -1,0 +1,4 @@
+export { AdaptiveLimit, type AdaptiveLimitOptions, adaptive } from './adaptive-limit.js';
+export { AimdAlgorithm, type AimdOptions } from './aimd.js';
+export type { LimitAlgorithm, LimitSample } from './algorithm.js';
+export { GradientAlgorithm, type GradientOptions } from './gradient.js';

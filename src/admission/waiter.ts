@@ -1,0 +1,77 @@
+import { noop } from '../internal/abort.js';
+import type { Deadlined } from './deadline-queue.js';
+import type { Lane, QueueEntry } from './fair-queue.js';
+import type { Slot } from './slot.js';
+
+/** Work run while holding a slot (`Admission.run`); undefined when the caller takes the slot. */
+export type Work = ((slot: Slot) => unknown) | undefined;
+
+/** Runs `work` holding `slot`, releasing the slot however `work` ends. */
+export async function runHolding<T>(slot: Slot, work: (slot: Slot) => T | Promise<T>): Promise<T> {
+  try {
+    return await work(slot);
+  } finally {
+    slot.release();
+  }
+}
+
+/** A request waiting in the queue for a slot. Kept small: a queue may hold 100,000 of them. */
+export class Waiter implements QueueEntry, Deadlined {
+  readonly tenantId: string;
+  /** `performance.now()` at enqueue. */
+  readonly enqueuedAt: number;
+  /** How long it may wait (`Infinity` for no deadline). */
+  readonly waitMs: number;
+  readonly work: Work;
+  lane: Lane | undefined = undefined;
+  prev: QueueEntry | undefined = undefined;
+  next: QueueEntry | undefined = undefined;
+  /** `acquiring` while a shared store decides on it. */
+  state: 'queued' | 'acquiring' | 'done' = 'queued';
+  detach: () => void = noop;
+  resolve: (value: unknown) => void = noop;
+  reject: (error: unknown) => void = noop;
+
+  constructor(tenantId: string, enqueuedAt: number, waitMs: number, work: Work) {
+    this.tenantId = tenantId;
+    this.enqueuedAt = enqueuedAt;
+    this.waitMs = waitMs;
+    this.work = work;
+  }
+
+  get deadline(): number {
+    return this.enqueuedAt + this.waitMs;
+  }
+
+  get done(): boolean {
+    return this.state === 'done';
+  }
+
+  /** The promise the caller waits on, settled through `resolve` / `reject`. */
+  promise(): Promise<unknown> {
+    capturing = this;
+    return new Promise(captureSettlers);
+  }
+
+  /** Hands the granted slot over: to the caller, or to the work waiting with the request. */
+  grant(slot: Slot): void {
+    if (this.work === undefined) this.resolve(slot);
+    else runHolding(slot, this.work).then(this.resolve, this.reject);
+  }
+}
+
+/**
+ * One shared executor instead of a closure per waiter (a queue of 100,000 waiters would pay
+ * for 100,000 closures): the Promise constructor runs it synchronously, so the waiter being
+ * built is always the one in `capturing`.
+ */
+let capturing: Waiter | undefined;
+function captureSettlers(
+  resolve: (value: unknown) => void,
+  reject: (error: unknown) => void,
+): void {
+  const waiter = capturing!;
+  capturing = undefined;
+  waiter.resolve = resolve;
+  waiter.reject = reject;
+}

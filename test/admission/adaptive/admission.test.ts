@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { adaptive } from '../../../src/admission/adaptive/adaptive-limit.js';
+import { Admission } from '../../../src/admission/admission.js';
+import { ControlledBackend } from '../../support/controlled-backend.js';
+import { flush } from '../../support/flush.js';
+
+describe('Admission with adaptive limits', () => {
+  it('enforces the adaptive session limit under the hard cap, and reports it', async () => {
+    const backend = new ControlledBackend({ autoComplete: 'fail' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 50,
+      limit: adaptive({ min: 2, max: 100, initial: 4, algorithm: 'aimd' }),
+      health: false,
+    });
+    const limits: number[] = [];
+    admission.on('limits', (e) => limits.push(e.limit));
+    expect(admission.stats()).toMatchObject({ limit: 4, maxConcurrentSessions: 50 });
+    const slots = await Promise.all([1, 2, 3, 4].map(() => admission.acquire()));
+    await expect(admission.acquire()).rejects.toMatchObject({ code: 'capacity' });
+    for (const slot of slots) slot.release();
+
+    // Failing setups shrink it (multiplicative decrease, floored at min).
+    for (let i = 0; i < 3; i++)
+      await admission.createSession({ userId: `u${i}` }).catch(() => undefined);
+    expect(admission.limit).toBe(2);
+    expect(limits.at(-1)).toBe(2);
+    expect(admission.stats().limit).toBe(2);
+
+    // Successful setups with the limit in use grow it again, never past the hard cap.
+    backend.autoComplete = 'succeed';
+    admission.setLimits({ maxConcurrentSessions: 3 });
+    for (let i = 0; i < 20; i++) {
+      const sessions = await Promise.all(
+        Array.from({ length: admission.limit }, (_, j) =>
+          admission.createSession({ userId: `v${i}-${j}` }),
+        ),
+      );
+      for (const session of sessions) await session.close();
+      await flush();
+    }
+    expect(admission.limit).toBe(3);
+    expect(admission.stats()).toMatchObject({ limit: 3, maxConcurrentSessions: 3 });
+  });
+
+  it('adapts the concurrency of setups when setup.concurrency is adaptive', async () => {
+    const backend = new ControlledBackend({ autoComplete: 'fail' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 100,
+      setup: { concurrency: adaptive({ min: 1, max: 10, initial: 8, algorithm: 'aimd' }) },
+      health: false,
+    });
+    expect(admission.stats().setupConcurrency).toBe(8);
+    await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => admission.createSession({ userId: `u${i}` })),
+    );
+    expect(admission.stats().setupConcurrency).toBeLessThan(8);
+    expect(admission.stats().setupConcurrency).toBeGreaterThanOrEqual(1);
+  });
+
+  it('one adaptive limit cannot drive two admissions', async () => {
+    const backend = new ControlledBackend();
+    const limit = adaptive({ min: 1, max: 10 });
+    new Admission(backend, { maxConcurrentSessions: 10, limit, health: false });
+    expect(
+      () => new Admission(backend, { maxConcurrentSessions: 10, limit, health: false }),
+    ).toThrow(/options.limit: this adaptive limit already drives another admission/);
+    expect(
+      () => new Admission(backend, { maxConcurrentSessions: 10, limit: 5 as never, health: false }),
+    ).toThrow(/options.limit: must be adaptive/);
+  });
+});

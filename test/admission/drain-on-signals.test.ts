@@ -1,0 +1,49 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+
+const script = new URL('../support/children/drain-on-sigterm.ts', import.meta.url).pathname;
+
+function start(drainTimeoutMs: number): {
+  child: ChildProcess;
+  output: () => string;
+  ready: Promise<void>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, String(drainTimeoutMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  const ready = new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('ready\n')) resolve();
+    });
+  });
+  return { child, output: () => output, ready };
+}
+
+describe('drainOnSignals', () => {
+  it('drains on SIGTERM: closes the open sessions at the deadline, runs onDrained, exits 0', async () => {
+    const { child, output, ready } = start(100);
+    await ready;
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    const result = JSON.parse(output().split('\n')[1]!);
+    expect(result).toMatchObject({
+      timedOut: true,
+      activeAtStart: 3,
+      closedAtDeadline: 3,
+      stillActive: 0,
+    });
+  });
+
+  it('a second signal during the drain exits at once with 130', async () => {
+    const { child, ready } = start(60_000);
+    await ready;
+    child.kill('SIGTERM');
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(130);
+  });
+});

@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { flush, track } from '../support/flush.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+async function setup(max = 3) {
+  const backend = new ControlledBackend();
+  await backend.start();
+  const admission = new Admission(backend, {
+    maxConcurrentSessions: max,
+    health: false,
+    queue: { maxSize: 10 },
+  });
+  return { backend, admission };
+}
+
+describe('drain', () => {
+  it('refuses new and queued requests with draining and resolves once sessions end on their own', async () => {
+    useFakeClock();
+    const { backend, admission } = await setup(1);
+    backend.autoComplete = 'succeed';
+    const session = await admission.createSession({ userId: 'in-call' });
+    const queued = track(admission.createSession({ userId: 'waiting' }));
+    await flush();
+    const drained = track(admission.drain({ timeoutMs: 10_000 }));
+    await flush();
+    expect(queued.result.error).toMatchObject({ code: 'draining' });
+    await expect(admission.createSession({ userId: 'late' })).rejects.toMatchObject({
+      code: 'draining',
+    });
+    await expect(admission.acquire()).rejects.toMatchObject({ code: 'draining' });
+    expect(admission.state).toBe('draining');
+    vi.advanceTimersByTime(5_000);
+    await flush();
+    expect(drained.result.status).toBe('pending');
+    await session.close();
+    await flush();
+    expect(drained.result.value).toMatchObject({
+      timedOut: false,
+      activeAtStart: 1,
+      rejectedWaiters: 1,
+      closedAtDeadline: 0,
+      stillActive: 0,
+    });
+    expect(admission.state).toBe('drained');
+    expect(session.state).toBe('closed');
+  });
+
+  it('closes the remaining sessions at the deadline, aborts setups under way and signals raw slot holders', async () => {
+    useFakeClock();
+    const { backend, admission } = await setup(3);
+    backend.autoComplete = 'succeed';
+    const session = await admission.createSession({ userId: 'long-call' });
+    backend.autoComplete = undefined;
+    const settingUp = track(admission.createSession({ userId: 'joining' }));
+    const slot = await admission.acquire({ tenantId: 'job' });
+    await flush();
+    const drained = track(admission.drain({ timeoutMs: 1_000 }));
+    vi.advanceTimersByTime(1_000);
+    await flush();
+    await flush();
+    expect(session.state).toBe('closed');
+    await expect(session.closed).resolves.toMatchObject({ reason: 'drained' });
+    expect(settingUp.result.error).toMatchObject({ code: 'draining' });
+    expect(slot.signal.aborted).toBe(true);
+    expect(drained.result.value).toMatchObject({
+      timedOut: true,
+      closedAtDeadline: 1,
+      revokedSlots: 1,
+      stillActive: 1,
+    });
+    expect(backend.open).toBe(0);
+    slot.release();
+    expect(admission.active).toBe(0);
+  });
+
+  it('is idempotent and validates its options', async () => {
+    const { admission } = await setup();
+    expect(() => admission.drain({ timeoutMs: -1 })).toThrow(
+      /options.timeoutMs: must be >= 0, got -1/,
+    );
+    const a = admission.drain({ timeoutMs: 0 });
+    expect(admission.drain()).toBe(a);
+    await expect(a).resolves.toMatchObject({ timedOut: false, activeAtStart: 0 });
+  });
+
+  it('leaves no timer keeping the process alive', async () => {
+    const { admission } = await setup();
+    await admission.acquire();
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const drained = admission.drain({ timeoutMs: 60_000 });
+    // The drain's deadline timer is unref'ed: it does not count as keeping the loop alive.
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(before);
+    void drained;
+  });
+});

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { flush, track } from '../support/flush.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+async function tick(ms: number): Promise<void> {
+  vi.advanceTimersByTime(ms);
+  await flush();
+}
+
+async function setup(failureThreshold = 1) {
+  useFakeClock();
+  const backend = new ControlledBackend({ autoComplete: 'succeed' });
+  await backend.start();
+  const admission = new Admission(backend, {
+    maxConcurrentSessions: 1_000,
+    queue: { maxSize: 10, timeoutMs: 60_000 },
+    health: { intervalMs: 1_000, timeoutMs: 100, failureThreshold },
+  });
+  const changes: string[] = [];
+  admission.on('health', (e) => changes.push(`${e.status.status}:${e.admitting}`));
+  await tick(0);
+  return { backend, admission, changes };
+}
+
+describe('health gate', () => {
+  it('checks in the background on an interval, never once per create', async () => {
+    const { backend, admission } = await setup();
+    expect(backend.healthChecks).toBe(1);
+    const sessions = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => admission.createSession({ userId: `u${i}` })),
+    );
+    expect(sessions).toHaveLength(100);
+    expect(backend.healthChecks).toBe(1);
+    await tick(1_000);
+    await tick(1_000);
+    expect(backend.healthChecks).toBe(3);
+  });
+
+  it('refuses fast with unhealthy and a retryAfterMs after the failure threshold, without calling the backend', async () => {
+    const { backend, admission, changes } = await setup(2);
+    backend.health = { healthy: false, status: 'unhealthy', reason: 'media server down' };
+    await tick(1_000);
+    // One failed check is below the threshold: still admitting.
+    await expect(admission.createSession({ userId: 'a' })).resolves.toBeDefined();
+    await tick(1_000);
+    const started = backend.setupsStarted;
+    const refusal = await admission.createSession({ userId: 'b' }).catch((e: unknown) => e);
+    expect(refusal).toMatchObject({
+      name: 'AdmissionError',
+      code: 'unhealthy',
+      cause: 'media server down',
+    });
+    const retryAfterMs = (refusal as { retryAfterMs: number }).retryAfterMs;
+    expect(retryAfterMs).toBeGreaterThan(0);
+    expect(retryAfterMs).toBeLessThanOrEqual(1_000);
+    expect(backend.setupsStarted).toBe(started);
+    expect(admission.stats()).toMatchObject({ admitting: false, health: { status: 'unhealthy' } });
+
+    backend.health = { healthy: true, status: 'healthy' };
+    await tick(1_000);
+    await expect(admission.createSession({ userId: 'c' })).resolves.toBeDefined();
+    expect(changes).toEqual(['healthy:true', 'unhealthy:true', 'unhealthy:false', 'healthy:true']);
+  });
+
+  it('a check that never answers counts as failed after its timeout', async () => {
+    const { backend, admission } = await setup();
+    backend.healthHangs = true;
+    await tick(1_000);
+    await tick(100);
+    expect(admission.stats().health).toMatchObject({
+      healthy: false,
+      reason: 'health check did not answer within 100 ms',
+    });
+    await expect(admission.acquire()).rejects.toMatchObject({ code: 'unhealthy' });
+  });
+
+  it('keeps queued requests waiting through an outage and serves them on recovery', async () => {
+    const { backend, admission } = await setup();
+    admission.setLimits({ maxConcurrentSessions: 1 });
+    const held = await admission.acquire();
+    const waiting = track(admission.acquire());
+    backend.health = { healthy: false, status: 'unhealthy', reason: 'blip' };
+    await tick(1_000);
+    held.release();
+    await flush();
+    expect(waiting.result.status).toBe('pending');
+    backend.health = { healthy: true, status: 'healthy' };
+    await tick(1_000);
+    expect(waiting.result.status).toBe('fulfilled');
+  });
+
+  it('degraded still admits', async () => {
+    const { backend, admission } = await setup();
+    backend.health = { healthy: true, status: 'degraded', reason: 'slow' };
+    await tick(1_000);
+    expect(admission.stats()).toMatchObject({ admitting: true, health: { status: 'degraded' } });
+    await expect(admission.acquire()).resolves.toBeDefined();
+  });
+});

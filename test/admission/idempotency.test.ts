@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+import { flush } from '../support/flush.js';
+
+async function setup() {
+  const backend = new ControlledBackend();
+  await backend.start();
+  const admission = new Admission(backend, { maxConcurrentSessions: 10, health: false });
+  return { backend, admission };
+}
+
+describe('idempotent creation', () => {
+  it('a request with the key of a session being created gets that same session; the backend is asked once', async () => {
+    const { backend, admission } = await setup();
+    const config = { userId: 'caller', tenantId: 't', idempotencyKey: 'job-1' };
+    const first = admission.createSession(config);
+    const retried = admission.createSession(config);
+    await flush();
+    expect(backend.setupsStarted).toBe(1);
+    expect(admission.active).toBe(1);
+    [...backend.pending.values()][0]!.succeed();
+    const [a, b] = await Promise.all([first, retried]);
+    expect(b).toBe(a);
+    // While it is active, the key still returns it, without a new slot.
+    const third = await admission.createSession(config);
+    expect(third).toBe(a);
+    expect(admission.active).toBe(1);
+    expect(backend.setupsStarted).toBe(1);
+  });
+
+  it('frees the key once the session ends, and after a failed creation', async () => {
+    const { backend, admission } = await setup();
+    backend.autoComplete = 'succeed';
+    const config = { userId: 'caller', idempotencyKey: 'job-2' };
+    const session = await admission.createSession(config);
+    await session.close();
+    await flush();
+    const next = await admission.createSession(config);
+    expect(next).not.toBe(session);
+    await next.close();
+
+    backend.autoComplete = 'fail';
+    await expect(admission.createSession(config)).rejects.toMatchObject({ code: 'setup_failed' });
+    backend.autoComplete = 'succeed';
+    await expect(admission.createSession(config)).resolves.toMatchObject({ state: 'active' });
+    expect(backend.setupsStarted).toBe(4);
+  });
+
+  it('keys are scoped per tenant', async () => {
+    const { backend, admission } = await setup();
+    backend.autoComplete = 'succeed';
+    const a = await admission.createSession({ userId: 'u', tenantId: 'one', idempotencyKey: 'k' });
+    const b = await admission.createSession({ userId: 'u', tenantId: 'two', idempotencyKey: 'k' });
+    expect(a).not.toBe(b);
+    expect(admission.active).toBe(2);
+  });
+
+  it('refuses a key reused by another user with duplicate and the holding session id', async () => {
+    const { backend, admission } = await setup();
+    backend.autoComplete = 'succeed';
+    const held = await admission.createSession({ userId: 'alice', idempotencyKey: 'k' });
+    await expect(
+      admission.createSession({ userId: 'mallory', idempotencyKey: 'k' }),
+    ).rejects.toMatchObject({
+      name: 'AdmissionError',
+      code: 'duplicate',
+      sessionId: held.id,
+    });
+  });
+
+  it('one caller giving up does not abort the creation the others wait for; all giving up does', async () => {
+    const { backend, admission } = await setup();
+    const config = { userId: 'caller', idempotencyKey: 'job-3' };
+    const c1 = new AbortController();
+    const c2 = new AbortController();
+    const first = admission.createSession(config, { signal: c1.signal });
+    const second = admission.createSession(config, { signal: c2.signal });
+    await flush();
+    c1.abort();
+    await expect(first).rejects.toMatchObject({ code: 'aborted' });
+    await flush();
+    expect(backend.pending.size).toBe(1);
+    [...backend.pending.values()][0]!.succeed();
+    const session = await second;
+    expect(session.state).toBe('active');
+    await session.close();
+    await flush();
+
+    const c3 = new AbortController();
+    const c4 = new AbortController();
+    const third = admission.createSession(config, { signal: c3.signal });
+    const fourth = admission.createSession(config, { signal: c4.signal });
+    await flush();
+    c3.abort();
+    c4.abort();
+    await expect(third).rejects.toMatchObject({ code: 'aborted' });
+    await expect(fourth).rejects.toMatchObject({ code: 'aborted' });
+    await flush();
+    expect(backend.pending.size).toBe(0);
+    expect(backend.open).toBe(0);
+    expect(admission.active).toBe(0);
+  });
+});

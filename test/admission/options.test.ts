@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import { createSessionWithLimit } from '../../src/admission/create-session-with-limit.js';
+import { ConfigError } from '../../src/iface/errors.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+
+const backend = new ControlledBackend();
+
+function construct(options: unknown): () => Admission {
+  return () => new Admission(backend, options as never);
+}
+
+describe('Admission options are validated at construction', () => {
+  it.each([
+    [undefined, /options: are required/],
+    [{}, /options.maxConcurrentSessions: is required/],
+    [{ maxConcurrentSessions: 0 }, /options.maxConcurrentSessions: must be >= 1, got 0/],
+    [{ maxConcurrentSessions: -5 }, /options.maxConcurrentSessions: must be >= 1, got -5/],
+    [{ maxConcurrentSessions: 2.5 }, /options.maxConcurrentSessions: must be an integer, got 2.5/],
+    [
+      { maxConcurrentSessions: Number.NaN },
+      /options.maxConcurrentSessions: must be a number, got NaN/,
+    ],
+    [
+      { maxConcurrentSessions: Number.POSITIVE_INFINITY },
+      /options.maxConcurrentSessions: must be finite, got Infinity/,
+    ],
+    [{ maxConcurrentSessions: '10' }, /options.maxConcurrentSessions: must be a number, got "10"/],
+    [
+      { maxConcurrentSessions: 10, queue: { maxSize: -1 } },
+      /options.queue.maxSize: must be >= 0, got -1/,
+    ],
+    [
+      { maxConcurrentSessions: 10, queue: { timeoutMs: 0 } },
+      /options.queue.timeoutMs: must be >= 1, got 0/,
+    ],
+    [
+      { maxConcurrentSessions: 10, queue: { size: 5 } },
+      /options.queue.size: unknown option \(known: maxSize, maxPerTenant, timeoutMs\)/,
+    ],
+    [
+      { maxConcurrentSessions: 10, tenants: { defaultMax: 0 } },
+      /options.tenants.defaultMax: must be >= 1, got 0/,
+    ],
+    [
+      { maxConcurrentSessions: 10, tenants: { max: { acme: 1.5 } } },
+      /options.tenants.max.acme: must be an integer, got 1.5/,
+    ],
+    [
+      { maxConcurrentSessions: 10, tenants: { max: [] } },
+      /options.tenants.max: must be an object, got an array/,
+    ],
+    [
+      { maxConcurrentSessions: 10, setup: { concurrency: 0 } },
+      /options.setup.concurrency: must be >= 1, got 0/,
+    ],
+    [
+      { maxConcurrentSessions: 10, setup: { perSecond: -1 } },
+      /options.setup.perSecond: must be >= 0.001, got -1/,
+    ],
+    [
+      { maxConcurrentSessions: 10, health: true },
+      /options.health: must be an object or false, got true/,
+    ],
+    [
+      { maxConcurrentSessions: 10, health: { intervalMs: 1_000, timeoutMs: 5_000 } },
+      /options.health.timeoutMs: must be <= 1000, got 5000/,
+    ],
+    [{ maxConcurrentSessions: 10, store: {} }, /options.store: must be a CapacityStore/],
+    [
+      { maxConcurrentSessions: 10, tracer: { start() {} } },
+      /options.tracer: must implement startAdmission\(\)/,
+    ],
+    [{ maxConcurrentSessions: 10, maxSessions: 3 }, /options.maxSessions: unknown option/],
+  ])('%j throws a ConfigError naming the field', (options, message) => {
+    expect(construct(options)).toThrow(ConfigError);
+    expect(construct(options)).toThrow(message);
+  });
+
+  it('accepts Infinity where it means "no limit"', () => {
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 5,
+      tenants: { defaultMax: Number.POSITIVE_INFINITY },
+      queue: { maxSize: 10, timeoutMs: Number.POSITIVE_INFINITY },
+      setup: { concurrency: Number.POSITIVE_INFINITY, perSecond: Number.POSITIVE_INFINITY },
+      health: false,
+    });
+    expect(admission.limit).toBe(5);
+  });
+
+  it('rejects a non-backend', () => {
+    expect(() => new Admission({} as never, { maxConcurrentSessions: 1 })).toThrow(
+      /backend: must be a VoiceBackend, got an object/,
+    );
+  });
+
+  it('rejects bad per-call options before reserving anything', async () => {
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    await expect(admission.acquire({}, { timeoutMs: -1 })).rejects.toThrow(
+      /options.timeoutMs: must be a number >= 0, got -1/,
+    );
+    await expect(admission.acquire({ tenantId: '' })).rejects.toThrow(
+      /request.tenantId: must be a non-empty string, got ""/,
+    );
+    await expect(admission.acquire({ priority: 0.5 })).rejects.toThrow(
+      /request.priority: must be an integer/,
+    );
+    await expect(admission.acquire({}, { signal: 'nope' } as never)).rejects.toThrow(
+      /options.signal: must be an AbortSignal/,
+    );
+    await expect(admission.createSession({ userId: 'u' }, { retries: 3 } as never)).rejects.toThrow(
+      /options.retries: unknown option/,
+    );
+    expect(admission.active).toBe(0);
+  });
+
+  it('createSessionWithLimit validates its limit argument', async () => {
+    await expect(createSessionWithLimit(backend, { userId: 'u' }, 0)).rejects.toThrow(
+      /options.maxConcurrentSessions: must be >= 1, got 0/,
+    );
+    await expect(createSessionWithLimit(backend, { userId: 'u' }, 'ten' as never)).rejects.toThrow(
+      /maxOrOptions: must be a number or AdmissionOptions/,
+    );
+  });
+});
