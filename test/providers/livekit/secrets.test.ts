@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { onCleanup } from './fixture.js';
 
-const scenario = fileURLToPath(new URL('./secret-scenario.ts', import.meta.url));
+const scenario = fileURLToPath(
+  new URL('../../support/children/livekit-secret-scenario.ts', import.meta.url),
+);
 
 describe('LiveKit provider: secrets stay out of outputs', () => {
   it('no API secret or token in any error, log line, event, health reason or span; the process exits by itself', async () => {

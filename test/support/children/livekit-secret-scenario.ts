@@ -10,7 +10,7 @@ import { inspect } from 'node:util';
 import { Admission } from '../../../src/admission/admission.js';
 import type { AdmissionSpanResult, AdmissionTracer } from '../../../src/admission/tracer.js';
 import { createBackend, type LiveKitProviderConfig } from '../../../src/index.js';
-import { LiveKitStandIn } from '../../support/livekit-stand-in/stand-in.js';
+import { LiveKitStandIn } from '../livekit-stand-in/stand-in.js';
 
 const apiKey = 'APIscenario';
 const apiSecret = process.env.SCENARIO_SECRET!;
