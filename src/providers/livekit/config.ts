@@ -12,18 +12,18 @@ import {
 /** `providerConfig` of `createBackend('livekit', …)`. */
 export interface LiveKitProviderConfig {
   /** Server URL, `ws://`, `wss://`, `http://` or `https://`. Default: `LIVEKIT_URL`. */
-  readonly url?: string;
+  readonly url?: string | undefined;
   /** Default: `LIVEKIT_API_KEY`. */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** Default: `LIVEKIT_API_SECRET`. Never appears in errors, logs or health reasons. */
-  readonly apiSecret?: string;
+  readonly apiSecret?: string | undefined;
   /**
    * `'dispatch'` (default): rooms and tokens only; an agent worker joins through agent dispatch.
    * `'join'`: this process joins each room itself as the agent, with `@livekit/rtc-node`.
    */
   readonly mode?: 'dispatch' | 'join';
   /** Agent dispatched explicitly to every room, with the session as JSON metadata. */
-  readonly agentName?: string;
+  readonly agentName?: string | undefined;
   /** Room names are `roomPrefix + sessionId`. Default `'va-'`. */
   readonly roomPrefix?: string;
   /** Seconds an unjoined or emptied room stays open (LiveKit `emptyTimeout`). Default: server's. */
