@@ -4,19 +4,19 @@
  */
 export class PeriodicTask<T> {
   readonly #run: () => Promise<T>;
-  readonly #intervalMs: number;
   readonly #onError: (error: unknown) => void;
+  #intervalMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<T> | undefined;
   #stopped = true;
 
-  constructor(run: () => Promise<T>, intervalMs: number, onError: (error: unknown) => void) {
+  constructor(run: () => Promise<T>, onError: (error: unknown) => void) {
     this.#run = run;
-    this.#intervalMs = intervalMs;
     this.#onError = onError;
   }
 
-  start(): void {
+  start(intervalMs: number): void {
+    this.#intervalMs = intervalMs;
     this.#stopped = false;
     this.#schedule();
   }

@@ -75,7 +75,6 @@ describe('HTTP helpers for providers', () => {
           release = () => resolve(runs);
         });
       },
-      60_000,
       () => {},
     );
     const first = task.runNow();

@@ -18,6 +18,11 @@ const TWIRP_CODES: Readonly<Record<string, BackendErrorCode>> = {
   dataloss: 'unavailable',
   deadline_exceeded: 'timeout',
   canceled: 'timeout',
+  // The server refused the request's content (e.g. metadata over its size limit).
+  invalid_argument: 'setup_failed',
+  malformed: 'setup_failed',
+  failed_precondition: 'setup_failed',
+  out_of_range: 'setup_failed',
 };
 
 /** The shape of livekit-server-sdk's `ServerError` (a Twirp answer that was not 2xx). */

@@ -91,21 +91,11 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     );
     this.#reconciler = new PeriodicTask(
       () => this.#reconcile(),
-      settings.reconcile?.intervalMs ?? Number.POSITIVE_INFINITY,
       (error) =>
         this.#events.publish('reconcile_failed', {
           error: this.wrap(error, 'reconcile', 'internal'),
         }),
     );
-  }
-
-  /** The WebSocket URL participants connect to. */
-  get url(): string {
-    return this.#settings.wsUrl;
-  }
-
-  get roomPrefix(): string {
-    return this.#settings.roomPrefix;
   }
 
   /** Subscribes to an event; returns the function that unsubscribes. */
@@ -131,7 +121,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
   }
 
   /** Runs a reconciliation now (joining one under way) and reports what it found. */
-  reconcile(): Promise<ReconcileReport> {
+  async reconcile(): Promise<ReconcileReport> {
     this.assertRunning('reconcile');
     return this.#reconciler.runNow();
   }
@@ -143,7 +133,8 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
 
   protected override async onStart(): Promise<void> {
     if (this.#settings.mode === 'join') this.#rtc = await loadRtcSdk();
-    if (this.#settings.reconcile !== undefined) this.#reconciler.start();
+    const reconcile = this.#settings.reconcile;
+    if (reconcile !== undefined) this.#reconciler.start(reconcile.intervalMs);
   }
 
   protected override async onStop(): Promise<void> {
