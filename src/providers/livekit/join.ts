@@ -40,6 +40,8 @@ export interface JoinRequest {
   readonly signal: AbortSignal;
   /** The room went away without us leaving (room deleted, participant removed). */
   readonly onLost: () => void;
+  /** A connect given up on completed after all; we left again, the room should go too. */
+  readonly onLateConnect: () => void;
 }
 
 type Listener<A extends unknown[]> = (...args: A) => void;
@@ -53,9 +55,13 @@ type Listener<A extends unknown[]> = (...args: A) => void;
 export async function joinRoom(request: JoinRequest): Promise<JoinedRoom> {
   const { rtc, settings } = request;
   const room = new rtc.Room();
+  const connecting = room.connect(request.url, request.token, {
+    autoSubscribe: true,
+    dynacast: false,
+  });
   try {
     await withTimeout(
-      room.connect(request.url, request.token, { autoSubscribe: true, dynacast: false }),
+      connecting,
       settings.join.connectTimeoutMs,
       request.signal,
       `connecting to the room took longer than ${settings.join.connectTimeoutMs} ms`,
@@ -66,8 +72,17 @@ export async function joinRoom(request: JoinRequest): Promise<JoinedRoom> {
     await room.localParticipant!.publishTrack(track, options);
     return new JoinedRoom(room, source, request);
   } catch (error) {
-    // A connect we stopped waiting for may still complete: leave so nothing stays connected.
-    void room.disconnect().catch(() => undefined);
+    // A connect we stopped waiting for can still complete later (and a join re-creates a
+    // deleted room): leave once it does, and let the caller delete the room again.
+    void connecting
+      .then(
+        async () => {
+          await room.disconnect();
+          request.onLateConnect();
+        },
+        () => undefined, // It failed: the error that matters is the one thrown below.
+      )
+      .catch((late: unknown) => warn('leaving a room joined too late failed', late));
     throw joinError(error, request);
   }
 }

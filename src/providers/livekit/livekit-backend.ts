@@ -175,6 +175,11 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
           agentCallback: config.agentCallback,
           signal,
           onLost: () => this.#agentLost(id),
+          onLateConnect: () => {
+            this.#deleteRoom(roomName, false).catch(() => {
+              // Reported as cleanup_failed; reconciliation retries it.
+            });
+          },
         });
         this.#joined.set(id, joined);
         signal.throwIfAborted();
