@@ -65,6 +65,8 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
   readonly #webhooks: WebhookHandler;
   readonly #reconciler: PeriodicTask<ReconcileReport>;
   readonly #joined = new Map<string, JoinedRoom>();
+  /** Creates under way, so that stop() returns only once their rooms are cleaned up too. */
+  readonly #opening = new Set<Promise<unknown>>();
   #rtc: RtcSdk | undefined;
 
   /** Use `createBackend('livekit', config)`, which validates `config` into `settings`. */
@@ -139,10 +141,23 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
 
   protected override async onStop(): Promise<void> {
     this.#reconciler.stop();
+    // Their signals were aborted: each stops at its next step and deletes its room.
+    await Promise.allSettled(this.#opening);
     if (this.#rtc !== undefined && this.#settings.join.disposeRtcOnStop) await this.#rtc.dispose();
   }
 
-  protected async openSession(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+  protected openSession(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    const opening = this.#open(request);
+    this.#opening.add(opening);
+    void opening
+      .finally(() => this.#opening.delete(opening))
+      .catch(() => {
+        // The create's caller gets its error; this copy only tracks when it is over.
+      });
+    return opening;
+  }
+
+  async #open(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
     const { id, tenantId, config, signal } = request;
     const settings = this.#settings;
     const roomName = settings.roomPrefix + id;

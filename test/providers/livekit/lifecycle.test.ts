@@ -4,6 +4,7 @@ import { Admission } from '../../../src/admission/admission.js';
 import {
   API_KEY,
   API_SECRET,
+  eventually,
   jwtClaims,
   liveKitBackend,
   startStandIn,
@@ -115,6 +116,19 @@ describe('LiveKit provider: session lifecycle', () => {
     await expect(backend.createSession({ userId: 'late' })).rejects.toMatchObject({
       code: 'stopped',
     });
+  });
+
+  it('stop() during a create waits for that create to clean up its room', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    standIn.inject({ methods: ['CreateRoom'], latencyMs: 150, times: 1 });
+    const create = backend.createSession({ userId: 'late' });
+    await eventually(() => standIn.calls('RoomService/CreateRoom') === 1);
+    await backend.stop();
+    // By then the room the create made has been deleted, not merely not created yet.
+    expect(standIn.calls('RoomService/DeleteRoom')).toBe(1);
+    expect(standIn.roomNames()).toEqual([]);
+    await expect(create).rejects.toMatchObject({ code: 'stopped' });
   });
 
   it('ends the session when the caller leaves, when configured to', async () => {
