@@ -253,15 +253,15 @@ export class LiveKitStandIn {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
     const body = await readBody(req);
-    if (!path.startsWith('/twirp/')) {
-      if (path === '/') this.#health(res);
-      else writeTextError(res, 404, '404 page not found\n');
-      return;
-    }
-    // The auth middleware runs before Twirp routing, as on the server.
+    // The auth middleware runs first, for every path, as on the server.
     const auth = this.#authenticate(req);
     if ('status' in auth) {
       writeTextError(res, auth.status, auth.text);
+      return;
+    }
+    if (!path.startsWith('/twirp/')) {
+      if (path === '/') this.#health(res);
+      else writeTextError(res, 404, '404 page not found\n');
       return;
     }
     const method = req.method ?? 'GET';
