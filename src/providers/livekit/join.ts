@@ -108,6 +108,8 @@ export class JoinedRoom implements AgentParticipant {
   readonly #source: AudioSource;
   readonly #rtc: RtcSdk;
   readonly #topic: string;
+  /** Incoming audio is resampled to the format we publish in. */
+  readonly #format: { readonly sampleRate: number; readonly channels: number };
   readonly #audioListeners = new Set<Listener<[PcmFrame, string]>>();
   readonly #textListeners = new Set<Listener<[string, string]>>();
   /** Aborted when we leave, so agent callbacks and audio pumps stop. */
@@ -118,6 +120,7 @@ export class JoinedRoom implements AgentParticipant {
     this.#source = source;
     this.#rtc = request.rtc;
     this.#topic = request.settings.join.textTopic;
+    this.#format = request.settings.join;
     this.identity = request.settings.join.identity;
     this.roomName = request.roomName;
 
@@ -175,7 +178,10 @@ export class JoinedRoom implements AgentParticipant {
   }
 
   async #pumpAudio(track: RemoteTrack, identity: string): Promise<void> {
-    const stream = new this.#rtc.AudioStream(track);
+    const stream = new this.#rtc.AudioStream(track, {
+      sampleRate: this.#format.sampleRate,
+      numChannels: this.#format.channels,
+    });
     const stop = (): void => {
       void stream.cancel().catch(() => undefined);
     };

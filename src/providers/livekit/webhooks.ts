@@ -110,7 +110,7 @@ export class WebhookHandler {
           reply(res, 413, { error: 'webhook body too large' });
           return;
         }
-        const authorization = req.headers.authorization ?? header(req, 'authorize');
+        const { authorization } = req.headers;
         try {
           const outcome = await this.handle({ body, authorization });
           reply(res, 200, outcome);
@@ -160,11 +160,6 @@ export class WebhookHandler {
     }
     return redact(message, this.#secrets);
   }
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** Reads the body as UTF-8; resolves `undefined` when it exceeds `limit` bytes. */
