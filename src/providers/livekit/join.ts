@@ -21,7 +21,10 @@ export interface AgentParticipant {
   readonly roomName: string;
   /** Queues audio on the published track (at the configured sample rate and channels). */
   publishAudio(frame: PcmFrame): Promise<void>;
-  /** Audio frames from the other participants; returns the unsubscribe function. */
+  /**
+   * Audio frames from the other participants, at the configured sample rate and channels;
+   * returns the unsubscribe function.
+   */
   onAudioFrame(listener: (frame: PcmFrame, participantIdentity: string) => void): () => void;
   /** Text messages on the chat topic; returns the unsubscribe function. */
   onText(listener: (text: string, participantIdentity: string) => void): () => void;
