@@ -62,6 +62,7 @@ export async function joinRoom(request: JoinRequest): Promise<JoinedRoom> {
     autoSubscribe: true,
     dynacast: false,
   });
+  let source: AudioSource | undefined;
   try {
     await withTimeout(
       connecting,
@@ -69,12 +70,15 @@ export async function joinRoom(request: JoinRequest): Promise<JoinedRoom> {
       request.signal,
       `connecting to the room took longer than ${settings.join.connectTimeoutMs} ms`,
     );
-    const source = new rtc.AudioSource(settings.join.sampleRate, settings.join.channels);
+    source = new rtc.AudioSource(settings.join.sampleRate, settings.join.channels);
     const track = rtc.LocalAudioTrack.createAudioTrack('agent-audio', source);
     const options = new rtc.TrackPublishOptions({ source: rtc.TrackSource.SOURCE_MICROPHONE });
     await room.localParticipant!.publishTrack(track, options);
     return new JoinedRoom(room, source, request);
   } catch (error) {
+    void source
+      ?.close()
+      .catch((closing: unknown) => warn('closing an audio source failed', closing));
     // A connect we stopped waiting for can still complete later (and a join re-creates a
     // deleted room): leave once it does, and let the caller delete the room again.
     void connecting

@@ -53,8 +53,4 @@ export class RoomLedger {
   mayForget(room: string, now: number): boolean {
     return (this.#orphans.get(room) ?? 0) <= now;
   }
-
-  get size(): number {
-    return this.#owned.size;
-  }
 }
