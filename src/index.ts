@@ -1,6 +1,7 @@
 import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
 import { builtinProviders } from './providers/builtin.js';
+import type { LiveKitBackend, LiveKitProviderConfig } from './providers/livekit/index.js';
 
 export * from './admission/index.js';
 export {
@@ -12,6 +13,23 @@ export {
   type SessionTeardown,
 } from './backend/index.js';
 export * from './iface/index.js';
+// Types only: the LiveKit provider itself loads on first use of createBackend('livekit').
+export type {
+  AgentParticipant,
+  LiveKitBackend,
+  LiveKitBackendEvents,
+  LiveKitHealthOptions,
+  LiveKitJoinOptions,
+  LiveKitProviderConfig,
+  LiveKitReconcileOptions,
+  LiveKitWebhookOptions,
+  PcmFrame,
+  ReconcileReport,
+  RemoteEndSource,
+  WebhookAction,
+  WebhookOutcome,
+  WebhookRequest,
+} from './providers/livekit/index.js';
 export {
   createSimulatedBackend,
   SimulatedBackend,
@@ -24,9 +42,14 @@ export {
 export const providers = new ProviderRegistry(builtinProviders);
 
 /**
- * Builds a backend by provider name (`'simulated'`, or one added with `registerProvider`).
- * The backend is not started: call `start()`.
+ * Builds a backend by provider name (`'livekit'`, `'simulated'`, or one added with
+ * `registerProvider`). The backend is not started: call `start()`.
  */
+export function createBackend(
+  name: 'livekit',
+  config: BackendConfig<LiveKitProviderConfig>,
+): Promise<LiveKitBackend>;
+export function createBackend(name: string, config?: BackendConfig): Promise<VoiceBackend>;
 export function createBackend(name: string, config: BackendConfig = {}): Promise<VoiceBackend> {
   return providers.create(name, config);
 }

@@ -56,6 +56,20 @@ describe('the built package', () => {
     expect(JSON.parse(out)).toEqual({ room: true, code: 'capacity', isError: true });
   });
 
+  it('creates a livekit backend, loaded on demand, through import and require', async () => {
+    const config = `{ providerConfig: { url: 'ws://127.0.0.1:7880', apiKey: 'k', apiSecret: 's' } }`;
+    const esm = await node([
+      '--input-type=module',
+      '-e',
+      `import { createBackend } from 'voice-admission';\nconst b = await createBackend('livekit', ${config});\nconsole.log(b.provider, typeof b.webhookHandler);`,
+    ]);
+    const cjs = await node([
+      '-e',
+      `require('voice-admission').createBackend('livekit', ${config}).then((b) => console.log(b.provider, typeof b.webhookHandler));`,
+    ]);
+    expect([esm, cjs]).toEqual(['livekit function', 'livekit function']);
+  });
+
   it('has a voice-admission command whose demo runs', async () => {
     expect(await node(['dist/cli/main.js', '--help'])).toContain('voice-admission <command>');
     const demo = await node(['dist/cli/main.js', 'demo', '--requests', '40']);

@@ -1,0 +1,118 @@
+import type { BackendErrorCode } from '../iface/errors.js';
+
+/**
+ * Helpers for providers that talk HTTP to their server. They turn what `fetch` and HTTP
+ * answers look like into `BackendErrorCode`s and short, secret-free descriptions.
+ */
+
+/** The backend code an HTTP status stands for, when the body says nothing more precise. */
+export function codeForHttpStatus(status: number): BackendErrorCode {
+  if (status === 401) return 'unauthenticated';
+  if (status === 403) return 'permission_denied';
+  if (status === 404) return 'not_found';
+  if (status === 408) return 'timeout';
+  if (status === 409) return 'already_exists';
+  if (status === 429) return 'resource_exhausted';
+  if (status >= 500) return 'unavailable';
+  return 'internal';
+}
+
+export interface TransportFailure {
+  readonly code: BackendErrorCode;
+  /** e.g. `unreachable (ECONNREFUSED)` or `timed out`. */
+  readonly detail: string;
+}
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Recognises the errors `fetch` throws when no HTTP answer came back: a timeout signal firing
+ * (`TimeoutError`), an abort (`AbortError`), or a connection failure (`TypeError: fetch failed`
+ * with the system error as its cause). Returns `undefined` for anything else.
+ */
+export function describeTransportFailure(error: unknown): TransportFailure | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === 'TimeoutError') return { code: 'timeout', detail: 'timed out' };
+  if (error.name === 'AbortError') return { code: 'aborted', detail: 'was aborted' };
+  const systemCode = causeCode(error);
+  if (systemCode !== undefined && UNREACHABLE.has(systemCode)) {
+    return { code: 'unavailable', detail: `unreachable (${systemCode})` };
+  }
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    return {
+      code: 'unavailable',
+      detail: `unreachable${systemCode === undefined ? '' : ` (${systemCode})`}`,
+    };
+  }
+  return undefined;
+}
+
+/** The first `code` property down the `cause` chain (Node system errors carry one). */
+function causeCode(error: Error): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** Thrown by `withTimeout` when the time runs out. */
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * Settles like `promise`, or rejects with a `TimeoutError` after `timeoutMs`, or with the
+ * signal's reason when it aborts first. For calls that cannot be cancelled themselves: the
+ * underlying work goes on, only the wait for it ends.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  message = `did not answer within ${timeoutMs} ms`,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      finish();
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new TimeoutError(message));
+    }, timeoutMs);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        finish();
+        resolve(value);
+      },
+      (error: unknown) => {
+        finish();
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,354 @@
+import { ConfigError } from '../../iface/errors.js';
+import {
+  booleanField,
+  describeValue,
+  knownKeys,
+  numberField,
+  objectOrUndefined,
+  oneOf,
+  stringField,
+} from '../../internal/validate.js';
+
+/** `providerConfig` of `createBackend('livekit', …)`. */
+export interface LiveKitProviderConfig {
+  /** Server URL, `ws://`, `wss://`, `http://` or `https://`. Default: `LIVEKIT_URL`. */
+  readonly url?: string | undefined;
+  /** Default: `LIVEKIT_API_KEY`. */
+  readonly apiKey?: string | undefined;
+  /** Default: `LIVEKIT_API_SECRET`. Never appears in errors, logs or health reasons. */
+  readonly apiSecret?: string | undefined;
+  /**
+   * `'dispatch'` (default): rooms and tokens only; an agent worker joins through agent dispatch.
+   * `'join'`: this process joins each room itself as the agent, with `@livekit/rtc-node`.
+   */
+  readonly mode?: 'dispatch' | 'join';
+  /** Agent dispatched explicitly to every room, with the session as JSON metadata. */
+  readonly agentName?: string | undefined;
+  /** Room names are `roomPrefix + sessionId`. Default `'va-'`. */
+  readonly roomPrefix?: string;
+  /** Seconds an unjoined or emptied room stays open (LiveKit `emptyTimeout`). Default: server's. */
+  readonly emptyTimeout?: number;
+  /** Seconds a room stays open after the last participant left. Default: server's. */
+  readonly departureTimeout?: number;
+  /** Participants allowed in a room. Default: no limit. */
+  readonly maxParticipants?: number;
+  /** Seconds the caller's access token is valid. Default 600. */
+  readonly tokenTtl?: number;
+  /** Timeout of each server API request. Default 10 000 ms. */
+  readonly requestTimeoutMs?: number;
+  readonly webhook?: LiveKitWebhookOptions;
+  /** Background reconciliation with the server; `false` disables it. */
+  readonly reconcile?: LiveKitReconcileOptions | false;
+  readonly health?: LiveKitHealthOptions;
+  /** Options of `mode: 'join'`. */
+  readonly join?: LiveKitJoinOptions;
+}
+
+export interface LiveKitWebhookOptions {
+  /** End the session when the caller (identity = userId) leaves the room. Default false. */
+  readonly endOnCallerLeft?: boolean;
+  /** Clock skew tolerated when checking a webhook's signature expiry, in seconds. Default 10. */
+  readonly clockToleranceSeconds?: number;
+  /** Largest webhook body the node:http handler reads. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface LiveKitReconcileOptions {
+  /** Time between runs. Default 30 000 ms. */
+  readonly intervalMs?: number;
+  /**
+   * Delete rooms with our prefix that no session of this backend owns (left by a crashed
+   * instance). Safe only when no other live instance creates rooms with the same prefix.
+   * Default false: such rooms are only reported.
+   */
+  readonly deleteUntracked?: boolean;
+}
+
+export interface LiveKitHealthOptions {
+  /** Each probe (`GET /`, `ListRooms`) must answer within this. Default 2 000 ms. */
+  readonly timeoutMs?: number;
+  /** A check slower than this reports `degraded`. Default 1 000 ms. */
+  readonly degradedLatencyMs?: number;
+}
+
+export interface LiveKitJoinOptions {
+  /** Identity of the agent participant. Default `'agent'`. */
+  readonly identity?: string;
+  /** Display name of the agent participant. Default: none. */
+  readonly name?: string;
+  /** Connecting to the room must finish within this, or the create fails. Default 10 000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Sample rate of the published audio track. Default 48 000. */
+  readonly sampleRate?: number;
+  /** Channels of the published audio track. Default 1. */
+  readonly channels?: number;
+  /** Text stream topic read and answered. Default `'lk.chat'` (LiveKit's chat topic). */
+  readonly textTopic?: string;
+  /**
+   * `stop()` releases @livekit/rtc-node's native runtime, which otherwise keeps the process
+   * alive. Set false when something else in the process uses it (e.g. @livekit/agents).
+   * Default true.
+   */
+  readonly disposeRtcOnStop?: boolean;
+}
+
+/** The validated config, defaults applied. */
+export interface LiveKitSettings {
+  /** `http(s)://host[:port]`, for the server API and `GET /`. */
+  readonly httpUrl: string;
+  /** `ws(s)://host[:port]`, handed to participants. */
+  readonly wsUrl: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  readonly mode: 'dispatch' | 'join';
+  readonly agentName: string | undefined;
+  readonly roomPrefix: string;
+  readonly emptyTimeout: number | undefined;
+  readonly departureTimeout: number | undefined;
+  readonly maxParticipants: number | undefined;
+  readonly tokenTtl: number;
+  readonly requestTimeoutMs: number;
+  readonly webhook: {
+    readonly endOnCallerLeft: boolean;
+    readonly clockToleranceSeconds: number;
+    readonly maxBodyBytes: number;
+  };
+  readonly reconcile:
+    | { readonly intervalMs: number; readonly deleteUntracked: boolean }
+    | undefined;
+  readonly health: { readonly timeoutMs: number; readonly degradedLatencyMs: number };
+  readonly join: {
+    readonly identity: string;
+    readonly name: string | undefined;
+    readonly connectTimeoutMs: number;
+    readonly sampleRate: number;
+    readonly channels: number;
+    readonly textTopic: string;
+    readonly disposeRtcOnStop: boolean;
+  };
+}
+
+const KEYS = [
+  'url',
+  'apiKey',
+  'apiSecret',
+  'mode',
+  'agentName',
+  'roomPrefix',
+  'emptyTimeout',
+  'departureTimeout',
+  'maxParticipants',
+  'tokenTtl',
+  'requestTimeoutMs',
+  'webhook',
+  'reconcile',
+  'health',
+  'join',
+] as const;
+
+/** LiveKit's limit on room names; ours are the prefix plus a 36-character UUID. */
+const MAX_ROOM_NAME = 256;
+const SESSION_ID_LENGTH = 36;
+const uint32 = { min: 0, max: 0xffff_ffff, integer: true } as const;
+const positiveMs = { min: 1 } as const;
+
+/** Validates `providerConfig`, filling url and credentials from `env` when absent. */
+export function parseLiveKitConfig(
+  raw: unknown,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LiveKitSettings {
+  const f = 'providerConfig';
+  const value = objectOrUndefined(f, raw) ?? {};
+  knownKeys(f, value, KEYS);
+
+  const url = stringField(`${f}.url`, value.url ?? nonEmpty(env.LIVEKIT_URL));
+  if (url === undefined) {
+    throw new ConfigError(`${f}.url`, 'is required (or set LIVEKIT_URL)');
+  }
+  const { httpUrl, wsUrl } = parseServerUrl(`${f}.url`, url);
+  const apiKey = stringField(`${f}.apiKey`, value.apiKey ?? nonEmpty(env.LIVEKIT_API_KEY));
+  if (apiKey === undefined) {
+    throw new ConfigError(`${f}.apiKey`, 'is required (or set LIVEKIT_API_KEY)');
+  }
+  const apiSecret = secretField(`${f}.apiSecret`, value.apiSecret, env.LIVEKIT_API_SECRET);
+
+  const mode = oneOf(`${f}.mode`, value.mode, ['dispatch', 'join']) ?? 'dispatch';
+  const agentName = stringField(`${f}.agentName`, value.agentName);
+  if (mode === 'join' && agentName !== undefined) {
+    throw new ConfigError(
+      `${f}.agentName`,
+      "must not be set with mode 'join': this process is the agent, a dispatched one would join too",
+    );
+  }
+  const roomPrefix = stringField(`${f}.roomPrefix`, value.roomPrefix) ?? 'va-';
+  if (roomPrefix.length > MAX_ROOM_NAME - SESSION_ID_LENGTH || /\s/.test(roomPrefix)) {
+    throw new ConfigError(
+      `${f}.roomPrefix`,
+      `must have no whitespace and at most ${MAX_ROOM_NAME - SESSION_ID_LENGTH} characters, got ${describeValue(roomPrefix)}`,
+    );
+  }
+
+  return {
+    httpUrl,
+    wsUrl,
+    apiKey,
+    apiSecret,
+    mode,
+    agentName,
+    roomPrefix,
+    emptyTimeout: numberField(`${f}.emptyTimeout`, value.emptyTimeout, uint32),
+    departureTimeout: numberField(`${f}.departureTimeout`, value.departureTimeout, uint32),
+    maxParticipants: numberField(`${f}.maxParticipants`, value.maxParticipants, uint32),
+    tokenTtl: numberField(`${f}.tokenTtl`, value.tokenTtl, { min: 1, integer: true }, 600),
+    requestTimeoutMs: numberField(
+      `${f}.requestTimeoutMs`,
+      value.requestTimeoutMs,
+      positiveMs,
+      10_000,
+    ),
+    webhook: parseWebhook(`${f}.webhook`, value.webhook),
+    reconcile: parseReconcile(`${f}.reconcile`, value.reconcile),
+    health: parseHealth(`${f}.health`, value.health),
+    join: parseJoin(`${f}.join`, value.join),
+  };
+}
+
+/** Accepts ws/wss/http/https; the API speaks http(s), participants connect over ws(s). */
+function parseServerUrl(field: string, url: string): { httpUrl: string; wsUrl: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(
+      field,
+      `must be a ws://, wss://, http:// or https:// URL, got ${describeValue(url)}`,
+    );
+  }
+  const secure = { 'wss:': true, 'https:': true, 'ws:': false, 'http:': false }[parsed.protocol];
+  if (secure === undefined) {
+    throw new ConfigError(
+      field,
+      `must use ws, wss, http or https, got ${describeValue(parsed.protocol)}`,
+    );
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigError(field, 'must not carry credentials; use apiKey and apiSecret');
+  }
+  if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigError(
+      field,
+      `must be the server's address without a path or query, got ${describeValue(url)}`,
+    );
+  }
+  return {
+    httpUrl: `${secure ? 'https' : 'http'}://${parsed.host}`,
+    wsUrl: `${secure ? 'wss' : 'ws'}://${parsed.host}`,
+  };
+}
+
+/** Like `stringField`, but never echoes the value: it is a secret. */
+function secretField(field: string, value: unknown, fromEnv: string | undefined): string {
+  if (value === undefined) {
+    const envValue = nonEmpty(fromEnv);
+    if (envValue === undefined)
+      throw new ConfigError(field, 'is required (or set LIVEKIT_API_SECRET)');
+    return envValue;
+  }
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigError(field, `must be a non-empty string, got ${kindOf(value)}`);
+  }
+  return value;
+}
+
+/** What a value is, without the value itself. */
+function kindOf(value: unknown): string {
+  if (value === '') return 'an empty string';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function parseWebhook(field: string, raw: unknown): LiveKitSettings['webhook'] {
+  const value = objectOrUndefined(field, raw) ?? {};
+  knownKeys(field, value, ['endOnCallerLeft', 'clockToleranceSeconds', 'maxBodyBytes']);
+  return {
+    endOnCallerLeft: booleanField(`${field}.endOnCallerLeft`, value.endOnCallerLeft, false),
+    clockToleranceSeconds: numberField(
+      `${field}.clockToleranceSeconds`,
+      value.clockToleranceSeconds,
+      { min: 0, max: 300 },
+      10,
+    ),
+    maxBodyBytes: numberField(
+      `${field}.maxBodyBytes`,
+      value.maxBodyBytes,
+      { min: 1024, integer: true },
+      1024 * 1024,
+    ),
+  };
+}
+
+function parseReconcile(field: string, raw: unknown): LiveKitSettings['reconcile'] {
+  if (raw === false) return undefined;
+  const value = objectOrUndefined(field, raw) ?? {};
+  knownKeys(field, value, ['intervalMs', 'deleteUntracked']);
+  return {
+    intervalMs: numberField(`${field}.intervalMs`, value.intervalMs, { min: 100 }, 30_000),
+    deleteUntracked: booleanField(`${field}.deleteUntracked`, value.deleteUntracked, false),
+  };
+}
+
+function parseHealth(field: string, raw: unknown): LiveKitSettings['health'] {
+  const value = objectOrUndefined(field, raw) ?? {};
+  knownKeys(field, value, ['timeoutMs', 'degradedLatencyMs']);
+  return {
+    timeoutMs: numberField(`${field}.timeoutMs`, value.timeoutMs, positiveMs, 2_000),
+    degradedLatencyMs: numberField(
+      `${field}.degradedLatencyMs`,
+      value.degradedLatencyMs,
+      { min: 0 },
+      1_000,
+    ),
+  };
+}
+
+function parseJoin(field: string, raw: unknown): LiveKitSettings['join'] {
+  const value = objectOrUndefined(field, raw) ?? {};
+  knownKeys(field, value, [
+    'identity',
+    'name',
+    'connectTimeoutMs',
+    'sampleRate',
+    'channels',
+    'textTopic',
+    'disposeRtcOnStop',
+  ]);
+  return {
+    identity: stringField(`${field}.identity`, value.identity) ?? 'agent',
+    name: stringField(`${field}.name`, value.name),
+    connectTimeoutMs: numberField(
+      `${field}.connectTimeoutMs`,
+      value.connectTimeoutMs,
+      positiveMs,
+      10_000,
+    ),
+    sampleRate: numberField(
+      `${field}.sampleRate`,
+      value.sampleRate,
+      { min: 8_000, max: 192_000, integer: true },
+      48_000,
+    ),
+    channels: numberField(
+      `${field}.channels`,
+      value.channels,
+      { min: 1, max: 2, integer: true },
+      1,
+    ),
+    textTopic: stringField(`${field}.textTopic`, value.textTopic) ?? 'lk.chat',
+    disposeRtcOnStop: booleanField(`${field}.disposeRtcOnStop`, value.disposeRtcOnStop, true),
+  };
+}

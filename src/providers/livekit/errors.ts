@@ -1,0 +1,93 @@
+import { codeForHttpStatus, describeTransportFailure } from '../../backend/http.js';
+import { redact } from '../../backend/redact.js';
+import { BackendError, type BackendErrorCode, type BackendOperation } from '../../iface/errors.js';
+
+export const PROVIDER = 'livekit';
+
+/** Twirp error codes (as LiveKit's server sends them) mapped onto backend codes. */
+const TWIRP_CODES: Readonly<Record<string, BackendErrorCode>> = {
+  unauthenticated: 'unauthenticated',
+  permission_denied: 'permission_denied',
+  not_found: 'not_found',
+  bad_route: 'not_found',
+  already_exists: 'already_exists',
+  resource_exhausted: 'resource_exhausted',
+  unavailable: 'unavailable',
+  internal: 'unavailable',
+  unknown: 'unavailable',
+  dataloss: 'unavailable',
+  deadline_exceeded: 'timeout',
+  canceled: 'timeout',
+  // The server refused the request's content (e.g. metadata over its size limit).
+  invalid_argument: 'setup_failed',
+  malformed: 'setup_failed',
+  failed_precondition: 'setup_failed',
+  out_of_range: 'setup_failed',
+};
+
+/** The shape of livekit-server-sdk's `ServerError` (a Twirp answer that was not 2xx). */
+interface ServerErrorLike extends Error {
+  readonly status: number;
+  readonly code?: string | undefined;
+}
+
+function isServerError(error: unknown): error is ServerErrorLike {
+  return error instanceof Error && typeof (error as { status?: unknown }).status === 'number';
+}
+
+/** Status and Twirp code of a server answer, when `error` is one. */
+export function serverAnswer(
+  error: unknown,
+): { status: number; code: string | undefined } | undefined {
+  return isServerError(error) ? { status: error.status, code: error.code } : undefined;
+}
+
+/**
+ * Turns whatever a livekit-server-sdk call threw into a `BackendError` whose code says what
+ * happened and whose message names the call, never a secret. `secrets` are scrubbed from the
+ * server's own words, which are quoted.
+ */
+export function toBackendError(
+  error: unknown,
+  op: BackendOperation,
+  call: string,
+  secrets: readonly string[],
+): BackendError {
+  if (error instanceof BackendError) return error;
+  if (isServerError(error)) {
+    const code =
+      (error.code === undefined ? undefined : TWIRP_CODES[error.code]) ??
+      codeForHttpStatus(error.status);
+    const twirp = error.code === undefined ? '' : ` ${error.code}`;
+    const said = redact(error.message, secrets).slice(0, 200);
+    return new BackendError(code, op, `LiveKit ${call} failed: ${error.status}${twirp}: ${said}`, {
+      provider: PROVIDER,
+      cause: error,
+    });
+  }
+  const transport = describeTransportFailure(error);
+  if (transport !== undefined) {
+    return new BackendError(
+      transport.code,
+      op,
+      `LiveKit ${call} failed: server ${transport.detail}`,
+      {
+        provider: PROVIDER,
+        cause: error,
+      },
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new BackendError('internal', op, `LiveKit ${call} failed: ${redact(message, secrets)}`, {
+    provider: PROVIDER,
+    cause: error,
+  });
+}
+
+/** The server answered 4xx (other than a timeout): it refused the call, so nothing was done. */
+export function refusedByServer(error: unknown): boolean {
+  const answer = serverAnswer(error instanceof BackendError ? error.cause : error);
+  return (
+    answer !== undefined && answer.status >= 400 && answer.status < 500 && answer.status !== 408
+  );
+}

@@ -1,0 +1,344 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebhookReceiver } from 'livekit-server-sdk';
+import {
+  BaseBackend,
+  type OpenedSession,
+  type OpenSessionRequest,
+} from '../../backend/base-backend.js';
+import { PeriodicTask } from '../../backend/periodic-task.js';
+import { REDACTED } from '../../backend/redact.js';
+import type { BackendConfig } from '../../iface/backend.js';
+import { BackendError } from '../../iface/errors.js';
+import type { ConnectionInfo, SessionConfig, VoiceSession } from '../../iface/session.js';
+import { TypedEmitter } from '../../internal/emitter.js';
+import type { LiveKitProviderConfig, LiveKitSettings } from './config.js';
+import { PROVIDER, refusedByServer } from './errors.js';
+import { type ProbeResult, probeLiveKit } from './health.js';
+import { type AgentParticipant, type JoinedRoom, joinRoom } from './join.js';
+import { RoomLedger } from './ledger.js';
+import { type ReconcileReport, reconcileOnce } from './reconcile.js';
+import { loadRtcSdk, type RtcSdk, type ServerSdk } from './sdk.js';
+import { LiveKitServerApi } from './server-api.js';
+import { mintAgentToken, mintCallerToken } from './tokens.js';
+import { WebhookHandler, type WebhookOutcome, type WebhookRequest } from './webhooks.js';
+
+/** How a session's end was learnt from the server side. */
+export type RemoteEndSource = 'webhook' | 'reconcile' | 'agent_disconnected';
+
+/** Events of a LiveKit backend, for logs and alerts. */
+export interface LiveKitBackendEvents extends Record<string, unknown> {
+  /** A session ended because its room ended on the server. */
+  room_ended: {
+    readonly sessionId: string;
+    readonly roomName: string;
+    readonly via: RemoteEndSource;
+  };
+  /** Reconciliation found rooms with our prefix that this backend does not own. */
+  untracked_rooms: { readonly rooms: readonly string[]; readonly deleted: readonly string[] };
+  /** A room could not be deleted; reconciliation retries it. */
+  cleanup_failed: { readonly roomName: string; readonly error: BackendError };
+  reconcile_failed: { readonly error: BackendError };
+  /** A webhook failed verification and was ignored. */
+  webhook_refused: { readonly error: BackendError };
+}
+
+class LiveKitEvents extends TypedEmitter<LiveKitBackendEvents> {
+  publish<K extends keyof LiveKitBackendEvents>(event: K, payload: LiveKitBackendEvents[K]): void {
+    this.emit(event, payload);
+  }
+}
+
+/**
+ * Voice sessions on a LiveKit server: one room per session (`roomPrefix + sessionId`), the
+ * configured agent dispatched into it, and an access token for the caller to join it. Rooms
+ * that end without us are noticed through webhooks and a reconciliation loop.
+ */
+export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = PROVIDER;
+  readonly #settings: LiveKitSettings;
+  readonly #sdk: ServerSdk;
+  readonly #api: LiveKitServerApi;
+  /** A client whose requests time out with the health check. */
+  readonly #healthApi: LiveKitServerApi;
+  readonly #ledger = new RoomLedger();
+  readonly #events = new LiveKitEvents();
+  readonly #webhooks: WebhookHandler;
+  readonly #reconciler: PeriodicTask<ReconcileReport>;
+  readonly #joined = new Map<string, JoinedRoom>();
+  /** Creates under way, so that stop() returns only once their rooms are cleaned up too. */
+  readonly #opening = new Set<Promise<unknown>>();
+  #rtc: RtcSdk | undefined;
+
+  /** Use `createBackend('livekit', config)`, which validates `config` into `settings`. */
+  constructor(
+    config: BackendConfig<LiveKitProviderConfig>,
+    settings: LiveKitSettings,
+    sdk: ServerSdk,
+  ) {
+    super(withoutSecret(config));
+    this.#settings = settings;
+    this.#sdk = sdk;
+    this.#api = new LiveKitServerApi(sdk, settings, settings.requestTimeoutMs);
+    this.#healthApi = new LiveKitServerApi(sdk, settings, settings.health.timeoutMs);
+    const receiver: WebhookReceiver = new sdk.WebhookReceiver(settings.apiKey, settings.apiSecret);
+    this.#webhooks = new WebhookHandler(
+      receiver,
+      settings.webhook,
+      {
+        roomFinished: (room) => this.#roomEnded(room, 'webhook'),
+        participantLeft: (room, identity) => this.#callerLeft(room, identity),
+        refused: (error) => this.#events.publish('webhook_refused', { error }),
+      },
+      [settings.apiSecret],
+    );
+    this.#reconciler = new PeriodicTask(
+      () => this.#reconcile(),
+      (error) =>
+        this.#events.publish('reconcile_failed', {
+          error: this.wrap(error, 'reconcile', 'internal'),
+        }),
+    );
+  }
+
+  /** Subscribes to an event; returns the function that unsubscribes. */
+  on<K extends keyof LiveKitBackendEvents>(
+    event: K,
+    listener: (payload: LiveKitBackendEvents[K]) => void,
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Verifies and applies a LiveKit webhook, from any HTTP framework: pass the raw body and the
+   * `Authorization` header. Rejects with a `BackendError` (`unauthenticated`) when the webhook
+   * is forged, stale or tampered with; it then changes nothing.
+   */
+  handleWebhook(request: WebhookRequest): Promise<WebhookOutcome> {
+    return this.#webhooks.handle(request);
+  }
+
+  /** A `node:http` request listener for the webhook route (POST; answers 200, 401 or 4xx). */
+  get webhookHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    return this.#webhooks.nodeHandler;
+  }
+
+  /** Runs a reconciliation now (joining one under way) and reports what it found. */
+  async reconcile(): Promise<ReconcileReport> {
+    this.assertRunning('reconcile');
+    return this.#reconciler.runNow();
+  }
+
+  /** In join mode, this process's participant in the session's room. */
+  agentParticipant(sessionId: string): AgentParticipant | undefined {
+    return this.#joined.get(sessionId);
+  }
+
+  protected override async onStart(): Promise<void> {
+    if (this.#settings.mode === 'join') this.#rtc = await loadRtcSdk();
+    const reconcile = this.#settings.reconcile;
+    if (reconcile !== undefined) this.#reconciler.start(reconcile.intervalMs);
+  }
+
+  protected override async onStop(): Promise<void> {
+    this.#reconciler.stop();
+    // Their signals were aborted: each stops at its next step and deletes its room.
+    await Promise.allSettled(this.#opening);
+    if (this.#rtc !== undefined && this.#settings.join.disposeRtcOnStop) await this.#rtc.dispose();
+  }
+
+  protected openSession(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    const opening = this.#open(request);
+    this.#opening.add(opening);
+    void opening
+      .finally(() => this.#opening.delete(opening))
+      .catch(() => {
+        // The create's caller gets its error; this copy only tracks when it is over.
+      });
+    return opening;
+  }
+
+  async #open(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    const { id, tenantId, config, signal } = request;
+    const settings = this.#settings;
+    const roomName = settings.roomPrefix + id;
+    const metadata = sessionMetadata(id, tenantId, config);
+    this.#ledger.claim(roomName, id);
+    let roomMayExist = true;
+    let createInDoubt = false;
+    try {
+      // Each step waits for its request to finish even when aborted: a request abandoned in
+      // flight could still create the room (or, for a dispatch, re-create it) after we leave.
+      await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
+        roomMayExist = !refusedByServer(error);
+        createInDoubt = roomMayExist;
+        throw error;
+      });
+      signal.throwIfAborted();
+      if (settings.agentName !== undefined) {
+        await this.#api.createDispatch(roomName, settings.agentName, metadata);
+        signal.throwIfAborted();
+      }
+      const token = await mintCallerToken(this.#sdk, settings, roomName, config.userId);
+      if (settings.mode === 'join') {
+        const joined = await joinRoom({
+          rtc: this.#rtc!,
+          settings,
+          url: settings.wsUrl,
+          token: await mintAgentToken(this.#sdk, settings, roomName),
+          roomName,
+          sessionId: id,
+          agentCallback: config.agentCallback,
+          signal,
+          onLost: () => this.#agentLost(id),
+          onLateConnect: () => {
+            this.#deleteRoom(roomName, false).catch(() => {
+              // Reported as cleanup_failed; reconciliation retries it.
+            });
+          },
+        });
+        this.#joined.set(id, joined);
+        signal.throwIfAborted();
+      }
+      return {
+        connection: { url: config.connectionUrl ?? settings.wsUrl, roomName, token },
+        teardown: () => this.#teardown(id, roomName),
+      };
+    } catch (error) {
+      if (!roomMayExist) this.#ledger.release(roomName);
+      else {
+        await this.#teardown(id, roomName, createInDoubt).catch(() => {
+          // Reported as cleanup_failed; the create's own error is the one to surface.
+        });
+      }
+      throw error;
+    }
+  }
+
+  protected probeHealth(signal: AbortSignal): Promise<ProbeResult> {
+    return probeLiveKit(
+      {
+        httpUrl: this.#settings.httpUrl,
+        options: this.#settings.health,
+        listRooms: () =>
+          this.#healthApi.listRooms('health_check', [`${this.#settings.roomPrefix}health-probe`]),
+      },
+      signal,
+    );
+  }
+
+  /**
+   * Leaves the room (join mode) and deletes it; a room already gone counts as deleted. With
+   * `createInDoubt` (its CreateRoom got no answer), a room not found yet may still appear, so
+   * reconciliation keeps watching for it a while.
+   */
+  async #teardown(sessionId: string, roomName: string, createInDoubt = false): Promise<void> {
+    const joined = this.#joined.get(sessionId);
+    this.#joined.delete(sessionId);
+    try {
+      await joined?.leave();
+    } finally {
+      await this.#deleteRoom(roomName, createInDoubt);
+    }
+  }
+
+  async #deleteRoom(roomName: string, createInDoubt: boolean): Promise<void> {
+    const op = 'close_session';
+    try {
+      const existed = await this.#api.deleteRoom(roomName, op);
+      if (!existed && createInDoubt) {
+        this.#ledger.orphan(roomName, Date.now() + 2 * this.#settings.requestTimeoutMs);
+      } else this.#ledger.release(roomName);
+    } catch (error) {
+      const failure = this.wrap(error, op, 'internal');
+      this.#ledger.orphan(roomName);
+      this.#events.publish('cleanup_failed', { roomName, error: failure });
+      throw failure;
+    }
+  }
+
+  /** The room ended on the server: settle its session (no teardown; the room is gone). */
+  #roomEnded(roomName: string, via: RemoteEndSource): string | undefined {
+    const sessionId = this.#ledger.sessionFor(roomName);
+    if (sessionId === undefined || this.getSession(sessionId)?.state !== 'active') return undefined;
+    this.#ledger.release(roomName);
+    const joined = this.#joined.get(sessionId);
+    this.#joined.delete(sessionId);
+    void joined?.leave().catch(() => {
+      // The room is gone; leaving it can only fail because it already left.
+    });
+    this.endSession(sessionId, 'remote_ended');
+    this.#events.publish('room_ended', { sessionId, roomName, via });
+    return sessionId;
+  }
+
+  /** The caller left: close the session (which deletes the room). */
+  #callerLeft(roomName: string, identity: string): string | undefined {
+    const session = this.#activeSessionOf(roomName);
+    if (session === undefined || session.userId !== identity) return undefined;
+    void session.close('participant_left');
+    return session.id;
+  }
+
+  /** Our agent participant was disconnected for good: the session cannot go on. */
+  #agentLost(sessionId: string): void {
+    const session = this.getSession(sessionId);
+    if (session?.state !== 'active') return;
+    this.#events.publish('room_ended', {
+      sessionId,
+      roomName: session.connection.roomName,
+      via: 'agent_disconnected',
+    });
+    void session.close('remote_ended');
+  }
+
+  #activeSessionOf(roomName: string): VoiceSession<ConnectionInfo> | undefined {
+    const sessionId = this.#ledger.sessionFor(roomName);
+    const session = sessionId === undefined ? undefined : this.getSession(sessionId);
+    return session?.state === 'active' ? session : undefined;
+  }
+
+  async #reconcile(): Promise<ReconcileReport> {
+    const report = await reconcileOnce({
+      prefix: this.#settings.roomPrefix,
+      deleteUntracked: this.#settings.reconcile?.deleteUntracked ?? false,
+      ledger: this.#ledger,
+      listRooms: () => this.#api.listRooms('reconcile'),
+      deleteRoom: async (room) => {
+        await this.#api.deleteRoom(room, 'reconcile');
+      },
+      roomGone: (room) => this.#roomEnded(room, 'reconcile') !== undefined,
+    });
+    if (report.untracked.length > 0) {
+      this.#events.publish('untracked_rooms', {
+        rooms: report.untracked,
+        deleted: report.deleted.filter((room) => report.untracked.includes(room)),
+      });
+    }
+    for (const error of report.errors) this.#events.publish('reconcile_failed', { error });
+    return report;
+  }
+}
+
+/** Room and dispatch metadata: who the session is for, plus the caller's own metadata. */
+function sessionMetadata(sessionId: string, tenantId: string, config: SessionConfig): string {
+  const fields = { sessionId, tenantId, userId: config.userId };
+  try {
+    return JSON.stringify(
+      config.metadata === undefined ? fields : { ...fields, metadata: config.metadata },
+    );
+  } catch (error) {
+    throw new BackendError(
+      'setup_failed',
+      'create_session',
+      'sessionConfig.metadata must be JSON-serialisable',
+      { provider: PROVIDER, cause: error },
+    );
+  }
+}
+
+/** The config kept on the backend (`backend.config`) never holds the API secret. */
+function withoutSecret(config: BackendConfig<LiveKitProviderConfig>): BackendConfig {
+  const provider = config.providerConfig;
+  if (provider?.apiSecret === undefined) return config;
+  return { ...config, providerConfig: { ...provider, apiSecret: REDACTED } };
+}

@@ -1,0 +1,74 @@
+import type { BackendError } from '../../iface/errors.js';
+import type { RoomLedger } from './ledger.js';
+import type { ListedRoom } from './server-api.js';
+
+/** What one reconciliation run found and did. */
+export interface ReconcileReport {
+  /** Sessions ended because their room was gone from the server. */
+  readonly ended: readonly string[];
+  /** Rooms with our prefix that this backend does not own (e.g. left by a crashed instance). */
+  readonly untracked: readonly string[];
+  /** Rooms deleted in this run: untracked ones (when configured) and earlier failed deletions. */
+  readonly deleted: readonly string[];
+  /** Deletions that failed; retried next run. */
+  readonly errors: readonly BackendError[];
+}
+
+export interface ReconcileContext {
+  readonly prefix: string;
+  readonly deleteUntracked: boolean;
+  readonly ledger: RoomLedger;
+  listRooms(): Promise<ListedRoom[]>;
+  /** Deletes a room; a room already gone is not an error. */
+  deleteRoom(name: string): Promise<void>;
+  /**
+   * The room of a created session is gone: end the session. Returns false while the session
+   * is not registered yet (its create is still under way) or no longer active.
+   */
+  roomGone(room: string, sessionId: string): boolean;
+}
+
+/**
+ * One pass, for webhooks that were lost: lists the server's rooms, ends sessions whose room
+ * is gone, retries deletions that failed, and reports (or deletes) rooms with our prefix that
+ * nothing here owns. Ownership is snapshotted before listing, so a room created while the
+ * list is under way is never taken for gone.
+ */
+export async function reconcileOnce(context: ReconcileContext): Promise<ReconcileReport> {
+  const { ledger, prefix } = context;
+  const ownedBefore = ledger.snapshot();
+  const listed = new Set((await context.listRooms()).map((room) => room.name));
+
+  const ended: string[] = [];
+  for (const [room, sessionId] of ownedBefore) {
+    if (listed.has(room) || ledger.sessionFor(room) !== sessionId) continue;
+    if (ledger.isOrphan(room)) {
+      if (ledger.mayForget(room, Date.now())) ledger.release(room);
+    } else if (context.roomGone(room, sessionId)) ended.push(sessionId);
+  }
+
+  const deleted: string[] = [];
+  const errors: BackendError[] = [];
+  const remove = async (room: string): Promise<void> => {
+    try {
+      await context.deleteRoom(room);
+      deleted.push(room);
+    } catch (error) {
+      errors.push(error as BackendError);
+    }
+  };
+
+  const orphans = ledger.orphans().filter((room) => listed.has(room));
+  await Promise.all(
+    orphans.map(async (room) => {
+      await remove(room);
+      if (deleted.includes(room)) ledger.release(room);
+    }),
+  );
+
+  const untracked = [...listed].filter(
+    (room) => room.startsWith(prefix) && !ownedBefore.has(room) && !ledger.owns(room),
+  );
+  if (context.deleteUntracked) await Promise.all(untracked.map(remove));
+  return { ended, untracked, deleted, errors };
+}

@@ -1,0 +1,189 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebhookReceiver } from 'livekit-server-sdk';
+import { redact } from '../../backend/redact.js';
+import { BackendError } from '../../iface/errors.js';
+import type { LiveKitSettings } from './config.js';
+import { PROVIDER } from './errors.js';
+
+/** A webhook as it arrived: the raw body (the signature covers its bytes) and its header. */
+export interface WebhookRequest {
+  readonly body: string | Uint8Array;
+  /** The `Authorization` header: the server puts the signed JWT there, without `Bearer`. */
+  readonly authorization: string | undefined;
+}
+
+/** `ended`: the session was settled; `closed`: the caller left and the session is closing. */
+export type WebhookAction = 'ended' | 'closed' | 'ignored';
+
+export interface WebhookOutcome {
+  readonly event: string;
+  readonly roomName: string | undefined;
+  readonly sessionId: string | undefined;
+  readonly action: WebhookAction;
+}
+
+/** What a verified webhook acts on. */
+export interface WebhookTarget {
+  /** The room finished on the server; returns the session it settled, if we own the room. */
+  roomFinished(roomName: string): string | undefined;
+  /** A participant left; returns the session it closes, if that was the caller. */
+  participantLeft(roomName: string, identity: string): string | undefined;
+  /** A webhook was refused (already verified to change nothing). */
+  refused(error: BackendError): void;
+}
+
+/**
+ * Verifies LiveKit webhooks with livekit-server-sdk's `WebhookReceiver` (JWT signed with our
+ * API secret, sha256 of the body in its claims) before anything is read from them, then ends
+ * sessions on `room_finished` (and closes them on the caller's `participant_left` when asked).
+ */
+export class WebhookHandler {
+  readonly #receiver: WebhookReceiver;
+  readonly #options: LiveKitSettings['webhook'];
+  readonly #target: WebhookTarget;
+  readonly #secrets: readonly string[];
+
+  constructor(
+    receiver: WebhookReceiver,
+    options: LiveKitSettings['webhook'],
+    target: WebhookTarget,
+    secrets: readonly string[],
+  ) {
+    this.#receiver = receiver;
+    this.#options = options;
+    this.#target = target;
+    this.#secrets = secrets;
+  }
+
+  /**
+   * Verifies and applies one webhook. Rejects with a `BackendError` (`unauthenticated`, op
+   * `webhook`) when the signature is missing, forged, stale or does not match the body; a
+   * refused webhook changes nothing.
+   */
+  async handle(request: WebhookRequest): Promise<WebhookOutcome> {
+    const body =
+      typeof request.body === 'string' ? request.body : Buffer.from(request.body).toString('utf8');
+    let event: Awaited<ReturnType<WebhookReceiver['receive']>>;
+    try {
+      if (request.authorization === undefined || request.authorization === '') {
+        throw new Error('authorization header is empty');
+      }
+      event = await this.#receiver.receive(
+        body,
+        request.authorization,
+        false,
+        this.#options.clockToleranceSeconds,
+      );
+    } catch (error) {
+      const refusal = this.#refusal(error);
+      this.#target.refused(refusal);
+      throw refusal;
+    }
+    const roomName = event.room?.name || undefined;
+    const outcome = (action: WebhookAction, sessionId?: string): WebhookOutcome => ({
+      event: event.event,
+      roomName,
+      sessionId,
+      action: sessionId === undefined ? 'ignored' : action,
+    });
+    if (roomName === undefined) return outcome('ignored');
+    if (event.event === 'room_finished') {
+      return outcome('ended', this.#target.roomFinished(roomName));
+    }
+    const identity = event.participant?.identity;
+    if (event.event === 'participant_left' && this.#options.endOnCallerLeft && identity) {
+      return outcome('closed', this.#target.participantLeft(roomName, identity));
+    }
+    return outcome('ignored');
+  }
+
+  /** A ready `node:http` request listener for the webhook route. */
+  readonly nodeHandler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method !== 'POST') {
+      reply(res, 405, { error: 'webhooks are POSTed' }, { Allow: 'POST' });
+      req.resume();
+      return;
+    }
+    readBody(req, this.#options.maxBodyBytes).then(
+      async (body) => {
+        if (body === undefined) {
+          reply(res, 413, { error: 'webhook body too large' });
+          return;
+        }
+        const { authorization } = req.headers;
+        try {
+          const outcome = await this.handle({ body, authorization });
+          reply(res, 200, outcome);
+        } catch (error) {
+          const refused = error instanceof BackendError && error.code === 'unauthenticated';
+          const message = error instanceof Error ? error.message : String(error);
+          reply(res, refused ? 401 : 500, { error: redact(message, this.#secrets) });
+        }
+      },
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        reply(res, 400, { error: `could not read the webhook body: ${message}` });
+      },
+    );
+  };
+
+  #refusal(error: unknown): BackendError {
+    return new BackendError('unauthenticated', 'webhook', `webhook refused: ${this.#why(error)}`, {
+      provider: PROVIDER,
+      cause: error,
+    });
+  }
+
+  #why(error: unknown): string {
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = error instanceof Error ? error.message : String(error);
+    switch (code) {
+      case 'ERR_JWT_EXPIRED':
+        return 'stale: its signature has expired';
+      case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+        return 'forged: the signature does not verify with our API secret';
+      case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+        const claim = (error as { claim?: unknown }).claim;
+        if (claim === 'iss') return 'signed for another API key';
+        if (claim === 'nbf') return 'its signature is not valid yet';
+        return `signature claim check failed (${String(claim)})`;
+      }
+      case 'ERR_JWS_INVALID':
+      case 'ERR_JWT_INVALID':
+      case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      case 'ERR_JOSE_NOT_SUPPORTED':
+        return 'the Authorization header is not a valid signed token';
+    }
+    if (message === 'authorization header is empty') return 'no Authorization header';
+    if (message.startsWith('sha256 checksum')) {
+      return 'tampered: the body does not match its signed sha256';
+    }
+    return redact(message, this.#secrets);
+  }
+}
+
+/** Reads the body as UTF-8; resolves `undefined` when it exceeds `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function reply(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}

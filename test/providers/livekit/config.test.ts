@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/iface/errors.js';
+import { parseLiveKitConfig } from '../../../src/providers/livekit/config.js';
+
+const base = { url: 'wss://voice.example.com', apiKey: 'key', apiSecret: 'a-secret-value' };
+
+function configError(raw: unknown, env: Record<string, string> = {}): ConfigError {
+  try {
+    parseLiveKitConfig(raw, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('LiveKit provider config', () => {
+  it.each([
+    ['wss://voice.example.com', 'https://voice.example.com', 'wss://voice.example.com'],
+    ['https://voice.example.com', 'https://voice.example.com', 'wss://voice.example.com'],
+    ['ws://127.0.0.1:7880', 'http://127.0.0.1:7880', 'ws://127.0.0.1:7880'],
+    ['http://127.0.0.1:7880/', 'http://127.0.0.1:7880', 'ws://127.0.0.1:7880'],
+  ])('accepts %s (API %s, participants %s)', (url, httpUrl, wsUrl) => {
+    expect(parseLiveKitConfig({ ...base, url }, {})).toMatchObject({ httpUrl, wsUrl });
+  });
+
+  it('takes url, key and secret from LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET', () => {
+    const settings = parseLiveKitConfig(undefined, {
+      LIVEKIT_URL: 'wss://env.example.com',
+      LIVEKIT_API_KEY: 'env-key',
+      LIVEKIT_API_SECRET: 'env-secret',
+    });
+    expect(settings).toMatchObject({
+      httpUrl: 'https://env.example.com',
+      apiKey: 'env-key',
+      apiSecret: 'env-secret',
+    });
+    // The config wins over the environment.
+    expect(parseLiveKitConfig(base, { LIVEKIT_API_KEY: 'env-key' }).apiKey).toBe('key');
+  });
+
+  it('applies defaults', () => {
+    expect(parseLiveKitConfig(base, {})).toMatchObject({
+      mode: 'dispatch',
+      agentName: undefined,
+      roomPrefix: 'va-',
+      emptyTimeout: undefined,
+      tokenTtl: 600,
+      requestTimeoutMs: 10_000,
+      webhook: { endOnCallerLeft: false, clockToleranceSeconds: 10 },
+      reconcile: { intervalMs: 30_000, deleteUntracked: false },
+      health: { timeoutMs: 2_000, degradedLatencyMs: 1_000 },
+      join: { identity: 'agent', connectTimeoutMs: 10_000, sampleRate: 48_000, channels: 1 },
+    });
+    expect(parseLiveKitConfig({ ...base, reconcile: false }, {}).reconcile).toBeUndefined();
+  });
+
+  it.each([
+    [{ ...base, url: undefined }, 'providerConfig.url', 'is required (or set LIVEKIT_URL)'],
+    [{ ...base, url: 'ftp://x' }, 'providerConfig.url', 'must use ws, wss, http or https'],
+    [{ ...base, url: 'wss://h/rtc' }, 'providerConfig.url', 'without a path'],
+    [{ ...base, url: 'wss://u:p@h' }, 'providerConfig.url', 'must not carry credentials'],
+    [{ ...base, apiKey: undefined }, 'providerConfig.apiKey', 'LIVEKIT_API_KEY'],
+    [{ ...base, apiSecret: undefined }, 'providerConfig.apiSecret', 'LIVEKIT_API_SECRET'],
+    [{ ...base, emptyTimeout: -1 }, 'providerConfig.emptyTimeout', 'must be >= 0, got -1'],
+    [{ ...base, tokenTtl: 1.5 }, 'providerConfig.tokenTtl', 'must be an integer'],
+    [{ ...base, roomPrefix: 'a b' }, 'providerConfig.roomPrefix', 'no whitespace'],
+    [{ ...base, mode: 'listen' }, 'providerConfig.mode', 'must be one of dispatch, join'],
+    [{ ...base, agentNmae: 'x' }, 'providerConfig.agentNmae', 'unknown option'],
+    [{ ...base, join: { channels: 3 } }, 'providerConfig.join.channels', 'must be <= 2'],
+  ])('refuses %o naming %s', (raw, field, message) => {
+    const error = configError(raw);
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(message);
+  });
+
+  it('never echoes the secret in its errors', () => {
+    const error = configError({ ...base, apiSecret: ['a-secret-value'] });
+    expect(error.message).toBe(
+      'providerConfig.apiSecret: must be a non-empty string, got an array',
+    );
+    expect(configError({ ...base, apiSecret: '' }).message).toBe(
+      'providerConfig.apiSecret: must be a non-empty string, got an empty string',
+    );
+  });
+});

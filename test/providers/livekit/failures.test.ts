@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { Admission } from '../../../src/admission/admission.js';
+import { BackendError } from '../../../src/iface/errors.js';
+import { API_KEY, eventually, liveKitBackend, startStandIn } from './fixture.js';
+
+describe('LiveKit provider: a failed create leaves nothing behind', () => {
+  it('deletes the room and frees the slot when the dispatch fails (5xx -> unavailable)', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    standIn.inject({ methods: ['CreateDispatch'], error: 'internal', times: 1 });
+
+    const error = await admission.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: 'unavailable', op: 'create_session', provider: 'livekit' });
+    expect((error as Error).message).toMatch(/^LiveKit CreateDispatch failed: 500 internal/);
+    expect(standIn.roomNames()).toEqual([]);
+    expect(standIn.calls('RoomService/DeleteRoom')).toBe(1);
+    expect(admission.active).toBe(0);
+    // The slot really is free: the next create gets it.
+    await expect(admission.createSession({ userId: 'u' })).resolves.toMatchObject({
+      state: 'active',
+    });
+  });
+
+  it('maps 429 to resource_exhausted, and does not delete a room the server refused to create', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    standIn.inject({ methods: ['CreateRoom'], error: 'resource_exhausted', times: 1 });
+    await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
+      code: 'resource_exhausted',
+    });
+    expect(standIn.calls('RoomService/DeleteRoom')).toBe(0);
+    expect(standIn.roomNames()).toEqual([]);
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
+  it('maps refused credentials to unauthenticated and an unreachable server to unavailable', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    standIn.setKeys({ [API_KEY]: 'another-secret-entirely-0123456789' });
+    await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
+      code: 'unauthenticated',
+      message: expect.stringMatching(
+        /^LiveKit CreateRoom failed: 401: invalid authorization token/,
+      ),
+    });
+    await standIn.goDown();
+    const error = await backend.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'unavailable' });
+    expect((error as Error).message).toMatch(/^LiveKit CreateRoom failed: server unreachable/);
+  });
+
+  it('maps a request timeout to timeout, and deletes the room if the late create lands', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn, { requestTimeoutMs: 100 });
+    // The server is slow: it creates the room after the client gave up.
+    standIn.inject({ methods: ['CreateRoom'], latencyMs: 400, times: 1 });
+    await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
+      code: 'timeout',
+      message: 'LiveKit CreateRoom failed: server timed out',
+    });
+    await eventually(() => standIn.roomNames().length === 1);
+    const [late] = standIn.roomNames();
+    // Reconciliation deletes the room that landed after the failed create.
+    const report = await backend.reconcile();
+    expect(report.deleted).toEqual([late]);
+    expect(standIn.roomNames()).toEqual([]);
+    expect(report.untracked).toEqual([]);
+  });
+
+  it('an abort during setup waits for the call in flight, then deletes the room', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    standIn.inject({ methods: ['CreateRoom'], latencyMs: 150, times: 1 });
+    const controller = new AbortController();
+    const create = backend.createSession({ userId: 'u' }, { signal: controller.signal });
+    await eventually(() => standIn.calls('RoomService/CreateRoom') === 1);
+    controller.abort();
+    await expect(create).rejects.toMatchObject({ code: 'aborted' });
+    // By the time the create rejected, the room it made was gone again.
+    expect(standIn.roomNames()).toEqual([]);
+    expect(standIn.calls('AgentDispatchService/CreateDispatch')).toBe(0);
+  });
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { Admission } from '../../../src/admission/admission.js';
+import type { BackendError } from '../../../src/iface/errors.js';
+import { API_SECRET, liveKitBackend, startStandIn, startWebhookSink } from './fixture.js';
+
+async function setUp() {
+  const standIn = await startStandIn();
+  const backend = await liveKitBackend(standIn);
+  const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
+  const session = await admission.createSession({ userId: 'caller' });
+  const refused: BackendError[] = [];
+  backend.on('webhook_refused', ({ error }) => refused.push(error));
+  const finished = standIn.webhookBody('room_finished', session.connection.roomName);
+  return { standIn, backend, admission, session, refused, finished };
+}
+
+describe('LiveKit provider: webhook verification', () => {
+  it('applies a genuine room_finished', async () => {
+    const { standIn, backend, admission, session, finished } = await setUp();
+    const outcome = await backend.handleWebhook({
+      body: finished,
+      authorization: standIn.signWebhook(finished),
+    });
+    expect(outcome).toEqual({
+      event: 'room_finished',
+      roomName: session.connection.roomName,
+      sessionId: session.id,
+      action: 'ended',
+    });
+    expect((await session.closed).reason).toBe('remote_ended');
+    expect(admission.active).toBe(0);
+  });
+
+  it.each([
+    [
+      'forged (signed with another secret)',
+      { secret: `${API_SECRET}-not` },
+      /^webhook refused: forged/,
+    ],
+    ['stale (its token expired)', { expiresInSeconds: -120 }, /^webhook refused: stale/],
+    ['signed for another API key', { apiKey: 'APIother', secret: API_SECRET }, /another API key/],
+  ])('refuses a %s webhook and changes nothing', async (_, sign, message) => {
+    const { standIn, backend, admission, session, refused, finished } = await setUp();
+    const error = await backend
+      .handleWebhook({ body: finished, authorization: standIn.signWebhook(finished, sign) })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'BackendError', code: 'unauthenticated', op: 'webhook' });
+    expect((error as Error).message).toMatch(message);
+    expect(refused).toEqual([error]);
+    expect(session.state).toBe('active');
+    expect(admission.active).toBe(1);
+    expect(standIn.roomNames()).toEqual([session.connection.roomName]);
+  });
+
+  it('refuses a body tampered with after signing, and a webhook with no signature', async () => {
+    const { standIn, backend, session, finished } = await setUp();
+    const other = standIn.webhookBody('room_started', session.connection.roomName);
+    await expect(
+      backend.handleWebhook({ body: finished, authorization: standIn.signWebhook(other) }),
+    ).rejects.toThrow('webhook refused: tampered: the body does not match its signed sha256');
+    await expect(
+      backend.handleWebhook({ body: finished, authorization: undefined }),
+    ).rejects.toThrow('webhook refused: no Authorization header');
+    await expect(
+      backend.handleWebhook({ body: finished, authorization: 'Bearer not-a-token' }),
+    ).rejects.toThrow('webhook refused: the Authorization header is not a valid signed token');
+    expect(session.state).toBe('active');
+  });
+
+  it('ignores verified events about rooms it does not own', async () => {
+    const { standIn, backend, session } = await setUp();
+    const stranger = standIn.webhookBody('room_finished', 'someone-elses-room');
+    await expect(
+      backend.handleWebhook({ body: stranger, authorization: standIn.signWebhook(stranger) }),
+    ).resolves.toMatchObject({ action: 'ignored', sessionId: undefined });
+    expect(session.state).toBe('active');
+  });
+
+  it('the node:http handler answers 200, 401, 405 and 413', async () => {
+    const { standIn, backend, session, finished } = await setUp();
+    const sink = await startWebhookSink();
+    sink.use(backend.webhookHandler);
+    const post = (body: string, authorization: string) =>
+      fetch(sink.url, {
+        method: 'POST',
+        headers: { Authorization: authorization, 'content-type': 'application/webhook+json' },
+        body,
+      });
+
+    const forged = await post(finished, standIn.signWebhook(finished, { secret: 'x'.repeat(32) }));
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toEqual({
+      error: 'webhook refused: forged: the signature does not verify with our API secret',
+    });
+    expect((await fetch(sink.url)).status).toBe(405);
+    const huge = 'x'.repeat(2 * 1024 * 1024);
+    expect((await post(huge, standIn.signWebhook(huge))).status).toBe(413);
+    expect(session.state).toBe('active');
+
+    const genuine = await post(finished, standIn.signWebhook(finished));
+    expect(genuine.status).toBe(200);
+    expect(await genuine.json()).toMatchObject({ event: 'room_finished', action: 'ended' });
+    expect(session.state).toBe('closed');
+  });
+});
