@@ -43,7 +43,10 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   #stopping: Promise<void> | undefined;
   readonly #sessions = new Map<string, ManagedSession<C>>();
   /** Creates under way; `stop()` aborts them. */
-  readonly #inflight = new Set<AbortController>();
+  readonly #inflight = new Set<{
+    readonly controller: AbortController;
+    readonly done: Promise<void>;
+  }>();
 
   protected constructor(config: BackendConfig) {
     this.config = config;
@@ -98,10 +101,13 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   stop(): Promise<void> {
     if (this.#stopping !== undefined) return this.#stopping;
     this.#state = 'stopping';
-    for (const controller of this.#inflight) {
+    const creates = [...this.#inflight];
+    for (const { controller } of creates) {
       controller.abort(this.error('stopped', 'create_session', 'the backend is stopping'));
     }
     this.#stopping = (async () => {
+      // Creates under way undo their provider work on abort; wait so nothing outlives stop().
+      await Promise.all(creates.map(({ done }) => done));
       await Promise.all([...this.#sessions.values()].map((s) => s.close('backend_stopped')));
       await this.onStop();
       this.#state = 'stopped';
@@ -117,14 +123,17 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
 
     const controller = new AbortController();
     const detach = onAbort(signal, () => controller.abort(signal?.reason));
-    this.#inflight.add(controller);
+    let finished = (): void => undefined;
+    const create = { controller, done: new Promise<void>((resolve) => (finished = resolve)) };
+    this.#inflight.add(create);
     const id = this.newSessionId();
     const tenantId = tenantOf(config);
     try {
       const opened = await this.openSession({ id, tenantId, config, signal: controller.signal });
       if (controller.signal.aborted) {
-        // The provider finished despite the abort: undo its work before reporting the abort.
-        await opened.teardown('aborted').catch(() => undefined);
+        // The provider finished despite the abort: undo its work before reporting the abort
+        // (a failing teardown becomes the abort error's cause, below).
+        await opened.teardown('aborted');
         throw this.abortError(controller.signal, 'create_session');
       }
       const session = new ManagedSession<C>({
@@ -147,7 +156,8 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       throw this.wrap(error, 'create_session', 'setup_failed');
     } finally {
       detach();
-      this.#inflight.delete(controller);
+      this.#inflight.delete(create);
+      finished();
     }
   }
 

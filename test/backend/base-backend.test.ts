@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { BaseBackend, type OpenedSession } from '../../src/backend/base-backend.js';
 import { BackendError } from '../../src/iface/errors.js';
+import type { ConnectionInfo } from '../../src/iface/session.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
-import { flush } from '../support/flush.js';
+import { flush, settle } from '../support/flush.js';
 
 describe('BaseBackend lifecycle and bookkeeping', () => {
   it('refuses creates before start and after stop with a clear error', async () => {
@@ -95,5 +97,42 @@ describe('BaseBackend lifecycle and bookkeeping', () => {
     await expect(backend.healthCheck({ signal: controller.signal })).rejects.toBeInstanceOf(
       BackendError,
     );
+  });
+});
+
+/** A provider that cannot cancel a create in flight (like an HTTP call): it finishes, then is undone. */
+class UncancellableBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'uncancellable';
+  open = 0;
+  constructor() {
+    super({});
+  }
+  protected async openSession(): Promise<OpenedSession<ConnectionInfo>> {
+    this.open++;
+    await settle(2);
+    return {
+      connection: { url: 'test://', roomName: 'r', token: 't' },
+      teardown: async () => {
+        await flush();
+        this.open--;
+      },
+    };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+describe('BaseBackend stop() with creates under way', () => {
+  it('aborts them and returns only once their provider work is undone', async () => {
+    const backend = new UncancellableBackend();
+    await backend.start();
+    const pending = backend.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    await flush();
+    expect(backend.open).toBe(1);
+    await backend.stop();
+    expect(backend.open).toBe(0);
+    expect(await pending).toMatchObject({ code: 'stopped' });
+    expect(backend.getActiveSessionCount()).toBe(0);
   });
 });
