@@ -201,8 +201,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.#smoother = new SetupSmoother(resolved.setup);
     this.#adaptive?.onChange(() => this.#limitsChanged());
     this.#setupAdaptive?.onChange(() => this.#limitsChanged());
-    this.#unsubscribeStore =
+    const unsubscribeFreed =
       this.#store.onCapacityFreed?.(() => this.#capacityMayHaveFreed()) ?? noop;
+    const unsubscribeLost = this.#store.onLeaseLost?.((lease) => this.#leaseLost(lease)) ?? noop;
+    this.#unsubscribeStore = () => {
+      unsubscribeFreed();
+      unsubscribeLost();
+    };
     if (resolved.health !== undefined) {
       this.#health = new HealthGate(backend, resolved.health, (status, previous) =>
         this.#onHealthChange(status, previous),
@@ -306,7 +311,40 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       });
       throw error;
     }
-    return this.#setUp(config, slot, signal, span);
+    const claimKey =
+      config.idempotencyKey === undefined ? undefined : `${tenantId}:${config.idempotencyKey}`;
+    if (claimKey !== undefined && this.#store.claim !== undefined) {
+      await this.#claim(slot, claimKey, span);
+    }
+    return this.#setUp(config, slot, signal, span, claimKey);
+  }
+
+  /**
+   * Claims the idempotency key in a shared store, so that a request with the same key on
+   * another instance gets `duplicate` instead of a second session. Gives the slot back if not.
+   */
+  async #claim(slot: Slot, key: string, span: AdmissionSpan | undefined): Promise<void> {
+    let error: AdmissionError | undefined;
+    try {
+      const claim = await this.#store.claim!(slot.lease, key);
+      if (!claim.claimed) {
+        this.#emitRefused(slot.tenantId, 'duplicate', undefined);
+        error = new AdmissionError(
+          'duplicate',
+          'a session for this idempotency key exists on another instance',
+          {
+            tenantId: slot.tenantId,
+            sessionId: claim.sessionId,
+          },
+        );
+      }
+    } catch (cause) {
+      error = this.#storeUnavailable(slot.tenantId, cause);
+    }
+    if (error === undefined) return;
+    slot.release();
+    span?.end({ outcome: error.code, waitedMs: slot.waitedMs, active: this.#active, error });
+    throw error;
   }
 
   async #setUp(
@@ -314,6 +352,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     slot: Slot,
     signal: AbortSignal | undefined,
     span: AdmissionSpan | undefined,
+    claimKey: string | undefined,
   ): Promise<VoiceSession> {
     const started = performance.now();
     const timeout = new AbortController();
@@ -380,6 +419,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     if (setupStart !== undefined) this.#learn(setupStart, false);
     slot.session = session;
     void session.closed.then(() => slot.release());
+    if (claimKey !== undefined && this.#store.bindSession !== undefined) {
+      this.#store
+        .bindSession(slot.lease, claimKey, session.id)
+        .catch((error: unknown) => this.#storeError('bind', error));
+    }
     if (this.hasListeners('session_created')) {
       this.emit('session_created', {
         tenantId: slot.tenantId,
@@ -691,6 +735,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     }
   }
 
+  /** The store no longer counts this slot: stop what it admitted, so the cap holds. */
+  #leaseLost(lease: Lease): void {
+    const slot = this.#slots.toArray().find((held) => held.lease === lease);
+    if (slot === undefined) return;
+    this.emit('lease_lost', { tenantId: slot.tenantId, sessionId: slot.session?.id });
+    if (slot.session !== undefined) void slot.session.close('lease_lost');
+    else slot.revoke(new AdmissionError('store_unavailable', 'the shared store dropped this slot'));
+  }
+
   /** A slot was released here or elsewhere: waiters may proceed. */
   #capacityMayHaveFreed(tenantId?: string): void {
     this.#globalBlocked = false;
@@ -806,7 +859,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     return this.#refuse(tenantId, 'store_unavailable', error, 1_000);
   }
 
-  #storeError(operation: 'acquire' | 'release', error: unknown): void {
+  #storeError(operation: 'acquire' | 'release' | 'bind', error: unknown): void {
     if (this.hasListeners('store_error')) this.emit('store_error', { operation, error });
     else
       process.emitWarning(

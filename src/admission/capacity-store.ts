@@ -59,7 +59,24 @@ export interface CapacityStore {
    * so local waiters retry. Returns the function that unsubscribes.
    */
   onCapacityFreed?(listener: () => void): () => void;
+  /**
+   * Shared stores call `listener` when a lease this process holds was dropped by the store
+   * (it expired while the process was cut off, or the store lost its data and the caps left no
+   * room to re-assert it): the slot no longer counts. Returns the function that unsubscribes.
+   */
+  onLeaseLost?(listener: (lease: Lease) => void): () => void;
+  /**
+   * Ties an idempotency key to a held lease, atomically across everyone sharing the store.
+   * Refused when another live lease holds the key (with that holder's session id if known).
+   */
+  claim?(lease: Lease, key: string): Promise<ClaimResult>;
+  /** Records the session created under a claimed key, so duplicates can be told its id. */
+  bindSession?(lease: Lease, key: string, sessionId: string): Promise<void>;
 }
+
+export type ClaimResult =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly sessionId: string | undefined };
 
 /** Tells a refusal from a lease. */
 export function isRefusal(result: AcquireResult): result is Refusal {

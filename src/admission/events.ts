@@ -75,5 +75,10 @@ export interface AdmissionEvents extends Record<string, unknown> {
   };
   draining: { readonly active: number; readonly queued: number };
   drained: DrainResult;
-  store_error: { readonly operation: 'acquire' | 'release'; readonly error: unknown };
+  store_error: { readonly operation: 'acquire' | 'release' | 'bind'; readonly error: unknown };
+  /**
+   * The shared store dropped a slot held here (see docs/redis.md). Its session is closed with
+   * reason `lease_lost` to keep the cap; a raw slot's `signal` aborts.
+   */
+  lease_lost: { readonly tenantId: string; readonly sessionId: string | undefined };
 }

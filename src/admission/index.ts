@@ -15,6 +15,7 @@ export type {
   AcquireRequest,
   AcquireResult,
   CapacityStore,
+  ClaimResult,
   Lease,
   Refusal,
   RefusalReason,
@@ -32,6 +33,7 @@ export type {
   SetupOptions,
   TenantLimitsOptions,
 } from './options.js';
+export * from './redis/index.js';
 export { Slot } from './slot.js';
 export type {
   AdmissionOutcome,

@@ -23,7 +23,9 @@ export type SessionEndReason =
   /** A drain reached its deadline and closed it. */
   | 'drained'
   /** The caller aborted while the session was being created. */
-  | 'aborted';
+  | 'aborted'
+  /** A shared capacity store dropped the session's slot (see docs/redis.md): closed to keep the cap. */
+  | 'lease_lost';
 
 /** How a session ended; `VoiceSession.closed` resolves with it exactly once. */
 export interface SessionEnd {

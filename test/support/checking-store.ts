@@ -20,9 +20,20 @@ export class CheckingStore implements CapacityStore {
   readonly #releases = new Map<string, number>();
   acquired = 0;
   peakHeld = 0;
+  /** Calls to the inner store whose answer has not arrived yet. */
+  pending = 0;
+
+  // Declared, not initialised: present only when the inner store has them.
+  declare readonly onCapacityFreed?: NonNullable<CapacityStore['onCapacityFreed']>;
+  declare readonly claim?: NonNullable<CapacityStore['claim']>;
+  declare readonly bindSession?: NonNullable<CapacityStore['bindSession']>;
 
   constructor(inner: CapacityStore) {
     this.inner = inner;
+    // Wake-ups and idempotency claims pass straight through: only slots are checked here.
+    if (inner.onCapacityFreed) this.onCapacityFreed = inner.onCapacityFreed.bind(inner);
+    if (inner.claim) this.claim = inner.claim.bind(inner);
+    if (inner.bindSession) this.bindSession = inner.bindSession.bind(inner);
     this.kind = `checking(${inner.kind})`;
     this.synchronous = inner.synchronous === true;
   }
@@ -37,7 +48,7 @@ export class CheckingStore implements CapacityStore {
 
   tryAcquire(request: AcquireRequest): AcquireResult | Promise<AcquireResult> {
     const result = this.inner.tryAcquire(request);
-    if (result instanceof Promise) return result.then((r) => this.#record(request, r));
+    if (result instanceof Promise) return this.#track(result.then((r) => this.#record(request, r)));
     return this.#record(request, result);
   }
 
@@ -50,7 +61,15 @@ export class CheckingStore implements CapacityStore {
     const left = (this.#tenantHeld.get(lease.tenantId) ?? 0) - 1;
     if (left <= 0) this.#tenantHeld.delete(lease.tenantId);
     else this.#tenantHeld.set(lease.tenantId, left);
-    return this.inner.release(lease);
+    const released = this.inner.release(lease);
+    return released instanceof Promise ? this.#track(released) : released;
+  }
+
+  #track<T>(answer: Promise<T>): Promise<T> {
+    this.pending++;
+    return answer.finally(() => {
+      this.pending--;
+    });
   }
 
   usage(): StoreUsage | Promise<StoreUsage> {

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { ConfigError } from '../../iface/errors.js';
+import { describeValue } from '../../internal/validate.js';
+
+/**
+ * What the store needs of a connection; ioredis `Redis` and `Cluster` clients fit. Declared
+ * here rather than imported so that ioredis stays an optional dependency, types included.
+ */
+export interface RedisConnection {
+  evalsha(sha: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
+  duplicate(): RedisConnection;
+  subscribe(...channels: string[]): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** Thrown when Redis does not answer in time or the connection is down. */
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+/**
+ * Resolves the `redis` option: a client (used as given, never closed by the store) or a URL
+ * (ioredis is imported only then, and the store owns and closes the client).
+ */
+export function connect(redis: unknown): { client: Promise<RedisConnection>; owned: boolean } {
+  if (typeof redis === 'string') {
+    const url = redis;
+    return {
+      owned: true,
+      client: import('ioredis').then(
+        ({ Redis: RedisClient }) => new RedisClient(url, { lazyConnect: false }),
+      ),
+    };
+  }
+  if (
+    redis !== null &&
+    typeof redis === 'object' &&
+    typeof (redis as RedisConnection).evalsha === 'function'
+  ) {
+    return { owned: false, client: Promise.resolve(redis as RedisConnection) };
+  }
+  throw new ConfigError(
+    'redis',
+    `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(redis)}`,
+  );
+}
+
+/** A Lua script run by SHA, loaded on first use (and again after a restart wiped the cache). */
+export class LuaScript {
+  readonly #source: string;
+  readonly #sha: string;
+
+  constructor(source: string) {
+    this.#source = source;
+    this.#sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(
+    client: RedisConnection,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    try {
+      return await client.evalsha(this.#sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.#source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/** Rejects with RedisUnavailableError when `operation` has not settled within `ms`. */
+export function withDeadline<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new RedisUnavailableError(`redis did not answer ${what} within ${ms} ms`)),
+      ms,
+    );
+    timer.unref();
+    operation.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(
+          error instanceof Error
+            ? new RedisUnavailableError(`redis ${what} failed: ${error.message}`, { cause: error })
+            : error,
+        );
+      },
+    );
+  });
+}

@@ -1,0 +1,87 @@
+import type { RedisConnection } from './redis-client.js';
+
+/**
+ * Tells local waiters when a slot may have been freed elsewhere: a pub/sub message from every
+ * release, and, because a message can be lost (reconnects) and expired leases announce
+ * nothing, a jittered poll. Listeners only retry their waiters, so a spurious call is cheap.
+ */
+export class Wakeups {
+  readonly #client: Promise<RedisConnection>;
+  readonly #channel: string;
+  readonly #pollMs: number;
+  readonly #listeners: (() => void)[] = [];
+  readonly #onError: (error: unknown) => void;
+  #connection: RedisConnection | undefined;
+  #started = false;
+  #poll: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(
+    client: Promise<RedisConnection>,
+    channel: string,
+    pollMs: number,
+    onError: (error: unknown) => void,
+  ) {
+    this.#onError = onError;
+    this.#client = client;
+    this.#channel = channel;
+    this.#pollMs = pollMs;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.push(listener);
+    this.#start();
+    return () => {
+      const index = this.#listeners.indexOf(listener);
+      if (index >= 0) this.#listeners.splice(index, 1);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#poll !== undefined) clearTimeout(this.#poll);
+    this.#connection?.disconnect();
+  }
+
+  #notify = (): void => {
+    for (const listener of [...this.#listeners]) listener();
+  };
+
+  #start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#client.then(
+      (client) => {
+        if (this.#closed) return;
+        const subscriber = client.duplicate();
+        this.#connection = subscriber;
+        subscriber.on('message', this.#notify);
+        // ioredis re-subscribes on reconnect; the poll covers the gap meanwhile. One report per
+        // outage: ioredis emits an error per reconnect attempt.
+        let reported = false;
+        subscriber.on('error', (error) => {
+          if (!reported) this.#onError(error);
+          reported = true;
+        });
+        subscriber.on('ready', () => {
+          reported = false;
+        });
+        subscriber.subscribe(this.#channel).catch((error: unknown) => {
+          if (!this.#closed) this.#onError(error);
+        });
+      },
+      (error: unknown) => this.#onError(error),
+    );
+    this.#schedulePoll();
+  }
+
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    const delay = this.#pollMs * (0.5 + Math.random());
+    this.#poll = setTimeout(() => {
+      this.#notify();
+      this.#schedulePoll();
+    }, delay);
+    this.#poll.unref();
+  }
+}

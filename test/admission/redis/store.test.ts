@@ -1,0 +1,146 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { Admission } from '../../../src/admission/admission.js';
+import type { Lease } from '../../../src/admission/capacity-store.js';
+import { type RedisCapacityStore, redisStore } from '../../../src/admission/redis/redis-store.js';
+import { describeWithBinary } from '../../support/binaries.js';
+import { ControlledBackend } from '../../support/controlled-backend.js';
+import { type RedisServer, startRedis } from '../../support/redis-server.js';
+
+const request = (tenantId: string, globalLimit = 3, tenantLimit = Number.POSITIVE_INFINITY) => ({
+  tenantId,
+  globalLimit,
+  tenantLimit,
+});
+
+describeWithBinary('redis-server', 'redis store', () => {
+  let server: RedisServer;
+  const stores: RedisCapacityStore[] = [];
+  const clients: Redis[] = [];
+  let counter = 0;
+
+  /** A store on a fresh limiter name, so tests do not see each other's leases. */
+  const newStore = (name = `t${++counter}`, leaseTtlMs = 1_000): RedisCapacityStore => {
+    const store = redisStore({ redis: server.url, name, leaseTtlMs, pollMs: 50 });
+    stores.push(store);
+    return store;
+  };
+
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('enforces the global and tenant caps atomically and releases exactly once', async () => {
+    const store = newStore();
+    const a = await store.tryAcquire(request('a', 3, 2));
+    const b = await store.tryAcquire(request('a', 3, 2));
+    expect(await store.tryAcquire(request('a', 3, 2))).toEqual({ refused: 'tenant_capacity' });
+    const c = await store.tryAcquire(request('b', 3, 2));
+    expect(await store.tryAcquire(request('c', 3, 2))).toEqual({ refused: 'capacity' });
+    expect(await store.usage()).toEqual({
+      active: 3,
+      tenants: new Map([
+        ['a', 2],
+        ['b', 1],
+      ]),
+    });
+    await store.release(a as Lease);
+    await store.release(a as Lease);
+    expect((await store.usage()).active).toBe(2);
+    await store.release(b as Lease);
+    await store.release(c as Lease);
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('shares one cap between stores with the same name; other names are independent', async () => {
+    const one = newStore('shared');
+    const two = newStore('shared');
+    const other = newStore('other');
+    expect((await one.tryAcquire(request('t', 2))).refused).toBeUndefined();
+    expect((await two.tryAcquire(request('t', 2))).refused).toBeUndefined();
+    expect(await two.tryAcquire(request('t', 2))).toEqual({ refused: 'capacity' });
+    expect((await other.tryAcquire(request('t', 2))).refused).toBeUndefined();
+  });
+
+  it('a store that stops renewing (a crashed instance) loses its slots within the lease TTL; others keep theirs', async () => {
+    const crashed = newStore('crash', 400);
+    const alive = newStore('crash', 400);
+    for (let i = 0; i < 2; i++) await crashed.tryAcquire(request('t', 5));
+    await alive.tryAcquire(request('t', 5));
+    await crashed.close(); // stops renewing without releasing
+    expect((await alive.usage()).active).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect((await alive.usage()).active).toBe(1);
+    expect(alive.held).toBe(1);
+  });
+
+  it('wakes a waiter on another instance when a slot is released there', async () => {
+    const backend = new ControlledBackend();
+    const storeA = newStore('wake');
+    const storeB = newStore('wake');
+    const a = new Admission(backend, { maxConcurrentSessions: 1, health: false, store: storeA });
+    const b = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      health: false,
+      store: storeB,
+      queue: { maxSize: 5 },
+    });
+    const held = await a.acquire();
+    const waiting = b.acquire();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(b.queued).toBe(1);
+    held.release();
+    const slot = await waiting;
+    expect(slot.tenantId).toBe('default');
+    slot.release();
+  });
+
+  it('refuses with store_unavailable and a retryAfterMs when Redis cannot be reached', async () => {
+    const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'down', timeoutMs: 200 });
+    stores.push(store);
+    const errors: string[] = [];
+    store.on('error', (e) => errors.push(e.operation));
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 5,
+      health: false,
+      store,
+    });
+    admission.on('store_error', () => undefined);
+    await expect(admission.acquire()).rejects.toMatchObject({
+      code: 'store_unavailable',
+      retryAfterMs: 1_000,
+    });
+    // The outage is reported once, not once per reconnect attempt.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(errors.filter((op) => op === 'connection')).toHaveLength(1);
+  });
+
+  it('validates its options', () => {
+    expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
+    expect(() => redisStore({ redis: server.url, name: 'bad{name}' })).toThrow(/name: must be/);
+    expect(() => redisStore({ redis: server.url, name: 'x', leaseTtlMs: 10 })).toThrow(
+      /options.leaseTtlMs: must be >= 100/,
+    );
+    expect(() =>
+      redisStore({ redis: server.url, name: 'x', whenUnavailable: 'panic' as never }),
+    ).toThrow(/options.whenUnavailable/);
+  });
+
+  it('accepts an ioredis client it does not own', async () => {
+    const client = new Redis(server.url);
+    clients.push(client);
+    const store = redisStore({ redis: client, name: `own${++counter}` });
+    stores.push(store);
+    const lease = await store.tryAcquire(request('t'));
+    await store.release(lease as Lease);
+    await store.close();
+    expect(await client.ping()).toBe('PONG');
+  });
+});
