@@ -100,3 +100,42 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Red
     },
   };
 }
+
+export interface RedisCluster {
+  readonly ports: readonly number[];
+  stop(): Promise<void>;
+}
+
+/** Three masters on loopback joined into a cluster (no replicas). */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < masters; i++) {
+    nodes.push(
+      await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`]),
+    );
+  }
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.stop()));
+  };
+  try {
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...nodes.map((node) => `127.0.0.1:${node.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    // Slots are assigned at once, but each node learns the others' over the cluster bus.
+    for (let attempt = 0; ; attempt++) {
+      const states = await Promise.all(nodes.map((node) => node.cli('cluster', 'info')));
+      if (states.every((info) => info.includes('cluster_state:ok'))) break;
+      if (attempt > 200) throw new Error('redis cluster did not converge');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ports: nodes.map((node) => node.port), stop };
+}

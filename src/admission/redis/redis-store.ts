@@ -79,6 +79,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   readonly options: ResolvedRedisOptions;
   readonly #keys: LimiterKeys;
   readonly #client: Promise<RedisConnection>;
+  /** The connection once `#client` has resolved. */
+  #connection: RedisConnection | undefined;
   readonly #ownsClient: boolean;
   readonly #instance = randomUUID();
   #sequence = 0;
@@ -91,6 +93,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   readonly #lostListeners: ((lease: Lease) => void)[] = [];
   readonly #local: MemoryCapacityStore | undefined;
   #closed = false;
+  /** Redis calls under way, each settled (never rejecting). */
+  readonly #inflight = new Set<Promise<void>>();
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -102,6 +106,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     // A client that fails to load (bad URL, ioredis missing) surfaces on first use, not here.
     client.then(
       (connection) => {
+        this.#connection = connection;
         if (owned) this.#watchConnection(connection);
       },
       () => undefined,
@@ -156,7 +161,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       return;
     }
     // If this fails the lease is no longer renewed, so it expires within the TTL.
-    await this.#run(SCRIPTS.release, 'release', [lease.id, this.#keys.channel]);
+    await this.#run(SCRIPTS.release, 'release', [
+      lease.id,
+      this.#keys.channel,
+      this.options.leaseTtlMs,
+    ]);
   }
 
   async usage(): Promise<StoreUsage> {
@@ -215,6 +224,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     if (this.#closed) return;
     this.#closed = true;
     this.#renewal.stop();
+    await Promise.all(this.#inflight);
     await this.#wakeups.close();
     if (this.#ownsClient) {
       const client = await this.#client.catch(() => undefined);
@@ -273,13 +283,25 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     }
   }
 
-  async #run(
-    script: LuaScript,
-    what: string,
-    args: readonly (string | number)[],
-  ): Promise<unknown> {
-    const client = await withDeadline(this.#client, this.options.timeoutMs, 'connect');
-    return withDeadline(script.run(client, this.#keys.all, args), this.options.timeoutMs, what);
+  #run(script: LuaScript, what: string, args: readonly (string | number)[]): Promise<unknown> {
+    // Once connected, the command is written in this very call: commands then reach Redis in
+    // the order they were issued. A renewal issued before a release must not arrive after it,
+    // or it would re-assert the lease the release just dropped.
+    const connection = this.#connection;
+    const call =
+      connection !== undefined
+        ? withDeadline(script.run(connection, this.#keys.all, args), this.options.timeoutMs, what)
+        : withDeadline(this.#client, this.options.timeoutMs, 'connect').then((client) =>
+            withDeadline(script.run(client, this.#keys.all, args), this.options.timeoutMs, what),
+          );
+    // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
+    const settled = call.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#inflight.add(settled);
+    void settled.then(() => this.#inflight.delete(settled));
+    return call;
   }
 
   /**

@@ -9,10 +9,12 @@
  *   tenants  HASH  tenantId -> leases held
  *   claims   HASH  idempotency key -> leaseId "\n" sessionId (may be empty)
  *   epoch    HASH  id, recoverUntil: the limiter's identity, to notice Redis losing its data
+ *   released ZSET  leaseId -> until (ms): recently released leases, which a renewal that was
+ *                  sent before the release but runs after it must not bring back
  */
 
 const PRELUDE = `
-local leases, owners, tenants, claims, epoch = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local leases, owners, tenants, claims, epoch, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -44,6 +46,7 @@ end
 local function purge(now)
   local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now)
   for _, id in ipairs(expired) do drop(id) end
+  redis.call('ZREMRANGEBYSCORE', released, '-inf', now)
 end
 
 -- The limiter's epoch; created when missing. 'expected' is the epoch the caller saw before:
@@ -85,9 +88,10 @@ local status = add(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), now +
 return { status, id, recover }
 `;
 
-/** ARGV: leaseId, channel. Returns 1 when the lease was held (and announces the free slot). */
+/** ARGV: leaseId, channel, ttlMs. Returns 1 when the lease was held (and announces the free slot). */
 export const RELEASE = `${PRELUDE}
 local dropped = drop(ARGV[1])
+redis.call('ZADD', released, now_ms() + tonumber(ARGV[3]), ARGV[1])
 if dropped == 1 then redis.call('PUBLISH', ARGV[2], '1') end
 return dropped
 `;
@@ -108,6 +112,8 @@ for i = 4, #ARGV, 5 do
   local lease = ARGV[i]
   if redis.call('ZSCORE', leases, lease) then
     redis.call('ZADD', leases, 'XX', now + ttl, lease)
+  elseif redis.call('ZSCORE', released, lease) then
+    -- released after this renewal was sent: not ours to bring back, and not lost either
   elseif add(lease, ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl) == 1 then
     local key = ARGV[i + 4]
     if key ~= '' and not redis.call('HGET', claims, key) then

@@ -1,0 +1,167 @@
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { Admission } from '../../../src/admission/admission.js';
+import type { Lease } from '../../../src/admission/capacity-store.js';
+import { type RedisCapacityStore, redisStore } from '../../../src/admission/redis/redis-store.js';
+import { RENEW } from '../../../src/admission/redis/scripts.js';
+import { describeWithBinary } from '../../support/binaries.js';
+import { ControlledBackend } from '../../support/controlled-backend.js';
+import { type RedisServer, startRedis } from '../../support/redis-server.js';
+
+const request = (tenantId: string, globalLimit = 5) => ({
+  tenantId,
+  globalLimit,
+  tenantLimit: Number.POSITIVE_INFINITY,
+});
+
+describeWithBinary(
+  'redis-server',
+  'redis store: losing Redis, losing leases, sharing idempotency keys',
+  () => {
+    let server: RedisServer;
+    const stores: RedisCapacityStore[] = [];
+    let counter = 0;
+    const newStore = (
+      name: string,
+      extra: Partial<Parameters<typeof redisStore>[0]> = {},
+    ): RedisCapacityStore => {
+      const store = redisStore({
+        redis: server.url,
+        name,
+        leaseTtlMs: 1_000,
+        timeoutMs: 300,
+        pollMs: 50,
+        ...extra,
+      });
+      store.on('error', () => undefined);
+      stores.push(store);
+      return store;
+    };
+
+    beforeAll(async () => {
+      server = await startRedis();
+    });
+    afterEach(async () => {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+    });
+    afterAll(async () => {
+      await server.stop();
+    });
+
+    it('Redis losing its data: held leases are re-asserted, and new ones wait until they are', async () => {
+      const name = `lost${++counter}`;
+      const holder = newStore(name);
+      const other = newStore(name);
+      const leases = [await holder.tryAcquire(request('a')), await holder.tryAcquire(request('a'))];
+      await other.tryAcquire(request('b')).then((lease) => other.release(lease as Lease));
+      await server.cli('FLUSHALL');
+      // `other` saw the limiter before: it notices the loss and opens a recovery window.
+      expect(await other.tryAcquire(request('b'))).toEqual({ refused: 'capacity' });
+      await holder.renewNow();
+      expect(await other.usage()).toEqual({ active: 2, tenants: new Map([['a', 2]]) });
+      for (const lease of leases) await holder.release(lease as Lease);
+      expect((await other.usage()).active).toBe(0);
+    });
+
+    it('a renewal that reaches Redis after a release of one of its leases does not bring it back', async () => {
+      const name = `race${++counter}`;
+      const store = newStore(name);
+      const lease = (await store.tryAcquire(request('a'))) as Lease;
+      await store.release(lease);
+      // The renewal as it was sent before the release: it still lists the lease.
+      const keys = ['leases', 'owners', 'tenants', 'claims', 'epoch', 'released'].map(
+        (k) => `voice-admission:{${name}}:${k}`,
+      );
+      const epoch = await server.cli('HGET', keys[4]!, 'id');
+      await server.cli(
+        'EVAL',
+        RENEW,
+        '6',
+        ...keys,
+        '1000',
+        epoch,
+        'unused',
+        lease.id,
+        'a',
+        '5',
+        '-1',
+        '',
+      );
+      expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+    });
+
+    it('a lease dropped while cut off and with no room to re-assert: reported, and its session closed', async () => {
+      const name = `gone${++counter}`;
+      const store = newStore(name);
+      const rival = newStore(name);
+      const backend = new ControlledBackend({ autoComplete: 'succeed' });
+      await backend.start();
+      const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false, store });
+      const lost: string[] = [];
+      admission.on('lease_lost', (e) => lost.push(e.sessionId ?? ''));
+      const session = await admission.createSession({ userId: 'u' });
+      // As if this instance was cut off past the TTL: Redis dropped the lease, a rival took the slot.
+      await server.cli(
+        'DEL',
+        `voice-admission:{${name}}:leases`,
+        `voice-admission:{${name}}:owners`,
+        `voice-admission:{${name}}:tenants`,
+      );
+      expect((await rival.tryAcquire(request('r', 1))).refused).toBeUndefined();
+      await store.renewNow();
+      await expect(session.closed).resolves.toMatchObject({ reason: 'lease_lost' });
+      expect(lost).toEqual([session.id]);
+      expect(admission.active).toBe(0);
+      expect((await rival.usage()).active).toBe(1);
+    });
+
+    it('the same idempotency key on two instances creates one session; the other gets duplicate with its id', async () => {
+      const name = `idem${++counter}`;
+      const backend = new ControlledBackend({ autoComplete: 'succeed' });
+      await backend.start();
+      const first = new Admission(backend, {
+        maxConcurrentSessions: 5,
+        health: false,
+        store: newStore(name),
+      });
+      const second = new Admission(backend, {
+        maxConcurrentSessions: 5,
+        health: false,
+        store: newStore(name),
+      });
+      const config = { userId: 'caller', tenantId: 't', idempotencyKey: 'job-42' };
+      const session = await first.createSession(config);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the session id is recorded in the background
+      await expect(second.createSession(config)).rejects.toMatchObject({
+        code: 'duplicate',
+        sessionId: session.id,
+      });
+      expect(second.active).toBe(0);
+      expect(backend.setupsStarted).toBe(1);
+      // Once the session ends, the key is free everywhere.
+      await session.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await expect(second.createSession(config)).resolves.toMatchObject({ state: 'active' });
+    });
+
+    it('whenUnavailable localShare: admits a share of the caps locally while Redis is down, then re-asserts', async () => {
+      const name = `share${++counter}`;
+      const store = newStore(name, { whenUnavailable: { localShare: 0.5 } });
+      await store.usage(); // connected, limiter seen
+      await server.kill();
+      const local = [];
+      for (let i = 0; i < 2; i++) local.push(await store.tryAcquire(request('a', 4)));
+      expect(local.every((lease) => lease.refused === undefined)).toBe(true);
+      expect(await store.tryAcquire(request('a', 4))).toEqual({ refused: 'capacity' });
+      await server.restart();
+      const observer = newStore(name);
+      for (let i = 0; i < 50 && store.held > 0; i++) {
+        await store.renewNow().catch(() => undefined);
+        if ((await observer.usage()).active === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect((await observer.usage()).active).toBe(2);
+      for (const lease of local) await store.release(lease as Lease);
+      expect((await observer.usage()).active).toBe(0);
+    }, 30_000);
+  },
+);
