@@ -1,13 +1,14 @@
 import { defineConfig } from 'tsup';
 
-const entry = {
+const library = {
   index: 'src/index.ts',
-  'cli/main': 'src/cli/main.ts',
+  telemetry: 'src/telemetry/index.ts',
+  'livekit-agents': 'src/telemetry/livekit-agents.ts',
 };
 
 export default defineConfig([
   {
-    entry,
+    entry: { ...library, 'cli/main': 'src/cli/main.ts' },
     format: ['esm'],
     dts: true,
     sourcemap: true,
@@ -19,7 +20,7 @@ export default defineConfig([
   {
     // CommonJS consumers on Node < 20.19 cannot require() ESM-only packages,
     // so the ESM-only runtime dependency is bundled into the CommonJS build.
-    entry: { index: entry.index },
+    entry: library,
     format: ['cjs'],
     dts: true,
     sourcemap: true,

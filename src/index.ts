@@ -1,7 +1,9 @@
+import { setDefaultInstrumentation } from './admission/instrumentation.js';
 import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
 import { builtinProviders } from './providers/builtin.js';
 import type { LiveKitBackend, LiveKitProviderConfig } from './providers/livekit/index.js';
+import { openTelemetry } from './telemetry/instrument.js';
 
 export * from './admission/index.js';
 export {
@@ -37,6 +39,10 @@ export {
   type SimulationModel,
   type SimulationStats,
 } from './providers/simulated/index.js';
+export type { TelemetryOptions } from './telemetry/options.js';
+
+// Admissions report through OpenTelemetry unless created with `telemetry: false`.
+setDefaultInstrumentation(openTelemetry);
 
 /** The registry behind `createBackend` and `registerProvider`. */
 export const providers = new ProviderRegistry(builtinProviders);

@@ -24,6 +24,7 @@ import { DeadlineQueue } from './deadline-queue.js';
 import type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
 import { FairQueue } from './fair-queue.js';
 import { HealthGate } from './health-gate.js';
+import { defaultInstrumentation } from './instrumentation.js';
 import {
   type AdmissionOptions,
   type ResolvedOptions,
@@ -164,6 +165,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   #draining: Promise<DrainResult> | undefined;
   #onIdle: (() => void) | undefined;
   readonly #unsubscribeStore: () => void;
+  readonly #detachTelemetry: () => void;
 
   readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
   readonly #heldBy = (tenantId: string): number => this.#holds.get(tenantId)?.active ?? 0;
@@ -197,7 +199,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.#tenantMax = new Map(resolved.tenantMax);
     this.#queueConfig = resolved.queue;
     this.#setupTimeoutMs = resolved.setup.timeoutMs;
-    this.#tracer = resolved.tracer;
     this.#smoother = new SetupSmoother(resolved.setup);
     this.#adaptive?.onChange(() => this.#limitsChanged());
     this.#setupAdaptive?.onChange(() => this.#limitsChanged());
@@ -214,6 +215,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       );
       this.#health.start();
     }
+    const instrumentation = resolved.telemetry === false ? undefined : defaultInstrumentation();
+    const attached = instrumentation?.attach(this, resolved.telemetry);
+    this.#tracer = resolved.tracer ?? attached?.tracer;
+    this.#detachTelemetry = attached?.detach ?? noop;
   }
 
   get state(): AdmissionState {
@@ -715,7 +720,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     const released = this.#releaseLease(slot.lease);
     if (isPromise(released)) void released.then(() => this.#capacityMayHaveFreed(hold.tenantId));
     else this.#capacityMayHaveFreed(hold.tenantId);
-    if (this.#active === 0) this.#onIdle?.();
+    if (this.#active === 0) {
+      this.#onIdle?.();
+      if (this.#state === 'drained') this.#detachTelemetry();
+    }
   }
 
   #sweepIdleHolds(): void {
@@ -1016,6 +1024,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       ({ closed, aborted, revoked, timedOut }) => {
         this.#state = 'drained';
         this.#unsubscribeStore();
+        // Slots still held report their release first: gauges and counters end at zero.
+        if (this.#active === 0) this.#detachTelemetry();
         const result: DrainResult = {
           timedOut,
           activeAtStart,

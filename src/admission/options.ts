@@ -1,5 +1,6 @@
 import { ConfigError } from '../iface/errors.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
+import type { TelemetryOptions } from '../telemetry/options.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import type { CapacityStore } from './capacity-store.js';
 import { memoryStore } from './memory-store.js';
@@ -54,8 +55,13 @@ export interface AdmissionOptions {
   readonly health?: HealthGateOptions | false;
   /** Where slots are counted. Default: `memoryStore()`. */
   readonly store?: CapacityStore;
-  /** Span hooks, set by the telemetry module. */
+  /** Span hooks; by default the OpenTelemetry ones of the telemetry options. */
   readonly tracer?: AdmissionTracer;
+  /**
+   * OpenTelemetry metrics and spans (see docs/autoscaling.md), on by default with the global
+   * providers; `false` turns them off at no cost.
+   */
+  readonly telemetry?: false | TelemetryOptions;
 }
 
 export interface ResolvedOptions {
@@ -78,6 +84,8 @@ export interface ResolvedOptions {
     | undefined;
   readonly store: CapacityStore;
   readonly tracer: AdmissionTracer | undefined;
+  /** Validated by the instrumentation that reads it. */
+  readonly telemetry: unknown;
 }
 
 const INF = Number.POSITIVE_INFINITY;
@@ -98,6 +106,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     'health',
     'store',
     'tracer',
+    'telemetry',
   ]);
   if (options.maxConcurrentSessions === undefined) {
     throw new ConfigError('options.maxConcurrentSessions', 'is required');
@@ -150,6 +159,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     health: resolveHealth(options.health),
     store: resolveStore(options.store),
     tracer: resolveTracer(options.tracer),
+    telemetry: options.telemetry,
   };
 }
 

@@ -1,0 +1,46 @@
+import { type Meter, type MeterProvider, metrics, trace } from '@opentelemetry/api';
+import type { Admission } from '../admission/admission.js';
+import type { Attached, Instrumentation } from '../admission/instrumentation.js';
+import { createInstruments, type Instruments } from './instruments.js';
+import { observeAdmission } from './metrics.js';
+import { resolveTelemetryOptions } from './options.js';
+import { OtelAdmissionTracer } from './spans.js';
+import { TenantLabels } from './tenant-labels.js';
+
+const SCOPE = 'voice-admission';
+
+interface MeterState {
+  readonly meter: Meter;
+  readonly instruments: Instruments;
+  /** Shared by every admission on this meter provider, so the cardinality bound is global. */
+  readonly labels: TenantLabels;
+}
+
+const meters = new WeakMap<MeterProvider, MeterState>();
+
+/**
+ * Reports admissions through OpenTelemetry: the metric table of docs/autoscaling.md and the
+ * `create_session_with_limit` spans. The global providers are read when an admission is
+ * created: register the SDK first, or pass `meterProvider` / `tracerProvider`.
+ */
+export const openTelemetry: Instrumentation = {
+  attach(admission: Admission, raw: unknown): Attached {
+    const options = resolveTelemetryOptions(raw);
+    const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
+    let state = meters.get(meterProvider);
+    if (state === undefined) {
+      const meter = meterProvider.getMeter(SCOPE);
+      state = {
+        meter,
+        instruments: createInstruments(meter),
+        labels: new TenantLabels(options.maxTenants),
+      };
+      meters.set(meterProvider, state);
+    }
+    const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
+    return {
+      tracer: new OtelAdmissionTracer(tracer, state.labels, options.recordUserId),
+      detach: observeAdmission(admission, state.meter, state.instruments, state.labels),
+    };
+  },
+};

@@ -1,0 +1,67 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { ConfigError } from '../iface/errors.js';
+import {
+  booleanField,
+  describeValue,
+  knownKeys,
+  numberField,
+  objectOrUndefined,
+} from '../internal/validate.js';
+
+/** How an admission reports through OpenTelemetry. Pass `telemetry: false` to turn it off. */
+export interface TelemetryOptions {
+  /** Default: the global meter provider (a no-op until an SDK registers one). */
+  readonly meterProvider?: MeterProvider;
+  /** Default: the global tracer provider. */
+  readonly tracerProvider?: TracerProvider;
+  /**
+   * Tenants that get their own metric attribute value; the rest are folded into `other`, so a
+   * flood of tenant ids cannot blow up metric cardinality. The first ones seen keep their
+   * value for the life of the process. Default 50.
+   */
+  readonly maxTenants?: number;
+  /** Put the caller's user id on spans (`enduser.id`). Off by default: it may be personal data. */
+  readonly recordUserId?: boolean;
+}
+
+export interface ResolvedTelemetryOptions {
+  readonly meterProvider: MeterProvider | undefined;
+  readonly tracerProvider: TracerProvider | undefined;
+  readonly maxTenants: number;
+  readonly recordUserId: boolean;
+}
+
+export function resolveTelemetryOptions(raw: unknown): ResolvedTelemetryOptions {
+  const value = objectOrUndefined('options.telemetry', raw) ?? {};
+  knownKeys('options.telemetry', value, [
+    'meterProvider',
+    'tracerProvider',
+    'maxTenants',
+    'recordUserId',
+  ]);
+  const meterProvider = value.meterProvider as MeterProvider | undefined;
+  if (meterProvider !== undefined && typeof meterProvider.getMeter !== 'function') {
+    throw new ConfigError(
+      'options.telemetry.meterProvider',
+      `must be a MeterProvider, got ${describeValue(meterProvider)}`,
+    );
+  }
+  const tracerProvider = value.tracerProvider as TracerProvider | undefined;
+  if (tracerProvider !== undefined && typeof tracerProvider.getTracer !== 'function') {
+    throw new ConfigError(
+      'options.telemetry.tracerProvider',
+      `must be a TracerProvider, got ${describeValue(tracerProvider)}`,
+    );
+  }
+  return {
+    meterProvider,
+    tracerProvider,
+    maxTenants: numberField(
+      'options.telemetry.maxTenants',
+      value.maxTenants,
+      { min: 0, integer: true },
+      50,
+    ),
+    recordUserId: booleanField('options.telemetry.recordUserId', value.recordUserId, false),
+  };
+}

@@ -1,0 +1,101 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { metrics } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import {
+  booleanField,
+  knownKeys,
+  numberField,
+  objectOrUndefined,
+  stringField,
+} from '../internal/validate.js';
+
+export interface PrometheusOptions {
+  /** Serve `/metrics` on this port; `0` picks a free one. Default 9464. */
+  readonly port?: number;
+  /** Interface to listen on. Default `0.0.0.0` (a scrape target must be reachable). */
+  readonly host?: string;
+  /** Default `/metrics`. */
+  readonly endpoint?: string;
+  /** Start no server: mount `handler` on your own (e.g. the gateway's `/metrics`). */
+  readonly serve?: boolean;
+  /** Register the meter provider globally, so admissions pick it up. Default true. */
+  readonly global?: boolean;
+}
+
+export interface PrometheusEndpoint {
+  readonly meterProvider: MeterProvider;
+  /** Where Prometheus scrapes, when a server was started. */
+  readonly url: string | undefined;
+  /** A `node:http` handler answering with the metrics in Prometheus text format. */
+  readonly handler: (request: IncomingMessage, response: ServerResponse) => void;
+  /** Stops the server and the meter provider (and unregisters it if it was global). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A Prometheus endpoint in one call, for services with no OpenTelemetry set up: an SDK meter
+ * provider whose reader is the Prometheus exporter. Call it before creating admissions (they
+ * read the global provider when created), or pass `meterProvider` in their telemetry options.
+ */
+export async function startPrometheus(
+  options: PrometheusOptions = {},
+): Promise<PrometheusEndpoint> {
+  const value = objectOrUndefined('options', options) ?? {};
+  knownKeys('options', value, ['port', 'host', 'endpoint', 'serve', 'global']);
+  const port = numberField(
+    'options.port',
+    value.port,
+    { min: 0, max: 65_535, integer: true },
+    9_464,
+  );
+  const host = stringField('options.host', value.host) ?? '0.0.0.0';
+  const endpoint = stringField('options.endpoint', value.endpoint) ?? '/metrics';
+  const serve = booleanField('options.serve', value.serve, true);
+  const global = booleanField('options.global', value.global, true);
+
+  const exporter = new PrometheusExporter({ endpoint, preventServerStart: true });
+  const meterProvider = new MeterProvider({ readers: [exporter] });
+  if (global) metrics.setGlobalMeterProvider(meterProvider);
+  const handler = (request: IncomingMessage, response: ServerResponse): void =>
+    exporter.getMetricsRequestHandler(request, response);
+  const server = serve ? await listen(handler, endpoint, host, port) : undefined;
+  const address = server?.address();
+  const listening = typeof address === 'object' && address !== null ? address.port : undefined;
+  return {
+    meterProvider,
+    url:
+      listening === undefined
+        ? undefined
+        : `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${listening}${endpoint}`,
+    handler,
+    stop: async () => {
+      if (global) metrics.disable();
+      await meterProvider.shutdown();
+      await new Promise<void>((resolve) =>
+        server === undefined ? resolve() : server.close(() => resolve()),
+      );
+    },
+  };
+}
+
+/** Our own server rather than the exporter's: it tells us the port when asked for port 0. */
+function listen(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+  endpoint: string,
+  host: string,
+  port: number,
+): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method === 'GET' && request.url?.split('?')[0] === endpoint)
+      handler(request, response);
+    else response.writeHead(404).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

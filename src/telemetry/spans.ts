@@ -1,0 +1,91 @@
+import { context, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import type {
+  AdmissionSpan,
+  AdmissionSpanInfo,
+  AdmissionSpanResult,
+  AdmissionTracer,
+} from '../admission/tracer.js';
+import { errorCode } from './error-code.js';
+import type { TenantLabels } from './tenant-labels.js';
+
+export const ADMISSION_SPAN = 'create_session_with_limit';
+export const CREATE_SPAN = 'voice.backend.create_session';
+
+/**
+ * Spans for admissions: `create_session_with_limit` around each one, with the backend's create
+ * as its child. Attributes carry the tenant (bounded like the metrics), the outcome, the slots
+ * held and the queue wait; never a token or secret, and the user id only when asked for.
+ */
+export class OtelAdmissionTracer implements AdmissionTracer {
+  readonly #tracer: Tracer;
+  readonly #labels: TenantLabels;
+  readonly #recordUserId: boolean;
+
+  constructor(tracer: Tracer, labels: TenantLabels, recordUserId: boolean) {
+    this.#tracer = tracer;
+    this.#labels = labels;
+    this.#recordUserId = recordUserId;
+  }
+
+  startAdmission(info: AdmissionSpanInfo): AdmissionSpan {
+    const span = this.#tracer.startSpan(ADMISSION_SPAN, {
+      attributes: {
+        'voice.tenant': this.#labels.label(info.tenantId),
+        ...(this.#recordUserId ? { 'enduser.id': info.userId } : {}),
+      },
+    });
+    return new OtelAdmissionSpan(this.#tracer, span);
+  }
+}
+
+class OtelAdmissionSpan implements AdmissionSpan {
+  readonly #tracer: Tracer;
+  readonly #span: Span;
+
+  constructor(tracer: Tracer, span: Span) {
+    this.#tracer = tracer;
+    this.#span = span;
+  }
+
+  runCreate<T>(create: () => Promise<T>): Promise<T> {
+    const parent = trace.setSpan(context.active(), this.#span);
+    return context.with(parent, () =>
+      this.#tracer.startActiveSpan(CREATE_SPAN, (child) =>
+        create().then(
+          (value) => {
+            child.end();
+            return value;
+          },
+          (error: unknown) => {
+            recordError(child, error);
+            child.end();
+            throw error;
+          },
+        ),
+      ),
+    );
+  }
+
+  end(result: AdmissionSpanResult): void {
+    this.#span.setAttributes({
+      'voice.admission.outcome': result.outcome,
+      'voice.backend.active_sessions': result.active,
+      'voice.admission.queue_wait_ms': result.waitedMs,
+      ...(result.sessionId === undefined ? {} : { 'voice.session.id': result.sessionId }),
+    });
+    if (result.error !== undefined) recordError(this.#span, result.error);
+    this.#span.end();
+  }
+}
+
+/** Records an error with its code. Our errors' messages never carry secrets. */
+function recordError(span: Span, error: unknown): void {
+  const code = errorCode(error);
+  span.setAttribute('voice.error.code', code);
+  span.recordException(
+    error instanceof Error
+      ? { name: error.name, message: error.message }
+      : { name: 'Error', message: String(error) },
+  );
+  span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+}

@@ -1,0 +1,82 @@
+import { JobRequest } from '@livekit/agents';
+import { Job } from '@livekit/protocol';
+import { describe, expect, it, vi } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import { admitAgentJobs } from '../../src/telemetry/livekit-agents.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+
+/** A real JobRequest, as the worker builds it, that records how it was answered. */
+function jobRequest(id: string) {
+  const answers: string[] = [];
+  const request = new JobRequest(
+    new Job({ id, room: { name: `room-${id}` } }),
+    async () => {
+      answers.push('rejected');
+    },
+    async () => {
+      answers.push('accepted');
+    },
+  );
+  return { request, answers };
+}
+
+/** The part of the worker the adapter reads: the jobs running in its child processes. */
+function worker(runningJobIds: readonly string[]) {
+  return { activeJobs: runningJobIds.map((id) => ({ job: new Job({ id }) })) } as never;
+}
+
+describe('LiveKit agents adapter', () => {
+  it('accepts a job only with a slot, reports utilization as load, and frees the slot when the job ends', async () => {
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 2,
+      health: false,
+    });
+    const jobs = admitAgentJobs(admission, { tenantOf: (job) => job.room?.name ?? 'default' });
+    expect(jobs.loadThreshold).toBe(1);
+    const [a, b, c] = [jobRequest('a'), jobRequest('b'), jobRequest('c')];
+    await jobs.requestFunc(a.request);
+    await jobs.requestFunc(b.request);
+    await jobs.requestFunc(c.request);
+    expect([a.answers, b.answers, c.answers]).toEqual([['accepted'], ['accepted'], ['rejected']]);
+    expect(admission.active).toBe(2);
+    // FULL exactly at capacity: load 1 >= loadThreshold 1.
+    expect(await jobs.loadFunc(worker(['a', 'b']))).toBe(1);
+
+    // Job a ends: its slot is freed once it has been missing from two load reports.
+    expect(await jobs.loadFunc(worker(['b']))).toBe(1);
+    expect(await jobs.loadFunc(worker(['b']))).toBe(0.5);
+    expect(jobs.heldJobs()).toBe(1);
+    const d = jobRequest('d');
+    await jobs.requestFunc(d.request);
+    expect(d.answers).toEqual(['accepted']);
+    expect(admission.stats().tenants.map((t) => t.tenantId)).toEqual(['room-b', 'room-d']);
+  });
+
+  it('gives the slot back when an accepted job never starts, or when accepting fails', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 2,
+        health: false,
+      });
+      const jobs = admitAgentJobs(admission, { startTimeoutMs: 30_000 });
+      await jobs.requestFunc(jobRequest('never-starts').request);
+      vi.advanceTimersByTime(29_000);
+      expect(await jobs.loadFunc(worker([]))).toBe(0.5);
+      vi.advanceTimersByTime(2_000);
+      expect(await jobs.loadFunc(worker([]))).toBe(0);
+
+      const failing = {
+        id: 'x',
+        room: undefined,
+        reject: async () => undefined,
+        accept: async () => Promise.reject(new Error('worker closing')),
+      };
+      await expect(jobs.requestFunc(failing as never)).rejects.toThrow('worker closing');
+      expect(admission.active).toBe(0);
+      expect(jobs.heldJobs()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

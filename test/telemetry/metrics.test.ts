@@ -1,0 +1,230 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import type { AcquireRequest, CapacityStore, Lease } from '../../src/admission/capacity-store.js';
+import { memoryStore } from '../../src/admission/memory-store.js';
+import '../../src/index.js'; // installs the OpenTelemetry instrumentation, as importing the package does
+import { ControlledBackend } from '../support/controlled-backend.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { flush } from '../support/flush.js';
+import { testMeter, valueAt } from '../support/metric-reader.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A memory store that can be made unreachable, to produce `store_unavailable`. */
+class FlakyStore implements CapacityStore {
+  readonly kind = 'flaky';
+  readonly synchronous = true;
+  down = false;
+  readonly #inner = memoryStore();
+  tryAcquire(request: AcquireRequest) {
+    if (this.down) throw new Error('store unreachable');
+    return this.#inner.tryAcquire(request);
+  }
+  release(lease: Lease): void {
+    this.#inner.release(lease);
+  }
+  usage() {
+    return this.#inner.usage();
+  }
+}
+
+describe('admission metrics', () => {
+  it('hold exactly the expected values after a scripted scenario, and return to zero', async () => {
+    useFakeClock();
+    const { meterProvider, read } = testMeter();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const store = new FlakyStore();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 2,
+      tenants: { defaultMax: 2, max: { capped: 0 } },
+      queue: { maxSize: 1, timeoutMs: 1_000 },
+      health: { intervalMs: 1_000, timeoutMs: 100 },
+      store,
+      telemetry: { meterProvider },
+    });
+    admission.on('store_error', () => undefined);
+    const tick = async (ms: number) => {
+      vi.advanceTimersByTime(ms);
+      await flush();
+    };
+    await tick(0);
+    const complete = async (ok: boolean) => {
+      await flush();
+      const setup = [...backend.pending.values()][0]!;
+      if (ok) setup.succeed();
+      else setup.fail();
+      await flush();
+    };
+
+    // Admit two sessions for tenant a (one setup fails first).
+    const failed = admission.createSession({ userId: 'f', tenantId: 'a' }).catch((e: unknown) => e);
+    await complete(false);
+    await failed;
+    const one = admission.createSession({ userId: 'u1', tenantId: 'a', idempotencyKey: 'k' });
+    await complete(true);
+    const two = admission.createSession({ userId: 'u2', tenantId: 'b' });
+    await complete(true);
+    const [s1, s2] = await Promise.all([one, two]);
+    expect(
+      valueAt(await read('voice.backend.active_sessions'), { provider: 'controlled', tenant: 'a' }),
+    ).toBe(1);
+    expect(valueAt(await read('voice.backend.capacity.utilization'), { scope: 'global' })).toBe(1);
+
+    // One refusal of each kind.
+    const refuse = (p: Promise<unknown>) => p.catch((e: { code: string }) => e.code);
+    const queued = refuse(admission.createSession({ userId: 'q', tenantId: 'c' })); // waits, then times out
+    expect(valueAt(await read('voice.backend.admission.queue.depth'), { tenant: 'c' })).toBe(1);
+    const codes = [
+      await refuse(admission.createSession({ userId: 'x', tenantId: 'd' })), // queue_full
+      await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }, { timeoutMs: 0 })), // capacity
+      await refuse(admission.createSession({ userId: 'x', tenantId: 'a', idempotencyKey: 'k' })), // duplicate
+      await refuse(
+        admission.createSession({ userId: 'x', tenantId: 'e' }, { signal: AbortSignal.abort() }),
+      ), // aborted
+    ];
+    await tick(1_000);
+    codes.push(await queued); // queue_timeout
+    await s2.close();
+    await flush();
+    codes.push(
+      await refuse(admission.createSession({ userId: 'x', tenantId: 'capped' }, { timeoutMs: 0 })),
+    ); // tenant_capacity
+    store.down = true;
+    codes.push(await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }))); // store_unavailable
+    store.down = false;
+    backend.health = { healthy: false, status: 'unhealthy', reason: 'down' };
+    await tick(1_000);
+    codes.push(await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }))); // unhealthy
+    expect(valueAt(await read('voice.backend.health'), { provider: 'controlled' })).toBe(0);
+    backend.health = { healthy: true, status: 'degraded' };
+    await tick(1_000);
+    expect(valueAt(await read('voice.backend.health'), { provider: 'controlled' })).toBe(0.5);
+    const drained = admission.drain({ timeoutMs: 100 });
+    codes.push(await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }))); // draining
+    await tick(100);
+    await drained;
+    expect(s1.state).toBe('closed');
+
+    expect(codes).toEqual([
+      'queue_full',
+      'capacity',
+      'duplicate',
+      'aborted',
+      'queue_timeout',
+      'tenant_capacity',
+      'store_unavailable',
+      'unhealthy',
+      'draining',
+    ]);
+    const rejections = await read('voice.backend.admission.rejections');
+    for (const [reason, tenant] of [
+      ['queue_full', 'd'],
+      ['tenant_capacity', 'capped'],
+      ['capacity', 'e'],
+      ['duplicate', 'a'],
+      ['aborted', 'e'],
+      ['queue_timeout', 'c'],
+      ['store_unavailable', 'e'],
+      ['unhealthy', 'e'],
+      ['draining', 'e'],
+    ]) {
+      expect(valueAt(rejections, { reason: reason!, tenant: tenant! }), reason).toBe(1);
+    }
+    expect(rejections.reduce((n, p) => n + p.value, 0)).toBe(9);
+
+    // Everything is back to zero.
+    const active = await read('voice.backend.active_sessions');
+    expect(active.map((p) => p.value)).toEqual(active.map(() => 0));
+    const depth = await read('voice.backend.admission.queue.depth');
+    expect(depth.map((p) => p.value)).toEqual(depth.map(() => 0));
+
+    const wait = await read('voice.backend.admission.queue.wait');
+    expect(valueAt(wait, { outcome: 'queue_timeout' })).toBe(1);
+    expect(wait.find((p) => p.attributes.outcome === 'queue_timeout')?.sum).toBeCloseTo(1, 1);
+    const created = await read('voice.backend.session.create.duration');
+    expect(valueAt(created, { provider: 'controlled', outcome: 'created' })).toBe(2);
+    expect(valueAt(created, { provider: 'controlled', outcome: 'setup_failed' })).toBe(1);
+  });
+
+  it('reports the limits in force: global, per tenant and setup concurrency', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 10,
+      tenants: { max: { acme: 4 } },
+      setup: { concurrency: 3 },
+      health: false,
+      telemetry: { meterProvider },
+    });
+    const slot = await admission.acquire({ tenantId: 'acme' });
+    const limits = await read('voice.backend.capacity.limit');
+    expect(valueAt(limits, { scope: 'global' })).toBe(10);
+    expect(valueAt(limits, { scope: 'setup' })).toBe(3);
+    expect(valueAt(limits, { scope: 'tenant', tenant: 'acme' })).toBe(4);
+    const utilization = await read('voice.backend.capacity.utilization');
+    expect(valueAt(utilization, { scope: 'global' })).toBe(0.1);
+    expect(valueAt(utilization, { scope: 'tenant', tenant: 'acme' })).toBe(0.25);
+    admission.setLimits({ maxConcurrentSessions: 20 });
+    expect(valueAt(await read('voice.backend.capacity.limit'), { scope: 'global' })).toBe(20);
+    slot.release();
+  });
+
+  it('bounds tenant cardinality: 10,000 distinct tenant ids make at most maxTenants + 1 series', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 10,
+      tenants: { defaultMax: 1 },
+      health: false,
+      telemetry: { meterProvider, maxTenants: 20 },
+    });
+    for (let i = 0; i < 10_000; i++) {
+      const slot = await admission.acquire({ tenantId: `tenant-${i}` });
+      await admission.acquire({ tenantId: `tenant-${i}` }, { timeoutMs: 0 }).catch(() => undefined);
+      slot.release();
+    }
+    for (const name of ['voice.backend.active_sessions', 'voice.backend.admission.rejections']) {
+      const tenants = new Set((await read(name)).map((p) => p.attributes.tenant));
+      expect(tenants.size, name).toBe(21);
+      expect(tenants.has('other')).toBe(true);
+    }
+    const rejections = await read('voice.backend.admission.rejections');
+    expect(valueAt(rejections, { reason: 'tenant_capacity', tenant: 'other' })).toBe(9_980);
+  });
+
+  it('telemetry: false attaches nothing', async () => {
+    const { meterProvider, read } = testMeter();
+    const { metrics } = await import('@opentelemetry/api');
+    metrics.setGlobalMeterProvider(meterProvider);
+    try {
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 1,
+        health: false,
+        telemetry: false,
+      });
+      (await admission.acquire()).release();
+      expect(await read('voice.backend.active_sessions')).toEqual([]);
+      expect(await read('voice.backend.capacity.limit')).toEqual([]);
+    } finally {
+      metrics.disable();
+    }
+  });
+
+  it('validates its options', () => {
+    expect(
+      () =>
+        new Admission(new ControlledBackend(), {
+          maxConcurrentSessions: 1,
+          telemetry: { maxTenants: -1 },
+        }),
+    ).toThrow(/options.telemetry.maxTenants: must be >= 0, got -1/);
+    expect(
+      () =>
+        new Admission(new ControlledBackend(), {
+          maxConcurrentSessions: 1,
+          telemetry: { meterProvider: {} as never },
+        }),
+    ).toThrow(/options.telemetry.meterProvider: must be a MeterProvider/);
+  });
+});

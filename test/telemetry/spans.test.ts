@@ -1,0 +1,90 @@
+import { SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import '../../src/index.js';
+import { ADMISSION_SPAN, CREATE_SPAN } from '../../src/telemetry/spans.js';
+import { setupTracing, type Tracing } from '../../src/telemetry/tracing.js';
+import { ControlledBackend } from '../support/controlled-backend.js';
+
+describe('admission spans', () => {
+  const exporter = new InMemorySpanExporter();
+  let tracing: Tracing;
+  beforeAll(() => {
+    tracing = setupTracing({ exporter, immediate: true, serviceName: 'spans-test' });
+  });
+  afterAll(async () => {
+    await tracing.shutdown();
+  });
+
+  const spansNamed = (name: string): ReadableSpan[] =>
+    exporter.getFinishedSpans().filter((s) => s.name === name);
+
+  it('wraps each admission, with the backend create as a child span and the outcome as attributes', async () => {
+    exporter.reset();
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const session = await admission.createSession({ userId: 'caller-1', tenantId: 'acme' });
+    const [admitted] = spansNamed(ADMISSION_SPAN);
+    const [create] = spansNamed(CREATE_SPAN);
+    expect(admitted?.attributes).toMatchObject({
+      'voice.tenant': 'acme',
+      'voice.admission.outcome': 'admitted',
+      'voice.backend.active_sessions': 1,
+      'voice.session.id': session.id,
+    });
+    expect(typeof admitted?.attributes['voice.admission.queue_wait_ms']).toBe('number');
+    expect(create?.parentSpanContext?.spanId).toBe(admitted?.spanContext().spanId);
+    expect(create?.spanContext().traceId).toBe(admitted?.spanContext().traceId);
+    expect(admitted?.resource.attributes['service.name']).toBe('spans-test');
+    // No user id unless asked for, and never the caller's token.
+    const everything = JSON.stringify(
+      exporter.getFinishedSpans().map((s) => [s.attributes, s.events]),
+    );
+    expect(everything).not.toContain('caller-1');
+    expect(everything).not.toContain(session.connection.token);
+    await session.close();
+  });
+
+  it('records refusals and failures with their code', async () => {
+    exporter.reset();
+    const backend = new ControlledBackend({ autoComplete: 'fail' });
+    await backend.start();
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    await admission.createSession({ userId: 'u' }).catch(() => undefined);
+    const held = await admission.acquire();
+    await admission.createSession({ userId: 'u' }).catch(() => undefined);
+    held.release();
+    const [failed, refused] = spansNamed(ADMISSION_SPAN);
+    expect(failed?.attributes).toMatchObject({
+      'voice.admission.outcome': 'create_failed',
+      'voice.error.code': 'setup_failed',
+    });
+    expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
+    const [createFailed] = spansNamed(CREATE_SPAN);
+    expect(createFailed?.status).toMatchObject({
+      code: SpanStatusCode.ERROR,
+      message: 'setup_failed',
+    });
+    expect(refused?.attributes).toMatchObject({
+      'voice.admission.outcome': 'capacity',
+      'voice.error.code': 'capacity',
+    });
+    expect(refused?.events[0]?.name).toBe('exception');
+  });
+
+  it('puts the user id on spans only when recordUserId is set', async () => {
+    exporter.reset();
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      health: false,
+      telemetry: { recordUserId: true },
+    });
+    const session = await admission.createSession({ userId: 'caller-2' });
+    expect(spansNamed(ADMISSION_SPAN)[0]?.attributes['enduser.id']).toBe('caller-2');
+    await session.close();
+  });
+});
