@@ -70,6 +70,30 @@ describe('the built package', () => {
     expect([esm, cjs]).toEqual(['livekit function', 'livekit function']);
   });
 
+  it('exposes the telemetry and LiveKit agents subpaths to both module systems', async () => {
+    const esm = await node([
+      '--input-type=module',
+      '-e',
+      `const t = await import('voice-admission/telemetry'); const a = await import('voice-admission/livekit-agents');
+       console.log(JSON.stringify([typeof t.startPrometheus, typeof t.setupTracing, typeof a.admitAgentJobs]));`,
+    ]);
+    expect(JSON.parse(esm)).toEqual(['function', 'function', 'function']);
+    const cjs = await node([
+      '-e',
+      `const t = require('voice-admission/telemetry'); const a = require('voice-admission/livekit-agents');
+       console.log(JSON.stringify([typeof t.startPrometheus, typeof t.setupTracing, typeof a.admitAgentJobs]));`,
+    ]);
+    expect(JSON.parse(cjs)).toEqual(['function', 'function', 'function']);
+    for (const file of [
+      'dist/telemetry.d.ts',
+      'dist/telemetry.d.cts',
+      'dist/livekit-agents.d.ts',
+      'dist/livekit-agents.d.cts',
+    ]) {
+      expect(existsSync(`${root}${file}`), file).toBe(true);
+    }
+  });
+
   it('has a voice-admission command whose demo runs', async () => {
     expect(await node(['dist/cli/main.js', '--help'])).toContain('voice-admission <command>');
     const demo = await node(['dist/cli/main.js', 'demo', '--requests', '40']);

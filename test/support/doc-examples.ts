@@ -27,7 +27,8 @@ export function typeCheckExamples(markdown: string): string[] {
     baseUrl: root,
     paths: {
       'voice-admission': ['src/index.ts'],
-      'voice-admission/*': ['src/*/index.ts'],
+      'voice-admission/telemetry': ['src/telemetry/index.ts'],
+      'voice-admission/livekit-agents': ['src/telemetry/livekit-agents.ts'],
     },
   };
   const stem = markdown.replace(/[/.]/g, '-');
