@@ -1066,6 +1066,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     return { closed: closes.length, aborted, revoked, timedOut: true };
   }
 
+  // The drain's timers are not unref'ed: a drain under way is work the process must finish
+  // (closing sessions at the deadline), even once its servers are closed. Both are cleared
+  // when the drain ends, so nothing is left keeping the process alive afterwards.
   #idleWithin(timeoutMs: number): Promise<boolean> {
     if (this.#active === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -1073,7 +1076,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         this.#onIdle = undefined;
         resolve(false);
       }, timeoutMs);
-      timer.unref();
       this.#onIdle = () => {
         clearTimeout(timer);
         this.#onIdle = undefined;
@@ -1085,7 +1087,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   #settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
-      timer.unref();
       void promise.then(() => {
         clearTimeout(timer);
         resolve();

@@ -1,47 +1,40 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../iface/errors.js';
+import { BURST_USAGE, burstCommand } from './burst.js';
 import { DEFAULT_SCENARIO, formatReports, runWithAdmission, runWithoutAdmission } from './demo.js';
+import { serve } from './serve.js';
+import { parseServeConfig, SERVE_USAGE } from './serve-config.js';
 
-const USAGE = `voice-admission <command>
+const USAGE = `voice-admission <command> [options]
 
 Commands:
-  demo    600 simultaneous session requests against the simulated backend, first with no
-          admission, then through Admission (cap 100, tenant caps, queue, setup smoothing)
-
-Options:
-  --requests N   requests in the demo burst (default ${DEFAULT_SCENARIO.requests})
-  -h, --help     show this help
+  demo    ${DEFAULT_SCENARIO.requests} simultaneous session requests against the simulated backend, first with
+          no admission, then through Admission (cap 100, tenant caps, queue, setup smoothing)
+          --requests N   requests in the burst (default ${DEFAULT_SCENARIO.requests})
+  serve   the HTTP gateway (see voice-admission serve --help)
+  burst   a load generator for the gateway (see voice-admission burst --help)
 `;
 
-async function main(argv: readonly string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
+async function demo(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
     args: [...argv],
-    allowPositionals: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      requests: { type: 'string' },
-    },
+    options: { requests: { type: 'string' } },
+    strict: true,
   });
-  const command = positionals[0] ?? 'demo';
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (command !== 'demo') {
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
   const requests =
     values.requests === undefined ? DEFAULT_SCENARIO.requests : Number(values.requests);
   if (!Number.isInteger(requests) || requests < 1) {
-    process.stderr.write(`--requests must be a positive integer, got "${values.requests}"\n`);
-    return 2;
+    throw new ConfigError(
+      '--requests',
+      `must be a positive integer, got ${JSON.stringify(values.requests)}`,
+    );
   }
   const scenario = { ...DEFAULT_SCENARIO, requests };
+  const { simulation } = scenario;
   process.stdout.write(
-    `Simulated backend (no media): setup ${scenario.simulation.setupLatencyMs} ms, slower past ` +
-      `${scenario.simulation.setupCapacity} concurrent setups; joins slower than ` +
-      `${scenario.simulation.setupTimeoutMs} ms fail.\n` +
+    `Simulated backend (no media): setup ${simulation.setupLatencyMs} ms, slower past ` +
+      `${simulation.setupCapacity} concurrent setups; joins slower than ${simulation.setupTimeoutMs} ms fail.\n` +
       `Burst: ${requests} simultaneous session requests across ${Object.keys(scenario.tenants).length} tenants.\n\n`,
   );
   process.stdout.write('running without admission...\n');
@@ -54,11 +47,52 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+async function main(argv: readonly string[]): Promise<number> {
+  const [command = 'demo', ...rest] = argv;
+  const help = rest.includes('--help') || rest.includes('-h');
+  switch (command) {
+    case 'demo':
+      if (help) break;
+      return demo(rest);
+    case 'serve': {
+      if (help) {
+        process.stdout.write(SERVE_USAGE);
+        return 0;
+      }
+      const { url } = await serve(parseServeConfig(rest, process.env));
+      process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
+      return 0;
+    }
+    case 'burst':
+      if (help) {
+        process.stdout.write(BURST_USAGE);
+        return 0;
+      }
+      return burstCommand(rest);
+    case '--help':
+    case '-h':
+      break;
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+  process.stdout.write(USAGE);
+  return 0;
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (
+      error instanceof ConfigError ||
+      (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     console.error(error);
     process.exitCode = 1;
   },

@@ -1,4 +1,4 @@
-import type { Attributes, BatchObservableResult, Meter } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
 import type { Admission } from '../admission/admission.js';
 import { errorCode } from './error-code.js';
 import type { Instruments } from './instruments.js';
@@ -7,8 +7,10 @@ import type { TenantLabels } from './tenant-labels.js';
 const HEALTH_VALUE = { healthy: 1, degraded: 0.5, unhealthy: 0 } as const;
 
 /**
- * Feeds an admission's events into the instruments and reports its gauges at each
- * collection. Returns the function that stops both.
+ * Reports an admission: counts and gauges are read from its stats at each collection, the two
+ * histograms and the refusal counts are kept per event. Returns the function to call once the
+ * admission is done (drained and idle): from then on its series read zero and its gauges
+ * disappear, and the meter no longer holds on to the admission.
  */
 export function observeAdmission(
   admission: Admission,
@@ -17,39 +19,65 @@ export function observeAdmission(
   labels: TenantLabels,
 ): () => void {
   const provider = admission.backend.provider;
-  const tenantAttributes = attributeCache((tenant) => ({ tenant }));
-  const sessionAttributes = attributeCache((tenant) => ({ provider, tenant }));
-  const stops = [
-    admission.on('admitted', (e) =>
-      instruments.activeSessions.add(1, sessionAttributes(labels.label(e.tenantId))),
-    ),
-    admission.on('released', (e) =>
-      instruments.activeSessions.add(-1, sessionAttributes(labels.label(e.tenantId))),
-    ),
-    admission.on('refused', (e) =>
-      instruments.rejections.add(1, { reason: e.code, tenant: labels.label(e.tenantId) }),
-    ),
-    admission.on('queued', (e) =>
-      instruments.queueDepth.add(1, tenantAttributes(labels.label(e.tenantId))),
-    ),
-    admission.on('dequeued', (e) => {
-      instruments.queueDepth.add(-1, tenantAttributes(labels.label(e.tenantId)));
-      instruments.queueWait.record(e.waitedMs / 1000, { outcome: e.outcome });
+  /** Refusals so far, by tenant value and reason (bounded: tenants fold, reasons are codes). */
+  const refusals = new Map<string, Map<string, number>>();
+  // These listeners live as long as the admission (it holds them), never longer.
+  admission.on('refused', (e) => {
+    const tenant = labels.label(e.tenantId);
+    let byReason = refusals.get(tenant);
+    if (byReason === undefined) {
+      byReason = new Map();
+      refusals.set(tenant, byReason);
+    }
+    byReason.set(e.code, (byReason.get(e.code) ?? 0) + 1);
+  });
+  const outcomes = new Map<string, Attributes>();
+  admission.on('dequeued', (e) => {
+    let attributes = outcomes.get(e.outcome);
+    if (attributes === undefined) {
+      attributes = { outcome: e.outcome };
+      outcomes.set(e.outcome, attributes);
+    }
+    instruments.queueWait.record(e.waitedMs / 1000, attributes);
+  });
+  admission.on('session_created', (e) =>
+    instruments.createDuration.record(e.durationMs / 1000, { provider, outcome: 'created' }),
+  );
+  admission.on('session_failed', (e) =>
+    instruments.createDuration.record(e.durationMs / 1000, {
+      provider,
+      outcome: errorCode(e.error),
     }),
-    admission.on('session_created', (e) =>
-      instruments.createDuration.record(e.durationMs / 1000, { provider, outcome: 'created' }),
-    ),
-    admission.on('session_failed', (e) =>
-      instruments.createDuration.record(e.durationMs / 1000, {
-        provider,
-        outcome: outcomeOf(e.error),
-      }),
-    ),
-  ];
+  );
 
-  const gauges = [instruments.health, instruments.capacityLimit, instruments.utilization];
+  // Tenant values reported once keep being reported (as 0 when idle), so series end at zero.
+  const activeSeen = new Set<string>();
+  const queuedSeen = new Set<string>();
+  let current: Admission | undefined = admission;
   const observe = (result: BatchObservableResult): void => {
-    const stats = admission.stats();
+    const stats = current?.stats();
+    if (stats === undefined) {
+      observeBy(result, instruments.activeSessions, new Map(), activeSeen, (tenant) => ({
+        provider,
+        tenant,
+      }));
+      observeBy(result, instruments.queueDepth, new Map(), queuedSeen, (tenant) => ({ tenant }));
+      observeRefusals(result, instruments, refusals);
+      return;
+    }
+    const active = new Map<string, number>();
+    const queued = new Map<string, number>();
+    for (const tenant of stats.tenants) {
+      const label = labels.label(tenant.tenantId);
+      active.set(label, (active.get(label) ?? 0) + tenant.active);
+      queued.set(label, (queued.get(label) ?? 0) + tenant.queued);
+    }
+    observeBy(result, instruments.activeSessions, active, activeSeen, (tenant) => ({
+      provider,
+      tenant,
+    }));
+    observeBy(result, instruments.queueDepth, queued, queuedSeen, (tenant) => ({ tenant }));
+    observeRefusals(result, instruments, refusals);
     if (stats.health !== undefined) {
       result.observe(instruments.health, HEALTH_VALUE[stats.health.status], { provider });
     }
@@ -70,28 +98,40 @@ export function observeAdmission(
       );
     }
   };
-  meter.addBatchObservableCallback(observe, gauges);
+  const observables = [
+    instruments.activeSessions,
+    instruments.queueDepth,
+    instruments.rejections,
+    instruments.health,
+    instruments.capacityLimit,
+    instruments.utilization,
+  ];
+  meter.addBatchObservableCallback(observe, observables);
 
   return () => {
-    for (const stop of stops) stop();
-    meter.removeBatchObservableCallback(observe, gauges);
+    current = undefined;
   };
 }
 
-/** The outcome attribute of a failed setup: its error code (a small, fixed set). */
-function outcomeOf(error: unknown): string {
-  return errorCode(error);
+function observeRefusals(
+  result: BatchObservableResult,
+  instruments: Instruments,
+  refusals: ReadonlyMap<string, ReadonlyMap<string, number>>,
+): void {
+  for (const [tenant, byReason] of refusals) {
+    for (const [reason, count] of byReason)
+      result.observe(instruments.rejections, count, { reason, tenant });
+  }
 }
 
-/** One attributes object per tenant value, so recording allocates nothing. */
-function attributeCache(make: (tenant: string) => Attributes): (tenant: string) => Attributes {
-  const cache = new Map<string, Attributes>();
-  return (tenant) => {
-    let attributes = cache.get(tenant);
-    if (attributes === undefined) {
-      attributes = make(tenant);
-      cache.set(tenant, attributes);
-    }
-    return attributes;
-  };
+function observeBy(
+  result: BatchObservableResult,
+  instrument: Observable,
+  values: ReadonlyMap<string, number>,
+  seen: Set<string>,
+  attributes: (tenant: string) => Attributes,
+): void {
+  for (const tenant of values.keys()) seen.add(tenant);
+  for (const tenant of seen)
+    result.observe(instrument, values.get(tenant) ?? 0, attributes(tenant));
 }

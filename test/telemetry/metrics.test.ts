@@ -174,23 +174,30 @@ describe('admission metrics', () => {
   it('bounds tenant cardinality: 10,000 distinct tenant ids make at most maxTenants + 1 series', async () => {
     const { meterProvider, read } = testMeter();
     const admission = new Admission(new ControlledBackend(), {
-      maxConcurrentSessions: 10,
+      maxConcurrentSessions: 20_000,
       tenants: { defaultMax: 1 },
       health: false,
       telemetry: { meterProvider, maxTenants: 20 },
     });
+    const slots = [];
     for (let i = 0; i < 10_000; i++) {
-      const slot = await admission.acquire({ tenantId: `tenant-${i}` });
+      slots.push(await admission.acquire({ tenantId: `tenant-${i}` }));
       await admission.acquire({ tenantId: `tenant-${i}` }, { timeoutMs: 0 }).catch(() => undefined);
-      slot.release();
     }
-    for (const name of ['voice.backend.active_sessions', 'voice.backend.admission.rejections']) {
-      const tenants = new Set((await read(name)).map((p) => p.attributes.tenant));
-      expect(tenants.size, name).toBe(21);
+    const active = await read('voice.backend.active_sessions');
+    const rejections = await read('voice.backend.admission.rejections');
+    for (const points of [active, rejections]) {
+      const tenants = new Set(points.map((p) => p.attributes.tenant));
+      expect(tenants.size).toBe(21);
       expect(tenants.has('other')).toBe(true);
     }
-    const rejections = await read('voice.backend.admission.rejections');
+    expect(valueAt(active, { provider: 'controlled', tenant: 'other' })).toBe(9_980);
+    expect(valueAt(active, { provider: 'controlled', tenant: 'tenant-0' })).toBe(1);
     expect(valueAt(rejections, { reason: 'tenant_capacity', tenant: 'other' })).toBe(9_980);
+    for (const slot of slots) slot.release();
+    const after = await read('voice.backend.active_sessions');
+    expect(after).toHaveLength(21);
+    expect(after.every((p) => p.value === 0)).toBe(true);
   });
 
   it('telemetry: false attaches nothing', async () => {

@@ -1,0 +1,69 @@
+import { Admission } from '../../src/admission/admission.js';
+import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
+import '../../src/index.js';
+import { testMeter } from '../../test/support/metric-reader.js';
+import { type BenchCase, formatNs, median, type Row } from '../measure.js';
+
+const N = 500_000;
+
+function newAdmission(telemetry = false): Admission {
+  return new Admission(new SimulatedBackend(), {
+    maxConcurrentSessions: 100,
+    health: false,
+    telemetry: telemetry ? { meterProvider: testMeter().meterProvider } : false,
+  });
+}
+
+/** Nanoseconds per iteration of `body`, given `iterations` to run. */
+async function perOp(body: (iterations: number) => Promise<void>, iterations = N): Promise<number> {
+  return median(5, async () => {
+    const started = process.hrtime.bigint();
+    await body(iterations);
+    return Number(process.hrtime.bigint() - started) / iterations;
+  });
+}
+
+export const latency: BenchCase = {
+  name: 'uncontended latency (memory store)',
+  command: 'npm run bench -- latency',
+  async run(): Promise<Row[]> {
+    const group = this.name;
+    const admission = newAdmission();
+    const request = { tenantId: 'acme' };
+    const asyncCycle = await perOp(async (n) => {
+      for (let i = 0; i < n; i++) (await admission.acquire(request)).release();
+    });
+    const syncCycle = await perOp(async (n) => {
+      for (let i = 0; i < n; i++) {
+        const slot = admission.tryAcquire(request);
+        if ('release' in slot) slot.release();
+      }
+    });
+    const observed = newAdmission(true);
+    const observedCycle = await perOp(async (n) => {
+      for (let i = 0; i < n; i++) (await observed.acquire(request)).release();
+    });
+    const full = newAdmission();
+    for (let i = 0; i < 100; i++) full.tryAcquire(request);
+    const syncRefusal = await perOp(async (n) => {
+      for (let i = 0; i < n; i++) full.tryAcquire(request);
+    });
+    const asyncRefusal = await perOp(async (n) => {
+      for (let i = 0; i < n; i++) await full.acquire(request).catch(() => undefined);
+    }, N / 10);
+    const row = (name: string, ns: number, limit?: number): Row => ({
+      group,
+      name,
+      value: formatNs(ns),
+      ratio: `${(ns / syncCycle).toFixed(2)}x`,
+      ...(limit === undefined ? {} : { target: `< ${limit} ns`, met: ns < limit }),
+    });
+    return [
+      row('tryAcquire + release (synchronous)', syncCycle, 300),
+      row('await acquire + release', asyncCycle, 300),
+      row('await acquire + release, telemetry on (SDK meter provider)', observedCycle),
+      row('refusal, tryAcquire (a value)', syncRefusal, 1_000),
+      row('refusal, await acquire (a rejected promise)', asyncRefusal, 1_000),
+    ];
+  },
+};

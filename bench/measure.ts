@@ -1,0 +1,57 @@
+/** One row of the results table. */
+export interface Row {
+  readonly group: string;
+  readonly name: string;
+  /** The measured figure, formatted. */
+  readonly value: string;
+  /** Relative to the group's anchor, formatted ("1.00x" for the anchor itself). */
+  readonly ratio: string;
+  /** The target from the specification, when there is one. */
+  readonly target?: string;
+  /** Whether the target is met (undefined when there is none). */
+  readonly met?: boolean;
+}
+
+/** A benchmark case: runs and returns its rows. */
+export interface BenchCase {
+  readonly name: string;
+  /** The command that runs only this case. */
+  readonly command: string;
+  run(): Promise<Row[]>;
+}
+
+export function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc (npm run bench does)');
+  gc();
+  gc();
+}
+
+export function heapUsed(): number {
+  return process.memoryUsage().heapUsed;
+}
+
+/** Median of `runs` measurements of `measure`, after one warm-up run. */
+export async function median(runs: number, measure: () => Promise<number>): Promise<number> {
+  await measure();
+  const values: number[] = [];
+  for (let i = 0; i < runs; i++) values.push(await measure());
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)]!;
+}
+
+export function ratio(value: number, anchor: number): string {
+  return `${(value / anchor).toFixed(2)}x`;
+}
+
+export function formatRate(opsPerSecond: number): string {
+  return `${Math.round(opsPerSecond).toLocaleString('en-US')} ops/s`;
+}
+
+export function formatBytes(bytes: number): string {
+  return `${Math.round(bytes)} B`;
+}
+
+export function formatNs(ns: number): string {
+  return `${Math.round(ns)} ns`;
+}

@@ -1,0 +1,73 @@
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { table } from '../src/cli/stats.js';
+import { adaptiveLimits } from './cases/adaptive.js';
+import { burst } from './cases/burst.js';
+import { latency } from './cases/latency.js';
+import { queuedCycles } from './cases/queued-cycles.js';
+import { redis } from './cases/redis.js';
+import { waiters } from './cases/waiters.js';
+import type { BenchCase, Row } from './measure.js';
+
+/** Every case, by the name that selects it: `npm run bench -- <name>...` runs a subset. */
+const CASES: Record<string, BenchCase> = {
+  queued: queuedCycles,
+  latency,
+  waiters,
+  redis,
+  burst,
+  adaptive: adaptiveLimits,
+};
+
+const selected = process.argv.slice(2);
+const unknown = selected.filter((name) => !(name in CASES));
+if (unknown.length > 0) {
+  console.error(`unknown case(s): ${unknown.join(', ')}; known: ${Object.keys(CASES).join(', ')}`);
+  process.exit(2);
+}
+const names = selected.length > 0 ? selected : Object.keys(CASES);
+const rows: Row[] = [];
+for (const name of names) {
+  const bench = CASES[name]!;
+  process.stderr.write(`running ${name}: ${bench.name}...\n`);
+  rows.push(...(await bench.run()));
+}
+
+const verdict = (row: Row): string => (row.met === undefined ? '' : row.met ? 'met' : 'MISSED');
+const groups = [...new Set(rows.map((row) => row.group))];
+const sections = groups.map((group) => {
+  const command = Object.values(CASES).find((bench) => bench.name === group)?.command ?? '';
+  const body = table(
+    ['', 'measured', 'ratio', 'target', ''],
+    rows
+      .filter((row) => row.group === group)
+      .map((row) => [row.name, row.value, row.ratio, row.target ?? '', verdict(row)]),
+  );
+  return { group, command, body };
+});
+const printed = sections.map((s) => `${s.group}  (${s.command})\n${s.body}`).join('\n\n');
+process.stdout.write(`${printed}\n`);
+
+if (selected.length === 0) {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`;
+  const markdown = [
+    '# Benchmark results',
+    '',
+    `Made by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${machine}). Each group is measured`,
+    'side by side in one run; read the ratios, not the absolute figures: the machine is shared and',
+    'noisy. Each group names the command that reruns it alone.',
+    '',
+    ...sections.flatMap((s) => [
+      `## ${s.group}`,
+      '',
+      `\`${s.command}\``,
+      '',
+      '```',
+      s.body,
+      '```',
+      '',
+    ]),
+  ].join('\n');
+  writeFileSync(new URL('./RESULTS.md', import.meta.url), markdown);
+  process.stderr.write('written to bench/RESULTS.md\n');
+}
