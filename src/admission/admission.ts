@@ -317,7 +317,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       throw error;
     }
     const claimKey =
-      config.idempotencyKey === undefined ? undefined : `${tenantId}:${config.idempotencyKey}`;
+      config.idempotencyKey === undefined ? undefined : `${tenantId}\n${config.idempotencyKey}`;
     if (claimKey !== undefined && this.#store.claim !== undefined) {
       await this.#claim(slot, claimKey, span);
     }

@@ -1,6 +1,13 @@
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig } from '../iface/session.js';
-import { functionField, knownKeys, objectOrUndefined, oneOf, stringField } from './validate.js';
+import {
+  functionField,
+  knownKeys,
+  objectOrUndefined,
+  oneOf,
+  printableField,
+  stringField,
+} from './validate.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -26,13 +33,16 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   const value = config as Record<string, unknown>;
   knownKeys('sessionConfig', value, SESSION_CONFIG_KEYS);
   stringField('sessionConfig.userId', value.userId, true);
-  stringField('sessionConfig.tenantId', value.tenantId);
+  printableField('sessionConfig.tenantId', stringField('sessionConfig.tenantId', value.tenantId));
   oneOf('sessionConfig.transport', value.transport, ['webrtc', 'websocket', 'sip']);
   stringField('sessionConfig.connectionUrl', value.connectionUrl);
   oneOf('sessionConfig.pipelineType', value.pipelineType, ['s2s', 'stt_tts']);
   functionField('sessionConfig.agentCallback', value.agentCallback);
   objectOrUndefined('sessionConfig.metadata', value.metadata);
-  stringField('sessionConfig.idempotencyKey', value.idempotencyKey);
+  printableField(
+    'sessionConfig.idempotencyKey',
+    stringField('sessionConfig.idempotencyKey', value.idempotencyKey),
+  );
   return config as SessionConfig;
 }
 

@@ -93,6 +93,20 @@ export function stringField(field: string, value: unknown, required = false): st
   return value;
 }
 
+/** Throws unless `value` is free of control characters (C0 and DEL). */
+export function printableField(field: string, value: string | undefined): void {
+  if (value === undefined) return;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) {
+      throw new ConfigError(
+        field,
+        `must not contain control characters, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+}
+
 export function booleanField(field: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') {

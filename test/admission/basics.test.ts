@@ -141,6 +141,12 @@ describe('Admission: slots and refusals', () => {
     await expect(admission.createSession({ userId: 'u', color: 'red' } as never)).rejects.toThrow(
       /sessionConfig.color: unknown option/,
     );
+    await expect(admission.createSession({ userId: 'u', tenantId: 'a\u0000b' })).rejects.toThrow(
+      /sessionConfig.tenantId: must not contain control characters/,
+    );
+    await expect(
+      admission.createSession({ userId: 'u', idempotencyKey: 'call\n1' }),
+    ).rejects.toThrow(/sessionConfig.idempotencyKey: must not contain control characters/);
     expect(store.acquired).toBe(0);
   });
 

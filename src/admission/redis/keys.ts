@@ -2,7 +2,7 @@ import { ConfigError } from '../../iface/errors.js';
 
 export interface LimiterKeys {
   /** In the order the scripts expect them as KEYS. */
-  readonly all: readonly [string, string, string, string, string, string];
+  readonly all: readonly [string, string, string, string];
   /** Pub/sub channel announcing freed slots. */
   readonly channel: string;
 }
@@ -20,14 +20,7 @@ export function limiterKeys(name: string, prefix: string): LimiterKeys {
   }
   const base = `${prefix}{${name}}`;
   return {
-    all: [
-      `${base}:leases`,
-      `${base}:owners`,
-      `${base}:tenants`,
-      `${base}:claims`,
-      `${base}:epoch`,
-      `${base}:released`,
-    ],
+    all: [`${base}:leases`, `${base}:tenants`, `${base}:claims`, `${base}:epoch`],
     channel: `${base}:freed`,
   };
 }

@@ -60,6 +60,18 @@ export class LuaScript {
     this.#sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /**
+   * Sends the whole script (EVAL): it cannot fail with NOSCRIPT and be retried later, so it
+   * reaches Redis in the order it was issued relative to other commands.
+   */
+  runInOrder(
+    client: RedisConnection,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    return client.eval(this.#source, keys.length, ...keys, ...args);
+  }
+
   async run(
     client: RedisConnection,
     keys: readonly string[],

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { PeriodicTask } from '../../backend/periodic-task.js';
 import { TypedEmitter } from '../../internal/emitter.js';
+import { printableField } from '../../internal/validate.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -11,6 +12,7 @@ import type {
   StoreUsage,
 } from '../capacity-store.js';
 import { MemoryCapacityStore } from '../memory-store.js';
+import { Batcher } from './batcher.js';
 import { type LimiterKeys, limiterKeys } from './keys.js';
 import {
   type RedisStoreOptions,
@@ -24,15 +26,20 @@ import {
   RedisUnavailableError,
   withDeadline,
 } from './redis-client.js';
-import { ACQUIRE, BIND_SESSION, CLAIM, RELEASE, RENEW, USAGE } from './scripts.js';
+import { BATCH, BIND_SESSION, CLAIM, RENEW, USAGE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
+
+/** A release or an acquire waiting for this turn's batch. */
+type LeaseOp = { readonly release: RedisLease } | { readonly acquire: RedisLease };
+
+/** Calls per script at most: one script blocks Redis while it runs. */
+const BATCH_MAX = 200;
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
 
 const SCRIPTS = {
-  acquire: new LuaScript(ACQUIRE),
-  release: new LuaScript(RELEASE),
+  batch: new LuaScript(BATCH),
   renew: new LuaScript(RENEW),
   claim: new LuaScript(CLAIM),
   bindSession: new LuaScript(BIND_SESSION),
@@ -45,12 +52,15 @@ class RedisLease implements Lease {
   readonly tenantId: string;
   readonly globalLimit: number;
   readonly tenantLimit: number;
+  /** Its member of the leases set: the tenant rides along, so Redis needs no lookup for it. */
+  readonly member: string;
   /** Granted from the local share while Redis was unreachable, not yet in Redis. */
   local: Lease | undefined;
   claimKey = '';
 
   constructor(id: string, request: AcquireRequest, local: Lease | undefined) {
     this.id = id;
+    this.member = leaseMember(request.tenantId, id);
     this.tenantId = request.tenantId;
     this.globalLimit = request.globalLimit;
     this.tenantLimit = request.tenantLimit;
@@ -64,7 +74,7 @@ class RedisLease implements Lease {
  * its last renewal; this process renews all of its leases in one call every third of the TTL,
  * so a crashed instance's slots come back within the TTL. See docs/redis.md.
  */
-type BackgroundOperation = 'renew' | 'subscribe' | 'connection';
+type BackgroundOperation = 'renew' | 'subscribe' | 'connection' | 'release';
 
 /** What the Redis store reports besides its answers. */
 export interface RedisStoreEvents extends Record<string, unknown> {
@@ -82,13 +92,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /** The connection once `#client` has resolved. */
   #connection: RedisConnection | undefined;
   readonly #ownsClient: boolean;
-  readonly #instance = randomUUID();
+  /** Prefix of this instance's lease ids: short, because Redis compares members byte by byte. */
+  readonly #instance = randomBytes(9).toString('base64url');
   #sequence = 0;
   /** Leases held here, by id. */
   readonly #held = new Map<string, RedisLease>();
   /** The limiter epoch last seen, to notice Redis losing its data. */
   #epoch = '';
   readonly #renewal: PeriodicTask<void>;
+  /** Releases and acquires of one turn, sent as one script. */
+  readonly #batch = new Batcher((ops: readonly LeaseOp[]) => this.#runBatch(ops), BATCH_MAX);
   readonly #wakeups: Wakeups;
   readonly #lostListeners: ((lease: Lease) => void)[] = [];
   readonly #local: MemoryCapacityStore | undefined;
@@ -125,47 +138,68 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   async tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
     this.#assertOpen();
-    const id = `${this.#instance}:${++this.#sequence}`;
-    let reply: unknown;
+    // The scripts separate fields with control characters.
+    printableField('tenantId', request.tenantId);
+    const lease = new RedisLease(`${this.#instance}:${++this.#sequence}`, request, undefined);
+    let status: number | undefined;
     try {
-      reply = await this.#run(SCRIPTS.acquire, 'acquire', [
-        id,
-        request.tenantId,
-        request.globalLimit,
-        finiteOrNone(request.tenantLimit),
-        this.options.leaseTtlMs,
-        this.#epoch,
-        randomUUID(),
-      ]);
+      status = await this.#batch.add({ acquire: lease });
     } catch (error) {
       if (this.#local === undefined) throw error;
-      return this.#acquireLocally(id, request);
+      return this.#acquireLocally(lease.id, request);
     }
-    const [status, epoch] = reply as [number, string];
-    this.#epoch = epoch;
     if (status === 1) {
-      const lease = new RedisLease(id, request, undefined);
-      this.#held.set(id, lease);
+      this.#held.set(lease.id, lease);
       return lease;
     }
     // 3: Redis lost its data and held leases are being re-asserted; new ones wait.
     return status === 2 ? TENANT_FULL : GLOBAL_FULL;
   }
 
-  async release(lease: Lease): Promise<void> {
+  /**
+   * Gives a slot back. The release goes out with this turn's batch, without waiting for Redis:
+   * waiters that retry at once are sent in that same batch, after the release, so they see the
+   * freed slot. A release that cannot be delivered leaves a lease nobody renews, which Redis
+   * drops within the TTL.
+   */
+  release(lease: Lease): Promise<void> {
     const held = this.#held.get(lease.id);
-    if (held === undefined) return; // lost already; nothing counts it
+    if (held === undefined) return Promise.resolve(); // lost already; nothing counts it
     this.#held.delete(lease.id);
     if (held.local !== undefined) {
       this.#local!.release(held.local);
-      return;
+      return Promise.resolve();
     }
-    // If this fails the lease is no longer renewed, so it expires within the TTL.
-    await this.#run(SCRIPTS.release, 'release', [
-      lease.id,
+    this.#batch
+      .add({ release: held })
+      .catch((error: unknown) => this.#reportError('release', error));
+    return Promise.resolve();
+  }
+
+  /** One script for the releases and acquires of one turn; a status per acquire. */
+  async #runBatch(ops: readonly LeaseOp[]): Promise<(number | undefined)[]> {
+    const releases: (string | number)[] = [];
+    const acquires: (string | number)[] = [];
+    for (const op of ops) {
+      if ('release' in op)
+        releases.push(op.release.member, op.release.tenantId, op.release.claimKey);
+      else {
+        const { member, tenantId, globalLimit, tenantLimit } = op.acquire;
+        acquires.push(member, tenantId, globalLimit, finiteOrNone(tenantLimit));
+      }
+    }
+    const [epoch, ...statuses] = (await this.#run(SCRIPTS.batch, 'batch', [
       this.#keys.channel,
       this.options.leaseTtlMs,
-    ]);
+      this.#epoch,
+      randomUUID(),
+      releases.length / 3,
+      ...releases,
+      ...acquires,
+    ])) as [string, ...number[]];
+    this.#epoch = epoch;
+    let next = 0;
+    return ops.map((op) => ('release' in op ? undefined : statuses[next++]));
   }
 
   async usage(): Promise<StoreUsage> {
@@ -178,10 +212,10 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   async claim(lease: Lease, key: string): Promise<ClaimResult> {
     const held = this.#held.get(lease.id);
     if (held?.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
-    const [status, sessionId] = (await this.#run(SCRIPTS.claim, 'claim', [lease.id, key])) as [
-      number,
-      string?,
-    ];
+    const [status, sessionId] = (await this.#run(SCRIPTS.claim, 'claim', [
+      leaseMember(lease.tenantId, lease.id),
+      key,
+    ])) as [number, string?];
     if (status === 1) {
       if (held !== undefined) held.claimKey = key;
       return { claimed: true };
@@ -191,7 +225,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   async bindSession(lease: Lease, key: string, sessionId: string): Promise<void> {
     if (this.#held.get(lease.id)?.local !== undefined) return;
-    await this.#run(SCRIPTS.bindSession, 'bind session', [lease.id, key, sessionId]);
+    await this.#run(SCRIPTS.bindSession, 'bind session', [
+      leaseMember(lease.tenantId, lease.id),
+      key,
+      sessionId,
+    ]);
   }
 
   onCapacityFreed(listener: () => void): () => void {
@@ -258,18 +296,18 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const args: (string | number)[] = [this.options.leaseTtlMs, this.#epoch, randomUUID()];
     for (const lease of leases) {
       args.push(
-        lease.id,
+        lease.member,
         lease.tenantId,
         lease.globalLimit,
         finiteOrNone(lease.tenantLimit),
         lease.claimKey,
       );
     }
-    const reply = (await this.#run(SCRIPTS.renew, 'renew', args)) as string[];
+    const reply = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as string[];
     this.#epoch = reply[0]!;
     const lost = new Set(reply.slice(1));
     for (const lease of leases) {
-      if (lost.has(lease.id)) {
+      if (lost.has(lease.member)) {
         // A lease granted locally during an outage that finds no room stays local until released.
         if (lease.local !== undefined) continue;
         if (!this.#held.delete(lease.id)) continue;
@@ -283,17 +321,30 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     }
   }
 
-  #run(script: LuaScript, what: string, args: readonly (string | number)[]): Promise<unknown> {
-    // Once connected, the command is written in this very call: commands then reach Redis in
-    // the order they were issued. A renewal issued before a release must not arrive after it,
-    // or it would re-assert the lease the release just dropped.
+  /**
+   * Runs a script with a deadline. Once connected the command is written in this very call, so
+   * commands reach Redis in the order they were issued; `inOrder` also rules out a NOSCRIPT
+   * retry that would send it later (the renewal needs that: see scripts.ts).
+   */
+  #run(
+    script: LuaScript,
+    what: string,
+    args: readonly (string | number)[],
+    inOrder = false,
+  ): Promise<unknown> {
+    const send = (client: RedisConnection): Promise<unknown> =>
+      withDeadline(
+        inOrder
+          ? script.runInOrder(client, this.#keys.all, args)
+          : script.run(client, this.#keys.all, args),
+        this.options.timeoutMs,
+        what,
+      );
     const connection = this.#connection;
     const call =
       connection !== undefined
-        ? withDeadline(script.run(connection, this.#keys.all, args), this.options.timeoutMs, what)
-        : withDeadline(this.#client, this.options.timeoutMs, 'connect').then((client) =>
-            withDeadline(script.run(client, this.#keys.all, args), this.options.timeoutMs, what),
-          );
+        ? send(connection)
+        : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
     const settled = call.then(
       () => undefined,
@@ -337,6 +388,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 /** A store whose slots are counted in Redis and shared by every instance using `name`. */
 export function redisStore(options: RedisStoreOptions): RedisCapacityStore {
   return new RedisCapacityStore(options);
+}
+
+/** A lease's member in the leases set: `tenant "\n" id` (the scripts split on the newline). */
+function leaseMember(tenantId: string, id: string): string {
+  return `${tenantId}\n${id}`;
 }
 
 /** Scripts take -1 for "no tenant cap". */

@@ -122,6 +122,26 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(errors.filter((op) => op === 'connection')).toHaveLength(1);
   });
 
+  it('refuses tenant ids with control characters: they separate fields in the scripts', async () => {
+    const store = newStore();
+    await expect(store.tryAcquire(request('a\nb'))).rejects.toThrow(
+      /tenantId: must not contain control characters/,
+    );
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('a release that cannot reach Redis resolves at once and is reported as an error event', async () => {
+    const doomed = await startRedis();
+    const store = redisStore({ redis: doomed.url, name: 'doomed', timeoutMs: 200 });
+    stores.push(store);
+    const errors: string[] = [];
+    store.on('error', (e) => errors.push(e.operation));
+    const lease = (await store.tryAcquire(request('t'))) as Lease;
+    await doomed.stop();
+    await store.release(lease);
+    await expect.poll(() => errors, { timeout: 5_000 }).toContain('release');
+  });
+
   it('validates its options', () => {
     expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
     expect(() => redisStore({ redis: server.url, name: 'bad{name}' })).toThrow(/name: must be/);
