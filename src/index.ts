@@ -9,12 +9,14 @@ export * from './admission/index.js';
 export {
   BaseBackend,
   ManagedSession,
+  type ManagedSessionInit,
   type OpenedSession,
   type OpenSessionRequest,
   ProviderRegistry,
   type SessionTeardown,
 } from './backend/index.js';
 export * from './iface/index.js';
+export type { Listener, TypedEmitter } from './internal/emitter.js';
 // Types only: the LiveKit provider itself loads on first use of createBackend('livekit').
 export type {
   AgentParticipant,
@@ -26,6 +28,7 @@ export type {
   LiveKitReconcileOptions,
   LiveKitWebhookOptions,
   PcmFrame,
+  ProbeResult,
   ReconcileReport,
   RemoteEndSource,
   WebhookAction,

@@ -32,6 +32,7 @@ export class Slot {
   readonly #releaser: SlotReleaser;
   #controller: AbortController | undefined;
 
+  /** @internal Slots are made by `Admission`. */
   constructor(lease: Lease, hold: TenantHold, waitedMs: number, releaser: SlotReleaser) {
     this.lease = lease;
     this.hold = hold;

@@ -1,4 +1,5 @@
-type Listener<T> = (event: T) => void;
+/** A function called with each event of one name. */
+export type Listener<T> = (event: T) => void;
 
 /**
  * A minimal typed event emitter. Emitting with no listeners costs one array length check, so

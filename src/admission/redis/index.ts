@@ -1,3 +1,8 @@
-export type { RedisStoreOptions } from './options.js';
+export type { RedisStoreOptions, ResolvedRedisOptions } from './options.js';
 export { type RedisConnection, RedisUnavailableError } from './redis-client.js';
-export { RedisCapacityStore, type RedisStoreEvents, redisStore } from './redis-store.js';
+export {
+  RedisCapacityStore,
+  type RedisStoreBackgroundOperation,
+  type RedisStoreEvents,
+  redisStore,
+} from './redis-store.js';

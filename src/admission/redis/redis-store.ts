@@ -68,22 +68,26 @@ class RedisLease implements Lease {
   }
 }
 
+/** The store's work that no caller waits for, named in its `error` events. */
+export type RedisStoreBackgroundOperation = 'renew' | 'subscribe' | 'connection' | 'release';
+
+/** What the Redis store reports besides its answers. */
+export interface RedisStoreEvents extends Record<string, unknown> {
+  /**
+   * Work no caller waits for failed: a renewal (retried next beat), the wake-up subscription,
+   * the connection (once per outage) or a release (its lease expires within the TTL).
+   */
+  error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
+  /** A lease held here was dropped by Redis and could not be re-asserted. */
+  lease_lost: { readonly leaseId: string; readonly tenantId: string };
+}
+
 /**
  * Slots counted in Redis, shared by every instance using the same `name`: one global cap and
  * per-tenant caps enforced atomically by Lua scripts. Each lease expires `leaseTtlMs` after
  * its last renewal; this process renews all of its leases in one call every third of the TTL,
  * so a crashed instance's slots come back within the TTL. See docs/redis.md.
  */
-type BackgroundOperation = 'renew' | 'subscribe' | 'connection' | 'release';
-
-/** What the Redis store reports besides its answers. */
-export interface RedisStoreEvents extends Record<string, unknown> {
-  /** A background call failed: the renewal (retried next beat) or the wake-up subscription. */
-  error: { readonly operation: BackgroundOperation; readonly error: unknown };
-  /** A lease held here was dropped by Redis and could not be re-asserted. */
-  lease_lost: { readonly leaseId: string; readonly tenantId: string };
-}
-
 export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implements CapacityStore {
   readonly kind = 'redis';
   readonly options: ResolvedRedisOptions;
@@ -371,7 +375,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   /** Background failures go to 'error' listeners, or become process warnings if there are none. */
-  #reportError(operation: BackgroundOperation, error: unknown): void {
+  #reportError(operation: RedisStoreBackgroundOperation, error: unknown): void {
     if (this.hasListeners('error')) this.emit('error', { operation, error });
     else
       process.emitWarning(

@@ -10,6 +10,7 @@ export type {
   LiveKitReconcileOptions,
   LiveKitWebhookOptions,
 } from './config.js';
+export type { ProbeResult } from './health.js';
 export type { AgentParticipant, PcmFrame } from './join.js';
 export type { LiveKitBackendEvents, RemoteEndSource } from './livekit-backend.js';
 export { LiveKitBackend } from './livekit-backend.js';
