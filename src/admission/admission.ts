@@ -8,10 +8,12 @@ import {
 import type { HealthStatus } from '../iface/health.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { noop, onAbort } from '../internal/abort.js';
+import { settledWithin } from '../internal/delay.js';
 import { TypedEmitter } from '../internal/emitter.js';
 import { DEFAULT_TENANT, tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
+import { invalid, validateCallOptions } from './call-options.js';
 import {
   type AcquireResult,
   type CapacityStore,
@@ -31,80 +33,23 @@ import {
   resolveOptions,
   resolveTenantLimits,
 } from './options.js';
+import { refusalMessage } from './refusal-message.js';
 import { RetryEstimator } from './retry-estimator.js';
 import { SetupSmoother } from './setup-smoother.js';
-import { abortedError, SharedCreation } from './shared-creation.js';
+import { abortedError, SharedCreations } from './shared-creation.js';
 import { Slot, SlotList, type TenantHold } from './slot.js';
 import type { AdmissionSpan } from './tracer.js';
+import type {
+  AcquireOptions,
+  AdmissionRefusal,
+  AdmissionState,
+  AdmissionStats,
+  CreateSessionOptions,
+  DrainOptions,
+  LimitsUpdate,
+  SlotRequest,
+} from './types.js';
 import { runHolding, Waiter, type Work } from './waiter.js';
-
-/** Who a raw slot is for. */
-export interface SlotRequest {
-  /** Default `'default'`. */
-  readonly tenantId?: string | undefined;
-  /** Higher is served first; default 0. */
-  readonly priority?: number | undefined;
-}
-
-/** A refusal returned as a value by `tryAcquire()` (no Error is built on that path). */
-export interface AdmissionRefusal {
-  readonly code: AdmissionErrorCode;
-  readonly tenantId: string;
-  readonly retryAfterMs: number | undefined;
-}
-
-export interface AcquireOptions {
-  readonly signal?: AbortSignal | undefined;
-  /** Longest wait in the queue; overrides `queue.timeoutMs`. 0 refuses instead of waiting. */
-  readonly timeoutMs?: number | undefined;
-}
-
-export interface CreateSessionOptions extends AcquireOptions {
-  readonly priority?: number | undefined;
-}
-
-export interface LimitsUpdate {
-  readonly maxConcurrentSessions?: number;
-  readonly tenants?: {
-    readonly defaultMax?: number;
-    readonly max?: Readonly<Record<string, number>>;
-  };
-}
-
-export interface DrainOptions {
-  /** How long sessions may go on before they are closed. Default 30 000 ms. */
-  readonly timeoutMs?: number;
-  /** How long to wait for the closes made at the deadline. Default 5 000 ms. */
-  readonly closeTimeoutMs?: number;
-}
-
-export type AdmissionState = 'open' | 'draining' | 'drained';
-
-export interface TenantStats {
-  readonly tenantId: string;
-  readonly active: number;
-  readonly queued: number;
-  readonly limit: number;
-}
-
-export interface AdmissionStats {
-  readonly state: AdmissionState;
-  /** Slots held by this instance (sessions and sessions being set up). */
-  readonly active: number;
-  readonly queued: number;
-  /** Sessions in their setup phase (holding a slot, backend create under way). */
-  readonly settingUp: number;
-  /** The cap on sessions in force (adaptive, when configured, under the hard cap). */
-  readonly limit: number;
-  /** The hard cap. */
-  readonly maxConcurrentSessions: number;
-  /** The cap on concurrent setups in force (`Infinity` when none). */
-  readonly setupConcurrency: number;
-  readonly utilization: number;
-  readonly admitting: boolean;
-  readonly health: HealthStatus | undefined;
-  readonly tenants: readonly TenantStats[];
-}
 
 type SyncOrAsync<T> = T | Promise<T>;
 
@@ -160,7 +105,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly #health: HealthGate | undefined;
   readonly #smoother: SetupSmoother;
   readonly #retry = new RetryEstimator();
-  readonly #creations = new Map<string, SharedCreation>();
+  readonly #creations = new SharedCreations();
   readonly #drainController = new AbortController();
   #draining: Promise<DrainResult> | undefined;
   #onIdle: (() => void) | undefined;
@@ -263,32 +208,23 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     const key = config.idempotencyKey;
     if (key === undefined) return this.#create(config, tenantId, options, options.signal);
 
-    const mapKey = `${tenantId}\u0000${key}`;
-    let creation = this.#creations.get(mapKey);
-    if (creation !== undefined && !creation.signal.aborted) {
-      if (creation.userId !== config.userId) {
-        this.#emitRefused(tenantId, 'duplicate', undefined);
-        throw new AdmissionError(
-          'duplicate',
-          'the idempotency key is held by a session for another user',
-          {
-            tenantId,
-            sessionId: creation.session?.id,
-          },
-        );
-      }
-      return creation.join(options.signal, tenantId);
+    const existing = this.#creations.find(tenantId, key);
+    if (existing === undefined) {
+      return this.#creations
+        .start(tenantId, key, config.userId, (signal) =>
+          this.#create(config, tenantId, options, signal),
+        )
+        .join(options.signal, tenantId);
     }
-    creation = new SharedCreation(config.userId);
-    const shared = creation;
-    this.#creations.set(mapKey, shared);
-    const forget = (): void => {
-      if (this.#creations.get(mapKey) === shared) this.#creations.delete(mapKey);
-    };
-    const outcome = shared.start((signal) => this.#create(config, tenantId, options, signal));
-    // The key is free again once the creation fails or the session ends.
-    void outcome.then((session) => session.closed.then(forget), forget);
-    return shared.join(options.signal, tenantId);
+    if (existing.userId !== config.userId) {
+      this.#emitRefused(tenantId, 'duplicate', undefined);
+      throw new AdmissionError(
+        'duplicate',
+        'the idempotency key is held by a session for another user',
+        { tenantId, sessionId: existing.session?.id },
+      );
+    }
+    return existing.join(options.signal, tenantId);
   }
 
   async #create(
@@ -1062,7 +998,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         slot.revoke(error);
       }
     }
-    await this.#settledWithin(Promise.allSettled(closes), closeTimeoutMs);
+    await settledWithin(Promise.allSettled(closes), closeTimeoutMs);
     return { closed: closes.length, aborted, revoked, timedOut: true };
   }
 
@@ -1083,16 +1019,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       };
     });
   }
-
-  #settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      void promise.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
 }
 
 function deliver(slot: Slot, work: Work): Promise<unknown> {
@@ -1103,48 +1029,3 @@ const ADAPTIVE_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 
 const NO_REQUEST: SlotRequest = Object.freeze({});
 const NO_OPTIONS: AcquireOptions = Object.freeze({});
-
-function invalid(field: string, expected: string, value: unknown): Promise<never> {
-  return Promise.reject(new ConfigError(field, `must be ${expected}, got ${describeValue(value)}`));
-}
-
-function validateCallOptions(options: CreateSessionOptions): void {
-  const value = objectOrUndefined('options', options) ?? {};
-  knownKeys('options', value, ['signal', 'timeoutMs', 'priority']);
-  if (value.signal !== undefined && !(value.signal instanceof AbortSignal)) {
-    throw new ConfigError(
-      'options.signal',
-      `must be an AbortSignal, got ${describeValue(value.signal)}`,
-    );
-  }
-  numberField('options.timeoutMs', value.timeoutMs, { min: 0, infinite: true });
-  numberField('options.priority', value.priority, { integer: true });
-}
-
-function refusalMessage(
-  code: AdmissionErrorCode,
-  tenantId: string,
-  limit: number,
-  tenantLimit: number,
-): string {
-  switch (code) {
-    case 'capacity':
-      return `all ${limit} session slots are in use`;
-    case 'tenant_capacity':
-      return `tenant "${tenantId}" holds all ${tenantLimit} of its session slots`;
-    case 'queue_full':
-      return 'the admission queue is full';
-    case 'queue_timeout':
-      return 'no session slot became free within the wait timeout';
-    case 'aborted':
-      return 'the request was aborted before it was admitted';
-    case 'unhealthy':
-      return 'the voice backend is unhealthy; not admitting sessions';
-    case 'draining':
-      return 'admission is draining and accepts no new sessions';
-    case 'duplicate':
-      return 'the idempotency key is already in use';
-    case 'store_unavailable':
-      return 'the capacity store could not be reached';
-  }
-}

@@ -2,8 +2,9 @@ import type { VoiceBackend } from '../iface/backend.js';
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { describeValue } from '../internal/validate.js';
-import { Admission, type CreateSessionOptions } from './admission.js';
+import { Admission } from './admission.js';
 import type { AdmissionOptions } from './options.js';
+import type { CreateSessionOptions } from './types.js';
 
 /** One admission per backend, so concurrent calls share one count (no check-then-create race). */
 const admissions = new WeakMap<VoiceBackend, Admission>();

@@ -1,5 +1,6 @@
-import type { Admission, DrainOptions } from './admission.js';
+import type { Admission } from './admission.js';
 import type { DrainResult } from './events.js';
+import type { DrainOptions } from './types.js';
 
 export interface DrainOnSignalsOptions extends DrainOptions {
   /** Default `['SIGTERM', 'SIGINT']`. */

@@ -1,16 +1,5 @@
 export * from './adaptive/index.js';
-export {
-  type AcquireOptions,
-  Admission,
-  type AdmissionRefusal,
-  type AdmissionState,
-  type AdmissionStats,
-  type CreateSessionOptions,
-  type DrainOptions,
-  type LimitsUpdate,
-  type SlotRequest,
-  type TenantStats,
-} from './admission.js';
+export { Admission } from './admission.js';
 export type {
   AcquireRequest,
   AcquireResult,
@@ -42,3 +31,14 @@ export type {
   AdmissionSpanResult,
   AdmissionTracer,
 } from './tracer.js';
+export type {
+  AcquireOptions,
+  AdmissionRefusal,
+  AdmissionState,
+  AdmissionStats,
+  CreateSessionOptions,
+  DrainOptions,
+  LimitsUpdate,
+  SlotRequest,
+  TenantStats,
+} from './types.js';

@@ -82,6 +82,42 @@ export class SharedCreation {
   }
 }
 
+/**
+ * The creations under way or open on this instance, by tenant and idempotency key. A key is
+ * free again once its creation fails or its session ends.
+ */
+export class SharedCreations {
+  readonly #byKey = new Map<string, SharedCreation>();
+
+  /** The creation holding the key, unless every caller of it gave up. */
+  find(tenantId: string, key: string): SharedCreation | undefined {
+    const creation = this.#byKey.get(mapKey(tenantId, key));
+    return creation === undefined || creation.signal.aborted ? undefined : creation;
+  }
+
+  /** Starts a creation under the key, replacing one whose callers all gave up. */
+  start(
+    tenantId: string,
+    key: string,
+    userId: string,
+    create: (signal: AbortSignal) => Promise<VoiceSession>,
+  ): SharedCreation {
+    const id = mapKey(tenantId, key);
+    const creation = new SharedCreation(userId);
+    this.#byKey.set(id, creation);
+    const forget = (): void => {
+      if (this.#byKey.get(id) === creation) this.#byKey.delete(id);
+    };
+    void creation.start(create).then((session) => session.closed.then(forget), forget);
+    return creation;
+  }
+}
+
+// Tenant ids and keys have no control characters, so NUL cannot be part of either.
+function mapKey(tenantId: string, key: string): string {
+  return `${tenantId}\u0000${key}`;
+}
+
 export function abortedError(tenantId: string | undefined, cause: unknown): AdmissionError {
   return new AdmissionError('aborted', 'the request was aborted before it was admitted', {
     tenantId,

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Admission, type AdmissionRefusal } from '../../src/admission/admission.js';
+import { Admission } from '../../src/admission/admission.js';
 import { memoryStore } from '../../src/admission/memory-store.js';
 import { Slot } from '../../src/admission/slot.js';
+import type { AdmissionRefusal } from '../../src/admission/types.js';
 import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';
 import { CheckingStore } from '../support/checking-store.js';
 import { ControlledBackend } from '../support/controlled-backend.js';

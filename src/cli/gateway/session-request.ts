@@ -1,4 +1,4 @@
-import type { CreateSessionOptions } from '../../admission/admission.js';
+import type { CreateSessionOptions } from '../../admission/types.js';
 import type { SessionConfig } from '../../iface/session.js';
 import { knownKeys, numberField, objectOrUndefined, stringField } from '../../internal/validate.js';
 
