@@ -5,9 +5,9 @@ interface Pending<I, O> {
 }
 
 /**
- * Gathers the calls made in one turn of the event loop and runs them as one batch: fifty
- * concurrent acquires cost one Redis round trip instead of fifty. Batches keep call order and
- * hold at most `max` calls, so one script never blocks Redis for long.
+ * Gathers the calls made in one turn of the event loop and runs them in batches of at most
+ * `max`, in call order: fifty concurrent acquires cost two Redis scripts instead of fifty
+ * round trips.
  */
 export class Batcher<I, O> {
   readonly #run: (inputs: readonly I[]) => Promise<readonly O[]>;
