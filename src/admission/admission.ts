@@ -10,6 +10,7 @@ import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { noop, onAbort } from '../internal/abort.js';
 import { settledWithin } from '../internal/delay.js';
 import { TypedEmitter } from '../internal/emitter.js';
+import { rejectSoon } from '../internal/reject-soon.js';
 import { DEFAULT_TENANT, tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
@@ -500,8 +501,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     work: Work,
   ): Promise<unknown> {
     const closed = this.#refusalBeforeQueue(tenantId);
-    if (closed !== undefined) return Promise.reject(closed);
-    if (signal?.aborted) return Promise.reject(this.#refuse(tenantId, 'aborted', signal.reason));
+    if (closed !== undefined) return rejectSoon(closed);
+    if (signal?.aborted) return rejectSoon(this.#refuse(tenantId, 'aborted', signal.reason));
 
     // Waiters of this tenant go first (FIFO); so do waiters held back by the global cap.
     const mustQueue =
@@ -565,12 +566,12 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     const queue = this.#queueConfig;
     const wait = timeoutMs ?? queue.timeoutMs;
     if (queue.maxSize === 0 || wait === 0) {
-      return Promise.reject(
+      return rejectSoon(
         this.#refuse(tenantId, blockedBy, undefined, this.#estimateRetry(tenantId, blockedBy)),
       );
     }
     if (this.#queue.size >= queue.maxSize || this.#queue.sizeOf(tenantId) >= queue.maxPerTenant) {
-      return Promise.reject(
+      return rejectSoon(
         this.#refuse(tenantId, 'queue_full', undefined, this.#estimateRetry(tenantId, 'capacity')),
       );
     }
