@@ -1,10 +1,5 @@
 import type { VoiceBackend } from '../iface/backend.js';
-import {
-  AdmissionError,
-  type AdmissionErrorCode,
-  BackendError,
-  ConfigError,
-} from '../iface/errors.js';
+import { AdmissionError, type AdmissionErrorCode, ConfigError } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { noop, onAbort } from '../internal/abort.js';
@@ -36,8 +31,9 @@ import {
 } from './options.js';
 import { refusalMessage } from './refusal-message.js';
 import { RetryEstimator } from './retry-estimator.js';
+import { SessionSetups } from './session-setup.js';
 import { SetupSmoother } from './setup-smoother.js';
-import { abortedError, SharedCreations } from './shared-creation.js';
+import { SharedCreations } from './shared-creation.js';
 import { Slot, SlotList, type TenantHold } from './slot.js';
 import type { AdmissionSpan } from './tracer.js';
 import type {
@@ -53,13 +49,6 @@ import type {
 import { runHolding, Waiter, type Work } from './waiter.js';
 
 type SyncOrAsync<T> = T | Promise<T>;
-
-/** When a backend create started, and how much was in use then (for adaptive limits). */
-interface SetupStart {
-  readonly at: number;
-  readonly sessions: number;
-  readonly setups: number;
-}
 
 /** Idle per-tenant hold counters kept for reuse before a sweep. */
 const IDLE_HOLDS_KEPT = 1_024;
@@ -77,7 +66,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
   readonly backend: VoiceBackend;
   readonly #store: CapacityStore;
   readonly #queueConfig: ResolvedOptions['queue'];
-  readonly #setupTimeoutMs: number;
   readonly #tracer: ResolvedOptions['tracer'];
   /** The hard cap (`maxConcurrentSessions`). */
   #limit: number;
@@ -88,8 +76,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
 
   #state: AdmissionState = 'open';
   #active = 0;
-  /** Slots whose session is being set up (backend create under way). */
-  readonly #settingUp = new Set<Slot>();
   /** Slots held per tenant by this instance; idle entries are kept for reuse, then swept. */
   readonly #holds = new Map<string, TenantHold>();
   readonly #slots = new SlotList();
@@ -105,9 +91,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
 
   readonly #health: HealthGate | undefined;
   readonly #smoother: SetupSmoother;
+  readonly #setups: SessionSetups;
   readonly #retry = new RetryEstimator();
   readonly #creations = new SharedCreations();
-  readonly #drainController = new AbortController();
   #draining: Promise<DrainResult> | undefined;
   #onIdle: (() => void) | undefined;
   readonly #unsubscribeStore: () => void;
@@ -144,8 +130,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     this.#tenantDefaultMax = resolved.tenantDefaultMax;
     this.#tenantMax = new Map(resolved.tenantMax);
     this.#queueConfig = resolved.queue;
-    this.#setupTimeoutMs = resolved.setup.timeoutMs;
     this.#smoother = new SetupSmoother(resolved.setup);
+    this.#setups = new SessionSetups({
+      backend,
+      smoother: this.#smoother,
+      timeoutMs: resolved.setup.timeoutMs,
+      sessionLimit: this.#adaptive,
+      setupLimit: this.#setupAdaptive,
+      activeSessions: () => this.#active,
+    });
     this.#adaptive?.onChange(() => this.#limitsChanged());
     this.#setupAdaptive?.onChange(() => this.#limitsChanged());
     const unsubscribeFreed =
@@ -297,46 +290,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
     claimKey: string | undefined,
   ): Promise<VoiceSession> {
     const started = performance.now();
-    const timeout = new AbortController();
-    const timer = setTimeout(() => {
-      timeout.abort(
-        new BackendError(
-          'timeout',
-          'create_session',
-          `session setup took longer than ${this.#setupTimeoutMs} ms`,
-          {
-            provider: this.backend.provider,
-          },
-        ),
-      );
-    }, this.#setupTimeoutMs);
-    timer.unref();
-    const setupSignal = AbortSignal.any(
-      signal === undefined
-        ? [timeout.signal, this.#drainController.signal]
-        : [signal, timeout.signal, this.#drainController.signal],
-    );
-    this.#settingUp.add(slot);
     let session: VoiceSession;
-    let setupStart: SetupStart | undefined;
     try {
-      const create = (): Promise<VoiceSession> => {
-        setupStart = {
-          at: performance.now(),
-          sessions: this.#active,
-          setups: this.#smoother.running,
-        };
-        return this.backend.createSession(config, { signal: setupSignal });
-      };
-      session = await this.#smoother.run(
-        span === undefined ? create : () => span.runCreate(create),
-        setupSignal,
-      );
-    } catch (caught) {
-      const error = this.#setupError(caught, slot.tenantId, signal);
-      // The caller or a drain stopping a setup says nothing about the backend's capacity.
-      if (setupStart !== undefined && !(error instanceof AdmissionError))
-        this.#learn(setupStart, true);
+      session = await this.#setups.run(config, slot, signal, span);
+    } catch (error) {
       slot.release();
       if (this.hasListeners('session_failed')) {
         this.emit('session_failed', {
@@ -354,11 +311,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
         error,
       });
       throw error;
-    } finally {
-      clearTimeout(timer);
-      this.#settingUp.delete(slot);
     }
-    if (setupStart !== undefined) this.#learn(setupStart, false);
     slot.session = session;
     void session.closed.then(() => slot.release());
     if (claimKey !== undefined && this.#store.bindSession !== undefined) {
@@ -381,25 +334,6 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       sessionId: session.id,
     });
     return session;
-  }
-
-  /** Feeds a finished setup to the adaptive limits. */
-  #learn(started: SetupStart, failed: boolean): void {
-    const latencyMs = performance.now() - started.at;
-    this.#adaptive?.record({ latencyMs, failed, inflight: started.sessions });
-    this.#setupAdaptive?.record({ latencyMs, failed, inflight: started.setups });
-  }
-
-  /** Names a failed setup by what stopped it: the caller, a drain, or the backend itself. */
-  #setupError(caught: unknown, tenantId: string, signal: AbortSignal | undefined): unknown {
-    if (signal?.aborted) return abortedError(tenantId, signal.reason);
-    if (this.#drainController.signal.aborted) {
-      return new AdmissionError('draining', 'the drain deadline was reached during session setup', {
-        tenantId,
-        cause: caught,
-      });
-    }
-    return caught;
   }
 
   // ---------------------------------------------------------------- raw slots
@@ -910,7 +844,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       state: this.#state,
       active: this.#active,
       queued: this.#queue.size,
-      settingUp: this.#settingUp.size,
+      settingUp: this.#setups.size,
       limit: this.limit,
       maxConcurrentSessions: this.#limit,
       setupConcurrency: this.#smoother.concurrency,
@@ -988,13 +922,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> {
       return { closed: 0, aborted: 0, revoked: 0, timedOut: false };
     }
     const error = new AdmissionError('draining', 'the drain deadline was reached');
-    const aborted = this.#settingUp.size;
-    this.#drainController.abort(error);
+    const aborted = this.#setups.size;
+    this.#setups.abortAll(error);
     let revoked = 0;
     const closes: Promise<unknown>[] = [];
     for (const slot of this.#slots.toArray()) {
       if (slot.session !== undefined) closes.push(slot.session.close('drained'));
-      else if (!this.#settingUp.has(slot)) {
+      else if (!this.#setups.has(slot)) {
         revoked++;
         slot.revoke(error);
       }
