@@ -3,7 +3,7 @@ import { defineConfig } from 'tsup';
 const library = {
   index: 'src/index.ts',
   telemetry: 'src/telemetry/index.ts',
-  'livekit-agents': 'src/telemetry/livekit-agents.ts',
+  'livekit-agents': 'src/integrations/livekit-agents.ts',
 };
 
 export default defineConfig([

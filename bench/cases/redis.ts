@@ -1,8 +1,8 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { Semaphore } from 'redis-semaphore';
-import type { Lease } from '../../src/admission/capacity-store.js';
-import { redisStore } from '../../src/admission/redis/redis-store.js';
+import type { Lease } from '../../src/admission/store/capacity-store.js';
+import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { hasBinary } from '../../test/support/binaries.js';
 import { startRedis } from '../../test/support/redis-server.js';
 import { type BenchCase, formatRate, median, type Row, ratio } from '../measure.js';

@@ -10,14 +10,6 @@ import { DEFAULT_TENANT, tenantOf, validateSessionConfig } from '../internal/ses
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import { invalid, validateCallOptions } from './call-options.js';
-import {
-  type AcquireResult,
-  type CapacityStore,
-  isRefusal,
-  type Lease,
-  type Refusal,
-  type RefusalReason,
-} from './capacity-store.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
 import { FairQueue } from './fair-queue.js';
@@ -35,6 +27,14 @@ import { SessionSetups } from './session-setup.js';
 import { SetupSmoother } from './setup-smoother.js';
 import { SharedCreations } from './shared-creation.js';
 import { Slot, SlotList, type TenantHold } from './slot.js';
+import {
+  type AcquireResult,
+  type CapacityStore,
+  isRefusal,
+  type Lease,
+  type Refusal,
+  type RefusalReason,
+} from './store/capacity-store.js';
 import type { AdmissionSpan } from './tracer.js';
 import type {
   AcquireOptions,

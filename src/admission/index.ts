@@ -1,5 +1,16 @@
 export * from './adaptive/index.js';
 export { Admission } from './admission.js';
+export { admissionFor, createSessionWithLimit } from './create-session-with-limit.js';
+export { type DrainOnSignalsOptions, drainOnSignals } from './drain-on-signals.js';
+export type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
+export type {
+  AdmissionOptions,
+  HealthGateOptions,
+  QueueOptions,
+  SetupOptions,
+  TenantLimitsOptions,
+} from './options.js';
+export { Slot } from './slot.js';
 export type {
   AcquireRequest,
   AcquireResult,
@@ -9,21 +20,10 @@ export type {
   Refusal,
   RefusalReason,
   StoreUsage,
-} from './capacity-store.js';
-export { isRefusal } from './capacity-store.js';
-export { admissionFor, createSessionWithLimit } from './create-session-with-limit.js';
-export { type DrainOnSignalsOptions, drainOnSignals } from './drain-on-signals.js';
-export type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
-export { MemoryCapacityStore, memoryStore } from './memory-store.js';
-export type {
-  AdmissionOptions,
-  HealthGateOptions,
-  QueueOptions,
-  SetupOptions,
-  TenantLimitsOptions,
-} from './options.js';
-export * from './redis/index.js';
-export { Slot } from './slot.js';
+} from './store/capacity-store.js';
+export { isRefusal } from './store/capacity-store.js';
+export { MemoryCapacityStore, memoryStore } from './store/memory-store.js';
+export * from './store/redis/index.js';
 export type {
   AdmissionOutcome,
   AdmissionSpan,

@@ -2,8 +2,8 @@ import { ConfigError } from '../iface/errors.js';
 import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
-import type { CapacityStore } from './capacity-store.js';
-import { memoryStore } from './memory-store.js';
+import type { CapacityStore } from './store/capacity-store.js';
+import { memoryStore } from './store/memory-store.js';
 import type { AdmissionTracer } from './tracer.js';
 
 export interface TenantLimitsOptions {

@@ -1,5 +1,5 @@
 import type { VoiceSession } from '../iface/session.js';
-import type { Lease } from './capacity-store.js';
+import type { Lease } from './store/capacity-store.js';
 
 /** Called by a slot the one time it is released. */
 export type SlotReleaser = (slot: Slot) => void;

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Admission } from '../admission/admission.js';
 import { drainOnSignals } from '../admission/drain-on-signals.js';
-import { redisStore } from '../admission/redis/redis-store.js';
+import { redisStore } from '../admission/store/redis/redis-store.js';
 import type { VoiceBackend } from '../iface/backend.js';
 import { createBackend } from '../index.js';
 import type { LiveKitBackend } from '../providers/livekit/index.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, it, vi } from 'vitest';
-import { memoryStore } from '../../src/admission/memory-store.js';
+import { memoryStore } from '../../src/admission/store/memory-store.js';
 import { fakeClock, opArbitrary, runScenario } from '../support/admission-scenario.js';
 import { AsyncMemoryStore } from '../support/async-store.js';
 import { useFakeClock } from '../support/fake-clock.js';

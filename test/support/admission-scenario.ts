@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { expect, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
-import type { CapacityStore } from '../../src/admission/capacity-store.js';
+import type { CapacityStore } from '../../src/admission/store/capacity-store.js';
 import type { VoiceSession } from '../../src/iface/session.js';
 import { CheckingStore } from './checking-store.js';
 import { ControlledBackend } from './controlled-backend.js';

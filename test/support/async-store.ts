@@ -4,8 +4,8 @@ import type {
   CapacityStore,
   Lease,
   StoreUsage,
-} from '../../src/admission/capacity-store.js';
-import { MemoryCapacityStore } from '../../src/admission/memory-store.js';
+} from '../../src/admission/store/capacity-store.js';
+import { MemoryCapacityStore } from '../../src/admission/store/memory-store.js';
 
 /**
  * The memory store behind an asynchronous boundary, answering on a later turn of the event

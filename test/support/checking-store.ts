@@ -4,7 +4,7 @@ import type {
   CapacityStore,
   Lease,
   StoreUsage,
-} from '../../src/admission/capacity-store.js';
+} from '../../src/admission/store/capacity-store.js';
 
 /**
  * Wraps a store and checks, independently of it and of admission, that no grant ever exceeds

@@ -28,7 +28,7 @@ export function typeCheckExamples(markdown: string): string[] {
     paths: {
       'voice-admission': ['src/index.ts'],
       'voice-admission/telemetry': ['src/telemetry/index.ts'],
-      'voice-admission/livekit-agents': ['src/telemetry/livekit-agents.ts'],
+      'voice-admission/livekit-agents': ['src/integrations/livekit-agents.ts'],
     },
   };
   const stem = markdown.replace(/[/.]/g, '-');

@@ -3,7 +3,7 @@
 // or hold (take slots and keep them until killed).
 import { Cluster, Redis } from 'ioredis';
 import { Admission } from '../../../src/admission/admission.js';
-import { redisStore } from '../../../src/admission/redis/redis-store.js';
+import { redisStore } from '../../../src/admission/store/redis/redis-store.js';
 import { AdmissionError } from '../../../src/iface/errors.js';
 import { SimulatedBackend } from '../../../src/providers/simulated/simulated-backend.js';
 

@@ -1,11 +1,11 @@
-import { ConfigError } from '../../iface/errors.js';
+import { ConfigError } from '../../../iface/errors.js';
 import {
   describeValue,
   knownKeys,
   numberField,
   objectOrUndefined,
   stringField,
-} from '../../internal/validate.js';
+} from '../../../internal/validate.js';
 
 export interface RedisStoreOptions {
   /** An ioredis client, an ioredis Cluster client, or a `redis://` URL. */

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { PeriodicTask } from '../../backend/periodic-task.js';
-import { TypedEmitter } from '../../internal/emitter.js';
-import { printableField } from '../../internal/validate.js';
+import { PeriodicTask } from '../../../backend/periodic-task.js';
+import { TypedEmitter } from '../../../internal/emitter.js';
+import { printableField } from '../../../internal/validate.js';
 import type {
   AcquireRequest,
   AcquireResult,

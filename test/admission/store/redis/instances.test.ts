@@ -1,9 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { redisStore } from '../../../src/admission/redis/redis-store.js';
-import { describeWithBinary } from '../../support/binaries.js';
-import { monitorLeases, startInstance } from '../../support/redis-instances.js';
-import { type RedisServer, startRedis, startRedisCluster } from '../../support/redis-server.js';
+import { redisStore } from '../../../../src/admission/store/redis/redis-store.js';
+import { describeWithBinary } from '../../../support/binaries.js';
+import { monitorLeases, startInstance } from '../../../support/redis-instances.js';
+import { type RedisServer, startRedis, startRedisCluster } from '../../../support/redis-server.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
 const TENANT_CAPS = { defaultMax: 15, max: { t0: 20 } };

@@ -2,7 +2,7 @@ import { JobRequest } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
-import { admitAgentJobs } from '../../src/telemetry/livekit-agents.js';
+import { admitAgentJobs } from '../../src/integrations/livekit-agents.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 
 /** A real JobRequest, as the worker builds it, that records how it was answered. */

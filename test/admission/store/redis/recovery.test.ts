@@ -1,10 +1,13 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { Admission } from '../../../src/admission/admission.js';
-import type { Lease } from '../../../src/admission/capacity-store.js';
-import { type RedisCapacityStore, redisStore } from '../../../src/admission/redis/redis-store.js';
-import { describeWithBinary } from '../../support/binaries.js';
-import { ControlledBackend } from '../../support/controlled-backend.js';
-import { type RedisServer, startRedis } from '../../support/redis-server.js';
+import { Admission } from '../../../../src/admission/admission.js';
+import type { Lease } from '../../../../src/admission/store/capacity-store.js';
+import {
+  type RedisCapacityStore,
+  redisStore,
+} from '../../../../src/admission/store/redis/redis-store.js';
+import { describeWithBinary } from '../../../support/binaries.js';
+import { ControlledBackend } from '../../../support/controlled-backend.js';
+import { type RedisServer, startRedis } from '../../../support/redis-server.js';
 
 const request = (tenantId: string, globalLimit = 5) => ({
   tenantId,

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../iface/errors.js';
+import { ConfigError } from '../../../iface/errors.js';
 
 export interface LimiterKeys {
   /** In the order the scripts expect them as KEYS. */

@@ -1,10 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, it } from 'vitest';
-import type { CapacityStore } from '../../../src/admission/capacity-store.js';
-import { type RedisCapacityStore, redisStore } from '../../../src/admission/redis/redis-store.js';
-import { opArbitrary, realClock, runScenario } from '../../support/admission-scenario.js';
-import { describeWithBinary } from '../../support/binaries.js';
-import { type RedisServer, startRedis } from '../../support/redis-server.js';
+import type { CapacityStore } from '../../../../src/admission/store/capacity-store.js';
+import {
+  type RedisCapacityStore,
+  redisStore,
+} from '../../../../src/admission/store/redis/redis-store.js';
+import { opArbitrary, realClock, runScenario } from '../../../support/admission-scenario.js';
+import { describeWithBinary } from '../../../support/binaries.js';
+import { type RedisServer, startRedis } from '../../../support/redis-server.js';
 
 describeWithBinary(
   'redis-server',

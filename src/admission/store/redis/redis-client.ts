@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../../iface/errors.js';
-import { describeValue } from '../../internal/validate.js';
+import { ConfigError } from '../../../iface/errors.js';
+import { describeValue } from '../../../internal/validate.js';
 
 /**
  * What the store needs of a connection; ioredis `Redis` and `Cluster` clients fit. Declared
