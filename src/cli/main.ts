@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
+import { VERSION } from '../version.js';
 import { BURST_USAGE, burstCommand } from './burst.js';
 import { DEFAULT_SCENARIO, formatReports, runWithAdmission, runWithoutAdmission } from './demo.js';
 import { serve } from './serve.js';
@@ -14,6 +15,10 @@ Commands:
           --requests N   requests in the burst (default ${DEFAULT_SCENARIO.requests})
   serve   the HTTP gateway (see voice-admission serve --help)
   burst   a load generator for the gateway (see voice-admission burst --help)
+
+Options:
+  --help, -h     this text
+  --version, -v  the version of voice-admission
 `;
 
 async function demo(argv: readonly string[]): Promise<number> {
@@ -69,6 +74,10 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       return burstCommand(rest);
+    case '--version':
+    case '-v':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
     case '--help':
     case '-h':
       break;

@@ -1,7 +1,13 @@
 export type { Attached, Instrumentation } from '../admission/instrumentation.js';
 export { openTelemetry } from './instrument.js';
 export type { TelemetryOptions } from './options.js';
+export { MissingPeerError } from './peers.js';
 export { type PrometheusEndpoint, type PrometheusOptions, startPrometheus } from './prometheus.js';
 export { ADMISSION_SPAN, CREATE_SPAN } from './spans.js';
 export { OTHER_TENANT } from './tenant-labels.js';
-export { setupTracing, type Tracing, type TracingOptions } from './tracing.js';
+export {
+  type SpanExporterLike,
+  setupTracing,
+  type Tracing,
+  type TracingOptions,
+} from './tracing.js';

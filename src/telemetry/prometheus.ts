@@ -1,7 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { metrics } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { type MeterProvider, metrics } from '@opentelemetry/api';
 import {
   booleanField,
   knownKeys,
@@ -9,6 +7,15 @@ import {
   objectOrUndefined,
   stringField,
 } from '../internal/validate.js';
+import { loadPeers } from './peers.js';
+import { serviceNameOf, serviceResource } from './service-resource.js';
+
+/** What `startPrometheus` loads when called; docs/autoscaling.md names the same packages. */
+const PEERS = [
+  '@opentelemetry/sdk-metrics',
+  '@opentelemetry/exporter-prometheus',
+  '@opentelemetry/resources',
+] as const;
 
 export interface PrometheusOptions {
   /** Serve `/metrics` on this port; `0` picks a free one. Default 9464. */
@@ -21,9 +28,15 @@ export interface PrometheusOptions {
   readonly serve?: boolean;
   /** Register the meter provider globally, so admissions pick it up. Default true. */
   readonly global?: boolean;
+  /**
+   * `service.name` of the Resource, reported in the `target_info` series. Default: the
+   * `OTEL_SERVICE_NAME` environment variable, else `voice-admission`.
+   */
+  readonly serviceName?: string;
 }
 
 export interface PrometheusEndpoint {
+  /** The SDK meter provider: pass it as `telemetry.meterProvider` when not global. */
   readonly meterProvider: MeterProvider;
   /** Where Prometheus scrapes, when a server was started. */
   readonly url: string | undefined;
@@ -37,12 +50,14 @@ export interface PrometheusEndpoint {
  * A Prometheus endpoint in one call, for services with no OpenTelemetry set up: an SDK meter
  * provider whose reader is the Prometheus exporter. Call it before creating admissions (they
  * read the global provider when created), or pass `meterProvider` in their telemetry options.
+ * Its SDK packages load on this call; without them it rejects with a `MissingPeerError`
+ * naming them.
  */
 export async function startPrometheus(
   options: PrometheusOptions = {},
 ): Promise<PrometheusEndpoint> {
   const value = objectOrUndefined('options', options) ?? {};
-  knownKeys('options', value, ['port', 'host', 'endpoint', 'serve', 'global']);
+  knownKeys('options', value, ['port', 'host', 'endpoint', 'serve', 'global', 'serviceName']);
   const port = numberField(
     'options.port',
     value.port,
@@ -53,9 +68,23 @@ export async function startPrometheus(
   const endpoint = stringField('options.endpoint', value.endpoint) ?? '/metrics';
   const serve = booleanField('options.serve', value.serve, true);
   const global = booleanField('options.global', value.global, true);
+  const serviceName = serviceNameOf('options.serviceName', value.serviceName);
 
+  const [{ PrometheusExporter }, { MeterProvider: SdkMeterProvider }, resources] = await loadPeers(
+    'startPrometheus',
+    PEERS,
+    () =>
+      Promise.all([
+        import('@opentelemetry/exporter-prometheus'),
+        import('@opentelemetry/sdk-metrics'),
+        import('@opentelemetry/resources'),
+      ]),
+  );
   const exporter = new PrometheusExporter({ endpoint, preventServerStart: true });
-  const meterProvider = new MeterProvider({ readers: [exporter] });
+  const meterProvider = new SdkMeterProvider({
+    readers: [exporter],
+    resource: serviceResource(resources, serviceName),
+  });
   if (global) metrics.setGlobalMeterProvider(meterProvider);
   const handler = (request: IncomingMessage, response: ServerResponse): void =>
     exporter.getMetricsRequestHandler(request, response);

@@ -1,17 +1,30 @@
-import { trace } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  SimpleSpanProcessor,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { type TracerProvider, trace } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { ConfigError } from '../iface/errors.js';
+import { booleanField, describeValue, knownKeys, objectOrUndefined } from '../internal/validate.js';
+import { loadPeers } from './peers.js';
+import { serviceNameOf, serviceResource } from './service-resource.js';
+
+/** What `setupTracing` loads when called; docs/autoscaling.md names the same packages. */
+const PEERS = ['@opentelemetry/sdk-trace-node', '@opentelemetry/resources'] as const;
+
+/**
+ * A span exporter: any `SpanExporter` of the OpenTelemetry SDK (OTLP, Zipkin, the console's,
+ * an in-memory one). Spelled out here so these declarations need no SDK package.
+ */
+export interface SpanExporterLike {
+  export(spans: never[], resultCallback: (result: { code: number; error?: Error }) => void): void;
+  shutdown(): Promise<void>;
+  forceFlush?(): Promise<void>;
+}
 
 export interface TracingOptions {
-  /** Where spans go. Default: the console. */
-  readonly exporter?: SpanExporter;
-  /** `service.name` on every span. Default `voice-admission`. */
+  /** Where spans go, e.g. an OTLP exporter. Required: nothing is printed unless you ask. */
+  readonly exporter: SpanExporterLike;
+  /**
+   * `service.name` of the Resource on every span. Default: the `OTEL_SERVICE_NAME`
+   * environment variable, else `voice-admission`.
+   */
   readonly serviceName?: string;
   /** Export each span as it ends instead of in batches (tests, debugging). Default false. */
   readonly immediate?: boolean;
@@ -20,26 +33,53 @@ export interface TracingOptions {
 }
 
 export interface Tracing {
-  readonly tracerProvider: NodeTracerProvider;
-  /** Flushes the spans still buffered and stops. */
+  /** The SDK tracer provider: pass it as `telemetry.tracerProvider` when not global. */
+  readonly tracerProvider: TracerProvider;
+  /** Exports the spans still buffered. */
+  forceFlush(): Promise<void>;
+  /** Flushes the spans still buffered and stops (and unregisters it if it was global). */
   shutdown(): Promise<void>;
 }
 
-/** A Node tracer provider in one call, for services with no tracing set up yet. */
-export function setupTracing(options: TracingOptions = {}): Tracing {
-  const exporter = options.exporter ?? new ConsoleSpanExporter();
-  const tracerProvider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'voice-admission' }),
+/**
+ * A Node tracer provider in one call, for services with no tracing set up yet. Its SDK
+ * packages load on this call; without them it rejects with a `MissingPeerError` naming them.
+ */
+export async function setupTracing(options: TracingOptions): Promise<Tracing> {
+  const value = objectOrUndefined('options', options) ?? {};
+  knownKeys('options', value, ['exporter', 'serviceName', 'immediate', 'global']);
+  const exporter = value.exporter as SpanExporter | undefined;
+  if (
+    exporter === null ||
+    typeof exporter !== 'object' ||
+    typeof exporter.export !== 'function' ||
+    typeof exporter.shutdown !== 'function'
+  ) {
+    throw new ConfigError(
+      'options.exporter',
+      `must be a SpanExporter (export and shutdown), got ${describeValue(exporter)}`,
+    );
+  }
+  const serviceName = serviceNameOf('options.serviceName', value.serviceName);
+  const immediate = booleanField('options.immediate', value.immediate, false);
+  const global = booleanField('options.global', value.global, true);
+
+  const [sdk, resources] = await loadPeers('setupTracing', PEERS, () =>
+    Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/resources')]),
+  );
+  const tracerProvider = new sdk.NodeTracerProvider({
+    resource: serviceResource(resources, serviceName),
     spanProcessors: [
-      options.immediate ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter),
+      immediate ? new sdk.SimpleSpanProcessor(exporter) : new sdk.BatchSpanProcessor(exporter),
     ],
   });
-  if (options.global !== false) tracerProvider.register();
+  if (global) tracerProvider.register();
   return {
     tracerProvider,
+    forceFlush: () => tracerProvider.forceFlush(),
     shutdown: async () => {
       await tracerProvider.shutdown();
-      if (options.global !== false) trace.disable();
+      if (global) trace.disable();
     },
   };
 }

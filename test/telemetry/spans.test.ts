@@ -10,8 +10,8 @@ import { ControlledBackend } from '../support/controlled-backend.js';
 describe('admission spans', () => {
   const exporter = new InMemorySpanExporter();
   let tracing: Tracing;
-  beforeAll(() => {
-    tracing = setupTracing({ exporter, immediate: true, serviceName: 'spans-test' });
+  beforeAll(async () => {
+    tracing = await setupTracing({ exporter, immediate: true, serviceName: 'spans-test' });
   });
   afterAll(async () => {
     await tracing.shutdown();

@@ -1,0 +1,190 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { examplesOf } from '../support/doc-examples.js';
+
+const execFileAsync = promisify(execFile);
+
+export const root = new URL('../../', import.meta.url).pathname;
+export const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  readonly name: string;
+  readonly version: string;
+};
+
+export interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion; a non-zero exit is a result, not a rejection. */
+export async function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
+  try {
+    const { stdout, stderr } = await execFileAsync(command, [...args], {
+      cwd,
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+      env: consumerEnvironment(),
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof failed.code !== 'number') throw error;
+    return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+/** The environment without what `npm test` adds about this repository (its package, its cwd). */
+function consumerEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) =>
+        !/^(npm_package_|npm_lifecycle_|npm_config_local_prefix$|npm_command$|INIT_CWD$)/.test(
+          name,
+        ),
+    ),
+  );
+}
+
+/** `npm pack` of this repository (its `prepare` script builds dist/); the tarball's path. */
+export async function pack(destination: string): Promise<string> {
+  const packed = await run('npm', ['pack', '--silent', '--pack-destination', destination], root);
+  if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
+  return join(destination, packed.stdout.trim().split('\n').at(-1)!);
+}
+
+/**
+ * An empty application that installs the tarball and exactly `packages` besides, the way a
+ * user would (`npm install`), from npm's cache when it can.
+ */
+export async function consumerProject(
+  dir: string,
+  tarball: string,
+  packages: readonly string[],
+): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+  );
+  const installed = await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, ...packages],
+    dir,
+  );
+  if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.stderr}`);
+  return dir;
+}
+
+/** Writes `code` to `file` in the project and runs it with node. */
+export function runScript(dir: string, file: string, code: string): Promise<Run> {
+  writeFileSync(join(dir, file), code);
+  return run(process.execPath, [file], dir);
+}
+
+/** The module settings an application type-checks with: Node's own, or a bundler's. */
+export type Resolution = 'nodenext' | 'bundler';
+
+/**
+ * Type-checks `files` in the project with the strict settings of `tsc --init` and
+ * `skipLibCheck: false`, so the package's own .d.ts files are checked too. The compiler and
+ * Node's types come from this repository: they are the application's tools, not the
+ * package's dependencies. Returns tsc's diagnostics ('' when clean).
+ */
+export async function typeCheck(
+  dir: string,
+  resolution: Resolution,
+  files: readonly string[],
+): Promise<string> {
+  const config = `tsconfig.${resolution}.json`;
+  writeFileSync(
+    join(dir, config),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'es2022',
+        ...(resolution === 'nodenext'
+          ? { module: 'nodenext', moduleResolution: 'nodenext' }
+          : { module: 'preserve', moduleResolution: 'bundler' }),
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        verbatimModuleSyntax: true,
+        isolatedModules: true,
+        moduleDetection: 'force',
+        skipLibCheck: false,
+        noEmit: true,
+        typeRoots: [join(root, 'node_modules/@types')],
+        types: ['node'],
+      },
+      files,
+    }),
+  );
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const checked = await run(process.execPath, [tsc, '-p', config, '--pretty', 'false'], dir);
+  return ownDiagnostics(`${checked.stdout}${checked.stderr}`);
+}
+
+/**
+ * tsc's diagnostics without those inside other packages' declarations (e.g. @livekit/agents
+ * imports types of `ws` it does not depend on): those are theirs to fix, not a fault of this
+ * package or its examples. Continuation lines stay with their diagnostic.
+ */
+function ownDiagnostics(output: string): string {
+  const diagnostics: string[][] = [];
+  for (const line of output.split('\n')) {
+    if (line.startsWith(' ') && diagnostics.length > 0) diagnostics.at(-1)!.push(line);
+    else if (line.trim() !== '') diagnostics.push([line]);
+  }
+  return diagnostics
+    .filter(
+      ([first]) =>
+        !first!.startsWith('node_modules/') || first!.startsWith(`node_modules/${manifest.name}/`),
+    )
+    .map((lines) => lines.join('\n'))
+    .join('\n');
+}
+
+/**
+ * The packages docs/autoscaling.md tells users to install for `helper`, read from its
+ * `# for helper()` / `npm install ...` lines, so the test installs what the docs say.
+ */
+export function peersNamedFor(helper: string): string[] {
+  const doc = readFileSync(join(root, 'docs/autoscaling.md'), 'utf8');
+  const line = new RegExp(`# for ${helper}\\(\\)\\nnpm install ([^\\n]+)`).exec(doc);
+  if (line === null) throw new Error(`docs/autoscaling.md names no packages for ${helper}()`);
+  return line[1]!.trim().split(/\s+/);
+}
+
+/** The documents whose ```ts examples a user copies: the README and docs/*.md. */
+export function documents(names: readonly string[]): string[] {
+  return ['README.md', ...names.filter((name) => name.endsWith('.md')).map((n) => `docs/${n}`)];
+}
+
+/** Packages (other than this one and Node's own modules) that the examples import. */
+export function packagesImportedBy(markdowns: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const markdown of markdowns) {
+    for (const example of examplesOf(markdown)) {
+      for (const [, specifier] of example.matchAll(/(?:from|import)\s+'([^'.][^']*)'/g)) {
+        if (specifier!.startsWith('node:')) continue;
+        const parts = specifier!.split('/');
+        const name = specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        if (name !== manifest.name) names.add(name);
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+/** Writes each example of `markdowns` as an ES module of its own; their file names. */
+export function writeExamples(dir: string, markdowns: readonly string[]): string[] {
+  mkdirSync(join(dir, 'examples'), { recursive: true });
+  return markdowns.flatMap((markdown) =>
+    examplesOf(markdown).map((code, i) => {
+      const file = `examples/${markdown.replace(/[/.]/g, '-')}-${i + 1}.mts`;
+      writeFileSync(join(dir, file), code);
+      return file;
+    }),
+  );
+}

@@ -1,0 +1,263 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  consumerProject,
+  documents,
+  manifest,
+  pack,
+  packagesImportedBy,
+  peersNamedFor,
+  root,
+  run,
+  runScript,
+  typeCheck,
+  writeExamples,
+} from './consumer-project.js';
+
+/**
+ * The package as a user gets it: `npm pack`, then `npm install` of the tarball into empty
+ * applications, with nothing but what the package declares plus, per scenario, exactly the
+ * packages the docs tell the user to install.
+ */
+
+const work = mkdtempSync(join(tmpdir(), 'va-consumer-'));
+let tarball: string;
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+beforeAll(async () => {
+  tarball = await pack(work);
+}, 180_000);
+
+/** What each entry point exports at run time, for both module systems. */
+const ENTRIES: Readonly<Record<string, readonly string[]>> = {
+  'voice-admission': [
+    'Admission',
+    'AdmissionError',
+    'BackendError',
+    'createBackend',
+    'createSessionWithLimit',
+    'memoryStore',
+    'redisStore',
+  ],
+  'voice-admission/telemetry': ['MissingPeerError', 'setupTracing', 'startPrometheus'],
+  'voice-admission/livekit-agents': ['admitAgentJobs'],
+};
+
+/** One admission through the simulated backend, and a refusal at the cap. */
+const FLOW = `
+  const backend = await createBackend('simulated', { providerConfig: { setupLatencyMs: 1 } });
+  await backend.start();
+  const session = await createSessionWithLimit(backend, { userId: 'u' }, 1);
+  const refused = await createSessionWithLimit(backend, { userId: 'v' }, 1).catch((e) => e);
+  await session.close();
+  await backend.stop();
+  console.log(JSON.stringify({ room: session.connection.roomName.startsWith('sim-'), code: refused.code, isError: refused instanceof AdmissionError }));
+`;
+
+/** The same script as an ES module (`import`) and as CommonJS (`require`). */
+function bothModuleSystems(imports: string, body: string): { esm: string; cjs: string } {
+  const specifiers = [...imports.matchAll(/\{([^}]*)\}\s+from\s+'([^']+)'/g)];
+  return {
+    esm: `${imports}\n${body}`,
+    cjs: `${specifiers
+      .map(([, names, from]) => `const {${names}} = require('${from}');`)
+      .join(
+        '\n',
+      )}\n(async () => {${body}})().catch((error) => { console.error(error); process.exitCode = 1; });`,
+  };
+}
+
+async function runBoth(dir: string, name: string, imports: string, body: string) {
+  const { esm, cjs } = bothModuleSystems(imports, body);
+  return Promise.all([runScript(dir, `${name}.mjs`, esm), runScript(dir, `${name}.cjs`, cjs)]);
+}
+
+describe('a plain install: the tarball and nothing else', () => {
+  let app: string;
+  beforeAll(async () => {
+    app = await consumerProject(join(work, 'plain'), tarball, []);
+  }, 180_000);
+
+  it('npx voice-admission --help and --version answer and exit 0', async () => {
+    const help = await run('npx', ['--no-install', 'voice-admission', '--help'], app);
+    expect(help.stderr).toBe('');
+    expect(help).toMatchObject({ code: 0 });
+    expect(help.stdout).toContain('voice-admission <command>');
+    const version = await run('npx', ['--no-install', 'voice-admission', '--version'], app);
+    expect(version).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
+  }, 60_000);
+
+  it('npx voice-admission demo runs the burst through both sides', async () => {
+    const demo = await run(
+      'npx',
+      ['--no-install', 'voice-admission', 'demo', '--requests', '40'],
+      app,
+    );
+    expect(demo.stderr).toBe('');
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toMatch(/without admission/i);
+    expect(demo.stdout).toMatch(/Admission/);
+  }, 60_000);
+
+  it('every entry point loads through import and require', async () => {
+    for (const [entry, names] of Object.entries(ENTRIES)) {
+      const body = `console.log(JSON.stringify(${JSON.stringify(names)}.map((name) => typeof m[name])));`;
+      const [esm, cjs] = await Promise.all([
+        runScript(app, 'entry.mjs', `const m = await import('${entry}');\n${body}`),
+        runScript(app, 'entry.cjs', `const m = require('${entry}');\n${body}`),
+      ]);
+      const expected = `${JSON.stringify(names.map(() => 'function'))}\n`;
+      expect({ entry, ...esm }).toEqual({ entry, code: 0, stdout: expected, stderr: '' });
+      expect({ entry, ...cjs }).toEqual({ entry, code: 0, stdout: expected, stderr: '' });
+    }
+  }, 60_000);
+
+  it('admits through the simulated backend and loads the LiveKit provider on demand, in both module systems', async () => {
+    const imports = `import { createBackend, createSessionWithLimit, AdmissionError } from 'voice-admission';`;
+    for (const result of await runBoth(app, 'flow', imports, FLOW)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ room: true, code: 'capacity', isError: true });
+    }
+    const livekit = `
+      const b = await createBackend('livekit', { providerConfig: { url: 'ws://127.0.0.1:7880', apiKey: 'k', apiSecret: 's' } });
+      console.log(b.provider, typeof b.webhookHandler);`;
+    for (const result of await runBoth(app, 'livekit', imports, livekit)) {
+      expect(result).toEqual({ code: 0, stdout: 'livekit function\n', stderr: '' });
+    }
+  }, 60_000);
+
+  it('a telemetry helper without its peers says which packages to install', async () => {
+    const imports = `import { setupTracing, startPrometheus } from 'voice-admission/telemetry';`;
+    const body = `
+      const errors = [await startPrometheus({ port: 0 }).catch((e) => e), await setupTracing({ exporter: { export() {}, async shutdown() {} } }).catch((e) => e)];
+      console.log(JSON.stringify(errors.map((e) => [e.code, e.message])));`;
+    for (const result of await runBoth(app, 'missing-peers', imports, body)) {
+      expect(result.stderr).toBe('');
+      const [prometheus, tracing] = JSON.parse(result.stdout) as [string, string][];
+      expect(prometheus![0]).toBe('missing_peer');
+      expect(tracing![0]).toBe('missing_peer');
+      expect(prometheus![1]).toContain(`npm install ${peersNamedFor('startPrometheus').join(' ')}`);
+      expect(tracing![1]).toContain(`npm install ${peersNamedFor('setupTracing').join(' ')}`);
+    }
+  }, 60_000);
+
+  it('ships its LICENSE, and every relative link of its README and docs points into the package', () => {
+    const installed = join(app, 'node_modules', manifest.name);
+    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+    const markdowns = documents(readdirSync(join(installed, 'docs')));
+    const broken = markdowns.flatMap((markdown) =>
+      [...readFileSync(join(installed, markdown), 'utf8').matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
+        .map(([, target]) => target!)
+        .filter((target) => !/^[a-z]+:/.test(target))
+        .filter((target) => !existsSync(join(installed, dirname(markdown), target)))
+        .map((target) => `${markdown} -> ${target}`),
+    );
+    expect(markdowns.length).toBeGreaterThan(1);
+    expect(broken).toEqual([]);
+  });
+
+  it.each(['nodenext', 'bundler'] as const)(
+    'the declarations type-check without any peer (skipLibCheck false, %s)',
+    async (resolution) => {
+      const esm = `
+        import { Admission, AdmissionError, createBackend, type AdmissionOptions } from 'voice-admission';
+        import { startPrometheus, setupTracing, type PrometheusEndpoint, type Tracing, type TracingOptions } from 'voice-admission/telemetry';
+        const backend = await createBackend('simulated');
+        const options: AdmissionOptions = { maxConcurrentSessions: 1 };
+        export const admission: Admission = new Admission(backend, options);
+        export const helpers: [() => Promise<PrometheusEndpoint>, (options: TracingOptions) => Promise<Tracing>] = [() => startPrometheus(), setupTracing];
+        export const isRefusal = (e: unknown): boolean => e instanceof AdmissionError;`;
+      const cjs = `
+        import va = require('voice-admission');
+        import telemetry = require('voice-admission/telemetry');
+        void [va.createBackend, va.Admission, telemetry.startPrometheus, telemetry.setupTracing];`;
+      await runScript(app, 'types.mts', esm);
+      await runScript(app, 'types.cts', cjs);
+      expect(await typeCheck(app, resolution, ['types.mts', 'types.cts'])).toBe('');
+    },
+    60_000,
+  );
+});
+
+describe('the Prometheus helper with exactly the peers docs/autoscaling.md names', () => {
+  let app: string;
+  beforeAll(async () => {
+    app = await consumerProject(
+      join(work, 'prometheus'),
+      tarball,
+      peersNamedFor('startPrometheus'),
+    );
+  }, 180_000);
+
+  it('serves the admission metrics with a service.name, in both module systems', async () => {
+    const imports = `import { Admission, createBackend } from 'voice-admission';
+import { startPrometheus } from 'voice-admission/telemetry';`;
+    const body = `
+      const prometheus = await startPrometheus({ port: 0, host: '127.0.0.1', serviceName: 'consumer' });
+      const backend = await createBackend('simulated', { providerConfig: { setupLatencyMs: 1 } });
+      await backend.start();
+      const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
+      const session = await admission.createSession({ userId: 'u', tenantId: 'acme' });
+      const text = await (await fetch(prometheus.url)).text();
+      await session.close();
+      await admission.drain({ timeoutMs: 1000 });
+      await backend.stop();
+      await prometheus.stop();
+      console.log(JSON.stringify(text.split('\\n').filter((line) => /^(voice_backend_active_sessions|target_info)\\{/.test(line))));`;
+    for (const result of await runBoth(app, 'prometheus', imports, body)) {
+      expect(result.stderr).toBe('');
+      const lines = JSON.parse(result.stdout) as string[];
+      expect(lines.find((l) => l.startsWith('target_info'))).toContain('service_name="consumer"');
+      expect(lines.find((l) => l.startsWith('voice_backend_active_sessions'))).toMatch(/ 1$/);
+    }
+  }, 60_000);
+});
+
+describe('the tracing helper with exactly the peers docs/autoscaling.md names', () => {
+  let app: string;
+  beforeAll(async () => {
+    app = await consumerProject(join(work, 'tracing'), tarball, peersNamedFor('setupTracing'));
+  }, 180_000);
+
+  it('exports the admission span with a service.name, in both module systems', async () => {
+    const imports = `import { createBackend, createSessionWithLimit } from 'voice-admission';
+import { setupTracing } from 'voice-admission/telemetry';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';`;
+    const body = `
+      const exporter = new InMemorySpanExporter();
+      const tracing = await setupTracing({ exporter, immediate: true, serviceName: 'consumer' });
+      const backend = await createBackend('simulated', { providerConfig: { setupLatencyMs: 1 } });
+      await backend.start();
+      const session = await createSessionWithLimit(backend, { userId: 'u' }, 1);
+      await session.close();
+      await backend.stop();
+      // Read before shutdown: shutting down the in-memory exporter empties it.
+      const spans = exporter.getFinishedSpans().map((s) => [s.name, s.resource.attributes['service.name']]);
+      await tracing.shutdown();
+      console.log(JSON.stringify(spans));`;
+    for (const result of await runBoth(app, 'tracing', imports, body)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toContainEqual(['create_session_with_limit', 'consumer']);
+    }
+  }, 60_000);
+});
+
+describe('the README and docs examples, with exactly the packages they import', () => {
+  const markdowns = documents(readdirSync(join(root, 'docs')));
+  let app: string;
+  let examples: string[];
+  beforeAll(async () => {
+    app = await consumerProject(join(work, 'examples'), tarball, packagesImportedBy(markdowns));
+    examples = writeExamples(app, markdowns);
+  }, 180_000);
+
+  it.each(['nodenext', 'bundler'] as const)(
+    'type-check in the application (skipLibCheck false, %s)',
+    async (resolution) => {
+      expect(examples.length).toBeGreaterThan(markdowns.length);
+      expect(await typeCheck(app, resolution, examples)).toBe('');
+    },
+    120_000,
+  );
+});
