@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
 import { VERSION } from '../version.js';
 import { BURST_USAGE, burstCommand } from './burst.js';
-import { DEFAULT_SCENARIO, formatReports, runWithAdmission, runWithoutAdmission } from './demo.js';
+import { DEFAULT_SCENARIO, runDemo } from './demo.js';
 import { serve } from './serve.js';
 import { parseServeConfig, SERVE_USAGE } from './serve-config.js';
 
@@ -35,20 +35,7 @@ async function demo(argv: readonly string[]): Promise<number> {
       `must be a positive integer, got ${JSON.stringify(values.requests)}`,
     );
   }
-  const scenario = { ...DEFAULT_SCENARIO, requests };
-  const { simulation } = scenario;
-  process.stdout.write(
-    `Simulated backend (no media): setup ${simulation.setupLatencyMs} ms, slower past ` +
-      `${simulation.setupCapacity} concurrent setups; joins slower than ${simulation.setupTimeoutMs} ms fail.\n` +
-      `Burst: ${requests} simultaneous session requests across ${Object.keys(scenario.tenants).length} tenants.\n\n`,
-  );
-  process.stdout.write('running without admission...\n');
-  const bare = await runWithoutAdmission(scenario);
-  process.stdout.write(
-    'running through Admission (cap 100, tenant caps 60/40, queue, 20 concurrent setups)...\n\n',
-  );
-  const admitted = await runWithAdmission(scenario);
-  process.stdout.write(`${formatReports([bare, admitted])}\n`);
+  await runDemo({ ...DEFAULT_SCENARIO, requests }, process.stdout);
   return 0;
 }
 
