@@ -8,5 +8,11 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', new RequiredIntegrationReporter()],
+    // Type tests of the public API: checked by tsc, never run.
+    typecheck: {
+      enabled: true,
+      include: ['test/types/**/*.test-d.ts'],
+      tsconfig: 'test/types/tsconfig.json',
+    },
   },
 });

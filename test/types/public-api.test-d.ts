@@ -1,0 +1,147 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
+import { describe, expectTypeOf, it } from 'vitest';
+import {
+  type AdmissionError,
+  type AdmissionErrorCode,
+  type AdmissionOptions,
+  type AdmissionRefusal,
+  type BackendError,
+  type BackendErrorCode,
+  type ConfigError,
+  createBackend,
+  createSessionWithLimit,
+  type HttpError,
+  type LiveKitBackend,
+  type Slot,
+  toHttpError,
+  type VoiceBackend,
+  type VoiceSession,
+} from '../../src/index.js';
+import {
+  type PrometheusEndpoint,
+  type PrometheusOptions,
+  setupTracing,
+  startPrometheus,
+  type Tracing,
+} from '../../src/telemetry/index.js';
+
+declare const admission: import('../../src/index.js').Admission;
+
+describe('createBackend', () => {
+  it("gives a LiveKitBackend for 'livekit' and a VoiceBackend for any other name", () => {
+    expectTypeOf(
+      createBackend('livekit', { providerConfig: { url: 'ws://127.0.0.1:7880' } }),
+    ).toEqualTypeOf<Promise<LiveKitBackend>>();
+    expectTypeOf(createBackend('simulated')).toEqualTypeOf<Promise<VoiceBackend>>();
+    const fromConfig: string = process.env.VOICE_PROVIDER ?? 'simulated';
+    expectTypeOf(createBackend(fromConfig)).toEqualTypeOf<Promise<VoiceBackend>>();
+    expectTypeOf<LiveKitBackend>().toExtend<VoiceBackend>();
+  });
+
+  it("types the LiveKit provider config under 'livekit'", () => {
+    // @ts-expect-error url is a string
+    void createBackend('livekit', { providerConfig: { url: 7880 } });
+    // @ts-expect-error no such LiveKit option
+    void createBackend('livekit', { providerConfig: { urll: 'ws://127.0.0.1:7880' } });
+    // @ts-expect-error the LiveKit config is required
+    void createBackend('livekit');
+  });
+});
+
+describe('Admission', () => {
+  it('run<T> resolves with what the work returns, sync or async, and hands it the slot', () => {
+    expectTypeOf(admission.run({ tenantId: 'acme' }, async () => 42)).toEqualTypeOf<
+      Promise<number>
+    >();
+    expectTypeOf(admission.run({}, () => 'done' as const)).toEqualTypeOf<Promise<'done'>>();
+    void admission.run({}, (slot) => {
+      expectTypeOf(slot).toEqualTypeOf<Slot>();
+      expectTypeOf(slot.signal).toEqualTypeOf<AbortSignal>();
+    });
+    expectTypeOf(admission.run<string>)
+      .parameter(1)
+      .returns.toEqualTypeOf<Promise<string> | string>();
+  });
+
+  it('createSession and createSessionWithLimit resolve with a VoiceSession', () => {
+    expectTypeOf(admission.createSession({ userId: 'u' })).toEqualTypeOf<Promise<VoiceSession>>();
+    expectTypeOf(createSessionWithLimit).returns.toEqualTypeOf<Promise<VoiceSession>>();
+  });
+
+  it('tryAcquire returns a slot or a refusal value, told apart by release', () => {
+    const slot = admission.tryAcquire({ tenantId: 'acme' });
+    expectTypeOf(slot).toEqualTypeOf<Slot | AdmissionRefusal>();
+    if ('release' in slot) expectTypeOf(slot).toEqualTypeOf<Slot>();
+    else expectTypeOf(slot.code).toEqualTypeOf<AdmissionErrorCode>();
+  });
+
+  it('options are checked: their documented shape compiles, unknown keys and wrong types do not', () => {
+    expectTypeOf({
+      maxConcurrentSessions: 100,
+      tenants: { defaultMax: 20, max: { acme: 50 } },
+      queue: { maxSize: 500, timeoutMs: 10_000 },
+      setup: { concurrency: 20, perSecond: 50 },
+      health: { intervalMs: 5_000, timeoutMs: 2_000 },
+    } as const).toExtend<AdmissionOptions>();
+    expectTypeOf({ maxConcurrentSessions: 1, health: false as const }).toExtend<AdmissionOptions>();
+    // @ts-expect-error caps are numbers
+    expectTypeOf({ maxConcurrentSessions: '100' }).toExtend<AdmissionOptions>();
+    // @ts-expect-error no such option
+    const unknown: AdmissionOptions = { maxConcurrentSessions: 1, queueSize: 10 };
+    void unknown;
+  });
+});
+
+describe('errors', () => {
+  it('AdmissionError codes are exactly the documented nine', () => {
+    expectTypeOf<AdmissionError['code']>().toEqualTypeOf<
+      | 'capacity'
+      | 'tenant_capacity'
+      | 'queue_full'
+      | 'queue_timeout'
+      | 'aborted'
+      | 'unhealthy'
+      | 'draining'
+      | 'duplicate'
+      | 'store_unavailable'
+    >();
+    expectTypeOf<AdmissionError['retryAfterMs']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<AdmissionError>().toExtend<Error>();
+  });
+
+  it('BackendError carries a code, the operation and the cause; ConfigError names the field', () => {
+    expectTypeOf<BackendError['code']>().toEqualTypeOf<BackendErrorCode>();
+    expectTypeOf<'timeout'>().toExtend<BackendErrorCode>();
+    expectTypeOf<'stopped'>().toExtend<BackendErrorCode>();
+    expectTypeOf<BackendError['op']>().toExtend<string>();
+    expectTypeOf<ConfigError['code']>().toEqualTypeOf<'invalid_config'>();
+    expectTypeOf<ConfigError['field']>().toEqualTypeOf<string>();
+  });
+
+  it('toHttpError takes anything and gives status, headers and a body', () => {
+    expectTypeOf(toHttpError).parameter(0).toBeUnknown();
+    expectTypeOf(toHttpError).returns.toEqualTypeOf<HttpError>();
+    expectTypeOf<HttpError['status']>().toBeNumber();
+    expectTypeOf<HttpError['headers']>().toEqualTypeOf<Record<string, string>>();
+  });
+});
+
+describe('telemetry helpers', () => {
+  it('startPrometheus takes its options and gives an API meter provider (no SDK type)', () => {
+    expectTypeOf(startPrometheus).parameter(0).toEqualTypeOf<PrometheusOptions | undefined>();
+    expectTypeOf(startPrometheus).returns.toEqualTypeOf<Promise<PrometheusEndpoint>>();
+    expectTypeOf<PrometheusEndpoint['meterProvider']>().toEqualTypeOf<MeterProvider>();
+    // @ts-expect-error ports are numbers
+    void startPrometheus({ port: '9464' });
+  });
+
+  it('setupTracing needs an exporter, accepts any SDK SpanExporter and gives an API tracer provider', () => {
+    expectTypeOf(setupTracing({ exporter: new InMemorySpanExporter() })).toEqualTypeOf<
+      Promise<Tracing>
+    >();
+    expectTypeOf<Tracing['tracerProvider']>().toEqualTypeOf<TracerProvider>();
+    // @ts-expect-error the exporter is required: nothing goes to the console unless asked
+    void setupTracing({});
+  });
+});
