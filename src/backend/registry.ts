@@ -4,14 +4,11 @@ import {
   knownKeys,
   numberField,
   objectOrUndefined,
-  oneOf,
   stringField,
 } from '../internal/validate.js';
 
 const BACKEND_CONFIG_KEYS = [
   'provider',
-  'pipelineType',
-  's2sProvider',
   'maxConcurrentSessions',
   'providerConfig',
 ] as const;
@@ -72,8 +69,6 @@ function validateBackendConfig(config: unknown): BackendConfig {
   const value = objectOrUndefined('config', config) ?? {};
   knownKeys('config', value, BACKEND_CONFIG_KEYS);
   stringField('config.provider', value.provider);
-  oneOf('config.pipelineType', value.pipelineType, ['s2s', 'stt_tts']);
-  stringField('config.s2sProvider', value.s2sProvider);
   numberField('config.maxConcurrentSessions', value.maxConcurrentSessions, {
     min: 1,
     integer: true,

@@ -1,5 +1,5 @@
 import type { HealthStatus } from './health.js';
-import type { ConnectionInfo, PipelineType, SessionConfig, VoiceSession } from './session.js';
+import type { ConnectionInfo, SessionConfig, VoiceSession } from './session.js';
 
 /** Options for a backend call that can wait. */
 export interface CallOptions {
@@ -10,9 +10,6 @@ export interface CallOptions {
 export interface BackendConfig<P extends object = object> {
   /** Provider name; `createBackend`'s first argument wins when both are given. */
   readonly provider?: string | undefined;
-  readonly pipelineType?: PipelineType | undefined;
-  /** Speech-to-speech model provider, e.g. `'openai'`, when `pipelineType` is `'s2s'`. */
-  readonly s2sProvider?: string | undefined;
   /**
    * Informational ceiling a backend reports; admission enforces the real cap. A backend
    * never refuses on its own count, since a check there would be a check-then-create race.

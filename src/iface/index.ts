@@ -22,6 +22,5 @@ export type {
   SessionEnd,
   SessionEndReason,
   SessionState,
-  Transport,
   VoiceSession,
 } from './session.js';

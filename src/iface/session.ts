@@ -42,16 +42,17 @@ export type AgentCallback = (
   context: { readonly sessionId: string; readonly signal: AbortSignal },
 ) => string | undefined | Promise<string | undefined>;
 
-export type Transport = 'webrtc' | 'websocket' | 'sip';
-
 /** What the caller asks for. Only `userId` is required. */
 export interface SessionConfig {
   readonly userId: string;
   /** Tenant for per-tenant caps; `'default'` when omitted. */
   readonly tenantId?: string | undefined;
-  readonly transport?: Transport | undefined;
   /** Override of the provider's connection URL for this session. */
   readonly connectionUrl?: string | undefined;
+  /**
+   * @deprecated Accepted and ignored by the built-in providers; it will be removed. Pass what
+   * the agent needs in `metadata`.
+   */
   readonly pipelineType?: PipelineType | undefined;
   readonly agentCallback?: AgentCallback | undefined;
   /** Free-form JSON-serialisable metadata passed to the provider (e.g. room metadata). */

@@ -14,7 +14,6 @@ export const DEFAULT_TENANT = 'default';
 const SESSION_CONFIG_KEYS = [
   'userId',
   'tenantId',
-  'transport',
   'connectionUrl',
   'pipelineType',
   'agentCallback',
@@ -34,7 +33,6 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   knownKeys('sessionConfig', value, SESSION_CONFIG_KEYS);
   stringField('sessionConfig.userId', value.userId, true);
   printableField('sessionConfig.tenantId', stringField('sessionConfig.tenantId', value.tenantId));
-  oneOf('sessionConfig.transport', value.transport, ['webrtc', 'websocket', 'sip']);
   stringField('sessionConfig.connectionUrl', value.connectionUrl);
   oneOf('sessionConfig.pipelineType', value.pipelineType, ['s2s', 'stt_tts']);
   functionField('sessionConfig.agentCallback', value.agentCallback);
