@@ -1,17 +1,8 @@
 import type { BackendConfig, ProviderFactory, VoiceBackend } from '../iface/backend.js';
 import { BackendError, ConfigError } from '../iface/errors.js';
-import {
-  knownKeys,
-  numberField,
-  objectOrUndefined,
-  stringField,
-} from '../internal/validate.js';
+import { knownKeys, numberField, objectOrUndefined, stringField } from '../internal/validate.js';
 
-const BACKEND_CONFIG_KEYS = [
-  'provider',
-  'maxConcurrentSessions',
-  'providerConfig',
-] as const;
+const BACKEND_CONFIG_KEYS = ['provider', 'maxConcurrentSessions', 'providerConfig'] as const;
 
 /**
  * Maps provider names to factories. Constructing one registers nothing by itself: the package

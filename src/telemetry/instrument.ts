@@ -1,6 +1,7 @@
 import { type Meter, type MeterProvider, metrics, trace } from '@opentelemetry/api';
 import type { Admission } from '../admission/admission.js';
 import type { Attached, Instrumentation } from '../admission/instrumentation.js';
+import { VERSION } from '../version.js';
 import { createInstruments, type Instruments } from './instruments.js';
 import { observeAdmission } from './metrics.js';
 import { resolveTelemetryOptions } from './options.js';
@@ -29,7 +30,7 @@ export const openTelemetry: Instrumentation = {
     const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
     let state = meters.get(meterProvider);
     if (state === undefined) {
-      const meter = meterProvider.getMeter(SCOPE);
+      const meter = meterProvider.getMeter(SCOPE, VERSION);
       state = {
         meter,
         instruments: createInstruments(meter),
@@ -37,7 +38,7 @@ export const openTelemetry: Instrumentation = {
       };
       meters.set(meterProvider, state);
     }
-    const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE);
+    const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
     return {
       tracer: new OtelAdmissionTracer(tracer, state.labels, options.recordUserId),
       detach: observeAdmission(admission, state.meter, state.instruments, state.labels),

@@ -52,6 +52,7 @@ export function createInstruments(meter: Meter): Instruments {
     }),
     health: meter.createObservableGauge('voice.backend.health', {
       description: 'Backend health from the last check: 1 healthy, 0.5 degraded, 0 unhealthy',
+      unit: '1',
     }),
     capacityLimit: meter.createObservableGauge('voice.backend.capacity.limit', {
       description: 'The cap in force, by scope (global, tenant, setup)',
@@ -59,6 +60,7 @@ export function createInstruments(meter: Meter): Instruments {
     }),
     utilization: meter.createObservableGauge('voice.backend.capacity.utilization', {
       description: 'Slots held divided by the cap in force, by scope',
+      unit: '1',
     }),
   };
 }

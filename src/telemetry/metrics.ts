@@ -1,10 +1,14 @@
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
 import type { Admission } from '../admission/admission.js';
+import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { Instruments } from './instruments.js';
 import type { TenantLabels } from './tenant-labels.js';
 
 const HEALTH_VALUE = { healthy: 1, degraded: 0.5, unhealthy: 0 } as const;
+const GLOBAL_SCOPE: Attributes = { [ATTRIBUTE.scope]: 'global' };
+const SETUP_SCOPE: Attributes = { [ATTRIBUTE.scope]: 'setup' };
+const tenantAttributes = (tenant: string): Attributes => ({ [ATTRIBUTE.tenant]: tenant });
 
 /**
  * Reports an admission: counts and gauges are read from its stats at each collection, the two
@@ -35,21 +39,26 @@ export function observeAdmission(
   admission.on('dequeued', (e) => {
     let attributes = outcomes.get(e.outcome);
     if (attributes === undefined) {
-      attributes = { outcome: e.outcome };
+      attributes = { [ATTRIBUTE.outcome]: e.outcome };
       outcomes.set(e.outcome, attributes);
     }
     instruments.queueWait.record(e.waitedMs / 1000, attributes);
   });
+  const byProvider = { [ATTRIBUTE.provider]: provider };
   admission.on('session_created', (e) =>
-    instruments.createDuration.record(e.durationMs / 1000, { provider, outcome: 'created' }),
+    instruments.createDuration.record(e.durationMs / 1000, byProvider),
   );
   admission.on('session_failed', (e) =>
     instruments.createDuration.record(e.durationMs / 1000, {
-      provider,
-      outcome: errorCode(e.error),
+      ...byProvider,
+      [ATTRIBUTE.errorType]: errorCode(e.error),
     }),
   );
 
+  const activeAttributes = (tenant: string): Attributes => ({
+    ...byProvider,
+    [ATTRIBUTE.tenant]: tenant,
+  });
   // Tenant values reported once keep being reported (as 0 when idle), so series end at zero.
   const activeSeen = new Set<string>();
   const queuedSeen = new Set<string>();
@@ -57,11 +66,8 @@ export function observeAdmission(
   const observe = (result: BatchObservableResult): void => {
     const stats = current?.stats();
     if (stats === undefined) {
-      observeBy(result, instruments.activeSessions, new Map(), activeSeen, (tenant) => ({
-        provider,
-        tenant,
-      }));
-      observeBy(result, instruments.queueDepth, new Map(), queuedSeen, (tenant) => ({ tenant }));
+      observeBy(result, instruments.activeSessions, new Map(), activeSeen, activeAttributes);
+      observeBy(result, instruments.queueDepth, new Map(), queuedSeen, tenantAttributes);
       observeRefusals(result, instruments, refusals);
       return;
     }
@@ -72,24 +78,24 @@ export function observeAdmission(
       active.set(label, (active.get(label) ?? 0) + tenant.active);
       queued.set(label, (queued.get(label) ?? 0) + tenant.queued);
     }
-    observeBy(result, instruments.activeSessions, active, activeSeen, (tenant) => ({
-      provider,
-      tenant,
-    }));
-    observeBy(result, instruments.queueDepth, queued, queuedSeen, (tenant) => ({ tenant }));
+    observeBy(result, instruments.activeSessions, active, activeSeen, activeAttributes);
+    observeBy(result, instruments.queueDepth, queued, queuedSeen, tenantAttributes);
     observeRefusals(result, instruments, refusals);
     if (stats.health !== undefined) {
-      result.observe(instruments.health, HEALTH_VALUE[stats.health.status], { provider });
+      result.observe(instruments.health, HEALTH_VALUE[stats.health.status], byProvider);
     }
-    result.observe(instruments.capacityLimit, stats.limit, { scope: 'global' });
-    result.observe(instruments.utilization, stats.utilization, { scope: 'global' });
+    result.observe(instruments.capacityLimit, stats.limit, GLOBAL_SCOPE);
+    result.observe(instruments.utilization, stats.utilization, GLOBAL_SCOPE);
     if (stats.setupConcurrency !== Number.POSITIVE_INFINITY) {
-      result.observe(instruments.capacityLimit, stats.setupConcurrency, { scope: 'setup' });
+      result.observe(instruments.capacityLimit, stats.setupConcurrency, SETUP_SCOPE);
     }
     for (const tenant of stats.tenants) {
       // Folded tenants share `other`, which has no single limit to report.
       if (!labels.has(tenant.tenantId) || tenant.limit === Number.POSITIVE_INFINITY) continue;
-      const attributes = { scope: 'tenant', tenant: tenant.tenantId };
+      const attributes = {
+        [ATTRIBUTE.scope]: 'tenant',
+        [ATTRIBUTE.tenant]: tenant.tenantId,
+      };
       result.observe(instruments.capacityLimit, tenant.limit, attributes);
       result.observe(
         instruments.utilization,
@@ -120,7 +126,10 @@ function observeRefusals(
 ): void {
   for (const [tenant, byReason] of refusals) {
     for (const [reason, count] of byReason)
-      result.observe(instruments.rejections, count, { reason, tenant });
+      result.observe(instruments.rejections, count, {
+        [ATTRIBUTE.reason]: reason,
+        [ATTRIBUTE.tenant]: tenant,
+      });
   }
 }
 

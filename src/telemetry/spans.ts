@@ -5,6 +5,7 @@ import type {
   AdmissionSpanResult,
   AdmissionTracer,
 } from '../admission/tracer.js';
+import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { TenantLabels } from './tenant-labels.js';
 
@@ -30,7 +31,7 @@ export class OtelAdmissionTracer implements AdmissionTracer {
   startAdmission(info: AdmissionSpanInfo): AdmissionSpan {
     const span = this.#tracer.startSpan(ADMISSION_SPAN, {
       attributes: {
-        'voice.tenant': this.#labels.label(info.tenantId),
+        [ATTRIBUTE.tenant]: this.#labels.label(info.tenantId),
         ...(this.#recordUserId ? { 'enduser.id': info.userId } : {}),
       },
     });
@@ -68,7 +69,7 @@ class OtelAdmissionSpan implements AdmissionSpan {
 
   end(result: AdmissionSpanResult): void {
     this.#span.setAttributes({
-      'voice.admission.outcome': result.outcome,
+      [ATTRIBUTE.outcome]: result.outcome,
       'voice.backend.active_sessions': result.active,
       'voice.admission.queue_wait_ms': result.waitedMs,
       ...(result.sessionId === undefined ? {} : { 'voice.session.id': result.sessionId }),
@@ -81,7 +82,7 @@ class OtelAdmissionSpan implements AdmissionSpan {
 /** Records an error with its code. Our errors' messages never carry secrets. */
 function recordError(span: Span, error: unknown): void {
   const code = errorCode(error);
-  span.setAttribute('voice.error.code', code);
+  span.setAttribute(ATTRIBUTE.errorType, code);
   span.recordException(
     error instanceof Error
       ? { name: error.name, message: error.message }

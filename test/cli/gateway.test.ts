@@ -136,6 +136,8 @@ describe('the gateway over HTTP', () => {
     const { url, post } = await gateway({ metrics: true });
     await post({ userId: 'u', tenantId: 'acme' });
     const text = await (await fetch(`${url}/metrics`)).text();
-    expect(text).toContain('voice_backend_active_sessions{provider="simulated",tenant="acme"');
+    expect(text).toContain(
+      'voice_backend_active_sessions{voice_provider="simulated",voice_tenant="acme"',
+    );
   });
 });

@@ -24,11 +24,14 @@ export interface Point {
 export function testMeter(): {
   meterProvider: MeterProvider;
   read: (name: string) => Promise<Point[]>;
+  /** Everything collected now: scopes, descriptors and points. */
+  collect: () => ReturnType<MetricReader['collect']>;
 } {
   const reader = new ManualReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   return {
     meterProvider,
+    collect: () => reader.collect(),
     read: async (name) => {
       const { resourceMetrics } = await reader.collect();
       const metric = resourceMetrics.scopeMetrics

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import manifest from '../../package.json' with { type: 'json' };
 import { Admission } from '../../src/admission/admission.js';
 import type {
   AcquireRequest,
@@ -73,14 +74,23 @@ describe('admission metrics', () => {
     await complete(true);
     const [s1, s2] = await Promise.all([one, two]);
     expect(
-      valueAt(await read('voice.backend.active_sessions'), { provider: 'controlled', tenant: 'a' }),
+      valueAt(await read('voice.backend.active_sessions'), {
+        'voice.provider': 'controlled',
+        'voice.tenant': 'a',
+      }),
     ).toBe(1);
-    expect(valueAt(await read('voice.backend.capacity.utilization'), { scope: 'global' })).toBe(1);
+    expect(
+      valueAt(await read('voice.backend.capacity.utilization'), {
+        'voice.capacity.scope': 'global',
+      }),
+    ).toBe(1);
 
     // One refusal of each kind.
     const refuse = (p: Promise<unknown>) => p.catch((e: { code: string }) => e.code);
     const queued = refuse(admission.createSession({ userId: 'q', tenantId: 'c' })); // waits, then times out
-    expect(valueAt(await read('voice.backend.admission.queue.depth'), { tenant: 'c' })).toBe(1);
+    expect(
+      valueAt(await read('voice.backend.admission.queue.depth'), { 'voice.tenant': 'c' }),
+    ).toBe(1);
     const codes = [
       await refuse(admission.createSession({ userId: 'x', tenantId: 'd' })), // queue_full
       await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }, { timeoutMs: 0 })), // capacity
@@ -102,10 +112,12 @@ describe('admission metrics', () => {
     backend.health = { healthy: false, status: 'unhealthy', reason: 'down' };
     await tick(1_000);
     codes.push(await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }))); // unhealthy
-    expect(valueAt(await read('voice.backend.health'), { provider: 'controlled' })).toBe(0);
+    expect(valueAt(await read('voice.backend.health'), { 'voice.provider': 'controlled' })).toBe(0);
     backend.health = { healthy: true, status: 'degraded' };
     await tick(1_000);
-    expect(valueAt(await read('voice.backend.health'), { provider: 'controlled' })).toBe(0.5);
+    expect(valueAt(await read('voice.backend.health'), { 'voice.provider': 'controlled' })).toBe(
+      0.5,
+    );
     const drained = admission.drain({ timeoutMs: 100 });
     codes.push(await refuse(admission.createSession({ userId: 'x', tenantId: 'e' }))); // draining
     await tick(100);
@@ -135,7 +147,10 @@ describe('admission metrics', () => {
       ['unhealthy', 'e'],
       ['draining', 'e'],
     ]) {
-      expect(valueAt(rejections, { reason: reason!, tenant: tenant! }), reason).toBe(1);
+      expect(
+        valueAt(rejections, { 'voice.admission.reason': reason!, 'voice.tenant': tenant! }),
+        reason,
+      ).toBe(1);
     }
     expect(rejections.reduce((n, p) => n + p.value, 0)).toBe(9);
 
@@ -146,11 +161,50 @@ describe('admission metrics', () => {
     expect(depth.map((p) => p.value)).toEqual(depth.map(() => 0));
 
     const wait = await read('voice.backend.admission.queue.wait');
-    expect(valueAt(wait, { outcome: 'queue_timeout' })).toBe(1);
-    expect(wait.find((p) => p.attributes.outcome === 'queue_timeout')?.sum).toBeCloseTo(1, 1);
+    expect(valueAt(wait, { 'voice.admission.outcome': 'queue_timeout' })).toBe(1);
+    expect(
+      wait.find((p) => p.attributes['voice.admission.outcome'] === 'queue_timeout')?.sum,
+    ).toBeCloseTo(1, 1);
     const created = await read('voice.backend.session.create.duration');
-    expect(valueAt(created, { provider: 'controlled', outcome: 'created' })).toBe(2);
-    expect(valueAt(created, { provider: 'controlled', outcome: 'setup_failed' })).toBe(1);
+    expect(valueAt(created, { 'voice.provider': 'controlled' })).toBe(2);
+    expect(valueAt(created, { 'voice.provider': 'controlled', 'error.type': 'setup_failed' })).toBe(
+      1,
+    );
+  });
+
+  it('come from a meter named and versioned after the package, every instrument with a unit', async () => {
+    const { meterProvider, collect } = testMeter();
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 1 },
+      telemetry: { meterProvider },
+    });
+    const checked = new Promise((resolve) => admission.on('health', resolve));
+    const session = await admission.createSession({ userId: 'u' });
+    // Waits in the queue, then times out: a queue wait and a refusal.
+    await admission.createSession({ userId: 'v' }, { timeoutMs: 1 }).catch(() => undefined);
+    await checked;
+    const { resourceMetrics } = await collect();
+    const [scope, ...others] = resourceMetrics.scopeMetrics;
+    expect(others).toEqual([]);
+    expect(scope!.scope).toMatchObject({ name: 'voice-admission', version: manifest.version });
+    const units = Object.fromEntries(
+      scope!.metrics.map((m) => [m.descriptor.name, m.descriptor.unit]),
+    );
+    expect(units).toEqual({
+      'voice.backend.active_sessions': '{session}',
+      'voice.backend.admission.rejections': '{request}',
+      'voice.backend.admission.queue.depth': '{request}',
+      'voice.backend.admission.queue.wait': 's',
+      'voice.backend.session.create.duration': 's',
+      'voice.backend.health': '1',
+      'voice.backend.capacity.limit': '{session}',
+      'voice.backend.capacity.utilization': '1',
+    });
+    await session.close();
+    await admission.drain({ timeoutMs: 0 });
   });
 
   it('reports the limits in force: global, per tenant and setup concurrency', async () => {
@@ -164,14 +218,18 @@ describe('admission metrics', () => {
     });
     const slot = await admission.acquire({ tenantId: 'acme' });
     const limits = await read('voice.backend.capacity.limit');
-    expect(valueAt(limits, { scope: 'global' })).toBe(10);
-    expect(valueAt(limits, { scope: 'setup' })).toBe(3);
-    expect(valueAt(limits, { scope: 'tenant', tenant: 'acme' })).toBe(4);
+    expect(valueAt(limits, { 'voice.capacity.scope': 'global' })).toBe(10);
+    expect(valueAt(limits, { 'voice.capacity.scope': 'setup' })).toBe(3);
+    expect(valueAt(limits, { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' })).toBe(4);
     const utilization = await read('voice.backend.capacity.utilization');
-    expect(valueAt(utilization, { scope: 'global' })).toBe(0.1);
-    expect(valueAt(utilization, { scope: 'tenant', tenant: 'acme' })).toBe(0.25);
+    expect(valueAt(utilization, { 'voice.capacity.scope': 'global' })).toBe(0.1);
+    expect(valueAt(utilization, { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' })).toBe(
+      0.25,
+    );
     admission.setLimits({ maxConcurrentSessions: 20 });
-    expect(valueAt(await read('voice.backend.capacity.limit'), { scope: 'global' })).toBe(20);
+    expect(
+      valueAt(await read('voice.backend.capacity.limit'), { 'voice.capacity.scope': 'global' }),
+    ).toBe(20);
     slot.release();
   });
 
@@ -191,13 +249,17 @@ describe('admission metrics', () => {
     const active = await read('voice.backend.active_sessions');
     const rejections = await read('voice.backend.admission.rejections');
     for (const points of [active, rejections]) {
-      const tenants = new Set(points.map((p) => p.attributes.tenant));
+      const tenants = new Set(points.map((p) => p.attributes['voice.tenant']));
       expect(tenants.size).toBe(21);
       expect(tenants.has('other')).toBe(true);
     }
-    expect(valueAt(active, { provider: 'controlled', tenant: 'other' })).toBe(9_980);
-    expect(valueAt(active, { provider: 'controlled', tenant: 'tenant-0' })).toBe(1);
-    expect(valueAt(rejections, { reason: 'tenant_capacity', tenant: 'other' })).toBe(9_980);
+    expect(valueAt(active, { 'voice.provider': 'controlled', 'voice.tenant': 'other' })).toBe(
+      9_980,
+    );
+    expect(valueAt(active, { 'voice.provider': 'controlled', 'voice.tenant': 'tenant-0' })).toBe(1);
+    expect(
+      valueAt(rejections, { 'voice.admission.reason': 'tenant_capacity', 'voice.tenant': 'other' }),
+    ).toBe(9_980);
     for (const slot of slots) slot.release();
     const after = await read('voice.backend.active_sessions');
     expect(after).toHaveLength(21);

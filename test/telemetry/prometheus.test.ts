@@ -23,7 +23,12 @@ describeWithBinary('prometheus', 'a real Prometheus scraping the exporter', () =
   let prometheus: PrometheusServer;
 
   beforeAll(async () => {
-    endpoint = await startPrometheus({ port: 0, host: '127.0.0.1', global: false });
+    endpoint = await startPrometheus({
+      port: 0,
+      host: '127.0.0.1',
+      global: false,
+      serviceName: 'prometheus-test',
+    });
     prometheus = await startPrometheusServer(new URL(endpoint.url!));
   }, 60_000);
   afterAll(async () => {
@@ -73,8 +78,43 @@ describeWithBinary('prometheus', 'a real Prometheus scraping the exporter', () =
     await eventually(utilization, 0);
   }, 120_000);
 
-  it('serves the exposition format with the documented series names', async () => {
+  it('runs every PromQL expression of docs/autoscaling.md, on label names the exporter has', async () => {
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      health: false,
+      telemetry: { meterProvider: endpoint.meterProvider },
+    });
+    const session = await admission.createSession({ userId: 'u', tenantId: 'acme' });
+    await admission.createSession({ userId: 'v', tenantId: 'acme' }).catch(() => undefined);
     const text = await (await fetch(endpoint.url!)).text();
+    const doc = readFileSync(new URL('../../docs/autoscaling.md', import.meta.url), 'utf8');
+    const expressions = [
+      ...documentedQueries().values(),
+      // KEDA triggers, alert rules and the prometheus-adapter series query
+      ...[...doc.matchAll(/^\s*(?:query|expr|- seriesQuery): '?(.+?)'?$/gm)].map((m) => m[1]!),
+    ];
+    expect(expressions.length).toBeGreaterThanOrEqual(10);
+    for (const expression of expressions) {
+      await expect(prometheus.query(expression), expression).resolves.toBeInstanceOf(Array);
+      const labels = [
+        ...[...expression.matchAll(/[{,]\s*(\w+)\s*(?:=~|!=|=)/g)].map((m) => m[1]!),
+        ...[...expression.matchAll(/by \(([\w, ]+)\)/g)].flatMap((m) => m[1]!.split(/,\s*/)),
+      ];
+      for (const label of labels) {
+        // namespace and pod come from Kubernetes service discovery, le from histograms
+        if (['namespace', 'pod', 'le'].includes(label)) continue;
+        expect(text, `${expression}: label ${label}`).toMatch(new RegExp(`[{,]${label}="`));
+      }
+    }
+    await session.close();
+    await admission.drain({ timeoutMs: 0 });
+  });
+
+  it('serves the exposition format with the documented series names and the service name', async () => {
+    const text = await (await fetch(endpoint.url!)).text();
+    expect(text).toMatch(/^target_info\{.*service_name="prometheus-test"/m);
     for (const series of [
       'voice_backend_active_sessions',
       'voice_backend_admission_queue_depth',

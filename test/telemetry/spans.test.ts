@@ -59,7 +59,7 @@ describe('admission spans', () => {
     const [failed, refused] = spansNamed(ADMISSION_SPAN);
     expect(failed?.attributes).toMatchObject({
       'voice.admission.outcome': 'create_failed',
-      'voice.error.code': 'setup_failed',
+      'error.type': 'setup_failed',
     });
     expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
     const [createFailed] = spansNamed(CREATE_SPAN);
@@ -69,7 +69,7 @@ describe('admission spans', () => {
     });
     expect(refused?.attributes).toMatchObject({
       'voice.admission.outcome': 'capacity',
-      'voice.error.code': 'capacity',
+      'error.type': 'capacity',
     });
     expect(refused?.events[0]?.name).toBe('exception');
   });
