@@ -161,19 +161,27 @@ export function documents(names: readonly string[]): string[] {
   return ['README.md', ...names.filter((name) => name.endsWith('.md')).map((n) => `docs/${n}`)];
 }
 
-/** Packages (other than this one and Node's own modules) that the examples import. */
-export function packagesImportedBy(markdowns: readonly string[]): string[] {
+/**
+ * The packages the examples of `markdowns` need besides this one: those they import (not
+ * Node's own modules) and those the documents tell the user to `npm install` (type packages
+ * such as @types/express among them).
+ */
+export function packagesTheExamplesNeed(markdowns: readonly string[]): string[] {
   const names = new Set<string>();
   for (const markdown of markdowns) {
     for (const example of examplesOf(markdown)) {
       for (const [, specifier] of example.matchAll(/(?:from|import)\s+'([^'.][^']*)'/g)) {
         if (specifier!.startsWith('node:')) continue;
         const parts = specifier!.split('/');
-        const name = specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-        if (name !== manifest.name) names.add(name);
+        names.add(specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
       }
     }
+    const doc = readFileSync(join(root, markdown), 'utf8');
+    for (const [, args] of doc.matchAll(/npm install ([^&\n`]+)/g)) {
+      for (const arg of args!.trim().split(/\s+/)) if (!arg.startsWith('-')) names.add(arg);
+    }
   }
+  names.delete(manifest.name);
   return [...names].sort();
 }
 

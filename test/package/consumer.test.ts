@@ -7,7 +7,7 @@ import {
   documents,
   manifest,
   pack,
-  packagesImportedBy,
+  packagesTheExamplesNeed,
   peersNamedFor,
   root,
   run,
@@ -79,13 +79,22 @@ describe('a plain install: the tarball and nothing else', () => {
     app = await consumerProject(join(work, 'plain'), tarball, []);
   }, 180_000);
 
-  it('npx voice-admission --help and --version answer and exit 0', async () => {
+  it('npx voice-admission --help, --version, serve --help and burst --help answer and exit 0', async () => {
     const help = await run('npx', ['--no-install', 'voice-admission', '--help'], app);
     expect(help.stderr).toBe('');
     expect(help).toMatchObject({ code: 0 });
     expect(help.stdout).toContain('voice-admission <command>');
     const version = await run('npx', ['--no-install', 'voice-admission', '--version'], app);
     expect(version).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
+    for (const command of ['serve', 'burst']) {
+      const usage = await run('npx', ['--no-install', 'voice-admission', command, '--help'], app);
+      expect({ command, code: usage.code, stderr: usage.stderr }).toEqual({
+        command,
+        code: 0,
+        stderr: '',
+      });
+      expect(usage.stdout).toContain(`voice-admission ${command}`);
+    }
   }, 60_000);
 
   it('npx voice-admission demo runs the burst through both sides', async () => {
@@ -243,12 +252,16 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';`;
   }, 60_000);
 });
 
-describe('the README and docs examples, with exactly the packages they import', () => {
+describe('the README and docs examples, with exactly the packages they import or name', () => {
   const markdowns = documents(readdirSync(join(root, 'docs')));
   let app: string;
   let examples: string[];
   beforeAll(async () => {
-    app = await consumerProject(join(work, 'examples'), tarball, packagesImportedBy(markdowns));
+    app = await consumerProject(
+      join(work, 'examples'),
+      tarball,
+      packagesTheExamplesNeed(markdowns),
+    );
     examples = writeExamples(app, markdowns);
   }, 180_000);
 
