@@ -53,13 +53,6 @@ setDefaultInstrumentation(openTelemetry);
 export const providers = new ProviderRegistry(builtinProviders);
 
 /**
- * Any provider name but the literal `'livekit'`, whose config the first overload types: a
- * mistyped LiveKit option must not fall through to the untyped one. A name known only at run
- * time (`string`) is accepted.
- */
-type NotLiveKit<N extends string> = string extends N ? N : N extends 'livekit' ? never : N;
-
-/**
  * Builds a backend by provider name (`'livekit'`, `'simulated'`, or one added with
  * `registerProvider`). The backend is not started: call `start()`.
  */
@@ -67,8 +60,10 @@ export function createBackend(
   name: 'livekit',
   config: BackendConfig<LiveKitProviderConfig>,
 ): Promise<LiveKitBackend>;
+// Any name but the literal 'livekit', whose config the overload above types: a mistyped
+// LiveKit option must not fall through to this untyped one. A run-time `string` is accepted.
 export function createBackend<const N extends string>(
-  name: N & NotLiveKit<N>,
+  name: N & (string extends N ? N : N extends 'livekit' ? never : N),
   config?: BackendConfig,
 ): Promise<VoiceBackend>;
 export function createBackend(name: string, config: BackendConfig = {}): Promise<VoiceBackend> {
