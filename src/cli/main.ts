@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
+import { MissingPeerError } from '../telemetry/peers.js';
 import { VERSION } from '../version.js';
 import { BURST_USAGE, burstCommand } from './burst.js';
 import { DEFAULT_SCENARIO, runDemo } from './demo.js';
@@ -87,6 +88,12 @@ main(process.argv.slice(2)).then(
     ) {
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    if (error instanceof MissingPeerError) {
+      // An optional package the command needs is not installed: say which, no stack.
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 1;
       return;
     }
     console.error(error);
