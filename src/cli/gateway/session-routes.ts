@@ -28,6 +28,10 @@ export function sessionRoutes(
   route: (operationId: string) => { method: string; url: string; schema: object },
 ): void {
   const handovers = new Handovers<VoiceSession>((session) => {
+    app.log.info(
+      { session: session.id, tenant: session.tenantId },
+      'session closed: its client left before receiving it',
+    );
     void session.close('aborted');
   });
 
