@@ -39,6 +39,14 @@ export interface GatewayOptions {
   readonly maxBodyBytes?: number;
 }
 
+/** What route modules spread into `app.route()`. */
+export interface RouteShape {
+  readonly method: string;
+  readonly url: string;
+  readonly schema: object;
+  readonly preValidation?: (request: FastifyRequest) => Promise<void>;
+}
+
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly slots: SlotLeases;
@@ -162,7 +170,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 /** Fastify's route options for an API route: method, url and the schemas that check it. */
-function fastifyRoute(route: ApiRoute): { method: string; url: string; schema: object } {
+function fastifyRoute(route: ApiRoute): RouteShape {
   const response = Object.fromEntries(
     Object.entries(route.responses)
       .filter(([, r]) => r.schema !== undefined)
@@ -176,7 +184,13 @@ function fastifyRoute(route: ApiRoute): { method: string; url: string; schema: o
       ...(route.params === undefined ? {} : { params: route.params }),
       response,
     },
+    // An omitted optional body is validated as the empty object it stands for.
+    ...(route.bodyOptional ? { preValidation: emptyBodyIsEmptyObject } : {}),
   };
+}
+
+async function emptyBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Admission, SessionConfig, VoiceSession } from '../../index.js';
 import { HttpRefusal, mayAccess, tenantFor } from './auth.js';
 import { clientGoneSignal, Handovers } from './delivery.js';
+import type { RouteShape } from './gateway.js';
 import { noteOf } from './request-notes.js';
 
 interface CreateSessionBody {
@@ -25,7 +26,7 @@ interface SessionParams {
 export function sessionRoutes(
   app: FastifyInstance,
   admission: Admission,
-  route: (operationId: string) => { method: string; url: string; schema: object },
+  route: (operationId: string) => RouteShape,
 ): void {
   const handovers = new Handovers<VoiceSession>((session) => {
     app.log.info(

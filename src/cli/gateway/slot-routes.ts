@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpRefusal, mayAccess, tenantFor } from './auth.js';
 import { clientGoneSignal, Handovers } from './delivery.js';
+import type { RouteShape } from './gateway.js';
 import { noteOf } from './request-notes.js';
 import { DEFAULT_TTL_SECONDS, type HeldSlot, type SlotLeases } from './slot-leases.js';
 
@@ -20,7 +21,7 @@ interface SlotParams {
 export function slotRoutes(
   app: FastifyInstance,
   leases: SlotLeases,
-  route: (operationId: string) => { method: string; url: string; schema: object },
+  route: (operationId: string) => RouteShape,
 ): void {
   // A slot taken for a client that hung up before hearing of it is released at once.
   const handovers = new Handovers<HeldSlot>((held) => {
