@@ -18,6 +18,7 @@ Commands:
   burst     a load generator for the gateway (voice-admission burst --help)
   demo      a burst of session requests against the simulated backend, first with no
             admission, then through Admission (voice-admission demo --help)
+  openapi   the gateway's OpenAPI 3.1 document (also served at GET /openapi.json)
   help      this text; help <command> for a command's options
   version   the version (also --version, -v)
 `;
@@ -45,6 +46,16 @@ const COMMANDS: Record<string, Command> = {
   burst: {
     usage: async () => (await import('./burst.js')).BURST_USAGE,
     run: async (argv) => (await import('./burst.js')).burstCommand(argv),
+  },
+  openapi: {
+    usage: async () =>
+      'voice-admission openapi\n\nPrints the OpenAPI 3.1 document of the gateway.\n',
+    run: async (argv) => {
+      if (argv.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(argv[0])}`);
+      const { openApiDocument } = await import('./gateway/openapi.js');
+      process.stdout.write(`${JSON.stringify(openApiDocument(VERSION), null, 2)}\n`);
+      return 0;
+    },
   },
   demo: {
     usage: async () => (await import('./demo-command.js')).DEMO_USAGE,

@@ -184,7 +184,12 @@ export const ROUTES: readonly ApiRoute[] = [
     summary: 'This document.',
     tags: ['operations'],
     authenticated: false,
-    responses: { 200: { description: 'The OpenAPI 3.1 document.', schema: { type: 'object' } } },
+    responses: {
+      200: {
+        description: 'The OpenAPI 3.1 document.',
+        schema: { type: 'object', additionalProperties: true },
+      },
+    },
   },
 ];
 
