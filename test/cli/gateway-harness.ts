@@ -2,7 +2,11 @@ import { once } from 'node:events';
 import { afterEach } from 'vitest';
 import { Admission, type AdmissionOptions } from '../../src/admission/index.js';
 import { TokenTable } from '../../src/cli/gateway/auth.js';
-import { createGateway, type MetricsHandler } from '../../src/cli/gateway/gateway.js';
+import {
+  createGateway,
+  type GatewayOptions,
+  type MetricsHandler,
+} from '../../src/cli/gateway/gateway.js';
 import '../../src/index.js'; // installs the OpenTelemetry instrumentation, as the package entry does
 import type { VoiceBackend } from '../../src/iface/backend.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
@@ -56,6 +60,7 @@ export interface HarnessOptions {
   readonly tokens?: string | undefined;
   readonly backend?: VoiceBackend;
   readonly metrics?: MetricsHandler;
+  readonly livekitWebhook?: GatewayOptions['livekitWebhook'];
   readonly logLevel?: string;
 }
 
@@ -76,6 +81,7 @@ export async function startGateway(options: HarnessOptions = {}) {
     tokens: options.tokens === undefined ? undefined : TokenTable.parse(options.tokens, 'tokens'),
     log: { level: options.logLevel ?? 'debug', stream: logs },
     metrics: options.metrics,
+    livekitWebhook: options.livekitWebhook,
     version: '0.0.0-test',
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
