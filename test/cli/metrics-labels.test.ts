@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 const tenantLabels = (text: string): Set<string> =>
-  new Set([...text.matchAll(/tenant="([^"]*)"/g)].map((m) => m[1]!));
+  new Set([...text.matchAll(/[{,_]tenant="([^"]*)"/g)].map((m) => m[1]!));
 
 describe('metric labels for tenants', () => {
   it('only the tenants the operator named get their own label; made-up ids cannot take one', async () => {
@@ -43,6 +43,16 @@ describe('metric labels for tenants', () => {
     expect(tenantLabels(text)).toEqual(new Set(['acme', 'globex', 'initech', 'other']));
     expect(text).toMatch(/voice_backend_active_sessions\{[^}]*tenant="other"[^}]*\} 60/);
     expect(text.length).toBeLessThan(64 * 1024);
+  });
+
+  it('serves /metrics on a port of its own with --metrics-port, and not on the API port', async () => {
+    const config = parseServeConfig(['--port', '0', '--metrics-port', '0'], {});
+    running = await serve(config, { version: 'test', logStream: new LogLines() });
+    expect(new URL(running.metricsUrl!).port).not.toBe(new URL(running.url).port);
+    const metrics = await fetch(running.metricsUrl!);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('voice_backend_capacity_limit');
+    expect((await fetch(`${running.url}/metrics`)).status).toBe(404);
   });
 
   it('with no tenant named, the first ones seen get labels, never more than the limit nor longer than the bound', () => {

@@ -32,6 +32,8 @@ interface Lease {
   readonly key: string | undefined;
   ttlSeconds: number;
   expiresAt: number;
+  /** `performance.now()` deadline: immune to wall-clock steps. */
+  deadline: number;
   timer: NodeJS.Timeout;
 }
 
@@ -90,9 +92,10 @@ export class SlotLeases {
       key: request.key,
       ttlSeconds: request.ttlSeconds,
       expiresAt: 0,
+      deadline: 0,
       timer: this.#expireIn(id, request.ttlSeconds),
     };
-    lease.expiresAt = Date.now() + request.ttlSeconds * 1_000;
+    this.#setDeadline(lease);
     this.#leases.set(id, lease);
     // A drain that reaches its deadline takes the slot back.
     slot.signal.addEventListener('abort', () => this.#end(lease, 'revoked'), { once: true });
@@ -109,7 +112,7 @@ export class SlotLeases {
     if (lease === undefined) return undefined;
     clearTimeout(lease.timer);
     lease.ttlSeconds = ttlSeconds ?? lease.ttlSeconds;
-    lease.expiresAt = Date.now() + lease.ttlSeconds * 1_000;
+    this.#setDeadline(lease);
     lease.timer = this.#expireIn(id, lease.ttlSeconds);
     return view(lease);
   }
@@ -129,7 +132,18 @@ export class SlotLeases {
 
   #find(id: string, mayHold: (tenantId: string) => boolean): Lease | undefined {
     const lease = this.#leases.get(id);
-    return lease !== undefined && mayHold(lease.slot.tenantId) ? lease : undefined;
+    if (lease === undefined || !mayHold(lease.slot.tenantId)) return undefined;
+    // A process paused past the deadline may serve a renew before its timer has run.
+    if (performance.now() >= lease.deadline) {
+      this.#end(lease, 'expired');
+      return undefined;
+    }
+    return lease;
+  }
+
+  #setDeadline(lease: Lease): void {
+    lease.expiresAt = Date.now() + lease.ttlSeconds * 1_000;
+    lease.deadline = performance.now() + lease.ttlSeconds * 1_000;
   }
 
   #expireIn(id: string, ttlSeconds: number): NodeJS.Timeout {
