@@ -74,7 +74,7 @@ async function legacyGateway(cap: number): Promise<Target> {
 /** Today's gateway with bearer tokens and info-level access logs (written to /dev/null). */
 async function fastifyGateway(cap: number): Promise<Target> {
   const admission = await newAdmission(cap);
-  const { app } = createGateway({
+  const app = createGateway({
     admission,
     tokens: TokenTable.parse(JSON.stringify({ [TOKEN]: 'acme' }), 'bench'),
     log: { level: 'info', stream: createWriteStream('/dev/null') },

@@ -31,8 +31,22 @@ export interface ServeOptions {
   readonly logStream?: GatewayLogOptions['stream'];
 }
 
-/** Starts the gateway; resolves once it listens. */
+/** Starts the gateway; resolves once it listens. If any step fails, what was opened is closed. */
 export async function serve(config: ServeConfig, options: ServeOptions): Promise<RunningGateway> {
+  const opened = new Resources();
+  try {
+    return await start(config, options, opened);
+  } catch (error) {
+    await opened.closeAfterFailure(error);
+    throw error;
+  }
+}
+
+async function start(
+  config: ServeConfig,
+  options: ServeOptions,
+  opened: Resources,
+): Promise<RunningGateway> {
   // Loaded first: a missing optional package stops the start before anything is opened.
   const prometheus: PrometheusEndpoint | undefined =
     config.metrics === undefined
@@ -42,6 +56,7 @@ export async function serve(config: ServeConfig, options: ServeOptions): Promise
             ? { serve: false }
             : { serve: true, port: config.metrics.port, host: config.host }),
         });
+  if (prometheus !== undefined) opened.add(() => prometheus.stop());
   let webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
   let backend: VoiceBackend;
   if (config.livekit === undefined) {
@@ -56,11 +71,13 @@ export async function serve(config: ServeConfig, options: ServeOptions): Promise
     webhook = (request) => livekit.handleWebhook(request);
     backend = livekit;
   }
+  opened.add(() => backend.stop());
   await backend.start();
   const store: RedisCapacityStore | undefined =
     config.redisUrl === undefined
       ? undefined
       : redisStore({ redis: config.redisUrl, name: config.redisName });
+  if (store !== undefined) opened.add(() => store.close());
   const namedTenants = Object.keys(config.tenantCaps);
   const admission = new Admission(backend, {
     maxConcurrentSessions: config.maxSessions,
@@ -86,7 +103,7 @@ export async function serve(config: ServeConfig, options: ServeOptions): Promise
             tenants: [...namedTenants, ...(config.tokens?.tenants ?? []), ...config.metricsTenants],
           },
   });
-  const { app } = createGateway({
+  const app = createGateway({
     admission,
     tokens: config.tokens,
     log: {
@@ -100,6 +117,7 @@ export async function serve(config: ServeConfig, options: ServeOptions): Promise
     livekitWebhook: webhook,
     version: options.version,
   });
+  opened.add(() => app.close());
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   const metricsUrl = prometheus === undefined ? undefined : (prometheus.url ?? `${url}/metrics`);
@@ -120,18 +138,36 @@ export async function serve(config: ServeConfig, options: ServeOptions): Promise
     },
     'listening',
   );
+  return { url, metricsUrl, admission, log: app.log, close: () => opened.close() };
+}
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      await app.close();
-      await backend.stop();
-      await store?.close();
-      await prometheus?.stop();
+/**
+ * What the gateway opened, closed once in reverse order: the server (requests under way
+ * finish), then the backend, the store and the metrics.
+ */
+class Resources {
+  readonly #closers: (() => Promise<unknown>)[] = [];
+  #closing: Promise<void> | undefined;
+
+  add(close: () => Promise<unknown>): void {
+    this.#closers.push(close);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const close of this.#closers.reverse()) await close();
     })();
-    return closing;
-  };
-  return { url, metricsUrl, admission, log: app.log, close };
+    return this.#closing;
+  }
+
+  /** Closes after a failed start; a failure to close is reported with the start's error. */
+  async closeAfterFailure(error: unknown): Promise<void> {
+    try {
+      await this.close();
+    } catch (closeError) {
+      throw new AggregateError([error, closeError], 'the gateway failed to start and to close');
+    }
+  }
 }
 
 /**

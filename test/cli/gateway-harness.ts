@@ -76,7 +76,7 @@ export async function startGateway(options: HarnessOptions = {}) {
     ...options.admission,
   });
   const logs = new LogLines();
-  const { app, slots } = createGateway({
+  const app = createGateway({
     admission,
     tokens: options.tokens === undefined ? undefined : TokenTable.parse(options.tokens, 'tokens'),
     log: { level: options.logLevel ?? 'debug', stream: logs },
@@ -106,7 +106,7 @@ export async function startGateway(options: HarnessOptions = {}) {
         ? {}
         : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
     });
-  return { url, app, admission, backend, slots, logs, call };
+  return { url, app, admission, backend, logs, call };
 }
 
 /** Waits for a child process to exit; resolves with its code. */

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -169,6 +170,23 @@ describe('voice-admission serve', () => {
       expect(stderr).not.toContain('abcdefghijklmnopqrstuvwxyz');
     },
   );
+});
+
+describe('a failed start', () => {
+  it('closes what it opened and exits 1 with one line (port in use, metrics on their own port)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      const { code, stderr } = await cliRun([
+        ...['serve', '--host', '127.0.0.1', '--port', port, '--metrics-port', '0'],
+      ]);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^voice-admission: .*EADDRINUSE.*\n$/);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
 });
 
 describe('the command line', () => {

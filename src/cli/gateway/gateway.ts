@@ -5,7 +5,12 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import type { Admission, WebhookOutcome, WebhookRequest } from '../../index.js';
+import {
+  type Admission,
+  BackendError,
+  type WebhookOutcome,
+  type WebhookRequest,
+} from '../../index.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
 import { toHttpError } from './errors.js';
@@ -47,11 +52,6 @@ export interface RouteShape {
   readonly preValidation?: (request: FastifyRequest) => Promise<void>;
 }
 
-export interface Gateway {
-  readonly app: FastifyInstance;
-  readonly slots: SlotLeases;
-}
-
 /** Routes probed every few seconds: their access lines are at debug level. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -61,7 +61,7 @@ const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
  * by the schemas the OpenAPI document is made of, and one JSON access-log line per request.
  * Not listening yet: call `app.listen()`.
  */
-export function createGateway(options: GatewayOptions): Gateway {
+export function createGateway(options: GatewayOptions): FastifyInstance {
   const { admission, tokens } = options;
   const app = Fastify({
     logger: {
@@ -156,9 +156,10 @@ export function createGateway(options: GatewayOptions): Gateway {
               authorization: request.headers.authorization,
             });
           } catch (error) {
-            const message = error instanceof Error ? error.message : 'webhook refused';
-            noteOf(request).code = 'unauthenticated';
-            return reply.code(401).send({ error: { code: 'unauthenticated', message } });
+            // A refused signature is the caller's fault (401); anything else is ours.
+            if (!(error instanceof BackendError && error.code === 'unauthenticated')) throw error;
+            noteOf(request).code = error.code;
+            return reply.code(401).send({ error: { code: error.code, message: error.message } });
           }
         },
       });
@@ -166,7 +167,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   app.addHook('onClose', async () => slots.releaseAll());
-  return { app, slots };
+  return app;
 }
 
 /** Fastify's route options for an API route: method, url and the schemas that check it. */
