@@ -90,7 +90,7 @@ describe('the gateway over HTTP', () => {
     expect((await call('GET', '/metrics')).status).toBe(404);
   });
 
-  it('answers 400 to malformed percent-encoding in a path, with nothing on the error log', async () => {
+  it('answers 400 to malformed percent-encoding and to overlong ids in a path, with nothing on the error log', async () => {
     const { call, logs } = await startGateway();
     for (const path of ['/v1/sessions/%E0%A4%A', '/v1/slots/%zz', '/v1/slots/%E0%A4%A/renew']) {
       const method = path.endsWith('renew') ? 'POST' : 'DELETE';
@@ -98,8 +98,13 @@ describe('the gateway over HTTP', () => {
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ error: { code: 'bad_request' } });
     }
+    const tooLong = await call('GET', `/v1/sessions/${'a'.repeat(300)}`);
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toMatchObject({
+      error: { message: 'params.id must NOT have more than 256 characters' },
+    });
     expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
-    expect(logs.lines.filter((l) => l.msg === 'request' && l.status === 400)).toHaveLength(3);
+    expect(logs.lines.filter((l) => l.msg === 'request' && l.status === 400)).toHaveLength(4);
   });
 
   it('answers 409 to an idempotency key held by another user, without disclosing the session', async () => {

@@ -74,6 +74,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // The access line is ours (logAccess): one per request, including clients that hung up.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes ?? 16_384,
+    // Path ids are validated by their schemas (up to 256 characters), not cut by the router.
+    routerOptions: { maxParamLength: 1_024 },
     return503OnClosing: true,
     // Requests are refused, not repaired: no coercion, no silently dropped fields.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
