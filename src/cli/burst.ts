@@ -203,13 +203,24 @@ export function formatBurstReport(report: BurstReport): string {
   );
 }
 
+/** The report for `--json`: latency as percentiles (ms), not every sample. */
+function jsonReport(report: BurstReport): Record<string, unknown> {
+  const { latencyMs, ...rest } = report;
+  return {
+    ...rest,
+    latencyMs: Object.fromEntries(
+      [50, 90, 99].map((p) => [`p${p}`, Math.round(percentile(latencyMs, p) * 100) / 100]),
+    ),
+  };
+}
+
 /** `voice-admission burst`: runs and prints the report (progress on a terminal). */
 export async function burstCommand(argv: readonly string[]): Promise<number> {
   const config = parseBurstConfig(argv, process.env);
   const bar = new ProgressBar(process.stderr, config.n);
   const report = await runBurst(config, (done) => bar.update(done, 'responses'));
   process.stdout.write(
-    config.json ? `${JSON.stringify(report)}\n` : `${formatBurstReport(report)}\n`,
+    config.json ? `${JSON.stringify(jsonReport(report))}\n` : `${formatBurstReport(report)}\n`,
   );
   if (report.statuses[NETWORK_ERROR] === report.requests) {
     process.stderr.write(`burst: no request reached ${config.url}\n`);

@@ -231,11 +231,15 @@ describe('voice-admission burst against the gateway', () => {
       expect(stdout).toMatch(/refusals by reason\s+capacity 15/);
       expect(stdout).toMatch(/latency p50 \/ p90 \/ p99\s+\S+/);
       const json = await cliRun([...args, '--json']);
-      expect(JSON.parse(json.stdout)).toMatchObject({
+      const report = JSON.parse(json.stdout) as { latencyMs: Record<string, number> };
+      expect(report).toMatchObject({
         requests: 20,
         created: 0, // the first burst's sessions still hold every slot
         statuses: { '429': 20 },
+        refusals: { capacity: 20 },
       });
+      expect(Object.keys(report.latencyMs)).toEqual(['p50', 'p90', 'p99']);
+      expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50!);
     } finally {
       child.kill('SIGINT');
       await exitCode(child);
