@@ -76,7 +76,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     bodyLimit: options.maxBodyBytes ?? 16_384,
     // Path ids are validated by their schemas (up to 256 characters), not cut by the router.
     routerOptions: { maxParamLength: 1_024 },
-    return503OnClosing: true,
+    // While closing (after the drain), requests still get the API's own answers: 503 draining.
+    return503OnClosing: false,
     // Requests are refused, not repaired: no coercion, no silently dropped fields.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     frameworkErrors: (error, request, reply) => {
