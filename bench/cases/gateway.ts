@@ -44,7 +44,7 @@ const newAdmission = async (cap: number): Promise<Admission> => {
 
 /**
  * The legacy gateway, taken from git into a temporary folder, its imports pointed at today's
- * sources (it uses only the error classes and validation helpers at run time).
+ * sources (it uses only the error classes and validation functions at run time).
  */
 async function legacyGateway(cap: number): Promise<Target> {
   const root = fileURLToPath(new URL('../../', import.meta.url));
