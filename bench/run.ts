@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { table } from '../src/cli/stats.js';
 import { adaptiveLimits } from './cases/adaptive.js';
 import { burst } from './cases/burst.js';
+import { gateway } from './cases/gateway.js';
 import { latency } from './cases/latency.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
@@ -17,6 +18,7 @@ const CASES: Record<string, BenchCase> = {
   redis,
   burst,
   adaptive: adaptiveLimits,
+  gateway,
 };
 
 const selected = process.argv.slice(2);

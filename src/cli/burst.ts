@@ -1,7 +1,10 @@
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
+import { parseFlags } from './args.js';
 import { ProgressBar } from './progress.js';
 import { formatMs, percentile, table } from './stats.js';
+
+/** The status recorded for a request that got no HTTP answer. */
+const NETWORK_ERROR = 'network error';
 
 export interface BurstConfig {
   readonly url: string;
@@ -13,6 +16,10 @@ export interface BurstConfig {
   readonly tenants: readonly string[];
   /** Close each created session after this long (0: leave them open). */
   readonly holdMs: number;
+  /** Bearer token for a gateway with AUTH_TOKENS (from the GATEWAY_TOKEN variable). */
+  readonly token: string | undefined;
+  /** Print the report as JSON. */
+  readonly json: boolean;
 }
 
 export interface BurstReport {
@@ -32,25 +39,25 @@ Fires session requests at a voice-admission gateway and reports what came back.
   --n N                requests in all (default 100)
   --concurrency C      requests in flight at once (default: all at once)
   --rate R             requests started per second, instead of --concurrency
-  --tenants a,b,c      tenants, used in turn (default: default)
+  --tenants a,b,c      tenants, used in turn (default: none named)
   --hold-ms MS         close each session after MS ms (default 0: leave open)
+  --json               print the report as one JSON object
+
+A gateway with AUTH_TOKENS needs a token: set GATEWAY_TOKEN (not a flag, so it stays out of
+the process list). Exits 1 when no request got an HTTP answer.
 `;
 
-export function parseBurstConfig(argv: readonly string[]): BurstConfig {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      url: { type: 'string' },
-      n: { type: 'string' },
-      concurrency: { type: 'string' },
-      rate: { type: 'string' },
-      tenants: { type: 'string' },
-      'hold-ms': { type: 'string' },
-    },
-    strict: true,
-  });
+export function parseBurstConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): BurstConfig {
+  const values = parseFlags(
+    argv,
+    ['url', 'n', 'concurrency', 'rate', 'tenants', 'hold-ms'],
+    ['json'],
+  ) as Record<string, string | undefined> & { json?: boolean };
   if (values.url === undefined) throw new ConfigError('--url', 'is required');
-  const url = new URL(values.url).toString().replace(/\/$/, '');
+  const url = httpUrl(values.url);
   const positive = (flag: string, text: string | undefined, min: number): number | undefined => {
     if (text === undefined) return undefined;
     const value = Number(text);
@@ -68,8 +75,28 @@ export function parseBurstConfig(argv: readonly string[]): BurstConfig {
     n: Math.floor(positive('--n', values.n, 1) ?? 100),
     concurrency: concurrency === undefined ? undefined : Math.floor(concurrency),
     rate,
-    tenants: (values.tenants ?? 'default').split(',').filter((t) => t !== ''),
+    tenants: (values.tenants ?? '').split(',').filter((t) => t !== ''),
     holdMs: positive('--hold-ms', values['hold-ms'], 0) ?? 0,
+    token: env.GATEWAY_TOKEN === '' ? undefined : env.GATEWAY_TOKEN,
+    json: values.json === true,
+  };
+}
+
+function httpUrl(text: string): string {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(
+      '--url',
+      `must be an http:// or https:// URL, got ${JSON.stringify(text)}`,
+    );
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
+function headers(config: BurstConfig, json: boolean): Record<string, string> {
+  return {
+    ...(json ? { 'content-type': 'application/json' } : {}),
+    ...(config.token === undefined ? {} : { authorization: `Bearer ${config.token}` }),
   };
 }
 
@@ -88,13 +115,14 @@ export async function runBurst(
 
   const one = async (i: number): Promise<void> => {
     const t0 = performance.now();
-    let status = 'network error';
+    let status = NETWORK_ERROR;
     try {
       const response = await fetch(`${config.url}/v1/sessions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: headers(config, true),
         body: JSON.stringify({
           userId: `burst-${i}`,
+          // None named: the gateway's default, or the token's own tenant.
           tenantId: config.tenants[i % config.tenants.length],
         }),
       });
@@ -145,9 +173,10 @@ export async function runBurst(
 
 async function closeLater(config: BurstConfig, id: string): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, config.holdMs));
-  await fetch(`${config.url}/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }).catch(
-    () => undefined,
-  );
+  await fetch(`${config.url}/v1/sessions/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+    headers: headers(config, false),
+  }).catch(() => undefined); // the session is closed by the gateway's drain if this fails
 }
 
 export function formatBurstReport(report: BurstReport): string {
@@ -174,11 +203,28 @@ export function formatBurstReport(report: BurstReport): string {
   );
 }
 
+/** The report for `--json`: latency as percentiles (ms), not every sample. */
+function jsonReport(report: BurstReport): Record<string, unknown> {
+  const { latencyMs, ...rest } = report;
+  return {
+    ...rest,
+    latencyMs: Object.fromEntries(
+      [50, 90, 99].map((p) => [`p${p}`, Math.round(percentile(latencyMs, p) * 100) / 100]),
+    ),
+  };
+}
+
 /** `voice-admission burst`: runs and prints the report (progress on a terminal). */
 export async function burstCommand(argv: readonly string[]): Promise<number> {
-  const config = parseBurstConfig(argv);
+  const config = parseBurstConfig(argv, process.env);
   const bar = new ProgressBar(process.stderr, config.n);
   const report = await runBurst(config, (done) => bar.update(done, 'responses'));
-  process.stdout.write(`${formatBurstReport(report)}\n`);
+  process.stdout.write(
+    config.json ? `${JSON.stringify(jsonReport(report))}\n` : `${formatBurstReport(report)}\n`,
+  );
+  if (report.statuses[NETWORK_ERROR] === report.requests) {
+    process.stderr.write(`burst: no request reached ${config.url}\n`);
+    return 1;
+  }
   return 0;
 }

@@ -1,80 +1,96 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
-import { MissingPeerError } from '../telemetry/peers.js';
 import { VERSION } from '../version.js';
-import { BURST_USAGE, burstCommand } from './burst.js';
-import { DEFAULT_SCENARIO, runDemo } from './demo.js';
-import { serve } from './serve.js';
-import { parseServeConfig, SERVE_USAGE } from './serve-config.js';
+import { UsageError } from './args.js';
 
 const USAGE = `voice-admission <command> [options]
 
 Commands:
-  demo    ${DEFAULT_SCENARIO.requests} simultaneous session requests against the simulated backend, first with
-          no admission, then through Admission (cap 100, tenant caps, queue, setup smoothing)
-          --requests N   requests in the burst (default ${DEFAULT_SCENARIO.requests})
-  serve   the HTTP gateway (see voice-admission serve --help)
-  burst   a load generator for the gateway (see voice-admission burst --help)
-
-Options:
-  --help, -h     this text
-  --version, -v  the version of voice-admission
+  serve     admission as an HTTP service (voice-admission serve --help)
+  burst     a load generator for the gateway (voice-admission burst --help)
+  demo      a burst of session requests against the simulated backend, first with no
+            admission, then through Admission (voice-admission demo --help)
+  openapi   the gateway's OpenAPI 3.1 document (also served at GET /openapi.json)
+  help      this text; help <command> for a command's options
+  version   the version (also --version, -v)
 `;
 
-async function demo(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: { requests: { type: 'string' } },
-    strict: true,
-  });
-  const requests =
-    values.requests === undefined ? DEFAULT_SCENARIO.requests : Number(values.requests);
-  if (!Number.isInteger(requests) || requests < 1) {
-    throw new ConfigError(
-      '--requests',
-      `must be a positive integer, got ${JSON.stringify(values.requests)}`,
-    );
-  }
-  await runDemo({ ...DEFAULT_SCENARIO, requests }, process.stdout);
-  return 0;
+/** A command: its usage text and what runs it (loaded only when that command runs). */
+interface Command {
+  readonly usage: () => Promise<string>;
+  readonly run: (argv: readonly string[]) => Promise<number>;
 }
 
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    usage: async () => (await import('./serve-config.js')).SERVE_USAGE,
+    run: async (argv) => {
+      const [{ parseServeConfig }, { serve, closeOnSignals }] = await Promise.all([
+        import('./serve-config.js'),
+        import('./serve.js'),
+      ]);
+      const config = parseServeConfig(argv, process.env);
+      const gateway = await serve(config, { version: VERSION });
+      closeOnSignals(gateway, config.drainTimeoutMs);
+      return 0;
+    },
+  },
+  burst: {
+    usage: async () => (await import('./burst.js')).BURST_USAGE,
+    run: async (argv) => (await import('./burst.js')).burstCommand(argv),
+  },
+  openapi: {
+    usage: async () =>
+      'voice-admission openapi\n\nPrints the OpenAPI 3.1 document of the gateway.\n',
+    run: async (argv) => {
+      if (argv.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(argv[0])}`);
+      const { openApiDocument } = await import('./gateway/openapi.js');
+      process.stdout.write(`${JSON.stringify(openApiDocument(VERSION), null, 2)}\n`);
+      return 0;
+    },
+  },
+  demo: {
+    usage: async () => (await import('./demo-command.js')).DEMO_USAGE,
+    run: async (argv) => (await import('./demo-command.js')).demoCommand(argv),
+  },
+};
+
+const HELP = new Set(['help', '--help', '-h']);
+const VERSION_FLAGS = new Set(['version', '--version', '-v']);
+
 async function main(argv: readonly string[]): Promise<number> {
-  const [command = 'demo', ...rest] = argv;
-  const help = rest.includes('--help') || rest.includes('-h');
-  switch (command) {
-    case 'demo':
-      if (help) break;
-      return demo(rest);
-    case 'serve': {
-      if (help) {
-        process.stdout.write(SERVE_USAGE);
-        return 0;
-      }
-      const { url } = await serve(parseServeConfig(rest, process.env));
-      process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
-      return 0;
-    }
-    case 'burst':
-      if (help) {
-        process.stdout.write(BURST_USAGE);
-        return 0;
-      }
-      return burstCommand(rest);
-    case '--version':
-    case '-v':
-      process.stdout.write(`${VERSION}\n`);
-      return 0;
-    case '--help':
-    case '-h':
-      break;
-    default:
-      process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-      return 2;
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    process.stdout.write(USAGE);
+    return 0;
   }
-  process.stdout.write(USAGE);
-  return 0;
+  if (VERSION_FLAGS.has(first)) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (HELP.has(first)) {
+    const about = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    process.stdout.write(about === undefined ? USAGE : await about.usage());
+    return 0;
+  }
+  const command = COMMANDS[first];
+  if (command === undefined) {
+    process.stderr.write(`unknown command ${JSON.stringify(first)}\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.some((arg) => HELP.has(arg))) {
+    process.stdout.write(await command.usage());
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n\n${await command.usage()}`);
+      return 2;
+    }
+    throw error;
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -82,21 +98,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (
-      error instanceof ConfigError ||
-      (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
-    ) {
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    if (error instanceof MissingPeerError) {
-      // An optional package the command needs is not installed: say which, no stack.
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    console.error(error);
+    // One line, no stack trace: what failed and its code, if any.
+    const code = (error as { code?: unknown } | null)?.code;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `voice-admission: ${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -1,5 +1,8 @@
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
+import { integerFlag, parseFlags } from './args.js';
+import { TokenTable } from './gateway/auth.js';
 
 /** The gateway's settings: each flag has an environment variable, the flag wins. */
 export interface ServeConfig {
@@ -7,6 +10,8 @@ export interface ServeConfig {
   readonly host: string;
   readonly maxSessions: number;
   readonly tenantMax: number | undefined;
+  /** Caps of named tenants (`--tenant-caps acme=50,globex=20`). */
+  readonly tenantCaps: Readonly<Record<string, number>>;
   readonly queueSize: number;
   readonly queueTimeoutMs: number;
   readonly setupConcurrency: number | undefined;
@@ -24,13 +29,21 @@ export interface ServeConfig {
     | undefined;
   /** Simulated backend: sessions end by themselves after this long (0: only on DELETE). */
   readonly simSessionMs: number;
+  readonly logLevel: string;
+  /** Prometheus metrics: off (undefined), on the gateway's port (`port` undefined), or their own. */
+  readonly metrics: { readonly port: number | undefined } | undefined;
+  /** Tenants with their own metric label, besides those with a cap or a token. */
+  readonly metricsTenants: readonly string[];
+  /** Bearer tokens; undefined runs open (only allowed on a loopback address). */
+  readonly tokens: TokenTable | undefined;
 }
 
 const FLAGS = {
   port: ['PORT', '8080'],
-  host: ['HOST', '0.0.0.0'],
+  host: ['HOST', '127.0.0.1'],
   'max-sessions': ['MAX_CONCURRENT_SESSIONS', '100'],
   'tenant-max': ['TENANT_DEFAULT_MAX', undefined],
+  'tenant-caps': ['TENANT_CAPS', undefined],
   'queue-size': ['QUEUE_MAX_SIZE', '500'],
   'queue-timeout-ms': ['QUEUE_TIMEOUT_MS', '10000'],
   'setup-concurrency': ['SETUP_CONCURRENCY', undefined],
@@ -39,12 +52,23 @@ const FLAGS = {
   'redis-url': ['REDIS_URL', undefined],
   'redis-name': ['REDIS_NAME', 'voice-admission'],
   'sim-session-ms': ['SIM_SESSION_MS', '0'],
+  'log-level': ['LOG_LEVEL', 'info'],
+  'metrics-port': ['METRICS_PORT', undefined],
+  'metrics-tenants': ['METRICS_TENANTS', undefined],
+  'auth-tokens-file': ['AUTH_TOKENS_FILE', undefined],
 } as const satisfies Record<string, readonly [string, string | undefined]>;
+
+const SWITCHES = { metrics: 'METRICS' } as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LIVEKIT_ENV = ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const;
 
 export const SERVE_USAGE = `voice-admission serve [options]
 
-Admission as an HTTP service. LiveKit when LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET
-are set (LIVEKIT_AGENT_NAME optional), the simulated backend otherwise.
+Admission as an HTTP service (API: GET /openapi.json, docs/gateway.md). LiveKit when
+LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set (LIVEKIT_AGENT_NAME optional),
+the simulated backend when none is. Bearer tokens from AUTH_TOKENS ({"<token>": "<tenant>"},
+"*" for an operator) or the file AUTH_TOKENS_FILE; required unless --host is a loopback address.
 
 ${Object.entries(FLAGS)
   .map(
@@ -52,40 +76,34 @@ ${Object.entries(FLAGS)
       `  --${flag.padEnd(20)} ${env}${fallback === undefined ? '' : ` (default ${fallback})`}`,
   )
   .join('\n')}
+  --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics and
+  ${''.padEnd(22)} @opentelemetry/exporter-prometheus installed)
 `;
 
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: Object.fromEntries(
-      Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }]),
-    ),
-    strict: true,
-  });
+  const values = parseFlags(argv, Object.keys(FLAGS), Object.keys(SWITCHES));
   const raw = (flag: keyof typeof FLAGS): string | undefined => {
     const [name, fallback] = FLAGS[flag];
     return (values[flag] as string | undefined) ?? env[name] ?? fallback;
   };
-  const int = (flag: keyof typeof FLAGS, min: number): number | undefined => {
-    const text = raw(flag);
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) {
-      throw new ConfigError(
-        `--${flag}`,
-        `must be an integer >= ${min}, got ${JSON.stringify(text)}`,
-      );
-    }
-    return value;
-  };
-  const livekitUrl = env.LIVEKIT_URL;
-  const apiKey = env.LIVEKIT_API_KEY;
-  const apiSecret = env.LIVEKIT_API_SECRET;
-  return {
-    port: int('port', 0)!,
+  const int = (flag: keyof typeof FLAGS, min: number, max?: number): number | undefined =>
+    integerFlag(`--${flag}`, raw(flag), min, max);
+
+  const metricsPort = int('metrics-port', 0, 65_535);
+  const metricsOn = values.metrics === true || truthy(env.METRICS) || metricsPort !== undefined;
+  const level = raw('log-level')!;
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigError(
+      '--log-level',
+      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+    );
+  }
+  const config: Omit<ServeConfig, 'tokens'> = {
+    port: int('port', 0, 65_535)!,
     host: raw('host')!,
     maxSessions: int('max-sessions', 1)!,
     tenantMax: int('tenant-max', 1),
+    tenantCaps: parseTenantCaps(raw('tenant-caps')),
     queueSize: int('queue-size', 0)!,
     queueTimeoutMs: int('queue-timeout-ms', 1)!,
     setupConcurrency: int('setup-concurrency', 1),
@@ -93,10 +111,87 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     drainTimeoutMs: int('drain-timeout-ms', 0)!,
     redisUrl: raw('redis-url'),
     redisName: raw('redis-name')!,
-    livekit:
-      livekitUrl && apiKey && apiSecret
-        ? { url: livekitUrl, apiKey, apiSecret, agentName: env.LIVEKIT_AGENT_NAME }
-        : undefined,
+    livekit: readLiveKit(env),
     simSessionMs: int('sim-session-ms', 0)!,
+    logLevel: level,
+    metrics: metricsOn ? { port: metricsPort } : undefined,
+    metricsTenants: list(raw('metrics-tenants')),
   };
+  const tokens = readTokens(raw('auth-tokens-file'), env);
+  if (tokens === undefined && !isLoopback(config.host)) {
+    throw new ConfigError(
+      'AUTH_TOKENS',
+      `is required to listen on ${config.host}, which is not a loopback address: set ` +
+        'AUTH_TOKENS or AUTH_TOKENS_FILE, or listen on --host 127.0.0.1',
+    );
+  }
+  return { ...config, tokens };
+}
+
+/** Loopback addresses, where running without tokens only exposes the gateway to this machine. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTable | undefined {
+  const inline = env.AUTH_TOKENS;
+  if (inline !== undefined && inline !== '' && file !== undefined) {
+    throw new ConfigError('AUTH_TOKENS', 'and AUTH_TOKENS_FILE cannot both be set');
+  }
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError('AUTH_TOKENS_FILE', `cannot read ${JSON.stringify(file)} (${code})`);
+    }
+    return TokenTable.parse(text, 'AUTH_TOKENS_FILE');
+  }
+  return inline === undefined || inline === ''
+    ? undefined
+    : TokenTable.parse(inline, 'AUTH_TOKENS');
+}
+
+/** LiveKit when all three variables are set, simulated when none is; anything between refuses. */
+function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
+  const missing = LIVEKIT_ENV.filter((name) => (env[name] ?? '') === '');
+  if (missing.length === LIVEKIT_ENV.length) return undefined;
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.join(', '),
+      `must be set as well to use LiveKit (or unset ${LIVEKIT_ENV.filter((n) => !missing.includes(n)).join(', ')} for the simulated backend)`,
+    );
+  }
+  return {
+    url: env.LIVEKIT_URL!,
+    apiKey: env.LIVEKIT_API_KEY!,
+    apiSecret: env.LIVEKIT_API_SECRET!,
+    agentName: env.LIVEKIT_AGENT_NAME,
+  };
+}
+
+function parseTenantCaps(text: string | undefined): Record<string, number> {
+  const caps: Record<string, number> = {};
+  for (const entry of list(text)) {
+    const at = entry.lastIndexOf('=');
+    const tenant = entry.slice(0, at);
+    if (at <= 0) {
+      throw new ConfigError('--tenant-caps', `expects tenant=cap, got ${JSON.stringify(entry)}`);
+    }
+    caps[tenant] = integerFlag(`--tenant-caps ${tenant}`, entry.slice(at + 1), 1)!;
+  }
+  return caps;
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function truthy(value: string | undefined): boolean {
+  return value === '1' || value === 'true' || value === 'on';
 }

@@ -1,70 +1,185 @@
-import { once } from 'node:events';
-import { Admission } from '../admission/admission.js';
-import { drainOnSignals } from '../admission/drain-on-signals.js';
-import { redisStore } from '../admission/store/redis/redis-store.js';
-import type { VoiceBackend } from '../iface/backend.js';
-import { createBackend } from '../index.js';
-import type { LiveKitBackend } from '../providers/livekit/index.js';
-import { startPrometheus } from '../telemetry/prometheus.js';
-import { createGateway } from './gateway/gateway.js';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  Admission,
+  createBackend,
+  drainOnSignals,
+  type RedisCapacityStore,
+  redisStore,
+  type VoiceBackend,
+  type WebhookOutcome,
+  type WebhookRequest,
+} from '../index.js';
+import { type PrometheusEndpoint, startPrometheus } from '../telemetry/prometheus.js';
+import { createGateway, type GatewayLogOptions } from './gateway/gateway.js';
 import type { ServeConfig } from './serve-config.js';
 
-/** Starts the gateway; resolves with its address once listening. Drains and exits on SIGTERM. */
-export async function serve(config: ServeConfig): Promise<{ readonly url: string }> {
-  const backend: VoiceBackend = config.livekit
-    ? await createBackend('livekit', {
-        providerConfig: {
-          url: config.livekit.url,
-          apiKey: config.livekit.apiKey,
-          apiSecret: config.livekit.apiSecret,
-          ...(config.livekit.agentName === undefined
-            ? {}
-            : { agentName: config.livekit.agentName }),
-        },
-      })
-    : await createBackend('simulated', {
-        providerConfig: config.simSessionMs > 0 ? { sessionDurationMs: config.simSessionMs } : {},
-      });
+export interface RunningGateway {
+  readonly url: string;
+  /** Where Prometheus scrapes, when metrics are on. */
+  readonly metricsUrl: string | undefined;
+  readonly admission: Admission;
+  readonly log: FastifyBaseLogger;
+  /** Stops listening (requests under way finish), then stops the backend, store and metrics. */
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** The version `/openapi.json` states. */
+  readonly version: string;
+  /** Log lines go here instead of stdout. */
+  readonly logStream?: GatewayLogOptions['stream'];
+}
+
+/** Starts the gateway; resolves once it listens. If any step fails, what was opened is closed. */
+export async function serve(config: ServeConfig, options: ServeOptions): Promise<RunningGateway> {
+  const opened = new Resources();
+  try {
+    return await start(config, options, opened);
+  } catch (error) {
+    await opened.closeAfterFailure(error);
+    throw error;
+  }
+}
+
+async function start(
+  config: ServeConfig,
+  options: ServeOptions,
+  opened: Resources,
+): Promise<RunningGateway> {
+  // Loaded first: a missing optional package stops the start before anything is opened.
+  const prometheus: PrometheusEndpoint | undefined =
+    config.metrics === undefined
+      ? undefined
+      : await startPrometheus({
+          global: false,
+          ...(config.metrics.port === undefined
+            ? { serve: false }
+            : { serve: true, port: config.metrics.port, host: config.host }),
+        });
+  if (prometheus !== undefined) opened.add(() => prometheus.stop());
+  let webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
+  let backend: VoiceBackend;
+  if (config.livekit === undefined) {
+    backend = await createBackend('simulated', {
+      providerConfig: config.simSessionMs > 0 ? { sessionDurationMs: config.simSessionMs } : {},
+    });
+  } else {
+    const { url, apiKey, apiSecret, agentName } = config.livekit;
+    const livekit = await createBackend('livekit', {
+      providerConfig: { url, apiKey, apiSecret, ...(agentName === undefined ? {} : { agentName }) },
+    });
+    webhook = (request) => livekit.handleWebhook(request);
+    backend = livekit;
+  }
+  opened.add(() => backend.stop());
   await backend.start();
-  const prometheus = await startPrometheus({ serve: false, global: false });
-  const store =
+  const store: RedisCapacityStore | undefined =
     config.redisUrl === undefined
       ? undefined
       : redisStore({ redis: config.redisUrl, name: config.redisName });
+  if (store !== undefined) opened.add(() => store.close());
+  const namedTenants = Object.keys(config.tenantCaps);
   const admission = new Admission(backend, {
     maxConcurrentSessions: config.maxSessions,
-    ...(config.tenantMax === undefined ? {} : { tenants: { defaultMax: config.tenantMax } }),
+    ...(config.tenantMax === undefined && namedTenants.length === 0
+      ? {}
+      : {
+          tenants: {
+            ...(config.tenantMax === undefined ? {} : { defaultMax: config.tenantMax }),
+            max: config.tenantCaps,
+          },
+        }),
     queue: { maxSize: config.queueSize, timeoutMs: config.queueTimeoutMs },
     setup: {
       ...(config.setupConcurrency === undefined ? {} : { concurrency: config.setupConcurrency }),
       ...(config.setupPerSecond === undefined ? {} : { perSecond: config.setupPerSecond }),
     },
     ...(store === undefined ? {} : { store }),
-    telemetry: { meterProvider: prometheus.meterProvider },
+    telemetry:
+      prometheus === undefined
+        ? false
+        : {
+            meterProvider: prometheus.meterProvider,
+            tenants: [...namedTenants, ...(config.tokens?.tenants ?? []), ...config.metricsTenants],
+          },
   });
-  const server = createGateway({
+  const app = createGateway({
     admission,
-    backend,
-    metrics: prometheus.handler,
-    ...(config.livekit === undefined
-      ? {}
-      : { livekitWebhook: (backend as LiveKitBackend).webhookHandler }),
+    tokens: config.tokens,
+    log: {
+      level: config.logLevel,
+      ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+    },
+    metrics:
+      prometheus !== undefined && config.metrics?.port === undefined
+        ? prometheus.handler
+        : undefined,
+    livekitWebhook: webhook,
+    version: options.version,
   });
-  server.listen(config.port, config.host);
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  opened.add(() => app.close());
+  const address = await app.listen({ port: config.port, host: config.host });
+  const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
+  const metricsUrl = prometheus === undefined ? undefined : (prometheus.url ?? `${url}/metrics`);
+  if (config.tokens === undefined) {
+    app.log.warn(
+      { host: config.host },
+      'no AUTH_TOKENS: every caller may act for every tenant (allowed on a loopback address only)',
+    );
+  }
+  app.log.info(
+    {
+      url,
+      backend: backend.provider,
+      store: store?.kind ?? 'memory',
+      auth: config.tokens === undefined ? 'open' : 'bearer tokens',
+      metrics: metricsUrl ?? 'off',
+      maxSessions: config.maxSessions,
+    },
+    'listening',
+  );
+  return { url, metricsUrl, admission, log: app.log, close: () => opened.close() };
+}
 
-  // Keep answering (readyz says not ready, new sessions get 503) until sessions are drained.
-  drainOnSignals(admission, {
-    timeoutMs: config.drainTimeoutMs,
+/**
+ * What the gateway opened, closed once in reverse order: the server (requests under way
+ * finish), then the backend, the store and the metrics.
+ */
+class Resources {
+  readonly #closers: (() => Promise<unknown>)[] = [];
+  #closing: Promise<void> | undefined;
+
+  add(close: () => Promise<unknown>): void {
+    this.#closers.push(close);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const close of this.#closers.reverse()) await close();
+    })();
+    return this.#closing;
+  }
+
+  /** Closes after a failed start; a failure to close is reported with the start's error. */
+  async closeAfterFailure(error: unknown): Promise<void> {
+    try {
+      await this.close();
+    } catch (closeError) {
+      throw new AggregateError([error, closeError], 'the gateway failed to start and to close');
+    }
+  }
+}
+
+/**
+ * Drains on SIGTERM / SIGINT (not ready, refusing new sessions, open ones running until the
+ * drain deadline), then closes and exits 0. A second signal exits at once.
+ */
+export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
+  drainOnSignals(gateway.admission, {
+    timeoutMs: drainTimeoutMs,
     onDrained: async (result) => {
-      process.stdout.write(`${JSON.stringify({ event: 'drained', ...result })}\n`);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await backend.stop();
-      await store?.close();
-      await prometheus.stop();
+      gateway.log.info(result, 'drained');
+      await gateway.close();
     },
   });
-  return { url: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}` };
 }

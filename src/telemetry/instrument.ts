@@ -34,7 +34,7 @@ export const openTelemetry: Instrumentation = {
       state = {
         meter,
         instruments: createInstruments(meter),
-        labels: new TenantLabels(options.maxTenants),
+        labels: new TenantLabels(options.maxTenants, options.tenants),
       };
       meters.set(meterProvider, state);
     }

@@ -20,6 +20,11 @@ export interface TelemetryOptions {
    * value for the life of the process. Default 50.
    */
   readonly maxTenants?: number;
+  /**
+   * The tenants that may have their own attribute value (at most `maxTenants` of them); every
+   * other tenant is `other`. Default: none named, the first tenants seen get values.
+   */
+  readonly tenants?: readonly string[];
   /** Put the caller's user id on spans (`enduser.id`). Off by default: it may be personal data. */
   readonly recordUserId?: boolean;
 }
@@ -28,6 +33,7 @@ export interface ResolvedTelemetryOptions {
   readonly meterProvider: MeterProvider | undefined;
   readonly tracerProvider: TracerProvider | undefined;
   readonly maxTenants: number;
+  readonly tenants: readonly string[];
   readonly recordUserId: boolean;
 }
 
@@ -37,8 +43,16 @@ export function resolveTelemetryOptions(raw: unknown): ResolvedTelemetryOptions 
     'meterProvider',
     'tracerProvider',
     'maxTenants',
+    'tenants',
     'recordUserId',
   ]);
+  const tenants = value.tenants ?? [];
+  if (!Array.isArray(tenants) || tenants.some((t) => typeof t !== 'string')) {
+    throw new ConfigError(
+      'options.telemetry.tenants',
+      `must be an array of tenant ids, got ${describeValue(tenants)}`,
+    );
+  }
   const meterProvider = value.meterProvider as MeterProvider | undefined;
   if (meterProvider !== undefined && typeof meterProvider.getMeter !== 'function') {
     throw new ConfigError(
@@ -62,6 +76,7 @@ export function resolveTelemetryOptions(raw: unknown): ResolvedTelemetryOptions 
       { min: 0, integer: true },
       50,
     ),
+    tenants: tenants as string[],
     recordUserId: booleanField('options.telemetry.recordUserId', value.recordUserId, false),
   };
 }

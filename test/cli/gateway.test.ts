@@ -1,54 +1,19 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Admission } from '../../src/admission/admission.js';
-import { createGateway } from '../../src/cli/gateway/gateway.js';
-import '../../src/index.js'; // installs the OpenTelemetry instrumentation, as the package entry does
-import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
+import { describe, expect, it } from 'vitest';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
-
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-});
-
-async function gateway(options: { cap?: number; metrics?: boolean } = {}) {
-  const backend = new SimulatedBackend({ providerConfig: { setupLatencyMs: 1 } });
-  await backend.start();
-  const prometheus = options.metrics
-    ? await startPrometheus({ serve: false, global: false })
-    : undefined;
-  const admission = new Admission(backend, {
-    maxConcurrentSessions: options.cap ?? 2,
-    health: false,
-    ...(prometheus === undefined
-      ? { telemetry: false as const }
-      : { telemetry: { meterProvider: prometheus.meterProvider } }),
-  });
-  const server = createGateway({
-    admission,
-    backend,
-    ...(prometheus === undefined ? {} : { metrics: prometheus.handler }),
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const post = (
-    body: unknown,
-    headers: Record<string, string> = { 'content-type': 'application/json' },
-  ) =>
-    fetch(`${url}/v1/sessions`, {
-      method: 'POST',
-      headers,
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-  return { url, backend, admission, post };
-}
+import {
+  ACME_TOKEN,
+  GLOBEX_TOKEN,
+  OPERATOR_TOKEN,
+  startGateway,
+  TOKENS,
+} from './gateway-harness.js';
 
 describe('the gateway over HTTP', () => {
   it('creates sessions (201 with connection info), refuses over the cap (429, Retry-After, JSON code), closes them', async () => {
-    const { url, post, backend } = await gateway();
-    const first = await post({ userId: 'caller-1', tenantId: 'acme' });
+    const { call, backend } = await startGateway();
+    const first = await call('POST', '/v1/sessions', {
+      body: { userId: 'caller-1', tenantId: 'acme' },
+    });
     expect(first.status).toBe(201);
     const session = (await first.json()) as {
       id: string;
@@ -60,84 +25,245 @@ describe('the gateway over HTTP', () => {
       connection: { roomName: `sim-${session.id}` },
     });
     expect(first.headers.get('location')).toBe(`/v1/sessions/${session.id}`);
-    expect((await post({ userId: 'caller-2' })).status).toBe(201);
+    expect((await call('POST', '/v1/sessions', { body: { userId: 'caller-2' } })).status).toBe(201);
 
-    const refused = await post({ userId: 'caller-3' });
+    const refused = await call('POST', '/v1/sessions', { body: { userId: 'caller-3' } });
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await refused.json()).toMatchObject({
       error: { code: 'capacity', tenantId: 'default' },
     });
 
-    const closed = await fetch(`${url}/v1/sessions/${session.id}`, { method: 'DELETE' });
+    const read = await call('GET', `/v1/sessions/${session.id}`);
+    expect(read.status).toBe(200);
+    const info = (await read.json()) as { connection: Record<string, unknown> };
+    expect(info.connection).not.toHaveProperty('token');
+
+    const closed = await call('DELETE', `/v1/sessions/${session.id}`);
     expect(closed.status).toBe(200);
     expect(await closed.json()).toMatchObject({ id: session.id, reason: 'closed' });
     expect(backend.getActiveSessionCount()).toBe(1);
-    expect((await post({ userId: 'caller-3' })).status).toBe(201);
-    expect((await fetch(`${url}/v1/sessions/${session.id}`, { method: 'DELETE' })).status).toBe(
-      404,
-    );
+    expect((await call('POST', '/v1/sessions', { body: { userId: 'caller-3' } })).status).toBe(201);
+    expect((await call('DELETE', `/v1/sessions/${session.id}`)).status).toBe(404);
   });
 
   it.each([
-    ['bad JSON', '{"userId": ', /body is not valid JSON/],
-    ['an array', '[1]', /body must be a JSON object/],
-    ['an unknown field', { userId: 'u', color: 'red' }, /body.color: unknown option/],
-    ['no userId', { tenantId: 't' }, /body.userId: must be a non-empty string/],
-    ['a bad priority', { userId: 'u', priority: 1.5 }, /body.priority: must be an integer/],
+    ['bad JSON', '{"userId": ', 400, /JSON/],
+    ['an array', '[1]', 400, /body must be object/],
+    ['an unknown field', { userId: 'u', color: 'red' }, 400, /must NOT have additional properties/],
+    ['no userId', { tenantId: 't' }, 400, /must have required property 'userId'/],
+    ['a bad priority', { userId: 'u', priority: 1.5 }, 400, /body.priority must be integer/],
+    ['a number as a string', { userId: 'u', priority: '3' }, 400, /body.priority must be integer/],
+    ['control characters in userId', { userId: 'eve\u001b[31m' }, 400, /body.userId must match/],
+    ['a NUL in tenantId', { userId: 'u', tenantId: 'a\u0000b' }, 400, /body.tenantId must match/],
     [
       'an oversized body',
       { userId: 'u', metadata: { blob: 'x'.repeat(20_000) } },
-      /body too large/,
+      413,
+      /too large/i,
     ],
-  ])('answers 400 with a clear message to %s', async (_what, body, message) => {
-    const { post } = await gateway();
-    const response = await post(body);
-    expect(response.status).toBe(400);
-    const { error } = (await response.json()) as { error: { code: string; message: string } };
-    expect(error.code).toBe('bad_request');
-    expect(error.message).toMatch(message);
+  ])(
+    'refuses %s with a clear message that echoes nothing',
+    async (_what, body, status, message) => {
+      const { call, backend } = await startGateway();
+      const response = await call('POST', '/v1/sessions', { body });
+      expect(response.status).toBe(status);
+      const text = await response.text();
+      const { error } = JSON.parse(text) as { error: { code: string; message: string } };
+      expect(error.message).toMatch(message);
+      expect(text).not.toContain('\\u001b');
+      expect(backend.getActiveSessionCount()).toBe(0);
+    },
+  );
+
+  it('answers 415 to a body that is not JSON, 404 to unknown routes and absent /metrics', async () => {
+    const { call } = await startGateway();
+    const plain = await call('POST', '/v1/sessions', {
+      body: '{"userId":"u"}',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(plain.status).toBe(415);
+    expect(await plain.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+    const missing = await call('GET', '/v1/nothing');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
+    expect((await call('GET', '/metrics')).status).toBe(404);
   });
 
-  it('answers 400 to a body that is not JSON, and 404 to unknown routes', async () => {
-    const { url, post } = await gateway();
-    expect((await post({ userId: 'u' }, { 'content-type': 'text/plain' })).status).toBe(400);
-    expect((await fetch(`${url}/v1/nothing`)).status).toBe(404);
-    expect((await fetch(`${url}/metrics`)).status).toBe(404); // not configured here
+  it('answers 400 to malformed percent-encoding and to overlong ids in a path, with nothing on the error log', async () => {
+    const { call, logs } = await startGateway();
+    for (const path of ['/v1/sessions/%E0%A4%A', '/v1/slots/%zz', '/v1/slots/%E0%A4%A/renew']) {
+      const method = path.endsWith('renew') ? 'POST' : 'DELETE';
+      const response = await call(method, path);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: 'bad_request' } });
+    }
+    const tooLong = await call('GET', `/v1/sessions/${'a'.repeat(300)}`);
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toMatchObject({
+      error: { message: 'params.id must NOT have more than 256 characters' },
+    });
+    expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(logs.lines.filter((l) => l.msg === 'request' && l.status === 400)).toHaveLength(4);
   });
 
-  it('answers 409 to an idempotency key held by another caller', async () => {
-    const { post } = await gateway();
-    expect((await post({ userId: 'alice', idempotencyKey: 'job-1' })).status).toBe(201);
-    const again = await post({ userId: 'alice', idempotencyKey: 'job-1' });
+  it('answers 409 to an idempotency key held by another user, without disclosing the session', async () => {
+    const { call } = await startGateway();
+    const created = await call('POST', '/v1/sessions', {
+      body: { userId: 'alice', idempotencyKey: 'job-1' },
+    });
+    const { id } = (await created.json()) as { id: string };
+    const again = await call('POST', '/v1/sessions', {
+      body: { userId: 'alice', idempotencyKey: 'job-1' },
+    });
     expect(again.status).toBe(201);
-    const taken = await post({ userId: 'mallory', idempotencyKey: 'job-1' });
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    const taken = await call('POST', '/v1/sessions', {
+      body: { userId: 'mallory', idempotencyKey: 'job-1' },
+    });
     expect(taken.status).toBe(409);
-    expect(await taken.json()).toMatchObject({ error: { code: 'duplicate' } });
+    const text = await taken.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { code: 'duplicate' } });
+    expect(text).not.toContain(id);
   });
 
-  it('healthz says alive, readyz says whether it admits; draining answers 503', async () => {
-    const { url, post, admission } = await gateway();
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${url}/readyz`);
+  it('healthz says alive, readyz says whether it admits; draining answers 503 with Retry-After', async () => {
+    const { call, admission } = await startGateway();
+    expect((await call('GET', '/healthz')).status).toBe(200);
+    const ready = await call('GET', '/readyz');
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ ready: true, state: 'open', limit: 2 });
     const drained = admission.drain({ timeoutMs: 0 });
-    const notReady = await fetch(`${url}/readyz`);
+    const notReady = await call('GET', '/readyz');
     expect(notReady.status).toBe(503);
-    const refused = await post({ userId: 'late' });
+    const refused = await call('POST', '/v1/sessions', { body: { userId: 'late' } });
     expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
     expect(await refused.json()).toMatchObject({ error: { code: 'draining' } });
     await drained;
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await call('GET', '/healthz')).status).toBe(200);
   });
 
   it('serves the Prometheus metrics', async () => {
-    const { url, post } = await gateway({ metrics: true });
-    await post({ userId: 'u', tenantId: 'acme' });
-    const text = await (await fetch(`${url}/metrics`)).text();
-    expect(text).toContain(
-      'voice_backend_active_sessions{voice_provider="simulated",voice_tenant="acme"',
+    const prometheus = await startPrometheus({ serve: false, global: false });
+    const { call } = await startGateway({
+      metrics: prometheus.handler,
+      admission: { telemetry: { meterProvider: prometheus.meterProvider } },
+    });
+    await call('POST', '/v1/sessions', { body: { userId: 'u', tenantId: 'acme' } });
+    const text = await (await call('GET', '/metrics')).text();
+    expect(text).toMatch(/voice_backend_active_sessions\{[^}]*tenant="acme"/);
+    await prometheus.stop();
+  });
+
+  it('writes one JSON access line per request with time, level, tenant, status and duration', async () => {
+    const { call, logs } = await startGateway({ tokens: TOKENS, logLevel: 'info' });
+    await call('POST', '/v1/sessions', { body: { userId: 'u' }, token: ACME_TOKEN });
+    await call('POST', '/v1/sessions', { body: { userId: 'u' }, token: 'not-a-token' });
+    await call('GET', '/healthz'); // probes log at debug level only
+    await logs.seen((l) => l.msg === 'request' && l.status === 401);
+    const access = logs.lines.filter((l) => l.msg === 'request');
+    expect(access).toHaveLength(2);
+    expect(access[0]).toMatchObject({
+      level: 'info',
+      method: 'POST',
+      path: '/v1/sessions',
+      status: 201,
+      tenant: 'acme',
+    });
+    expect(access[1]).toMatchObject({ status: 401, code: 'unauthorized' });
+    for (const line of access) {
+      expect(Date.parse(line.time as string)).not.toBeNaN();
+      expect(line.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(logs.text).not.toContain(ACME_TOKEN);
+    expect(logs.text).not.toContain('not-a-token');
+  });
+});
+
+describe('authentication', () => {
+  it('refuses /v1 without a token or with an unknown one (401), and never echoes the token', async () => {
+    const { call } = await startGateway({ tokens: TOKENS });
+    const none = await call('POST', '/v1/sessions', { body: { userId: 'u' } });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    const guess = `${ACME_TOKEN.slice(0, -1)}X`;
+    const wrong = await call('POST', '/v1/sessions', { body: { userId: 'u' }, token: guess });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).not.toContain(guess);
+    const basic = await call('GET', '/v1/sessions/x', {
+      headers: { authorization: `Basic ${ACME_TOKEN}` },
+    });
+    expect(basic.status).toBe(401);
+    for (const path of ['/healthz', '/readyz', '/openapi.json']) {
+      expect((await call('GET', path)).status).toBe(200);
+    }
+  });
+
+  it('a tenant token acts for its tenant only: 403 naming another, 404 for its sessions and slots', async () => {
+    const { call, backend } = await startGateway({
+      tokens: TOKENS,
+      admission: { maxConcurrentSessions: 10 },
+    });
+    const own = await call('POST', '/v1/sessions', { body: { userId: 'u' }, token: ACME_TOKEN });
+    expect(own.status).toBe(201);
+    const session = (await own.json()) as { id: string; tenantId: string };
+    expect(session.tenantId).toBe('acme');
+    const named = await call('POST', '/v1/sessions', {
+      body: { userId: 'u', tenantId: 'acme' },
+      token: ACME_TOKEN,
+    });
+    expect(named.status).toBe(201);
+
+    const other = await call('POST', '/v1/sessions', {
+      body: { userId: 'u', tenantId: 'globex' },
+      token: ACME_TOKEN,
+    });
+    expect(other.status).toBe(403);
+    expect(await other.json()).toMatchObject({ error: { code: 'forbidden' } });
+    expect(
+      (await call('POST', '/v1/slots', { body: { tenantId: 'globex' }, token: ACME_TOKEN })).status,
+    ).toBe(403);
+
+    // globex can neither read nor close acme's session: it does not exist for globex.
+    expect((await call('GET', `/v1/sessions/${session.id}`, { token: GLOBEX_TOKEN })).status).toBe(
+      404,
+    );
+    expect(
+      (await call('DELETE', `/v1/sessions/${session.id}`, { token: GLOBEX_TOKEN })).status,
+    ).toBe(404);
+    expect(backend.getSession(session.id)?.state).toBe('active');
+
+    const slot = await call('POST', '/v1/slots', { body: {}, token: ACME_TOKEN });
+    const { id: slotId } = (await slot.json()) as { id: string };
+    expect(
+      (await call('POST', `/v1/slots/${slotId}/renew`, { body: {}, token: GLOBEX_TOKEN })).status,
+    ).toBe(404);
+    expect((await call('DELETE', `/v1/slots/${slotId}`, { token: GLOBEX_TOKEN })).status).toBe(404);
+
+    // Idempotency keys are per tenant: globex's key cannot reach acme's session.
+    await call('POST', '/v1/sessions', {
+      body: { userId: 'alice', idempotencyKey: 'k' },
+      token: ACME_TOKEN,
+    });
+    const guessed = await call('POST', '/v1/sessions', {
+      body: { userId: 'alice', idempotencyKey: 'k' },
+      token: GLOBEX_TOKEN,
+    });
+    expect(guessed.status).toBe(201);
+    expect(((await guessed.json()) as { tenantId: string }).tenantId).toBe('globex');
+
+    // The operator acts for anyone.
+    expect(
+      (await call('GET', `/v1/sessions/${session.id}`, { token: OPERATOR_TOKEN })).status,
+    ).toBe(200);
+    const forGlobex = await call('POST', '/v1/sessions', {
+      body: { userId: 'u', tenantId: 'globex' },
+      token: OPERATOR_TOKEN,
+    });
+    expect(forGlobex.status).toBe(201);
+    expect((await call('DELETE', `/v1/sessions/${session.id}`, { token: ACME_TOKEN })).status).toBe(
+      200,
     );
   });
 });

@@ -1,34 +1,50 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { formatBurstReport, parseBurstConfig, runBurst } from '../../src/cli/burst.js';
+import { ACME_TOKEN, exitCode, TOKENS } from './gateway-harness.js';
 
 const run = promisify(execFile);
 const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+/** An environment without the variables serve reads, so the machine's own cannot leak in. */
+const CLEAN_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) => !/^(AUTH_TOKENS|LIVEKIT_|METRICS|PORT|HOST|LOG_LEVEL|GATEWAY_TOKEN)/.test(name),
+  ),
+);
+
+interface Served {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly lines: Record<string, unknown>[];
+}
 
 /** `voice-admission serve` in a child process; resolves once it listens. */
 async function startServe(
   args: string[],
-): Promise<{ child: ChildProcess; url: string; lines: string[] }> {
+  env: Record<string, string> = {},
+  host = '127.0.0.1',
+): Promise<Served> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', cli, 'serve', '--port', '0', '--host', '127.0.0.1', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    ['--import', 'tsx', cli, 'serve', '--port', '0', '--host', host, ...args],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...CLEAN_ENV, ...env } },
   );
-  const lines: string[] = [];
+  const lines: Record<string, unknown>[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const parts = buffered.split('\n');
       buffered = parts.pop()!;
-      for (const line of parts) {
+      for (const text of parts) {
+        const line = JSON.parse(text) as Record<string, unknown>;
         lines.push(line);
-        const event = JSON.parse(line) as { event: string; url?: string };
-        if (event.event === 'listening') resolve(event.url!);
+        if (line.msg === 'listening') resolve(line.url as string);
       }
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
@@ -36,10 +52,26 @@ async function startServe(
   return { child, url, lines };
 }
 
-const createSession = (url: string, userId: string) =>
+/** Runs the CLI to completion; resolves with its exit code and output (never rejects). */
+async function cliRun(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', cli, ...args], {
+      env: { ...CLEAN_ENV, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const createSession = (url: string, userId: string, token?: string) =>
   fetch(`${url}/v1/sessions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: JSON.stringify({ userId }),
   });
 
@@ -60,12 +92,10 @@ describe('voice-admission serve', () => {
     const refused = await createSession(url, 'late');
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ error: { code: 'draining' } });
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(0);
-    const drained = lines
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .find((e) => e.event === 'drained');
+    expect(await exitCode(child)).toBe(0);
+    const drained = lines.find((line) => line.msg === 'drained');
     expect(drained).toMatchObject({
+      level: 'info',
       timedOut: true,
       activeAtStart: 3,
       closedAtDeadline: 3,
@@ -73,24 +103,117 @@ describe('voice-admission serve', () => {
     });
   }, 60_000);
 
-  it('refuses bad flags with a message naming them', async () => {
-    const failed = await run(process.execPath, [
-      '--import',
-      'tsx',
-      cli,
-      'serve',
-      '--max-sessions',
-      'lots',
-    ]).catch((error: { code: number; stderr: string }) => error);
-    expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr).toContain(
-      '--max-sessions: must be an integer >= 1, got "lots"',
-    );
+  it('logs its start as JSON with time and level, naming the backend and that it runs open', async () => {
+    const { child, lines } = await startServe(['--log-level', 'info', '--drain-timeout-ms', '0']);
+    try {
+      const listening = lines.find((line) => line.msg === 'listening');
+      expect(listening).toMatchObject({
+        level: 'info',
+        backend: 'simulated',
+        store: 'memory',
+        auth: 'open',
+      });
+      expect(Date.parse(listening!.time as string)).not.toBeNaN();
+      expect(lines.find((line) => line.level === 'warn')?.msg).toMatch(/no AUTH_TOKENS/);
+    } finally {
+      child.kill('SIGTERM');
+      await exitCode(child);
+    }
+  }, 60_000);
+
+  it('takes tokens from AUTH_TOKENS_FILE and requires them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serve-tokens-'));
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, TOKENS);
+    const { child, url, lines } = await startServe(['--drain-timeout-ms', '0'], {
+      AUTH_TOKENS_FILE: file,
+    });
+    try {
+      expect(lines.find((line) => line.msg === 'listening')).toMatchObject({
+        auth: 'bearer tokens',
+      });
+      expect((await createSession(url, 'u')).status).toBe(401);
+      const created = await createSession(url, 'u', ACME_TOKEN);
+      expect(created.status).toBe(201);
+      expect(await created.json()).toMatchObject({ tenantId: 'acme' });
+    } finally {
+      child.kill('SIGTERM');
+      await exitCode(child);
+    }
+    expect(JSON.stringify(lines)).not.toContain(ACME_TOKEN);
+  }, 60_000);
+
+  it.each([
+    [['--host', '0.0.0.0'], {}, /AUTH_TOKENS: is required to listen on 0\.0\.0\.0/],
+    [['--port', '70000'], {}, /--port: must be an integer from 0 to 65535, got "70000"/],
+    [['--max-sessions', '-1'], {}, /--max-sessions: must be an integer >= 1, got "-1"/],
+    [['--max-sessions', 'lots'], {}, /--max-sessions: must be an integer >= 1, got "lots"/],
+    [['--colour', 'red'], {}, /Unknown option '--colour'/],
+    [['--log-level', 'loud'], {}, /--log-level: must be one of/],
+    [
+      [],
+      { LIVEKIT_URL: 'ws://127.0.0.1:7880', LIVEKIT_API_KEY: 'key' },
+      /LIVEKIT_API_SECRET: must be set as well to use LiveKit/,
+    ],
+    [[], { AUTH_TOKENS: '{"short": "acme"}' }, /AUTH_TOKENS entry 1: token must be at least 16/],
+    [[], { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz' }, /AUTH_TOKENS: is not valid JSON/],
+  ])(
+    'refuses to start on %j %j: one line naming the problem, the usage, exit 2',
+    async (args, env, message) => {
+      const { code, stdout, stderr } = await cliRun(['serve', '--host', '127.0.0.1', ...args], env);
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      const [first] = stderr.split('\n');
+      expect(first).toMatch(message);
+      expect(stderr).toContain('voice-admission serve [options]');
+      expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(stderr).not.toContain('abcdefghijklmnopqrstuvwxyz');
+    },
+  );
+});
+
+describe('a failed start', () => {
+  it('closes what it opened and exits 1 with one line (port in use, metrics on their own port)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      const { code, stderr } = await cliRun([
+        ...['serve', '--host', '127.0.0.1', '--port', port, '--metrics-port', '0'],
+      ]);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^voice-admission: .*EADDRINUSE.*\n$/);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
+});
+
+describe('the command line', () => {
+  it('prints help for no arguments, help, --help and -h; the version for --version, -v and version', async () => {
+    for (const args of [[], ['help'], ['--help'], ['-h']]) {
+      const { code, stdout } = await cliRun(args);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^voice-admission <command> \[options\]/);
+    }
+    const { version } = (await import('../../package.json', { with: { type: 'json' } }))
+      .default as { version: string };
+    for (const args of [['--version'], ['-v'], ['version']]) {
+      expect(await cliRun(args)).toMatchObject({ code: 0, stdout: `${version}\n` });
+    }
+    expect((await cliRun(['help', 'burst'])).stdout).toMatch(/^voice-admission burst --url/);
+    expect((await cliRun(['serve', '--help'])).stdout).toMatch(/^voice-admission serve/);
+  }, 60_000);
+
+  it('refuses an unknown command with exit 2', async () => {
+    const { code, stderr } = await cliRun(['launch']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^unknown command "launch"/);
   });
 });
 
 describe('voice-admission burst against the gateway', () => {
-  it('reports status codes, refusals by reason and latency percentiles', async () => {
+  it('reports status codes, refusals by reason and latency percentiles, also as JSON', async () => {
     const { child, url } = await startServe([
       '--max-sessions',
       '5',
@@ -100,28 +223,52 @@ describe('voice-admission burst against the gateway', () => {
       '100',
     ]);
     try {
-      const { stdout } = await run(process.execPath, [
-        '--import',
-        'tsx',
-        cli,
-        'burst',
-        '--url',
-        url,
-        '--n',
-        '20',
-        '--concurrency',
-        '20',
-        '--tenants',
-        'a,b',
-      ]);
+      const args = ['burst', '--url', url, '--n', '20', '--concurrency', '20', '--tenants', 'a,b'];
+      const { code, stdout } = await cliRun(args);
+      expect(code).toBe(0);
       expect(stdout).toMatch(/sessions created\s+5/);
       expect(stdout).toMatch(/status codes\s+201 5, 429 15/);
       expect(stdout).toMatch(/refusals by reason\s+capacity 15/);
       expect(stdout).toMatch(/latency p50 \/ p90 \/ p99\s+\S+/);
+      const json = await cliRun([...args, '--json']);
+      const report = JSON.parse(json.stdout) as { latencyMs: Record<string, number> };
+      expect(report).toMatchObject({
+        requests: 20,
+        created: 0, // the first burst's sessions still hold every slot
+        statuses: { '429': 20 },
+        refusals: { capacity: 20 },
+      });
+      expect(Object.keys(report.latencyMs)).toEqual(['p50', 'p90', 'p99']);
+      expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50!);
     } finally {
       child.kill('SIGINT');
-      await once(child, 'exit');
+      await exitCode(child);
     }
+  }, 60_000);
+
+  it('authenticates with GATEWAY_TOKEN', async () => {
+    const { child, url } = await startServe(['--drain-timeout-ms', '0'], { AUTH_TOKENS: TOKENS });
+    try {
+      const args = ['burst', '--url', url, '--n', '2', '--json'];
+      const without = JSON.parse((await cliRun(args)).stdout) as { statuses: object };
+      expect(without.statuses).toEqual({ '401': 2 });
+      const withToken = JSON.parse((await cliRun(args, { GATEWAY_TOKEN: ACME_TOKEN })).stdout);
+      expect(withToken).toMatchObject({ created: 2, statuses: { '201': 2 } });
+    } finally {
+      child.kill('SIGTERM');
+      await exitCode(child);
+    }
+  }, 60_000);
+
+  it('exits 1 when nothing could be reached', async () => {
+    // A port that was just free: nothing listens there.
+    const { child, url } = await startServe([]);
+    child.kill('SIGTERM');
+    await exitCode(child);
+    const { code, stdout, stderr } = await cliRun(['burst', '--url', url, '--n', '3', '--json']);
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({ statuses: { 'network error': 3 } });
+    expect(stderr).toContain(`no request reached ${url}`);
   }, 60_000);
 
   it('paces requests with --rate and closes sessions after --hold-ms, so all fit under the cap', async () => {
@@ -146,17 +293,24 @@ describe('voice-admission burst against the gateway', () => {
       expect(ready.active).toBe(0);
     } finally {
       child.kill('SIGINT');
-      await once(child, 'exit');
+      await exitCode(child);
     }
   }, 60_000);
 
-  it('validates its flags', () => {
+  it('validates its flags', async () => {
     expect(() => parseBurstConfig([])).toThrow(/--url: is required/);
+    expect(() => parseBurstConfig(['--url', 'notaurl'])).toThrow(
+      /--url: must be an http:\/\/ or https:\/\/ URL, got "notaurl"/,
+    );
     expect(() =>
       parseBurstConfig(['--url', 'http://x', '--rate', '5', '--concurrency', '2']),
     ).toThrow(/cannot be used together/);
     expect(() => parseBurstConfig(['--url', 'http://x', '--n', '0'])).toThrow(
       /--n: must be a number >= 1/,
     );
+    const { code, stderr } = await cliRun(['burst', '--url', 'notaurl']);
+    expect(code).toBe(2);
+    expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -1,124 +1,226 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Admission } from '../../admission/admission.js';
-import type { VoiceBackend } from '../../iface/backend.js';
-import type { VoiceSession } from '../../iface/session.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import {
+  type Admission,
+  BackendError,
+  type WebhookOutcome,
+  type WebhookRequest,
+} from '../../index.js';
+import { type ApiRoute, apiRoute } from './api.js';
+import { HttpRefusal, type TokenTable } from './auth.js';
 import { toHttpError } from './errors.js';
-import { BadRequest, readJsonObject, sendJson } from './http-json.js';
-import { parseSessionRequest } from './session-request.js';
+import { openApiDocument } from './openapi.js';
+import { noteOf } from './request-notes.js';
+import { sessionRoutes } from './session-routes.js';
+import { type HeldSlot, type SlotEnd, SlotLeases } from './slot-leases.js';
+import { slotRoutes } from './slot-routes.js';
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+export type MetricsHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+export interface GatewayLogOptions {
+  /** pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
+  readonly level: string;
+  /** Where JSON lines go. Default stdout. */
+  readonly stream?: { write(line: string): void };
+}
 
 export interface GatewayOptions {
   readonly admission: Admission;
-  readonly backend: VoiceBackend;
+  /** The accepted bearer tokens; undefined runs the gateway open (every caller is an operator). */
+  readonly tokens: TokenTable | undefined;
+  readonly log: GatewayLogOptions;
   /** Serves `GET /metrics` (the Prometheus exposition), when given. */
-  readonly metrics?: Handler;
-  /** Serves `POST /webhooks/livekit`, when given (the LiveKit backend's handler). */
-  readonly livekitWebhook?: Handler;
+  readonly metrics?: MetricsHandler | undefined;
+  /** Serves `POST /webhooks/livekit` with the LiveKit backend's verifier, when given. */
+  readonly livekitWebhook?: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
+  /** The version `/openapi.json` states. */
+  readonly version: string;
   /** Largest accepted request body. Default 16 KiB. */
   readonly maxBodyBytes?: number;
 }
 
+/** What route modules spread into `app.route()`. */
+export interface RouteShape {
+  readonly method: string;
+  readonly url: string;
+  readonly schema: object;
+  readonly preValidation?: (request: FastifyRequest) => Promise<void>;
+}
+
+/** Routes probed every few seconds: their access lines are at debug level. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
 /**
- * Admission as an HTTP sidecar: `POST /v1/sessions` creates a session (201) or says why not
- * (429 / 503 / 409 with `Retry-After` and a JSON error code), `DELETE /v1/sessions/:id` closes
- * one, `/healthz` says the process is alive, `/readyz` whether it admits (healthy backend,
- * not draining), `/metrics` and the LiveKit webhook when configured.
+ * Admission as an HTTP service on Fastify: sessions and leased slots for callers in any
+ * language, authenticated by bearer tokens, with requests validated and responses serialized
+ * by the schemas the OpenAPI document is made of, and one JSON access-log line per request.
+ * Not listening yet: call `app.listen()`.
  */
-export function createGateway(options: GatewayOptions): Server {
-  const { admission, backend } = options;
-  const maxBodyBytes = options.maxBodyBytes ?? 16_384;
+export function createGateway(options: GatewayOptions): FastifyInstance {
+  const { admission, tokens } = options;
+  const app = Fastify({
+    logger: {
+      level: options.log.level,
+      ...(options.log.stream === undefined ? {} : { stream: options.log.stream }),
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      formatters: { level: (label: string) => ({ level: label }) },
+      redact: { paths: ['req.headers.authorization', 'headers.authorization'], remove: true },
+    },
+    // The access line is ours (logAccess): one per request, including clients that hung up.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes ?? 16_384,
+    // Path ids are validated by their schemas (up to 256 characters), not cut by the router.
+    routerOptions: { maxParamLength: 1_024 },
+    // While closing (after the drain), requests still get the API's own answers: 503 draining.
+    return503OnClosing: false,
+    // Requests are refused, not repaired: no coercion, no silently dropped fields.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    frameworkErrors: (error, request, reply) => {
+      logAccess(request, reply);
+      sendError(request, reply, error);
+    },
+  });
 
-  const createSession = async (
-    request: IncomingMessage,
-    response: ServerResponse,
-  ): Promise<void> => {
-    const { config, options: callOptions } = parseSessionRequest(
-      await readJsonObject(request, maxBodyBytes),
-    );
-    // A caller that hangs up stops waiting for a slot (and the slot, if any, is given back).
-    const disconnected = new AbortController();
-    response.once('close', () => {
-      if (!response.writableFinished) disconnected.abort(new Error('the client disconnected'));
-    });
-    const session = await admission.createSession(config, {
-      ...callOptions,
-      signal: disconnected.signal,
-    });
-    sendJson(response, 201, describe(session), {
-      location: `/v1/sessions/${encodeURIComponent(session.id)}`,
-    });
-  };
+  // JSON only: no body is read as text.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onRequest', async (request, reply) => {
+    logAccess(request, reply);
+  });
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new HttpRefusal(404, 'not_found', 'no such route')),
+  );
 
-  const closeSession = async (id: string, response: ServerResponse): Promise<void> => {
-    const session = backend.getSession(id);
-    if (session === undefined) {
-      sendJson(response, 404, {
-        error: { code: 'not_found', message: `no session ${JSON.stringify(id)}` },
+  const slots = new SlotLeases(admission, (held: HeldSlot, why: SlotEnd) => {
+    app.log.info({ slot: held.id, tenant: held.tenantId, why }, 'slot released');
+  });
+
+  const route = (operationId: string) => fastifyRoute(apiRoute(operationId));
+
+  // Everything under /v1 needs a token when the gateway has tokens.
+  void app.register(async (api) => {
+    if (tokens !== undefined) {
+      api.addHook('onRequest', async (request) => {
+        noteOf(request).caller = tokens.authenticate(request.headers.authorization);
       });
-      return;
     }
-    const end = await session.close();
-    sendJson(response, 200, { id, reason: end.reason, endedAt: end.endedAt });
-  };
+    sessionRoutes(api, admission, route);
+    slotRoutes(api, slots, route);
+  });
 
-  const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const path = (request.url ?? '/').split('?')[0]!;
-    const method = request.method ?? 'GET';
-    if (path === '/v1/sessions' && method === 'POST') return createSession(request, response);
-    const sessionPath = /^\/v1\/sessions\/([^/]+)$/.exec(path);
-    if (sessionPath !== null && method === 'DELETE')
-      return closeSession(decodeURIComponent(sessionPath[1]!), response);
-    if (path === '/healthz' && method === 'GET')
-      return sendJson(response, 200, { status: 'alive' });
-    if (path === '/readyz' && method === 'GET') {
+  app.route({ ...route('liveness'), handler: async () => ({ status: 'alive' }) });
+  app.route({
+    ...route('readiness'),
+    handler: async (_request, reply) => {
       const stats = admission.stats();
-      const ready = stats.admitting;
-      return sendJson(response, ready ? 200 : 503, {
-        ready,
+      return reply.code(stats.admitting ? 200 : 503).send({
+        ready: stats.admitting,
         state: stats.state,
         health: stats.health?.status ?? 'unknown',
         active: stats.active,
         queued: stats.queued,
         limit: stats.limit,
       });
-    }
-    if (path === '/metrics' && method === 'GET' && options.metrics !== undefined)
-      return options.metrics(request, response);
-    if (path === '/webhooks/livekit' && method === 'POST' && options.livekitWebhook !== undefined) {
-      return options.livekitWebhook(request, response);
-    }
-    throw new NotFound(`${method} ${path}`);
-  };
-
-  return createServer((request, response) => {
-    route(request, response).catch((error: unknown) => {
-      if (error instanceof NotFound) {
-        sendJson(response, 404, {
-          error: { code: 'not_found', message: `no route for ${error.message}` },
-        });
-        return;
-      }
-      const { status, headers, body } = toHttpError(error);
-      if (status >= 500 && status !== 503 && !(error instanceof BadRequest)) {
-        console.error('voice-admission gateway:', error);
-      }
-      sendJson(response, status, body, headers);
-    });
+    },
   });
+  const document = openApiDocument(options.version);
+  app.route({ ...route('openapi'), handler: async () => document });
+
+  const metrics = options.metrics;
+  if (metrics !== undefined) {
+    app.route({
+      ...route('metrics'),
+      handler: (request, reply) => {
+        reply.hijack();
+        metrics(request.raw, reply.raw);
+      },
+    });
+  }
+
+  const webhook = options.livekitWebhook;
+  if (webhook !== undefined) {
+    // The signature covers the body's bytes: hand them over unparsed.
+    void app.register(async (hooks) => {
+      hooks.removeAllContentTypeParsers();
+      hooks.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
+        done(null, body),
+      );
+      hooks.route({
+        ...route('livekitWebhook'),
+        handler: async (request: FastifyRequest<{ Body: string }>, reply) => {
+          try {
+            return await webhook({
+              body: request.body ?? '',
+              authorization: request.headers.authorization,
+            });
+          } catch (error) {
+            // A refused signature is the caller's fault (401); anything else is ours.
+            if (!(error instanceof BackendError && error.code === 'unauthenticated')) throw error;
+            noteOf(request).code = error.code;
+            return reply.code(401).send({ error: { code: error.code, message: error.message } });
+          }
+        },
+      });
+    });
+  }
+
+  app.addHook('onClose', async () => slots.releaseAll());
+  return app;
 }
 
-class NotFound extends Error {}
-
-/** The session as the caller needs it to join: its id and connection info (token included). */
-function describe(session: VoiceSession): Record<string, unknown> {
+/** Fastify's route options for an API route: method, url and the schemas that check it. */
+function fastifyRoute(route: ApiRoute): RouteShape {
+  const response = Object.fromEntries(
+    Object.entries(route.responses)
+      .filter(([, r]) => r.schema !== undefined)
+      .map(([status, r]) => [status, r.schema]),
+  );
   return {
-    id: session.id,
-    provider: session.provider,
-    tenantId: session.tenantId,
-    userId: session.userId,
-    state: session.state,
-    createdAt: session.createdAt,
-    connection: session.connection,
+    method: route.method,
+    url: route.url,
+    schema: {
+      ...(route.body === undefined ? {} : { body: route.body }),
+      ...(route.params === undefined ? {} : { params: route.params }),
+      response,
+    },
+    // An omitted optional body is validated as the empty object it stands for.
+    ...(route.bodyOptional ? { preValidation: emptyBodyIsEmptyObject } : {}),
   };
+}
+
+async function emptyBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  const { status, headers, body } = toHttpError(error);
+  noteOf(request).code = body.error.code;
+  if (status === 500) request.log.error({ err: error }, 'request failed');
+  if (reply.sent || reply.raw.destroyed) return;
+  void reply.code(status).headers(headers).send(body);
+}
+
+/** One line per request, written when its connection is done with it, whatever happened. */
+function logAccess(request: FastifyRequest, reply: FastifyReply): void {
+  reply.raw.once('close', () => {
+    const note = noteOf(request);
+    const path = request.url.split('?')[0]!;
+    // 499: the client went away before the response was written (nginx's convention).
+    const status = reply.raw.writableFinished ? reply.raw.statusCode : 499;
+    const line = {
+      method: request.method,
+      path,
+      status,
+      tenant: note.tenant ?? (note.caller.scope === '*' ? undefined : note.caller.scope),
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      ...(note.code === undefined ? {} : { code: note.code }),
+    };
+    if (QUIET_ROUTES.has(path)) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  });
 }

@@ -1,0 +1,209 @@
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Admission } from '../../src/admission/index.js';
+import { TokenTable } from '../../src/cli/gateway/auth.js';
+import { createGateway } from '../../src/cli/gateway/gateway.js';
+import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
+import { type BenchCase, formatRate, type Row, ratio } from '../measure.js';
+
+/** The commit whose hand-written `node:http` gateway is the anchor. */
+const LEGACY_COMMIT = 'e9b815b0038f1df8387b620ab34ecc89abd93317';
+const LEGACY_FILES = ['gateway.ts', 'errors.ts', 'http-json.ts', 'session-request.ts'];
+const TOKEN = 'bench-token-0123456789abcdef';
+const REQUESTS = 4_000;
+const CONNECTIONS = 32;
+const ROUNDS = 5;
+
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
+interface Target {
+  readonly url: string;
+  readonly close: () => Promise<void>;
+}
+
+const newAdmission = async (cap: number): Promise<Admission> => {
+  // Instant, never failing setups: what is measured is the gateway.
+  const backend = new SimulatedBackend({
+    providerConfig: { setupLatencyMs: 0, jitter: 0, overloadFailureRate: 0 },
+  });
+  await backend.start();
+  return new Admission(backend, {
+    maxConcurrentSessions: cap,
+    queue: { maxSize: 0 },
+    health: false,
+    telemetry: false,
+  });
+};
+
+/**
+ * The legacy gateway, taken from git into a temporary folder, its imports pointed at today's
+ * sources (it uses only the error classes and validation functions at run time).
+ */
+async function legacyGateway(cap: number): Promise<Target> {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'legacy-gateway-'));
+  // ES modules, like the sources, so they share one instance of the error classes.
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+  for (const file of LEGACY_FILES) {
+    const source = execFileSync('git', ['show', `${LEGACY_COMMIT}:src/cli/gateway/${file}`], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const sources = pathToFileURL(join(root, 'src/')).href;
+    writeFileSync(join(dir, file), source.replaceAll("from '../../", `from '${sources}`));
+  }
+  const legacy = (await import(pathToFileURL(join(dir, 'gateway.ts')).href)) as {
+    createGateway(options: { admission: Admission; backend: unknown }): Server;
+  };
+  const admission = await newAdmission(cap);
+  const server = legacy.createGateway({ admission, backend: admission.backend });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Today's gateway with bearer tokens and info-level access logs (written to /dev/null). */
+async function fastifyGateway(cap: number): Promise<Target> {
+  const admission = await newAdmission(cap);
+  const app = createGateway({
+    admission,
+    tokens: TokenTable.parse(JSON.stringify({ [TOKEN]: 'acme' }), 'bench'),
+    log: { level: 'info', stream: createWriteStream('/dev/null') },
+    version: 'bench',
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url, close: () => app.close() };
+}
+
+/** Sends `REQUESTS` requests over `CONNECTIONS` keep-alive connections; returns requests/s. */
+async function throughput(
+  target: Target,
+  send: (agent: Agent, i: number) => Promise<number>,
+  expected: number,
+): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < REQUESTS) {
+        const status = await send(agent, next++);
+        if (status !== expected) throw new Error(`${target.url}: ${status}, not ${expected}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return REQUESTS / seconds;
+}
+
+function call(
+  agent: Agent,
+  url: string,
+  method: string,
+  path: string,
+  body: string | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, {
+      agent,
+      method,
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A session created then closed: the whole API path, the backend costing next to nothing. */
+const createAndClose = (url: string) => async (agent: Agent, i: number) => {
+  const created = await call(agent, url, 'POST', '/v1/sessions', `{"userId":"u${i}"}`);
+  if (created.status !== 201) return created.status;
+  const { id } = JSON.parse(created.text) as { id: string };
+  return (await call(agent, url, 'DELETE', `/v1/sessions/${id}`, undefined)).status;
+};
+
+/** A refusal at the cap: routing, parsing, validation, auth, the error answer and its log. */
+const refused = (url: string) => async (agent: Agent, i: number) =>
+  (await call(agent, url, 'POST', '/v1/sessions', `{"userId":"u${i}"}`)).status;
+
+export const gateway: BenchCase = {
+  name: `gateway throughput over loopback (${CONNECTIONS} keep-alive connections)`,
+  command: 'npm run bench -- gateway',
+  async run(): Promise<Row[]> {
+    const group = this.name;
+    /**
+     * Both gateways measured in turn, round after round (the first round warms up), so drift
+     * on a shared machine and JIT warm-up fall on both alike. Medians of requests/s.
+     */
+    const compare = async (
+      cap: number,
+      send: (url: string) => (agent: Agent, i: number) => Promise<number>,
+      expected: number,
+    ): Promise<[legacy: number, fastify: number]> => {
+      const targets = [await legacyGateway(cap), await fastifyGateway(cap)];
+      try {
+        // At cap 1, one session held first makes every measured request a refusal.
+        if (cap === 1) for (const t of targets) await refused(t.url)(new Agent(), -1);
+        const rates: number[][] = [[], []];
+        for (let round = 0; round < ROUNDS + 1; round++) {
+          for (const [i, target] of targets.entries()) {
+            const rate = await throughput(target, send(target.url), expected);
+            if (round > 0) rates[i]!.push(rate);
+          }
+        }
+        return [middle(rates[0]!), middle(rates[1]!)];
+      } finally {
+        for (const target of targets) await target.close();
+      }
+    };
+    const [legacyCycle, fastifyCycle] = await compare(10_000, createAndClose, 200);
+    const [legacyRefusal, fastifyRefusal] = await compare(1, refused, 429);
+    return [
+      {
+        group,
+        name: 'create + close a session: hand-written node:http gateway (no auth, no logs)',
+        value: formatRate(legacyCycle),
+        ratio: '1.00x',
+      },
+      {
+        group,
+        name: 'create + close a session: Fastify gateway, bearer token, access log',
+        value: formatRate(fastifyCycle),
+        ratio: ratio(fastifyCycle, legacyCycle),
+      },
+      {
+        group,
+        name: 'refused at the cap (429): hand-written gateway',
+        value: formatRate(legacyRefusal),
+        ratio: '1.00x',
+      },
+      {
+        group,
+        name: 'refused at the cap (429): Fastify gateway, bearer token, access log',
+        value: formatRate(fastifyRefusal),
+        ratio: ratio(fastifyRefusal, legacyRefusal),
+      },
+    ];
+  },
+};

@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../iface/errors.js';
+
+/** A command line the CLI refuses: one line of message, then the command's usage; exit 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Parses `--flag value` options (all strings, plus the boolean `switches`). A value that
+ * starts with a dash (`--max-sessions -1`) is taken as the value, so it reaches validation
+ * and gets a message about the value rather than about the syntax.
+ */
+export function parseFlags(
+  argv: readonly string[],
+  valued: readonly string[],
+  switches: readonly string[] = [],
+): Record<string, string | boolean | undefined> {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (valued.includes(arg.replace(/^--/, '')) && arg.startsWith('--') && next?.startsWith('-')) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  try {
+    const { values } = parseArgs({
+      args,
+      options: Object.fromEntries([
+        ...valued.map((flag) => [flag, { type: 'string' as const }]),
+        ...switches.map((flag) => [flag, { type: 'boolean' as const }]),
+      ]),
+      strict: true,
+      allowPositionals: false,
+    });
+    return values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    throw new UsageError(firstLine(error));
+  }
+}
+
+/** An integer flag value within [min, max], or undefined when absent. */
+export function integerFlag(
+  flag: string,
+  text: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const value = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(flag, `must be an integer ${range}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!;
+}

@@ -1,0 +1,130 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../../iface/errors.js';
+
+/** The tenant value of an operator token: it may act for any tenant. */
+export const ANY_TENANT = '*';
+/** The tenant a caller allowed any tenant acts for when the request names none. */
+const DEFAULT_TENANT = 'default';
+/** Shorter tokens are refused: they could be guessed. */
+export const MIN_TOKEN_LENGTH = 16;
+const MAX_TENANT_LENGTH = 128;
+
+/** Who a request acts as: a tenant, or anyone allowed every tenant (operator, or an open gateway). */
+export interface Caller {
+  /** The caller's tenant, or `ANY_TENANT`. */
+  readonly scope: string;
+}
+
+export const OPEN_CALLER: Caller = Object.freeze({ scope: ANY_TENANT });
+
+/** A request the gateway refuses: answered with `status` and `{ error: { code, message } }`. */
+export class HttpRefusal extends Error {
+  override readonly name = 'HttpRefusal';
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+interface Entry {
+  readonly digest: Buffer;
+  readonly scope: string;
+}
+
+/**
+ * The bearer tokens the gateway accepts (token -> tenant id, `"*"` for an operator). Tokens
+ * are kept as SHA-256 digests and a presented token is compared, digest to digest, with
+ * `timingSafeEqual` against every entry, so the time taken says nothing about how close a
+ * guess was. No token ever appears in an error, a log line or a response.
+ */
+export class TokenTable {
+  readonly #entries: readonly Entry[];
+
+  private constructor(entries: readonly Entry[]) {
+    this.#entries = entries;
+  }
+
+  /** Parses `AUTH_TOKENS`' JSON; `source` names where it came from in errors. */
+  static parse(json: string, source: string): TokenTable {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      // The parser's message may quote part of the text, i.e. a token: say only where.
+      throw new ConfigError(source, 'is not valid JSON (expected {"<token>": "<tenant id>"})');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ConfigError(source, 'must be a JSON object {"<token>": "<tenant id>"}');
+    }
+    const entries = Object.entries(parsed as Record<string, unknown>).map(
+      ([token, tenant], index) => {
+        const where = `${source} entry ${index + 1}`;
+        if (token.length < MIN_TOKEN_LENGTH) {
+          throw new ConfigError(where, `token must be at least ${MIN_TOKEN_LENGTH} characters`);
+        }
+        if (typeof tenant !== 'string' || !isTenantId(tenant)) {
+          throw new ConfigError(
+            where,
+            `tenant must be "*" or a tenant id (1-${MAX_TENANT_LENGTH} printable characters)`,
+          );
+        }
+        return { digest: digest(token), scope: tenant };
+      },
+    );
+    if (entries.length === 0) throw new ConfigError(source, 'names no token');
+    return new TokenTable(entries);
+  }
+
+  /** The tenants the tokens name (operators excluded). */
+  get tenants(): readonly string[] {
+    return [...new Set(this.#entries.map((e) => e.scope).filter((s) => s !== ANY_TENANT))];
+  }
+
+  /** Who an `Authorization` header authenticates; throws a 401 refusal if nobody. */
+  authenticate(authorization: string | undefined): Caller {
+    const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
+    if (match === null) {
+      throw new HttpRefusal(401, 'unauthorized', 'a bearer token is required');
+    }
+    const presented = digest(match[1]!);
+    let scope: string | undefined;
+    // Every entry is compared, whatever matched, so the time does not depend on which did.
+    for (const entry of this.#entries) {
+      if (timingSafeEqual(presented, entry.digest)) scope = entry.scope;
+    }
+    if (scope === undefined) throw new HttpRefusal(401, 'unauthorized', 'unknown token');
+    return { scope };
+  }
+}
+
+/** The tenant a request acts for: the caller's own, or the one it names if it may. */
+export function tenantFor(caller: Caller, named: string | undefined): string {
+  if (caller.scope === ANY_TENANT) return named ?? DEFAULT_TENANT;
+  if (named !== undefined && named !== caller.scope) {
+    throw new HttpRefusal(403, 'forbidden', 'this token may only act for its own tenant');
+  }
+  return caller.scope;
+}
+
+/** Whether `caller` may see what belongs to `tenantId`. */
+export function mayAccess(caller: Caller, tenantId: string): boolean {
+  return caller.scope === ANY_TENANT || caller.scope === tenantId;
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+function isTenantId(value: string): boolean {
+  if (value === ANY_TENANT) return true;
+  if (value.length === 0 || value.length > MAX_TENANT_LENGTH) return false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return false;
+  }
+  return true;
+}
