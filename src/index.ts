@@ -1,9 +1,13 @@
-import { setDefaultInstrumentation } from './admission/instrumentation.js';
+import { Admission as CoreAdmission } from './admission/admission.js';
+import { limitedSessions } from './admission/create-session-with-limit.js';
+import type { Instrumentation } from './admission/instrumentation.js';
+import type { AdmissionOptions as CoreAdmissionOptions } from './admission/options.js';
 import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
 import { builtinProviders } from './providers/builtin.js';
 import type { LiveKitBackend, LiveKitProviderConfig } from './providers/livekit/index.js';
 import { openTelemetry } from './telemetry/instrument.js';
+import type { TelemetryOptions } from './telemetry/options.js';
 
 export * from './admission/index.js';
 export {
@@ -44,8 +48,37 @@ export {
 } from './providers/simulated/index.js';
 export type { TelemetryOptions } from './telemetry/options.js';
 
-// Admissions report through OpenTelemetry unless created with `telemetry: false`.
-setDefaultInstrumentation(openTelemetry);
+/**
+ * Options of `new Admission(backend, options)`. `telemetry` takes OpenTelemetry options (the
+ * default: on, with the global providers), an `Instrumentation`, or `false` for none.
+ */
+export type AdmissionOptions = CoreAdmissionOptions<TelemetryOptions | Instrumentation>;
+
+/**
+ * Admission that reports through OpenTelemetry unless created with `telemetry: false`: the
+ * package entry hands the instrumentation in; admission itself never loads it.
+ */
+export class Admission extends CoreAdmission {
+  constructor(backend: VoiceBackend, options: AdmissionOptions) {
+    super(backend, withTelemetry(options));
+  }
+}
+
+function withTelemetry(options: AdmissionOptions): CoreAdmissionOptions {
+  // Anything but an options object is left for Admission to name in its error.
+  if (options === null || typeof options !== 'object') return options;
+  const { telemetry } = options;
+  if (telemetry === false || isInstrumentation(telemetry)) return options as CoreAdmissionOptions;
+  return { ...options, telemetry: openTelemetry(telemetry) };
+}
+
+function isInstrumentation(value: unknown): value is Instrumentation {
+  return typeof (value as Partial<Instrumentation> | undefined)?.attach === 'function';
+}
+
+export const { createSessionWithLimit, admissionFor } = limitedSessions<AdmissionOptions>(
+  (backend, options) => new Admission(backend, options),
+);
 
 /** The registry behind `createBackend` and `registerProvider`. */
 export const providers = new ProviderRegistry(builtinProviders);

@@ -82,3 +82,10 @@ export interface AdmissionEvents extends Record<string, unknown> {
    */
   lease_lost: { readonly tenantId: string; readonly sessionId: string | undefined };
 }
+
+/** How admission's parts report events through the one emitter users subscribe to. */
+export interface EventSink {
+  /** True when someone listens: payloads are built only then. */
+  wants(event: keyof AdmissionEvents): boolean;
+  emit<K extends keyof AdmissionEvents>(event: K, payload: AdmissionEvents[K]): void;
+}

@@ -1,16 +1,15 @@
 export * from './adaptive/index.js';
 export { Admission } from './admission.js';
-export { admissionFor, createSessionWithLimit } from './create-session-with-limit.js';
 export { type DrainOnSignalsOptions, drainOnSignals } from './drain-on-signals.js';
 export type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
+export { Slot } from './gate/slot.js';
+export type { Attached, Instrumentation, ObservedAdmission } from './instrumentation.js';
 export type {
-  AdmissionOptions,
   HealthGateOptions,
   QueueOptions,
   SetupOptions,
   TenantLimitsOptions,
 } from './options.js';
-export { Slot } from './slot.js';
 export type {
   AcquireRequest,
   AcquireResult,

@@ -1,9 +1,8 @@
 import { once } from 'node:events';
-import { Admission } from '../admission/admission.js';
 import { drainOnSignals } from '../admission/drain-on-signals.js';
 import { redisStore } from '../admission/store/redis/redis-store.js';
 import type { VoiceBackend } from '../iface/backend.js';
-import { createBackend } from '../index.js';
+import { Admission, createBackend } from '../index.js';
 import type { LiveKitBackend } from '../providers/livekit/index.js';
 import { startPrometheus } from '../telemetry/prometheus.js';
 import { createGateway } from './gateway/gateway.js';

@@ -1,9 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Admission } from '../../src/admission/admission.js';
 import { createGateway } from '../../src/cli/gateway/gateway.js';
-import '../../src/index.js'; // installs the OpenTelemetry instrumentation, as the package entry does
+import { Admission } from '../../src/index.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 
