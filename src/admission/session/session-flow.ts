@@ -99,7 +99,8 @@ export class SessionFlow {
       if (existing.joinable) return existing.join(options.signal);
       // Its callers left or it was cancelled, but its session may still be open: the key is
       // free only once that is over.
-      await this.#waitUntilGone(existing, options.signal, tenantId);
+      if (options.signal?.aborted) throw this.#rejectAborted(tenantId, options.signal);
+      await this.#waitUntilGone(existing, options.signal);
     }
   }
 
@@ -329,15 +330,11 @@ export class SessionFlow {
     };
   }
 
-  async #waitUntilGone(
-    creation: Creation,
-    signal: AbortSignal | undefined,
-    tenantId: string,
-  ): Promise<void> {
-    if (signal?.aborted) throw this.#rejectAborted(tenantId, signal);
+  /** Resolves once `creation` is over or `signal` aborts, whichever comes first. */
+  async #waitUntilGone(creation: Creation, signal: AbortSignal | undefined): Promise<void> {
     let detach = noTimer;
-    const aborted = new Promise<never>((_, reject) => {
-      detach = onAbort(signal, () => reject(this.#rejectAborted(tenantId, signal!)));
+    const aborted = new Promise<void>((resolve) => {
+      detach = onAbort(signal, resolve);
     });
     try {
       await Promise.race([creation.gone, aborted]);
