@@ -159,6 +159,32 @@ describe('an idempotency key belongs to its creation until its session is closed
   );
 });
 
+describe('a retry of a failed keyed creation', () => {
+  it('made from the failure handler itself starts a new creation and is answered', async () => {
+    useFakeClock();
+    const backend = new HostileBackend();
+    let outcome: 'fail' | 'succeed' = 'fail';
+    backend.plan = () => ({ settleMs: 10, outcome, onAbort: 'honour', closeMs: 0 });
+    const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
+    const config = { userId: 'u', idempotencyKey: 'job' };
+    let retry: Tracked<VoiceSession> | undefined;
+    const first = admission.createSession(config).catch((error: unknown) => {
+      outcome = 'succeed';
+      retry = track(admission.createSession(config));
+      throw error;
+    });
+    const failed = track(first);
+    await settle();
+    vi.advanceTimersByTime(10);
+    await settle();
+    vi.advanceTimersByTime(10);
+    await settle();
+    expect(failed.result.error).toMatchObject({ code: 'setup_failed' });
+    expect(retry?.result.status).toBe('fulfilled');
+    expect(backend.creates).toBe(2);
+  });
+});
+
 describe('every refused caller is counted once', () => {
   it('three callers sharing a key, refused for capacity: three refusals', async () => {
     const backend = new HostileBackend();

@@ -41,6 +41,8 @@ export type HostileOp =
       readonly plan: CreatePlan;
       readonly hangup: Hangup;
       readonly waitMs: number | undefined;
+      /** Retries once, from its own failure handler, when refused or failed (not when it hung up). */
+      readonly retry: boolean;
     }
   | { readonly kind: 'advance'; readonly ms: number }
   | { readonly kind: 'close' | 'remoteEnd' | 'abort'; readonly pick: number }
@@ -93,6 +95,7 @@ export const hostileOpArbitrary: fc.Arbitrary<HostileOp> = fc.oneof(
       plan: planArbitrary,
       hangup: hangupArbitrary,
       waitMs: fc.option(fc.constantFrom(0, 100, 1_000), { nil: undefined }),
+      retry: fc.boolean(),
     }),
   },
   {
@@ -219,17 +222,28 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
         plans.set(userId, op.plan);
         const controller = new AbortController();
         const hangUp = (): void => controller.abort(new Error('caller hung up'));
-        const promise = admission.createSession(
-          {
-            userId,
-            tenantId: op.tenant,
-            ...(op.key === undefined ? {} : { idempotencyKey: op.key }),
-          },
-          {
-            signal: controller.signal,
-            ...(op.waitMs === undefined ? {} : { timeoutMs: op.waitMs }),
-          },
-        );
+        const request = (): Promise<VoiceSession> =>
+          admission.createSession(
+            {
+              userId,
+              tenantId: op.tenant,
+              ...(op.key === undefined ? {} : { idempotencyKey: op.key }),
+            },
+            {
+              signal: controller.signal,
+              ...(op.waitMs === undefined ? {} : { timeoutMs: op.waitMs }),
+            },
+          );
+        let promise = request();
+        if (op.retry) {
+          // The retry is made in the same turn as the failure, before anything else runs.
+          promise = promise.catch((error: unknown) => {
+            if (controller.signal.aborted) throw error;
+            const retried = request();
+            callers.push({ key: op.key, controller, tracked: track(retried) });
+            throw error;
+          });
+        }
         const { hangup } = op;
         if (hangup.kind === 'ticks' && hangup.after === 'call') afterTicks(hangup.ticks, hangUp);
         if (hangup.kind === 'ticks' && hangup.after === 'settle') {

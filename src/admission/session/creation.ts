@@ -28,6 +28,7 @@ export class Creation {
   readonly #answered: CallerAnswered;
   readonly #onAbortedBy: (signal: AbortSignal) => unknown;
   #session: VoiceSession | undefined;
+  #failed = false;
   #ended = false;
   readonly #gone: Promise<void>;
   #markGone!: () => void;
@@ -61,9 +62,9 @@ export class Creation {
     return this.#session;
   }
 
-  /** A new caller can join: not cancelled and not ended, or its session is still active. */
+  /** A new caller can join: still under way, or its session is still active. */
   get joinable(): boolean {
-    if (this.#ended) return false;
+    if (this.#ended || this.#failed) return false;
     if (this.#session !== undefined) return this.#session.state === 'active';
     return !this.#controller.signal.aborted;
   }
@@ -117,8 +118,9 @@ export class Creation {
     return true;
   }
 
-  /** The creation failed: every caller still waiting gets `error`. */
+  /** The creation failed: every caller still waiting gets `error`; nobody can join it now. */
   fail(error: unknown): void {
+    this.#failed = true;
     this.#rejectAll(error);
   }
 
