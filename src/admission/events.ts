@@ -29,9 +29,9 @@ export interface DrainResult {
 }
 
 /**
- * Everything admission reports. Every request that ends without a slot emits exactly one
- * `refused`; every request that waited emits exactly one `dequeued`; every granted slot emits
- * one `admitted` and, later, one `released`.
+ * Everything admission reports. Every caller refused emits exactly one `refused` (each caller
+ * of a shared idempotency key counts); every request that waited in the queue emits exactly
+ * one `dequeued`; every granted slot emits one `admitted` and, later, one `released`.
  */
 export interface AdmissionEvents extends Record<string, unknown> {
   admitted: { readonly tenantId: string; readonly waitedMs: number; readonly active: number };
