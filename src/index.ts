@@ -1,13 +1,11 @@
 import { Admission as CoreAdmission } from './admission/admission.js';
 import { limitedSessions } from './admission/create-session-with-limit.js';
-import type { Instrumentation } from './admission/instrumentation.js';
-import type { AdmissionOptions as CoreAdmissionOptions } from './admission/options.js';
+import { type AdmissionOptions, isInstrumentation } from './admission/options.js';
 import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
 import { builtinProviders } from './providers/builtin.js';
 import type { LiveKitBackend, LiveKitProviderConfig } from './providers/livekit/index.js';
 import { openTelemetry } from './telemetry/instrument.js';
-import type { TelemetryOptions } from './telemetry/options.js';
 
 export * from './admission/index.js';
 export {
@@ -46,13 +44,6 @@ export {
   type SimulationModel,
   type SimulationStats,
 } from './providers/simulated/index.js';
-export type { TelemetryOptions } from './telemetry/options.js';
-
-/**
- * Options of `new Admission(backend, options)`. `telemetry` takes OpenTelemetry options (the
- * default: on, with the global providers), an `Instrumentation`, or `false` for none.
- */
-export type AdmissionOptions = CoreAdmissionOptions<TelemetryOptions | Instrumentation>;
 
 /**
  * Admission that reports through OpenTelemetry unless created with `telemetry: false`: the
@@ -64,19 +55,15 @@ export class Admission extends CoreAdmission {
   }
 }
 
-function withTelemetry(options: AdmissionOptions): CoreAdmissionOptions {
+function withTelemetry(options: AdmissionOptions): AdmissionOptions {
   // Anything but an options object is left for Admission to name in its error.
   if (options === null || typeof options !== 'object') return options;
   const { telemetry } = options;
-  if (telemetry === false || isInstrumentation(telemetry)) return options as CoreAdmissionOptions;
+  if (telemetry === false || isInstrumentation(telemetry)) return options;
   return { ...options, telemetry: openTelemetry(telemetry) };
 }
 
-function isInstrumentation(value: unknown): value is Instrumentation {
-  return typeof (value as Partial<Instrumentation> | undefined)?.attach === 'function';
-}
-
-export const { createSessionWithLimit, admissionFor } = limitedSessions<AdmissionOptions>(
+export const { createSessionWithLimit, admissionFor } = limitedSessions(
   (backend, options) => new Admission(backend, options),
 );
 

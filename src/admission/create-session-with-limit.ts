@@ -7,7 +7,7 @@ import type { AdmissionOptions } from './options.js';
 import type { CreateSessionOptions } from './types.js';
 
 /** The Go pattern's one-call form, and the way to reach the admission behind it. */
-export interface LimitedSessions<O> {
+export interface LimitedSessions<A extends Admission> {
   /**
    * The one-call form of the Go pattern `createSessionWithLimit(ctx, backend, cfg, max)`, made
    * race-free: the slot is reserved before the backend is called and released once the
@@ -21,26 +21,28 @@ export interface LimitedSessions<O> {
   createSessionWithLimit(
     backend: VoiceBackend,
     sessionConfig: SessionConfig,
-    maxOrOptions: number | O,
+    maxOrOptions: number | AdmissionOptions,
     options?: CreateSessionOptions,
   ): Promise<VoiceSession>;
   /** The admission `createSessionWithLimit` uses for `backend`, if it has been called. */
-  admissionFor(backend: VoiceBackend): Admission | undefined;
+  admissionFor(backend: VoiceBackend): A | undefined;
 }
 
 /**
  * Builds `createSessionWithLimit` over admissions made by `admit`: one admission per backend,
  * so concurrent calls share one count (no check-then-create race).
  */
-export function limitedSessions<O extends AdmissionOptions<unknown>>(
-  admit: (backend: VoiceBackend, options: O) => Admission,
-): LimitedSessions<O> {
-  const admissions = new WeakMap<VoiceBackend, Admission>();
+export function limitedSessions<A extends Admission>(
+  admit: (backend: VoiceBackend, options: AdmissionOptions) => A,
+): LimitedSessions<A> {
+  const admissions = new WeakMap<VoiceBackend, A>();
 
-  const admissionWithLimits = (backend: VoiceBackend, maxOrOptions: number | O): Admission => {
-    const options = (
-      typeof maxOrOptions === 'number' ? { maxConcurrentSessions: maxOrOptions } : maxOrOptions
-    ) as O;
+  const admissionWithLimits = (
+    backend: VoiceBackend,
+    maxOrOptions: number | AdmissionOptions,
+  ): A => {
+    const options =
+      typeof maxOrOptions === 'number' ? { maxConcurrentSessions: maxOrOptions } : maxOrOptions;
     if (options === null || typeof options !== 'object') {
       throw new ConfigError(
         'maxOrOptions',
@@ -68,7 +70,7 @@ export function limitedSessions<O extends AdmissionOptions<unknown>>(
 
   return {
     createSessionWithLimit(backend, sessionConfig, maxOrOptions, options = {}) {
-      let admission: Admission;
+      let admission: A;
       try {
         admission = admissionWithLimits(backend, maxOrOptions);
       } catch (error) {

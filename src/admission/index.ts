@@ -5,6 +5,7 @@ export type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
 export { Slot } from './gate/slot.js';
 export type { Attached, Instrumentation, ObservedAdmission } from './instrumentation.js';
 export type {
+  AdmissionOptions,
   HealthGateOptions,
   QueueOptions,
   SetupOptions,

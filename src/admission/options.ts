@@ -1,5 +1,6 @@
 import type { VoiceBackend } from '../iface/backend.js';
 import { ConfigError } from '../iface/errors.js';
+import type { TelemetryOptions } from '../iface/telemetry.js';
 import {
   describeValue,
   durationField,
@@ -51,7 +52,7 @@ export interface HealthGateOptions {
   readonly failureThreshold?: number;
 }
 
-export interface AdmissionOptions<T = Instrumentation> {
+export interface AdmissionOptions {
   /**
    * Sessions (slots) held at once, across everyone sharing the store: the hard ceiling.
    * Default: the backend's `BackendConfig.maxConcurrentSessions`; one of the two is required.
@@ -72,11 +73,12 @@ export interface AdmissionOptions<T = Instrumentation> {
   /** Span hooks; by default the OpenTelemetry ones of the telemetry options. */
   readonly tracer?: AdmissionTracer;
   /**
-   * What reports this admission's metrics and spans. The package entry's `Admission` reads
-   * OpenTelemetry options here (on by default, see docs/autoscaling.md); `false` turns
-   * reporting off at no cost.
+   * OpenTelemetry metrics and spans (see docs/autoscaling.md): on by default with the global
+   * providers, these options to choose providers, an `Instrumentation` of your own, or `false`
+   * to turn reporting off at no cost. The `Admission` of the package entry builds the
+   * OpenTelemetry instrumentation from the options; admission itself never loads it.
    */
-  readonly telemetry?: false | T;
+  readonly telemetry?: false | TelemetryOptions | Instrumentation;
 }
 
 export interface ResolvedOptions {
@@ -255,18 +257,16 @@ function resolveTracer(raw: unknown): AdmissionTracer | undefined {
   return tracer as AdmissionTracer;
 }
 
+/** Reporting as handed in: none, or an Instrumentation (the package entry builds one from options). */
 function resolveInstrumentation(raw: unknown): Instrumentation | undefined {
   if (raw === undefined || raw === false) return undefined;
-  const instrumentation = raw as Partial<Instrumentation> | null;
-  if (
-    instrumentation === null ||
-    typeof instrumentation !== 'object' ||
-    typeof instrumentation.attach !== 'function'
-  ) {
-    throw new ConfigError(
-      'options.telemetry',
-      `must be false or an Instrumentation such as openTelemetry() from voice-admission/telemetry, got ${describeValue(raw)}`,
-    );
-  }
-  return instrumentation as Instrumentation;
+  if (isInstrumentation(raw)) return raw;
+  throw new ConfigError(
+    'options.telemetry',
+    `must be false or an Instrumentation here (OpenTelemetry options are read by the Admission the package exports), got ${describeValue(raw)}`,
+  );
+}
+
+export function isInstrumentation(value: unknown): value is Instrumentation {
+  return typeof (value as Partial<Instrumentation> | null | undefined)?.attach === 'function';
 }

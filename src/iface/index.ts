@@ -25,3 +25,4 @@ export type {
   Transport,
   VoiceSession,
 } from './session.js';
+export type { TelemetryOptions } from './telemetry.js';
