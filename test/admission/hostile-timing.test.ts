@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import type { SetupOptions } from '../../src/admission/options.js';
+import {
+  type AcquireRequest,
+  type CapacityStore,
+  isRefusal,
+  type Lease,
+} from '../../src/admission/store/capacity-store.js';
+import { memoryStore } from '../../src/admission/store/memory-store.js';
 import { AdmissionError } from '../../src/iface/errors.js';
 import type { VoiceSession } from '../../src/iface/session.js';
 import { useFakeClock } from '../support/fake-clock.js';
@@ -157,6 +164,64 @@ describe('an idempotency key belongs to its creation until its session is closed
       expect(backend.open).toBe(1);
     },
   );
+});
+
+/** A memory store that can drop a lease, as a shared store does when the lease expired. */
+class DroppingStore implements CapacityStore {
+  readonly kind = 'dropping';
+  readonly inner = memoryStore();
+  readonly #dropped = new Set<Lease>();
+  #listeners: ((lease: Lease) => void)[] = [];
+  readonly held: Lease[] = [];
+
+  tryAcquire(request: AcquireRequest) {
+    const result = this.inner.tryAcquire(request);
+    if (!isRefusal(result)) this.held.push(result);
+    return result;
+  }
+  release(lease: Lease): void {
+    if (!this.#dropped.delete(lease)) this.inner.release(lease);
+  }
+  usage() {
+    return this.inner.usage();
+  }
+  onLeaseLost(listener: (lease: Lease) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
+  }
+  drop(lease: Lease): void {
+    this.inner.release(lease);
+    this.#dropped.add(lease);
+    for (const listener of this.#listeners) listener(lease);
+  }
+}
+
+describe('a slot the store dropped during setup', () => {
+  it('answers the caller at once and is given back once the create settled and its session closed', async () => {
+    useFakeClock();
+    const backend = new HostileBackend();
+    backend.plan = () => ({ settleMs: 50, outcome: 'succeed', onAbort: 'ignore', closeMs: 5 });
+    const store = new DroppingStore();
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false, store });
+    const lost: (string | undefined)[] = [];
+    admission.on('lease_lost', (e) => lost.push(e.sessionId));
+    const request = track(admission.createSession({ userId: 'u' }));
+    await settle();
+    vi.advanceTimersByTime(10);
+    store.drop(store.held[0]!);
+    await settle();
+    expect(lost).toEqual([undefined]);
+    expect(request.result.error).toMatchObject({ code: 'store_unavailable' });
+    expect({ active: admission.active, open: backend.open }).toEqual({ active: 1, open: 1 });
+    vi.advanceTimersByTime(40);
+    await settle();
+    expect(backend.open).toBe(1); // being closed
+    vi.advanceTimersByTime(5);
+    await settle();
+    expect({ active: admission.active, open: backend.open }).toEqual({ active: 0, open: 0 });
+  });
 });
 
 describe('a retry of a failed keyed creation', () => {

@@ -3,6 +3,7 @@ import { vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import type { SetupOptions } from '../../src/admission/options.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
+import type { AdmissionSpan, AdmissionTracer } from '../../src/admission/tracer.js';
 import { AdmissionError } from '../../src/iface/errors.js';
 import type { VoiceSession } from '../../src/iface/session.js';
 import { CheckingStore } from './checking-store.js';
@@ -165,6 +166,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
   const violations: string[] = [];
   const backend = new HostileBackend();
   const store = new CheckingStore(memoryStore());
+  const spans = new SpanCounter();
   const admission = new Admission(backend, {
     maxConcurrentSessions: run.limit,
     tenants: { defaultMax: TENANT_CAP },
@@ -172,6 +174,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
     setup: run.setup,
     health: false,
     store,
+    tracer: spans,
   });
   const plans = new Map<string, CreatePlan>();
   backend.plan = (config) => plans.get(config.userId)!;
@@ -309,7 +312,27 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
   if (refused !== refusals) {
     violations.push(`${refusals} callers refused, ${refused} refused events`);
   }
+  violations.push(...spans.unbalanced());
   return violations;
+}
+
+/** A tracer that checks every admission span is ended exactly once. */
+class SpanCounter implements AdmissionTracer {
+  readonly #ends: number[] = [];
+
+  startAdmission(): AdmissionSpan {
+    const index = this.#ends.push(0) - 1;
+    return {
+      runCreate: (create) => create(),
+      end: () => {
+        this.#ends[index]!++;
+      },
+    };
+  }
+
+  unbalanced(): string[] {
+    return this.#ends.filter((n) => n !== 1).map((n) => `a span ended ${n} times`);
+  }
 }
 
 /** Lets promise chains run out (store answers, closes, microtask hang-ups). */
