@@ -87,7 +87,7 @@ export class Drain {
     const revoked = gate.active - flow.holding;
     // Holders stop on their slot's signal: the session flow cancels setups and closes sessions,
     // releasing each slot once its create has settled and its session has closed.
-    gate.revokeAll(refusals.drainDeadline());
+    gate.revokeAll((slot) => refusals.drainDeadline(slot.tenantId));
     await this.#within(plan.closeTimeoutMs, () => flow.holding === 0);
     return { closed, aborted, revoked, timedOut: true };
   }

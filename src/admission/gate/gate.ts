@@ -215,9 +215,9 @@ export class Gate {
     return waiters.length;
   }
 
-  /** Tells every holder to stop (`slot.signal` aborts with `reason`). */
-  revokeAll(reason: AdmissionError): void {
-    for (const slot of this.#slots.toArray()) slot.revoke(reason);
+  /** Tells every holder to stop: each `slot.signal` aborts with `reasonFor(slot)`. */
+  revokeAll(reasonFor: (slot: Slot) => AdmissionError): void {
+    for (const slot of this.#slots.toArray()) slot.revoke(reasonFor(slot));
   }
 
   reportStoreError(operation: 'acquire' | 'release' | 'bind', error: unknown): void {

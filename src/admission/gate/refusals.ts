@@ -45,9 +45,9 @@ export class Refusals {
     return this.error(tenantId, 'aborted', { cause });
   }
 
-  /** A drain reached its deadline while work was still under way (every holder is told). */
-  drainDeadline(): AdmissionError {
-    return new AdmissionError('draining', 'the drain deadline was reached');
+  /** A drain reached its deadline while the holder's work was still under way. */
+  drainDeadline(tenantId: string): AdmissionError {
+    return new AdmissionError('draining', 'the drain deadline was reached', { tenantId });
   }
 
   /** The shared store dropped the slot (its lease expired or was lost). */
