@@ -1,4 +1,6 @@
-import { setDefaultInstrumentation } from './admission/instrumentation.js';
+import { Admission as CoreAdmission } from './admission/admission.js';
+import { limitedSessions } from './admission/create-session-with-limit.js';
+import { type AdmissionOptions, isInstrumentation } from './admission/options.js';
 import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
 import { builtinProviders } from './providers/builtin.js';
@@ -44,10 +46,28 @@ export {
   type SimulationModel,
   type SimulationStats,
 } from './providers/simulated/index.js';
-export type { TelemetryOptions } from './telemetry/options.js';
 
-// Admissions report through OpenTelemetry unless created with `telemetry: false`.
-setDefaultInstrumentation(openTelemetry);
+/**
+ * Admission that reports through OpenTelemetry unless created with `telemetry: false`: the
+ * package entry hands the instrumentation in; admission itself never loads it.
+ */
+export class Admission extends CoreAdmission {
+  constructor(backend: VoiceBackend, options: AdmissionOptions) {
+    super(backend, withTelemetry(options));
+  }
+}
+
+function withTelemetry(options: AdmissionOptions): AdmissionOptions {
+  // Anything but an options object is left for Admission to name in its error.
+  if (options === null || typeof options !== 'object') return options;
+  const { telemetry } = options;
+  if (telemetry === false || isInstrumentation(telemetry)) return options;
+  return { ...options, telemetry: openTelemetry(telemetry) };
+}
+
+export const { createSessionWithLimit, admissionFor } = limitedSessions(
+  (backend, options) => new Admission(backend, options),
+);
 
 /** The registry behind `createBackend` and `registerProvider`. */
 export const providers = new ProviderRegistry(builtinProviders);

@@ -1,6 +1,5 @@
-import { Admission } from '../../src/admission/admission.js';
+import { Admission } from '../../src/index.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
-import '../../src/index.js';
 import { testMeter } from '../../test/support/metric-reader.js';
 import { type BenchCase, formatNs, median, type Row } from '../measure.js';
 

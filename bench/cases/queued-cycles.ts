@@ -1,9 +1,8 @@
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
-import { Admission } from '../../src/admission/admission.js';
+import { Admission } from '../../src/index.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 import { testMeter } from '../../test/support/metric-reader.js';
-import '../../src/index.js';
 import {
   type BenchCase,
   collectGarbage,

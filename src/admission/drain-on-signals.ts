@@ -1,4 +1,3 @@
-import type { Admission } from './admission.js';
 import type { DrainResult } from './events.js';
 import type { DrainOptions } from './types.js';
 
@@ -17,7 +16,7 @@ export interface DrainOnSignalsOptions extends DrainOptions {
  * 130. Returns the function that removes the handlers.
  */
 export function drainOnSignals(
-  admission: Admission,
+  admission: { drain(options?: DrainOptions): Promise<DrainResult> },
   options: DrainOnSignalsOptions = {},
 ): () => void {
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];

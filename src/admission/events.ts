@@ -29,9 +29,9 @@ export interface DrainResult {
 }
 
 /**
- * Everything admission reports. Every request that ends without a slot emits exactly one
- * `refused`; every request that waited emits exactly one `dequeued`; every granted slot emits
- * one `admitted` and, later, one `released`.
+ * Everything admission reports. Every caller refused emits exactly one `refused` (each caller
+ * of a shared idempotency key counts); every request that waited in the queue emits exactly
+ * one `dequeued`; every granted slot emits one `admitted` and, later, one `released`.
  */
 export interface AdmissionEvents extends Record<string, unknown> {
   admitted: { readonly tenantId: string; readonly waitedMs: number; readonly active: number };
@@ -81,4 +81,11 @@ export interface AdmissionEvents extends Record<string, unknown> {
    * reason `lease_lost` to keep the cap; a raw slot's `signal` aborts.
    */
   lease_lost: { readonly tenantId: string; readonly sessionId: string | undefined };
+}
+
+/** How admission's parts report events through the one emitter users subscribe to. */
+export interface EventSink {
+  /** True when someone listens: payloads are built only then. */
+  wants(event: keyof AdmissionEvents): boolean;
+  emit<K extends keyof AdmissionEvents>(event: K, payload: AdmissionEvents[K]): void;
 }

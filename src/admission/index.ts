@@ -1,8 +1,9 @@
 export * from './adaptive/index.js';
 export { Admission } from './admission.js';
-export { admissionFor, createSessionWithLimit } from './create-session-with-limit.js';
 export { type DrainOnSignalsOptions, drainOnSignals } from './drain-on-signals.js';
 export type { AdmissionEvents, DequeueOutcome, DrainResult } from './events.js';
+export { Slot } from './gate/slot.js';
+export type { Attached, Instrumentation, ObservedAdmission } from './instrumentation.js';
 export type {
   AdmissionOptions,
   HealthGateOptions,
@@ -10,7 +11,6 @@ export type {
   SetupOptions,
   TenantLimitsOptions,
 } from './options.js';
-export { Slot } from './slot.js';
 export type {
   AcquireRequest,
   AcquireResult,

@@ -1,5 +1,17 @@
-import type { Admission } from './admission.js';
+import type { VoiceBackend } from '../iface/backend.js';
+import type { AdmissionEvents } from './events.js';
 import type { AdmissionTracer } from './tracer.js';
+import type { AdmissionStats } from './types.js';
+
+/** What an instrumentation may observe of an admission: its events and its stats. */
+export interface ObservedAdmission {
+  readonly backend: Pick<VoiceBackend, 'provider'>;
+  on<K extends keyof AdmissionEvents>(
+    event: K,
+    listener: (payload: AdmissionEvents[K]) => void,
+  ): () => void;
+  stats(): AdmissionStats;
+}
 
 /** Observers attached to one admission: a tracer for its spans, and how to stop observing. */
 export interface Attached {
@@ -8,21 +20,10 @@ export interface Attached {
 }
 
 /**
- * What reports an admission's metrics and spans. Admission knows nothing of OpenTelemetry: the
- * package entry point installs the OpenTelemetry implementation as the default, which a
- * new Admission attaches unless its options say `telemetry: false`.
+ * What reports an admission's metrics and spans, handed to it in its options (`telemetry`).
+ * Admission knows nothing of OpenTelemetry: `openTelemetry()` (voice-admission/telemetry)
+ * implements this, and the package entry's `Admission` uses it by default.
  */
 export interface Instrumentation {
-  attach(admission: Admission, options: unknown): Attached;
-}
-
-let fallback: Instrumentation | undefined;
-
-/** Installs the instrumentation new admissions attach by default (undefined: none). */
-export function setDefaultInstrumentation(instrumentation: Instrumentation | undefined): void {
-  fallback = instrumentation;
-}
-
-export function defaultInstrumentation(): Instrumentation | undefined {
-  return fallback;
+  attach(admission: ObservedAdmission): Attached;
 }

@@ -1,7 +1,16 @@
+import type { VoiceBackend } from '../iface/backend.js';
 import { ConfigError } from '../iface/errors.js';
-import { describeValue, knownKeys, numberField, objectOrUndefined } from '../internal/validate.js';
-import type { TelemetryOptions } from '../telemetry/options.js';
+import type { TelemetryOptions } from '../iface/telemetry.js';
+import {
+  describeValue,
+  durationField,
+  knownKeys,
+  numberField,
+  objectOrUndefined,
+} from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
+import { resolveTenantCaps, SESSION_CAP } from './gate/limits.js';
+import type { Instrumentation } from './instrumentation.js';
 import type { CapacityStore } from './store/capacity-store.js';
 import { memoryStore } from './store/memory-store.js';
 import type { AdmissionTracer } from './tracer.js';
@@ -18,7 +27,7 @@ export interface QueueOptions {
   readonly maxSize?: number;
   /** Waiters one tenant may hold at most, so one tenant cannot fill the queue. Default: maxSize. */
   readonly maxPerTenant?: number;
-  /** Default wait before `queue_timeout`. Default 10 000 ms. */
+  /** Default wait before `queue_timeout`; `Infinity` waits without a deadline. Default 10 000 ms. */
   readonly timeoutMs?: number;
 }
 
@@ -27,7 +36,10 @@ export interface SetupOptions {
   readonly concurrency?: number | AdaptiveLimit;
   /** Setup starts per second, spaced evenly. Default: unlimited. */
   readonly perSecond?: number;
-  /** A setup taking longer is aborted and fails with `timeout`. Default 30 000 ms. */
+  /**
+   * A setup taking longer is aborted and its callers get a `timeout` BackendError; `Infinity`
+   * sets no timer at all. Default 30 000 ms.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -41,8 +53,11 @@ export interface HealthGateOptions {
 }
 
 export interface AdmissionOptions {
-  /** Sessions (slots) held at once, across everyone sharing the store: the hard ceiling. */
-  readonly maxConcurrentSessions: number;
+  /**
+   * Sessions (slots) held at once, across everyone sharing the store: the hard ceiling.
+   * Default: the backend's `BackendConfig.maxConcurrentSessions`; one of the two is required.
+   */
+  readonly maxConcurrentSessions?: number;
   /**
    * An `adaptive(...)` limit on this instance's sessions, found from setup latency and
    * failures; `maxConcurrentSessions` stays the ceiling.
@@ -58,10 +73,12 @@ export interface AdmissionOptions {
   /** Span hooks; by default the OpenTelemetry ones of the telemetry options. */
   readonly tracer?: AdmissionTracer;
   /**
-   * OpenTelemetry metrics and spans (see docs/autoscaling.md), on by default with the global
-   * providers; `false` turns them off at no cost.
+   * OpenTelemetry metrics and spans (see docs/autoscaling.md): on by default with the global
+   * providers, these options to choose providers, an `Instrumentation` of your own, or `false`
+   * to turn reporting off at no cost. The `Admission` of the package entry builds the
+   * OpenTelemetry instrumentation from the options; admission itself never loads it.
    */
-  readonly telemetry?: false | TelemetryOptions;
+  readonly telemetry?: false | TelemetryOptions | Instrumentation;
 }
 
 export interface ResolvedOptions {
@@ -84,16 +101,19 @@ export interface ResolvedOptions {
     | undefined;
   readonly store: CapacityStore;
   readonly tracer: AdmissionTracer | undefined;
-  /** Validated by the instrumentation that reads it. */
-  readonly telemetry: unknown;
+  readonly instrumentation: Instrumentation | undefined;
 }
 
 const INF = Number.POSITIVE_INFINITY;
-const cap = { min: 1, integer: true } as const;
 const capOrInfinity = { min: 1, integer: true, infinite: true } as const;
 const durationMs = { min: 1, infinite: true } as const;
 
-export function resolveOptions(raw: unknown): ResolvedOptions {
+/**
+ * Validates the options, naming the field and value of the first bad one. The cap defaults to
+ * the backend's own `config.maxConcurrentSessions` (as the Go pattern reads it from the
+ * backend config).
+ */
+export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOptions {
   const options = objectOrUndefined('options', raw);
   if (options === undefined)
     throw new ConfigError('options', 'are required (at least maxConcurrentSessions)');
@@ -108,16 +128,8 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     'tracer',
     'telemetry',
   ]);
-  if (options.maxConcurrentSessions === undefined) {
-    throw new ConfigError('options.maxConcurrentSessions', 'is required');
-  }
-  const maxConcurrentSessions = numberField(
-    'options.maxConcurrentSessions',
-    options.maxConcurrentSessions,
-    cap,
-    1,
-  );
-  const tenants = resolveTenantLimits('options.tenants', options.tenants);
+  const maxConcurrentSessions = resolveCap(options.maxConcurrentSessions, backend);
+  const tenants = resolveTenantCaps('options.tenants', options.tenants);
 
   const queue = objectOrUndefined('options.queue', options.queue) ?? {};
   knownKeys('options.queue', queue, ['maxSize', 'maxPerTenant', 'timeoutMs']);
@@ -130,7 +142,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
       { min: 0, integer: true },
       maxSize,
     ),
-    timeoutMs: numberField('options.queue.timeoutMs', queue.timeoutMs, durationMs, 10_000),
+    timeoutMs: durationField('options.queue.timeoutMs', queue.timeoutMs, durationMs, 10_000),
   };
 
   const setup = objectOrUndefined('options.setup', options.setup) ?? {};
@@ -146,7 +158,7 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
       { min: 0.001, infinite: true },
       INF,
     ),
-    timeoutMs: numberField('options.setup.timeoutMs', setup.timeoutMs, durationMs, 30_000),
+    timeoutMs: durationField('options.setup.timeoutMs', setup.timeoutMs, durationMs, 30_000),
   };
 
   return {
@@ -159,31 +171,20 @@ export function resolveOptions(raw: unknown): ResolvedOptions {
     health: resolveHealth(options.health),
     store: resolveStore(options.store),
     tracer: resolveTracer(options.tracer),
-    telemetry: options.telemetry,
+    instrumentation: resolveInstrumentation(options.telemetry),
   };
 }
 
-export function resolveTenantLimits(
-  field: string,
-  raw: unknown,
-): { defaultMax: number; max: Map<string, number> } {
-  const tenants = objectOrUndefined(field, raw) ?? {};
-  knownKeys(field, tenants, ['defaultMax', 'max']);
-  const defaultMax = numberField(`${field}.defaultMax`, tenants.defaultMax, capOrInfinity, INF);
-  const overrides = objectOrUndefined(`${field}.max`, tenants.max) ?? {};
-  const max = new Map<string, number>();
-  for (const [tenantId, value] of Object.entries(overrides)) {
-    max.set(
-      tenantId,
-      numberField(
-        `${field}.max.${tenantId}`,
-        value,
-        { min: 0, integer: true, infinite: true },
-        INF,
-      ),
+function resolveCap(raw: unknown, backend: VoiceBackend): number {
+  if (raw !== undefined) return numberField('options.maxConcurrentSessions', raw, SESSION_CAP, 1);
+  const fromBackend = backend.config?.maxConcurrentSessions;
+  if (fromBackend === undefined) {
+    throw new ConfigError(
+      'options.maxConcurrentSessions',
+      'is required (or set maxConcurrentSessions in the backend config)',
     );
   }
-  return { defaultMax, max };
+  return numberField('backend.config.maxConcurrentSessions', fromBackend, SESSION_CAP, 1);
 }
 
 function resolveAdaptive(raw: unknown): AdaptiveLimit | undefined {
@@ -199,7 +200,7 @@ function resolveHealth(raw: unknown): ResolvedOptions['health'] {
   if (raw === true) throw new ConfigError('options.health', 'must be an object or false, got true');
   const health = objectOrUndefined('options.health', raw) ?? {};
   knownKeys('options.health', health, ['intervalMs', 'timeoutMs', 'failureThreshold']);
-  const intervalMs = numberField(
+  const intervalMs = durationField(
     'options.health.intervalMs',
     health.intervalMs,
     { min: 10 },
@@ -207,7 +208,7 @@ function resolveHealth(raw: unknown): ResolvedOptions['health'] {
   );
   return {
     intervalMs,
-    timeoutMs: numberField(
+    timeoutMs: durationField(
       'options.health.timeoutMs',
       health.timeoutMs,
       { min: 1, max: intervalMs },
@@ -216,7 +217,7 @@ function resolveHealth(raw: unknown): ResolvedOptions['health'] {
     failureThreshold: numberField(
       'options.health.failureThreshold',
       health.failureThreshold,
-      cap,
+      SESSION_CAP,
       1,
     ),
   };
@@ -254,4 +255,18 @@ function resolveTracer(raw: unknown): AdmissionTracer | undefined {
     );
   }
   return tracer as AdmissionTracer;
+}
+
+/** Reporting as handed in: none, or an Instrumentation (the package entry builds one from options). */
+function resolveInstrumentation(raw: unknown): Instrumentation | undefined {
+  if (raw === undefined || raw === false) return undefined;
+  if (isInstrumentation(raw)) return raw;
+  throw new ConfigError(
+    'options.telemetry',
+    `must be false or an Instrumentation here (OpenTelemetry options are read by the Admission the package exports), got ${describeValue(raw)}`,
+  );
+}
+
+export function isInstrumentation(value: unknown): value is Instrumentation {
+  return typeof (value as Partial<Instrumentation> | null | undefined)?.attach === 'function';
 }

@@ -24,3 +24,4 @@ export type {
   SessionState,
   VoiceSession,
 } from './session.js';
+export type { TelemetryOptions } from './telemetry.js';

@@ -1,7 +1,7 @@
 import type { AgentServer, JobRequest } from '@livekit/agents';
-import type { Admission } from '../admission/admission.js';
-import type { Slot } from '../admission/slot.js';
+import type { Slot } from '../admission/gate/slot.js';
 import { ConfigError } from '../iface/errors.js';
+import type { Admission } from '../index.js';
 import { describeValue, numberField } from '../internal/validate.js';
 
 /** What `job.accept()` is called with. */

@@ -8,12 +8,4 @@ export function onAbort(signal: AbortSignal | undefined, onAbort: () => void): (
   return () => signal.removeEventListener('abort', onAbort);
 }
 
-/** An AbortSignal that aborts when any of the given signals aborts. */
-export function anySignal(signals: readonly (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined);
-  if (present.length === 0) return undefined;
-  if (present.length === 1) return present[0];
-  return AbortSignal.any(present);
-}
-
 export function noop(): void {}

@@ -41,6 +41,9 @@ export function knownKeys(
   }
 }
 
+/** The longest delay a Node.js timer honours; a longer one fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export interface NumberRule {
   readonly min?: number;
   readonly max?: number;
@@ -82,6 +85,59 @@ export function numberField(
   return value;
 }
 
+export interface DurationRule {
+  readonly min: number;
+  readonly max?: number;
+  /** Accept `Infinity` (meaning "no timer at all"). */
+  readonly infinite?: boolean;
+}
+
+/**
+ * Validates a duration in milliseconds that arms a timer: finite values above
+ * `MAX_TIMER_MS` are refused, since Node.js would fire them after 1 ms.
+ */
+export function durationField(
+  field: string,
+  value: unknown,
+  rule: DurationRule,
+  fallback: number,
+): number;
+export function durationField(
+  field: string,
+  value: unknown,
+  rule: DurationRule,
+): number | undefined;
+export function durationField(
+  field: string,
+  value: unknown,
+  rule: DurationRule,
+  fallback?: number,
+): number | undefined {
+  const max = Math.min(rule.max ?? MAX_TIMER_MS, MAX_TIMER_MS);
+  const ms = numberField(
+    field,
+    value,
+    { min: rule.min, infinite: rule.infinite === true },
+    fallback as number,
+  );
+  if (ms !== undefined && ms !== Number.POSITIVE_INFINITY && ms > max) {
+    throw new ConfigError(
+      field,
+      max === MAX_TIMER_MS
+        ? `must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports)${rule.infinite ? ' or Infinity for none' : ''}, got ${describeValue(ms)}`
+        : `must be <= ${max}, got ${describeValue(ms)}`,
+    );
+  }
+  return ms;
+}
+
+/** Checks a tenant id as every store accepts it: a non-empty string without control characters. */
+export function tenantIdField(field: string, value: unknown): string {
+  const tenantId = stringField(field, value, true);
+  printableField(field, tenantId);
+  return tenantId;
+}
+
 /** Validates a non-empty string field. */
 export function stringField(field: string, value: unknown, required: true): string;
 export function stringField(field: string, value: unknown, required?: false): string | undefined;
@@ -93,18 +149,19 @@ export function stringField(field: string, value: unknown, required = false): st
   return value;
 }
 
-/** Throws unless `value` is free of control characters (C0 and DEL). */
-export function printableField(field: string, value: string | undefined): void {
-  if (value === undefined) return;
+/** True when `value` has no control characters (C0 and DEL). */
+export function isPrintable(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) {
-      throw new ConfigError(
-        field,
-        `must not contain control characters, got ${JSON.stringify(value)}`,
-      );
-    }
+    if (code < 0x20 || code === 0x7f) return false;
   }
+  return true;
+}
+
+/** Throws unless `value` is free of control characters (C0 and DEL). */
+export function printableField(field: string, value: string | undefined): void {
+  if (value === undefined || isPrintable(value)) return;
+  throw new ConfigError(field, `must not contain control characters, got ${JSON.stringify(value)}`);
 }
 
 export function booleanField(field: string, value: unknown, fallback: boolean): boolean {

@@ -1,4 +1,8 @@
-export type { Attached, Instrumentation } from '../admission/instrumentation.js';
+export type {
+  Attached,
+  Instrumentation,
+  ObservedAdmission,
+} from '../admission/instrumentation.js';
 export { openTelemetry } from './instrument.js';
 export type { TelemetryOptions } from './options.js';
 export { MissingPeerError } from './peers.js';

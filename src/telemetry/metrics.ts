@@ -1,5 +1,5 @@
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
-import type { Admission } from '../admission/admission.js';
+import type { ObservedAdmission } from '../admission/instrumentation.js';
 import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { Instruments } from './instruments.js';
@@ -17,7 +17,7 @@ const tenantAttributes = (tenant: string): Attributes => ({ [ATTRIBUTE.tenant]: 
  * disappear, and the meter no longer holds on to the admission.
  */
 export function observeAdmission(
-  admission: Admission,
+  admission: ObservedAdmission,
   meter: Meter,
   instruments: Instruments,
   labels: TenantLabels,
@@ -62,7 +62,7 @@ export function observeAdmission(
   // Tenant values reported once keep being reported (as 0 when idle), so series end at zero.
   const activeSeen = new Set<string>();
   const queuedSeen = new Set<string>();
-  let current: Admission | undefined = admission;
+  let current: ObservedAdmission | undefined = admission;
   const observe = (result: BatchObservableResult): void => {
     const stats = current?.stats();
     if (stats === undefined) {

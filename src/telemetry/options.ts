@@ -1,5 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { ConfigError } from '../iface/errors.js';
+import type { TelemetryOptions } from '../iface/telemetry.js';
 import {
   booleanField,
   describeValue,
@@ -8,26 +9,7 @@ import {
   objectOrUndefined,
 } from '../internal/validate.js';
 
-/** How an admission reports through OpenTelemetry. Pass `telemetry: false` to turn it off. */
-export interface TelemetryOptions {
-  /** Default: the global meter provider (a no-op until an SDK registers one). */
-  readonly meterProvider?: MeterProvider;
-  /** Default: the global tracer provider. */
-  readonly tracerProvider?: TracerProvider;
-  /**
-   * Tenants that get their own metric attribute value; the rest are folded into `other`, so a
-   * flood of tenant ids cannot blow up metric cardinality. The first ones seen keep their
-   * value for the life of the process. Default 50.
-   */
-  readonly maxTenants?: number;
-  /**
-   * The tenants that may have their own attribute value (at most `maxTenants` of them); every
-   * other tenant is `other`. Default: none named, the first tenants seen get values.
-   */
-  readonly tenants?: readonly string[];
-  /** Put the caller's user id on spans (`enduser.id`). Off by default: it may be personal data. */
-  readonly recordUserId?: boolean;
-}
+export type { TelemetryOptions };
 
 export interface ResolvedTelemetryOptions {
   readonly meterProvider: MeterProvider | undefined;

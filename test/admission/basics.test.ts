@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
-import { Slot } from '../../src/admission/slot.js';
+import { Slot } from '../../src/admission/gate/slot.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
 import type { AdmissionRefusal } from '../../src/admission/types.js';
 import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  admissionFor,
-  createSessionWithLimit,
-} from '../../src/admission/create-session-with-limit.js';
 import { AdmissionError } from '../../src/iface/errors.js';
+import { admissionFor, createSessionWithLimit } from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { flush } from '../support/flush.js';
 

@@ -66,7 +66,7 @@ describe('drain', () => {
     await flush();
     expect(session.state).toBe('closed');
     await expect(session.closed).resolves.toMatchObject({ reason: 'drained' });
-    expect(settingUp.result.error).toMatchObject({ code: 'draining' });
+    expect(settingUp.result.error).toMatchObject({ code: 'draining', tenantId: 'default' });
     expect(slot.signal.aborted).toBe(true);
     expect(drained.result.value).toMatchObject({
       timedOut: true,

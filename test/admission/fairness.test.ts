@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
-import type { Slot } from '../../src/admission/slot.js';
+import type { Slot } from '../../src/admission/gate/slot.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { flush } from '../support/flush.js';
 

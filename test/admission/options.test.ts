@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
-import { createSessionWithLimit } from '../../src/admission/create-session-with-limit.js';
 import { ConfigError } from '../../src/iface/errors.js';
+import { createSessionWithLimit } from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 
 const backend = new ControlledBackend();

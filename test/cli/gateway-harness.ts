@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { afterEach } from 'vitest';
-import { Admission, type AdmissionOptions } from '../../src/admission/index.js';
+import { Admission, type AdmissionOptions } from '../../src/index.js';
 import { TokenTable } from '../../src/cli/gateway/auth.js';
 import {
   createGateway,

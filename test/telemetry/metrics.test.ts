@@ -1,13 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import manifest from '../../package.json' with { type: 'json' };
-import { Admission } from '../../src/admission/admission.js';
 import type {
   AcquireRequest,
   CapacityStore,
   Lease,
 } from '../../src/admission/store/capacity-store.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
-import '../../src/index.js'; // installs the OpenTelemetry instrumentation, as importing the package does
+import { Admission } from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush } from '../support/flush.js';

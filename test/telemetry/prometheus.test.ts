@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Admission } from '../../src/admission/admission.js';
-import '../../src/index.js';
+import { Admission } from '../../src/index.js';
 import { type PrometheusEndpoint, startPrometheus } from '../../src/telemetry/prometheus.js';
 import { describeWithBinary } from '../support/binaries.js';
 import { ControlledBackend } from '../support/controlled-backend.js';

@@ -1,8 +1,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Admission } from '../../src/admission/admission.js';
-import '../../src/index.js';
+import { Admission } from '../../src/index.js';
 import { ADMISSION_SPAN, CREATE_SPAN } from '../../src/telemetry/spans.js';
 import { setupTracing, type Tracing } from '../../src/telemetry/tracing.js';
 import { ControlledBackend } from '../support/controlled-backend.js';

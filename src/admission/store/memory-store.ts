@@ -1,3 +1,4 @@
+import { tenantIdField } from '../../internal/validate.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -57,6 +58,9 @@ export class MemoryCapacityStore implements CapacityStore {
     if (this.#active >= request.globalLimit) return GLOBAL_FULL;
     let counter = this.#tenants.get(request.tenantId);
     if (counter === undefined) {
+      // Checked once per tenant: the ids every store accepts (the Redis scripts split on
+      // control characters).
+      tenantIdField('tenantId', request.tenantId);
       counter = { active: 0 };
       this.#tenants.set(request.tenantId, counter);
     }

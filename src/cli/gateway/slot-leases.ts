@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admission } from '../../admission/admission.js';
-import type { Slot } from '../../admission/slot.js';
+import type { Slot } from '../../admission/gate/slot.js';
 import { HttpRefusal } from './auth.js';
 
 export const DEFAULT_TTL_SECONDS = 60;

@@ -1,5 +1,6 @@
 import PQueue from 'p-queue';
-import type { AdaptiveLimit } from './adaptive/adaptive-limit.js';
+import { onAbort } from '../../internal/abort.js';
+import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
 
 export interface SetupLimits {
   readonly concurrency: number | AdaptiveLimit;
@@ -11,6 +12,10 @@ export interface SetupLimits {
  * `perSecond` starts per second, spaced evenly (one start every 1/perSecond s) rather than in
  * bursts at each second's edge. Slots are reserved before a setup enters here, so smoothing
  * only delays work: it never decides admission.
+ *
+ * An abort can only stop a setup from starting. Once it runs, the setup's own settling is the
+ * answer (p-queue would race a running task against the signal and free its place while the
+ * backend's create carries on, letting setups and slots outrun their caps).
  */
 export class SetupSmoother {
   readonly #queue: PQueue | undefined;
@@ -49,14 +54,31 @@ export class SetupSmoother {
     return this.#queue?.pending ?? 0;
   }
 
-  /** Runs `setup` when its turn comes; rejects with the signal's reason if aborted first. */
-  run<T>(setup: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  /**
+   * Runs `setup` when its turn comes. Rejects with the signal's reason if it aborts before
+   * then; once `setup` has started, settles exactly as `setup` does.
+   */
+  run<T>(setup: () => Promise<T>, signal: AbortSignal): Promise<T> {
     const queue = this.#queue;
     if (queue === undefined) return setup();
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return queue.add(setup, signal === undefined ? {} : { signal }).catch((error: unknown) => {
-      // p-queue rejects an entry removed by abort with its own AbortError; surface our reason.
-      throw signal?.aborted ? signal.reason : error;
-    });
+    if (signal.aborted) return Promise.reject(signal.reason);
+    // p-queue only ever sees this signal, aborted while the setup still waits for its turn.
+    const leave = new AbortController();
+    let started = false;
+    const detach = onAbort(signal, () => leave.abort(signal.reason));
+    return queue
+      .add(
+        () => {
+          started = true;
+          detach();
+          return signal.aborted ? Promise.reject(signal.reason) : setup();
+        },
+        { signal: leave.signal },
+      )
+      .catch((error: unknown) => {
+        detach();
+        // p-queue rejects an entry removed by abort with its own AbortError; surface our reason.
+        throw !started && signal.aborted ? signal.reason : error;
+      });
   }
 }

@@ -1,4 +1,4 @@
-import { noop } from '../internal/abort.js';
+import { noop } from '../../internal/abort.js';
 import type { Deadlined } from './deadline-queue.js';
 import type { Lane, QueueEntry } from './fair-queue.js';
 import type { Slot } from './slot.js';
@@ -23,6 +23,8 @@ export class Waiter implements QueueEntry, Deadlined {
   /** How long it may wait (`Infinity` for no deadline). */
   readonly waitMs: number;
   readonly work: Work;
+  /** Whether a refusal of this request is reported here (raw slots) or by its caller's flow. */
+  readonly reportRefusal: boolean;
   lane: Lane | undefined = undefined;
   prev: QueueEntry | undefined = undefined;
   next: QueueEntry | undefined = undefined;
@@ -32,11 +34,18 @@ export class Waiter implements QueueEntry, Deadlined {
   /** Settles the caller's promise; rejecting goes through it too (see `reject`). */
   resolve: (value: unknown) => void = noop;
 
-  constructor(tenantId: string, enqueuedAt: number, waitMs: number, work: Work) {
+  constructor(
+    tenantId: string,
+    enqueuedAt: number,
+    waitMs: number,
+    work: Work,
+    reportRefusal: boolean,
+  ) {
     this.tenantId = tenantId;
     this.enqueuedAt = enqueuedAt;
     this.waitMs = waitMs;
     this.work = work;
+    this.reportRefusal = reportRefusal;
   }
 
   get deadline(): number {

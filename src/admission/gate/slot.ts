@@ -1,5 +1,4 @@
-import type { VoiceSession } from '../iface/session.js';
-import type { Lease } from './store/capacity-store.js';
+import type { Lease } from '../store/capacity-store.js';
 
 /** Called by a slot the one time it is released. */
 export type SlotReleaser = (slot: Slot) => void;
@@ -20,8 +19,11 @@ export class Slot {
   readonly acquiredAt: number;
   /** Milliseconds the request waited in the queue before the grant. */
   readonly waitedMs: number;
-  /** The session bound to this slot, once created. */
-  session: VoiceSession | undefined;
+  /**
+   * Slots this instance held right after the grant, this one included: what an adaptive limit
+   * judges the outcome of the work against (feedback travels with the grant).
+   */
+  readonly inflight: number;
   /** @internal The holding tenant's count, so release needs no lookup. */
   readonly hold: TenantHold;
   /** @internal Links in the admission's list of held slots (no hashing on the hot path). */
@@ -32,11 +34,18 @@ export class Slot {
   readonly #releaser: SlotReleaser;
   #controller: AbortController | undefined;
 
-  /** @internal Slots are made by `Admission`. */
-  constructor(lease: Lease, hold: TenantHold, waitedMs: number, releaser: SlotReleaser) {
+  /** @internal Slots are made by the admission gate. */
+  constructor(
+    lease: Lease,
+    hold: TenantHold,
+    waitedMs: number,
+    inflight: number,
+    releaser: SlotReleaser,
+  ) {
     this.lease = lease;
     this.hold = hold;
     this.waitedMs = waitedMs;
+    this.inflight = inflight;
     this.acquiredAt = performance.now();
     this.#releaser = releaser;
   }
@@ -50,8 +59,8 @@ export class Slot {
   }
 
   /**
-   * Aborts when the holder must stop: a drain reached its deadline. Created on first use so
-   * slots nobody watches cost nothing.
+   * Aborts when the holder must stop: a drain reached its deadline, or a shared store dropped
+   * the slot. Created on first use so slots nobody watches cost nothing.
    */
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
@@ -66,7 +75,7 @@ export class Slot {
     return true;
   }
 
-  /** @internal Signals the holder to stop (drain deadline). */
+  /** @internal Signals the holder to stop (drain deadline, lease lost). */
   revoke(reason: unknown): void {
     this.#controller ??= new AbortController();
     this.#controller.abort(reason);

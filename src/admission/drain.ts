@@ -1,0 +1,136 @@
+import { durationField, knownKeys, objectOrUndefined } from '../internal/validate.js';
+import type { DrainResult, EventSink } from './events.js';
+import type { Gate } from './gate/gate.js';
+import type { Refusals } from './gate/refusals.js';
+import type { SessionFlow } from './session/session-flow.js';
+import type { DrainOptions } from './types.js';
+
+export interface DrainParts {
+  readonly gate: Gate;
+  readonly flow: SessionFlow;
+  readonly refusals: Refusals;
+  readonly events: EventSink;
+  /** Stops what admits on its own (the health checks). */
+  readonly stopAdmitting: () => void;
+  /** Runs once the drain is over (unsubscribes from the store). */
+  readonly finished: () => void;
+}
+
+/** The validated options of one drain. */
+interface DrainPlan {
+  readonly timeoutMs: number;
+  readonly closeTimeoutMs: number;
+}
+
+/**
+ * Stops admitting, waits up to `timeoutMs` for every slot to be released, then tells every
+ * holder to stop: setups under way are cancelled (their callers get `draining`), sessions are
+ * closed (reason `drained`) and raw slot holders see `slot.signal` abort. Slots are still
+ * released only once what they paid for is gone; the drain waits `closeTimeoutMs` for that.
+ */
+export class Drain {
+  readonly #parts: DrainParts;
+  #result: Promise<DrainResult> | undefined;
+  /** Checks, after each release, whether what the drain waits for is over. */
+  #check: (() => void) | undefined;
+
+  constructor(parts: DrainParts) {
+    this.#parts = parts;
+  }
+
+  get started(): boolean {
+    return this.#result !== undefined;
+  }
+
+  /** Called by the gate after each release. */
+  released(): void {
+    this.#check?.();
+  }
+
+  /** Starts the drain, or returns the one under way. */
+  run(options: DrainOptions = {}): Promise<DrainResult> {
+    if (this.#result !== undefined) return this.#result;
+    const plan = resolveDrainOptions(options);
+    const { gate, events } = this.#parts;
+    const started = performance.now();
+    const activeAtStart = gate.active;
+    this.#parts.stopAdmitting();
+    events.emit('draining', { active: gate.active, queued: gate.queued });
+    const rejectedWaiters = gate.close();
+    this.#result = this.#finish(plan).then(({ closed, aborted, revoked, timedOut }) => {
+      this.#parts.finished();
+      const result: DrainResult = {
+        timedOut,
+        activeAtStart,
+        rejectedWaiters,
+        closedAtDeadline: closed,
+        abortedSetups: aborted,
+        revokedSlots: revoked,
+        stillActive: gate.active,
+        durationMs: performance.now() - started,
+      };
+      events.emit('drained', result);
+      return result;
+    });
+    return this.#result;
+  }
+
+  async #finish(
+    plan: DrainPlan,
+  ): Promise<{ closed: number; aborted: number; revoked: number; timedOut: boolean }> {
+    const { gate, flow, refusals } = this.#parts;
+    if (await this.#within(plan.timeoutMs, () => gate.active === 0)) {
+      return { closed: 0, aborted: 0, revoked: 0, timedOut: false };
+    }
+    const aborted = flow.settingUp;
+    const closed = flow.live;
+    const revoked = gate.active - flow.holding;
+    // Holders stop on their slot's signal: the session flow cancels setups and closes sessions,
+    // releasing each slot once its create has settled and its session has closed.
+    gate.revokeAll((slot) => refusals.drainDeadline(slot.tenantId));
+    await this.#within(plan.closeTimeoutMs, () => flow.holding === 0);
+    return { closed, aborted, revoked, timedOut: true };
+  }
+
+  // The drain's timers are not unref'ed: a drain under way is work the process must finish
+  // (closing sessions at the deadline), even once its servers are closed. Each is cleared
+  // when the drain moves on, so nothing is left keeping the process alive afterwards.
+  /** Resolves true once `done()` holds (checked after each release), false after `timeoutMs`. */
+  #within(timeoutMs: number, done: () => boolean): Promise<boolean> {
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer =
+        timeoutMs === Number.POSITIVE_INFINITY
+          ? undefined
+          : setTimeout(() => {
+              this.#check = undefined;
+              resolve(false);
+            }, timeoutMs);
+      this.#check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.#check = undefined;
+        resolve(true);
+      };
+    });
+  }
+}
+
+function resolveDrainOptions(options: DrainOptions): DrainPlan {
+  const value = objectOrUndefined('options', options) ?? {};
+  knownKeys('options', value, ['timeoutMs', 'closeTimeoutMs']);
+  return {
+    timeoutMs: durationField(
+      'options.timeoutMs',
+      value.timeoutMs,
+      { min: 0, infinite: true },
+      30_000,
+    ),
+    closeTimeoutMs: durationField(
+      'options.closeTimeoutMs',
+      value.closeTimeoutMs,
+      { min: 0 },
+      5_000,
+    ),
+  };
+}

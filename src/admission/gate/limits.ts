@@ -1,0 +1,95 @@
+import {
+  knownKeys,
+  numberField,
+  objectOrUndefined,
+  tenantIdField,
+} from '../../internal/validate.js';
+import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
+import type { LimitsUpdate } from '../types.js';
+import type { CapsView } from './refusals.js';
+
+const INF = Number.POSITIVE_INFINITY;
+
+/** A session cap: a positive integer a counter can still count to exactly. */
+export const SESSION_CAP = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true } as const;
+const TENANT_CAP = { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true, infinite: true } as const;
+const TENANT_DEFAULT = {
+  min: 1,
+  max: Number.MAX_SAFE_INTEGER,
+  integer: true,
+  infinite: true,
+} as const;
+
+export interface TenantCaps {
+  readonly defaultMax: number;
+  readonly max: Map<string, number>;
+}
+
+/** Reads `tenants: { defaultMax, max }`, naming `field` in errors. */
+export function resolveTenantCaps(field: string, raw: unknown): TenantCaps {
+  const tenants = objectOrUndefined(field, raw) ?? {};
+  knownKeys(field, tenants, ['defaultMax', 'max']);
+  const defaultMax = numberField(`${field}.defaultMax`, tenants.defaultMax, TENANT_DEFAULT, INF);
+  const overrides = objectOrUndefined(`${field}.max`, tenants.max) ?? {};
+  const max = new Map<string, number>();
+  for (const [tenantId, value] of Object.entries(overrides)) {
+    tenantIdField(`${field}.max`, tenantId);
+    max.set(tenantId, numberField(`${field}.max.${tenantId}`, value, TENANT_CAP, INF));
+  }
+  return { defaultMax, max };
+}
+
+/**
+ * The caps in force: the hard cap (`maxConcurrentSessions`, shared through the store), the
+ * optional adaptive limit on this instance's sessions under it, and the tenant caps. Changes
+ * are validated here; whoever changes them tells the gate that capacity may have freed.
+ */
+export class Limits implements CapsView {
+  /** The hard cap. */
+  hard: number;
+  readonly adaptive: AdaptiveLimit | undefined;
+  #tenantDefault: number;
+  #tenantMax: Map<string, number>;
+
+  constructor(hard: number, adaptive: AdaptiveLimit | undefined, tenants: TenantCaps) {
+    this.hard = hard;
+    this.adaptive = adaptive;
+    this.#tenantDefault = tenants.defaultMax;
+    this.#tenantMax = new Map(tenants.max);
+  }
+
+  /** The cap on sessions in force: the adaptive limit when there is one, under the hard cap. */
+  get current(): number {
+    return this.adaptive === undefined ? this.hard : Math.min(this.hard, this.adaptive.current);
+  }
+
+  /** The cap in force for `tenantId` (`Infinity` when none). */
+  tenant(tenantId: string): number {
+    return this.#tenantMax.get(tenantId) ?? this.#tenantDefault;
+  }
+
+  /** Applies `setLimits()`: every field is checked before anything changes. */
+  update(update: LimitsUpdate): void {
+    const value = objectOrUndefined('update', update) ?? {};
+    knownKeys('update', value, ['maxConcurrentSessions', 'tenants']);
+    const hard = numberField(
+      'update.maxConcurrentSessions',
+      value.maxConcurrentSessions,
+      SESSION_CAP,
+    );
+    if (value.tenants !== undefined) {
+      const tenants = objectOrUndefined('update.tenants', value.tenants) ?? {};
+      const parsed = resolveTenantCaps('update.tenants', tenants);
+      if (tenants.defaultMax !== undefined) this.#tenantDefault = parsed.defaultMax;
+      if (tenants.max !== undefined) this.#tenantMax = parsed.max;
+    }
+    if (hard !== undefined) this.hard = hard;
+  }
+
+  /** Sets one tenant's cap; `undefined` returns it to the default. */
+  setTenant(tenantId: string, max: number | undefined): void {
+    tenantIdField('tenantId', tenantId);
+    if (max === undefined) this.#tenantMax.delete(tenantId);
+    else this.#tenantMax.set(tenantId, numberField(`tenants.max.${tenantId}`, max, TENANT_CAP, 0));
+  }
+}

@@ -1,0 +1,170 @@
+import type { VoiceSession } from '../../iface/session.js';
+import { onAbort } from '../../internal/abort.js';
+
+/** One caller waiting for a creation's session. */
+interface Caller {
+  readonly resolve: (session: VoiceSession) => void;
+  readonly reject: (error: unknown) => void;
+  readonly detach: () => void;
+}
+
+/** Tells how each caller's wait ended, so each refused caller is reported once. */
+export type CallerAnswered = (tenantId: string, error: unknown) => void;
+
+/**
+ * One creation of a session and the callers waiting for it: one caller, or every request
+ * with the same idempotency key. Each caller is answered on its own (at once when its signal
+ * aborts); the creation itself is cancelled when nobody waits any more, or by `cancel()`
+ * (setup timeout, drain deadline, lease lost). Its `signal` is the one the backend sees.
+ *
+ * A creation lives until the session it produced is closed (`end()`), whoever still waits:
+ * while it lives, its idempotency key is taken.
+ */
+export class Creation {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly #controller = new AbortController();
+  readonly #callers = new Set<Caller>();
+  readonly #answered: CallerAnswered;
+  readonly #onAbortedBy: (signal: AbortSignal) => unknown;
+  #session: VoiceSession | undefined;
+  #failed = false;
+  #ended = false;
+  readonly #gone: Promise<void>;
+  #markGone!: () => void;
+
+  /**
+   * @param answered called for every caller rejected, with its error.
+   * @param abortedBy the error for a caller whose own signal aborted.
+   */
+  constructor(
+    tenantId: string,
+    userId: string,
+    answered: CallerAnswered,
+    abortedBy: (signal: AbortSignal) => unknown,
+  ) {
+    this.tenantId = tenantId;
+    this.userId = userId;
+    this.#answered = answered;
+    this.#onAbortedBy = abortedBy;
+    this.#gone = new Promise((resolve) => {
+      this.#markGone = resolve;
+    });
+  }
+
+  /** Aborts when nobody will receive the session: every caller left, or it was cancelled. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The session, once handed to the callers. */
+  get session(): VoiceSession | undefined {
+    return this.#session;
+  }
+
+  /** A new caller can join: still under way, or its session is still active. */
+  get joinable(): boolean {
+    if (this.#ended || this.#failed) return false;
+    if (this.#session !== undefined) return this.#session.state === 'active';
+    return !this.#controller.signal.aborted;
+  }
+
+  /** Settles once the creation is over: it failed, or its session closed and its slot is free. */
+  get gone(): Promise<void> {
+    return this.#gone;
+  }
+
+  /** A caller's wait for the session; rejects at once when `signal` aborts. */
+  join(signal: AbortSignal | undefined): Promise<VoiceSession> {
+    if (this.#session !== undefined) return Promise.resolve(this.#session);
+    if (signal?.aborted) {
+      const error = this.#onAbortedBy(signal);
+      this.#answered(this.tenantId, error);
+      // The first caller of a new creation gave up already: nobody will wait for it.
+      if (this.#callers.size === 0) this.#controller.abort(error);
+      return Promise.reject(error);
+    }
+    return new Promise<VoiceSession>((resolve, reject) => {
+      const caller: Caller = {
+        resolve,
+        reject,
+        detach: onAbort(signal, () => {
+          if (!this.#callers.delete(caller)) return;
+          const error = this.#onAbortedBy(signal!);
+          this.#rejectCaller(caller, error);
+          if (this.#callers.size === 0) this.#controller.abort(error);
+        }),
+      };
+      this.#callers.add(caller);
+    });
+  }
+
+  /** Nobody will receive the session: answers every caller with `error` and aborts the setup. */
+  cancel(error: unknown): void {
+    this.#rejectAll(error);
+    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+  }
+
+  /** Hands the session to every caller. False when nobody waits (the signal has aborted). */
+  deliver(session: VoiceSession): boolean {
+    if (this.#controller.signal.aborted) return false;
+    this.#session = session;
+    const callers = [...this.#callers];
+    this.#callers.clear();
+    for (const caller of callers) {
+      caller.detach();
+      caller.resolve(session);
+    }
+    return true;
+  }
+
+  /** The creation failed: every caller still waiting gets `error`; nobody can join it now. */
+  fail(error: unknown): void {
+    this.#failed = true;
+    this.#rejectAll(error);
+  }
+
+  /** Everything the creation paid for is gone; its key is free. */
+  end(): void {
+    this.#ended = true;
+    this.#markGone();
+  }
+
+  #rejectAll(error: unknown): void {
+    const callers = [...this.#callers];
+    this.#callers.clear();
+    for (const caller of callers) this.#rejectCaller(caller, error);
+  }
+
+  #rejectCaller(caller: Caller, error: unknown): void {
+    caller.detach();
+    this.#answered(this.tenantId, error);
+    caller.reject(error);
+  }
+}
+
+/**
+ * The creations on this instance that own an idempotency key, by tenant and key. A key is
+ * taken from the start of its creation until that creation is over (`Creation.end()`).
+ */
+export class KeyedCreations {
+  readonly #byKey = new Map<string, Creation>();
+
+  get(tenantId: string, key: string): Creation | undefined {
+    return this.#byKey.get(mapKey(tenantId, key));
+  }
+
+  /** Takes the key for `creation` until it ends. */
+  hold(key: string, creation: Creation): void {
+    const id = mapKey(creation.tenantId, key);
+    this.#byKey.set(id, creation);
+    void creation.gone.then(() => {
+      if (this.#byKey.get(id) === creation) this.#byKey.delete(id);
+    });
+  }
+}
+
+// Tenant ids and keys have no control characters, so NUL cannot be part of either.
+function mapKey(tenantId: string, key: string): string {
+  return `${tenantId}\u0000${key}`;
+}

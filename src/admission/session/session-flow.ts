@@ -1,0 +1,407 @@
+import type { VoiceBackend } from '../../iface/backend.js';
+import { AdmissionError, BackendError } from '../../iface/errors.js';
+import type { SessionConfig, SessionEndReason, VoiceSession } from '../../iface/session.js';
+import { onAbort } from '../../internal/abort.js';
+import { tenantOf } from '../../internal/session-config.js';
+import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
+import type { EventSink } from '../events.js';
+import type { Gate } from '../gate/gate.js';
+import type { Refusals } from '../gate/refusals.js';
+import type { Slot } from '../gate/slot.js';
+import type { CapacityStore } from '../store/capacity-store.js';
+import type { AdmissionSpan, AdmissionSpanResult, AdmissionTracer } from '../tracer.js';
+import type { CreateSessionOptions } from '../types.js';
+import { Creation, KeyedCreations } from './creation.js';
+import type { SetupSmoother } from './setup-smoother.js';
+
+export interface SessionFlowOptions {
+  readonly backend: VoiceBackend;
+  readonly gate: Gate;
+  readonly store: CapacityStore;
+  readonly refusals: Refusals;
+  readonly events: EventSink;
+  readonly smoother: SetupSmoother;
+  /** A setup taking longer is cancelled with a `timeout` BackendError; `Infinity` for none. */
+  readonly setupTimeoutMs: number;
+  /** Adaptive limits fed with each setup the backend itself finished. */
+  readonly sessionLimit: AdaptiveLimit | undefined;
+  readonly setupLimit: AdaptiveLimit | undefined;
+  readonly tracer: AdmissionTracer | undefined;
+}
+
+/** When a backend create started, and how many setups were running then. */
+interface SetupStart {
+  readonly at: number;
+  readonly setups: number;
+}
+
+/**
+ * One session request's life, from the idempotency check to the release of its slot:
+ * idempotency -> gate -> claim -> smoothed setup -> bind -> release, with its span ended once.
+ *
+ * The slot is released only once everything it paid for is gone: the backend's create has
+ * settled and, when nobody receives the session (the callers left, the setup timed out, a
+ * drain reached its deadline, the store dropped the slot), that session has been closed.
+ * Callers are answered at once whatever the backend does.
+ */
+export class SessionFlow {
+  readonly #options: SessionFlowOptions;
+  readonly #keys = new KeyedCreations();
+  /** Slots held by a creation, from their grant until they are released. */
+  readonly #held = new Set<Slot>();
+  /** Of those, the slots in their setup phase, and the slots bound to a live session. */
+  readonly #settingUp = new Set<Slot>();
+  readonly #bound = new Map<Slot, VoiceSession>();
+  readonly #answered = (tenantId: string, error: unknown): void =>
+    this.#reportRefused(tenantId, error);
+  readonly #abortedBy =
+    (tenantId: string) =>
+    (signal: AbortSignal): AdmissionError =>
+      this.#options.refusals.aborted(tenantId, signal.reason);
+
+  constructor(options: SessionFlowOptions) {
+    this.#options = options;
+  }
+
+  /** Sessions in their setup phase (holding a slot, backend create under way or waiting). */
+  get settingUp(): number {
+    return this.#settingUp.size;
+  }
+
+  /** Sessions created here and not yet closed. */
+  get live(): number {
+    return this.#bound.size;
+  }
+
+  /** Slots held by creations (setting up, live, or closing a session nobody received). */
+  get holding(): number {
+    return this.#held.size;
+  }
+
+  /** The session bound to `slot`, if any. */
+  sessionOf(slot: Slot): VoiceSession | undefined {
+    return this.#bound.get(slot);
+  }
+
+  /** Admits and creates a session for one caller (config and options already validated). */
+  async create(config: SessionConfig, options: CreateSessionOptions): Promise<VoiceSession> {
+    const tenantId = tenantOf(config);
+    const key = config.idempotencyKey;
+    if (key === undefined) return this.#start(config, options, undefined);
+    for (;;) {
+      const existing = this.#keys.get(tenantId, key);
+      if (existing === undefined) return this.#start(config, options, key);
+      if (existing.userId !== config.userId) {
+        const error = this.#options.refusals.duplicate(tenantId, existing.session?.id, false);
+        this.#reportRefused(tenantId, error);
+        throw error;
+      }
+      if (existing.joinable) return existing.join(options.signal);
+      // Its callers left or it was cancelled, but its session may still be open: the key is
+      // free only once that is over.
+      if (options.signal?.aborted) throw this.#rejectAborted(tenantId, options.signal);
+      await this.#waitUntilGone(existing, options.signal);
+    }
+  }
+
+  /** Starts a creation with its first caller; returns that caller's wait. */
+  #start(
+    config: SessionConfig,
+    options: CreateSessionOptions,
+    key: string | undefined,
+  ): Promise<VoiceSession> {
+    const tenantId = tenantOf(config);
+    const creation = new Creation(
+      tenantId,
+      config.userId,
+      this.#answered,
+      this.#abortedBy(tenantId),
+    );
+    if (key !== undefined) this.#keys.hold(key, creation);
+    const joined = creation.join(options.signal);
+    void this.#run(creation, config, options, key).finally(() => creation.end());
+    return joined;
+  }
+
+  /**
+   * Runs one creation to its end: the span is ended here and only here, once the callers have
+   * their answer; the returned promise settles once the slot is released.
+   */
+  async #run(
+    creation: Creation,
+    config: SessionConfig,
+    options: CreateSessionOptions,
+    key: string | undefined,
+  ): Promise<void> {
+    const span = this.#options.tracer?.startAdmission({
+      tenantId: creation.tenantId,
+      userId: config.userId,
+    });
+    const { result, released } = await this.#admitAndSetUp(creation, config, options, key, span);
+    span?.end(result);
+    await released;
+  }
+
+  async #admitAndSetUp(
+    creation: Creation,
+    config: SessionConfig,
+    options: CreateSessionOptions,
+    key: string | undefined,
+    span: AdmissionSpan | undefined,
+  ): Promise<Outcome> {
+    const { gate, store } = this.#options;
+    let slot: Slot;
+    try {
+      slot = (await gate.acquire({
+        tenantId: creation.tenantId,
+        priority: options.priority ?? 0,
+        signal: creation.signal,
+        timeoutMs: options.timeoutMs,
+        work: undefined,
+        reportRefusal: false,
+      })) as Slot;
+    } catch (error) {
+      creation.fail(error);
+      return this.#ended(error, 0);
+    }
+    this.#held.add(slot);
+    const claimKey = key === undefined ? undefined : `${creation.tenantId}\n${key}`;
+    if (claimKey !== undefined && store.claim !== undefined) {
+      const refused = await this.#claim(slot, claimKey);
+      if (refused !== undefined || creation.signal.aborted) {
+        this.#release(slot);
+        if (refused !== undefined) creation.fail(refused);
+        return this.#ended(refused ?? creation.signal.reason, slot.waitedMs);
+      }
+    }
+    return this.#setUp(creation, config, slot, claimKey, span);
+  }
+
+  /** Claims the key in a shared store, so another instance cannot create a second session. */
+  async #claim(slot: Slot, key: string): Promise<AdmissionError | undefined> {
+    const { refusals, gate, store } = this.#options;
+    try {
+      const claim = await store.claim!(slot.lease, key);
+      return claim.claimed ? undefined : refusals.duplicate(slot.tenantId, claim.sessionId, true);
+    } catch (cause) {
+      gate.reportStoreError('acquire', cause);
+      return refusals.error(slot.tenantId, 'store_unavailable', { cause, retryAfterMs: 1_000 });
+    }
+  }
+
+  async #setUp(
+    creation: Creation,
+    config: SessionConfig,
+    slot: Slot,
+    claimKey: string | undefined,
+    span: AdmissionSpan | undefined,
+  ): Promise<Outcome> {
+    const { backend, smoother } = this.#options;
+    const stopTimer = this.#setupTimer(creation);
+    // A drain deadline or a lost lease stops the setup too.
+    const detachSlot = whenAborted(slot.signal, () => creation.cancel(slot.signal.reason));
+    this.#settingUp.add(slot);
+    const started = performance.now();
+    let start: SetupStart | undefined;
+    const create = (): Promise<VoiceSession> => {
+      start = { at: performance.now(), setups: smoother.running };
+      return backend.createSession(config, { signal: creation.signal });
+    };
+    let session: VoiceSession;
+    try {
+      session = await smoother.run(
+        span === undefined ? create : () => span.runCreate(create),
+        creation.signal,
+      );
+    } catch (caught) {
+      stopTimer();
+      detachSlot();
+      this.#settingUp.delete(slot);
+      // The backend's create has settled (or never started): nothing is left to pay for.
+      this.#release(slot);
+      const error = this.#nameFailure(caught, creation);
+      // Admission stopping a setup says nothing about the backend's capacity.
+      if (start !== undefined && !creation.signal.aborted) this.#learn(slot, start, true);
+      this.#emitFailed(creation.tenantId, started, error);
+      creation.fail(error);
+      return this.#ended(error, slot.waitedMs);
+    }
+    stopTimer();
+    detachSlot();
+    this.#settingUp.delete(slot);
+    if (start !== undefined) this.#learn(slot, start, false);
+
+    if (!creation.deliver(session)) {
+      // Nobody receives it: close it, and only then give the slot back.
+      const reason = creation.signal.reason;
+      this.#emitFailed(creation.tenantId, started, reason);
+      closeSession(session, endReasonFor(reason));
+      await session.closed;
+      this.#release(slot);
+      return this.#ended(reason, slot.waitedMs);
+    }
+    const released = this.#bind(slot, session, claimKey);
+    const { events } = this.#options;
+    if (events.wants('session_created')) {
+      events.emit('session_created', {
+        tenantId: creation.tenantId,
+        sessionId: session.id,
+        provider: backend.provider,
+        durationMs: performance.now() - started,
+      });
+    }
+    const result: AdmissionSpanResult = {
+      outcome: 'admitted',
+      waitedMs: slot.waitedMs,
+      active: this.#options.gate.active,
+      sessionId: session.id,
+    };
+    // The creation (and its key) lasts until the session is closed and its slot released.
+    return { result, released };
+  }
+
+  /**
+   * Ties the slot to the session: released once it closes; a revoked slot closes it.
+   * Returns the promise of that release.
+   */
+  #bind(slot: Slot, session: VoiceSession, claimKey: string | undefined): Promise<void> {
+    const { store, gate } = this.#options;
+    this.#bound.set(slot, session);
+    const detach = whenAborted(slot.signal, () =>
+      closeSession(session, endReasonFor(slot.signal.reason)),
+    );
+    const released = session.closed.then(() => {
+      detach();
+      this.#bound.delete(slot);
+      this.#release(slot);
+    });
+    if (claimKey !== undefined && store.bindSession !== undefined) {
+      store
+        .bindSession(slot.lease, claimKey, session.id)
+        .catch((error: unknown) => gate.reportStoreError('bind', error));
+    }
+    return released;
+  }
+
+  #release(slot: Slot): void {
+    this.#held.delete(slot);
+    slot.release();
+  }
+
+  /** Cancels the creation with a `timeout` BackendError after `setupTimeoutMs`. */
+  #setupTimer(creation: Creation): () => void {
+    const { setupTimeoutMs, backend } = this.#options;
+    if (setupTimeoutMs === Number.POSITIVE_INFINITY) return noTimer;
+    const timer = setTimeout(() => {
+      creation.cancel(
+        new BackendError(
+          'timeout',
+          'create_session',
+          `session setup took longer than ${setupTimeoutMs} ms`,
+          { provider: backend.provider },
+        ),
+      );
+    }, setupTimeoutMs);
+    timer.unref();
+    return () => clearTimeout(timer);
+  }
+
+  #learn(slot: Slot, start: SetupStart, failed: boolean): void {
+    const latencyMs = performance.now() - start.at;
+    this.#options.sessionLimit?.record({ latencyMs, failed, inflight: slot.inflight });
+    this.#options.setupLimit?.record({ latencyMs, failed, inflight: start.setups });
+  }
+
+  /** Names a failed setup by what stopped it: the cancel (a typed error), or the backend. */
+  #nameFailure(caught: unknown, creation: Creation): unknown {
+    return creation.signal.aborted ? creation.signal.reason : caught;
+  }
+
+  /** How a creation that handed out no session ended, for its span. */
+  #ended(error: unknown, waitedMs: number): Outcome {
+    return {
+      result: {
+        outcome: error instanceof AdmissionError ? error.code : 'create_failed',
+        waitedMs,
+        active: this.#options.gate.active,
+        error,
+      },
+      released: DONE,
+    };
+  }
+
+  /** Resolves once `creation` is over or `signal` aborts, whichever comes first. */
+  async #waitUntilGone(creation: Creation, signal: AbortSignal | undefined): Promise<void> {
+    let detach = noTimer;
+    const aborted = new Promise<void>((resolve) => {
+      detach = onAbort(signal, resolve);
+    });
+    try {
+      await Promise.race([creation.gone, aborted]);
+    } finally {
+      detach();
+    }
+  }
+
+  #rejectAborted(tenantId: string, signal: AbortSignal): AdmissionError {
+    const error = this.#options.refusals.aborted(tenantId, signal.reason);
+    this.#reportRefused(tenantId, error);
+    return error;
+  }
+
+  #emitFailed(tenantId: string, started: number, error: unknown): void {
+    const { events, backend } = this.#options;
+    if (events.wants('session_failed')) {
+      events.emit('session_failed', {
+        tenantId,
+        provider: backend.provider,
+        durationMs: performance.now() - started,
+        error,
+      });
+    }
+  }
+
+  /** One `refused` per caller handed an AdmissionError. */
+  #reportRefused(tenantId: string, error: unknown): void {
+    const { events } = this.#options;
+    if (error instanceof AdmissionError && events.wants('refused')) {
+      events.emit('refused', { tenantId, code: error.code, retryAfterMs: error.retryAfterMs });
+    }
+  }
+}
+
+/** A creation's span result, and the promise of its slot's release. */
+interface Outcome {
+  readonly result: AdmissionSpanResult;
+  readonly released: Promise<void>;
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
+function noTimer(): void {}
+
+/** Like `onAbort`, but runs `stop` at once when the signal has already aborted. */
+function whenAborted(signal: AbortSignal, stop: () => void): () => void {
+  if (!signal.aborted) return onAbort(signal, stop);
+  stop();
+  return noTimer;
+}
+
+/** Closes a session nobody will use; a failing close is reported, never dropped. */
+function closeSession(session: VoiceSession, reason: SessionEndReason): void {
+  session.close(reason).catch((error: unknown) => {
+    process.emitWarning(
+      error instanceof Error ? error : new Error(String(error)),
+      'VoiceAdmissionCloseWarning',
+    );
+  });
+}
+
+/** Why an undelivered or revoked session is closed. */
+function endReasonFor(reason: unknown): SessionEndReason {
+  if (reason instanceof AdmissionError) {
+    if (reason.code === 'draining') return 'drained';
+    if (reason.code === 'store_unavailable') return 'lease_lost';
+  }
+  return 'aborted';
+}

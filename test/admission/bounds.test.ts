@@ -1,0 +1,177 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { adaptive } from '../../src/admission/adaptive/adaptive-limit.js';
+import { Admission } from '../../src/admission/admission.js';
+import { memoryStore } from '../../src/admission/store/memory-store.js';
+import { ConfigError } from '../../src/iface/errors.js';
+import { admissionFor, createSessionWithLimit } from '../../src/index.js';
+import { useFakeClock } from '../support/fake-clock.js';
+import { settle, track } from '../support/flush.js';
+import { HostileBackend } from '../support/hostile-backend.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const TOO_LONG = 3e9; // above 2^31-1 ms: Node.js would fire it after 1 ms
+
+describe('timer values are bounded', () => {
+  it.each([
+    ['setup.timeoutMs', { setup: { timeoutMs: TOO_LONG } }, /must be <= 2147483647 ms/],
+    ['queue.timeoutMs', { queue: { timeoutMs: TOO_LONG } }, /must be <= 2147483647 ms/],
+    ['health.intervalMs', { health: { intervalMs: TOO_LONG } }, /must be <= 2147483647 ms/],
+    // No Infinity where none is documented: a health check needs its timer.
+    ['health.intervalMs', { health: { intervalMs: Number.POSITIVE_INFINITY } }, /must be finite/],
+  ])('refuses a too long options.%s at construction, naming it', (field, extra, message) => {
+    const construct = () =>
+      new Admission(new HostileBackend(), { maxConcurrentSessions: 1, ...extra });
+    expect(construct).toThrow(message);
+    expect(construct).toThrow(`options.${field}:`);
+  });
+
+  it('refuses them per call and per drain', async () => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    await expect(admission.acquire({}, { timeoutMs: TOO_LONG })).rejects.toThrow(
+      /options.timeoutMs: must be <= 2147483647 ms or Infinity, got 3000000000/,
+    );
+    await expect(admission.createSession({ userId: 'u' }, { timeoutMs: TOO_LONG })).rejects.toThrow(
+      /options.timeoutMs: must be <= 2147483647 ms/,
+    );
+    expect(() => admission.drain({ timeoutMs: TOO_LONG })).toThrow(
+      /options.timeoutMs: must be <= 2147483647 ms/,
+    );
+    expect(() => admission.drain({ closeTimeoutMs: TOO_LONG })).toThrow(
+      /options.closeTimeoutMs: must be <= 2147483647 ms/,
+    );
+  });
+
+  it('setup.timeoutMs: Infinity sets no timer: a slow setup is not cut short', async () => {
+    useFakeClock();
+    const backend = new HostileBackend();
+    backend.plan = () => ({ settleMs: 40_000, outcome: 'succeed', onAbort: 'honour', closeMs: 0 });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      setup: { timeoutMs: Number.POSITIVE_INFINITY, concurrency: 1 },
+      health: false,
+    });
+    const timers = vi.getTimerCount();
+    const request = track(admission.createSession({ userId: 'u' }));
+    await settle();
+    expect(vi.getTimerCount()).toBe(timers + 1); // the backend's own, no setup timer
+    vi.advanceTimersByTime(39_999);
+    await settle();
+    expect(request.result.status).toBe('pending');
+    vi.advanceTimersByTime(1);
+    await settle();
+    expect(request.result.status).toBe('fulfilled');
+  });
+
+  it('drain timeoutMs: Infinity waits for every slot, with no timer', async () => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    const slot = await admission.acquire();
+    const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const drained = track(admission.drain({ timeoutMs: Number.POSITIVE_INFINITY }));
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(timers);
+    await settle();
+    expect(drained.result.status).toBe('pending');
+    slot.release();
+    await settle();
+    expect(drained.result.value).toMatchObject({ timedOut: false, stillActive: 0 });
+  });
+});
+
+describe('tenant ids are checked where every store would refuse them', () => {
+  it.each([42, '', 'a\nb', 'a\u0000b', undefined])('setTenantLimit refuses %j', (tenantId) => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    expect(() => admission.setTenantLimit(tenantId as never, 1)).toThrow(ConfigError);
+  });
+
+  it('the memory store refuses a tenant id with control characters, as the Redis store does', () => {
+    const store = memoryStore();
+    expect(() =>
+      store.tryAcquire({ tenantId: 'a\u0001b', globalLimit: 1, tenantLimit: 1 }),
+    ).toThrow(/tenantId: must not contain control characters/);
+    expect(() => store.tryAcquire({ tenantId: '', globalLimit: 1, tenantLimit: 1 })).toThrow(
+      /tenantId: must be a non-empty string/,
+    );
+  });
+
+  it('raw slot requests and tenant caps refuse them too', async () => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    await expect(admission.acquire({ tenantId: 'a\nb' })).rejects.toThrow(
+      /request.tenantId: must be free of control characters/,
+    );
+    expect(() => admission.tryAcquire({ tenantId: 'a\tb' })).toThrow(ConfigError);
+    expect(
+      () =>
+        new Admission(new HostileBackend(), {
+          maxConcurrentSessions: 1,
+          tenants: { max: { 'a\rb': 1 } },
+        }),
+    ).toThrow(/options.tenants.max: must not contain control characters/);
+  });
+});
+
+describe('the session cap', () => {
+  it('refuses values a counter cannot count to exactly', () => {
+    expect(() => new Admission(new HostileBackend(), { maxConcurrentSessions: 2 ** 53 })).toThrow(
+      /options.maxConcurrentSessions: must be <= 9007199254740991/,
+    );
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    expect(() => admission.setLimits({ maxConcurrentSessions: 2 ** 60 })).toThrow(
+      /update.maxConcurrentSessions: must be <= 9007199254740991/,
+    );
+  });
+
+  it("defaults to the backend config's maxConcurrentSessions, as the Go pattern reads it", async () => {
+    const backend = new HostileBackend({ maxConcurrentSessions: 2 });
+    const admission = new Admission(backend, { health: false });
+    expect(admission.maxConcurrentSessions).toBe(2);
+    await admission.acquire();
+    await admission.acquire();
+    await expect(admission.acquire()).rejects.toMatchObject({ code: 'capacity' });
+    // Explicit options win.
+    expect(new Admission(backend, { maxConcurrentSessions: 7 }).maxConcurrentSessions).toBe(7);
+    expect(() => new Admission(new HostileBackend({ maxConcurrentSessions: 0 }), {})).toThrow(
+      /backend.config.maxConcurrentSessions: must be >= 1, got 0/,
+    );
+    expect(() => new Admission(new HostileBackend(), {})).toThrow(
+      /options.maxConcurrentSessions: is required \(or set maxConcurrentSessions in the backend config\)/,
+    );
+  });
+
+  it('createSessionWithLimit compares the hard cap, not the adaptive limit', async () => {
+    const backend = new HostileBackend();
+    await createSessionWithLimit(
+      backend,
+      { userId: 'first' },
+      {
+        maxConcurrentSessions: 50,
+        limit: adaptive({ min: 2, max: 100, initial: 4 }),
+        health: false,
+        telemetry: false,
+      },
+    );
+    const admission = admissionFor(backend)!;
+    const setLimits = vi.spyOn(admission, 'setLimits');
+    await createSessionWithLimit(backend, { userId: 'second' }, 50);
+    expect(setLimits).not.toHaveBeenCalled();
+    await createSessionWithLimit(backend, { userId: 'third' }, 60);
+    expect(setLimits).toHaveBeenCalledWith({ maxConcurrentSessions: 60 });
+    expect(admission.maxConcurrentSessions).toBe(60);
+  });
+});

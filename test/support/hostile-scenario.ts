@@ -1,0 +1,341 @@
+import fc from 'fast-check';
+import { vi } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
+import type { SetupOptions } from '../../src/admission/options.js';
+import { memoryStore } from '../../src/admission/store/memory-store.js';
+import type { AdmissionSpan, AdmissionTracer } from '../../src/admission/tracer.js';
+import { AdmissionError } from '../../src/iface/errors.js';
+import type { VoiceSession } from '../../src/iface/session.js';
+import { CheckingStore } from './checking-store.js';
+import { flush, type Tracked, track } from './flush.js';
+import { type CreatePlan, HostileBackend } from './hostile-backend.js';
+
+/**
+ * Random interleavings against a real Admission over a hostile backend (creates that settle
+ * late, ignore their abort signal, finish before tearing down, fail after opening) and callers
+ * that abort at every await point. Checked from what the backend really has open, at every
+ * change: the global and tenant caps, one live session per idempotency key; and at the end:
+ * every promise settled, nothing open or held after the drain, one `refused` per refusal.
+ *
+ * Runs under the fake clock (`useFakeClock`). Returns the violations found, so a soak can count
+ * them; the property test expects none.
+ */
+
+const TENANTS = ['a', 'b', 'c'] as const;
+const KEYS = ['k1', 'k2'] as const;
+/** Every tenant's cap unless a run changes it. */
+const TENANT_CAP = 2;
+
+/** When a caller hangs up: never, N microtask turns after its call or after its create settled, or after some time. */
+type Hangup =
+  | { readonly kind: 'never' }
+  | { readonly kind: 'ticks'; readonly after: 'call' | 'settle'; readonly ticks: number }
+  | { readonly kind: 'ms'; readonly ms: number };
+
+export type HostileOp =
+  | {
+      readonly kind: 'request';
+      readonly tenant: (typeof TENANTS)[number];
+      readonly key: (typeof KEYS)[number] | undefined;
+      /** Another user reusing a key: must get `duplicate`, never a session. */
+      readonly otherUser: boolean;
+      readonly plan: CreatePlan;
+      readonly hangup: Hangup;
+      readonly waitMs: number | undefined;
+      /** Retries once, from its own failure handler, when refused or failed (not when it hung up). */
+      readonly retry: boolean;
+    }
+  | { readonly kind: 'advance'; readonly ms: number }
+  | { readonly kind: 'close' | 'remoteEnd' | 'abort'; readonly pick: number }
+  | { readonly kind: 'setLimit'; readonly max: number }
+  | {
+      readonly kind: 'setTenantLimit';
+      readonly tenant: (typeof TENANTS)[number];
+      readonly max: number | undefined;
+    }
+  | { readonly kind: 'drain'; readonly timeoutMs: number };
+
+export interface HostileRun {
+  readonly limit: number;
+  /** Burst smoothing on (p-queue) or off. */
+  readonly setup: SetupOptions;
+  readonly ops: readonly HostileOp[];
+}
+
+const planArbitrary: fc.Arbitrary<CreatePlan> = fc.record({
+  settleMs: fc.constantFrom(0, 10, 50, 400),
+  outcome: fc.constantFrom('succeed', 'succeed', 'succeed', 'fail'),
+  onAbort: fc.constantFrom('honour', 'finish-then-teardown', 'ignore'),
+  closeMs: fc.constantFrom(0, 5, 40),
+});
+
+const hangupArbitrary: fc.Arbitrary<Hangup> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ kind: 'never' as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('ticks' as const),
+      after: fc.constantFrom('call', 'settle'),
+      ticks: fc.integer({ min: 0, max: 12 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('ms' as const), ms: fc.constantFrom(5, 30, 300) }),
+  },
+);
+
+export const hostileOpArbitrary: fc.Arbitrary<HostileOp> = fc.oneof(
+  {
+    weight: 7,
+    arbitrary: fc.record({
+      kind: fc.constant('request' as const),
+      tenant: fc.constantFrom(...TENANTS),
+      key: fc.option(fc.constantFrom(...KEYS), { nil: undefined, freq: 2 }),
+      otherUser: fc.constantFrom(false, false, false, false, false, true),
+      plan: planArbitrary,
+      hangup: hangupArbitrary,
+      waitMs: fc.option(fc.constantFrom(0, 100, 1_000), { nil: undefined }),
+      retry: fc.boolean(),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.constantFrom(1, 10, 45, 200, 500),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('close' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('remoteEnd' as const), pick: fc.nat() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('abort' as const), pick: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('setLimit' as const),
+      max: fc.integer({ min: 1, max: 5 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('setTenantLimit' as const),
+      tenant: fc.constantFrom(...TENANTS),
+      max: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('drain' as const),
+      timeoutMs: fc.constantFrom(0, 50, 1_000),
+    }),
+  },
+);
+
+export const hostileRunArbitrary: fc.Arbitrary<HostileRun> = fc.record({
+  limit: fc.integer({ min: 1, max: 4 }),
+  setup: fc.oneof(
+    fc.constant({}),
+    fc.constant({ timeoutMs: 100 }),
+    fc.record({ concurrency: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({
+      concurrency: fc.integer({ min: 1, max: 3 }),
+      perSecond: fc.constantFrom(20, 200),
+      timeoutMs: fc.constantFrom(100, Number.POSITIVE_INFINITY),
+    }),
+  ),
+  ops: fc.array(hostileOpArbitrary, { minLength: 1, maxLength: 30 }),
+});
+
+interface Caller {
+  readonly key: string | undefined;
+  readonly controller: AbortController;
+  readonly tracked: Tracked<VoiceSession>;
+}
+
+/** Lets `ticks` microtask turns pass, then runs `then`. */
+function afterTicks(ticks: number, then: () => void): void {
+  let turn = Promise.resolve();
+  for (let i = 0; i < ticks; i++) turn = turn.then(() => undefined);
+  void turn.then(then);
+}
+
+/** Runs one interleaving; returns what broke (empty when every invariant held). */
+export async function runHostile(run: HostileRun): Promise<string[]> {
+  const violations: string[] = [];
+  const backend = new HostileBackend();
+  const store = new CheckingStore(memoryStore());
+  const spans = new SpanCounter();
+  const admission = new Admission(backend, {
+    maxConcurrentSessions: run.limit,
+    tenants: { defaultMax: TENANT_CAP },
+    queue: { maxSize: 6, maxPerTenant: 4, timeoutMs: 500 },
+    setup: run.setup,
+    health: false,
+    store,
+    tracer: spans,
+  });
+  const plans = new Map<string, CreatePlan>();
+  backend.plan = (config) => plans.get(config.userId)!;
+  const hangupsAtSettle = new Map<string, () => void>();
+  backend.onSettle = (config) => hangupsAtSettle.get(config.userId)?.();
+  // Lowering a cap never evicts: what is open is bounded by the highest cap in force so far.
+  let peakCap = run.limit;
+  const peakTenantCap = new Map<string, number>(TENANTS.map((t) => [t, TENANT_CAP]));
+  // Checked at the instant the provider opens or closes something.
+  backend.onOpen = () => {
+    if (backend.open > store.held) {
+      violations.push(`backend has ${backend.open} open with ${store.held} slots held`);
+    }
+    if (backend.open > peakCap) {
+      violations.push(`backend has ${backend.open} open over the cap ${peakCap}`);
+    }
+    for (const tenant of TENANTS) {
+      const open = backend.openFor(tenant);
+      if (open > store.tenantHeld(tenant)) {
+        violations.push(`tenant ${tenant} has ${open} open with ${store.tenantHeld(tenant)} held`);
+      }
+      if (open > peakTenantCap.get(tenant)!) {
+        violations.push(
+          `tenant ${tenant} has ${open} open over its cap ${peakTenantCap.get(tenant)}`,
+        );
+      }
+    }
+    for (const key of backend.keysOpenTwice()) violations.push(`key ${key} open twice`);
+  };
+  let refused = 0;
+  admission.on('refused', () => refused++);
+
+  const callers: Caller[] = [];
+  let drained: Tracked<unknown> | undefined;
+  const pick = <T>(items: readonly T[], n: number): T | undefined =>
+    items.length === 0 ? undefined : items[n % items.length];
+
+  for (const op of run.ops) {
+    switch (op.kind) {
+      case 'request': {
+        const userId =
+          op.key === undefined
+            ? `u${callers.length}`
+            : op.otherUser
+              ? `intruder${callers.length}`
+              : `owner-${op.key}`;
+        // Each caller of a shared key has its own plan; the backend sees the creator's.
+        plans.set(userId, op.plan);
+        const controller = new AbortController();
+        const hangUp = (): void => controller.abort(new Error('caller hung up'));
+        const request = (): Promise<VoiceSession> =>
+          admission.createSession(
+            {
+              userId,
+              tenantId: op.tenant,
+              ...(op.key === undefined ? {} : { idempotencyKey: op.key }),
+            },
+            {
+              signal: controller.signal,
+              ...(op.waitMs === undefined ? {} : { timeoutMs: op.waitMs }),
+            },
+          );
+        let promise = request();
+        if (op.retry) {
+          // The retry is made in the same turn as the failure, before anything else runs.
+          promise = promise.catch((error: unknown) => {
+            if (controller.signal.aborted) throw error;
+            const retried = request();
+            callers.push({ key: op.key, controller, tracked: track(retried) });
+            throw error;
+          });
+        }
+        const { hangup } = op;
+        if (hangup.kind === 'ticks' && hangup.after === 'call') afterTicks(hangup.ticks, hangUp);
+        if (hangup.kind === 'ticks' && hangup.after === 'settle') {
+          hangupsAtSettle.set(userId, () => afterTicks(hangup.ticks, hangUp));
+        }
+        if (hangup.kind === 'ms') setTimeout(hangUp, hangup.ms);
+        callers.push({ key: op.key, controller, tracked: track(promise) });
+        break;
+      }
+      case 'advance':
+        vi.advanceTimersByTime(op.ms);
+        break;
+      case 'close':
+        void pick(backend.listSessions(), op.pick)?.close();
+        break;
+      case 'remoteEnd': {
+        const session = pick(backend.listSessions(), op.pick);
+        if (session !== undefined) backend.endFromServer(session.id);
+        break;
+      }
+      case 'abort':
+        pick(callers, op.pick)?.controller.abort(new Error('caller hung up'));
+        break;
+      case 'setLimit':
+        peakCap = Math.max(peakCap, op.max);
+        admission.setLimits({ maxConcurrentSessions: op.max });
+        break;
+      case 'setTenantLimit':
+        peakTenantCap.set(op.tenant, Math.max(peakTenantCap.get(op.tenant)!, op.max ?? TENANT_CAP));
+        admission.setTenantLimit(op.tenant, op.max);
+        break;
+      case 'drain':
+        drained ??= track(admission.drain({ timeoutMs: op.timeoutMs, closeTimeoutMs: 1_000 }));
+        break;
+    }
+    await settleTurns();
+    if (admission.active !== store.held) {
+      violations.push(`admission counts ${admission.active} slots, the store ${store.held}`);
+    }
+  }
+
+  // Wind down: drain, then let every late create and close run out.
+  drained ??= track(admission.drain({ timeoutMs: 100, closeTimeoutMs: 1_000 }));
+  for (let i = 0; i < 60 && (drained.result.status === 'pending' || backend.open > 0); i++) {
+    vi.advanceTimersByTime(50);
+    await settleTurns();
+  }
+  if (drained.result.status === 'pending') violations.push('drain never resolved');
+  if (backend.open !== 0) violations.push(`${backend.open} left open after the drain`);
+  if (store.held !== 0 || admission.active !== 0) {
+    violations.push(`${store.held} slots held after the drain (admission: ${admission.active})`);
+  }
+  violations.push(
+    ...store.violations,
+    ...store.unreleased().map((id) => `lease ${id} never released`),
+  );
+  let refusals = 0;
+  for (const caller of callers) {
+    const { status, error } = caller.tracked.result;
+    if (status === 'pending') violations.push('a caller was never answered');
+    if (status === 'rejected' && error instanceof AdmissionError) refusals++;
+  }
+  if (refused !== refusals) {
+    violations.push(`${refusals} callers refused, ${refused} refused events`);
+  }
+  violations.push(...spans.unbalanced());
+  return violations;
+}
+
+/** A tracer that checks every admission span is ended exactly once. */
+class SpanCounter implements AdmissionTracer {
+  readonly #ends: number[] = [];
+
+  startAdmission(): AdmissionSpan {
+    const index = this.#ends.push(0) - 1;
+    return {
+      runCreate: (create) => create(),
+      end: () => {
+        this.#ends[index]!++;
+      },
+    };
+  }
+
+  unbalanced(): string[] {
+    return this.#ends.filter((n) => n !== 1).map((n) => `a span ended ${n} times`);
+  }
+}
+
+/** Lets promise chains run out (store answers, closes, microtask hang-ups). */
+async function settleTurns(): Promise<void> {
+  for (let i = 0; i < 4; i++) await flush();
+}
