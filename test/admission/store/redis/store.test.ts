@@ -133,7 +133,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
   });
 
-  it('a release that cannot reach Redis resolves at once and is reported as an error event', async () => {
+  it('a release that cannot reach Redis resolves once the failure is reported as an error event', async () => {
     const doomed = await startRedis();
     const store = redisStore({ redis: doomed.url, name: 'doomed', timeoutMs: 200 });
     stores.push(store);
@@ -142,7 +142,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     const lease = (await store.tryAcquire(request('t'))) as Lease;
     await doomed.stop();
     await store.release(lease);
-    await expect.poll(() => errors, { timeout: 5_000 }).toContain('release');
+    expect(errors).toContain('release');
   });
 
   it('validates its options', () => {
