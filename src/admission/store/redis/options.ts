@@ -11,8 +11,9 @@ import {
 /**
  * What an instance does with a session whose lease it could not renew in time (cut off from
  * Redis, or Redis too slow): `'end'` ends it before Redis can give its slot to another instance
- * (strict cap); `'keep'` lets it run, admits nothing new until its leases are back in Redis,
- * and counts it as running without a lease. See docs/redis.md.
+ * (strict cap); `'keep'` lets it run (unless it has an idempotency key), admits nothing new
+ * until its leases are back in Redis, and counts it as running without a lease. See
+ * docs/redis.md.
  */
 export type LeaseLossPolicy = 'end' | 'keep';
 

@@ -89,7 +89,7 @@ export interface RedisStoreEvents extends Record<string, unknown> {
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
   /**
    * The session holding this lease must end (admission closes it with `lease_lost`): under
-   * `leaseLoss: 'end'` for any reason, under `'keep'` only when its key was taken.
+   * `leaseLoss: 'end'` for any reason; under `'keep'` only a session with an idempotency key.
    */
   lease_lost: {
     readonly leaseId: string;
@@ -461,10 +461,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     for (const lease of this.#book.takeOverdue(now)) this.#unleased(lease, 'expired');
   }
 
-  /** A lease Redis may no longer count: end its session, or keep it and say so. */
+  /**
+   * A lease Redis may no longer count: end its session, or keep it and say so. A session with an
+   * idempotency key ends under either policy: once Redis drops the lease, another instance may
+   * start the same key, and one live session per key is not a soft limit.
+   */
   #unleased(lease: RedisLease, reason: Exclude<LeaseLossReason, 'key_taken'>): void {
     this.#overdueTotal++;
-    if (this.options.leaseLoss === 'end') {
+    if (this.options.leaseLoss === 'end' || lease.claimKey !== '') {
       this.#end(lease, reason);
       return;
     }
