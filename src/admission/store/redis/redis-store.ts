@@ -50,6 +50,7 @@ const RENEW_WINDOW = 4;
 /** Statuses of the RENEW script, per lease. */
 const RENEWED = 1;
 const REASSERTED = 2;
+const MISSING = 3;
 const KEY_TAKEN = 4;
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
@@ -407,16 +408,27 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     await Promise.all(Array.from({ length: RENEW_WINDOW }, worker));
   }
 
-  async #renewChunk(chunk: readonly RedisLease[]): Promise<void> {
-    const args: (string | number)[] = [this.options.leaseTtlMs, this.#epoch, randomUUID()];
+  /**
+   * Renews `chunk` naming each lease only; the leases Redis no longer has are sent again
+   * (`reassert`) with what it takes to re-assert them.
+   */
+  async #renewChunk(chunk: readonly RedisLease[], reassert = false): Promise<void> {
+    const args: (string | number)[] = [
+      this.options.leaseTtlMs,
+      this.#epoch,
+      randomUUID(),
+      reassert ? 0 : chunk.length,
+    ];
     for (const lease of chunk) {
-      args.push(
-        lease.member,
-        lease.tenantId,
-        lease.globalLimit,
-        finiteOrNone(lease.tenantLimit),
-        lease.claimKey,
-      );
+      if (!reassert) args.push(lease.member);
+      else
+        args.push(
+          lease.member,
+          lease.tenantId,
+          lease.globalLimit,
+          finiteOrNone(lease.tenantLimit),
+          lease.claimKey,
+        );
     }
     const deadline = this.#deadlineFrom(performance.now());
     const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as [
@@ -427,6 +439,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     // Overdue leases first: after a pause, the reply may be older than their deadline.
     this.#enforceDeadlines();
     const timely = performance.now() < deadline;
+    const missing: RedisLease[] = [];
     for (const [i, lease] of chunk.entries()) {
       if (!this.#book.has(lease)) continue; // released while the script ran
       const status = statuses[i];
@@ -441,6 +454,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         const restored = lease.state === 'unleased';
         this.#book.renewed(lease, deadline);
         if (restored) this.emit('lease_restored', { leaseId: lease.id, tenantId: lease.tenantId });
+      } else if (status === MISSING) {
+        missing.push(lease);
       } else if (status === KEY_TAKEN) {
         if (this.#book.unlease(lease)) this.#overdueTotal++;
         this.#end(lease, 'key_taken');
@@ -452,6 +467,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#noteEpoch(epoch);
     this.#noteBacklog(backlog);
     this.#armDeadlineTimer();
+    // Built now, after this reply: a lease released meanwhile is left out.
+    const again = missing.filter((lease) => this.#book.has(lease));
+    if (again.length > 0) await this.#renewChunk(again, true);
   }
 
   /** Acts on every lease whose local deadline has passed. Cheap when none has. */

@@ -201,10 +201,13 @@ return result
 /**
  * Renews up to 500 of this instance's leases, and re-asserts those Redis no longer has (lost
  * with its data, or expired while this instance was cut off or paused) where the caps allow
- * and no other live lease has taken the key it claimed.
- * ARGV: ttlMs, expectedEpoch, freshEpoch, then per lease: member, tenantId, globalLimit,
- * tenantLimit, claimed key. Returns { epoch, backlog, status1, status2, ... } with a status per
- * lease: 1 renewed, 2 re-asserted, 0 lost (no room), 4 lost (its key belongs to another lease).
+ * and no other live lease has taken the key it claimed. A renewal names each lease only; a
+ * lease found missing is answered 3, and sent again with what it takes to re-assert it.
+ * ARGV: ttlMs, expectedEpoch, freshEpoch, renewCount, then renewCount members, then per lease
+ * to re-assert: member, tenantId, globalLimit, tenantLimit, claimed key. Returns
+ * { epoch, backlog, status1, status2, ... } with a status per lease: 1 renewed, 3 missing (send
+ * it again to re-assert), 2 re-asserted, 0 lost (no room), 4 lost (its key belongs to another
+ * lease).
  *
  * Always sent with EVAL (see LuaScript.runInOrder): a renewal must reach Redis before any
  * release issued after it, or it could re-assert a lease that was just released.
@@ -214,10 +217,13 @@ local now = now_ms()
 local ttl = tonumber(ARGV[1])
 local id = current_epoch(ARGV[2], ARGV[3], now, ttl)
 local backlog = purge(now)
+local renew_end = 4 + tonumber(ARGV[4])
 local members = {}
-for i = 4, #ARGV, 5 do members[#members + 1] = ARGV[i] end
+for i = 5, renew_end do members[#members + 1] = ARGV[i] end
+local named_only = #members
+for i = renew_end + 1, #ARGV, 5 do members[#members + 1] = ARGV[i] end
 local scores = bulk('ZMSCORE', leases, members)
--- Expired but not purged yet: dropped here, then re-asserted like the missing ones.
+-- Expired but not purged yet: dropped here, then treated like the missing ones.
 local stale = {}
 for j = 1, #members do
   if scores[j] and tonumber(scores[j]) <= now then
@@ -230,19 +236,24 @@ local renewed, reasserted = {}, {}
 local add, flush = adder(now)
 local result = { id, backlog }
 for j = 1, #members do
-  local i = 4 + (j - 1) * 5
-  local key = ARGV[i + 4]
-  local status = 1
+  local status
   if scores[j] then
     renewed[#renewed + 1] = now + ttl
     renewed[#renewed + 1] = members[j]
-  elseif key ~= '' and other_holder(members[j], key, now) then
-    status = 4
-  elseif add(members[j], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl) == 1 then
-    reasserted[#reasserted + 1] = i
-    status = 2
+    status = 1
+  elseif j <= named_only then
+    status = 3
   else
-    status = 0
+    local i = renew_end + 1 + (j - named_only - 1) * 5
+    local key = ARGV[i + 4]
+    if key ~= '' and other_holder(members[j], key, now) then
+      status = 4
+    elseif add(members[j], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl) == 1 then
+      reasserted[#reasserted + 1] = i
+      status = 2
+    else
+      status = 0
+    end
   end
   result[#result + 1] = status
 end
