@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
@@ -8,6 +9,7 @@ import {
 import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
+import { startTcpProxy } from '../../../support/tcp-proxy.js';
 
 const request = (tenantId: string, globalLimit = 5) => ({
   tenantId,
@@ -161,6 +163,54 @@ describeWithBinary(
       );
       expect(expiry).toBeGreaterThan(endedAt);
       expect(store.stats()).toMatchObject({ held: 1, unleased: 1, lostTotal: 1 });
+    });
+
+    it('a grant that arrives after its lease could have expired is not used, and is given back', async () => {
+      const name = `late${++counter}`;
+      const proxy = await startTcpProxy(server.port);
+      try {
+        const store = redisStore({
+          redis: proxy.url,
+          name,
+          leaseTtlMs: 2_000,
+          leaseMarginMs: 1_000,
+          timeoutMs: 2_000,
+        });
+        store.on('error', () => undefined);
+        stores.push(store);
+        // Connected, and the acquire script loaded (a NOSCRIPT retry would double the wait).
+        await store.release((await store.tryAcquire(request('a'))) as Lease);
+        // A round trip of 1.2 s: the reply comes after the lease's local deadline (1 s).
+        proxy.delay(600);
+        const acquiring = store.tryAcquire(request('a')).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const observer = new Redis(server.url);
+        try {
+          const leases = `voice-admission:{${name}}:leases`;
+          const poll = () => new Promise((resolve) => setTimeout(resolve, 20));
+          // The grant is in Redis (with its expiry) while its reply is on the way.
+          let granted = await observer.zrange(leases, 0, -1, 'WITHSCORES');
+          while (granted.length === 0) {
+            await poll();
+            granted = await observer.zrange(leases, 0, -1, 'WITHSCORES');
+          }
+          const expiry = Number(granted[1]);
+          expect(String(await acquiring)).toMatch(
+            /the grant arrived after its lease could have expired/,
+          );
+          expect(store.held).toBe(0);
+          // Given back, not left to expire: gone from Redis before its expiry.
+          while ((await observer.zcard(leases)) > 0) await poll();
+          const [seconds, micros] = (await observer.time()).map(Number);
+          expect(seconds! * 1000 + micros! / 1000).toBeLessThan(expiry);
+        } finally {
+          observer.disconnect();
+        }
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('Redis restarted from a snapshot older than its last writes: the recovery window opens for every instance, then held leases are re-asserted', async () => {

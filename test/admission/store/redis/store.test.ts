@@ -154,6 +154,12 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(() =>
       redisStore({ redis: server.url, name: 'x', whenUnavailable: 'panic' as never }),
     ).toThrow(/options.whenUnavailable/);
+    expect(() => redisStore({ redis: server.url, name: 'x', leaseLoss: 'drop' as never })).toThrow(
+      /options.leaseLoss: must be one of end, keep, got "drop"/,
+    );
+    expect(() =>
+      redisStore({ redis: server.url, name: 'x', leaseTtlMs: 1_000, leaseMarginMs: 600 }),
+    ).toThrow(/options.leaseMarginMs: must be <= 500, got 600/);
   });
 
   it('accepts an ioredis client it does not own', async () => {
