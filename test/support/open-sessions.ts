@@ -9,15 +9,43 @@ export interface Limits {
   readonly tenantCap: number;
 }
 
-/**
- * A fault on one instance from `from` on. Sessions that instance opened before `from` are the
- * documented excess when it cannot fence itself (paused, or `leaseLoss: 'keep'`): the fleet
- * may exceed a cap by at most the number of them still open, and only they may share a key
- * with another live session.
- */
-export interface Excused {
+/** One session as the fleet's lines tell it. */
+export interface SessionSpan {
   readonly instance: number;
-  readonly from: number;
+  readonly tenant: string;
+  readonly key: string | null;
+  readonly openedAt: number;
+  /** Infinity when it never closed. */
+  readonly closedAt: number;
+}
+
+/**
+ * Which sessions the documented bounds allow to run over a cap (or to share a key with another
+ * live session): a paused instance's calls, and under `leaseLoss: 'keep'` the calls of an
+ * instance that could not renew. The fleet may exceed a cap by at most the excused sessions
+ * still open. Undefined: nothing is excused.
+ */
+export type Excuse = (session: SessionSpan) => boolean;
+
+/** Excuses the sessions of `instance` opened before `from` (it was paused from then on). */
+export function openedBefore(instance: number, from: number): Excuse {
+  return (session) => session.instance === instance && session.openedAt < from;
+}
+
+/**
+ * Excuses the sessions without a key that were open on an instance when it reported a lease
+ * past its deadline (`lease_overdue` lines): under 'keep' they run on without a lease. Keyed
+ * sessions end at their deadline under either policy, so they are never excused here.
+ */
+export function runningWhenOverdue(
+  instances: readonly { readonly lines: readonly Record<string, unknown>[] }[],
+): Excuse {
+  const overdue = instances.map(({ lines }) =>
+    lines.filter((line) => line.lease_overdue !== undefined).map((line) => line.t as number),
+  );
+  return (session) =>
+    session.key === null &&
+    overdue[session.instance]!.some((t) => t >= session.openedAt && t <= session.closedAt);
 }
 
 export interface OpenSessionsReport {
@@ -33,47 +61,44 @@ export interface OpenSessionsReport {
   readonly sessions: number;
 }
 
-interface Open {
-  readonly instance: number;
-  readonly tenant: string;
-  readonly key: string | null;
-  readonly openedAt: number;
-}
-
 type Step =
-  | { readonly t: number; readonly kind: 'open'; readonly id: string; readonly open: Open }
+  | { readonly t: number; readonly kind: 'open'; readonly id: string }
   | { readonly t: number; readonly kind: 'close'; readonly id: string };
 
 export function openSessions(
   instances: readonly { readonly lines: readonly Record<string, unknown>[] }[],
   limits: Limits,
-  excused?: Excused,
+  excuse: Excuse = () => false,
 ): OpenSessionsReport {
   const steps: Step[] = [];
+  const spans = new Map<string, SessionSpan>();
   for (const [instance, { lines }] of instances.entries()) {
     for (const line of lines) {
       const t = line.t as number;
       if (typeof line.open === 'string') {
-        const open = {
+        spans.set(line.open, {
           instance,
           tenant: String(line.tenant),
           key: (line.key as string | null) === null ? null : `${line.tenant}/${line.key}`,
           openedAt: t,
-        };
-        steps.push({ t, kind: 'open', id: line.open, open });
-      } else if (typeof line.close === 'string') steps.push({ t, kind: 'close', id: line.close });
+          closedAt: Number.POSITIVE_INFINITY,
+        });
+        steps.push({ t, kind: 'open', id: line.open });
+      } else if (typeof line.close === 'string') {
+        const span = spans.get(line.close);
+        if (span !== undefined) spans.set(line.close, { ...span, closedAt: t });
+        steps.push({ t, kind: 'close', id: line.close });
+      }
     }
   }
   // Closes first at equal times: a slot handed on within the same millisecond is no excess.
   steps.sort((a, b) => a.t - b.t || (a.kind === 'close' ? -1 : 1));
 
-  const open = new Map<string, Open>();
-  const byTenant = new Map<string, Open[]>();
-  const byKey = new Map<string, Open[]>();
-  const isExcused = (session: Open): boolean =>
-    excused !== undefined &&
-    session.instance === excused.instance &&
-    session.openedAt < excused.from;
+  const open = new Map<string, SessionSpan>();
+  const byTenant = new Map<string, SessionSpan[]>();
+  const byKey = new Map<string, SessionSpan[]>();
+  const excused = new Set([...spans.values()].filter(excuse));
+  const isExcused = (session: SessionSpan): boolean => excused.has(session);
   let peak = 0;
   let tenantPeak = 0;
   let overCapMs = 0;
@@ -90,14 +115,15 @@ export function openSessions(
     }
     previous = step.t;
     if (step.kind === 'open') {
-      open.set(step.id, step.open);
-      const tenant = byTenant.get(step.open.tenant) ?? [];
-      tenant.push(step.open);
-      byTenant.set(step.open.tenant, tenant);
-      if (step.open.key !== null) {
-        const holders = byKey.get(step.open.key) ?? [];
-        holders.push(step.open);
-        byKey.set(step.open.key, holders);
+      const session = spans.get(step.id)!;
+      open.set(step.id, session);
+      const tenant = byTenant.get(session.tenant) ?? [];
+      tenant.push(session);
+      byTenant.set(session.tenant, tenant);
+      if (session.key !== null) {
+        const holders = byKey.get(session.key) ?? [];
+        holders.push(session);
+        byKey.set(session.key, holders);
       }
     } else {
       const session = open.get(step.id);

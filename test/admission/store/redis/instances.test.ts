@@ -107,7 +107,7 @@ describeWithBinary('redis-server', 'many instances sharing one cap through Redis
       // Calls outlast the outage, so their leases must be re-asserted after the restart.
       startInstance(
         burstPlan({ url: server.url }, 'outage', {
-          requests: 80,
+          requests: 40,
           sessionMs: { min: 800, max: 1_500 },
         }),
       ),

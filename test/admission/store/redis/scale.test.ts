@@ -47,7 +47,7 @@ describeWithBinary(
 
     it(`keeps ${LEASES} leases alive past their TTL by renewing them, without losing one`, async () => {
       // A TTL that leaves a loaded machine room for a round of renewals (a few hundred ms here).
-      const ttlMs = 4_000;
+      const ttlMs = 3_000;
       const store = newStore('renew-many', ttlMs);
       const lost: unknown[] = [];
       store.on('lease_lost', (event) => lost.push(event));
