@@ -33,6 +33,9 @@ const client =
     ? new Redis(plan.redis.url)
     : new Cluster(plan.redis.cluster.map((port) => ({ host: '127.0.0.1', port })));
 client.on('error', () => undefined); // outages are part of some plans; the store reports them
+// Start once connected: a cluster client that is still discovering its slots fails commands at
+// once, which would turn a slow start into refusals the plan is not about.
+if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
 const store = redisStore({
   redis: client,
   name: plan.name,
@@ -151,5 +154,7 @@ if (plan.mode === 'load') {
   await backend.stop();
   await store.close();
   client.disconnect();
-  process.stdout.write(`${JSON.stringify({ admitted, refused, failed, held: store.held })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ admitted, refused, failed, held: store.held, stats: store.stats() })}\n`,
+  );
 }
