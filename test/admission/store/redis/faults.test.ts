@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeWithBinary } from '../../../support/binaries.js';
 import {
   openedBefore,
@@ -45,6 +45,14 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
   afterAll(async () => {
     await server?.stop();
   });
+  /** Every instance started; one that did not stop (a failed check, a timeout) is killed. */
+  const started: Instance[] = [];
+  afterEach(() => {
+    for (const instance of started.splice(0)) {
+      if (instance.child.exitCode === null && instance.child.signalCode === null)
+        instance.child.kill('SIGKILL');
+    }
+  });
 
   /** Starts three instances under load; instance 0 goes through `proxy`. */
   const startFleet = async (policy: Policy, proxy: TcpProxy): Promise<Instance[]> => {
@@ -66,6 +74,7 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
       sessionMs: { min: 300, max: 3_000 },
     });
     const fleet = [plan(proxy.url), plan(server.url), plan(server.url)].map(startInstance);
+    started.push(...fleet);
     await Promise.all(fleet.map((instance) => instance.ready));
     // Loaded: the faulted instance holds sessions, and the fleet pushes against the cap.
     await fleet[0]!.waitFor((line) => line.open === `${fleet[0]!.child.pid}-4`);
