@@ -1,109 +1,313 @@
-import Bottleneck from 'bottleneck';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { Semaphore } from 'redis-semaphore';
 import type { Lease } from '../../src/admission/store/capacity-store.js';
-import { redisStore } from '../../src/admission/store/redis/redis-store.js';
+import {
+  type RedisCapacityStore,
+  redisStore,
+} from '../../src/admission/store/redis/redis-store.js';
 import { hasBinary } from '../../test/support/binaries.js';
-import { startRedis } from '../../test/support/redis-server.js';
-import { type BenchCase, formatRate, median, type Row, ratio } from '../measure.js';
+import { type RedisServer, startRedis } from '../../test/support/redis-server.js';
+import { type BenchCase, formatRate, type Row, ratio } from '../measure.js';
 
+const GROUP_SCALE = 'Redis: one instance holding many leases';
+const GROUP_FULL =
+  'Redis: acquire + release with the cap full (50 loops, cap 20), each contender in its own process';
+const SIZES = [10_000, 100_000, 200_000];
+const ROUNDS = 5;
 const LOOPS = 50;
-const ITERATIONS = 1_000;
-const LIMIT = 100; // above LOOPS: measures the round trips, not waiting
+const CAP = 20;
+const RUN_MS = 1_500;
+const request = {
+  tenantId: 'bulk',
+  globalLimit: 10_000_000,
+  tenantLimit: Number.POSITIVE_INFINITY,
+};
 
-/** Operations per second of LOOPS concurrent loops each doing `iterations` cycles (median of 5). */
-async function rate(cycle: () => Promise<void>, iterations = ITERATIONS): Promise<number> {
-  const once = async () => {
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: LOOPS }, async () => {
-        for (let i = 0; i < iterations; i++) await cycle();
-      }),
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)! };
+}
+
+const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 0)} ms`;
+const spreadMs = (s: Spread): string => `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})`;
+
+/** Takes `n` leases, 5 000 at a time (a grant later than its lease's deadline is refused). */
+async function fill(store: RedisCapacityStore, n: number): Promise<void> {
+  for (let taken = 0; taken < n; taken += 5_000) {
+    const results = await Promise.all(
+      Array.from({ length: Math.min(5_000, n - taken) }, () => store.tryAcquire(request)),
     );
-    return (LOOPS * iterations) / ((performance.now() - started) / 1000);
+    if (results.some((result) => result.refused !== undefined)) throw new Error('fill refused');
+  }
+}
+
+/**
+ * How long our scripts held Redis since the last reset, from SLOWLOG (µs): median, 99th
+ * percentile and longest. On a shared machine the tail includes Redis being descheduled.
+ */
+async function scriptStalls(
+  admin: Redis,
+): Promise<{ p50: number; p99: number; max: number; n: number }> {
+  const log = (await admin.call('SLOWLOG', 'GET', '1000000')) as [
+    unknown,
+    unknown,
+    number,
+    string[],
+  ][];
+  const us = log
+    .filter(([, , , args]) => String(args[0]).toLowerCase().startsWith('eval'))
+    .map(([, , duration]) => Number(duration))
+    .sort((a, b) => a - b);
+  const at = (q: number): number => us[Math.min(us.length - 1, Math.floor(q * us.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), max: us.at(-1) ?? 0, n: us.length };
+}
+
+const stalls = (s: { p50: number; p99: number; max: number }): string =>
+  `${ms(s.p50 / 1000)} / ${ms(s.p99 / 1000)} / ${ms(s.max / 1000)}`;
+
+/** Every lease's expiry moved into the past, as if its holder had crashed a TTL ago. */
+async function ageAll(admin: Redis, name: string): Promise<void> {
+  await admin.eval(
+    `local m = redis.call('ZRANGE', KEYS[1], 0, -1)
+     for i = 1, #m, 1000 do
+       local args = {}
+       for j = i, math.min(i + 999, #m) do args[#args + 1] = 1; args[#args + 1] = m[j] end
+       redis.call('ZADD', KEYS[1], unpack(args))
+     end`,
+    1,
+    `voice-admission:{${name}}:leases`,
+  );
+}
+
+async function scale(server: RedisServer, admin: Redis): Promise<Row[]> {
+  const rows: Row[] = [];
+  const row = (name: string, value: string, target?: string, met?: boolean): void => {
+    process.stderr.write(`  ${name}: ${value}\n`);
+    rows.push({
+      group: GROUP_SCALE,
+      name,
+      value,
+      ratio: '',
+      ...(target !== undefined ? { target, met: met === true } : {}),
+    });
   };
-  return median(5, once);
+  for (const size of SIZES) {
+    const name = `scale${size}`;
+    const store = redisStore({ redis: server.url, name, leaseTtlMs: 120_000, timeoutMs: 5_000 });
+    await fill(store, size);
+    await admin.call('SLOWLOG', 'RESET');
+    const rounds: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const started = performance.now();
+      await store.renewNow();
+      rounds.push(performance.now() - started);
+    }
+    const renewal = await scriptStalls(admin);
+    const label = `${size.toLocaleString('en-US')} leases`;
+    row(`${label}: renewal round (median of ${ROUNDS}, min–max)`, spreadMs(spread(rounds)));
+    row(
+      `${label}: renewal scripts (${renewal.n}), p50 / p99 / max`,
+      stalls(renewal),
+      'p50 <= a few ms',
+      renewal.p50 <= 3_000,
+    );
+    if (store.stats().held !== size) throw new Error(`lost leases: ${store.stats().held}/${size}`);
+    // Connected and scripts loaded before the leases expire: the acquire below is one script.
+    const survivor = redisStore({ redis: server.url, name, leaseTtlMs: 120_000 });
+    await survivor.usage();
+    await store.close();
+    await ageAll(admin, name);
+    await admin.call('SLOWLOG', 'RESET');
+    const started = performance.now();
+    const lease = await survivor.tryAcquire({ tenantId: 'x', globalLimit: 1, tenantLimit: 1 });
+    const acquireMs = performance.now() - started;
+    while ((await admin.zcard(`voice-admission:{${name}}:leases`)) > 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const purge = await scriptStalls(admin);
+    row(`${label} expired at once: next acquire (cap 1)`, ms(acquireMs));
+    row(
+      `${label} expired at once: scripts while purging (${purge.n}), p50 / p99 / max`,
+      stalls(purge),
+      'p50 <= a few ms',
+      purge.p50 <= 3_000,
+    );
+    await survivor.release(lease as Lease);
+    await survivor.close();
+    await admin.del(`voice-admission:{${name}}:leases`, `voice-admission:{${name}}:tenants`);
+  }
+  return rows;
+}
+
+/**
+ * A process that stops running past the TTL (here the event loop is held busy, which is what a
+ * SIGSTOP looks like from inside) must act on its expired leases first when it runs again: the
+ * time from resuming until every lease has been reported lost under leaseLoss 'end'.
+ */
+async function resume(server: RedisServer): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const size of [10_000, 100_000]) {
+    const store = redisStore({
+      redis: server.url,
+      name: `resume${size}`,
+      leaseTtlMs: 4_000,
+      timeoutMs: 3_000,
+      leaseLoss: 'end',
+    });
+    store.on('error', () => undefined);
+    await fill(store, size);
+    let lost = 0;
+    let allLostAt = 0;
+    // Leases already given up while filling (a slow machine) are not reported again.
+    const target = size - store.stats().lostTotal;
+    store.on('lease_lost', () => {
+      if (++lost === target) allLostAt = performance.now();
+    });
+    const frozenUntil = performance.now() + 4_500;
+    while (performance.now() < frozenUntil) {
+      // Busy: no timer, no socket, nothing else runs, as in a paused process.
+    }
+    const resumedAt = performance.now();
+    while (lost < target) await new Promise((resolve) => setImmediate(resolve));
+    process.stderr.write(`  resume, ${target} leases: ${ms(allLostAt - resumedAt)}\n`);
+    rows.push({
+      group: GROUP_SCALE,
+      name: `${target.toLocaleString('en-US')} leases, paused past the TTL: resume until all reported lost`,
+      value: ms(allLostAt - resumedAt),
+      ratio: '',
+    });
+    await store.close();
+  }
+  return rows;
+}
+
+interface Contender {
+  readonly name: string;
+  readonly child: ChildProcess;
+  next(): Promise<Record<string, unknown>>;
+}
+
+function startContender(name: string, url: string): Contender {
+  const plan = { contender: name, url, loops: LOOPS, cap: CAP, durationMs: RUN_MS };
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./redis-contender.ts', import.meta.url).pathname,
+      JSON.stringify(plan),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines: Record<string, unknown>[] = [];
+  const waiting: {
+    resolve: (line: Record<string, unknown>) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  child.once('exit', (code) => {
+    for (const waiter of waiting.splice(0)) waiter.reject(new Error(`${name} exited with ${code}`));
+  });
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const complete = buffered.split('\n');
+    buffered = complete.pop() ?? '';
+    for (const text of complete) {
+      if (text.trim() === '') continue;
+      const line = JSON.parse(text) as Record<string, unknown>;
+      const waiter = waiting.shift();
+      if (waiter !== undefined) waiter.resolve(line);
+      else lines.push(line);
+    }
+  });
+  return {
+    name,
+    child,
+    next: () => {
+      const line = lines.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      if (child.exitCode !== null) return Promise.reject(new Error(`${name} exited`));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+}
+
+/** Rounds of every contender in turn (the order rotates each round); one warm-up round first. */
+async function capFull(server: RedisServer): Promise<Row[]> {
+  const names = ['floor', 'admission', 'redis-semaphore'];
+  const contenders = names.map((name) => startContender(name, server.url));
+  try {
+    await Promise.all(contenders.map((contender) => contender.next()));
+    const rates = new Map<string, number[]>(names.map((name) => [name, []]));
+    for (let round = 0; round <= ROUNDS; round++) {
+      for (let i = 0; i < contenders.length; i++) {
+        const contender = contenders[(round + i) % contenders.length]!;
+        contender.child.stdin!.write('run\n');
+        const { rate } = (await contender.next()) as { rate: number };
+        if (round > 0) rates.get(contender.name)!.push(rate);
+        process.stderr.write(`  round ${round}, ${contender.name}: ${formatRate(rate)}\n`);
+      }
+    }
+    const floor = spread(rates.get('floor')!);
+    const ours = spread(rates.get('admission')!);
+    const semaphore = spread(rates.get('redis-semaphore')!);
+    const value = (s: Spread): string =>
+      `${formatRate(s.median)} (${formatRate(s.min)}–${formatRate(s.max)})`;
+    return [
+      {
+        group: GROUP_FULL,
+        name: 'floor: auto-pipelined INCR + DECR (no cap, no wait)',
+        value: value(floor),
+        ratio: '1.00x',
+      },
+      {
+        group: GROUP_FULL,
+        name: 'Admission + redisStore: acquire + release',
+        value: value(ours),
+        ratio: ratio(ours.median, floor.median),
+        target: '>= 2x redis-semaphore',
+        met: ours.median >= 2 * semaphore.median,
+      },
+      {
+        group: GROUP_FULL,
+        name: 'redis-semaphore: acquire + release',
+        value: value(semaphore),
+        ratio: ratio(semaphore.median, floor.median),
+      },
+    ];
+  } finally {
+    for (const contender of contenders) contender.child.stdin!.write('exit\n');
+    await Promise.all(
+      contenders.map(
+        (contender) => new Promise((resolve) => contender.child.once('exit', resolve)),
+      ),
+    );
+  }
 }
 
 export const redis: BenchCase = {
-  name: `Redis: ${LOOPS} concurrent loops of acquire + release, same server, same run`,
+  name: GROUP_SCALE,
   command: 'npm run bench -- redis',
   async run(): Promise<Row[]> {
     if (!hasBinary('redis-server')) throw new Error('redis-server is needed for this case');
     const server = await startRedis();
-    const client = new Redis(server.url);
+    const admin = new Redis(server.url);
     try {
-      const request = {
-        tenantId: 'bench',
-        globalLimit: LIMIT,
-        tenantLimit: Number.POSITIVE_INFINITY,
-      };
-      const store = redisStore({ redis: client, name: 'bench' });
-      const ours = await rate(async () => {
-        const lease = await store.tryAcquire(request);
-        await store.release(lease as Lease);
-      });
-      await store.close();
-
-      const floor = await rate(async () => {
-        await client.incr('bench:counter');
-        await client.decr('bench:counter');
-      });
-
-      const semaphores = Array.from(
-        { length: LOOPS },
-        () => new Semaphore(client, 'bench:semaphore', LIMIT),
-      );
-      let next = 0;
-      const semaphore = await rate(async () => {
-        const lock = semaphores[next++ % LOOPS]!;
-        await lock.acquire();
-        await lock.release();
-      });
-
-      const bottleneck = new Bottleneck({
-        maxConcurrent: LIMIT,
-        datastore: 'ioredis',
-        clearDatastore: true,
-        id: 'bench-bottleneck',
-        clientOptions: { host: '127.0.0.1', port: server.port },
-      });
-      await bottleneck.ready();
-      // An order of magnitude slower: fewer cycles keep the run short.
-      const bottleneckRate = await rate(() => bottleneck.schedule(() => Promise.resolve()), 40);
-      await bottleneck.disconnect();
-
-      const group = this.name;
+      await admin.config('SET', 'slowlog-log-slower-than', '0');
+      await admin.config('SET', 'slowlog-max-len', '100000');
       return [
-        {
-          group,
-          name: 'raw INCR + DECR (the two-round-trip floor)',
-          value: formatRate(floor),
-          ratio: '1.00x',
-        },
-        {
-          group,
-          name: 'redisStore tryAcquire + release',
-          value: formatRate(ours),
-          ratio: ratio(ours, floor),
-          target: '>= INCR+DECR and >= 2x redis-semaphore',
-          met: ours >= floor && ours >= 2 * semaphore,
-        },
-        {
-          group,
-          name: 'redis-semaphore acquire + release',
-          value: formatRate(semaphore),
-          ratio: ratio(semaphore, floor),
-        },
-        {
-          group,
-          name: 'bottleneck (ioredis datastore) schedule',
-          value: formatRate(bottleneckRate),
-          ratio: ratio(bottleneckRate, floor),
-        },
+        ...(await scale(server, admin)),
+        ...(await resume(server)),
+        ...(await capFull(server)),
       ];
     } finally {
-      client.disconnect();
+      admin.disconnect();
       await server.stop();
     }
   },

@@ -11,12 +11,18 @@ export interface Instance {
   /** The instance's report (outcomes of a burst, or slots held). */
   readonly report: Promise<Record<string, unknown>>;
   readonly exited: Promise<number | null>;
+  /** Every line printed so far, in order. */
+  readonly lines: readonly Record<string, unknown>[];
+  /** Resolves with the first line (printed so far or later) that passes `test`. */
+  waitFor(test: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** Writes a line to the instance's stdin (a load instance stops on "stop"). */
+  send(line: string): void;
 }
 
 /** Starts one service instance (test/support/children/redis-instance.ts) with `plan`. */
 export function startInstance(plan: Record<string, unknown>): Instance {
   const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(plan)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines: Record<string, unknown>[] = [];
   const waitFor = (
@@ -47,7 +53,15 @@ export function startInstance(plan: Record<string, unknown>): Instance {
   ready.catch(() => undefined);
   report.catch(() => undefined);
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, ready, report, exited };
+  return {
+    child,
+    ready,
+    report,
+    exited,
+    lines,
+    waitFor,
+    send: (line) => child.stdin!.write(`${line}\n`),
+  };
 }
 
 export interface Peaks {

@@ -28,8 +28,15 @@ export interface RedisServer {
   cli(...args: string[]): Promise<string>;
   /** Kills the server (SIGKILL: no goodbye, no data kept). */
   kill(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /**
+   * Starts it again on the same port: empty, or with the data of the last `SAVE` (the RDB file
+   * it wrote in its directory).
+   */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused process go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -94,6 +101,8 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Red
     cli: async (...args) => (await run('redis-cli', ['-p', String(port), ...args])).stdout.trim(),
     kill,
     restart: launch,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     stop: async () => {
       await kill();
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // One instance of a service sharing a cap through Redis, driven by the Redis integration
-// tests. The JSON argument says what to do: burst (many concurrent creates, report outcomes)
-// or hold (take slots and keep them until killed).
+// tests. The JSON argument says what to do: burst (many concurrent creates, report outcomes),
+// hold (take slots and keep them until killed) or load (creates without end until "stop" on
+// stdin, printing when each backend session opens and closes, for the fault tests).
 import { Cluster, Redis } from 'ioredis';
 import { Admission } from '../../../src/admission/admission.js';
 import { redisStore } from '../../../src/admission/store/redis/redis-store.js';
@@ -8,7 +9,7 @@ import { AdmissionError } from '../../../src/iface/errors.js';
 import { SimulatedBackend } from '../../../src/providers/simulated/simulated-backend.js';
 
 interface Plan {
-  readonly mode: 'burst' | 'hold';
+  readonly mode: 'burst' | 'hold' | 'load';
   readonly redis: { readonly url: string } | { readonly cluster: readonly number[] };
   readonly name: string;
   readonly cap: number;
@@ -18,6 +19,12 @@ interface Plan {
   readonly leaseTtlMs: number;
   readonly sessionMs?: { readonly min: number; readonly max: number };
   readonly localShare?: number;
+  readonly leaseLoss?: 'end' | 'keep';
+  readonly leaseMarginMs?: number;
+  /** load: concurrent create loops. */
+  readonly concurrency?: number;
+  /** load: every other create carries one of this many idempotency keys (per tenant). */
+  readonly keys?: number;
 }
 
 const plan = JSON.parse(process.argv[2]!) as Plan;
@@ -26,6 +33,9 @@ const client =
     ? new Redis(plan.redis.url)
     : new Cluster(plan.redis.cluster.map((port) => ({ host: '127.0.0.1', port })));
 client.on('error', () => undefined); // outages are part of some plans; the store reports them
+// Start once connected: a cluster client that is still discovering its slots fails commands at
+// once, which would turn a slow start into refusals the plan is not about.
+if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
 const store = redisStore({
   redis: client,
   name: plan.name,
@@ -33,6 +43,8 @@ const store = redisStore({
   timeoutMs: 500,
   pollMs: 50,
   ...(plan.localShare === undefined ? {} : { whenUnavailable: { localShare: plan.localShare } }),
+  ...(plan.leaseLoss === undefined ? {} : { leaseLoss: plan.leaseLoss }),
+  ...(plan.leaseMarginMs === undefined ? {} : { leaseMarginMs: plan.leaseMarginMs }),
 });
 store.on('error', () => undefined);
 // Setups never fail here: every request that gets a slot must become a session.
@@ -45,6 +57,30 @@ const backend = new SimulatedBackend({
   },
 });
 await backend.start();
+const print = (line: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+};
+/** This machine's clock in ms, comparable across processes. */
+const clock = (): number => performance.timeOrigin + performance.now();
+if (plan.mode === 'load') {
+  // What the backend really has open: from the create call until the session has closed.
+  const create = backend.createSession.bind(backend);
+  let opened = 0;
+  backend.createSession = async (config, options) => {
+    const id = `${process.pid}-${++opened}`;
+    print({ open: id, tenant: config.tenantId, key: config.idempotencyKey ?? null, t: clock() });
+    try {
+      const session = await create(config, options);
+      void session.closed.then(() => print({ close: id, t: clock() }));
+      return session;
+    } catch (error) {
+      print({ close: id, t: clock() });
+      throw error;
+    }
+  };
+  store.on('lease_lost', (event) => print({ lease_lost: event.reason, t: clock() }));
+  store.on('lease_overdue', (event) => print({ lease_overdue: event.reason, t: clock() }));
+}
 const admission = new Admission(backend, {
   maxConcurrentSessions: plan.cap,
   ...(plan.tenantCaps === undefined ? {} : { tenants: plan.tenantCaps }),
@@ -55,7 +91,43 @@ const admission = new Admission(backend, {
 admission.on('store_error', () => undefined);
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 
-if (plan.mode === 'hold') {
+if (plan.mode === 'load') {
+  let stopping = false;
+  process.stdin.on('data', (chunk) => {
+    if (chunk.toString().includes('stop')) stopping = true;
+  });
+  const outcomes: Record<string, number> = {};
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: plan.concurrency ?? 5 }, async () => {
+      while (!stopping) {
+        const i = n++;
+        const tenantId = plan.tenants[i % plan.tenants.length]!;
+        const keyed = plan.keys !== undefined && i % 2 === 0;
+        try {
+          const session = await admission.createSession({
+            userId: `u${process.pid}-${i}`,
+            tenantId,
+            ...(keyed ? { idempotencyKey: `k${Math.floor(Math.random() * plan.keys!)}` } : {}),
+          });
+          outcomes.admitted = (outcomes.admitted ?? 0) + 1;
+          await session.closed;
+        } catch (error) {
+          const code = error instanceof AdmissionError ? error.code : 'failed';
+          outcomes[code] = (outcomes[code] ?? 0) + 1;
+          // Refusals answer at once: pace the retry so a refusing instance does not spin.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    }),
+  );
+  // Calls still running are closed at once: the test has seen what it needed.
+  await admission.drain({ timeoutMs: 0 });
+  await backend.stop();
+  await store.close();
+  client.disconnect();
+  print({ admitted: outcomes.admitted ?? 0, outcomes, held: store.held });
+} else if (plan.mode === 'hold') {
   for (let i = 0; i < plan.requests; i++) await admission.acquire({ tenantId: plan.tenants[0]! });
   process.stdout.write(`${JSON.stringify({ held: plan.requests })}\n`);
   setInterval(() => undefined, 1_000);
@@ -82,5 +154,7 @@ if (plan.mode === 'hold') {
   await backend.stop();
   await store.close();
   client.disconnect();
-  process.stdout.write(`${JSON.stringify({ admitted, refused, failed, held: store.held })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ admitted, refused, failed, held: store.held, stats: store.stats() })}\n`,
+  );
 }

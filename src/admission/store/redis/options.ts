@@ -4,8 +4,18 @@ import {
   knownKeys,
   numberField,
   objectOrUndefined,
+  oneOf,
   stringField,
 } from '../../../internal/validate.js';
+
+/**
+ * What an instance does with a session whose lease it could not renew in time (cut off from
+ * Redis, or Redis too slow): `'end'` ends it before Redis can give its slot to another instance
+ * (strict cap); `'keep'` lets it run (unless it has an idempotency key), admits nothing new
+ * until its leases are back in Redis, and counts it as running without a lease. See
+ * docs/redis.md.
+ */
+export type LeaseLossPolicy = 'end' | 'keep';
 
 export interface RedisStoreOptions {
   /** An ioredis client, an ioredis Cluster client, or a `redis://` URL. */
@@ -26,6 +36,14 @@ export interface RedisStoreOptions {
    * re-assert those leases in Redis once it is back.
    */
   readonly whenUnavailable?: 'refuse' | { readonly localShare: number };
+  /** Default `'keep'`: a coordination outage does not hang up on callers. */
+  readonly leaseLoss?: LeaseLossPolicy;
+  /**
+   * How long before Redis would expire a lease this instance treats it as gone: covers clock
+   * drift, late timers and, under `leaseLoss: 'end'`, the time the backend takes to close a
+   * session. Default 10% of the TTL, at least 100 ms; at most half the TTL.
+   */
+  readonly leaseMarginMs?: number;
 }
 
 export interface ResolvedRedisOptions {
@@ -35,6 +53,8 @@ export interface ResolvedRedisOptions {
   readonly timeoutMs: number;
   readonly pollMs: number;
   readonly localShare: number | undefined;
+  readonly leaseLoss: LeaseLossPolicy;
+  readonly leaseMarginMs: number;
 }
 
 export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
@@ -48,6 +68,8 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
     'timeoutMs',
     'pollMs',
     'whenUnavailable',
+    'leaseLoss',
+    'leaseMarginMs',
   ]);
   const leaseTtlMs = numberField(
     'options.leaseTtlMs',
@@ -67,6 +89,13 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
     ),
     pollMs: numberField('options.pollMs', options.pollMs, { min: 10 }, 500),
     localShare: resolveLocalShare(options.whenUnavailable),
+    leaseLoss: oneOf('options.leaseLoss', options.leaseLoss, ['end', 'keep'] as const) ?? 'keep',
+    leaseMarginMs: numberField(
+      'options.leaseMarginMs',
+      options.leaseMarginMs,
+      { min: 0, max: Math.floor(leaseTtlMs / 2) },
+      Math.min(Math.floor(leaseTtlMs / 2), Math.max(100, Math.round(leaseTtlMs / 10))),
+    ),
   };
 }
 

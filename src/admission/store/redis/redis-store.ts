@@ -14,6 +14,7 @@ import type {
 import { MemoryCapacityStore } from '../memory-store.js';
 import { Batcher } from './batcher.js';
 import { type LimiterKeys, limiterKeys } from './keys.js';
+import { LeaseBook, leaseMember, RedisLease } from './lease-book.js';
 import {
   type RedisStoreOptions,
   type ResolvedRedisOptions,
@@ -26,7 +27,7 @@ import {
   RedisUnavailableError,
   withDeadline,
 } from './redis-client.js';
-import { BATCH, BIND_SESSION, CLAIM, RENEW, USAGE } from './scripts.js';
+import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
 
 /** A release or an acquire waiting for this turn's batch. */
@@ -38,6 +39,19 @@ type LeaseOp = { readonly release: RedisLease } | { readonly acquire: RedisLease
  * process handles the reply to the one before: 25 measured best between 10 and 200.
  */
 const BATCH_MAX = 25;
+/** Leases per renewal script at most: keeps each script to a millisecond or two of Redis time. */
+const RENEW_CHUNK = 500;
+/**
+ * Renewal scripts in flight at once: a round takes a few round trips, not one per chunk, while
+ * other clients wait behind at most this many scripts.
+ */
+const RENEW_WINDOW = 4;
+
+/** Statuses of the RENEW script, per lease. */
+const RENEWED = 1;
+const REASSERTED = 2;
+const MISSING = 3;
+const KEY_TAKEN = 4;
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
@@ -45,52 +59,77 @@ const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
 const SCRIPTS = {
   batch: new LuaScript(BATCH),
   renew: new LuaScript(RENEW),
+  purge: new LuaScript(PURGE),
   claim: new LuaScript(CLAIM),
   bindSession: new LuaScript(BIND_SESSION),
   usage: new LuaScript(USAGE),
 };
 
-/** A lease this process holds, with what it needs to renew or re-assert it. */
-class RedisLease implements Lease {
-  readonly id: string;
-  readonly tenantId: string;
-  readonly globalLimit: number;
-  readonly tenantLimit: number;
-  /** Its member of the leases set: the tenant rides along, so Redis needs no lookup for it. */
-  readonly member: string;
-  /** Granted from the local share while Redis was unreachable, not yet in Redis. */
-  local: Lease | undefined;
-  claimKey = '';
-
-  constructor(id: string, request: AcquireRequest, local: Lease | undefined) {
-    this.id = id;
-    this.member = leaseMember(request.tenantId, id);
-    this.tenantId = request.tenantId;
-    this.globalLimit = request.globalLimit;
-    this.tenantLimit = request.tenantLimit;
-    this.local = local;
-  }
-}
-
 /** The store's work that no caller waits for, named in its `error` events. */
-export type RedisStoreBackgroundOperation = 'renew' | 'subscribe' | 'connection' | 'release';
+export type RedisStoreBackgroundOperation =
+  | 'renew'
+  | 'purge'
+  | 'subscribe'
+  | 'connection'
+  | 'release';
+
+/**
+ * Why a lease stopped counting: its deadline passed without a renewal (`expired`), Redis had
+ * dropped it and the caps left no room to re-assert it (`no_room`), or another live lease took
+ * the idempotency key it had claimed (`key_taken`).
+ */
+export type LeaseLossReason = 'expired' | 'no_room' | 'key_taken';
 
 /** What the Redis store reports besides its answers. */
 export interface RedisStoreEvents extends Record<string, unknown> {
   /**
-   * Work no caller waits for failed: a renewal (retried next beat), the wake-up subscription,
-   * the connection (once per outage) or a release (its lease expires within the TTL).
+   * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
+   * the wake-up subscription, the connection (once per outage) or a release (its lease expires
+   * within the TTL).
    */
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
-  /** A lease held here was dropped by Redis and could not be re-asserted. */
-  lease_lost: { readonly leaseId: string; readonly tenantId: string };
+  /**
+   * The session holding this lease must end (admission closes it with `lease_lost`): under
+   * `leaseLoss: 'end'` for any reason; under `'keep'` only a session with an idempotency key.
+   */
+  lease_lost: {
+    readonly leaseId: string;
+    readonly tenantId: string;
+    readonly reason: LeaseLossReason;
+  };
+  /**
+   * A session here runs without a lease Redis counts (deadline passed, or dropped with no room
+   * to re-assert it). Under `'keep'` it goes on, counted in `stats().unleased`, and this
+   * instance admits nothing new until every lease is back in Redis.
+   */
+  lease_overdue: {
+    readonly leaseId: string;
+    readonly tenantId: string;
+    readonly reason: Exclude<LeaseLossReason, 'key_taken'>;
+  };
+  /** A lease that was overdue is counted in Redis again. */
+  lease_restored: { readonly leaseId: string; readonly tenantId: string };
+}
+
+/** Counters for telemetry: read them on each collection. */
+export interface RedisStoreStats {
+  /** Leases this process holds. */
+  readonly held: number;
+  /** Of those, how many Redis may not count: sessions running past their lease. */
+  readonly unleased: number;
+  /** Leases that went past their deadline or were found missing, since the store started. */
+  readonly overdueTotal: number;
+  /** `lease_lost` events since the store started. */
+  readonly lostTotal: number;
 }
 
 /**
  * Slots counted in Redis, shared by every instance using the same `name`: one global cap and
  * per-tenant caps enforced atomically by Lua scripts. Each lease expires `leaseTtlMs` after
- * its last renewal; this process renews all of its leases in one call every third of the TTL,
- * so a crashed instance's slots come back within the TTL. See docs/redis.md.
+ * its last renewal; this process renews its leases (500 per script) every third of the TTL,
+ * so a crashed instance's slots come back within the TTL. Each lease has a local deadline, a
+ * margin before Redis could expire it; what happens when it passes is the `leaseLoss` policy.
+ * See docs/redis.md.
  */
 export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implements CapacityStore {
   readonly kind = 'redis';
@@ -103,8 +142,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /** Prefix of this instance's lease ids: short, because Redis compares members byte by byte. */
   readonly #instance = randomBytes(9).toString('base64url');
   #sequence = 0;
-  /** Leases held here, by id. */
-  readonly #held = new Map<string, RedisLease>();
+  readonly #book: LeaseBook;
   /** The limiter epoch last seen, to notice Redis losing its data. */
   #epoch = '';
   readonly #renewal: PeriodicTask<void>;
@@ -114,6 +152,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   readonly #lostListeners: ((lease: Lease) => void)[] = [];
   readonly #local: MemoryCapacityStore | undefined;
   #closed = false;
+  #purging = false;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineTimerAt = Number.POSITIVE_INFINITY;
+  #overdueTotal = 0;
+  #lostTotal = 0;
   /** Redis calls under way, each settled (never rejecting). */
   readonly #inflight = new Set<Promise<void>>();
 
@@ -121,6 +164,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     super();
     this.options = resolveRedisOptions(options);
     this.#keys = limiterKeys(this.options.name, this.options.keyPrefix);
+    this.#book = new LeaseBook();
     const { client, owned } = connect(options.redis);
     this.#client = client;
     this.#ownsClient = owned;
@@ -148,40 +192,64 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#assertOpen();
     // The scripts separate fields with control characters.
     printableField('tenantId', request.tenantId);
+    this.#enforceDeadlines();
+    if (this.options.leaseLoss === 'keep' && this.#book.unleased > 0) {
+      // Sessions running here are not counted in Redis: admitting more would add to the excess.
+      this.#renewSoon();
+      throw new RedisUnavailableError(
+        `${this.#book.unleased} session(s) here run without a lease in Redis; none admitted until it has them again`,
+      );
+    }
     const lease = new RedisLease(`${this.#instance}:${++this.#sequence}`, request, undefined);
     let status: number | undefined;
     try {
       status = await this.#batch.add({ acquire: lease });
     } catch (error) {
       if (this.#local === undefined) throw error;
-      return this.#acquireLocally(lease.id, request);
+      return this.#acquireLocally(lease, request);
     }
+    this.#enforceDeadlines();
     if (status === 1) {
-      this.#held.set(lease.id, lease);
+      if (performance.now() >= lease.deadline) {
+        // Paused or stalled past the lease before the grant arrived: Redis may have handed the
+        // slot on already.
+        void this.#sendRelease(lease);
+        throw new RedisUnavailableError('the grant arrived after its lease could have expired');
+      }
+      this.#book.add(lease, lease.deadline);
+      this.#armDeadlineTimer();
       return lease;
     }
-    // 3: Redis lost its data and held leases are being re-asserted; new ones wait.
+    // 3: Redis may have lost leases and held ones are being re-asserted; new ones wait.
     return status === 2 ? TENANT_FULL : GLOBAL_FULL;
   }
 
   /**
-   * Gives a slot back. The release goes out with this turn's batch, without waiting for Redis:
-   * waiters that retry at once are sent in that same batch, after the release, so they see the
-   * freed slot. A release that cannot be delivered leaves a lease nobody renews, which Redis
-   * drops within the TTL.
+   * Gives a slot back; resolves once Redis has it (or, when Redis cannot be reached, once that
+   * is reported as an `error` event: the lease then expires within the TTL). Waiters of this
+   * process are woken at once, so their retries go in the same script, after the release.
    */
   release(lease: Lease): Promise<void> {
-    const held = this.#held.get(lease.id);
-    if (held === undefined) return Promise.resolve(); // lost already; nothing counts it
-    this.#held.delete(lease.id);
+    const held = this.#book.get(lease.id);
+    if (held === undefined) return Promise.resolve(); // released already
+    this.#book.delete(held);
     if (held.local !== undefined) {
       this.#local!.release(held.local);
       return Promise.resolve();
     }
-    this.#batch
-      .add({ release: held })
-      .catch((error: unknown) => this.#reportError('release', error));
-    return Promise.resolve();
+    this.#wakeups.wakeSoon();
+    return this.#sendRelease(held);
+  }
+
+  #sendRelease(lease: RedisLease): Promise<void> {
+    const sent = this.#batch.add({ release: lease }).then(
+      () => undefined,
+      (error: unknown) => this.#reportError('release', error),
+    );
+    // close() waits for it: a release cut off by closing would hold a slot for a TTL.
+    this.#inflight.add(sent);
+    void sent.then(() => this.#inflight.delete(sent));
+    return sent;
   }
 
   /** One script for the releases and acquires of one turn; a status per acquire. */
@@ -196,7 +264,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         acquires.push(member, tenantId, globalLimit, finiteOrNone(tenantLimit));
       }
     }
-    const [epoch, ...statuses] = (await this.#run(SCRIPTS.batch, 'batch', [
+    const deadline = this.#deadlineFrom(performance.now());
+    const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.batch, 'batch', [
       this.#keys.channel,
       this.options.leaseTtlMs,
       this.#epoch,
@@ -204,10 +273,15 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       releases.length / 3,
       ...releases,
       ...acquires,
-    ])) as [string, ...number[]];
-    this.#epoch = epoch;
+    ])) as [string, number, ...number[]];
+    this.#noteEpoch(epoch);
+    this.#noteBacklog(backlog);
     let next = 0;
-    return ops.map((op) => ('release' in op ? undefined : statuses[next++]));
+    return ops.map((op) => {
+      if ('release' in op) return undefined;
+      op.acquire.deadline = deadline;
+      return statuses[next++];
+    });
   }
 
   async usage(): Promise<StoreUsage> {
@@ -218,12 +292,13 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   async claim(lease: Lease, key: string): Promise<ClaimResult> {
-    const held = this.#held.get(lease.id);
+    const held = this.#book.get(lease.id);
     if (held?.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
     const [status, sessionId] = (await this.#run(SCRIPTS.claim, 'claim', [
       leaseMember(lease.tenantId, lease.id),
       key,
     ])) as [number, string?];
+    this.#enforceDeadlines();
     if (status === 1) {
       if (held !== undefined) held.claimKey = key;
       return { claimed: true };
@@ -232,7 +307,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   async bindSession(lease: Lease, key: string, sessionId: string): Promise<void> {
-    if (this.#held.get(lease.id)?.local !== undefined) return;
+    if (this.#book.get(lease.id)?.local !== undefined) return;
     await this.#run(SCRIPTS.bindSession, 'bind session', [
       leaseMember(lease.tenantId, lease.id),
       key,
@@ -254,7 +329,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   /** Leases this process holds now. */
   get held(): number {
-    return this.#held.size;
+    return this.#book.size;
+  }
+
+  stats(): RedisStoreStats {
+    return {
+      held: this.#book.size,
+      unleased: this.#book.unleased,
+      overdueTotal: this.#overdueTotal,
+      lostTotal: this.#lostTotal,
+    };
   }
 
   /** Runs one renewal now (also done every third of the lease TTL). */
@@ -270,7 +354,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     if (this.#closed) return;
     this.#closed = true;
     this.#renewal.stop();
-    await Promise.all(this.#inflight);
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
     await this.#wakeups.close();
     if (this.#ownsClient) {
       const client = await this.#client.catch(() => undefined);
@@ -281,7 +366,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     }
   }
 
-  #acquireLocally(id: string, request: AcquireRequest): AcquireResult {
+  #acquireLocally(lease: RedisLease, request: AcquireRequest): AcquireResult {
     const share = this.options.localShare!;
     const local = this.#local!.tryAcquire({
       tenantId: request.tenantId,
@@ -292,41 +377,177 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
           : Math.max(1, Math.floor(request.tenantLimit * share)),
     });
     if (local.refused !== undefined) return local;
-    const lease = new RedisLease(id, request, local);
-    this.#held.set(id, lease);
+    lease.local = local;
+    this.#book.addLocal(lease);
     return lease;
   }
 
-  /** Renews every lease held here in one call; re-asserts what Redis lost; reports the rest. */
+  /** The local deadline of a lease written by a call that started at `sentAt`. */
+  #deadlineFrom(sentAt: number): number {
+    return sentAt + this.options.leaseTtlMs - this.options.leaseMarginMs;
+  }
+
+  /**
+   * Renews every lease held here, RENEW_CHUNK per script, RENEW_WINDOW scripts in flight;
+   * re-asserts what Redis lost; acts on the rest by policy. A failed script ends the round
+   * (retried next beat). Each chunk is built when it is sent, so a lease released before then
+   * is left out, and one released after goes to Redis after it.
+   */
   async #renew(): Promise<void> {
-    if (this.#held.size === 0) return;
-    const leases = [...this.#held.values()];
-    const args: (string | number)[] = [this.options.leaseTtlMs, this.#epoch, randomUUID()];
-    for (const lease of leases) {
-      args.push(
-        lease.member,
-        lease.tenantId,
-        lease.globalLimit,
-        finiteOrNone(lease.tenantLimit),
-        lease.claimKey,
-      );
+    this.#enforceDeadlines();
+    const leases = this.#book.list();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < leases.length && !this.#closed) {
+        const start = next;
+        next += RENEW_CHUNK;
+        const chunk = leases.slice(start, next).filter((lease) => this.#book.has(lease));
+        if (chunk.length > 0) await this.#renewChunk(chunk);
+      }
+    };
+    await Promise.all(Array.from({ length: RENEW_WINDOW }, worker));
+  }
+
+  /**
+   * Renews `chunk` naming each lease only; the leases Redis no longer has are sent again
+   * (`reassert`) with what it takes to re-assert them.
+   */
+  async #renewChunk(chunk: readonly RedisLease[], reassert = false): Promise<void> {
+    const args: (string | number)[] = [
+      this.options.leaseTtlMs,
+      this.#epoch,
+      randomUUID(),
+      reassert ? 0 : chunk.length,
+    ];
+    for (const lease of chunk) {
+      if (!reassert) args.push(lease.member);
+      else
+        args.push(
+          lease.member,
+          lease.tenantId,
+          lease.globalLimit,
+          finiteOrNone(lease.tenantLimit),
+          lease.claimKey,
+        );
     }
-    const reply = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as string[];
-    this.#epoch = reply[0]!;
-    const lost = new Set(reply.slice(1));
-    for (const lease of leases) {
-      if (lost.has(lease.member)) {
+    const deadline = this.#deadlineFrom(performance.now());
+    const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as [
+      string,
+      number,
+      ...number[],
+    ];
+    // Overdue leases first: after a pause, the reply may be older than their deadline.
+    this.#enforceDeadlines();
+    const timely = performance.now() < deadline;
+    const missing: RedisLease[] = [];
+    for (const [i, lease] of chunk.entries()) {
+      if (!this.#book.has(lease)) continue; // released while the script ran
+      const status = statuses[i];
+      if (status === RENEWED || status === REASSERTED) {
+        if (lease.local !== undefined) {
+          // Now counted in Redis: give back the local share.
+          this.#local!.release(lease.local);
+          lease.local = undefined;
+        }
+        // A reply later than the deadline it would set renews nothing this process can rely on.
+        if (!timely) continue;
+        const restored = lease.state === 'unleased';
+        this.#book.renewed(lease, deadline);
+        if (restored) this.emit('lease_restored', { leaseId: lease.id, tenantId: lease.tenantId });
+      } else if (status === MISSING) {
+        missing.push(lease);
+      } else if (status === KEY_TAKEN) {
+        if (this.#book.unlease(lease)) this.#overdueTotal++;
+        this.#end(lease, 'key_taken');
+      } else if (lease.local === undefined && this.#book.unlease(lease)) {
         // A lease granted locally during an outage that finds no room stays local until released.
-        if (lease.local !== undefined) continue;
-        if (!this.#held.delete(lease.id)) continue;
-        this.emit('lease_lost', { leaseId: lease.id, tenantId: lease.tenantId });
-        for (const listener of this.#lostListeners) listener(lease);
-      } else if (lease.local !== undefined) {
-        // Now counted in Redis: give back the local share.
-        this.#local!.release(lease.local);
-        lease.local = undefined;
+        this.#unleased(lease, 'no_room');
       }
     }
+    this.#noteEpoch(epoch);
+    this.#noteBacklog(backlog);
+    this.#armDeadlineTimer();
+    // Built now, after this reply: a lease released meanwhile is left out.
+    const again = missing.filter((lease) => this.#book.has(lease));
+    if (again.length > 0) await this.#renewChunk(again, true);
+  }
+
+  /** Acts on every lease whose local deadline has passed. Cheap when none has. */
+  #enforceDeadlines(): void {
+    const now = performance.now();
+    if (now < this.#book.nextDeadline) return;
+    for (const lease of this.#book.takeOverdue(now)) this.#unleased(lease, 'expired');
+  }
+
+  /**
+   * A lease Redis may no longer count: end its session, or keep it and say so. A session with an
+   * idempotency key ends under either policy: once Redis drops the lease, another instance may
+   * start the same key, and one live session per key is not a soft limit.
+   */
+  #unleased(lease: RedisLease, reason: Exclude<LeaseLossReason, 'key_taken'>): void {
+    this.#overdueTotal++;
+    if (this.options.leaseLoss === 'end' || lease.claimKey !== '') {
+      this.#end(lease, reason);
+      return;
+    }
+    this.emit('lease_overdue', { leaseId: lease.id, tenantId: lease.tenantId, reason });
+    this.#renewSoon();
+  }
+
+  /** Tells admission to end the lease's session; the lease stays held until it is released. */
+  #end(lease: RedisLease, reason: LeaseLossReason): void {
+    if (lease.ended) return;
+    lease.ended = true;
+    this.#lostTotal++;
+    this.emit('lease_lost', { leaseId: lease.id, tenantId: lease.tenantId, reason });
+    for (const listener of this.#lostListeners) listener(lease);
+  }
+
+  /** One timer, at the earliest local deadline, so leases are acted on without any traffic. */
+  #armDeadlineTimer(): void {
+    const at = this.#book.nextDeadline;
+    if (this.#closed || at >= this.#deadlineTimerAt) return;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimerAt = at;
+    this.#deadlineTimer = setTimeout(
+      () => {
+        this.#deadlineTimer = undefined;
+        this.#deadlineTimerAt = Number.POSITIVE_INFINITY;
+        this.#enforceDeadlines();
+        this.#armDeadlineTimer();
+      },
+      Math.max(0, at - performance.now()),
+    );
+    this.#deadlineTimer.unref();
+  }
+
+  #renewSoon(): void {
+    if (this.#closed || this.#book.size === 0) return;
+    this.#renewal.runNow().catch((error: unknown) => this.#reportError('renew', error));
+  }
+
+  /** A new epoch means Redis may have lost leases: re-assert ours now, early in the window. */
+  #noteEpoch(epoch: string): void {
+    const changed = this.#epoch !== '' && epoch !== this.#epoch;
+    this.#epoch = epoch;
+    if (changed) this.#renewSoon();
+  }
+
+  /** Expired leases left to drop: drops them, PURGE_MAX per script, one script at a time. */
+  #noteBacklog(backlog: number): void {
+    if (backlog <= 0 || this.#purging || this.#closed) return;
+    this.#purging = true;
+    const purge = async (): Promise<void> => {
+      let left = backlog;
+      while (left > 0 && !this.#closed) {
+        left = Number(await this.#run(SCRIPTS.purge, 'purge', []));
+      }
+    };
+    purge()
+      .catch((error: unknown) => this.#reportError('purge', error))
+      .finally(() => {
+        this.#purging = false;
+      });
   }
 
   /**
@@ -396,11 +617,6 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 /** A store whose slots are counted in Redis and shared by every instance using `name`. */
 export function redisStore(options: RedisStoreOptions): RedisCapacityStore {
   return new RedisCapacityStore(options);
-}
-
-/** A lease's member in the leases set: `tenant "\n" id` (the scripts split on the newline). */
-function leaseMember(tenantId: string, id: string): string {
-  return `${tenantId}\n${id}`;
 }
 
 /** Scripts take -1 for "no tenant cap". */

@@ -1,16 +1,20 @@
 /**
- * The Lua scripts behind the Redis store. Each runs atomically in Redis, reads the time from
- * Redis `TIME` (never a client clock), and first drops expired leases, so a lease of a crashed
- * instance stops counting the moment its TTL has passed, whoever looks next. They are kept to
- * a handful of Redis calls per batch, with bulk ZADD/ZREM/ZMSCORE across its leases: Redis's CPU
- * is what bounds a busy limiter. ZMSCORE needs Redis 6.2 or newer.
+ * The Lua scripts behind the Redis store. Each runs atomically in Redis and reads the time from
+ * Redis `TIME` (never a client clock). A lease whose expiry has passed stops counting at once,
+ * whoever looks next: counts subtract the expired ones (ZCOUNT), and each script drops at most
+ * PURGE_MAX of them, so that no script's work grows with the number of leases (a script blocks
+ * Redis while it runs). Callers send at most 500 leases per call. Bulk ZADD/ZREM/ZMSCORE keep
+ * each script to a handful of Redis calls: Redis's CPU is what bounds a busy limiter. ZMSCORE
+ * needs Redis 6.2 or newer.
  *
  * Keys (all in one hash slot, see keys.ts):
  *   leases   ZSET  tenantId "\n" leaseId -> expiry (ms, Redis time)
  *   tenants  HASH  tenantId -> leases held
  *   claims   HASH  idempotency key -> lease member TAB sessionId (may be empty); a claim whose
  *                  lease is gone is stale and may be taken over
- *   epoch    HASH  id, recoverUntil: the limiter's identity, to notice Redis losing its data
+ *   epoch    HASH  id, recoverUntil, server: the limiter's identity and the run_id of the Redis
+ *                  process that wrote it, to notice Redis losing data (restart, restored snapshot,
+ *                  failover)
  */
 
 const PRELUDE = `
@@ -27,6 +31,9 @@ local function split(value, sep)
   if not at then return value, '' end
   return string.sub(value, 1, at - 1), string.sub(value, at + 1)
 end
+
+-- Expired leases dropped per script at most: bounds the time one script blocks Redis.
+local PURGE_MAX = 500
 
 -- redis.call(command, key[, option], values...) in chunks that fit Lua's stack (pairs stay
 -- whole: the chunk size is even); the per-value replies of ZMSCORE are joined in order.
@@ -75,27 +82,47 @@ local function drop_all(members, owners, keys)
   return #gone
 end
 
+-- Drops up to PURGE_MAX expired leases; returns how many expired ones are left (the backlog).
+-- Until they are dropped they still count in their tenant's count (a refusal on the safe side)
+-- but never in the global one (see live_count).
 local function purge(now)
-  drop_all(redis.call('ZRANGEBYSCORE', leases, '-inf', now), {}, {})
+  local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, PURGE_MAX)
+  drop_all(expired, {}, {})
+  if #expired < PURGE_MAX then return 0 end
+  return redis.call('ZCOUNT', leases, '-inf', now)
 end
 
--- The limiter's epoch; created when missing. 'expected' is the epoch the caller saw before:
--- when it is set but the epoch is gone, Redis lost its data, and new leases wait 'ttl' so that
--- instances can first re-assert the leases they hold.
+-- Leases not expired at 'now', in O(log n).
+local function live_count(now)
+  return redis.call('ZCARD', leases) - redis.call('ZCOUNT', leases, '-inf', now)
+end
+
+-- Whether 'member' holds a lease that has not expired.
+local function is_live(member, now)
+  local expiry = redis.call('ZSCORE', leases, member)
+  return expiry and tonumber(expiry) > now
+end
+
+-- The limiter's epoch. It is replaced, and new leases wait 'ttl' so that instances can first
+-- re-assert the leases they hold, when Redis may have lost writes: the epoch is missing while
+-- the caller ('expected') saw one before (data wiped), or it was written by another Redis
+-- process than this one (a restart from a snapshot or append-only file, a failover to a
+-- replica). A snapshot carries the epoch but not the run_id of the process that loads it.
 local function current_epoch(expected, fresh, now, ttl)
-  local known = redis.call('HMGET', epoch, 'id', 'recoverUntil')
-  if known[1] then return known[1], tonumber(known[2]) end
+  local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  local known = redis.call('HMGET', epoch, 'id', 'recoverUntil', 'server')
+  if known[1] and known[3] == server then return known[1], tonumber(known[2]) end
   local recover = 0
-  if expected ~= '' then recover = now + ttl end
-  redis.call('HSET', epoch, 'id', fresh, 'recoverUntil', recover)
+  if known[1] or expected ~= '' then recover = now + ttl end
+  redis.call('HSET', epoch, 'id', fresh, 'recoverUntil', recover, 'server', server)
   return fresh, recover
 end
 
 -- Adds leases while the global and tenant caps allow, counting as it goes so that a batch
 -- reads the counts once: add(...) returns 1 added, 0 global cap, 2 tenant cap. The leases are
 -- written by flush(), with one ZADD and one HINCRBY per tenant.
-local function adder()
-  local count = redis.call('ZCARD', leases)
+local function adder(now)
+  local count = live_count(now)
   local held, added, pending = {}, {}, {}
   local function add(member, tenant, global_limit, tenant_limit, expiry)
     if count >= global_limit then return 0 end
@@ -116,13 +143,19 @@ local function adder()
   return add, flush
 end
 
--- Takes 'key' for 'member' unless a live lease holds it: 1 taken, or 0 and the holder's session.
-local function take_claim(member, key)
+-- The live lease other than 'member' that holds 'key', with its session; nil when none does.
+local function other_holder(member, key, now)
   local claim = redis.call('HGET', claims, key)
-  if claim then
-    local holder, session = split(claim, '\\t')
-    if holder ~= member and redis.call('ZSCORE', leases, holder) then return 0, session end
-  end
+  if not claim then return nil end
+  local holder, session = split(claim, '\\t')
+  if holder ~= member and is_live(holder, now) then return holder, session end
+  return nil
+end
+
+-- Takes 'key' for 'member' unless a live lease holds it: 1 taken, or 0 and the holder's session.
+local function take_claim(member, key, now)
+  local holder, session = other_holder(member, key, now)
+  if holder then return 0, session end
   redis.call('HSET', claims, key, member .. '\\t')
   return 1, ''
 end
@@ -134,8 +167,9 @@ end
  * earlier ones took). Freed slots are announced once.
  * ARGV: channel, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release: member,
  * tenantId, claimed key (may be empty); then per acquire: member, tenantId, globalLimit, tenantLimit
- * (-1: none). Returns { epoch, status1, status2, ... } per acquire: 1 granted, 0 global cap,
- * 2 tenant cap, 3 recovering (Redis lost its data; held leases are being re-asserted).
+ * (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
+ * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
+ * are being re-asserted), and the number of expired leases left to purge.
  */
 export const BATCH = `${PRELUDE}
 local now = now_ms()
@@ -150,9 +184,9 @@ for i = 6, releases_end, 3 do
 end
 local dropped = drop_all(members, owners, keys)
 if dropped > 0 then redis.call('PUBLISH', ARGV[1], dropped) end
-purge(now)
-local add, flush = adder()
-local result = { id }
+local backlog = purge(now)
+local add, flush = adder(now)
+local result = { id, backlog }
 for i = releases_end + 1, #ARGV, 4 do
   if recover > now then
     result[#result + 1] = 3
@@ -165,10 +199,15 @@ return result
 `;
 
 /**
- * Renews this instance's leases in one call, and re-asserts those Redis no longer has (lost
- * with its data, or expired while this instance was cut off) where the caps still allow.
- * ARGV: ttlMs, expectedEpoch, freshEpoch, then per lease: member, tenantId, globalLimit,
- * tenantLimit, claimed key. Returns { epoch, lostMember1, lostMember2, ... }.
+ * Renews up to 500 of this instance's leases, and re-asserts those Redis no longer has (lost
+ * with its data, or expired while this instance was cut off or paused) where the caps allow
+ * and no other live lease has taken the key it claimed. A renewal names each lease only; a
+ * lease found missing is answered 3, and sent again with what it takes to re-assert it.
+ * ARGV: ttlMs, expectedEpoch, freshEpoch, renewCount, then renewCount members, then per lease
+ * to re-assert: member, tenantId, globalLimit, tenantLimit, claimed key. Returns
+ * { epoch, backlog, status1, status2, ... } with a status per lease: 1 renewed, 3 missing (send
+ * it again to re-assert), 2 re-asserted, 0 lost (no room), 4 lost (its key belongs to another
+ * lease).
  *
  * Always sent with EVAL (see LuaScript.runInOrder): a renewal must reach Redis before any
  * release issued after it, or it could re-assert a lease that was just released.
@@ -177,31 +216,59 @@ export const RENEW = `${PRELUDE}
 local now = now_ms()
 local ttl = tonumber(ARGV[1])
 local id = current_epoch(ARGV[2], ARGV[3], now, ttl)
-purge(now)
+local backlog = purge(now)
+local renew_end = 4 + tonumber(ARGV[4])
 local members = {}
-for i = 4, #ARGV, 5 do members[#members + 1] = ARGV[i] end
+for i = 5, renew_end do members[#members + 1] = ARGV[i] end
+local named_only = #members
+for i = renew_end + 1, #ARGV, 5 do members[#members + 1] = ARGV[i] end
 local scores = bulk('ZMSCORE', leases, members)
-local renewed, reasserted = {}, {}
-local add, flush = adder()
-local result = { id }
+-- Expired but not purged yet: dropped here, then treated like the missing ones.
+local stale = {}
 for j = 1, #members do
-  local i = 4 + (j - 1) * 5
+  if scores[j] and tonumber(scores[j]) <= now then
+    stale[#stale + 1] = members[j]
+    scores[j] = false
+  end
+end
+drop_all(stale, {}, {})
+local renewed, reasserted = {}, {}
+local add, flush = adder(now)
+local result = { id, backlog }
+for j = 1, #members do
+  local status
   if scores[j] then
     renewed[#renewed + 1] = now + ttl
     renewed[#renewed + 1] = members[j]
-  elseif add(members[j], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl) == 1 then
-    reasserted[#reasserted + 1] = i
+    status = 1
+  elseif j <= named_only then
+    status = 3
   else
-    result[#result + 1] = members[j]
+    local i = renew_end + 1 + (j - named_only - 1) * 5
+    local key = ARGV[i + 4]
+    if key ~= '' and other_holder(members[j], key, now) then
+      status = 4
+    elseif add(members[j], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl) == 1 then
+      reasserted[#reasserted + 1] = i
+      status = 2
+    else
+      status = 0
+    end
   end
+  result[#result + 1] = status
 end
 bulk('ZADD', leases, renewed, 'XX')
 flush()
 -- Claims last: take_claim asks whether the holder's lease is live, and it may be one re-asserted above.
 for _, i in ipairs(reasserted) do
-  if ARGV[i + 4] ~= '' then take_claim(ARGV[i], ARGV[i + 4]) end
+  if ARGV[i + 4] ~= '' then take_claim(ARGV[i], ARGV[i + 4], now) end
 end
 return result
+`;
+
+/** Drops up to PURGE_MAX expired leases; returns how many expired ones are left. */
+export const PURGE = `${PRELUDE}
+return purge(now_ms())
 `;
 
 /**
@@ -210,9 +277,10 @@ return result
  * the lease itself is gone.
  */
 export const CLAIM = `${PRELUDE}
-purge(now_ms())
-if not redis.call('ZSCORE', leases, ARGV[1]) then return { -1 } end
-local taken, session = take_claim(ARGV[1], ARGV[2])
+local now = now_ms()
+purge(now)
+if not is_live(ARGV[1], now) then return { -1 } end
+local taken, session = take_claim(ARGV[1], ARGV[2], now)
 if taken == 1 then return { 1 } end
 return { 0, session }
 `;
@@ -227,10 +295,14 @@ end
 return 0
 `;
 
-/** Returns { active, tenant1, count1, ... } after dropping expired leases. */
+/**
+ * Returns { active, tenant1, count1, ... }. While expired leases wait to be purged, tenant
+ * counts may still include them; the active count never does.
+ */
 export const USAGE = `${PRELUDE}
-purge(now_ms())
-local result = { redis.call('ZCARD', leases) }
+local now = now_ms()
+purge(now)
+local result = { live_count(now) }
 local counts = redis.call('HGETALL', tenants)
 for _, v in ipairs(counts) do table.insert(result, v) end
 return result

@@ -37,6 +37,14 @@ export class Wakeups {
     };
   }
 
+  /**
+   * Wakes the listeners at the next microtask, for a slot freed by this process: a waiter's
+   * retry then joins the same batch as the release, one round trip instead of two.
+   */
+  wakeSoon(): void {
+    if (this.#listeners.length > 0 && !this.#closed) queueMicrotask(this.#notify);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#poll !== undefined) clearTimeout(this.#poll);

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
@@ -8,6 +9,7 @@ import {
 import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
+import { startTcpProxy } from '../../../support/tcp-proxy.js';
 
 const request = (tenantId: string, globalLimit = 5) => ({
   tenantId,
@@ -78,13 +80,13 @@ describeWithBinary(
       expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
     });
 
-    it('a lease dropped while cut off and with no room to re-assert: reported, and its session closed', async () => {
-      const name = `gone${++counter}`;
-      const store = newStore(name);
+    /** A session on `store` whose lease Redis dropped while a rival took the only slot. */
+    const loseTheOnlySlot = async (name: string, store: RedisCapacityStore) => {
       const rival = newStore(name);
       const backend = new ControlledBackend({ autoComplete: 'succeed' });
       await backend.start();
       const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false, store });
+      admission.on('store_error', () => undefined);
       const lost: string[] = [];
       admission.on('lease_lost', (e) => lost.push(e.sessionId ?? ''));
       const session = await admission.createSession({ userId: 'u' });
@@ -92,15 +94,143 @@ describeWithBinary(
       await server.cli(
         'DEL',
         `voice-admission:{${name}}:leases`,
-        `voice-admission:{${name}}:owners`,
         `voice-admission:{${name}}:tenants`,
       );
       expect((await rival.tryAcquire(request('r', 1))).refused).toBeUndefined();
       await store.renewNow();
+      return { admission, session, lost, rival };
+    };
+
+    it("leaseLoss 'end': a lease dropped with no room to re-assert ends its session", async () => {
+      const name = `gone${++counter}`;
+      const store = newStore(name, { leaseLoss: 'end' });
+      const { admission, session, lost, rival } = await loseTheOnlySlot(name, store);
       await expect(session.closed).resolves.toMatchObject({ reason: 'lease_lost' });
       expect(lost).toEqual([session.id]);
       expect(admission.active).toBe(0);
+      expect(store.stats()).toMatchObject({ held: 0, unleased: 0, lostTotal: 1 });
       expect((await rival.usage()).active).toBe(1);
+    });
+
+    it("leaseLoss 'keep': the session goes on, counted as unleased, and nothing new is admitted until it is back in Redis", async () => {
+      const name = `kept${++counter}`;
+      const store = newStore(name, { leaseLoss: 'keep' });
+      const overdue: string[] = [];
+      const restored: string[] = [];
+      store.on('lease_overdue', (e) => overdue.push(e.reason));
+      store.on('lease_restored', (e) => restored.push(e.leaseId));
+      const { admission, session, lost, rival } = await loseTheOnlySlot(name, store);
+      expect(session.state).toBe('active');
+      expect(lost).toEqual([]);
+      expect(overdue).toEqual(['no_room']);
+      expect(store.stats()).toMatchObject({ held: 1, unleased: 1, overdueTotal: 1, lostTotal: 0 });
+      await expect(admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+      // The rival leaves: the next renewal re-asserts the running session's lease.
+      const [held] = await Promise.all([rival.usage(), store.renewNow()]);
+      expect(held.active).toBe(1);
+      await rival.close(); // its lease stays until the TTL: release it instead
+      await server.cli(
+        'DEL',
+        `voice-admission:{${name}}:leases`,
+        `voice-admission:{${name}}:tenants`,
+      );
+      await store.renewNow();
+      expect(restored).toHaveLength(1);
+      expect(store.stats()).toMatchObject({ held: 1, unleased: 0 });
+      expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['default', 1]]) });
+      await session.close();
+      await expect.poll(() => store.usage()).toEqual({ active: 0, tenants: new Map() });
+    });
+
+    it("leaseLoss 'end': with Redis frozen, the lease is given up before Redis could expire it", async () => {
+      const name = `frozen${++counter}`;
+      const store = newStore(name, { leaseLoss: 'end' });
+      // Held without admission, so nothing releases it: its expiry stays in Redis to be read.
+      const lease = (await store.tryAcquire(request('a'))) as Lease;
+      const ended = new Promise<number>((resolve) =>
+        store.on('lease_lost', () => resolve(Date.now())),
+      );
+      server.pause();
+      let endedAt: number;
+      try {
+        endedAt = await ended;
+      } finally {
+        server.resume();
+      }
+      // Redis's clock is this machine's: the lease was still live in Redis when it was given up.
+      const expiry = Number(
+        await server.cli('ZSCORE', `voice-admission:{${name}}:leases`, `a\n${lease.id}`),
+      );
+      expect(expiry).toBeGreaterThan(endedAt);
+      expect(store.stats()).toMatchObject({ held: 1, unleased: 1, lostTotal: 1 });
+    });
+
+    it('a grant that arrives after its lease could have expired is not used, and is given back', async () => {
+      const name = `late${++counter}`;
+      const proxy = await startTcpProxy(server.port);
+      try {
+        const store = redisStore({
+          redis: proxy.url,
+          name,
+          leaseTtlMs: 2_000,
+          leaseMarginMs: 1_000,
+          timeoutMs: 2_000,
+        });
+        store.on('error', () => undefined);
+        stores.push(store);
+        // Connected, and the acquire script loaded (a NOSCRIPT retry would double the wait).
+        await store.release((await store.tryAcquire(request('a'))) as Lease);
+        // A round trip of 1.2 s: the reply comes after the lease's local deadline (1 s).
+        proxy.delay(600);
+        const acquiring = store.tryAcquire(request('a')).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const observer = new Redis(server.url);
+        try {
+          const leases = `voice-admission:{${name}}:leases`;
+          const poll = () => new Promise((resolve) => setTimeout(resolve, 20));
+          // The grant is in Redis (with its expiry) while its reply is on the way.
+          let granted = await observer.zrange(leases, 0, -1, 'WITHSCORES');
+          while (granted.length === 0) {
+            await poll();
+            granted = await observer.zrange(leases, 0, -1, 'WITHSCORES');
+          }
+          const expiry = Number(granted[1]);
+          expect(String(await acquiring)).toMatch(
+            /the grant arrived after its lease could have expired/,
+          );
+          expect(store.held).toBe(0);
+          // Given back, not left to expire: gone from Redis before its expiry.
+          while ((await observer.zcard(leases)) > 0) await poll();
+          const [seconds, micros] = (await observer.time()).map(Number);
+          expect(seconds! * 1000 + micros! / 1000).toBeLessThan(expiry);
+        } finally {
+          observer.disconnect();
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('Redis restarted from a snapshot older than its last writes: the recovery window opens for every instance, then held leases are re-asserted', async () => {
+      const name = `snapshot${++counter}`;
+      const holder = newStore(name, { leaseTtlMs: 5_000 });
+      const fresh = newStore(name);
+      const before = (await holder.tryAcquire(request('a'))) as Lease;
+      await server.cli('SAVE');
+      // Written after the snapshot: lost with the restart.
+      const after = (await holder.tryAcquire(request('a'))) as Lease;
+      await server.kill();
+      await server.restart();
+      expect(await server.cli('ZCARD', `voice-admission:{${name}}:leases`)).toBe('1');
+      // A store that never talked to this limiter before still sees the window: the snapshot's
+      // epoch was written by another Redis process than the one now serving it.
+      expect(await fresh.tryAcquire(request('b'))).toEqual({ refused: 'capacity' });
+      await holder.renewNow();
+      expect(await fresh.usage()).toEqual({ active: 2, tenants: new Map([['a', 2]]) });
+      for (const lease of [before, after]) await holder.release(lease);
+      expect((await fresh.usage()).active).toBe(0);
     });
 
     it('the same idempotency key on two instances creates one session; the other gets duplicate with its id', async () => {

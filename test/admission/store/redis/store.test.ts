@@ -133,7 +133,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
   });
 
-  it('a release that cannot reach Redis resolves at once and is reported as an error event', async () => {
+  it('a release that cannot reach Redis resolves once the failure is reported as an error event', async () => {
     const doomed = await startRedis();
     const store = redisStore({ redis: doomed.url, name: 'doomed', timeoutMs: 200 });
     stores.push(store);
@@ -142,7 +142,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     const lease = (await store.tryAcquire(request('t'))) as Lease;
     await doomed.stop();
     await store.release(lease);
-    await expect.poll(() => errors, { timeout: 5_000 }).toContain('release');
+    expect(errors).toContain('release');
   });
 
   it('validates its options', () => {
@@ -154,6 +154,12 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(() =>
       redisStore({ redis: server.url, name: 'x', whenUnavailable: 'panic' as never }),
     ).toThrow(/options.whenUnavailable/);
+    expect(() => redisStore({ redis: server.url, name: 'x', leaseLoss: 'drop' as never })).toThrow(
+      /options.leaseLoss: must be one of end, keep, got "drop"/,
+    );
+    expect(() =>
+      redisStore({ redis: server.url, name: 'x', leaseTtlMs: 1_000, leaseMarginMs: 600 }),
+    ).toThrow(/options.leaseMarginMs: must be <= 500, got 600/);
   });
 
   it('accepts an ioredis client it does not own', async () => {

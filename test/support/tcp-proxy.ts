@@ -1,0 +1,97 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+
+/**
+ * A TCP proxy on loopback in front of one server, for one client's faults: it can delay every
+ * chunk, hold all traffic (a partition: connections stay open, nothing gets through, and what
+ * was sent is delivered once it ends) and reset every connection.
+ */
+export interface TcpProxy {
+  readonly port: number;
+  readonly url: string;
+  /** Delays every chunk, each way, by `ms` (0: none). Order is kept. */
+  delay(ms: number): void;
+  /** Stops all traffic both ways until `release()`; new connections wait too. */
+  hold(): void;
+  /** Delivers what was held and lets traffic flow again. */
+  release(): void;
+  /** Destroys every open connection (the client sees a reset and reconnects). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+interface Pipe {
+  readonly client: Socket;
+  readonly upstream: Socket;
+}
+
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let delayMs = 0;
+  let held = false;
+  /** Writes waiting for the hold to end, in order. */
+  let waiting: (() => void)[] = [];
+  const pipes = new Set<Pipe>();
+
+  /** Forwards with the current delay; while held, queues instead (keeping order). */
+  const forward = (to: Socket, chunk: Buffer): void => {
+    const write = (): void => {
+      if (!to.destroyed) to.write(chunk);
+    };
+    const send = (): void => {
+      if (delayMs > 0) setTimeout(write, delayMs);
+      else write();
+    };
+    if (held || waiting.length > 0) waiting.push(send);
+    else send();
+  };
+
+  const server: Server = createServer((client) => {
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    const pipe = { client, upstream };
+    pipes.add(pipe);
+    client.on('data', (chunk) => forward(upstream, chunk));
+    upstream.on('data', (chunk) => forward(client, chunk));
+    const drop = (): void => {
+      pipes.delete(pipe);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', drop);
+    upstream.on('close', drop);
+    client.on('error', drop);
+    upstream.on('error', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    delay: (ms) => {
+      delayMs = ms;
+    },
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+      const queued = waiting;
+      waiting = [];
+      for (const send of queued) send();
+    },
+    reset: () => {
+      for (const { client, upstream } of pipes) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+      pipes.clear();
+    },
+    close: async () => {
+      for (const { client, upstream } of pipes) {
+        client.destroy();
+        upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
