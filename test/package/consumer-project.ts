@@ -18,12 +18,16 @@ export interface Run {
   readonly stderr: string;
 }
 
-/** Runs a command to completion; a non-zero exit is a result, not a rejection. */
+/**
+ * Runs a command to completion; a non-zero exit is a result, not a rejection. The kill timer
+ * only guards against a hung command: a type check of every doc example on a busy 2-core
+ * machine can take minutes.
+ */
 export async function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
   try {
     const { stdout, stderr } = await execFileAsync(command, [...args], {
       cwd,
-      timeout: 120_000,
+      timeout: HUNG_AFTER_MS,
       maxBuffer: 16 * 1024 * 1024,
       env: consumerEnvironment(),
     });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   consumerProject,
   documents,
+  HUNG_AFTER_MS,
   manifest,
   pack,
   packagesTheExamplesNeed,
@@ -218,25 +219,29 @@ describe('a plain install: the tarball and nothing else', () => {
     expect(broken).toEqual([]);
   });
 
-  it('the declarations type-check without any peer (skipLibCheck false, nodenext and bundler)', async () => {
-    writeFileSync(
-      join(app, 'types.mts'),
-      `import { Admission, AdmissionError, createBackend, type AdmissionOptions } from 'voice-admission';
+  it(
+    'the declarations type-check without any peer (skipLibCheck false, nodenext and bundler)',
+    async () => {
+      writeFileSync(
+        join(app, 'types.mts'),
+        `import { Admission, AdmissionError, createBackend, type AdmissionOptions } from 'voice-admission';
        import { startPrometheus, setupTracing, type PrometheusEndpoint, type Tracing, type TracingOptions } from 'voice-admission/telemetry';
        const backend = await createBackend('simulated');
        const options: AdmissionOptions = { maxConcurrentSessions: 1 };
        export const admission: Admission = new Admission(backend, options);
        export const helpers: [() => Promise<PrometheusEndpoint>, (options: TracingOptions) => Promise<Tracing>] = [() => startPrometheus(), setupTracing];
        export const isRefusal = (e: unknown): boolean => e instanceof AdmissionError;`,
-    );
-    writeFileSync(
-      join(app, 'types.cts'),
-      `import va = require('voice-admission');
+      );
+      writeFileSync(
+        join(app, 'types.cts'),
+        `import va = require('voice-admission');
        import telemetry = require('voice-admission/telemetry');
        void [va.createBackend, va.Admission, telemetry.startPrometheus, telemetry.setupTracing];`,
-    );
-    expect(await typeCheckBoth(app, ['types.mts', 'types.cts'])).toEqual(CLEAN);
-  }, 120_000);
+      );
+      expect(await typeCheckBoth(app, ['types.mts', 'types.cts'])).toEqual(CLEAN);
+    },
+    HUNG_AFTER_MS,
+  );
 });
 
 describe('the Prometheus helper with exactly the peers docs/autoscaling.md names', () => {
@@ -306,8 +311,12 @@ describe('the README and docs examples, with exactly the packages they import or
     examples = writeExamples(app, markdowns);
   }, 180_000);
 
-  it('type-check in the application (skipLibCheck false, nodenext and bundler)', async () => {
-    expect(examples.length).toBeGreaterThan(markdowns.length);
-    expect(await typeCheckBoth(app, examples)).toEqual(CLEAN);
-  }, 180_000);
+  it(
+    'type-check in the application (skipLibCheck false, nodenext and bundler)',
+    async () => {
+      expect(examples.length).toBeGreaterThan(markdowns.length);
+      expect(await typeCheckBoth(app, examples)).toEqual(CLEAN);
+    },
+    HUNG_AFTER_MS,
+  );
 });
