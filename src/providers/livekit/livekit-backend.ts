@@ -167,17 +167,13 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     let createInDoubt = false;
     try {
       // Each step waits for its request to finish even when aborted: a request abandoned in
-      // flight could still create the room (or, for a dispatch, re-create it) after we leave.
+      // flight could still create the room after we leave.
       await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
         roomMayExist = !refusedByServer(error);
         createInDoubt = roomMayExist;
         throw error;
       });
       signal.throwIfAborted();
-      if (settings.agentName !== undefined) {
-        await this.#api.createDispatch(roomName, settings.agentName, metadata);
-        signal.throwIfAborted();
-      }
       const token = await mintCallerToken(this.#sdk, settings, roomName, config.userId);
       if (settings.mode === 'join') {
         const joined = await joinRoom({

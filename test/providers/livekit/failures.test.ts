@@ -4,16 +4,16 @@ import { BackendError } from '../../../src/iface/errors.js';
 import { API_KEY, eventually, liveKitBackend, startStandIn } from './fixture.js';
 
 describe('LiveKit provider: a failed create leaves nothing behind', () => {
-  it('deletes the room and frees the slot when the dispatch fails (5xx -> unavailable)', async () => {
+  it('a 5xx from CreateRoom (the room may exist) deletes the room and frees the slot (-> unavailable)', async () => {
     const standIn = await startStandIn();
     const backend = await liveKitBackend(standIn);
     const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
-    standIn.inject({ methods: ['CreateDispatch'], error: 'internal', times: 1 });
+    standIn.inject({ methods: ['CreateRoom'], error: 'internal', times: 1 });
 
     const error = await admission.createSession({ userId: 'u' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);
     expect(error).toMatchObject({ code: 'unavailable', op: 'create_session', provider: 'livekit' });
-    expect((error as Error).message).toMatch(/^LiveKit CreateDispatch failed: 500 internal/);
+    expect((error as Error).message).toMatch(/^LiveKit CreateRoom failed: 500 internal/);
     expect(standIn.roomNames()).toEqual([]);
     expect(standIn.calls('RoomService/DeleteRoom')).toBe(1);
     expect(admission.active).toBe(0);

@@ -425,41 +425,43 @@ export class LiveKitStandIn {
     },
   };
 
-  /** Get-or-create, as the server's CreateRoom: an existing room is returned, updated. */
+  /**
+   * Get-or-create, as the server's CreateRoom: a live room is returned unchanged. A new room
+   * gets a dispatch per entry of `agents`, or, without any, the automatic dispatch with an
+   * empty agent name (which every worker registered without a name accepts).
+   */
   #createRoom(req: Record<string, unknown>): StandInRoom {
     const name = stringOf(req.name);
-    let room = this.#rooms.get(name);
-    const created = room === undefined;
-    if (room === undefined) {
-      const now = Date.now();
-      room = {
-        info: {
-          sid: id('RM_'),
-          name,
-          emptyTimeout: 300,
-          departureTimeout: 20,
-          maxParticipants: 0,
-          metadata: '',
-          creationTime: Math.floor(now / 1000),
-          creationTimeMs: now,
-        },
-        dispatches: new Map(),
-        participants: new Map(),
-      };
-      this.#rooms.set(name, room);
-      this.#peakRooms = Math.max(this.#peakRooms, this.#rooms.size);
-    }
-    const info = room.info;
-    room.info = {
-      ...info,
-      emptyTimeout: positive(req.empty_timeout ?? req.emptyTimeout) ?? info.emptyTimeout,
-      departureTimeout:
-        positive(req.departure_timeout ?? req.departureTimeout) ?? info.departureTimeout,
-      maxParticipants:
-        positive(req.max_participants ?? req.maxParticipants) ?? info.maxParticipants,
-      metadata: stringOf(req.metadata) || info.metadata,
+    const existing = this.#rooms.get(name);
+    if (existing !== undefined) return existing;
+    const now = Date.now();
+    const room: StandInRoom = {
+      info: {
+        sid: id('RM_'),
+        name,
+        emptyTimeout: positive(req.empty_timeout ?? req.emptyTimeout) ?? 300,
+        departureTimeout: positive(req.departure_timeout ?? req.departureTimeout) ?? 20,
+        maxParticipants: positive(req.max_participants ?? req.maxParticipants) ?? 0,
+        metadata: stringOf(req.metadata),
+        creationTime: Math.floor(now / 1000),
+        creationTimeMs: now,
+      },
+      dispatches: new Map(),
+      participants: new Map(),
     };
-    if (created) this.#notify('room_started', room);
+    const agents = Array.isArray(req.agents) ? (req.agents as Record<string, unknown>[]) : [];
+    for (const agent of agents.length === 0 ? [{}] : agents) {
+      const dispatch: AgentDispatchView = {
+        id: id('AD_'),
+        agentName: stringOf(agent.agent_name ?? agent.agentName),
+        room: name,
+        metadata: stringOf(agent.metadata),
+      };
+      room.dispatches.set(dispatch.id, dispatch);
+    }
+    this.#rooms.set(name, room);
+    this.#peakRooms = Math.max(this.#peakRooms, this.#rooms.size);
+    this.#notify('room_started', room);
     return room;
   }
 
