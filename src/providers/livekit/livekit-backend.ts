@@ -89,7 +89,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
         participantLeft: (room, identity) => this.#callerLeft(room, identity),
         refused: (error) => this.#events.publish('webhook_refused', { error }),
       },
-      [settings.apiSecret],
+      { apiKey: settings.apiKey, secrets: [settings.apiSecret] },
     );
     this.#reconciler = new PeriodicTask(
       () => this.#reconcile(),

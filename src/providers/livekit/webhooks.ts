@@ -42,13 +42,16 @@ export class WebhookHandler {
   readonly #options: LiveKitSettings['webhook'];
   readonly #target: WebhookTarget;
   readonly #secrets: readonly string[];
+  readonly #apiKey: string;
 
   constructor(
     receiver: WebhookReceiver,
     options: LiveKitSettings['webhook'],
     target: WebhookTarget,
-    secrets: readonly string[],
+    credentials: { readonly apiKey: string; readonly secrets: readonly string[] },
   ) {
+    const { apiKey, secrets } = credentials;
+    this.#apiKey = apiKey;
     this.#receiver = receiver;
     this.#options = options;
     this.#target = target;
@@ -75,7 +78,7 @@ export class WebhookHandler {
         this.#options.clockToleranceSeconds,
       );
     } catch (error) {
-      const refusal = this.#refusal(error);
+      const refusal = this.#refusal(error, request.authorization);
       this.#target.refused(refusal);
       throw refusal;
     }
@@ -127,8 +130,15 @@ export class WebhookHandler {
     );
   };
 
-  #refusal(error: unknown): BackendError {
-    return new BackendError('unauthenticated', 'webhook', `webhook refused: ${this.#why(error)}`, {
+  #refusal(error: unknown, authorization: string | undefined): BackendError {
+    // The server signs with its `webhook.api_key`; a key other than ours fails the signature
+    // check first, which would read as a forgery.
+    const issuer = unverifiedIssuer(authorization);
+    const why =
+      issuer !== undefined && issuer !== this.#apiKey
+        ? `signed with API key ${JSON.stringify(issuer.slice(0, 64))}, not ours: the server's webhook.api_key must be this provider's apiKey`
+        : this.#why(error);
+    return new BackendError('unauthenticated', 'webhook', `webhook refused: ${why}`, {
       provider: PROVIDER,
       cause: error,
     });
@@ -144,7 +154,6 @@ export class WebhookHandler {
         return 'forged: the signature does not verify with our API secret';
       case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
         const claim = (error as { claim?: unknown }).claim;
-        if (claim === 'iss') return 'signed for another API key';
         if (claim === 'nbf') return 'its signature is not valid yet';
         return `signature claim check failed (${String(claim)})`;
       }
@@ -159,6 +168,19 @@ export class WebhookHandler {
       return 'tampered: the body does not match its signed sha256';
     }
     return redact(message, this.#secrets);
+  }
+}
+
+/** The `iss` claim of a JWT, read without verifying it (to explain a refusal only). */
+function unverifiedIssuer(token: string | undefined): string | undefined {
+  try {
+    const payload = token?.split('.')[1];
+    if (payload === undefined) return undefined;
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const iss = (claims as { iss?: unknown } | null)?.iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
   }
 }
 
