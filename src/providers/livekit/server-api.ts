@@ -4,6 +4,11 @@ import type { LiveKitSettings } from './config.js';
 import { serverAnswer, toBackendError } from './errors.js';
 import type { ServerSdk } from './sdk.js';
 
+/** `ParticipantInfo.Kind.AGENT` in livekit/protocol (livekit-server-sdk does not export the enum). */
+const AGENT_KIND = 4;
+/** `ParticipantInfo.State.DISCONNECTED`. */
+const DISCONNECTED = 3;
+
 /** A room as listed by the server: what reconciliation needs. */
 export interface ListedRoom {
   readonly name: string;
@@ -64,6 +69,22 @@ export class LiveKitServerApi {
   /** Lists rooms (all, or those named). */
   listRooms(op: BackendOperation, names?: string[]): Promise<ListedRoom[]> {
     return this.#call(op, 'ListRooms', () => this.#rooms.listRooms(names));
+  }
+
+  /** Whether a participant of kind agent is in the room. */
+  async hasAgent(room: string): Promise<boolean> {
+    const participants = await this.#call('create_session', 'ListParticipants', () =>
+      this.#rooms.listParticipants(room),
+    );
+    return participants.some((p) => p.kind === AGENT_KIND);
+  }
+
+  /** Whether a participant with this identity is in the room (not one that left). */
+  async hasParticipant(room: string, identity: string, op: BackendOperation): Promise<boolean> {
+    const participants = await this.#call(op, 'ListParticipants', () =>
+      this.#rooms.listParticipants(room),
+    );
+    return participants.some((p) => p.identity === identity && p.state !== DISCONNECTED);
   }
 
   async #call<T>(op: BackendOperation, call: string, run: () => Promise<T>): Promise<T> {

@@ -12,8 +12,11 @@ export interface WebhookRequest {
   readonly authorization: string | undefined;
 }
 
-/** `ended`: the session was settled; `closed`: the caller left and the session is closing. */
-export type WebhookAction = 'ended' | 'closed' | 'ignored';
+/**
+ * `ended`: the session was settled; `closed`: the caller left and the session is closing;
+ * `deleted`: a room re-created after its session ended (a late caller) is being deleted.
+ */
+export type WebhookAction = 'ended' | 'closed' | 'deleted' | 'ignored';
 
 export interface WebhookOutcome {
   readonly event: string;
@@ -26,8 +29,10 @@ export interface WebhookOutcome {
 export interface WebhookTarget {
   /** The room finished on the server; returns the session it settled, if we own the room. */
   roomFinished(roomName: string): string | undefined;
-  /** A participant left; returns the session it closes, if that was the caller. */
-  participantLeft(roomName: string, identity: string): string | undefined;
+  /** A participant left; resolves the session it closes, if that was the caller. */
+  participantLeft(roomName: string, identity: string): Promise<string | undefined>;
+  /** A room started or was joined: returns true if it was a late re-creation, now deleted. */
+  roomSeen(roomName: string): boolean;
   /** A webhook was refused (already verified to change nothing). */
   refused(error: BackendError): void;
 }
@@ -93,9 +98,18 @@ export class WebhookHandler {
     if (event.event === 'room_finished') {
       return outcome('ended', this.#target.roomFinished(roomName));
     }
+    if (
+      (event.event === 'room_started' || event.event === 'participant_joined') &&
+      this.#target.roomSeen(roomName)
+    ) {
+      return { event: event.event, roomName, sessionId: undefined, action: 'deleted' };
+    }
     const identity = event.participant?.identity;
-    if (event.event === 'participant_left' && this.#options.endOnCallerLeft && identity) {
-      return outcome('closed', this.#target.participantLeft(roomName, identity));
+    // `participant_connection_aborted`: the caller joined but its connection never came up.
+    const left =
+      event.event === 'participant_left' || event.event === 'participant_connection_aborted';
+    if (left && this.#options.endOnCallerLeft && identity) {
+      return outcome('closed', await this.#target.participantLeft(roomName, identity));
     }
     return outcome('ignored');
   }

@@ -164,6 +164,22 @@ export class LiveKitStandIn {
   }
 
   /**
+   * A participant that joined but whose connection never came up: the server removes it and
+   * sends `participant_connection_aborted`, not `participant_left`.
+   */
+  abortConnection(roomName: string, identity: string): void {
+    const room = this.#requireRoom(roomName);
+    const participant = room.participants.get(identity);
+    if (participant === undefined) throw new Error(`${identity} is not in ${roomName}`);
+    room.participants.delete(identity);
+    this.#notify(
+      'participant_connection_aborted',
+      room,
+      participantJson(participant, 'DISCONNECTED'),
+    );
+  }
+
+  /**
    * The server closes a room on its own (its emptyTimeout or departureTimeout passed):
    * participants leave and `room_finished` is sent. `notify: false` loses the webhook.
    */
