@@ -1,0 +1,10 @@
+// The agent the worker tests run in their job processes (plain JavaScript: a job process is a
+// bare `node` that cannot load TypeScript). It joins the room and publishes nothing; its job
+// ends when the room does.
+import { defineAgent } from '@livekit/agents';
+
+export default defineAgent({
+  entry: async (ctx) => {
+    await ctx.connect();
+  },
+});
