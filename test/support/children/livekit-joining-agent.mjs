@@ -3,6 +3,7 @@
 // ends when the room does.
 import { defineAgent } from '@livekit/agents';
 
+// biome-ignore lint/style/noDefaultExport: @livekit/agents loads an agent from its module's default export
 export default defineAgent({
   entry: async (ctx) => {
     await ctx.connect();
