@@ -4,6 +4,7 @@ import { table } from '../src/cli/stats.js';
 import { adaptiveLimits } from './cases/adaptive.js';
 import { burst } from './cases/burst.js';
 import { latency } from './cases/latency.js';
+import { livekit } from './cases/livekit.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
 import { waiters } from './cases/waiters.js';
@@ -17,6 +18,7 @@ const CASES: Record<string, BenchCase> = {
   redis,
   burst,
   adaptive: adaptiveLimits,
+  livekit,
 };
 
 const selected = process.argv.slice(2);
