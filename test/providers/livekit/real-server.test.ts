@@ -1,3 +1,4 @@
+import { TrackKind } from '@livekit/rtc-node';
 import { expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { describeWithLiveKitServer } from '../../support/livekit-server.js';
@@ -82,5 +83,48 @@ describeWithLiveKitServer('LiveKit provider on the real server: lifecycle', () =
     expect(peak).toBeLessThanOrEqual(8);
     expect(await real.roomNames()).toEqual([]);
     expect(admission.active).toBe(0);
+  });
+});
+
+describeWithLiveKitServer('LiveKit provider on the real server: join mode', () => {
+  it('joins the room as an agent participant, publishes audio the caller receives, answers text, leaves on close', async () => {
+    const real = await startRealServer();
+    const backend = await realBackend(real, {
+      mode: 'join',
+      agentName: undefined,
+      emptyTimeout: 60,
+      // The caller below uses rtc-node in this process too.
+      join: { identity: 'assistant', disposeRtcOnStop: false },
+    });
+    const session = await backend.createSession({
+      userId: 'caller',
+      agentCallback: async ({ text }) => (text === 'hi' ? 'hello' : undefined),
+    });
+    const participants = await real.rooms.listParticipants(session.connection.roomName);
+    expect(participants.map((p) => [p.identity, p.kind])).toEqual([['assistant', 4]]); // AGENT
+
+    const caller = await joinAsCaller(session);
+    const agent = backend.agentParticipant(session.id)!;
+    const reply = new Promise<string>((resolve) => {
+      caller.room.registerTextStreamHandler('lk.chat', async (reader) => {
+        resolve(await reader.readAll());
+      });
+    });
+    await agent.publishAudio({
+      data: new Int16Array(480),
+      sampleRate: 48_000,
+      channels: 1,
+      samplesPerChannel: 480,
+    });
+    const assistant = caller.room.remoteParticipants.get('assistant');
+    expect([...(assistant?.trackPublications.values() ?? [])].map((t) => t.kind)).toEqual([
+      TrackKind.KIND_AUDIO,
+    ]);
+    await caller.room.localParticipant!.sendText('hi', { topic: 'lk.chat' });
+    expect(await reply).toBe('hello');
+
+    await session.close();
+    await caller.disconnected;
+    expect(await real.roomNames()).toEqual([]);
   });
 });
