@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { ConfigError } from '../../../src/iface/errors.js';
 import { createBackend } from '../../../src/index.js';
-import { liveKitBackend, onCleanup, startStandIn } from './fixture.js';
+import { liveKitBackend, startStandIn } from './fixture.js';
 
 describe('LiveKit provider: join mode', () => {
   it('a refused connection fails the create with unavailable, frees the slot and deletes the room', async () => {
