@@ -63,6 +63,12 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
+  // A test process that dies without stopping it must not leave the worker running.
+  const killOnExit = (): void => {
+    process.kill(-child.pid!, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);

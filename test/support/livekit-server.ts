@@ -107,6 +107,12 @@ export async function startLiveKitServer(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = started;
+    // A test process that dies without stopping it must not leave the server running.
+    const killOnExit = (): void => {
+      started.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+    started.once('exit', () => process.off('exit', killOnExit));
     const collect = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
     };
