@@ -16,10 +16,10 @@ import { type LiveKitServer, startLiveKitServer } from '../../test/support/livek
 import type { BenchCase, Row } from '../measure.js';
 
 /** Jobs the worker runs at once (its admitAgentJobs cap): its real capacity. */
-const WORKER_CAPACITY = 20;
+const WORKER_CAPACITY = 10;
 /** How long each call lasts once its agent is in the room. */
 const CALL_MS = 2_000;
-const AGENT_TIMEOUT_MS = 30_000;
+const AGENT_TIMEOUT_MS = 60_000;
 
 interface BurstResult {
   readonly label: string;
@@ -56,7 +56,7 @@ async function burst(
     ? new Admission(backend, {
         maxConcurrentSessions: WORKER_CAPACITY,
         queue: { maxSize: 1_000, timeoutMs: 600_000 },
-        setup: { concurrency: 10, perSecond: 20 },
+        setup: { concurrency: 5, perSecond: 10, timeoutMs: AGENT_TIMEOUT_MS + 10_000 },
         health: false,
         telemetry: false,
       })

@@ -59,21 +59,22 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       expect(drained.active).toBe(0);
       expect(drained.peakHeld).toBe(2);
 
-      // The worker is not left full: a new wave gets its agents.
+      // The worker is not left full: a new wave gets its agents. These creates wait for their
+      // agent (awaitAgent): each resolves only once its agent is in the room.
+      const awaiting = await realBackend(real, {
+        emptyTimeout: 60,
+        awaitAgent: { timeoutMs: 60_000, pollIntervalMs: 100 },
+      });
       const again = await Promise.all(
-        [0, 1].map((i) => backend.createSession({ userId: `again-${i}` })),
+        [0, 1].map((i) => awaiting.createSession({ userId: `again-${i}` })),
       );
-      await worker.until((s) => s.accepted.length === 4);
-      await eventually(
-        () => agentsIn === 2,
-        30_000,
-        async () => {
-          agentsIn = await roomsWithAgent(
-            real,
-            again.map((s) => s.connection.roomName),
-          );
-        },
-      );
+      expect(
+        await roomsWithAgent(
+          real,
+          again.map((s) => s.connection.roomName),
+        ),
+      ).toBe(2);
+      expect(worker.state().accepted).toHaveLength(4);
       expect(worker.state().peakHeld).toBe(2);
     },
     120_000,

@@ -21,6 +21,9 @@ const send = (report: WorkerReport): void => {
 };
 
 initializeLogger({ pretty: false, level: 'warn' });
+// Job processes are forked with this process's execArgv: they run the plain-JavaScript agent
+// module and need no TypeScript loader, which would only slow every job's start.
+process.execArgv = [];
 const store =
   config.redisUrl === undefined
     ? memoryStore()
