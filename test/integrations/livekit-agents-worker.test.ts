@@ -44,9 +44,10 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       const answered = await worker.until((s) => s.accepted.length + s.rejected.length === 5);
       expect(answered.accepted).toHaveLength(2);
       let agentsIn = 0;
+      // Job processes start slowly on a loaded machine: the test's own timeout is the bound.
       await eventually(
         () => agentsIn === 2,
-        30_000,
+        Number.POSITIVE_INFINITY,
         async () => {
           agentsIn = await roomsWithAgent(real, rooms);
           expect(agentsIn).toBeLessThanOrEqual(2);
@@ -63,7 +64,7 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       // agent (awaitAgent): each resolves only once its agent is in the room.
       const awaiting = await realBackend(real, {
         emptyTimeout: 60,
-        awaitAgent: { timeoutMs: 60_000, pollIntervalMs: 100 },
+        awaitAgent: { timeoutMs: 120_000, pollIntervalMs: 100 },
       });
       const again = await Promise.all(
         [0, 1].map((i) => awaiting.createSession({ userId: `again-${i}` })),
@@ -77,6 +78,6 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       expect(worker.state().accepted).toHaveLength(4);
       expect(worker.state().peakHeld).toBe(2);
     },
-    120_000,
+    300_000,
   );
 });
