@@ -53,13 +53,18 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
 
   it('maps a request timeout to timeout, and deletes the room if the late create lands', async () => {
     const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn, { requestTimeoutMs: 100 });
-    // The server is slow: it creates the room after the client gave up.
-    standIn.inject({ methods: ['CreateRoom'], latencyMs: 400, times: 1 });
+    const backend = await liveKitBackend(standIn, { requestTimeoutMs: 1_000 });
+    // The server is slow: it creates the room only after the client gave up.
+    let answer = (): void => undefined;
+    const heldUntil = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    standIn.inject({ methods: ['CreateRoom'], heldUntil, times: 1 });
     await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
       code: 'timeout',
       message: 'LiveKit CreateRoom failed: server timed out',
     });
+    answer();
     await eventually(() => standIn.roomNames().length === 1);
     const [late] = standIn.roomNames();
     // Reconciliation deletes the room that landed after the failed create.

@@ -371,6 +371,7 @@ export class LiveKitStandIn {
       if (fault.methods !== undefined && !fault.methods.includes(method)) continue;
       if (fault.remaining <= 0) continue;
       fault.remaining--;
+      if (fault.heldUntil !== undefined) await fault.heldUntil;
       if (fault.latencyMs !== undefined) {
         await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
       }
@@ -617,6 +618,8 @@ export interface Fault {
   readonly methods?: readonly string[];
   /** Delay before the answer. */
   readonly latencyMs?: number;
+  /** Holds the answer until this settles: a server slower than any client timeout. */
+  readonly heldUntil?: Promise<void>;
   /** Answer this Twirp error (500, 503 or 429) instead of serving the call. */
   readonly error?: FaultError;
   /** Requests it applies to; default: until removed. */
