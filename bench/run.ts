@@ -5,6 +5,7 @@ import { adaptiveLimits } from './cases/adaptive.js';
 import { burst } from './cases/burst.js';
 import { gateway } from './cases/gateway.js';
 import { latency } from './cases/latency.js';
+import { livekit } from './cases/livekit.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
 import { waiters } from './cases/waiters.js';
@@ -19,6 +20,7 @@ const CASES: Record<string, BenchCase> = {
   burst,
   adaptive: adaptiveLimits,
   gateway,
+  livekit,
 };
 
 const selected = process.argv.slice(2);

@@ -1,4 +1,5 @@
 import type { AgentServer, JobRequest } from '@livekit/agents';
+import type { RoomServiceClient } from 'livekit-server-sdk';
 import type { Slot } from '../admission/gate/slot.js';
 import { ConfigError } from '../iface/errors.js';
 import type { Admission } from '../index.js';
@@ -18,11 +19,33 @@ export interface AgentJobAdmissionOptions {
   /** Arguments for `job.accept()`. Default: none (the worker's defaults). */
   readonly acceptArguments?: (job: JobRequest) => AcceptArguments;
   /**
-   * A job accepted but never seen running after this long (its assignment timed out, or it
-   * failed to launch) gives its slot back. Default 30 000 ms (the worker waits 15 s for an
-   * assignment, then launches the job).
+   * A job accepted but never seen running after this long gives its slot back: the worker
+   * waits 7.5 s for the server's assignment and, without one, never launches the job; a launch
+   * can also fail. Default 30 000 ms.
    */
   readonly startTimeoutMs?: number;
+  /**
+   * The LiveKit server the worker is registered with. With it, a job's slot is released when
+   * its agent participant is no longer in the room (the job ended: its process leaves the
+   * room when it ends), whatever the worker's `numIdleProcesses`. Without it, only the
+   * worker's `activeJobs` is read, which never lets a finished job go when
+   * `numIdleProcesses` is 0 (the default outside production mode): give it.
+   */
+  readonly server?: AgentJobServer;
+  /**
+   * A key that makes a job idempotent across workers, e.g. `(job) => job.id`, or a key read
+   * from the job's metadata. While a job holds its slot, another request with the same key
+   * (the same job handed to a second worker after a disconnect) is rejected: through the
+   * admission's store (shared with Redis) when it can claim keys, in this worker otherwise.
+   */
+  readonly idempotencyKey?: (job: JobRequest) => string | undefined;
+}
+
+export interface AgentJobServer {
+  /** `ws(s)://` or `http(s)://` address of the server. */
+  readonly url: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
 }
 
 /** Options to spread into `new WorkerOptions({ agent, ...admitted })`. */
@@ -43,7 +66,11 @@ const MISSING_REPORTS_BEFORE_RELEASE = 2;
 interface HeldJob {
   readonly slot: Slot;
   readonly acceptedAt: number;
-  /** Seen in the worker's `activeJobs` at least once. */
+  readonly key: string | undefined;
+  readonly roomName: string | undefined;
+  /** The agent participant's identity (as `job.accept()` defaults it). */
+  readonly identity: string;
+  /** Seen running (in the room with `server`, in `activeJobs` without) at least once. */
   started: boolean;
   missing: number;
 }
@@ -54,9 +81,11 @@ interface HeldJob {
  * at a CPU reading (a worker at 15 calls with its CPU at 40% is not full). The request guard
  * accepts a job only after reserving its slot, so the cap holds even between load reports.
  *
- * A job's slot is released when the job has left the worker's `activeJobs` for two load
- * reports in a row (the worker reports every 2.5 s; the jobs themselves run in child
- * processes), when it never started within `startTimeoutMs`, or at once if accepting it fails.
+ * A job's slot is released, checked at each load report (every 2.5 s): with `server`, once
+ * its agent participant, seen in the room before, is gone from it (or the room is); without,
+ * once the job has left the worker's `activeJobs` for two reports in a row. A job never seen
+ * running within `startTimeoutMs` gives its slot back too. `job.accept()` only queues the
+ * answer (it resolves at once), so a job the server then assigns elsewhere is one of those.
  */
 export function admitAgentJobs(
   admission: Admission,
@@ -71,6 +100,7 @@ export function admitAgentJobs(
     { min: 1 },
     30_000,
   );
+  const presence = options.server === undefined ? undefined : roomPresence(options.server);
   const held = new Map<string, HeldJob>();
   const release = (jobId: string): void => {
     held.get(jobId)?.slot.release();
@@ -88,10 +118,23 @@ export function admitAgentJobs(
         await job.reject();
         return;
       }
-      held.set(job.id, { slot, acceptedAt: performance.now(), started: false, missing: 0 });
+      const key = options.idempotencyKey?.(job);
+      if (key !== undefined && !(await claimKey(admission, slot, key, held))) {
+        slot.release();
+        await job.reject();
+        return;
+      }
       const args = options.acceptArguments?.(job) ?? {};
+      held.set(job.id, {
+        slot,
+        acceptedAt: performance.now(),
+        key,
+        roomName: job.room?.name,
+        identity: args.identity || `agent-${job.id}`,
+        started: false,
+        missing: 0,
+      });
       try {
-        // Resolves once the worker has answered; the job starts later, in a child process.
         await job.accept(args.name, args.identity, args.metadata, args.attributes);
       } catch (error) {
         release(job.id);
@@ -99,21 +142,96 @@ export function admitAgentJobs(
       }
     },
     loadFunc: async (worker) => {
+      const inRoom = presence === undefined ? undefined : await presence([...held.values()]);
       const running = new Set(worker.activeJobs.map((info) => info.job.id));
       const now = performance.now();
-      for (const [jobId, entry] of held) {
-        if (running.has(jobId)) {
-          entry.started = true;
-          entry.missing = 0;
-        } else if (
-          entry.started
-            ? ++entry.missing >= MISSING_REPORTS_BEFORE_RELEASE
-            : now - entry.acceptedAt > startTimeoutMs
-        ) {
-          release(jobId);
-        }
+      for (const [jobId, entry] of [...held]) {
+        const ended =
+          inRoom === undefined
+            ? endedByActiveJobs(entry, running.has(jobId))
+            : endedByPresence(entry, inRoom.get(entry.identity));
+        if (ended || (!entry.started && now - entry.acceptedAt > startTimeoutMs)) release(jobId);
       }
       return admission.stats().utilization;
     },
   };
 }
+
+/**
+ * Ties `key` to the slot's lease in the admission's store, atomically across every worker
+ * sharing it; a store that cannot claim keys is checked against this worker's jobs only. A
+ * store that cannot be reached refuses the job rather than risk running it twice.
+ */
+async function claimKey(
+  admission: Admission,
+  slot: Slot,
+  key: string,
+  held: ReadonlyMap<string, HeldJob>,
+): Promise<boolean> {
+  for (const job of held.values()) if (job.key === key) return false;
+  const { store } = admission;
+  if (store.claim === undefined) return true;
+  try {
+    return (await store.claim(slot.lease, key)).claimed;
+  } catch {
+    return false;
+  }
+}
+
+/** Without the server: a started job missing from two load reports in a row has ended. */
+function endedByActiveJobs(entry: HeldJob, running: boolean): boolean {
+  if (running) {
+    entry.started = true;
+    entry.missing = 0;
+    return false;
+  }
+  return entry.started && ++entry.missing >= MISSING_REPORTS_BEFORE_RELEASE;
+}
+
+/** With the server: a job whose agent was in the room and is no longer has ended. */
+function endedByPresence(entry: HeldJob, present: boolean | undefined): boolean {
+  if (present === true) entry.started = true;
+  return entry.started && present === false;
+}
+
+/**
+ * Asks the server which jobs' agents are in their rooms, one ListParticipants per room. A
+ * room that is gone counts as absent; any other failure as unknown (the slot is kept).
+ */
+function roomPresence(
+  server: AgentJobServer,
+): (jobs: readonly HeldJob[]) => Promise<Map<string, boolean | undefined>> {
+  const url = server.url.replace(/^ws/, 'http');
+  let client: Promise<RoomServiceClient> | undefined;
+  return async (jobs) => {
+    client ??= import('livekit-server-sdk').then(
+      (sdk) => new sdk.RoomServiceClient(url, server.apiKey, server.apiSecret),
+    );
+    const rooms = await client;
+    const present = new Map<string, boolean | undefined>();
+    const names = [...new Set(jobs.map((job) => job.roomName))];
+    await Promise.all(
+      names.map(async (roomName) => {
+        const inRoom = jobs.filter((job) => job.roomName === roomName);
+        let identities: Set<string> | undefined;
+        try {
+          identities =
+            roomName === undefined
+              ? new Set()
+              : new Set(
+                  (await rooms.listParticipants(roomName))
+                    .filter((p) => p.state !== DISCONNECTED)
+                    .map((p) => p.identity),
+                );
+        } catch (error) {
+          identities = (error as { status?: unknown }).status === 404 ? new Set() : undefined;
+        }
+        for (const job of inRoom) present.set(job.identity, identities?.has(job.identity));
+      }),
+    );
+    return present;
+  };
+}
+
+/** `ParticipantInfo.State.DISCONNECTED` in livekit/protocol. */
+const DISCONNECTED = 3;

@@ -1,9 +1,13 @@
 import { JobRequest } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
+import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
+import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { admitAgentJobs } from '../../src/integrations/livekit-agents.js';
+import { describeWithBinary } from '../support/binaries.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
+import { startRedis } from '../support/redis-server.js';
 
 /** A real JobRequest, as the worker builds it, that records how it was answered. */
 function jobRequest(id: string) {
@@ -21,7 +25,7 @@ function jobRequest(id: string) {
 }
 
 /** The part of the worker the adapter reads: the jobs running in its child processes. */
-function worker(runningJobIds: readonly string[]) {
+function workerRunning(runningJobIds: readonly string[]) {
   return { activeJobs: runningJobIds.map((id) => ({ job: new Job({ id }) })) } as never;
 }
 
@@ -40,11 +44,11 @@ describe('LiveKit agents adapter', () => {
     expect([a.answers, b.answers, c.answers]).toEqual([['accepted'], ['accepted'], ['rejected']]);
     expect(admission.active).toBe(2);
     // FULL exactly at capacity: load 1 >= loadThreshold 1.
-    expect(await jobs.loadFunc(worker(['a', 'b']))).toBe(1);
+    expect(await jobs.loadFunc(workerRunning(['a', 'b']))).toBe(1);
 
     // Job a ends: its slot is freed once it has been missing from two load reports.
-    expect(await jobs.loadFunc(worker(['b']))).toBe(1);
-    expect(await jobs.loadFunc(worker(['b']))).toBe(0.5);
+    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(1);
+    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(0.5);
     expect(jobs.heldJobs()).toBe(1);
     const d = jobRequest('d');
     await jobs.requestFunc(d.request);
@@ -62,9 +66,9 @@ describe('LiveKit agents adapter', () => {
       const jobs = admitAgentJobs(admission, { startTimeoutMs: 30_000 });
       await jobs.requestFunc(jobRequest('never-starts').request);
       vi.advanceTimersByTime(29_000);
-      expect(await jobs.loadFunc(worker([]))).toBe(0.5);
+      expect(await jobs.loadFunc(workerRunning([]))).toBe(0.5);
       vi.advanceTimersByTime(2_000);
-      expect(await jobs.loadFunc(worker([]))).toBe(0);
+      expect(await jobs.loadFunc(workerRunning([]))).toBe(0);
 
       const failing = {
         id: 'x',
@@ -77,6 +81,52 @@ describe('LiveKit agents adapter', () => {
       expect(jobs.heldJobs()).toBe(0);
     } finally {
       vi.useRealTimers();
+    }
+  });
+});
+
+describeWithBinary('redis-server', 'LiveKit agents adapter: job idempotency across workers', () => {
+  it('a job already held by one worker is rejected by another sharing the Redis store, until the first lets it go', async () => {
+    const redis = await startRedis();
+    const clients: Redis[] = [];
+    try {
+      const worker = () => {
+        const client = new Redis(redis.url);
+        clients.push(client);
+        const admission = new Admission(new ControlledBackend(), {
+          maxConcurrentSessions: 4,
+          health: false,
+          telemetry: false,
+          store: redisStore({ redis: client, name: 'intake-workers' }),
+        });
+        return { admission, jobs: admitAgentJobs(admission, { idempotencyKey: (job) => job.id }) };
+      };
+      const [a, b] = [worker(), worker()];
+      const first = jobRequest('AJ_same');
+      await a.jobs.requestFunc(first.request);
+      expect(first.answers).toEqual(['accepted']);
+
+      // The same job handed to the second worker (e.g. re-dispatched after a disconnect).
+      const duplicate = jobRequest('AJ_same');
+      await b.jobs.requestFunc(duplicate.request);
+      expect(duplicate.answers).toEqual(['rejected']);
+      expect(b.admission.active).toBe(0);
+      // And in the same worker too.
+      const again = jobRequest('AJ_same');
+      await a.jobs.requestFunc(again.request);
+      expect(again.answers).toEqual(['rejected']);
+
+      // The first job ends (it left activeJobs two reports running): the key is free again.
+      await a.jobs.loadFunc(workerRunning(['AJ_same']));
+      await a.jobs.loadFunc(workerRunning([]));
+      await a.jobs.loadFunc(workerRunning([]));
+      expect(a.jobs.heldJobs()).toBe(0);
+      const later = jobRequest('AJ_same');
+      await b.jobs.requestFunc(later.request);
+      expect(later.answers).toEqual(['accepted']);
+    } finally {
+      await Promise.all(clients.map((client) => client.quit()));
+      await redis.stop();
     }
   });
 });

@@ -18,6 +18,9 @@ export interface Run {
   readonly stderr: string;
 }
 
+/** How long a command may run before it is taken for hung and killed. */
+export const HUNG_AFTER_MS = 600_000;
+
 /**
  * Runs a command to completion; a non-zero exit is a result, not a rejection. The kill timer
  * only guards against a hung command: a type check of every doc example on a busy 2-core

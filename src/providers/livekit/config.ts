@@ -32,7 +32,12 @@ export interface LiveKitProviderConfig {
   readonly departureTimeout?: number;
   /** Participants allowed in a room. Default: no limit. */
   readonly maxParticipants?: number;
-  /** Seconds the caller's access token is valid. Default 600. */
+  /**
+   * Seconds the caller's access token is valid; at most `emptyTimeout`, so that a caller who
+   * never joined cannot re-create the room after the server closed it (rooms auto-create on
+   * join). Default: `emptyTimeout`, or 600 when the server's is used. The server accepts a
+   * token up to 60 s after it expired; rooms re-created in that window are deleted when seen.
+   */
   readonly tokenTtl?: number;
   /** Timeout of each server API request. Default 10 000 ms. */
   readonly requestTimeoutMs?: number;
@@ -42,6 +47,19 @@ export interface LiveKitProviderConfig {
   readonly health?: LiveKitHealthOptions;
   /** Options of `mode: 'join'`. */
   readonly join?: LiveKitJoinOptions;
+  /**
+   * Hand a session out only once the dispatched agent is in its room (needs `agentName`).
+   * The server accepts a dispatch even when no worker can take it; with this, such a create
+   * fails with `setup_failed` and its slot is freed. Default: off.
+   */
+  readonly awaitAgent?: LiveKitAwaitAgentOptions;
+}
+
+export interface LiveKitAwaitAgentOptions {
+  /** The agent must be in the room within this. Default 10 000 ms. */
+  readonly timeoutMs?: number;
+  /** Time between two `ListParticipants` asking whether it is. Default 250 ms. */
+  readonly pollIntervalMs?: number;
 }
 
 export interface LiveKitWebhookOptions {
@@ -126,6 +144,7 @@ export interface LiveKitSettings {
     readonly textTopic: string;
     readonly disposeRtcOnStop: boolean;
   };
+  readonly awaitAgent: { readonly timeoutMs: number; readonly pollIntervalMs: number } | undefined;
 }
 
 const KEYS = [
@@ -144,6 +163,7 @@ const KEYS = [
   'reconcile',
   'health',
   'join',
+  'awaitAgent',
 ] as const;
 
 /** LiveKit's limit on room names; ours are the prefix plus a 36-character UUID. */
@@ -151,6 +171,8 @@ const MAX_ROOM_NAME = 256;
 const SESSION_ID_LENGTH = 36;
 const uint32 = { min: 0, max: 0xffff_ffff, integer: true } as const;
 const positiveMs = { min: 1 } as const;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Validates `providerConfig`, filling url and credentials from `env` when absent. */
 export function parseLiveKitConfig(
@@ -188,6 +210,25 @@ export function parseLiveKitConfig(
     );
   }
 
+  const awaitAgent = parseAwaitAgent(`${f}.awaitAgent`, value.awaitAgent);
+  if (awaitAgent !== undefined && agentName === undefined) {
+    throw new ConfigError(`${f}.awaitAgent`, 'needs agentName: it waits for the dispatched agent');
+  }
+
+  const emptyTimeout = numberField(`${f}.emptyTimeout`, value.emptyTimeout, uint32);
+  const tokenTtl = numberField(
+    `${f}.tokenTtl`,
+    value.tokenTtl,
+    { min: 1, integer: true },
+    Math.min(600, emptyTimeout || 600),
+  );
+  if (emptyTimeout !== undefined && emptyTimeout > 0 && tokenTtl > emptyTimeout) {
+    throw new ConfigError(
+      `${f}.tokenTtl`,
+      `must be at most emptyTimeout (${emptyTimeout}), got ${tokenTtl}: a caller joining after the room closed would re-create it with no session`,
+    );
+  }
+
   return {
     httpUrl,
     wsUrl,
@@ -196,10 +237,10 @@ export function parseLiveKitConfig(
     mode,
     agentName,
     roomPrefix,
-    emptyTimeout: numberField(`${f}.emptyTimeout`, value.emptyTimeout, uint32),
+    emptyTimeout,
     departureTimeout: numberField(`${f}.departureTimeout`, value.departureTimeout, uint32),
     maxParticipants: numberField(`${f}.maxParticipants`, value.maxParticipants, uint32),
-    tokenTtl: numberField(`${f}.tokenTtl`, value.tokenTtl, { min: 1, integer: true }, 600),
+    tokenTtl,
     requestTimeoutMs: numberField(
       `${f}.requestTimeoutMs`,
       value.requestTimeoutMs,
@@ -210,6 +251,27 @@ export function parseLiveKitConfig(
     reconcile: parseReconcile(`${f}.reconcile`, value.reconcile),
     health: parseHealth(`${f}.health`, value.health),
     join: parseJoin(`${f}.join`, value.join),
+    awaitAgent,
+  };
+}
+
+function parseAwaitAgent(field: string, raw: unknown): LiveKitSettings['awaitAgent'] {
+  const value = objectOrUndefined(field, raw);
+  if (value === undefined) return undefined;
+  knownKeys(field, value, ['timeoutMs', 'pollIntervalMs']);
+  return {
+    timeoutMs: numberField(
+      `${field}.timeoutMs`,
+      value.timeoutMs,
+      { min: 1, max: MAX_TIMER_MS },
+      10_000,
+    ),
+    pollIntervalMs: numberField(
+      `${field}.pollIntervalMs`,
+      value.pollIntervalMs,
+      { min: 10, max: MAX_TIMER_MS },
+      250,
+    ),
   };
 }
 

@@ -35,6 +35,23 @@ function isServerError(error: unknown): error is ServerErrorLike {
   return error instanceof Error && typeof (error as { status?: unknown }).status === 'number';
 }
 
+/**
+ * A server's refusal as the cause of a `BackendError`: status, Twirp code and the server's
+ * words with secrets and tokens removed. The SDK's own error is not kept: the server's 401
+ * body quotes the rejected token, signed with our secret.
+ */
+export class ServerAnswer extends Error {
+  override readonly name = 'ServerAnswer';
+
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** Status and Twirp code of a server answer, when `error` is one. */
 export function serverAnswer(
   error: unknown,
@@ -59,11 +76,13 @@ export function toBackendError(
       (error.code === undefined ? undefined : TWIRP_CODES[error.code]) ??
       codeForHttpStatus(error.status);
     const twirp = error.code === undefined ? '' : ` ${error.code}`;
-    const said = redact(error.message, secrets).slice(0, 200);
-    return new BackendError(code, op, `LiveKit ${call} failed: ${error.status}${twirp}: ${said}`, {
-      provider: PROVIDER,
-      cause: error,
-    });
+    const said = redact(error.message, secrets);
+    return new BackendError(
+      code,
+      op,
+      `LiveKit ${call} failed: ${error.status}${twirp}: ${said.slice(0, 200)}`,
+      { provider: PROVIDER, cause: new ServerAnswer(said, error.status, error.code) },
+    );
   }
   const transport = describeTransportFailure(error);
   if (transport !== undefined) {

@@ -4,6 +4,7 @@ import { LiveKitBackend } from './livekit-backend.js';
 import { loadServerSdk } from './sdk.js';
 
 export type {
+  LiveKitAwaitAgentOptions,
   LiveKitHealthOptions,
   LiveKitJoinOptions,
   LiveKitProviderConfig,

@@ -13,6 +13,13 @@ export class RoomLedger {
    */
   readonly #orphans = new Map<string, number>();
 
+  /**
+   * Rooms whose session ended, until the epoch ms given (oldest first, all with the same
+   * window). The caller's token still works a while: joining re-creates the room (the server's
+   * `room.auto_create`) with no session and no slot; such a room is deleted when seen.
+   */
+  readonly #ended = new Map<string, number>();
+
   claim(room: string, sessionId: string): void {
     this.#owned.set(room, sessionId);
   }
@@ -21,6 +28,26 @@ export class RoomLedger {
   release(room: string): void {
     this.#owned.delete(room);
     this.#orphans.delete(room);
+  }
+
+  /** The room's session is over: a room of that name seen before `until` is a late re-creation. */
+  ended(room: string, until: number, now: number): void {
+    this.#forgetEnded(now);
+    this.#ended.delete(room);
+    this.#ended.set(room, until);
+  }
+
+  /** Whether the room's session ended and its caller's token may still re-create it. */
+  recreatedLate(room: string, now: number): boolean {
+    this.#forgetEnded(now);
+    return this.#ended.has(room) && !this.#owned.has(room);
+  }
+
+  #forgetEnded(now: number): void {
+    for (const [room, until] of this.#ended) {
+      if (until > now) return;
+      this.#ended.delete(room);
+    }
   }
 
   /** Keep owning the room so reconciliation deletes it if it exists (now or until `watchUntil`). */

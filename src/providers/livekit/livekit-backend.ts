@@ -11,6 +11,7 @@ import type { BackendConfig } from '../../iface/backend.js';
 import { BackendError } from '../../iface/errors.js';
 import type { ConnectionInfo, SessionConfig, VoiceSession } from '../../iface/session.js';
 import { TypedEmitter } from '../../internal/emitter.js';
+import { waitForAgent } from './agent-presence.js';
 import type { LiveKitProviderConfig, LiveKitSettings } from './config.js';
 import { PROVIDER, refusedByServer } from './errors.js';
 import { type ProbeResult, probeLiveKit } from './health.js';
@@ -21,6 +22,9 @@ import { loadRtcSdk, type RtcSdk, type ServerSdk } from './sdk.js';
 import { LiveKitServerApi } from './server-api.js';
 import { mintAgentToken, mintCallerToken } from './tokens.js';
 import { WebhookHandler, type WebhookOutcome, type WebhookRequest } from './webhooks.js';
+
+/** The server accepts a token up to this long after it expired (livekit/protocol auth). */
+const SERVER_TOKEN_LEEWAY_S = 60;
 
 /** How a session's end was learnt from the server side. */
 export type RemoteEndSource = 'webhook' | 'reconcile' | 'agent_disconnected';
@@ -40,6 +44,11 @@ export interface LiveKitBackendEvents extends Record<string, unknown> {
   reconcile_failed: { readonly error: BackendError };
   /** A webhook failed verification and was ignored. */
   webhook_refused: { readonly error: BackendError };
+  /**
+   * A room was re-created after its session ended (a caller joining late with its still valid
+   * token, with the server's `room.auto_create` on) and has been deleted.
+   */
+  late_room_deleted: { readonly roomName: string };
 }
 
 class LiveKitEvents extends TypedEmitter<LiveKitBackendEvents> {
@@ -87,9 +96,10 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       {
         roomFinished: (room) => this.#roomEnded(room, 'webhook'),
         participantLeft: (room, identity) => this.#callerLeft(room, identity),
+        roomSeen: (room) => this.#roomSeen(room),
         refused: (error) => this.#events.publish('webhook_refused', { error }),
       },
-      [settings.apiSecret],
+      { apiKey: settings.apiKey, secrets: [settings.apiSecret] },
     );
     this.#reconciler = new PeriodicTask(
       () => this.#reconcile(),
@@ -167,16 +177,21 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     let createInDoubt = false;
     try {
       // Each step waits for its request to finish even when aborted: a request abandoned in
-      // flight could still create the room (or, for a dispatch, re-create it) after we leave.
+      // flight could still create the room after we leave.
       await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
         roomMayExist = !refusedByServer(error);
         createInDoubt = roomMayExist;
         throw error;
       });
       signal.throwIfAborted();
-      if (settings.agentName !== undefined) {
-        await this.#api.createDispatch(roomName, settings.agentName, metadata);
-        signal.throwIfAborted();
+      if (settings.awaitAgent !== undefined && settings.agentName !== undefined) {
+        await waitForAgent({
+          roomName,
+          agentName: settings.agentName,
+          ...settings.awaitAgent,
+          signal,
+          hasAgent: () => this.#api.hasAgent(roomName),
+        });
       }
       const token = await mintCallerToken(this.#sdk, settings, roomName, config.userId);
       if (settings.mode === 'join') {
@@ -247,7 +262,10 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       const existed = await this.#api.deleteRoom(roomName, op);
       if (!existed && createInDoubt) {
         this.#ledger.orphan(roomName, Date.now() + 2 * this.#settings.requestTimeoutMs);
-      } else this.#ledger.release(roomName);
+      } else {
+        this.#ledger.release(roomName);
+        this.#markEnded(roomName);
+      }
     } catch (error) {
       const failure = this.wrap(error, op, 'internal');
       this.#ledger.orphan(roomName);
@@ -261,6 +279,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     const sessionId = this.#ledger.sessionFor(roomName);
     if (sessionId === undefined || this.getSession(sessionId)?.state !== 'active') return undefined;
     this.#ledger.release(roomName);
+    this.#markEnded(roomName);
     const joined = this.#joined.get(sessionId);
     this.#joined.delete(sessionId);
     void joined?.leave().catch(() => {
@@ -271,12 +290,39 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     return sessionId;
   }
 
-  /** The caller left: close the session (which deletes the room). */
-  #callerLeft(roomName: string, identity: string): string | undefined {
+  /**
+   * The caller left: close the session (which deletes the room). A reconnect replaces the
+   * participant, and the server reports the replaced one as left while the caller is back:
+   * the server is asked whether the caller is still in the room first.
+   */
+  async #callerLeft(roomName: string, identity: string): Promise<string | undefined> {
     const session = this.#activeSessionOf(roomName);
     if (session === undefined || session.userId !== identity) return undefined;
+    if (await this.#api.hasParticipant(roomName, identity, 'webhook')) return undefined;
+    if (session.state !== 'active') return undefined;
     void session.close('participant_left');
     return session.id;
+  }
+
+  /** A room of ours started or was joined: delete it if its session already ended. */
+  #roomSeen(roomName: string): boolean {
+    if (!this.#ledger.recreatedLate(roomName, Date.now())) return false;
+    this.#api.deleteRoom(roomName, 'webhook').then(
+      () => this.#events.publish('late_room_deleted', { roomName }),
+      (error: unknown) =>
+        this.#events.publish('cleanup_failed', {
+          roomName,
+          error: this.wrap(error, 'webhook', 'internal'),
+        }),
+    );
+    return true;
+  }
+
+  /** The room's session is over; its caller's token can still re-create it for a while. */
+  #markEnded(roomName: string): void {
+    const windowMs = (this.#settings.tokenTtl + SERVER_TOKEN_LEEWAY_S) * 1000;
+    const now = Date.now();
+    this.#ledger.ended(roomName, now + windowMs, now);
   }
 
   /** Our agent participant was disconnected for good: the session cannot go on. */
@@ -307,6 +353,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
         await this.#api.deleteRoom(room, 'reconcile');
       },
       roomGone: (room) => this.#roomEnded(room, 'reconcile') !== undefined,
+      recreatedLate: (room) => this.#ledger.recreatedLate(room, Date.now()),
     });
     if (report.untracked.length > 0) {
       this.#events.publish('untracked_rooms', {

@@ -26,6 +26,8 @@ export interface ReconcileContext {
    * is not registered yet (its create is still under way) or no longer active.
    */
   roomGone(room: string, sessionId: string): boolean;
+  /** Whether the room's session already ended here: the room is a late caller's re-creation. */
+  recreatedLate(room: string): boolean;
 }
 
 /**
@@ -69,6 +71,10 @@ export async function reconcileOnce(context: ReconcileContext): Promise<Reconcil
   const untracked = [...listed].filter(
     (room) => room.startsWith(prefix) && !ownedBefore.has(room) && !ledger.owns(room),
   );
-  if (context.deleteUntracked) await Promise.all(untracked.map(remove));
+  // A room re-created by a late caller is ours to delete whatever deleteUntracked says.
+  const toDelete = context.deleteUntracked
+    ? untracked
+    : untracked.filter((room) => context.recreatedLate(room));
+  await Promise.all(toDelete.map(remove));
   return { ended, untracked, deleted, errors };
 }

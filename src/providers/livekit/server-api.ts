@@ -1,8 +1,13 @@
-import type { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import type { RoomServiceClient } from 'livekit-server-sdk';
 import type { BackendOperation } from '../../iface/errors.js';
 import type { LiveKitSettings } from './config.js';
 import { serverAnswer, toBackendError } from './errors.js';
 import type { ServerSdk } from './sdk.js';
+
+/** `ParticipantInfo.Kind.AGENT` in livekit/protocol (livekit-server-sdk does not export the enum). */
+const AGENT_KIND = 4;
+/** `ParticipantInfo.State.DISCONNECTED`. */
+const DISCONNECTED = 3;
 
 /** A room as listed by the server: what reconciliation needs. */
 export interface ListedRoom {
@@ -10,31 +15,39 @@ export interface ListedRoom {
 }
 
 /**
- * The server calls the provider makes, through livekit-server-sdk's RoomServiceClient and
- * AgentDispatchClient. Every failure comes out as a `BackendError` with the LiveKit code mapped.
+ * The server calls the provider makes, through livekit-server-sdk's RoomServiceClient. Every
+ * failure comes out as a `BackendError` with the LiveKit code mapped.
  */
 export class LiveKitServerApi {
   readonly #rooms: RoomServiceClient;
-  readonly #dispatch: AgentDispatchClient;
   readonly #settings: LiveKitSettings;
+  readonly #sdk: ServerSdk;
   readonly #secrets: readonly string[];
 
   constructor(sdk: ServerSdk, settings: LiveKitSettings, requestTimeoutMs: number) {
     const options = { requestTimeout: requestTimeoutMs / 1000 };
     const { httpUrl, apiKey, apiSecret } = settings;
     this.#rooms = new sdk.RoomServiceClient(httpUrl, apiKey, apiSecret, options);
-    this.#dispatch = new sdk.AgentDispatchClient(httpUrl, apiKey, apiSecret, options);
     this.#settings = settings;
+    this.#sdk = sdk;
     this.#secrets = [apiSecret];
   }
 
-  /** Creates the room with the configured options. */
+  /**
+   * Creates the room with the configured options and, when an agent name is configured, its
+   * agent dispatch in the same call. A room created without `agents` gets the server's
+   * automatic dispatch with an empty agent name, which every worker registered without a name
+   * accepts; naming the agent here replaces it.
+   */
   async createRoom(name: string, metadata: string): Promise<void> {
-    const { emptyTimeout, departureTimeout, maxParticipants } = this.#settings;
+    const { emptyTimeout, departureTimeout, maxParticipants, agentName } = this.#settings;
     await this.#call('create_session', 'CreateRoom', () =>
       this.#rooms.createRoom({
         name,
         metadata,
+        ...(agentName === undefined
+          ? {}
+          : { agents: [new this.#sdk.RoomAgentDispatch({ agentName, metadata })] }),
         ...(emptyTimeout === undefined ? {} : { emptyTimeout }),
         ...(departureTimeout === undefined ? {} : { departureTimeout }),
         ...(maxParticipants === undefined ? {} : { maxParticipants }),
@@ -58,12 +71,20 @@ export class LiveKitServerApi {
     return this.#call(op, 'ListRooms', () => this.#rooms.listRooms(names));
   }
 
-  /** Dispatches `agentName` to the room; resolves the dispatch id. */
-  async createDispatch(room: string, agentName: string, metadata: string): Promise<string> {
-    const dispatch = await this.#call('create_session', 'CreateDispatch', () =>
-      this.#dispatch.createDispatch(room, agentName, { metadata }),
+  /** Whether a participant of kind agent is in the room. */
+  async hasAgent(room: string): Promise<boolean> {
+    const participants = await this.#call('create_session', 'ListParticipants', () =>
+      this.#rooms.listParticipants(room),
     );
-    return dispatch.id;
+    return participants.some((p) => p.kind === AGENT_KIND);
+  }
+
+  /** Whether a participant with this identity is in the room (not one that left). */
+  async hasParticipant(room: string, identity: string, op: BackendOperation): Promise<boolean> {
+    const participants = await this.#call(op, 'ListParticipants', () =>
+      this.#rooms.listParticipants(room),
+    );
+    return participants.some((p) => p.identity === identity && p.state !== DISCONNECTED);
   }
 
   async #call<T>(op: BackendOperation, call: string, run: () => Promise<T>): Promise<T> {

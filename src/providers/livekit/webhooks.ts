@@ -12,8 +12,11 @@ export interface WebhookRequest {
   readonly authorization: string | undefined;
 }
 
-/** `ended`: the session was settled; `closed`: the caller left and the session is closing. */
-export type WebhookAction = 'ended' | 'closed' | 'ignored';
+/**
+ * `ended`: the session was settled; `closed`: the caller left and the session is closing;
+ * `deleted`: a room re-created after its session ended (a late caller) is being deleted.
+ */
+export type WebhookAction = 'ended' | 'closed' | 'deleted' | 'ignored';
 
 export interface WebhookOutcome {
   readonly event: string;
@@ -26,8 +29,10 @@ export interface WebhookOutcome {
 export interface WebhookTarget {
   /** The room finished on the server; returns the session it settled, if we own the room. */
   roomFinished(roomName: string): string | undefined;
-  /** A participant left; returns the session it closes, if that was the caller. */
-  participantLeft(roomName: string, identity: string): string | undefined;
+  /** A participant left; resolves the session it closes, if that was the caller. */
+  participantLeft(roomName: string, identity: string): Promise<string | undefined>;
+  /** A room started or was joined: returns true if it was a late re-creation, now deleted. */
+  roomSeen(roomName: string): boolean;
   /** A webhook was refused (already verified to change nothing). */
   refused(error: BackendError): void;
 }
@@ -42,13 +47,16 @@ export class WebhookHandler {
   readonly #options: LiveKitSettings['webhook'];
   readonly #target: WebhookTarget;
   readonly #secrets: readonly string[];
+  readonly #apiKey: string;
 
   constructor(
     receiver: WebhookReceiver,
     options: LiveKitSettings['webhook'],
     target: WebhookTarget,
-    secrets: readonly string[],
+    credentials: { readonly apiKey: string; readonly secrets: readonly string[] },
   ) {
+    const { apiKey, secrets } = credentials;
+    this.#apiKey = apiKey;
     this.#receiver = receiver;
     this.#options = options;
     this.#target = target;
@@ -75,7 +83,7 @@ export class WebhookHandler {
         this.#options.clockToleranceSeconds,
       );
     } catch (error) {
-      const refusal = this.#refusal(error);
+      const refusal = this.#refusal(error, request.authorization);
       this.#target.refused(refusal);
       throw refusal;
     }
@@ -90,9 +98,18 @@ export class WebhookHandler {
     if (event.event === 'room_finished') {
       return outcome('ended', this.#target.roomFinished(roomName));
     }
+    if (
+      (event.event === 'room_started' || event.event === 'participant_joined') &&
+      this.#target.roomSeen(roomName)
+    ) {
+      return { event: event.event, roomName, sessionId: undefined, action: 'deleted' };
+    }
     const identity = event.participant?.identity;
-    if (event.event === 'participant_left' && this.#options.endOnCallerLeft && identity) {
-      return outcome('closed', this.#target.participantLeft(roomName, identity));
+    // `participant_connection_aborted`: the caller joined but its connection never came up.
+    const left =
+      event.event === 'participant_left' || event.event === 'participant_connection_aborted';
+    if (left && this.#options.endOnCallerLeft && identity) {
+      return outcome('closed', await this.#target.participantLeft(roomName, identity));
     }
     return outcome('ignored');
   }
@@ -127,8 +144,15 @@ export class WebhookHandler {
     );
   };
 
-  #refusal(error: unknown): BackendError {
-    return new BackendError('unauthenticated', 'webhook', `webhook refused: ${this.#why(error)}`, {
+  #refusal(error: unknown, authorization: string | undefined): BackendError {
+    // The server signs with its `webhook.api_key`; a key other than ours fails the signature
+    // check first, which would read as a forgery.
+    const issuer = unverifiedIssuer(authorization);
+    const why =
+      issuer !== undefined && issuer !== this.#apiKey
+        ? `signed with API key ${JSON.stringify(issuer.slice(0, 64))}, not ours: the server's webhook.api_key must be this provider's apiKey`
+        : this.#why(error);
+    return new BackendError('unauthenticated', 'webhook', `webhook refused: ${why}`, {
       provider: PROVIDER,
       cause: error,
     });
@@ -144,7 +168,6 @@ export class WebhookHandler {
         return 'forged: the signature does not verify with our API secret';
       case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
         const claim = (error as { claim?: unknown }).claim;
-        if (claim === 'iss') return 'signed for another API key';
         if (claim === 'nbf') return 'its signature is not valid yet';
         return `signature claim check failed (${String(claim)})`;
       }
@@ -159,6 +182,19 @@ export class WebhookHandler {
       return 'tampered: the body does not match its signed sha256';
     }
     return redact(message, this.#secrets);
+  }
+}
+
+/** The `iss` claim of a JWT, read without verifying it (to explain a refusal only). */
+function unverifiedIssuer(token: string | undefined): string | undefined {
+  try {
+    const payload = token?.split('.')[1];
+    if (payload === undefined) return undefined;
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const iss = (claims as { iss?: unknown } | null)?.iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -53,6 +53,12 @@ describe('LiveKit provider config', () => {
       join: { identity: 'agent', connectTimeoutMs: 10_000, sampleRate: 48_000, channels: 1 },
     });
     expect(parseLiveKitConfig({ ...base, reconcile: false }, {}).reconcile).toBeUndefined();
+    // The token lives no longer than a room nobody joined.
+    expect(parseLiveKitConfig({ ...base, emptyTimeout: 120 }, {}).tokenTtl).toBe(120);
+    expect(parseLiveKitConfig({ ...base, agentName: 'a', awaitAgent: {} }, {}).awaitAgent).toEqual({
+      timeoutMs: 10_000,
+      pollIntervalMs: 250,
+    });
   });
 
   it.each([
@@ -68,6 +74,17 @@ describe('LiveKit provider config', () => {
     [{ ...base, mode: 'listen' }, 'providerConfig.mode', 'must be one of dispatch, join'],
     [{ ...base, agentNmae: 'x' }, 'providerConfig.agentNmae', 'unknown option'],
     [{ ...base, join: { channels: 3 } }, 'providerConfig.join.channels', 'must be <= 2'],
+    [
+      { ...base, emptyTimeout: 30, tokenTtl: 31 },
+      'providerConfig.tokenTtl',
+      'must be at most emptyTimeout (30), got 31: a caller joining after the room closed would re-create it',
+    ],
+    [{ ...base, awaitAgent: {} }, 'providerConfig.awaitAgent', 'needs agentName'],
+    [
+      { ...base, agentName: 'a', awaitAgent: { timeoutMs: 0 } },
+      'providerConfig.awaitAgent.timeoutMs',
+      'must be >= 1',
+    ],
   ])('refuses %o naming %s', (raw, field, message) => {
     const error = configError(raw);
     expect(error.field).toBe(field);

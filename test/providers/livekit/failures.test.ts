@@ -4,16 +4,16 @@ import { BackendError } from '../../../src/iface/errors.js';
 import { API_KEY, eventually, liveKitBackend, startStandIn } from './fixture.js';
 
 describe('LiveKit provider: a failed create leaves nothing behind', () => {
-  it('deletes the room and frees the slot when the dispatch fails (5xx -> unavailable)', async () => {
+  it('a 5xx from CreateRoom (the room may exist) deletes the room and frees the slot (-> unavailable)', async () => {
     const standIn = await startStandIn();
     const backend = await liveKitBackend(standIn);
     const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
-    standIn.inject({ methods: ['CreateDispatch'], error: 'internal', times: 1 });
+    standIn.inject({ methods: ['CreateRoom'], error: 'internal', times: 1 });
 
     const error = await admission.createSession({ userId: 'u' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);
     expect(error).toMatchObject({ code: 'unavailable', op: 'create_session', provider: 'livekit' });
-    expect((error as Error).message).toMatch(/^LiveKit CreateDispatch failed: 500 internal/);
+    expect((error as Error).message).toMatch(/^LiveKit CreateRoom failed: 500 internal/);
     expect(standIn.roomNames()).toEqual([]);
     expect(standIn.calls('RoomService/DeleteRoom')).toBe(1);
     expect(admission.active).toBe(0);
@@ -42,7 +42,7 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
     await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
       code: 'unauthenticated',
       message: expect.stringMatching(
-        /^LiveKit CreateRoom failed: 401: invalid authorization token/,
+        /^LiveKit CreateRoom failed: 401: invalid token: \[redacted\], error: /,
       ),
     });
     await standIn.goDown();
@@ -53,13 +53,18 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
 
   it('maps a request timeout to timeout, and deletes the room if the late create lands', async () => {
     const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn, { requestTimeoutMs: 100 });
-    // The server is slow: it creates the room after the client gave up.
-    standIn.inject({ methods: ['CreateRoom'], latencyMs: 400, times: 1 });
+    const backend = await liveKitBackend(standIn, { requestTimeoutMs: 1_000 });
+    // The server is slow: it creates the room only after the client gave up.
+    let answer = (): void => undefined;
+    const heldUntil = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    standIn.inject({ methods: ['CreateRoom'], heldUntil, times: 1 });
     await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
       code: 'timeout',
       message: 'LiveKit CreateRoom failed: server timed out',
     });
+    answer();
     await eventually(() => standIn.roomNames().length === 1);
     const [late] = standIn.roomNames();
     // Reconciliation deletes the room that landed after the failed create.

@@ -88,11 +88,20 @@ export function jwtClaims(token: string): Record<string, unknown> {
   >;
 }
 
-/** Waits until `check` passes, polling; fails after `timeoutMs`. For server-side effects. */
-export async function eventually(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+/**
+ * Waits until `check` passes, polling; fails after `timeoutMs`. For server-side effects.
+ * `refresh`, when given, runs before each check (e.g. to read the server's state).
+ */
+export async function eventually(
+  check: () => boolean,
+  timeoutMs = 5_000,
+  refresh?: () => Promise<void>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  for (;;) {
+    await refresh?.();
+    if (check()) return;
     if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, refresh === undefined ? 10 : 100));
   }
 }

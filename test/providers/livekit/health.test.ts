@@ -32,7 +32,7 @@ describe('LiveKit provider: health', () => {
     const refused = await backend.healthCheck();
     expect(refused.status).toBe('unhealthy');
     expect(refused.reason).toMatch(
-      /^ListRooms refused our credentials, check the API key and secret \(LiveKit ListRooms failed: 401: invalid authorization token/,
+      /^ListRooms refused our credentials, check the API key and secret \(LiveKit ListRooms failed: 401: invalid token: \[redacted\], error: /,
     );
     expect(refused.reason).not.toContain(API_SECRET);
 

@@ -1,10 +1,8 @@
-import { RoomServiceClient } from 'livekit-server-sdk';
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { ConfigError } from '../../../src/iface/errors.js';
 import { createBackend } from '../../../src/index.js';
-import { EXTERNAL_ONLY_TAG } from '../../support/required-integration-reporter.js';
-import { liveKitBackend, onCleanup, startStandIn } from './fixture.js';
+import { liveKitBackend, startStandIn } from './fixture.js';
 
 describe('LiveKit provider: join mode', () => {
   it('a refused connection fails the create with unavailable, frees the slot and deletes the room', async () => {
@@ -55,29 +53,4 @@ describe('LiveKit provider: join mode', () => {
       }),
     ).rejects.toBeInstanceOf(ConfigError);
   });
-
-  const external = process.env.LIVEKIT_URL;
-  it.skipIf(external === undefined)(
-    `joins a real server's room, publishes audio and leaves on close ${EXTERNAL_ONLY_TAG}`,
-    async () => {
-      const backend = await createBackend('livekit', {
-        providerConfig: { mode: 'join', reconcile: false, roomPrefix: 'va-test-' },
-      });
-      await backend.start();
-      onCleanup(() => backend.stop());
-      const session = await backend.createSession({ userId: 'test-caller' });
-      const agent = backend.agentParticipant(session.id)!;
-      expect(agent.roomName).toBe(session.connection.roomName);
-      await agent.publishAudio({
-        data: new Int16Array(480),
-        sampleRate: 48_000,
-        channels: 1,
-        samplesPerChannel: 480,
-      });
-      await agent.sendText('hello');
-      await session.close();
-      const rooms = new RoomServiceClient(external!);
-      expect(await rooms.listRooms([session.connection.roomName])).toEqual([]);
-    },
-  );
 });

@@ -20,7 +20,7 @@ describe('LiveKit provider: session lifecycle', () => {
       emptyTimeout: 45,
       departureTimeout: 5,
       maxParticipants: 3,
-      tokenTtl: 120,
+      tokenTtl: 40,
     });
     sink.use(backend.webhookHandler);
     const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
@@ -58,7 +58,7 @@ describe('LiveKit provider: session lifecycle', () => {
       canSubscribe: true,
       canPublishData: true,
     });
-    expect((claims.exp as number) - (claims.nbf as number)).toBe(120);
+    expect((claims.exp as number) - (claims.nbf as number)).toBe(40);
     // And the server agrees: it grants nothing beyond joining.
     const asCaller = new RoomServiceClient(standIn.url, undefined, undefined, { token });
     await expect(asCaller.listRooms()).rejects.toMatchObject({ code: 'unauthenticated' });
@@ -146,6 +146,17 @@ describe('LiveKit provider: session lifecycle', () => {
     standIn.leave(room, 'caller-9');
     expect((await session.closed).reason).toBe('participant_left');
     expect(standIn.roomNames()).toEqual([]);
+  });
+
+  it('ends the session when the caller’s connection is aborted (it never came up), when configured to', async () => {
+    const sink = await startWebhookSink();
+    const standIn = await startStandIn({ webhookUrls: [sink.url] });
+    const backend = await liveKitBackend(standIn, { webhook: { endOnCallerLeft: true } });
+    sink.use(backend.webhookHandler);
+    const session = await backend.createSession({ userId: 'caller-9' });
+    standIn.join(session.connection.roomName, 'caller-9');
+    standIn.abortConnection(session.connection.roomName, 'caller-9');
+    expect((await session.closed).reason).toBe('participant_left');
   });
 
   it('without endOnCallerLeft, the caller leaving changes nothing', async () => {

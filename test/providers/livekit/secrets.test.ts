@@ -34,7 +34,10 @@ describe('LiveKit provider: secrets stay out of outputs', () => {
 
     expect(code, output).toBe(0);
     expect(output).toContain('scenario done');
-    // The scenario really went through the failures it is meant to show.
+    // The scenario really went through the failures it is meant to show. (Not rtc-node's own
+    // log lines: its native runtime hands them over asynchronously, so whether one is printed
+    // before the process exits is not the scenario's to decide; any that is printed is
+    // searched for secrets below like the rest.)
     for (const marker of [
       'webhook refused: forged',
       'webhook refused: tampered',
@@ -43,7 +46,6 @@ describe('LiveKit provider: secrets stay out of outputs', () => {
       "code: 'timeout'",
       "code: 'unauthenticated'",
       'joining the LiveKit room failed',
-      'lk-rtc',
       'span.end',
       'GET / failed: server unreachable',
       'apiSecret: must be a non-empty string, got a number',

@@ -34,13 +34,13 @@ describe('LiveKit stand-in (test double) against livekit-server-sdk', () => {
     const wrongSecret = new RoomServiceClient(standIn.url, API_KEY, `${API_SECRET}-wrong`);
     const error = await wrongSecret.listRooms().catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 401, code: undefined });
-    expect((error as Error).message).toBe(
-      'invalid authorization token: token signature is invalid: signature is invalid',
+    expect((error as Error).message).toMatch(
+      /^invalid token: eyJ[\w-]+\.[\w-]+\.[\w-]+, error: token signature is invalid: signature is invalid$/,
     );
     const unknownKey = new RoomServiceClient(standIn.url, 'APIother', API_SECRET);
     await expect(unknownKey.listRooms()).rejects.toMatchObject({
       status: 401,
-      message: 'invalid API key',
+      message: 'invalid API key: APIother',
     });
   });
 
@@ -82,7 +82,9 @@ describe('LiveKit stand-in (test double) against livekit-server-sdk', () => {
       new RoomServiceClient(standIn.url, undefined, undefined, { token }).listRooms();
     await expect(list(expired)).rejects.toMatchObject({
       status: 401,
-      message: 'invalid authorization token: token has invalid claims: token is expired',
+      message: expect.stringMatching(
+        /^invalid token: .*, error: token has invalid claims: token is expired$/,
+      ),
     });
     await expect(list(noExp)).rejects.toMatchObject({ status: 401 });
     await expect(list(wrongAlg)).rejects.toMatchObject({ status: 401 });
@@ -95,7 +97,11 @@ describe('LiveKit stand-in (test double) against livekit-server-sdk', () => {
     const created = await dispatch.createDispatch('r9', 'intake', { metadata: '{"k":"v"}' });
     expect(created).toMatchObject({ agentName: 'intake', room: 'r9', metadata: '{"k":"v"}' });
     expect(standIn.roomNames()).toEqual(['r9']);
-    expect(await dispatch.listDispatch('r9')).toHaveLength(1);
+    // The auto-created room has the server's automatic dispatch (empty agent name) too.
+    expect((await dispatch.listDispatch('r9')).map((d) => d.agentName).sort()).toEqual([
+      '',
+      'intake',
+    ]);
     await dispatch.deleteDispatch(created.id, 'r9');
     await expect(dispatch.deleteDispatch(created.id, 'r9')).rejects.toMatchObject({
       status: 404,

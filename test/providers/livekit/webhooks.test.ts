@@ -38,7 +38,11 @@ describe('LiveKit provider: webhook verification', () => {
       /^webhook refused: forged/,
     ],
     ['stale (its token expired)', { expiresInSeconds: -120 }, /^webhook refused: stale/],
-    ['signed for another API key', { apiKey: 'APIother', secret: API_SECRET }, /another API key/],
+    [
+      'signed with another API key',
+      { apiKey: 'APIother', secret: API_SECRET },
+      /signed with API key "APIother", not ours/,
+    ],
   ])('refuses a %s webhook and changes nothing', async (_, sign, message) => {
     const { standIn, backend, admission, session, refused, finished } = await setUp();
     const error = await backend

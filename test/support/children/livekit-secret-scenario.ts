@@ -79,7 +79,7 @@ for (const authorization of [
 }
 
 // Server failures while creating: 5xx, 429, timeout, wrong credentials, unreachable.
-standIn.inject({ methods: ['CreateDispatch'], error: 'internal', times: 1 });
+standIn.inject({ methods: ['CreateRoom'], error: 'internal', times: 1 });
 standIn.inject({ methods: ['CreateRoom'], error: 'resource_exhausted', times: 1 });
 standIn.inject({ methods: ['CreateRoom'], latencyMs: 600, times: 1 });
 for (let i = 0; i < 3; i++) {

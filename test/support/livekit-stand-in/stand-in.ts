@@ -27,6 +27,10 @@ export class LiveKitStandIn {
   readonly #faults = new Set<ActiveFault>();
   readonly #deliveries: WebhookDelivery[] = [];
   #pendingDeliveries = new Set<Promise<void>>();
+  /** The last delivery queued per webhook URL and room: one at a time, in order. */
+  readonly #webhookQueues = new Map<string, Promise<void>>();
+  readonly #webhookRetryMinMs: number;
+  #expiry: NodeJS.Timeout | undefined;
   #server: Server | undefined;
   #port = 0;
   #ready = true;
@@ -40,15 +44,18 @@ export class LiveKitStandIn {
     this.#webhookUrls = [...(options.webhookUrls ?? [])];
     this.#webhookApiKey = options.webhookApiKey ?? Object.keys(options.keys)[0]!;
     this.#autoCreate = options.autoCreate ?? true;
+    this.#webhookRetryMinMs = options.webhookRetryMinMs ?? 1_000;
   }
 
   /** Listens on a free loopback port. */
   async start(): Promise<this> {
     await this.#listen(0);
+    this.#expiry = setInterval(() => this.#expireRooms(), 1_000).unref();
     return this;
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#expiry);
     await this.#close();
     await this.webhooksDelivered();
   }
@@ -160,7 +167,25 @@ export class LiveKitStandIn {
     const participant = room.participants.get(identity);
     if (participant === undefined) throw new Error(`${identity} is not in ${roomName}`);
     room.participants.delete(identity);
+    room.lastLeftMs = Date.now();
     this.#notify('participant_left', room, participantJson(participant, 'DISCONNECTED'));
+  }
+
+  /**
+   * A participant that joined but whose connection never came up: the server removes it and
+   * sends `participant_connection_aborted`, not `participant_left`.
+   */
+  abortConnection(roomName: string, identity: string): void {
+    const room = this.#requireRoom(roomName);
+    const participant = room.participants.get(identity);
+    if (participant === undefined) throw new Error(`${identity} is not in ${roomName}`);
+    room.participants.delete(identity);
+    room.lastLeftMs = Date.now();
+    this.#notify(
+      'participant_connection_aborted',
+      room,
+      participantJson(participant, 'DISCONNECTED'),
+    );
   }
 
   /**
@@ -330,10 +355,13 @@ export class LiveKitStandIn {
     const parsed = parseUnverified(token);
     if (parsed === undefined) return { status: 401, text: 'invalid authorization token' };
     const secret = this.#keys.get(parsed.claims.iss ?? '');
-    if (secret === undefined) return { status: 401, text: 'invalid API key' };
+    if (secret === undefined) {
+      return { status: 401, text: `invalid API key: ${parsed.claims.iss ?? ''}` };
+    }
     const verified = verifyJwt(token, secret, nowSeconds());
     if (!verified.ok) {
-      return { status: 401, text: `invalid authorization token: ${verified.error}` };
+      // The server quotes the rejected token in its answer.
+      return { status: 401, text: `invalid token: ${token}, error: ${verified.error}` };
     }
     return { claims: verified.claims };
   }
@@ -343,6 +371,7 @@ export class LiveKitStandIn {
       if (fault.methods !== undefined && !fault.methods.includes(method)) continue;
       if (fault.remaining <= 0) continue;
       fault.remaining--;
+      if (fault.heldUntil !== undefined) await fault.heldUntil;
       if (fault.latencyMs !== undefined) {
         await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
       }
@@ -425,41 +454,43 @@ export class LiveKitStandIn {
     },
   };
 
-  /** Get-or-create, as the server's CreateRoom: an existing room is returned, updated. */
+  /**
+   * Get-or-create, as the server's CreateRoom: a live room is returned unchanged. A new room
+   * gets a dispatch per entry of `agents`, or, without any, the automatic dispatch with an
+   * empty agent name (which every worker registered without a name accepts).
+   */
   #createRoom(req: Record<string, unknown>): StandInRoom {
     const name = stringOf(req.name);
-    let room = this.#rooms.get(name);
-    const created = room === undefined;
-    if (room === undefined) {
-      const now = Date.now();
-      room = {
-        info: {
-          sid: id('RM_'),
-          name,
-          emptyTimeout: 300,
-          departureTimeout: 20,
-          maxParticipants: 0,
-          metadata: '',
-          creationTime: Math.floor(now / 1000),
-          creationTimeMs: now,
-        },
-        dispatches: new Map(),
-        participants: new Map(),
-      };
-      this.#rooms.set(name, room);
-      this.#peakRooms = Math.max(this.#peakRooms, this.#rooms.size);
-    }
-    const info = room.info;
-    room.info = {
-      ...info,
-      emptyTimeout: positive(req.empty_timeout ?? req.emptyTimeout) ?? info.emptyTimeout,
-      departureTimeout:
-        positive(req.departure_timeout ?? req.departureTimeout) ?? info.departureTimeout,
-      maxParticipants:
-        positive(req.max_participants ?? req.maxParticipants) ?? info.maxParticipants,
-      metadata: stringOf(req.metadata) || info.metadata,
+    const existing = this.#rooms.get(name);
+    if (existing !== undefined) return existing;
+    const now = Date.now();
+    const room: StandInRoom = {
+      info: {
+        sid: id('RM_'),
+        name,
+        emptyTimeout: positive(req.empty_timeout ?? req.emptyTimeout) ?? 300,
+        departureTimeout: positive(req.departure_timeout ?? req.departureTimeout) ?? 20,
+        maxParticipants: positive(req.max_participants ?? req.maxParticipants) ?? 0,
+        metadata: stringOf(req.metadata),
+        creationTime: Math.floor(now / 1000),
+        creationTimeMs: now,
+      },
+      dispatches: new Map(),
+      participants: new Map(),
     };
-    if (created) this.#notify('room_started', room);
+    const agents = Array.isArray(req.agents) ? (req.agents as Record<string, unknown>[]) : [];
+    for (const agent of agents.length === 0 ? [{}] : agents) {
+      const dispatch: AgentDispatchView = {
+        id: id('AD_'),
+        agentName: stringOf(agent.agent_name ?? agent.agentName),
+        room: name,
+        metadata: stringOf(agent.metadata),
+      };
+      room.dispatches.set(dispatch.id, dispatch);
+    }
+    this.#rooms.set(name, room);
+    this.#peakRooms = Math.max(this.#peakRooms, this.#rooms.size);
+    this.#notify('room_started', room);
     return room;
   }
 
@@ -487,7 +518,11 @@ export class LiveKitStandIn {
 
   // ------------------------------------------------------------------ webhooks
 
-  /** Sends a webhook as protocol/webhook's URLNotifier: raw JWT in Authorization. */
+  /**
+   * Sends a webhook as protocol/webhook's URL notifier: raw JWT in Authorization, one at a
+   * time per room (in order), retried up to 4 times with backoff on transport errors, 429 and
+   * 5xx, never on another 4xx.
+   */
   #notify(event: string, room: StandInRoom, participant?: Record<string, unknown>): void {
     if (this.#webhookUrls.length === 0) return;
     const body = JSON.stringify({
@@ -498,29 +533,70 @@ export class LiveKitStandIn {
       createdAt: String(nowSeconds()),
     });
     const token = this.signWebhook(body);
+    const roomName = room.info.name;
     for (const url of this.#webhookUrls) {
-      const delivery = fetch(url, {
-        method: 'POST',
-        headers: {
-          Authorization: token,
-          'content-type': 'application/webhook+json',
-          'User-Agent': 'LiveKit',
-        },
-        body,
-      }).then(
-        async (response) => {
-          await response.arrayBuffer();
-          this.#deliveries.push({ event, room: room.info.name, status: response.status });
-        },
-        (error: unknown) => {
-          this.#deliveries.push({ event, room: room.info.name, status: 0, error: String(error) });
-        },
-      );
+      const queueKey = `${url} ${roomName}`;
+      const previous = this.#webhookQueues.get(queueKey) ?? Promise.resolve();
+      const delivery = previous.then(() => this.#deliver(url, body, token, event, roomName));
+      this.#webhookQueues.set(queueKey, delivery);
       this.#pendingDeliveries.add(delivery);
-      void delivery.finally(() => this.#pendingDeliveries.delete(delivery));
+      void delivery.finally(() => {
+        this.#pendingDeliveries.delete(delivery);
+        if (this.#webhookQueues.get(queueKey) === delivery) this.#webhookQueues.delete(queueKey);
+      });
+    }
+  }
+
+  async #deliver(
+    url: string,
+    body: string,
+    token: string,
+    event: string,
+    room: string,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let status = 0;
+      let error: string | undefined;
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            Authorization: token,
+            'content-type': 'application/webhook+json',
+            'User-Agent': 'LiveKit',
+          },
+          body,
+        });
+        await response.arrayBuffer();
+        status = response.status;
+      } catch (cause) {
+        error = String(cause);
+      }
+      this.#deliveries.push({ event, room, status, ...(error === undefined ? {} : { error }) });
+      const retryable = status === 0 || status === 429 || (status >= 500 && status !== 501);
+      if (!retryable || attempt >= WEBHOOK_RETRIES) return;
+      const backoff = Math.min(this.#webhookRetryMinMs * 2 ** attempt, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, backoff).unref());
+    }
+  }
+
+  /** The server's own room timeouts, checked every second: rooms end without being deleted. */
+  #expireRooms(): void {
+    const now = Date.now();
+    for (const room of [...this.#rooms.values()]) {
+      const { emptyTimeout, departureTimeout, creationTimeMs } = room.info;
+      if (room.participants.size > 0) continue;
+      const expired =
+        room.lastLeftMs === undefined
+          ? now - creationTimeMs >= emptyTimeout * 1000
+          : now - room.lastLeftMs >= departureTimeout * 1000;
+      if (expired) this.#closeRoom(room, true);
     }
   }
 }
+
+/** Retries of a webhook after its first delivery (retryablehttp's default RetryMax). */
+const WEBHOOK_RETRIES = 4;
 
 export interface StandInOptions {
   /** API key -> secret, as in the server's `keys` config. */
@@ -531,6 +607,8 @@ export interface StandInOptions {
   readonly webhookApiKey?: string;
   /** The server's `room.auto_create`. Default true. */
   readonly autoCreate?: boolean;
+  /** First webhook retry delay, doubling up to 30 s (the server's: 1 s). Default 1 000. */
+  readonly webhookRetryMinMs?: number;
 }
 
 export type FaultError = 'internal' | 'unavailable' | 'resource_exhausted';
@@ -540,6 +618,8 @@ export interface Fault {
   readonly methods?: readonly string[];
   /** Delay before the answer. */
   readonly latencyMs?: number;
+  /** Holds the answer until this settles: a server slower than any client timeout. */
+  readonly heldUntil?: Promise<void>;
   /** Answer this Twirp error (500, 503 or 429) instead of serving the call. */
   readonly error?: FaultError;
   /** Requests it applies to; default: until removed. */
@@ -585,6 +665,8 @@ interface Participant {
 
 interface StandInRoom {
   info: RoomInfo;
+  /** When the last participant left; unset while nobody has ever joined. */
+  lastLeftMs?: number;
   readonly dispatches: Map<string, AgentDispatchView>;
   readonly participants: Map<string, Participant>;
 }

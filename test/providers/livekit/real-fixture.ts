@@ -1,0 +1,98 @@
+import { dispose, Room, RoomEvent } from '@livekit/rtc-node';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { afterAll } from 'vitest';
+import type { BackendConfig } from '../../../src/iface/backend.js';
+import type { ConnectionInfo, VoiceSession } from '../../../src/iface/session.js';
+import {
+  createBackend,
+  type LiveKitBackend,
+  type LiveKitProviderConfig,
+} from '../../../src/index.js';
+import {
+  type LiveKitServer,
+  type LiveKitServerOptions,
+  startLiveKitServer,
+} from '../../support/livekit-server.js';
+import { onCleanup } from './fixture.js';
+
+// rtc-node's native runtime keeps the worker process alive until disposed.
+afterAll(() => dispose());
+
+/** The real LiveKit server, stopped after the test. */
+export async function startRealServer(options: LiveKitServerOptions = {}): Promise<RealServer> {
+  const server = await startLiveKitServer(options);
+  onCleanup(() => server.stop());
+  return new RealServer(server);
+}
+
+/** The server plus what tests read from it through its own API. */
+export class RealServer {
+  readonly rooms: RoomServiceClient;
+  readonly dispatches: AgentDispatchClient;
+
+  constructor(readonly server: LiveKitServer) {
+    const { url, apiKey, apiSecret } = server;
+    this.rooms = new RoomServiceClient(url, apiKey, apiSecret);
+    this.dispatches = new AgentDispatchClient(url, apiKey, apiSecret);
+  }
+
+  get wsUrl(): string {
+    return this.server.wsUrl;
+  }
+
+  async roomNames(): Promise<string[]> {
+    return (await this.rooms.listRooms()).map((room) => room.name).sort();
+  }
+}
+
+/** A started LiveKit backend on the real server, stopped after the test. */
+export async function realBackend(
+  real: RealServer,
+  providerConfig: {
+    [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined;
+  } = {},
+  config: Omit<BackendConfig, 'providerConfig'> = {},
+): Promise<LiveKitBackend> {
+  const backend = await createBackend('livekit', {
+    ...config,
+    providerConfig: {
+      url: real.wsUrl,
+      apiKey: real.server.apiKey,
+      apiSecret: real.server.apiSecret,
+      agentName: 'intake',
+      reconcile: false,
+      ...providerConfig,
+    } as LiveKitProviderConfig,
+  });
+  await backend.start();
+  onCleanup(() => backend.stop());
+  return backend;
+}
+
+/** A caller in the session's room over loopback WebRTC, with the session's own token. */
+export interface Caller {
+  readonly room: Room;
+  /** Resolves when the server disconnects the caller (e.g. the room was deleted). */
+  readonly disconnected: Promise<void>;
+  leave(): Promise<void>;
+}
+
+export async function joinAsCaller(session: VoiceSession<ConnectionInfo>): Promise<Caller> {
+  return joinWithToken(session.connection.url, session.connection.token);
+}
+
+export async function joinWithToken(url: string, token: string): Promise<Caller> {
+  const room = new Room();
+  const disconnected = new Promise<void>((resolve) =>
+    room.once(RoomEvent.Disconnected, () => resolve()),
+  );
+  await room.connect(url, token, { autoSubscribe: false, dynacast: false });
+  let left = false;
+  const leave = async (): Promise<void> => {
+    if (left) return;
+    left = true;
+    await room.disconnect();
+  };
+  onCleanup(leave);
+  return { room, disconnected, leave };
+}

@@ -1,0 +1,108 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The trivial agent: joins the room, publishes nothing. */
+export const JOINING_AGENT = fileURLToPath(
+  new URL('./children/livekit-joining-agent.mjs', import.meta.url),
+);
+
+const WORKER_SCRIPT = fileURLToPath(new URL('./children/agent-worker.ts', import.meta.url));
+
+export interface WorkerConfig {
+  readonly wsUrl: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  /** Explicit dispatch only. */
+  readonly agentName: string;
+  readonly numIdleProcesses: number;
+  /** Slots of the worker's admission. */
+  readonly cap: number;
+  /** A shared Redis store instead of one in memory. */
+  readonly redisUrl?: string;
+  readonly storeName?: string;
+  /** Claims each job's id as an idempotency key in the store. */
+  readonly keyFromJobId?: boolean;
+}
+
+export type WorkerReport =
+  | { readonly type: 'registered' }
+  | {
+      readonly type: 'state';
+      /** Jobs holding a slot now, and the most ever. */
+      readonly held: number;
+      readonly peakHeld: number;
+      /** The admission's active slots. */
+      readonly active: number;
+      readonly accepted: readonly string[];
+      readonly rejected: readonly string[];
+    };
+
+type State = Extract<WorkerReport, { type: 'state' }>;
+
+export interface AgentWorkerProcess {
+  /** The last state it reported. */
+  state(): State;
+  /** Resolves at the first report (past or future) for which `check` holds. */
+  until(check: (state: State) => boolean): Promise<State>;
+  /** Kills the worker and its job processes. */
+  stop(): Promise<void>;
+}
+
+const EMPTY: State = { type: 'state', held: 0, peakHeld: 0, active: 0, accepted: [], rejected: [] };
+
+/**
+ * Starts a real @livekit/agents worker in a process of its own (children/agent-worker.ts),
+ * resolving once the server acknowledged its registration. It is stopped by killing its
+ * process group: @livekit/agents 1.9's `close()` can wait forever on a job process that is
+ * still initializing.
+ */
+export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorkerProcess> {
+  const child: ChildProcess = fork(WORKER_SCRIPT, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, WORKER_CONFIG: JSON.stringify(config) },
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  // A test process that dies without stopping it must not leave the worker running.
+  const killOnExit = (): void => {
+    process.kill(-child.pid!, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  let state = EMPTY;
+  const waiters = new Set<{ check: (s: State) => boolean; resolve: (s: State) => void }>();
+  child.on('message', (message: WorkerReport) => {
+    if (message.type !== 'state') return;
+    state = message;
+    for (const waiter of waiters) {
+      if (waiter.check(state)) {
+        waiters.delete(waiter);
+        waiter.resolve(state);
+      }
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (message: WorkerReport) => {
+      if (message.type === 'registered') resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`agent worker exited (${code}): ${stderr}`)));
+  });
+  return {
+    state: () => state,
+    until: (check) =>
+      check(state)
+        ? Promise.resolve(state)
+        : new Promise((resolve) => waiters.add({ check, resolve })),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      // The whole group: the worker and the job processes it forked.
+      process.kill(-child.pid!, 'SIGKILL');
+      await exited;
+    },
+  };
+}
