@@ -24,6 +24,7 @@ export type { Listener, TypedEmitter } from './internal/emitter.js';
 // Types only: the LiveKit provider itself loads on first use of createBackend('livekit').
 export type {
   AgentParticipant,
+  LiveKitAwaitAgentOptions,
   LiveKitBackend,
   LiveKitBackendEvents,
   LiveKitHealthOptions,
