@@ -18,7 +18,7 @@ export {
   type SessionTeardown,
 } from './backend/index.js';
 // The gateway's error-to-HTTP mapping, one source of truth for it and for your own API.
-export { type HttpError, toHttpError } from './cli/gateway/errors.js';
+export { type HttpError, toHttpError } from './http/http-error.js';
 export * from './iface/index.js';
 export type { Listener, TypedEmitter } from './internal/emitter.js';
 // Types only: the LiveKit provider itself loads on first use of createBackend('livekit').

@@ -17,7 +17,6 @@ export type { HealthState, HealthStatus } from './health.js';
 export type {
   AgentCallback,
   ConnectionInfo,
-  PipelineType,
   SessionConfig,
   SessionEnd,
   SessionEndReason,

@@ -1,7 +1,6 @@
 import type { BackendError } from './errors.js';
 
 /** `s2s`: one speech-to-speech model; `stt_tts`: speech-to-text, LLM, text-to-speech. */
-export type PipelineType = 's2s' | 'stt_tts';
 
 /** Lifecycle of a session: it is `active` once created; `closing` while torn down. */
 export type SessionState = 'active' | 'closing' | 'closed';
@@ -49,11 +48,6 @@ export interface SessionConfig {
   readonly tenantId?: string | undefined;
   /** Override of the provider's connection URL for this session. */
   readonly connectionUrl?: string | undefined;
-  /**
-   * @deprecated Accepted and ignored by the built-in providers; it will be removed. Pass what
-   * the agent needs in `metadata`.
-   */
-  readonly pipelineType?: PipelineType | undefined;
   readonly agentCallback?: AgentCallback | undefined;
   /** Free-form JSON-serialisable metadata passed to the provider (e.g. room metadata). */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;

@@ -4,7 +4,6 @@ import {
   functionField,
   knownKeys,
   objectOrUndefined,
-  oneOf,
   printableField,
   stringField,
 } from './validate.js';
@@ -15,7 +14,6 @@ const SESSION_CONFIG_KEYS = [
   'userId',
   'tenantId',
   'connectionUrl',
-  'pipelineType',
   'agentCallback',
   'metadata',
   'idempotencyKey',
@@ -31,10 +29,9 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   }
   const value = config as Record<string, unknown>;
   knownKeys('sessionConfig', value, SESSION_CONFIG_KEYS);
-  stringField('sessionConfig.userId', value.userId, true);
+  printableField('sessionConfig.userId', stringField('sessionConfig.userId', value.userId, true));
   printableField('sessionConfig.tenantId', stringField('sessionConfig.tenantId', value.tenantId));
   stringField('sessionConfig.connectionUrl', value.connectionUrl);
-  oneOf('sessionConfig.pipelineType', value.pipelineType, ['s2s', 'stt_tts']);
   functionField('sessionConfig.agentCallback', value.agentCallback);
   objectOrUndefined('sessionConfig.metadata', value.metadata);
   printableField(

@@ -13,7 +13,7 @@ import {
 } from '../../index.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
-import { toHttpError } from './errors.js';
+import { toGatewayHttpError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -198,7 +198,7 @@ async function emptyBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
-  const { status, headers, body } = toHttpError(error);
+  const { status, headers, body } = toGatewayHttpError(error);
   noteOf(request).code = body.error.code;
   if (status === 500) request.log.error({ err: error }, 'request failed');
   if (reply.sent || reply.raw.destroyed) return;

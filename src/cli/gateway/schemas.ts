@@ -76,7 +76,6 @@ export const createSessionBody = {
       type: 'object',
       description: 'Free-form JSON passed to the provider (LiveKit: room metadata).',
     },
-    pipelineType: { type: 'string', enum: ['s2s', 'stt_tts'] },
     priority: {
       type: 'integer',
       minimum: -100,

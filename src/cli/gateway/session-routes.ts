@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Admission, SessionConfig, VoiceSession } from '../../index.js';
+import type { Admission, VoiceSession } from '../../index.js';
 import { HttpRefusal, mayAccess, tenantFor } from './auth.js';
 import { clientGoneSignal, Handovers } from './delivery.js';
 import type { RouteShape } from './gateway.js';
@@ -10,7 +10,6 @@ interface CreateSessionBody {
   readonly tenantId?: string;
   readonly idempotencyKey?: string;
   readonly metadata?: Record<string, unknown>;
-  readonly pipelineType?: SessionConfig['pipelineType'];
   readonly priority?: number;
   readonly timeoutMs?: number;
 }
@@ -52,7 +51,6 @@ export function sessionRoutes(
           tenantId,
           ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey }),
           ...(body.metadata === undefined ? {} : { metadata: body.metadata }),
-          ...(body.pipelineType === undefined ? {} : { pipelineType: body.pipelineType }),
         },
         {
           signal: clientGone,

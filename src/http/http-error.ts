@@ -1,0 +1,76 @@
+import { AdmissionError, type AdmissionErrorCode, BackendError } from '../iface/errors.js';
+
+/** An error as an HTTP answer: status, headers (`Retry-After`) and a JSON body. */
+export interface HttpError {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: {
+    readonly error: {
+      readonly code: string;
+      readonly message: string;
+      readonly retryAfterMs?: number;
+      readonly tenantId?: string;
+    };
+  };
+}
+
+/**
+ * How each refusal reaches an HTTP caller. 429: this service is at a limit, retry later
+ * (`Retry-After` says when). 503: this instance cannot admit anyone now (unhealthy, draining,
+ * store down): retry, possibly elsewhere. 409: the idempotency key is taken. 499 (the client
+ * went away) is never seen by a client; it is what an access log records.
+ */
+const ADMISSION_STATUS: Record<AdmissionErrorCode, number> = {
+  capacity: 429,
+  tenant_capacity: 429,
+  queue_full: 429,
+  queue_timeout: 429,
+  duplicate: 409,
+  unhealthy: 503,
+  draining: 503,
+  store_unavailable: 503,
+  aborted: 499,
+};
+
+/**
+ * The HTTP answer for an error of this library: `AdmissionError` by its code, `BackendError`
+ * 504 (timeout), 503 (stopped) or 502; anything else a bare 500 that discloses nothing.
+ * The gateway answers with it, and so can any HTTP service embedding an admission.
+ */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof AdmissionError) {
+    const status = ADMISSION_STATUS[error.code];
+    return {
+      status,
+      headers: retryAfter(status, error.retryAfterMs),
+      body: {
+        error: {
+          code: error.code,
+          // A duplicate's holder (its session id) is not disclosed: it is someone else's.
+          message: error.code === 'duplicate' ? 'the idempotency key is held' : error.message,
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+          ...(error.tenantId === undefined ? {} : { tenantId: error.tenantId }),
+        },
+      },
+    };
+  }
+  if (error instanceof BackendError) {
+    const status = error.code === 'timeout' ? 504 : error.code === 'stopped' ? 503 : 502;
+    return {
+      status,
+      headers: retryAfter(status, undefined),
+      body: { error: { code: error.code, message: error.message } },
+    };
+  }
+  return {
+    status: 500,
+    headers: {},
+    body: { error: { code: 'internal', message: 'internal error' } },
+  };
+}
+
+/** 429 and 503 always say when to retry: the admission's estimate, or one second. */
+function retryAfter(status: number, retryAfterMs: number | undefined): Record<string, string> {
+  if (status !== 429 && status !== 503) return {};
+  return { 'retry-after': String(Math.max(1, Math.ceil((retryAfterMs ?? 1_000) / 1_000))) };
+}

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  AdmissionError,
+  type AdmissionErrorCode,
+  BackendError,
+  toHttpError,
+} from '../../src/index.js';
+
+const CODES: readonly AdmissionErrorCode[] = [
+  'capacity',
+  'tenant_capacity',
+  'queue_full',
+  'queue_timeout',
+  'aborted',
+  'unhealthy',
+  'draining',
+  'duplicate',
+  'store_unavailable',
+];
+
+/** The status column of the error-code table in docs/operations.md, by code. */
+function documentedStatuses(): Map<string, number> {
+  const page = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+  const rows = [...page.matchAll(/^\| `([a-z_]+)`\s*\|.*\|\s*(\d{3})\s*\|$/gm)];
+  return new Map(rows.map(([, code, status]) => [code!, Number(status)]));
+}
+
+describe('toHttpError', () => {
+  it('answers every admission code with the status docs/operations.md gives it', () => {
+    const documented = documentedStatuses();
+    for (const code of CODES) {
+      const { status } = toHttpError(new AdmissionError(code, `refused: ${code}`));
+      expect({ code, status }).toEqual({ code, status: documented.get(code) });
+    }
+  });
+
+  it('says when to retry on 429 and 503, from the estimate or one second', () => {
+    const later = toHttpError(new AdmissionError('capacity', 'full', { retryAfterMs: 2_300 }));
+    expect(later.headers).toEqual({ 'retry-after': '3' });
+    expect(later.body.error).toMatchObject({ code: 'capacity', retryAfterMs: 2_300 });
+    expect(toHttpError(new AdmissionError('draining', 'draining')).headers).toEqual({
+      'retry-after': '1',
+    });
+    expect(toHttpError(new AdmissionError('duplicate', 'held')).headers).toEqual({});
+  });
+
+  it('does not disclose who holds a duplicate key', () => {
+    const answer = toHttpError(
+      new AdmissionError('duplicate', 'key held by session s-123', { sessionId: 's-123' }),
+    );
+    expect(answer.status).toBe(409);
+    expect(JSON.stringify(answer)).not.toContain('s-123');
+  });
+
+  it('maps backend failures to 504, 503 and 502, and anything else to a bare 500', () => {
+    const status = (code: 'timeout' | 'stopped' | 'setup_failed') =>
+      toHttpError(new BackendError(code, 'create_session', `create ${code}`)).status;
+    expect([status('timeout'), status('stopped'), status('setup_failed')]).toEqual([504, 503, 502]);
+    const unknown = toHttpError(new Error('secret detail at /srv/app'));
+    expect(unknown).toEqual({
+      status: 500,
+      headers: {},
+      body: { error: { code: 'internal', message: 'internal error' } },
+    });
+  });
+});
