@@ -7,6 +7,7 @@ import { gateway } from './cases/gateway.js';
 import { latency } from './cases/latency.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
+import { slo } from './cases/slo.js';
 import { waiters } from './cases/waiters.js';
 import type { BenchCase, Row } from './measure.js';
 
@@ -19,6 +20,7 @@ const CASES: Record<string, BenchCase> = {
   burst,
   adaptive: adaptiveLimits,
   gateway,
+  slo,
 };
 
 const selected = process.argv.slice(2);
