@@ -26,7 +26,8 @@ export interface SloOptions {
   readonly fallback?: number;
   /**
    * The limit grows only while the quantile is under `targetMs × (1 − headroom)`; between
-   * that and the target it holds, so it does not probe across the objective. Default 0.1.
+   * that and the target it holds, so it does not probe across the objective: the margin
+   * that keeps short windows' quantiles under the target despite noise. Default 0.2.
    */
   readonly headroom?: number;
 }
@@ -66,7 +67,7 @@ const GROWTH_SMOOTHING = 0.5;
  *
  * - quantile over target: the limit is multiplied by `target / quantile` (at least 0.5):
  *   Gradient2's gradient, with the objective in place of the no-load latency;
- * - quantile under `target × (1 − headroom)`: the limit grows by `limit × (target/quantile
+ * - quantile under `target × (1 − headroom)`: the limit grows by `limit × (that / quantile
  *   − 1) / 2`, at least 1 and at most √limit (Gradient2's queue-size headroom), and only
  *   when the limit is in use (growing an idle limit proves nothing);
  * - in between it holds, as TCP Vegas holds between its alpha and beta.
@@ -138,7 +139,7 @@ export class SloController {
       { min: bounds.min, max: bounds.max },
       bounds.initial,
     );
-    this.headroom = numberField('adaptive.slo.headroom', value.headroom, { min: 0, max: 0.9 }, 0.1);
+    this.headroom = numberField('adaptive.slo.headroom', value.headroom, { min: 0, max: 0.9 }, 0.2);
     this.#window = new LatencyWindow(this.windowMs);
   }
 
@@ -203,12 +204,15 @@ export class SloController {
     if (observed === undefined) return estimate;
     this.#quantileMs = observed;
     const gradient = this.targetMs / Math.max(observed, Number.MIN_VALUE);
+    const growBelow = this.targetMs * (1 - this.headroom);
     let next = estimate;
     if (gradient < 1) {
       next = estimate * Math.max(MIN_GRADIENT, gradient);
       this.#settling = true;
-    } else if (observed < this.targetMs * (1 - this.headroom) && inUse >= Math.floor(estimate)) {
-      const proportional = estimate * (gradient - 1) * GROWTH_SMOOTHING;
+    } else if (observed < growBelow && inUse >= Math.floor(estimate)) {
+      // Aim at the band's lower edge as if latency grew in proportion to the limit; it grows
+      // faster past capacity, so take only part of the way.
+      const proportional = estimate * (growBelow / observed - 1) * GROWTH_SMOOTHING;
       next = estimate + Math.min(Math.sqrt(estimate), Math.max(1, proportional));
     }
     if (next !== estimate) this.#restart(now);
