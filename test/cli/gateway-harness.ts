@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { afterEach } from 'vitest';
-import { Admission, type AdmissionOptions } from '../../src/index.js';
 import { TokenTable } from '../../src/cli/gateway/auth.js';
 import {
   createGateway,
   type GatewayOptions,
   type MetricsHandler,
 } from '../../src/cli/gateway/gateway.js';
+import { Admission, type AdmissionOptions } from '../../src/index.js';
 import '../../src/index.js'; // installs the OpenTelemetry instrumentation, as the package entry does
 import type { VoiceBackend } from '../../src/iface/backend.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
