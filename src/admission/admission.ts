@@ -75,6 +75,12 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'must not be the same adaptive limit as options.limit',
       );
     }
+    if (setupAdaptive?.slo !== undefined) {
+      throw new ConfigError(
+        'options.setup.concurrency',
+        'a latency objective (adaptive({ slo })) steers the session limit: give it as options.limit',
+      );
+    }
     adaptive?.claim(this, 'options.limit');
     setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#limits = new Limits(resolved.maxConcurrentSessions, adaptive, {

@@ -210,6 +210,13 @@ describe('Admission with a latency objective', () => {
     expect(() => plain.observeLatency(Number.NaN)).toThrow(/latencyMs.*NaN/);
     expect(() => plain.observeLatency(-1)).toThrow(/latencyMs/);
     expect(() => plain.observeLatency(1, { tenantId: '' })).toThrow(/tenantId/);
+    expect(
+      () =>
+        new Admission(backend, {
+          maxConcurrentSessions: 3,
+          setup: { concurrency: adaptive({ min: 1, max: 3, slo: { targetMs: 500 } }) },
+        }),
+    ).toThrow(/options\.setup\.concurrency.*options\.limit/);
     await plain.drain();
   });
 });
