@@ -8,6 +8,7 @@ import { latency } from './cases/latency.js';
 import { livekit } from './cases/livekit.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
+import { slo } from './cases/slo.js';
 import { waiters } from './cases/waiters.js';
 import type { BenchCase, Row } from './measure.js';
 
@@ -21,6 +22,7 @@ const CASES: Record<string, BenchCase> = {
   adaptive: adaptiveLimits,
   gateway,
   livekit,
+  slo,
 };
 
 const selected = process.argv.slice(2);

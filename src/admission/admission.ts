@@ -75,6 +75,12 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'must not be the same adaptive limit as options.limit',
       );
     }
+    if (setupAdaptive?.slo !== undefined) {
+      throw new ConfigError(
+        'options.setup.concurrency',
+        'a latency objective (adaptive({ slo })) steers the session limit: give it as options.limit',
+      );
+    }
     adaptive?.claim(this, 'options.limit');
     setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#limits = new Limits(resolved.maxConcurrentSessions, adaptive, {
@@ -127,12 +133,15 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       },
       finished: () => {
         this.#state = 'drained';
+        adaptive?.stopObjective();
         this.#unsubscribeStore();
         // Slots still held report their release first: gauges and counters end at zero.
         if (this.#gate.active === 0) this.#detachTelemetry();
       },
     });
     adaptive?.onChange(() => this.#limitsChanged());
+    adaptive?.slo?.onSignal((signal) => this.emit('latency_signal', signal));
+    adaptive?.startObjective(() => this.#gate.active);
     setupAdaptive?.onChange(() => this.#limitsChanged());
     const unsubscribeFreed =
       this.#store.onCapacityFreed?.(() => this.#gate.capacityMayHaveFreed()) ?? noop;
@@ -225,6 +234,26 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     return this.#gate.tryAcquire(tenantIdField('request.tenantId', request.tenantId ?? 'default'));
   }
 
+  /**
+   * Reports one live call's response latency (end of the caller's turn to the agent's first
+   * audio) to a `limit` with a latency objective (`adaptive({ slo })`). Returns false, and
+   * does nothing, when the limit has no objective. The objective covers every call this
+   * instance admitted, so every tenant's samples count alike; `tenantId` is checked as
+   * everywhere else.
+   */
+  observeLatency(latencyMs: number, options: { readonly tenantId?: string } = {}): boolean {
+    if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 0)
+      throw new ConfigError(
+        'latencyMs',
+        `must be a finite number >= 0, got ${describeValue(latencyMs)}`,
+      );
+    if (options.tenantId !== undefined) tenantIdField('options.tenantId', options.tenantId);
+    const limit = this.#limits.adaptive;
+    if (limit?.slo === undefined) return false;
+    limit.observeLatency(latencyMs);
+    return true;
+  }
+
   /** Runs a health check now instead of waiting for the next interval. */
   checkHealth(): Promise<HealthStatus> {
     if (this.#health === undefined) return this.backend.healthCheck();
@@ -263,6 +292,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       admitting: gate.admitting,
       health: this.#health?.status,
       tenants,
+      slo: this.#limits.adaptive?.slo?.stats(performance.now()),
     };
   }
 

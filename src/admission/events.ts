@@ -1,5 +1,6 @@
 import type { AdmissionErrorCode } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
+import type { LatencySignalState } from './adaptive/slo-limit.js';
 
 /** How a queued request left the queue. */
 export type DequeueOutcome =
@@ -73,6 +74,11 @@ export interface AdmissionEvents extends Record<string, unknown> {
     /** The cap on concurrent setups in force (`Infinity` when none). */
     readonly setupConcurrency: number;
   };
+  /**
+   * The latency signal of an `adaptive({ slo })` limit turned live, or went missing (no sample
+   * for `staleMs`) and the limit fell back to `fallback`.
+   */
+  latency_signal: LatencySignalState;
   draining: { readonly active: number; readonly queued: number };
   drained: DrainResult;
   store_error: { readonly operation: 'acquire' | 'release' | 'bind'; readonly error: unknown };

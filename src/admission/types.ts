@@ -1,5 +1,6 @@
 import type { AdmissionErrorCode } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
+import type { SloStats } from './adaptive/slo-limit.js';
 
 /* The shapes of Admission's calls, options and reports. */
 
@@ -69,4 +70,6 @@ export interface AdmissionStats {
   readonly admitting: boolean;
   readonly health: HealthStatus | undefined;
   readonly tenants: readonly TenantStats[];
+  /** The latency objective steering `limit`, when it has one. */
+  readonly slo: SloStats | undefined;
 }

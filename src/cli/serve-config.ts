@@ -27,6 +27,15 @@ export interface ServeConfig {
         readonly agentName: string | undefined;
       }
     | undefined;
+  /** A latency objective steering the session limit, fed by `POST /v1/latency`. */
+  readonly slo:
+    | {
+        readonly quantile: number;
+        readonly targetMs: number;
+        readonly windowMs: number;
+        readonly initial: number;
+      }
+    | undefined;
   /** Simulated backend: sessions end by themselves after this long (0: only on DELETE). */
   readonly simSessionMs: number;
   readonly logLevel: string;
@@ -49,6 +58,10 @@ const FLAGS = {
   'setup-concurrency': ['SETUP_CONCURRENCY', undefined],
   'setup-per-second': ['SETUP_PER_SECOND', undefined],
   'drain-timeout-ms': ['DRAIN_TIMEOUT_MS', '30000'],
+  'slo-target-ms': ['SLO_TARGET_MS', undefined],
+  'slo-percentile': ['SLO_PERCENTILE', '95'],
+  'slo-window-ms': ['SLO_WINDOW_MS', '30000'],
+  'slo-initial': ['SLO_INITIAL_LIMIT', undefined],
   'redis-url': ['REDIS_URL', undefined],
   'redis-name': ['REDIS_NAME', 'voice-admission'],
   'sim-session-ms': ['SIM_SESSION_MS', '0'],
@@ -112,6 +125,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     redisUrl: raw('redis-url'),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
+    slo: readSlo(int),
     simSessionMs: int('sim-session-ms', 0)!,
     logLevel: level,
     metrics: metricsOn ? { port: metricsPort } : undefined,
@@ -126,6 +140,21 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     );
   }
   return { ...config, tokens };
+}
+
+/** The objective when `--slo-target-ms` is set; the limit starts at (and falls back to) `--slo-initial`. */
+function readSlo(
+  int: (flag: keyof typeof FLAGS, min: number, max?: number) => number | undefined,
+): ServeConfig['slo'] {
+  const targetMs = int('slo-target-ms', 1);
+  if (targetMs === undefined) return undefined;
+  const maxSessions = int('max-sessions', 1)!;
+  return {
+    quantile: int('slo-percentile', 1, 99)! / 100,
+    targetMs,
+    windowMs: int('slo-window-ms', 1, 2_147_483_647)!,
+    initial: int('slo-initial', 1, maxSessions) ?? Math.min(20, maxSessions),
+  };
 }
 
 /** Loopback addresses, where running without tokens only exposes the gateway to this machine. */

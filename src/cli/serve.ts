@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import {
   Admission,
+  adaptive,
   createBackend,
   drainOnSignals,
   type RedisCapacityStore,
@@ -90,6 +91,20 @@ async function start(
           },
         }),
     queue: { maxSize: config.queueSize, timeoutMs: config.queueTimeoutMs },
+    ...(config.slo === undefined
+      ? {}
+      : {
+          limit: adaptive({
+            min: 1,
+            max: config.maxSessions,
+            initial: config.slo.initial,
+            slo: {
+              quantile: config.slo.quantile,
+              targetMs: config.slo.targetMs,
+              windowMs: config.slo.windowMs,
+            },
+          }),
+        }),
     setup: {
       ...(config.setupConcurrency === undefined ? {} : { concurrency: config.setupConcurrency }),
       ...(config.setupPerSecond === undefined ? {} : { perSecond: config.setupPerSecond }),

@@ -5,6 +5,13 @@ import { ConfigError } from '../iface/errors.js';
 import type { Admission } from '../index.js';
 import { describeValue, numberField } from '../internal/validate.js';
 
+export {
+  type LatencySink,
+  type MetricsSource,
+  reportTurnLatency,
+  type TurnLatencyOptions,
+} from './turn-latency.js';
+
 /** What `job.accept()` is called with. */
 export interface AcceptArguments {
   readonly name?: string;

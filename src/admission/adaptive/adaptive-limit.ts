@@ -8,6 +8,7 @@ import {
 import { AimdAlgorithm, type AimdOptions } from './aimd.js';
 import type { LimitAlgorithm, LimitSample } from './algorithm.js';
 import { GradientAlgorithm, type GradientOptions } from './gradient.js';
+import { SloController, type SloOptions } from './slo-limit.js';
 
 export interface AdaptiveLimitOptions {
   /** Never below this. */
@@ -23,6 +24,12 @@ export interface AdaptiveLimitOptions {
     | { readonly gradient: GradientOptions }
     | { readonly aimd: AimdOptions }
     | LimitAlgorithm;
+  /**
+   * Steer the limit by a latency objective on live calls instead of setup latency: samples
+   * come from `admission.observeLatency()` or a signal feeding `observeQuantile()`. Not with
+   * `algorithm`.
+   */
+  readonly slo?: SloOptions;
 }
 
 /**
@@ -34,6 +41,8 @@ export class AdaptiveLimit {
   readonly min: number;
   readonly max: number;
   readonly algorithm: LimitAlgorithm;
+  /** The latency objective steering this limit, when it has one. */
+  readonly slo: SloController | undefined;
   #estimate: number;
   #current: number;
   #owner: object | undefined;
@@ -43,7 +52,7 @@ export class AdaptiveLimit {
     const value = objectOrUndefined('adaptive', options);
     if (value === undefined)
       throw new ConfigError('adaptive', 'options are required ({ min, max })');
-    knownKeys('adaptive', value, ['min', 'max', 'initial', 'algorithm']);
+    knownKeys('adaptive', value, ['min', 'max', 'initial', 'algorithm', 'slo']);
     if (value.min === undefined) throw new ConfigError('adaptive.min', 'is required');
     if (value.max === undefined) throw new ConfigError('adaptive.max', 'is required');
     this.min = numberField('adaptive.min', value.min, { min: 1, integer: true }, 1);
@@ -54,8 +63,15 @@ export class AdaptiveLimit {
       { min: this.min, max: this.max },
       this.min,
     );
-    this.#current = Math.floor(this.#estimate);
     this.algorithm = resolveAlgorithm(value.algorithm);
+    if (value.slo !== undefined && value.algorithm !== undefined)
+      throw new ConfigError('adaptive.algorithm', 'must not be given with adaptive.slo');
+    this.slo =
+      value.slo === undefined
+        ? undefined
+        : new SloController(value.slo, { min: this.min, max: this.max, initial: this.#estimate });
+    if (this.slo !== undefined) this.#estimate = this.slo.fallback;
+    this.#current = Math.floor(this.#estimate);
   }
 
   /** The limit in force now. */
@@ -65,10 +81,37 @@ export class AdaptiveLimit {
 
   /** Feeds one finished setup; returns true when the limit changed. */
   record(sample: LimitSample): boolean {
-    let next = this.algorithm.update(this.#estimate, sample);
-    if (!Number.isFinite(next)) next = this.#estimate;
+    // A latency objective steers this limit; setups say nothing about it.
+    if (this.slo !== undefined) return false;
+    const next = this.algorithm.update(this.#estimate, sample);
     // Only a setup that ran under the present limit may lower it (see LimitSample.inflight).
     if (next < this.#estimate && sample.inflight > this.#estimate) return false;
+    return this.#apply(next);
+  }
+
+  /** One response-latency sample of a live call, for a limit with `slo`; ignored otherwise. */
+  observeLatency(latencyMs: number): void {
+    this.slo?.observe(latencyMs, performance.now());
+  }
+
+  /** The objective's quantile computed elsewhere (a Prometheus query), for a limit with `slo`. */
+  observeQuantile(quantileMs: number): void {
+    this.slo?.observeQuantile(quantileMs, performance.now());
+  }
+
+  /** @internal Starts steering by the objective; `inUse` counts the calls this limit admitted. */
+  startObjective(inUse: () => number): void {
+    const slo = this.slo;
+    slo?.start(() => this.#apply(slo.next(this.#estimate, inUse(), performance.now())));
+  }
+
+  /** @internal Stops the objective's timer (the admission drained). */
+  stopObjective(): void {
+    this.slo?.stop();
+  }
+
+  #apply(proposed: number): boolean {
+    const next = Number.isFinite(proposed) ? proposed : this.#estimate;
     this.#estimate = Math.min(this.max, Math.max(this.min, next));
     const current = Math.floor(this.#estimate);
     if (current === this.#current) return false;

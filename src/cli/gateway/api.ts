@@ -157,6 +157,25 @@ export const ROUTES: readonly ApiRoute[] = [
     },
   },
   {
+    operationId: 'reportLatency',
+    method: 'POST',
+    url: '/v1/latency',
+    summary:
+      'Report response latencies of live calls, for a limit with a latency objective ' +
+      '(`adaptive({ slo })`).',
+    tags: ['latency'],
+    authenticated: true,
+    body: schema.latencyBody,
+    responses: {
+      202: { description: 'Taken.', schema: schema.latencyAccepted },
+      400: BAD_REQUEST,
+      401: UNAUTHORIZED,
+      403: FORBIDDEN,
+      413: error('The body is too large.'),
+      415: error('The body is not `application/json`.'),
+    },
+  },
+  {
     operationId: 'liveness',
     method: 'GET',
     url: '/healthz',

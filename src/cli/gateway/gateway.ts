@@ -14,6 +14,7 @@ import {
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
 import { toGatewayHttpError } from './errors.js';
+import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -111,6 +112,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     }
     sessionRoutes(api, admission, route);
     slotRoutes(api, slots, route);
+    latencyRoutes(api, admission, route);
   });
 
   app.route({ ...route('liveness'), handler: async () => ({ status: 'alive' }) });

@@ -234,3 +234,37 @@ export const webhookOutcome = {
 } as const;
 
 export const params = { session: sessionIdParams, slot: slotIdParams } as const;
+
+export const latencyBody = {
+  type: 'object',
+  required: ['samplesMs'],
+  additionalProperties: false,
+  properties: {
+    tenantId,
+    samplesMs: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 1_000,
+      items: { type: 'number', minimum: 0, maximum: 3_600_000 },
+      description:
+        "Response latencies of live calls, in ms: for each turn, end of the caller's speech " +
+        "to the agent's first audio (end-of-utterance delay + LLM time to first token + TTS " +
+        'time to first byte).',
+    },
+  },
+} as const;
+
+export const latencyAccepted = {
+  type: 'object',
+  required: ['accepted', 'steering'],
+  additionalProperties: false,
+  properties: {
+    accepted: { type: 'integer', description: 'Samples taken.' },
+    steering: {
+      type: 'boolean',
+      description:
+        'Whether the samples steer the limit (it has a latency objective); when false they ' +
+        'are validated and dropped.',
+    },
+  },
+} as const;

@@ -1,5 +1,8 @@
+import { ConfigError } from '../../iface/errors.js';
 import type { HealthState } from '../../iface/health.js';
 import {
+  describeValue,
+  durationField,
   knownKeys,
   numberField,
   objectOrUndefined,
@@ -43,6 +46,42 @@ export interface SimulatedProviderConfig {
   readonly seed?: number;
   /** URL placed in connection info. Default `sim://localhost`. */
   readonly url?: string;
+  /** Conversation turns on live sessions, with a response latency that grows past a capacity. */
+  readonly turns?: SimulatedTurnsConfig;
+}
+
+/**
+ * Each live session takes a turn every `intervalMs` (the first after a random part of it)
+ * and reports its response latency (end of the caller's turn to the agent's first audio):
+ *
+ *   latencyMs × max(1, live / capacity) ^ exponent × (1 ± jitter)
+ *
+ * where `live` counts open sessions: how a shared model or CPU behaves when more calls run
+ * than it can serve. `capacityChanges` change the capacity during the run (a slow model
+ * provider, a noisy neighbour), each `atMs` after `start()`.
+ */
+export interface SimulatedTurnsConfig {
+  /** Time between a session's turns. Default 4 000 ms. */
+  readonly intervalMs?: number;
+  /** Response latency at or under capacity. Default 600 ms. */
+  readonly latencyMs?: number;
+  /** Live sessions served before latency grows. Default 50. */
+  readonly capacity?: number;
+  /** Growth of latency past capacity. Default 2. */
+  readonly exponent?: number;
+  /** Relative spread of latencies, 0..1. Default 0.2. */
+  readonly jitter?: number;
+  /** Capacity changes during the run, e.g. halved for a while, then restored. */
+  readonly capacityChanges?: readonly { readonly atMs: number; readonly capacity: number }[];
+}
+
+export interface TurnModel {
+  readonly intervalMs: number;
+  readonly latencyMs: number;
+  readonly capacity: number;
+  readonly exponent: number;
+  readonly jitter: number;
+  readonly capacityChanges: readonly { readonly atMs: number; readonly capacity: number }[];
 }
 
 export interface SimulationModel {
@@ -58,6 +97,7 @@ export interface SimulationModel {
   readonly healthLatencyMs: number;
   readonly seed: number;
   readonly url: string;
+  readonly turns: TurnModel | undefined;
 }
 
 const KEYS = [
@@ -73,6 +113,7 @@ const KEYS = [
   'healthLatencyMs',
   'seed',
   'url',
+  'turns',
 ] as const;
 
 export function parseSimulatedConfig(raw: unknown): SimulationModel {
@@ -113,6 +154,44 @@ export function parseSimulatedConfig(raw: unknown): SimulationModel {
     healthLatencyMs: numberField(`${f}.healthLatencyMs`, value.healthLatencyMs, { min: 0 }, 2),
     seed: numberField(`${f}.seed`, value.seed, { integer: true }, 1),
     url: stringField(`${f}.url`, value.url) ?? 'sim://localhost',
+    turns: parseTurns(`${f}.turns`, value.turns),
+  };
+}
+
+function parseTurns(field: string, raw: unknown): TurnModel | undefined {
+  const value = objectOrUndefined(field, raw);
+  if (value === undefined) return undefined;
+  knownKeys(field, value, [
+    'intervalMs',
+    'latencyMs',
+    'capacity',
+    'exponent',
+    'jitter',
+    'capacityChanges',
+  ]);
+  const capacity = { min: 1, integer: true };
+  const changes = value.capacityChanges ?? [];
+  if (!Array.isArray(changes))
+    throw new ConfigError(
+      `${field}.capacityChanges`,
+      `must be an array, got ${describeValue(changes)}`,
+    );
+  return {
+    intervalMs: durationField(`${field}.intervalMs`, value.intervalMs, { min: 1 }, 4_000),
+    latencyMs: numberField(`${field}.latencyMs`, value.latencyMs, { min: 0 }, 600),
+    capacity: numberField(`${field}.capacity`, value.capacity, capacity, 50),
+    exponent: numberField(`${field}.exponent`, value.exponent, { min: 0 }, 2),
+    jitter: numberField(`${field}.jitter`, value.jitter, { min: 0, max: 1 }, 0.2),
+    capacityChanges: changes.map((raw: unknown, i) => {
+      const at = `${field}.capacityChanges[${i}]`;
+      const change = objectOrUndefined(at, raw);
+      if (change === undefined) throw new ConfigError(at, 'must be { atMs, capacity }');
+      knownKeys(at, change, ['atMs', 'capacity']);
+      return {
+        atMs: durationField(`${at}.atMs`, change.atMs, { min: 0 }, 0),
+        capacity: numberField(`${at}.capacity`, change.capacity ?? Number.NaN, capacity, 1),
+      };
+    }),
   };
 }
 

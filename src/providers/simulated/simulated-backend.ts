@@ -28,6 +28,16 @@ export interface SimulationStats {
   readonly sessionsCompleted: number;
 }
 
+/** One conversation turn on a live simulated session. */
+export interface SimulatedTurn {
+  readonly sessionId: string;
+  readonly tenantId: string;
+  /** End of the caller's turn to the agent's first audio, per the turn model. */
+  readonly latencyMs: number;
+  /** Open sessions when the turn was taken. */
+  readonly live: number;
+}
+
 /**
  * A SIMULATED voice backend: no media, no network. It models what matters for admission
  * control (setup latency that grows with concurrent setups, failures under overload,
@@ -42,6 +52,9 @@ export class SimulatedBackend extends BaseBackend<ConnectionInfo> {
   #failureRate: number;
   #setups = 0;
   #open = 0;
+  #turnCapacity: number | undefined;
+  readonly #turnListeners = new Set<(turn: SimulatedTurn) => void>();
+  readonly #capacityTimers: NodeJS.Timeout[] = [];
   #stats = {
     peakSetups: 0,
     setupsStarted: 0,
@@ -57,6 +70,39 @@ export class SimulatedBackend extends BaseBackend<ConnectionInfo> {
     this.#random = seededRandom(this.#model.seed);
     this.#health = { state: this.#model.health, reason: undefined };
     this.#failureRate = this.#model.failureRate;
+    this.#turnCapacity = this.#model.turns?.capacity;
+  }
+
+  /** Calls `listener` with every turn of every live session (needs `turns`); returns an unsubscribe. */
+  onTurn(listener: (turn: SimulatedTurn) => void): () => void {
+    this.#turnListeners.add(listener);
+    return () => this.#turnListeners.delete(listener);
+  }
+
+  /** Live sessions served before turn latency grows, now (`undefined` without `turns`). */
+  get turnCapacity(): number | undefined {
+    return this.#turnCapacity;
+  }
+
+  /** Changes the turn capacity now, as `turns.capacityChanges` does on schedule. */
+  setTurnCapacity(capacity: number): void {
+    if (this.#turnCapacity === undefined)
+      throw new RangeError('turn capacity needs providerConfig.turns');
+    if (!(Number.isInteger(capacity) && capacity >= 1))
+      throw new RangeError(`turn capacity must be an integer >= 1, got ${capacity}`);
+    this.#turnCapacity = capacity;
+  }
+
+  protected override async onStart(): Promise<void> {
+    for (const change of this.#model.turns?.capacityChanges ?? []) {
+      const timer = setTimeout(() => this.setTurnCapacity(change.capacity), change.atMs);
+      timer.unref();
+      this.#capacityTimers.push(timer);
+    }
+  }
+
+  protected override async onStop(): Promise<void> {
+    for (const timer of this.#capacityTimers.splice(0)) clearTimeout(timer);
   }
 
   /** Changes the health the next checks report, e.g. to rehearse an outage. */
@@ -135,10 +181,12 @@ export class SimulatedBackend extends BaseBackend<ConnectionInfo> {
     this.#open++;
     this.#stats.peakOpenSessions = Math.max(this.#stats.peakOpenSessions, this.#open);
     let open = true;
+    const stopTurns = this.#takeTurns(request);
     const markClosed = (): void => {
       if (!open) return;
       open = false;
       this.#open--;
+      stopTurns();
       if (timer !== undefined) clearTimeout(timer);
     };
     const duration = this.#model.sessionDurationMs;
@@ -160,6 +208,36 @@ export class SimulatedBackend extends BaseBackend<ConnectionInfo> {
       teardown: async () => {
         markClosed();
       },
+    };
+  }
+
+  /** Starts a live session's turns per the turn model; returns what stops them. */
+  #takeTurns(request: OpenSessionRequest): () => void {
+    const turns = this.#model.turns;
+    if (turns === undefined) return () => {};
+    let interval: NodeJS.Timeout | undefined;
+    const turn = (): void => {
+      const capacity = this.#turnCapacity ?? turns.capacity;
+      const overload = Math.max(1, this.#open / capacity);
+      const spread = 1 + turns.jitter * (2 * this.#random() - 1);
+      const sample: SimulatedTurn = {
+        sessionId: request.id,
+        tenantId: request.tenantId,
+        latencyMs: turns.latencyMs * overload ** turns.exponent * spread,
+        live: this.#open,
+      };
+      for (const listener of this.#turnListeners) listener(sample);
+    };
+    // Sessions start their turns out of step, as real callers do.
+    const first = setTimeout(() => {
+      turn();
+      interval = setInterval(turn, turns.intervalMs);
+      interval.unref();
+    }, turns.intervalMs * this.#random());
+    first.unref();
+    return () => {
+      clearTimeout(first);
+      clearInterval(interval);
     };
   }
 }

@@ -1,0 +1,186 @@
+import { ConfigError } from '../../iface/errors.js';
+import {
+  abortSignalField,
+  describeValue,
+  durationField,
+  functionField,
+  knownKeys,
+  objectOrUndefined,
+  oneOf,
+  stringField,
+} from '../../internal/validate.js';
+
+/** Why one evaluation of the query gave no quantile. */
+export type LatencySignalErrorCode = 'unreachable' | 'query_failed' | 'no_data' | 'bad_value';
+
+/** One failed evaluation; the limit goes on with what it had, then falls back when stale. */
+export class LatencySignalError extends Error {
+  override readonly name = 'LatencySignalError';
+  readonly code: LatencySignalErrorCode;
+
+  constructor(code: LatencySignalErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Where quantiles go: an `adaptive({ slo })` limit. */
+export interface QuantileSink {
+  observeQuantile(quantileMs: number): void;
+}
+
+export interface PrometheusLatencySignalOptions {
+  /** Prometheus' base URL, e.g. `http://prometheus:9090`. */
+  readonly url: string;
+  /**
+   * An instant query whose result is the objective's quantile over the objective's window, e.g.
+   * `histogram_quantile(0.95, sum by (le) (rate(voice_turn_response_seconds_bucket[30s])))`.
+   * With several series the highest counts (the slowest pool holds the limit).
+   */
+  readonly query: string;
+  /** The unit of the query's result. Default `seconds` (Prometheus' convention). */
+  readonly unit?: 'seconds' | 'milliseconds';
+  /** Time between evaluations. Default 5 000 ms. */
+  readonly intervalMs?: number;
+  /** One evaluation's deadline. Default 2 000 ms. */
+  readonly timeoutMs?: number;
+  /** Called with each quantile taken, in ms. */
+  readonly onQuantile?: (quantileMs: number) => void;
+  /** Called with each failed evaluation. Default: none (the limit's `latency_signal` event says when the signal is missing). */
+  readonly onError?: (error: LatencySignalError) => void;
+  /** Stops the signal. */
+  readonly signal?: AbortSignal;
+}
+
+export interface PrometheusLatencySignal {
+  /** Stops evaluating; an evaluation under way is aborted. Idempotent. */
+  stop(): void;
+}
+
+/**
+ * Evaluates a PromQL quantile on an interval and feeds it to a limit with a latency objective,
+ * the way a fleet of workers in any language exports its turn latencies. Admission never
+ * waits for it: a failed or empty evaluation is reported to `onError` and skipped, and once
+ * no quantile has arrived for the objective's `staleMs` the limit falls back to its configured
+ * value. Evaluations never overlap; the timer does not keep the process alive.
+ */
+export function prometheusLatencySignal(
+  sink: QuantileSink,
+  options: PrometheusLatencySignalOptions,
+): PrometheusLatencySignal {
+  if (typeof sink?.observeQuantile !== 'function')
+    throw new ConfigError('sink', `must be an adaptive({ slo }) limit, got ${describeValue(sink)}`);
+  const f = 'prometheusLatencySignal';
+  const value = objectOrUndefined(f, options);
+  if (value === undefined) throw new ConfigError(f, 'options are required ({ url, query })');
+  knownKeys(f, value, [
+    'url',
+    'query',
+    'unit',
+    'intervalMs',
+    'timeoutMs',
+    'onQuantile',
+    'onError',
+    'signal',
+  ]);
+  const base = parseUrl(`${f}.url`, stringField(`${f}.url`, value.url, true));
+  const query = stringField(`${f}.query`, value.query, true);
+  const scale =
+    (oneOf(`${f}.unit`, value.unit, ['seconds', 'milliseconds']) ?? 'seconds') === 'seconds'
+      ? 1_000
+      : 1;
+  const intervalMs = durationField(`${f}.intervalMs`, value.intervalMs, { min: 1 }, 5_000);
+  const timeoutMs = durationField(`${f}.timeoutMs`, value.timeoutMs, { min: 1 }, 2_000);
+  const onQuantile = functionField<(ms: number) => void>(`${f}.onQuantile`, value.onQuantile);
+  const onError = functionField<(error: LatencySignalError) => void>(`${f}.onError`, value.onError);
+  const external = abortSignalField(`${f}.signal`, value.signal);
+
+  const endpoint = new URL('api/v1/query', base);
+  endpoint.searchParams.set('query', query);
+  const stopped = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+
+  const evaluate = async (): Promise<void> => {
+    let quantileMs: number;
+    try {
+      const deadline = AbortSignal.any([stopped.signal, AbortSignal.timeout(timeoutMs)]);
+      quantileMs = (await queryOnce(endpoint, deadline)) * scale;
+    } catch (error) {
+      if (stopped.signal.aborted) return;
+      onError?.(
+        error instanceof LatencySignalError
+          ? error
+          : new LatencySignalError('unreachable', `cannot reach Prometheus at ${endpoint.origin}`, {
+              cause: error,
+            }),
+      );
+      return;
+    }
+    if (stopped.signal.aborted) return;
+    sink.observeQuantile(quantileMs);
+    onQuantile?.(quantileMs);
+  };
+  const loop = (): void => {
+    timer = setTimeout(() => {
+      void evaluate().finally(() => {
+        if (!stopped.signal.aborted) loop();
+      });
+    }, intervalMs);
+    timer.unref();
+  };
+  const stop = (): void => {
+    if (stopped.signal.aborted) return;
+    stopped.abort();
+    clearTimeout(timer);
+    external?.removeEventListener('abort', stop);
+  };
+  if (external?.aborted) return { stop };
+  external?.addEventListener('abort', stop, { once: true });
+  void evaluate().finally(() => {
+    if (!stopped.signal.aborted) loop();
+  });
+  return { stop };
+}
+
+/** The highest value of the query's instant vector (or its scalar). */
+async function queryOnce(endpoint: URL, signal: AbortSignal): Promise<number> {
+  const response = await fetch(endpoint, { signal, headers: { accept: 'application/json' } });
+  const body = (await response.json().catch(() => undefined)) as PrometheusAnswer | undefined;
+  if (!response.ok || body?.status !== 'success') {
+    throw new LatencySignalError(
+      'query_failed',
+      `Prometheus answered ${response.status}: ${String(body?.error ?? 'no JSON body').slice(0, 200)}`,
+    );
+  }
+  const data = body.data;
+  const raw =
+    data?.resultType === 'scalar'
+      ? [data.result as [number, string]]
+      : data?.resultType === 'vector'
+        ? (data.result as { value: [number, string] }[]).map((sample) => sample.value)
+        : [];
+  const values = raw.map(([, v]) => Number(v)).filter((v) => !Number.isNaN(v));
+  if (values.length === 0) throw new LatencySignalError('no_data', 'the query returned no samples');
+  const highest = Math.max(...values);
+  if (!Number.isFinite(highest) || highest < 0)
+    throw new LatencySignalError('bad_value', `the query returned ${highest}, not a latency`);
+  return highest;
+}
+
+interface PrometheusAnswer {
+  readonly status?: string;
+  readonly error?: unknown;
+  readonly data?: { readonly resultType?: string; readonly result?: unknown };
+}
+
+function parseUrl(field: string, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw.endsWith('/') ? raw : `${raw}/`);
+  } catch {
+    throw new ConfigError(field, `must be an http(s) URL, got ${describeValue(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(field, `must be an http(s) URL, got ${describeValue(raw)}`);
+  return url;
+}

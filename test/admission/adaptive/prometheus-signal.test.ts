@@ -1,0 +1,174 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adaptive } from '../../../src/admission/adaptive/adaptive-limit.js';
+import {
+  type LatencySignalError,
+  prometheusLatencySignal,
+} from '../../../src/admission/adaptive/prometheus-signal.js';
+import { Admission } from '../../../src/admission/admission.js';
+import { describeWithBinary } from '../../support/binaries.js';
+import { ControlledBackend } from '../../support/controlled-backend.js';
+import { type PrometheusServer, startPrometheusServer } from '../../support/prometheus-server.js';
+import { freePort } from '../../support/redis-server.js';
+
+/** Cumulative bucket counts of a turn-latency histogram, as a Python worker would export. */
+let buckets: Record<string, number> = { '0.25': 0, '0.5': 100, '1': 100, '2': 100, '+Inf': 100 };
+
+function exposition(): string {
+  const lines = ['# TYPE voice_turn_response_seconds histogram'];
+  for (const [le, count] of Object.entries(buckets))
+    lines.push(`voice_turn_response_seconds_bucket{le="${le}"} ${count}`);
+  lines.push(
+    `voice_turn_response_seconds_count ${buckets['+Inf']}`,
+    'voice_turn_response_seconds_sum 1',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** The fleet's p95 over everything scraped (deterministic once scraped; a service would use rate()). */
+const P95 = 'histogram_quantile(0.95, sum by (le) (voice_turn_response_seconds_bucket))';
+
+/** Resolves with the first value `register` hands to its callback. */
+function first<T>(register: (callback: (value: T) => void) => void): Promise<T> {
+  return new Promise((resolve) => register(resolve));
+}
+
+describeWithBinary('prometheus', 'the Prometheus latency signal, against a real Prometheus', () => {
+  let exporter: Server;
+  let prometheus: PrometheusServer;
+
+  beforeAll(async () => {
+    exporter = createServer((_request, response) => {
+      response.setHeader('content-type', 'text/plain; version=0.0.4');
+      response.end(exposition());
+    });
+    exporter.listen(0, '127.0.0.1');
+    await once(exporter, 'listening');
+    const { port } = exporter.address() as AddressInfo;
+    prometheus = await startPrometheusServer(new URL(`http://127.0.0.1:${port}/metrics`));
+  }, 60_000);
+  afterAll(async () => {
+    await prometheus?.stop();
+    exporter?.close();
+  });
+
+  it('steers the limit by the fleet quantile: grows under the target, shrinks over it', async () => {
+    const backend = new ControlledBackend();
+    await backend.start();
+    const limit = adaptive({
+      min: 1,
+      max: 50,
+      initial: 10,
+      slo: { targetMs: 1_000, windowMs: 1_500, intervalMs: 100 },
+    });
+    const admission = new Admission(backend, { maxConcurrentSessions: 50, limit, health: false });
+    const held = await Promise.all(Array.from({ length: 10 }, () => admission.acquire()));
+    const quantiles: number[] = [];
+    let onQuantile: ((ms: number) => void) | undefined;
+    const signal = prometheusLatencySignal(limit, {
+      url: prometheus.url,
+      query: P95,
+      intervalMs: 100,
+      onQuantile: (ms) => {
+        quantiles.push(ms);
+        onQuantile?.(ms);
+      },
+    });
+    // Linear within the (0.25, 0.5] bucket: 0.25 + 0.25 × 0.95 s.
+    const grown = await first<number>((resolve) =>
+      admission.on('limits', (e) => {
+        if (e.limit > 10) resolve(e.limit);
+      }),
+    );
+    expect(quantiles.at(-1)).toBeCloseTo(487.5);
+    expect(grown).toBeGreaterThan(10);
+
+    buckets = { '0.25': 0, '0.5': 0, '1': 0, '2': 100, '+Inf': 100 };
+    const slow = await first<number>((resolve) => {
+      onQuantile = (ms) => {
+        if (ms > 1_000) resolve(ms);
+      };
+    });
+    expect(slow).toBeCloseTo(1_950);
+    const shrink = await first<{ from: number; to: number }>((resolve) => {
+      let previous = admission.limit;
+      admission.on('limits', (e) => {
+        if (e.limit < previous) resolve({ from: previous, to: e.limit });
+        previous = e.limit;
+      });
+    });
+    // Gradient 1000 / 1950 (just over the floor of one half).
+    expect(shrink.to).toBeGreaterThanOrEqual(Math.floor(shrink.from * 0.5));
+    expect(shrink.to).toBeLessThanOrEqual(Math.ceil(((shrink.from + 1) * 1_000) / 1_950));
+    // The live calls were never ended for it.
+    expect(held.every((slot) => !slot.signal.aborted)).toBe(true);
+    signal.stop();
+    for (const slot of held) slot.release();
+    await admission.drain();
+  }, 60_000);
+
+  it('reports failed evaluations by code; admission goes on and the limit falls back', async () => {
+    const backend = new ControlledBackend();
+    await backend.start();
+    const limit = adaptive({
+      min: 1,
+      max: 50,
+      initial: 6,
+      slo: { targetMs: 1_000, windowMs: 300, intervalMs: 50, fallback: 6 },
+    });
+    const admission = new Admission(backend, { maxConcurrentSessions: 50, limit, health: false });
+    const codes = async (url: string, query: string): Promise<string> => {
+      const stop = new AbortController();
+      const error = await first<LatencySignalError>((resolve) =>
+        prometheusLatencySignal(limit, {
+          url,
+          query,
+          intervalMs: 50,
+          onError: resolve,
+          signal: stop.signal,
+        }),
+      );
+      stop.abort();
+      expect(error.message).not.toContain('token');
+      return error.code;
+    };
+    const closedPort = await freePort();
+    expect(await codes(`http://127.0.0.1:${closedPort}`, P95)).toBe('unreachable');
+    expect(await codes(prometheus.url, 'histogram_quantile(')).toBe('query_failed');
+    expect(await codes(prometheus.url, 'no_such_metric_seconds')).toBe('no_data');
+    expect(await codes(prometheus.url, '-1')).toBe('bad_value');
+
+    // Nothing arrived: the event says so and the limit is the configured one; admission admits.
+    const missing = await first<string>((resolve) =>
+      admission.on('latency_signal', (e) => resolve(e.state)),
+    );
+    expect(missing).toBe('missing');
+    expect(admission.limit).toBe(6);
+    const slot = await admission.acquire();
+    slot.release();
+    await admission.drain();
+  }, 60_000);
+});
+
+it('refuses bad options, naming the field', () => {
+  const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 100 } });
+  expect(() => prometheusLatencySignal(limit, { url: 'ftp://x', query: 'up' })).toThrow(
+    /prometheusLatencySignal\.url.*ftp/,
+  );
+  expect(() => prometheusLatencySignal(limit, { url: 'http://127.0.0.1:9', query: '' })).toThrow(
+    /prometheusLatencySignal\.query/,
+  );
+  expect(() =>
+    prometheusLatencySignal(limit, {
+      url: 'http://127.0.0.1:9',
+      query: 'up',
+      intervalMs: 0,
+    }),
+  ).toThrow(/prometheusLatencySignal\.intervalMs.*0/);
+  expect(() =>
+    prometheusLatencySignal({} as never, { url: 'http://127.0.0.1:9', query: 'up' }),
+  ).toThrow(/sink/);
+});
