@@ -22,9 +22,6 @@ import { runHolding, Waiter, type Work } from './waiter.js';
 
 type SyncOrAsync<T> = T | Promise<T>;
 
-/** Idle per-tenant hold counters kept for reuse before a sweep. */
-const IDLE_HOLDS_KEPT = 1_024;
-
 const ADAPTIVE_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 
 function isPromise<T>(value: SyncOrAsync<T>): value is Promise<T> {
@@ -81,7 +78,7 @@ export class Gate {
 
   #open = true;
   #active = 0;
-  /** Slots held per tenant by this instance; idle entries are kept for reuse, then swept. */
+  /** Slots held per tenant by this instance; a tenant's entry goes when it holds none. */
   readonly #holds = new Map<string, TenantHold>();
   readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
@@ -89,15 +86,12 @@ export class Gate {
     this.#leaveQueue(waiter, 'queue_timeout'),
   );
   readonly #retry = new RetryEstimator();
-  /** Tenants the store refused for their cap; cleared when capacity may have freed. */
-  readonly #blockedTenants = new Set<string>();
   /** The store refused for the global cap while requests wait; cleared likewise. */
   #globalBlocked = false;
   #pumping = false;
   #pumpAgain = false;
   #asyncGrantInFlight = false;
 
-  readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
   readonly #heldBy = (tenantId: string): number => this.#holds.get(tenantId)?.active ?? 0;
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
@@ -199,10 +193,8 @@ export class Gate {
   /** A slot was released here or elsewhere, or a cap rose: waiters may proceed. */
   capacityMayHaveFreed(tenantId?: string): void {
     this.#globalBlocked = false;
-    if (this.#blockedTenants.size > 0) {
-      if (tenantId === undefined) this.#blockedTenants.clear();
-      else this.#blockedTenants.delete(tenantId);
-    }
+    if (tenantId === undefined) this.#queue.unblockAll();
+    else this.#queue.unblock(tenantId);
     if (this.#queue.size > 0) this.#pump();
   }
 
@@ -273,7 +265,7 @@ export class Gate {
       request.reportRefusal,
     );
     const promise = waiter.promise();
-    this.#queue.push(waiter, request.priority);
+    this.#queue.push(waiter, request.priority, this.#heldBy(tenantId));
     if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.add(waiter, wait);
     if (signal !== undefined) {
       waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted', signal.reason));
@@ -327,6 +319,7 @@ export class Gate {
       this.#holds.set(lease.tenantId, hold);
     }
     hold.active++;
+    this.#queue.heldChanged(lease.tenantId, hold.active);
     const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.#events.wants('admitted')) {
@@ -340,7 +333,8 @@ export class Gate {
     this.#slots.remove(slot);
     this.#active--;
     hold.active--;
-    if (hold.active === 0 && this.#holds.size > IDLE_HOLDS_KEPT) this.#sweepIdleHolds();
+    if (hold.active === 0) this.#holds.delete(hold.tenantId);
+    this.#queue.heldChanged(hold.tenantId, hold.active);
     const heldMs = performance.now() - slot.acquiredAt;
     this.#retry.recordHold(heldMs);
     if (this.#events.wants('released')) {
@@ -350,12 +344,6 @@ export class Gate {
     if (isPromise(released)) void released.then(() => this.capacityMayHaveFreed(hold.tenantId));
     else this.capacityMayHaveFreed(hold.tenantId);
     this.#afterRelease();
-  }
-
-  #sweepIdleHolds(): void {
-    for (const [tenantId, hold] of this.#holds) {
-      if (hold.active === 0) this.#holds.delete(tenantId);
-    }
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -389,7 +377,7 @@ export class Gate {
   #pumpOnce(): void {
     if (this.#asyncGrantInFlight || !this.admitting) return;
     for (;;) {
-      const waiter = this.#queue.next(this.#isBlocked, this.#heldBy);
+      const waiter = this.#queue.next();
       if (waiter === undefined) return;
       const result = this.#tryStore(waiter.tenantId);
       if (isPromise(result)) {
@@ -445,7 +433,7 @@ export class Gate {
 
   #noteRefusal(tenantId: string, reason: RefusalReason): void {
     if (reason === 'capacity') this.#globalBlocked = true;
-    else this.#blockedTenants.add(tenantId);
+    else this.#queue.block(tenantId);
   }
 
   // ---------------------------------------------------------------- refusals
