@@ -7,12 +7,14 @@ import { gateway } from './cases/gateway.js';
 import { latency } from './cases/latency.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
+import { tenantsCase } from './cases/tenants.js';
 import { waiters } from './cases/waiters.js';
 import type { BenchCase, Row } from './measure.js';
 
 /** Every case, by the name that selects it: `npm run bench -- <name>...` runs a subset. */
 const CASES: Record<string, BenchCase> = {
   queued: queuedCycles,
+  tenants: tenantsCase,
   latency,
   waiters,
   redis,

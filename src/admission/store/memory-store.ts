@@ -10,8 +10,6 @@ import type {
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
-/** Idle tenant counters are kept for reuse until there are this many, then swept. */
-const IDLE_TENANTS_KEPT = 1_024;
 
 interface TenantCount {
   active: number;
@@ -58,7 +56,7 @@ export class MemoryCapacityStore implements CapacityStore {
     if (this.#active >= request.globalLimit) return GLOBAL_FULL;
     let counter = this.#tenants.get(request.tenantId);
     if (counter === undefined) {
-      // Checked once per tenant: the ids every store accepts (the Redis scripts split on
+      // Checked when a tenant starts holding: the ids every store accepts (the Redis scripts split on
       // control characters).
       tenantIdField('tenantId', request.tenantId);
       counter = { active: 0 };
@@ -77,7 +75,8 @@ export class MemoryCapacityStore implements CapacityStore {
     lease.held = false;
     this.#active--;
     lease.counter.active--;
-    if (lease.counter.active === 0 && this.#tenants.size > IDLE_TENANTS_KEPT) this.#sweepIdle();
+    // An idle counter goes at once: sweeping idle ones later cost O(tenants) per release.
+    if (lease.counter.active === 0) this.#tenants.delete(lease.tenantId);
   }
 
   usage(): StoreUsage {
@@ -86,12 +85,6 @@ export class MemoryCapacityStore implements CapacityStore {
       if (counter.active > 0) tenants.set(tenantId, counter.active);
     }
     return { active: this.#active, tenants };
-  }
-
-  #sweepIdle(): void {
-    for (const [tenantId, counter] of this.#tenants) {
-      if (counter.active === 0) this.#tenants.delete(tenantId);
-    }
   }
 }
 
