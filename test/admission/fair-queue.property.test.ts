@@ -113,16 +113,19 @@ describe.each([[['a', 'b']], [['a', 'b', 'c', 'd', 'e']]])(
           const model = new ReferenceQueue();
           const held = new Map<string, number>();
           const setHeld = (tenantId: string, count: number): void => {
+            const hold = queue.holdOf(tenantId);
+            if (count > (held.get(tenantId) ?? 0)) queue.granted(hold);
+            else queue.released(hold);
             held.set(tenantId, count);
-            queue.heldChanged(tenantId, count);
             model.setHeld(tenantId, count);
+            expect(queue.heldBy(tenantId)).toBe(count);
           };
           let id = 0;
           for (const step of ops) {
             switch (step.kind) {
               case 'push': {
                 const entry = new Entry(step.tenant, step.priority, id++);
-                queue.push(entry, step.priority, held.get(step.tenant) ?? 0);
+                queue.push(entry, step.priority);
                 model.push(entry);
                 break;
               }

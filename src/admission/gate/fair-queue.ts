@@ -1,3 +1,5 @@
+import type { TenantHold } from './slot.js';
+
 /** A queued request. Linked into its tenant's lane; owned by FairQueue while queued. */
 export interface QueueEntry {
   readonly tenantId: string;
@@ -6,11 +8,12 @@ export interface QueueEntry {
   next: QueueEntry | undefined;
 }
 
-/** A tenant with waiters: how many, the slots it holds, and its lanes (one per priority). */
-interface TenantLine {
-  readonly tenantId: string;
+/**
+ * A tenant holding or waiting for slots: the slots it holds (`active`, shared with its slots
+ * so a release needs no lookup), its waiters, and its lanes (one per priority).
+ */
+interface TenantLine extends TenantHold {
   queued: number;
-  held: number;
   blocked: boolean;
   readonly lanes: Lane[];
 }
@@ -54,11 +57,13 @@ interface Level {
  *
  * Lanes are bucketed by their tenant's held count and the buckets kept in a heap, so picking
  * the next waiter costs O(log of distinct held counts), however many tenants wait or are
- * blocked. The owner reports every change of a tenant's held count (`heldChanged`).
+ * blocked. The queue keeps the held counts too (`holdOf`, `granted`, `released`), so one
+ * record per tenant serves both.
  */
 export class FairQueue<E extends QueueEntry> {
   /** Levels in descending priority; almost always just one. */
   readonly #levels: Level[] = [];
+  /** Tenants holding or waiting for slots. */
   readonly #lines = new Map<string, TenantLine>();
   /** Tenants at their cap, waiters or not; cleared when capacity may have freed. */
   readonly #blocked = new Set<string>();
@@ -72,24 +77,37 @@ export class FairQueue<E extends QueueEntry> {
     return this.#lines.get(tenantId)?.queued ?? 0;
   }
 
-  /** Tenants with at least one waiter. */
+  heldBy(tenantId: string): number {
+    return this.#lines.get(tenantId)?.active ?? 0;
+  }
+
+  /** Tenants holding or waiting for a slot. */
   tenants(): IterableIterator<string> {
     return this.#lines.keys();
   }
 
-  /** Queues `entry` behind its tenant's waiters; `held` is the slots its tenant holds now. */
-  push(entry: E, priority: number, held: number): void {
-    let line = this.#lines.get(entry.tenantId);
-    if (line === undefined) {
-      line = {
-        tenantId: entry.tenantId,
-        queued: 0,
-        held,
-        blocked: this.#blocked.has(entry.tenantId),
-        lanes: [],
-      };
-      this.#lines.set(entry.tenantId, line);
-    }
+  /** The record counting what `tenantId` holds; pass it to `granted` / `released`. */
+  holdOf(tenantId: string): TenantHold {
+    return this.#lineOf(tenantId);
+  }
+
+  /** `hold`'s tenant was granted a slot: it moves behind the tenants holding one fewer. */
+  granted(hold: TenantHold): void {
+    const line = hold as TenantLine;
+    line.active++;
+    this.#relink(line);
+  }
+
+  released(hold: TenantHold): void {
+    const line = hold as TenantLine;
+    line.active--;
+    if (line.active === 0 && line.queued === 0) this.#lines.delete(line.tenantId);
+    else this.#relink(line);
+  }
+
+  /** Queues `entry` behind its tenant's waiters. */
+  push(entry: E, priority: number): void {
+    const line = this.#lineOf(entry.tenantId);
     const lane = this.#laneFor(line, priority);
     entry.lane = lane;
     entry.prev = lane.tail;
@@ -115,7 +133,7 @@ export class FairQueue<E extends QueueEntry> {
     this.#size--;
     const line = lane.line;
     if (lane.head === undefined) this.#dropLane(lane);
-    if (--line.queued === 0) this.#lines.delete(line.tenantId);
+    if (--line.queued === 0 && line.active === 0) this.#lines.delete(line.tenantId);
   }
 
   /**
@@ -143,18 +161,6 @@ export class FairQueue<E extends QueueEntry> {
     }
   }
 
-  /** The owner's count of slots `tenantId` holds changed to `held`. */
-  heldChanged(tenantId: string, held: number): void {
-    const line = this.#lines.get(tenantId);
-    if (line === undefined || line.held === held) return;
-    line.held = held;
-    if (line.blocked) return;
-    for (const lane of line.lanes) {
-      unlink(lane);
-      append(bucketFor(lane.level, held), lane);
-    }
-  }
-
   /** `tenantId` is at its cap: its waiters are passed over until `unblock`. */
   block(tenantId: string): void {
     this.#blocked.add(tenantId);
@@ -169,7 +175,7 @@ export class FairQueue<E extends QueueEntry> {
     const line = this.#lines.get(tenantId);
     if (line === undefined || !line.blocked) return;
     line.blocked = false;
-    for (const lane of line.lanes) append(bucketFor(lane.level, line.held), lane);
+    for (const lane of line.lanes) append(bucketFor(lane.level, line.active), lane);
   }
 
   unblockAll(): void {
@@ -186,6 +192,24 @@ export class FairQueue<E extends QueueEntry> {
     }
     for (const entry of all) this.remove(entry);
     return all;
+  }
+
+  #lineOf(tenantId: string): TenantLine {
+    let line = this.#lines.get(tenantId);
+    if (line === undefined) {
+      line = { tenantId, active: 0, queued: 0, blocked: this.#blocked.has(tenantId), lanes: [] };
+      this.#lines.set(tenantId, line);
+    }
+    return line;
+  }
+
+  /** Moves `line`'s lanes to the back of the bucket of its held count. */
+  #relink(line: TenantLine): void {
+    if (line.blocked) return;
+    for (const lane of line.lanes) {
+      unlink(lane);
+      append(bucketFor(lane.level, line.active), lane);
+    }
   }
 
   #laneFor(line: TenantLine, priority: number): Lane {
@@ -206,7 +230,7 @@ export class FairQueue<E extends QueueEntry> {
       bucketNext: undefined,
     };
     // A new tenant joins the back of its tie group: served after those already waiting.
-    if (!line.blocked) append(bucketFor(level, line.held), lane);
+    if (!line.blocked) append(bucketFor(level, line.active), lane);
     level.lanes.set(line.tenantId, lane);
     line.lanes.push(lane);
     return lane;

@@ -17,7 +17,7 @@ import { FairQueue } from './fair-queue.js';
 import type { Limits } from './limits.js';
 import type { Refusals } from './refusals.js';
 import { RetryEstimator } from './retry-estimator.js';
-import { Slot, SlotList, type TenantHold } from './slot.js';
+import { Slot, SlotList } from './slot.js';
 import { runHolding, Waiter, type Work } from './waiter.js';
 
 type SyncOrAsync<T> = T | Promise<T>;
@@ -78,8 +78,6 @@ export class Gate {
 
   #open = true;
   #active = 0;
-  /** Slots held per tenant by this instance; a tenant's entry goes when it holds none. */
-  readonly #holds = new Map<string, TenantHold>();
   readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
   readonly #deadlines = new DeadlineQueue<Waiter>((waiter) =>
@@ -92,7 +90,6 @@ export class Gate {
   #pumpAgain = false;
   #asyncGrantInFlight = false;
 
-  readonly #heldBy = (tenantId: string): number => this.#holds.get(tenantId)?.active ?? 0;
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
   constructor(options: GateOptions) {
@@ -121,7 +118,7 @@ export class Gate {
   }
 
   heldBy(tenantId: string): number {
-    return this.#heldBy(tenantId);
+    return this.#queue.heldBy(tenantId);
   }
 
   queuedFor(tenantId: string): number {
@@ -130,9 +127,7 @@ export class Gate {
 
   /** Tenants holding or waiting for a slot. */
   tenants(): Set<string> {
-    const tenantIds = new Set(this.#queue.tenants());
-    for (const [tenantId, hold] of this.#holds) if (hold.active > 0) tenantIds.add(tenantId);
-    return tenantIds;
+    return new Set(this.#queue.tenants());
   }
 
   /** The slot holding `lease`, if this instance holds it. */
@@ -265,7 +260,7 @@ export class Gate {
       request.reportRefusal,
     );
     const promise = waiter.promise();
-    this.#queue.push(waiter, request.priority, this.#heldBy(tenantId));
+    this.#queue.push(waiter, request.priority);
     if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.add(waiter, wait);
     if (signal !== undefined) {
       waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted', signal.reason));
@@ -313,13 +308,8 @@ export class Gate {
 
   #grant(lease: Lease, waitedMs: number): Slot {
     this.#active++;
-    let hold = this.#holds.get(lease.tenantId);
-    if (hold === undefined) {
-      hold = { tenantId: lease.tenantId, active: 0 };
-      this.#holds.set(lease.tenantId, hold);
-    }
-    hold.active++;
-    this.#queue.heldChanged(lease.tenantId, hold.active);
+    const hold = this.#queue.holdOf(lease.tenantId);
+    this.#queue.granted(hold);
     const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.#events.wants('admitted')) {
@@ -332,9 +322,7 @@ export class Gate {
     const { hold } = slot;
     this.#slots.remove(slot);
     this.#active--;
-    hold.active--;
-    if (hold.active === 0) this.#holds.delete(hold.tenantId);
-    this.#queue.heldChanged(hold.tenantId, hold.active);
+    this.#queue.released(hold);
     const heldMs = performance.now() - slot.acquiredAt;
     this.#retry.recordHold(heldMs);
     if (this.#events.wants('released')) {
