@@ -5,6 +5,7 @@ import { adaptiveLimits } from './cases/adaptive.js';
 import { burst } from './cases/burst.js';
 import { gateway } from './cases/gateway.js';
 import { latency } from './cases/latency.js';
+import { overhead } from './cases/overhead.js';
 import { queuedCycles } from './cases/queued-cycles.js';
 import { redis } from './cases/redis.js';
 import { tenantsCase } from './cases/tenants.js';
@@ -16,6 +17,7 @@ const CASES: Record<string, BenchCase> = {
   queued: queuedCycles,
   tenants: tenantsCase,
   latency,
+  overhead,
   waiters,
   redis,
   burst,
