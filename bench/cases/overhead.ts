@@ -67,7 +67,8 @@ function admitted(telemetry: boolean): (backend: ZeroCostBackend) => Create {
 
 /** Each runs in its own process (bench/child.ts). */
 export const contenders: Contenders = {
-  [BARE]: () => measure((backend) => () => backend.createSession({ tenantId: 'acme', userId: 'caller' })),
+  [BARE]: () =>
+    measure((backend) => () => backend.createSession({ tenantId: 'acme', userId: 'caller' })),
   [PLAIN]: () => measure(admitted(false)),
   [OBSERVED]: () => measure(admitted(true)),
 };

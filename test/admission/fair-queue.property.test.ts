@@ -176,3 +176,30 @@ describe.each([[['a', 'b']], [['a', 'b', 'c', 'd', 'e']]])(
     });
   },
 );
+
+describe('fair queue with many tenants', () => {
+  it('forgets idle tenants past the kept ones and still serves a returning one right', () => {
+    const queue = new FairQueue<Entry>();
+    for (let round = 0; round < 2; round++) {
+      for (let t = 0; t < 3_000; t++) {
+        const entry = new Entry(`t${t}`, 0, t);
+        queue.push(entry, 0);
+        expect(queue.next()).toBe(entry);
+        queue.served(entry);
+        const hold = queue.holdOf(entry.tenantId);
+        queue.granted(hold);
+        expect(queue.heldBy(entry.tenantId)).toBe(1);
+        queue.released(hold);
+      }
+      expect([...queue.tenants()]).toEqual([]);
+    }
+    const holding = queue.holdOf('t1');
+    queue.granted(holding);
+    const busy = new Entry('t1', 0, 1);
+    const fresh = new Entry('t2', 0, 2);
+    queue.push(busy, 0);
+    queue.push(fresh, 0);
+    expect([...queue.tenants()].sort()).toEqual(['t1', 't2']);
+    expect(queue.next()).toBe(fresh);
+  });
+});

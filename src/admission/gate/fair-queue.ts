@@ -48,6 +48,9 @@ interface Level {
   readonly heap: Bucket[];
 }
 
+/** Idle tenant lines kept for reuse at least; see `FairQueue.#idle`. */
+const IDLE_KEPT = 1_024;
+
 /**
  * Waiters grouped by priority (higher first), then by tenant, FIFO within a tenant. Across
  * tenants the next slot goes to the tenant holding the fewest slots (max-min fair share: a
@@ -63,8 +66,14 @@ interface Level {
 export class FairQueue<E extends QueueEntry> {
   /** Levels in descending priority; almost always just one. */
   readonly #levels: Level[] = [];
-  /** Tenants holding or waiting for slots. */
+  /** Tenants holding or waiting for slots, and idle ones kept for reuse (see `#idle`). */
   readonly #lines = new Map<string, TenantLine>();
+  /**
+   * Lines neither holding nor waiting, kept so a tenant coming back reuses its own. Swept once
+   * they outnumber both IDLE_KEPT and the busy ones: a sweep then follows at least that many
+   * releases, so its cost per grant stays constant however many tenants there are.
+   */
+  #idle = 0;
   /** Tenants at their cap, waiters or not; cleared when capacity may have freed. */
   readonly #blocked = new Set<string>();
   #size = 0;
@@ -82,8 +91,10 @@ export class FairQueue<E extends QueueEntry> {
   }
 
   /** Tenants holding or waiting for a slot. */
-  tenants(): IterableIterator<string> {
-    return this.#lines.keys();
+  *tenants(): IterableIterator<string> {
+    for (const line of this.#lines.values()) {
+      if (line.active > 0 || line.queued > 0) yield line.tenantId;
+    }
   }
 
   /** The record counting what `tenantId` holds; pass it to `granted` / `released`. */
@@ -101,7 +112,7 @@ export class FairQueue<E extends QueueEntry> {
   released(hold: TenantHold): void {
     const line = hold as TenantLine;
     line.active--;
-    if (line.active === 0 && line.queued === 0) this.#lines.delete(line.tenantId);
+    if (line.active === 0 && line.queued === 0) this.#becameIdle();
     else this.#relink(line);
   }
 
@@ -133,7 +144,7 @@ export class FairQueue<E extends QueueEntry> {
     this.#size--;
     const line = lane.line;
     if (lane.head === undefined) this.#dropLane(lane);
-    if (--line.queued === 0 && line.active === 0) this.#lines.delete(line.tenantId);
+    if (--line.queued === 0 && line.active === 0) this.#becameIdle();
   }
 
   /**
@@ -194,13 +205,25 @@ export class FairQueue<E extends QueueEntry> {
     return all;
   }
 
+  /** `tenantId`'s line; one about to hold or wait (callers change it right away). */
   #lineOf(tenantId: string): TenantLine {
     let line = this.#lines.get(tenantId);
     if (line === undefined) {
       line = { tenantId, active: 0, queued: 0, blocked: this.#blocked.has(tenantId), lanes: [] };
       this.#lines.set(tenantId, line);
+    } else if (line.active === 0 && line.queued === 0) {
+      this.#idle--;
     }
     return line;
+  }
+
+  #becameIdle(): void {
+    if (++this.#idle > IDLE_KEPT && this.#idle > this.#lines.size - this.#idle) {
+      for (const [tenantId, line] of this.#lines) {
+        if (line.active === 0 && line.queued === 0) this.#lines.delete(tenantId);
+      }
+      this.#idle = 0;
+    }
   }
 
   /** Moves `line`'s lanes to the back of the bucket of its held count. */
