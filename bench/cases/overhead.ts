@@ -74,7 +74,7 @@ export const contenders: Contenders = {
 };
 
 export const overhead: BenchCase = {
-  name: `per-session overhead over a zero-cost backend (${CYCLES.toLocaleString('en-US')} create + close, ${OPEN.toLocaleString('en-US')} open)`,
+  name: `per-session overhead over a zero-cost backend (${CYCLES.toLocaleString('en-US')} create + close, ${OPEN.toLocaleString('en-US')} open, own process)`,
   command: 'npm run bench -- overhead',
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);

@@ -56,7 +56,7 @@ export const contenders: Contenders = {
 };
 
 export const queuedCycles: BenchCase = {
-  name: `${CYCLES.toLocaleString('en-US')} queued acquire/run/release cycles, cap ${CAP}`,
+  name: `${CYCLES.toLocaleString('en-US')} queued acquire/run/release cycles, cap ${CAP} (own process)`,
   command: 'npm run bench -- queued',
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);

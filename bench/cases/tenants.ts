@@ -48,7 +48,7 @@ const ANCHOR = label(1, 5_000);
 const TARGETED = label(5_000, 5_000);
 
 export const tenantsCase: BenchCase = {
-  name: `${CYCLES.toLocaleString('en-US')} queued run() cycles across many tenants (telemetry off)`,
+  name: `${CYCLES.toLocaleString('en-US')} queued run() cycles across many tenants (telemetry off, own process)`,
   command: 'npm run bench -- tenants',
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);
