@@ -68,7 +68,7 @@ if (selected.length === 0) {
     'Cases marked "own process" run each contender in a fresh `node --expose-gc` process, five',
     'rounds interleaved (A B C, A B C...): figures are medians with the range across rounds in',
     'brackets, ratios are taken round by round (each pair ran back to back), heap is read after a',
-    'forced GC, and throughput is per CPU-second of the contender\'s process, so other load on the',
+    "forced GC, and throughput is per CPU-second of the contender's process, so other load on the",
     'machine does not count against it. Every target row says met or MISSED from this run.',
     '',
     ...sections.flatMap((s) => [

@@ -364,6 +364,8 @@ export class Gate {
 
   #pumpOnce(): void {
     if (this.#asyncGrantInFlight || !this.admitting) return;
+    // One clock read per pass: the waits of the waiters it grants are measured against it.
+    let now: number | undefined;
     for (;;) {
       const waiter = this.#queue.next();
       if (waiter === undefined) return;
@@ -372,12 +374,13 @@ export class Gate {
         this.#awaitGrant(waiter, result);
         return;
       }
-      if (!this.#settleAttempt(waiter, result)) return;
+      now ??= performance.now();
+      if (!this.#settleAttempt(waiter, result, now)) return;
     }
   }
 
   /** Applies a store answer for a queued waiter; returns false when nobody else can proceed. */
-  #settleAttempt(waiter: Waiter, result: AcquireResult): boolean {
+  #settleAttempt(waiter: Waiter, result: AcquireResult, now: number): boolean {
     if (isRefusal(result)) {
       this.#noteRefusal(waiter.tenantId, result.refused);
       return result.refused === 'tenant_capacity';
@@ -386,8 +389,8 @@ export class Gate {
     waiter.detach();
     this.#queue.served(waiter);
     this.#deadlines.trim(waiter.waitMs);
-    const waitedMs = performance.now() - waiter.enqueuedAt;
-    this.#emitDequeued(waiter, 'admitted');
+    const waitedMs = now - waiter.enqueuedAt;
+    this.#emitDequeued(waiter, 'admitted', waitedMs);
     waiter.grant(this.#grant(result, waitedMs));
     return true;
   }
@@ -404,7 +407,7 @@ export class Gate {
           if (!isRefusal(result)) this.#releaseLease(result);
         } else {
           waiter.state = 'queued';
-          this.#settleAttempt(waiter, result);
+          this.#settleAttempt(waiter, result, performance.now());
         }
         this.#pump();
       },
@@ -459,11 +462,11 @@ export class Gate {
       this.#events.emit('refused', { tenantId, code, retryAfterMs });
   }
 
-  #emitDequeued(waiter: Waiter, outcome: DequeueOutcome): void {
+  #emitDequeued(waiter: Waiter, outcome: DequeueOutcome, waitedMs?: number): void {
     if (this.#events.wants('dequeued')) {
       this.#events.emit('dequeued', {
         tenantId: waiter.tenantId,
-        waitedMs: performance.now() - waiter.enqueuedAt,
+        waitedMs: waitedMs ?? performance.now() - waiter.enqueuedAt,
         outcome,
       });
     }
