@@ -31,6 +31,49 @@ export function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
+/** CPU seconds (user + system, every thread of this process) since `start`. */
+export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+export interface QueuedFigures extends Record<string, number> {
+  /** Tasks completed per CPU-second of this process (robust to other load on the machine). */
+  readonly opsPerCpuSecond: number;
+  /** Heap per queued task after a forced GC, every task submitted and none finished. */
+  readonly bytesPerTask: number;
+}
+
+/**
+ * Submits `count` tasks at once and waits for them: a warm-up pass, a timed pass, then a pass
+ * that reads the heap after a forced GC with every task queued (outside the timed pass).
+ */
+export async function measureQueued(
+  count: number,
+  makeSubmit: () => (i: number) => Promise<unknown>,
+): Promise<QueuedFigures> {
+  const pass = async (onQueued: () => void): Promise<void> => {
+    const submit = makeSubmit();
+    const tasks = new Array<Promise<unknown>>(count);
+    for (let i = 0; i < count; i++) tasks[i] = submit(i);
+    onQueued();
+    await Promise.all(tasks);
+  };
+  await pass(() => undefined);
+  collectGarbage();
+  const cpu = process.cpuUsage();
+  await pass(() => undefined);
+  const opsPerCpuSecond = count / cpuSecondsSince(cpu);
+  collectGarbage();
+  const before = heapUsed();
+  let bytesPerTask = 0;
+  await pass(() => {
+    collectGarbage();
+    bytesPerTask = (heapUsed() - before) / count;
+  });
+  return { opsPerCpuSecond, bytesPerTask };
+}
+
 /** Median of `runs` measurements of `measure`, after one warm-up run. */
 export async function median(runs: number, measure: () => Promise<number>): Promise<number> {
   await measure();
@@ -45,7 +88,7 @@ export function ratio(value: number, anchor: number): string {
 }
 
 export function formatRate(opsPerSecond: number): string {
-  return `${Math.round(opsPerSecond).toLocaleString('en-US')} ops/s`;
+  return `${Math.round(opsPerSecond).toLocaleString('en-US')} /s`;
 }
 
 export function formatBytes(bytes: number): string {

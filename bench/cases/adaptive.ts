@@ -89,8 +89,8 @@ export const adaptiveLimits: BenchCase = {
         ratio: `${ratio(outcome.throughput, best.throughput)} throughput, ${p99Ratio.toFixed(2)}x p99`,
         ...(isAdaptive
           ? {
-              target: '>= 0.9x best throughput, <= 1.2x its p99',
-              met: throughputRatio >= 0.9 && p99Ratio <= 1.2,
+              target: '>= 0.95x best throughput, <= 1.1x its p99, failed <= 1% of starts',
+              met: throughputRatio >= 0.95 && p99Ratio <= 1.1 && outcome.failures <= REQUESTS / 100,
             }
           : {}),
       };

@@ -5,10 +5,12 @@ import { type BenchCase, formatNs, median, type Row } from '../measure.js';
 
 const N = 500_000;
 
-function newAdmission(telemetry = false): Admission {
+/** Without `cap`: 100 slots, no queue. With it: `cap` slots and a queue. */
+function newAdmission(telemetry = false, cap?: number): Admission {
   return new Admission(new SimulatedBackend(), {
-    maxConcurrentSessions: 100,
+    maxConcurrentSessions: cap ?? 100,
     health: false,
+    ...(cap === undefined ? {} : { queue: { maxSize: 10, timeoutMs: 60_000 } }),
     telemetry: telemetry ? { meterProvider: testMeter().meterProvider } : false,
   });
 }
@@ -38,10 +40,16 @@ export const latency: BenchCase = {
         if ('release' in slot) slot.release();
       }
     });
-    const observed = newAdmission(true);
-    const observedCycle = await perOp(async (n) => {
-      for (let i = 0; i < n; i++) (await observed.acquire(request)).release();
-    });
+    // Two loops on one slot: every other acquire queues, so the queue-wait histogram and the
+    // queue listeners really run (an uncontended acquire fires none).
+    const contended = (admission: Admission) => (n: number) =>
+      Promise.all(
+        [0, 1].map(async () => {
+          for (let i = 0; i < n / 2; i++) (await admission.acquire(request)).release();
+        }),
+      ).then(() => undefined);
+    const contendedPlain = await perOp(contended(newAdmission(false, 1)));
+    const contendedObserved = await perOp(contended(newAdmission(true, 1)));
     const full = newAdmission();
     for (let i = 0; i < 100; i++) full.tryAcquire(request);
     const syncRefusal = await perOp(async (n) => {
@@ -60,7 +68,11 @@ export const latency: BenchCase = {
     return [
       row('tryAcquire + release (synchronous)', syncCycle, 300),
       row('await acquire + release', asyncCycle, 300),
-      row('await acquire + release, telemetry on (SDK meter provider)', observedCycle),
+      row('2 loops on 1 slot, await acquire + release, telemetry off', contendedPlain),
+      row(
+        '2 loops on 1 slot, await acquire + release, telemetry on (SDK meter provider)',
+        contendedObserved,
+      ),
       row('refusal, tryAcquire (a value)', syncRefusal, 1_000),
       row('refusal, await acquire (a rejected promise)', asyncRefusal, 1_000),
     ];

@@ -1,3 +1,5 @@
+import type { TenantHold } from './slot.js';
+
 /** A queued request. Linked into its tenant's lane; owned by FairQueue while queued. */
 export interface QueueEntry {
   readonly tenantId: string;
@@ -6,34 +8,74 @@ export interface QueueEntry {
   next: QueueEntry | undefined;
 }
 
-/** One tenant's FIFO at one priority level, linked into that level's ring of tenants. */
+/**
+ * A tenant holding or waiting for slots: the slots it holds (`active`, shared with its slots
+ * so a release needs no lookup), its waiters, and its lanes (one per priority).
+ */
+interface TenantLine extends TenantHold {
+  queued: number;
+  blocked: boolean;
+  readonly lanes: Lane[];
+}
+
+/** One tenant's FIFO at one priority level, linked into the bucket of its held count. */
 export interface Lane {
-  readonly tenantId: string;
+  readonly line: TenantLine;
   readonly level: Level;
   head: QueueEntry | undefined;
   tail: QueueEntry | undefined;
-  ringPrev: Lane;
-  ringNext: Lane;
+  /** The bucket it is linked into; undefined while its tenant is blocked. */
+  bucket: Bucket | undefined;
+  bucketPrev: Lane | undefined;
+  bucketNext: Lane | undefined;
 }
 
-export interface Level {
+/** The lanes of one level whose tenants hold `held` slots, in turn order. */
+interface Bucket {
+  readonly held: number;
+  first: Lane | undefined;
+  last: Lane | undefined;
+}
+
+interface Level {
   readonly priority: number;
   readonly lanes: Map<string, Lane>;
-  /** Where the next round-robin scan starts. */
-  cursor: Lane | undefined;
+  readonly buckets: Map<number, Bucket>;
+  /**
+   * Binary min-heap of the buckets in `buckets`, by held count. An emptied bucket stays in
+   * both until it reaches the top, where it is discarded.
+   */
+  readonly heap: Bucket[];
 }
+
+/** Idle tenant lines kept for reuse at least; see `FairQueue.#idle`. */
+const IDLE_KEPT = 1_024;
 
 /**
  * Waiters grouped by priority (higher first), then by tenant, FIFO within a tenant. Across
  * tenants the next slot goes to the tenant holding the fewest slots (max-min fair share: a
- * newcomer is not stuck behind a tenant that floods the queue), ties broken round-robin so
- * equals take turns and nobody starves. Tenants the caller reports as blocked (at their cap)
- * are skipped, so a tenant at its cap never holds up anyone else.
+ * newcomer is not stuck behind a tenant that floods the queue), ties taken in turn so equals
+ * alternate and nobody starves. Tenants reported blocked (at their cap) are set aside, so a
+ * tenant at its cap never holds up anyone else.
+ *
+ * Lanes are bucketed by their tenant's held count and the buckets kept in a heap, so picking
+ * the next waiter costs O(log of distinct held counts), however many tenants wait or are
+ * blocked. The queue keeps the held counts too (`holdOf`, `granted`, `released`), so one
+ * record per tenant serves both.
  */
 export class FairQueue<E extends QueueEntry> {
   /** Levels in descending priority; almost always just one. */
   readonly #levels: Level[] = [];
-  readonly #perTenant = new Map<string, number>();
+  /** Tenants holding or waiting for slots, and idle ones kept for reuse (see `#idle`). */
+  readonly #lines = new Map<string, TenantLine>();
+  /**
+   * Lines neither holding nor waiting, kept so a tenant coming back reuses its own. Swept once
+   * they outnumber both IDLE_KEPT and the busy ones: a sweep then follows at least that many
+   * releases, so its cost per grant stays constant however many tenants there are.
+   */
+  #idle = 0;
+  /** Tenants at their cap, waiters or not; cleared when capacity may have freed. */
+  readonly #blocked = new Set<string>();
   #size = 0;
 
   get size(): number {
@@ -41,24 +83,51 @@ export class FairQueue<E extends QueueEntry> {
   }
 
   sizeOf(tenantId: string): number {
-    return this.#perTenant.get(tenantId) ?? 0;
+    return this.#lines.get(tenantId)?.queued ?? 0;
   }
 
-  /** Tenants with at least one waiter. */
-  tenants(): IterableIterator<string> {
-    return this.#perTenant.keys();
+  heldBy(tenantId: string): number {
+    return this.#lines.get(tenantId)?.active ?? 0;
   }
 
+  /** Tenants holding or waiting for a slot. */
+  *tenants(): IterableIterator<string> {
+    for (const line of this.#lines.values()) {
+      if (line.active > 0 || line.queued > 0) yield line.tenantId;
+    }
+  }
+
+  /** The record counting what `tenantId` holds; pass it to `granted` / `released`. */
+  holdOf(tenantId: string): TenantHold {
+    return this.#lineOf(tenantId);
+  }
+
+  /** `hold`'s tenant was granted a slot: it moves behind the tenants holding one fewer. */
+  granted(hold: TenantHold): void {
+    const line = hold as TenantLine;
+    line.active++;
+    this.#relink(line);
+  }
+
+  released(hold: TenantHold): void {
+    const line = hold as TenantLine;
+    line.active--;
+    if (line.active === 0 && line.queued === 0) this.#becameIdle();
+    else this.#relink(line);
+  }
+
+  /** Queues `entry` behind its tenant's waiters. */
   push(entry: E, priority: number): void {
-    const lane = this.#laneFor(entry.tenantId, priority);
+    const line = this.#lineOf(entry.tenantId);
+    const lane = this.#laneFor(line, priority);
     entry.lane = lane;
     entry.prev = lane.tail;
     entry.next = undefined;
     if (lane.tail === undefined) lane.head = entry;
     else lane.tail.next = entry;
     lane.tail = entry;
+    line.queued++;
     this.#size++;
-    this.#perTenant.set(entry.tenantId, (this.#perTenant.get(entry.tenantId) ?? 0) + 1);
   }
 
   /** Unlinks `entry`; a no-op when it is not queued. */
@@ -73,46 +142,55 @@ export class FairQueue<E extends QueueEntry> {
     entry.prev = undefined;
     entry.next = undefined;
     this.#size--;
-    const left = (this.#perTenant.get(entry.tenantId) ?? 1) - 1;
-    if (left === 0) this.#perTenant.delete(entry.tenantId);
-    else this.#perTenant.set(entry.tenantId, left);
+    const line = lane.line;
     if (lane.head === undefined) this.#dropLane(lane);
+    if (--line.queued === 0 && line.active === 0) this.#becameIdle();
   }
 
   /**
    * The next waiter to serve: highest priority first; within a priority the unblocked tenant
-   * with the fewest `held` slots, the first in rotation order on a tie. Does not dequeue; call
-   * `served(entry)` once it is granted so the rotation moves past its tenant.
+   * holding the fewest slots, the one that has waited longest at that count on a tie. Does not
+   * dequeue; call `served(entry)` once it is granted.
    */
-  next(blocked: (tenantId: string) => boolean, held: (tenantId: string) => number): E | undefined {
+  next(): E | undefined {
     for (const level of this.#levels) {
-      const start = level.cursor;
-      if (start === undefined) continue;
-      let best: Lane | undefined;
-      let bestHeld = Number.POSITIVE_INFINITY;
-      let lane = start;
-      do {
-        if (!blocked(lane.tenantId)) {
-          const count = held(lane.tenantId);
-          if (count < bestHeld) {
-            best = lane;
-            bestHeld = count;
-            if (count === 0) break; // nobody can hold fewer
-          }
-        }
-        lane = lane.ringNext;
-      } while (lane !== start);
-      if (best !== undefined) return best.head as E;
+      const bucket = peekMin(level);
+      if (bucket !== undefined) return (bucket.first as Lane).head as E;
     }
     return undefined;
   }
 
-  /** Dequeues a served entry and moves its level's rotation to the following tenant. */
+  /** Dequeues a served entry and sends its tenant to the back of its tie group. */
   served(entry: E): void {
     const lane = entry.lane;
     if (lane === undefined) return;
-    lane.level.cursor = lane.ringNext;
     this.remove(entry);
+    const bucket = lane.bucket;
+    if (bucket !== undefined && bucket.last !== lane) {
+      unlink(lane);
+      append(bucket, lane);
+    }
+  }
+
+  /** `tenantId` is at its cap: its waiters are passed over until `unblock`. */
+  block(tenantId: string): void {
+    this.#blocked.add(tenantId);
+    const line = this.#lines.get(tenantId);
+    if (line === undefined || line.blocked) return;
+    line.blocked = true;
+    for (const lane of line.lanes) unlink(lane);
+  }
+
+  unblock(tenantId: string): void {
+    if (!this.#blocked.delete(tenantId)) return;
+    const line = this.#lines.get(tenantId);
+    if (line === undefined || !line.blocked) return;
+    line.blocked = false;
+    for (const lane of line.lanes) append(bucketFor(lane.level, line.active), lane);
+  }
+
+  unblockAll(): void {
+    for (const tenantId of this.#blocked) this.unblock(tenantId);
   }
 
   /** Removes and returns every entry (used by drain). */
@@ -127,43 +205,139 @@ export class FairQueue<E extends QueueEntry> {
     return all;
   }
 
-  #laneFor(tenantId: string, priority: number): Lane {
+  /** `tenantId`'s line; one about to hold or wait (callers change it right away). */
+  #lineOf(tenantId: string): TenantLine {
+    let line = this.#lines.get(tenantId);
+    if (line === undefined) {
+      line = { tenantId, active: 0, queued: 0, blocked: this.#blocked.has(tenantId), lanes: [] };
+      this.#lines.set(tenantId, line);
+    } else if (line.active === 0 && line.queued === 0) {
+      this.#idle--;
+    }
+    return line;
+  }
+
+  #becameIdle(): void {
+    if (++this.#idle > IDLE_KEPT && this.#idle > this.#lines.size - this.#idle) {
+      for (const [tenantId, line] of this.#lines) {
+        if (line.active === 0 && line.queued === 0) this.#lines.delete(tenantId);
+      }
+      this.#idle = 0;
+    }
+  }
+
+  /** Moves `line`'s lanes to the back of the bucket of its held count. */
+  #relink(line: TenantLine): void {
+    if (line.blocked) return;
+    for (const lane of line.lanes) {
+      unlink(lane);
+      append(bucketFor(lane.level, line.active), lane);
+    }
+  }
+
+  #laneFor(line: TenantLine, priority: number): Lane {
+    for (const lane of line.lanes) if (lane.level.priority === priority) return lane;
     let level = this.#levels.find((l) => l.priority === priority);
     if (level === undefined) {
-      level = { priority, lanes: new Map(), cursor: undefined };
+      level = { priority, lanes: new Map(), buckets: new Map(), heap: [] };
       this.#levels.push(level);
       this.#levels.sort((a, b) => b.priority - a.priority);
     }
-    let lane = level.lanes.get(tenantId);
-    if (lane !== undefined) return lane;
-    const created = { tenantId, level, head: undefined, tail: undefined } as unknown as Lane;
-    const cursor = level.cursor;
-    if (cursor === undefined) {
-      created.ringPrev = created;
-      created.ringNext = created;
-      level.cursor = created;
-    } else {
-      // Join the ring just before the cursor: a new tenant is served after those waiting.
-      created.ringNext = cursor;
-      created.ringPrev = cursor.ringPrev;
-      cursor.ringPrev.ringNext = created;
-      cursor.ringPrev = created;
-    }
-    level.lanes.set(tenantId, created);
-    lane = created;
+    const lane: Lane = {
+      line,
+      level,
+      head: undefined,
+      tail: undefined,
+      bucket: undefined,
+      bucketPrev: undefined,
+      bucketNext: undefined,
+    };
+    // A new tenant joins the back of its tie group: served after those already waiting.
+    if (!line.blocked) append(bucketFor(level, line.active), lane);
+    level.lanes.set(line.tenantId, lane);
+    line.lanes.push(lane);
     return lane;
   }
 
   #dropLane(lane: Lane): void {
-    const level = lane.level;
-    level.lanes.delete(lane.tenantId);
-    if (lane.ringNext === lane) {
-      level.cursor = undefined;
-      this.#levels.splice(this.#levels.indexOf(level), 1);
-      return;
-    }
-    lane.ringPrev.ringNext = lane.ringNext;
-    lane.ringNext.ringPrev = lane.ringPrev;
-    if (level.cursor === lane) level.cursor = lane.ringNext;
+    unlink(lane);
+    const { level, line } = lane;
+    level.lanes.delete(line.tenantId);
+    line.lanes.splice(line.lanes.indexOf(lane), 1);
+    if (level.lanes.size === 0) this.#levels.splice(this.#levels.indexOf(level), 1);
   }
+}
+
+function append(bucket: Bucket, lane: Lane): void {
+  lane.bucket = bucket;
+  lane.bucketPrev = bucket.last;
+  lane.bucketNext = undefined;
+  if (bucket.last === undefined) bucket.first = lane;
+  else bucket.last.bucketNext = lane;
+  bucket.last = lane;
+}
+
+function unlink(lane: Lane): void {
+  const bucket = lane.bucket;
+  if (bucket === undefined) return;
+  if (lane.bucketPrev === undefined) bucket.first = lane.bucketNext;
+  else lane.bucketPrev.bucketNext = lane.bucketNext;
+  if (lane.bucketNext === undefined) bucket.last = lane.bucketPrev;
+  else lane.bucketNext.bucketPrev = lane.bucketPrev;
+  lane.bucket = undefined;
+  lane.bucketPrev = undefined;
+  lane.bucketNext = undefined;
+}
+
+function bucketFor(level: Level, held: number): Bucket {
+  let bucket = level.buckets.get(held);
+  if (bucket === undefined) {
+    bucket = { held, first: undefined, last: undefined };
+    level.buckets.set(held, bucket);
+    heapPush(level.heap, bucket);
+  }
+  return bucket;
+}
+
+/** The non-empty bucket with the fewest held slots; empty buckets met on top are discarded. */
+function peekMin(level: Level): Bucket | undefined {
+  const heap = level.heap;
+  while (heap.length > 0) {
+    const top = heap[0] as Bucket;
+    if (top.first !== undefined) return top;
+    heapPop(heap);
+    level.buckets.delete(top.held);
+  }
+  return undefined;
+}
+
+function heapPush(heap: Bucket[], bucket: Bucket): void {
+  let i = heap.length;
+  heap.push(bucket);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const above = heap[parent] as Bucket;
+    if (above.held <= bucket.held) break;
+    heap[i] = above;
+    i = parent;
+  }
+  heap[i] = bucket;
+}
+
+function heapPop(heap: Bucket[]): void {
+  const last = heap.pop() as Bucket;
+  if (heap.length === 0) return;
+  let i = 0;
+  const n = heap.length;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= n) break;
+    const right = left + 1;
+    let child = left;
+    if (right < n && (heap[right] as Bucket).held < (heap[left] as Bucket).held) child = right;
+    if ((heap[child] as Bucket).held >= last.held) break;
+    heap[i] = heap[child] as Bucket;
+    i = child;
+  }
+  heap[i] = last;
 }

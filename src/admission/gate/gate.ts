@@ -17,13 +17,10 @@ import { FairQueue } from './fair-queue.js';
 import type { Limits } from './limits.js';
 import type { Refusals } from './refusals.js';
 import { RetryEstimator } from './retry-estimator.js';
-import { Slot, SlotList, type TenantHold } from './slot.js';
+import { Slot, SlotList } from './slot.js';
 import { runHolding, Waiter, type Work } from './waiter.js';
 
 type SyncOrAsync<T> = T | Promise<T>;
-
-/** Idle per-tenant hold counters kept for reuse before a sweep. */
-const IDLE_HOLDS_KEPT = 1_024;
 
 const ADAPTIVE_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 
@@ -81,24 +78,18 @@ export class Gate {
 
   #open = true;
   #active = 0;
-  /** Slots held per tenant by this instance; idle entries are kept for reuse, then swept. */
-  readonly #holds = new Map<string, TenantHold>();
   readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
   readonly #deadlines = new DeadlineQueue<Waiter>((waiter) =>
     this.#leaveQueue(waiter, 'queue_timeout'),
   );
   readonly #retry = new RetryEstimator();
-  /** Tenants the store refused for their cap; cleared when capacity may have freed. */
-  readonly #blockedTenants = new Set<string>();
   /** The store refused for the global cap while requests wait; cleared likewise. */
   #globalBlocked = false;
   #pumping = false;
   #pumpAgain = false;
   #asyncGrantInFlight = false;
 
-  readonly #isBlocked = (tenantId: string): boolean => this.#blockedTenants.has(tenantId);
-  readonly #heldBy = (tenantId: string): number => this.#holds.get(tenantId)?.active ?? 0;
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
   constructor(options: GateOptions) {
@@ -127,7 +118,7 @@ export class Gate {
   }
 
   heldBy(tenantId: string): number {
-    return this.#heldBy(tenantId);
+    return this.#queue.heldBy(tenantId);
   }
 
   queuedFor(tenantId: string): number {
@@ -136,9 +127,7 @@ export class Gate {
 
   /** Tenants holding or waiting for a slot. */
   tenants(): Set<string> {
-    const tenantIds = new Set(this.#queue.tenants());
-    for (const [tenantId, hold] of this.#holds) if (hold.active > 0) tenantIds.add(tenantId);
-    return tenantIds;
+    return new Set(this.#queue.tenants());
   }
 
   /** The slot holding `lease`, if this instance holds it. */
@@ -199,10 +188,8 @@ export class Gate {
   /** A slot was released here or elsewhere, or a cap rose: waiters may proceed. */
   capacityMayHaveFreed(tenantId?: string): void {
     this.#globalBlocked = false;
-    if (this.#blockedTenants.size > 0) {
-      if (tenantId === undefined) this.#blockedTenants.clear();
-      else this.#blockedTenants.delete(tenantId);
-    }
+    if (tenantId === undefined) this.#queue.unblockAll();
+    else this.#queue.unblock(tenantId);
     if (this.#queue.size > 0) this.#pump();
   }
 
@@ -321,12 +308,8 @@ export class Gate {
 
   #grant(lease: Lease, waitedMs: number): Slot {
     this.#active++;
-    let hold = this.#holds.get(lease.tenantId);
-    if (hold === undefined) {
-      hold = { tenantId: lease.tenantId, active: 0 };
-      this.#holds.set(lease.tenantId, hold);
-    }
-    hold.active++;
+    const hold = this.#queue.holdOf(lease.tenantId);
+    this.#queue.granted(hold);
     const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.#events.wants('admitted')) {
@@ -339,8 +322,7 @@ export class Gate {
     const { hold } = slot;
     this.#slots.remove(slot);
     this.#active--;
-    hold.active--;
-    if (hold.active === 0 && this.#holds.size > IDLE_HOLDS_KEPT) this.#sweepIdleHolds();
+    this.#queue.released(hold);
     const heldMs = performance.now() - slot.acquiredAt;
     this.#retry.recordHold(heldMs);
     if (this.#events.wants('released')) {
@@ -350,12 +332,6 @@ export class Gate {
     if (isPromise(released)) void released.then(() => this.capacityMayHaveFreed(hold.tenantId));
     else this.capacityMayHaveFreed(hold.tenantId);
     this.#afterRelease();
-  }
-
-  #sweepIdleHolds(): void {
-    for (const [tenantId, hold] of this.#holds) {
-      if (hold.active === 0) this.#holds.delete(tenantId);
-    }
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -388,20 +364,23 @@ export class Gate {
 
   #pumpOnce(): void {
     if (this.#asyncGrantInFlight || !this.admitting) return;
+    // One clock read per pass: the waits of the waiters it grants are measured against it.
+    let now: number | undefined;
     for (;;) {
-      const waiter = this.#queue.next(this.#isBlocked, this.#heldBy);
+      const waiter = this.#queue.next();
       if (waiter === undefined) return;
       const result = this.#tryStore(waiter.tenantId);
       if (isPromise(result)) {
         this.#awaitGrant(waiter, result);
         return;
       }
-      if (!this.#settleAttempt(waiter, result)) return;
+      now ??= performance.now();
+      if (!this.#settleAttempt(waiter, result, now)) return;
     }
   }
 
   /** Applies a store answer for a queued waiter; returns false when nobody else can proceed. */
-  #settleAttempt(waiter: Waiter, result: AcquireResult): boolean {
+  #settleAttempt(waiter: Waiter, result: AcquireResult, now: number): boolean {
     if (isRefusal(result)) {
       this.#noteRefusal(waiter.tenantId, result.refused);
       return result.refused === 'tenant_capacity';
@@ -410,8 +389,8 @@ export class Gate {
     waiter.detach();
     this.#queue.served(waiter);
     this.#deadlines.trim(waiter.waitMs);
-    const waitedMs = performance.now() - waiter.enqueuedAt;
-    this.#emitDequeued(waiter, 'admitted');
+    const waitedMs = now - waiter.enqueuedAt;
+    this.#emitDequeued(waiter, 'admitted', waitedMs);
     waiter.grant(this.#grant(result, waitedMs));
     return true;
   }
@@ -428,7 +407,7 @@ export class Gate {
           if (!isRefusal(result)) this.#releaseLease(result);
         } else {
           waiter.state = 'queued';
-          this.#settleAttempt(waiter, result);
+          this.#settleAttempt(waiter, result, performance.now());
         }
         this.#pump();
       },
@@ -445,7 +424,7 @@ export class Gate {
 
   #noteRefusal(tenantId: string, reason: RefusalReason): void {
     if (reason === 'capacity') this.#globalBlocked = true;
-    else this.#blockedTenants.add(tenantId);
+    else this.#queue.block(tenantId);
   }
 
   // ---------------------------------------------------------------- refusals
@@ -483,11 +462,11 @@ export class Gate {
       this.#events.emit('refused', { tenantId, code, retryAfterMs });
   }
 
-  #emitDequeued(waiter: Waiter, outcome: DequeueOutcome): void {
+  #emitDequeued(waiter: Waiter, outcome: DequeueOutcome, waitedMs?: number): void {
     if (this.#events.wants('dequeued')) {
       this.#events.emit('dequeued', {
         tenantId: waiter.tenantId,
-        waitedMs: performance.now() - waiter.enqueuedAt,
+        waitedMs: waitedMs ?? performance.now() - waiter.enqueuedAt,
         outcome,
       });
     }

@@ -10,8 +10,8 @@ import type {
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
-/** Idle tenant counters are kept for reuse until there are this many, then swept. */
-const IDLE_TENANTS_KEPT = 1_024;
+/** Idle tenant counters kept for reuse at least; see `#idle`. */
+const IDLE_KEPT = 1_024;
 
 interface TenantCount {
   active: number;
@@ -53,20 +53,27 @@ export class MemoryCapacityStore implements CapacityStore {
   #active = 0;
   #sequence = 0;
   readonly #tenants = new Map<string, TenantCount>();
+  /**
+   * Counters at zero, kept so a tenant coming back reuses its own. Swept once they outnumber
+   * both IDLE_KEPT and the busy ones: a sweep then follows at least that many releases, so
+   * its cost per release stays constant however many tenants there are.
+   */
+  #idle = 0;
 
   tryAcquire(request: AcquireRequest): AcquireResult {
     if (this.#active >= request.globalLimit) return GLOBAL_FULL;
     let counter = this.#tenants.get(request.tenantId);
     if (counter === undefined) {
-      // Checked once per tenant: the ids every store accepts (the Redis scripts split on
+      // Checked once per counter: the ids every store accepts (the Redis scripts split on
       // control characters).
       tenantIdField('tenantId', request.tenantId);
       counter = { active: 0 };
       this.#tenants.set(request.tenantId, counter);
+      this.#idle++;
     }
     if (counter.active >= request.tenantLimit) return TENANT_FULL;
     this.#active++;
-    counter.active++;
+    if (counter.active++ === 0) this.#idle--;
     return new MemoryLease(this, request.tenantId, counter, ++this.#sequence);
   }
 
@@ -77,7 +84,16 @@ export class MemoryCapacityStore implements CapacityStore {
     lease.held = false;
     this.#active--;
     lease.counter.active--;
-    if (lease.counter.active === 0 && this.#tenants.size > IDLE_TENANTS_KEPT) this.#sweepIdle();
+    if (lease.counter.active === 0 && ++this.#idle > IDLE_KEPT) {
+      if (this.#idle > this.#tenants.size - this.#idle) this.#sweepIdle();
+    }
+  }
+
+  #sweepIdle(): void {
+    for (const [tenantId, counter] of this.#tenants) {
+      if (counter.active === 0) this.#tenants.delete(tenantId);
+    }
+    this.#idle = 0;
   }
 
   usage(): StoreUsage {
@@ -86,12 +102,6 @@ export class MemoryCapacityStore implements CapacityStore {
       if (counter.active > 0) tenants.set(tenantId, counter.active);
     }
     return { active: this.#active, tenants };
-  }
-
-  #sweepIdle(): void {
-    for (const [tenantId, counter] of this.#tenants) {
-      if (counter.active === 0) this.#tenants.delete(tenantId);
-    }
   }
 }
 

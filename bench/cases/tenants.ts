@@ -1,0 +1,67 @@
+import { Admission } from '../../src/index.js';
+import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
+import {
+  type Contenders,
+  figure,
+  formatSpread,
+  interleaved,
+  ratioSpread,
+  times,
+} from '../isolated.js';
+import { type BenchCase, formatRate, measureQueued, type Row } from '../measure.js';
+
+const CYCLES = 100_000;
+const ROUNDS = 5;
+/** Tenant counts, each with a global cap that lets every tenant hold slots at once. */
+const SHAPES = [
+  { tenants: 1, cap: 5_000 },
+  { tenants: 100, cap: 5_000 },
+  { tenants: 1_000, cap: 5_000 },
+  { tenants: 5_000, cap: 5_000 },
+  { tenants: 10_000, cap: 20_000 },
+] as const;
+const work = (): Promise<void> => Promise.resolve();
+
+const label = (tenants: number, cap: number): string =>
+  `${tenants.toLocaleString('en-US')} tenant${tenants === 1 ? '' : 's'}, cap ${cap.toLocaleString('en-US')}`;
+
+/** Each runs in its own process (bench/child.ts). */
+export const contenders: Contenders = Object.fromEntries(
+  SHAPES.map(({ tenants, cap }) => [
+    label(tenants, cap),
+    () =>
+      measureQueued(CYCLES, () => {
+        const admission = new Admission(new SimulatedBackend(), {
+          maxConcurrentSessions: cap,
+          tenants: { defaultMax: cap },
+          queue: { maxSize: CYCLES, timeoutMs: 60_000 },
+          health: false,
+          telemetry: false,
+        });
+        const requests = Array.from({ length: tenants }, (_, i) => ({ tenantId: `tenant-${i}` }));
+        return (i) => admission.run(requests[i % tenants]!, work);
+      }),
+  ]),
+);
+
+const ANCHOR = label(1, 5_000);
+const TARGETED = label(5_000, 5_000);
+
+export const tenantsCase: BenchCase = {
+  name: `${CYCLES.toLocaleString('en-US')} queued run() cycles across many tenants (telemetry off, own process)`,
+  command: 'npm run bench -- tenants',
+  async run(): Promise<Row[]> {
+    const names = Object.keys(contenders);
+    const samples = await interleaved(import.meta.url, names, ROUNDS);
+    return names.map((name) => {
+      const rate = ratioSpread(samples, name, ANCHOR, 'opsPerCpuSecond');
+      return {
+        group: this.name,
+        name: `${name}: tasks per CPU-second`,
+        value: formatSpread(figure(samples, name, 'opsPerCpuSecond'), formatRate),
+        ratio: formatSpread(rate, times),
+        ...(name === TARGETED ? { target: '>= 0.8x one tenant', met: rate.median >= 0.8 } : {}),
+      };
+    });
+  },
+};
