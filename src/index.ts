@@ -44,8 +44,11 @@ export {
   createSimulatedBackend,
   SimulatedBackend,
   type SimulatedProviderConfig,
+  type SimulatedTurn,
+  type SimulatedTurnsConfig,
   type SimulationModel,
   type SimulationStats,
+  type TurnModel,
 } from './providers/simulated/index.js';
 
 /**
