@@ -35,6 +35,12 @@ export type WorkerReport =
       readonly active: number;
       readonly accepted: readonly string[];
       readonly rejected: readonly string[];
+      /**
+       * How many times the worker has computed its load. The worker sends each load to the
+       * server right after computing it, so once this count has moved on twice past a state,
+       * the server has been told the load of that state.
+       */
+      readonly loadReports: number;
     };
 
 type State = Extract<WorkerReport, { type: 'state' }>;
@@ -48,7 +54,15 @@ export interface AgentWorkerProcess {
   stop(): Promise<void>;
 }
 
-const EMPTY: State = { type: 'state', held: 0, peakHeld: 0, active: 0, accepted: [], rejected: [] };
+const EMPTY: State = {
+  type: 'state',
+  held: 0,
+  peakHeld: 0,
+  active: 0,
+  accepted: [],
+  rejected: [],
+  loadReports: 0,
+};
 
 /**
  * Starts a real @livekit/agents worker in a process of its own (children/agent-worker.ts),

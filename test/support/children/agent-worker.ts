@@ -40,6 +40,7 @@ const jobs = admitAgentJobs(admission, {
   ...(config.keyFromJobId ? { idempotencyKey: (job: JobRequest) => job.id } : {}),
 });
 let peakHeld = 0;
+let loadReports = 0;
 const accepted: string[] = [];
 const rejected: string[] = [];
 const report = (): void => {
@@ -51,6 +52,7 @@ const report = (): void => {
     peakHeld,
     accepted,
     rejected,
+    loadReports,
   });
 };
 
@@ -81,6 +83,7 @@ const worker = new AgentServer(
     },
     loadFunc: async (server) => {
       const load = await jobs.loadFunc(server);
+      loadReports += 1;
       report();
       return load;
     },
