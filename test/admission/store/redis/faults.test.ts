@@ -153,10 +153,16 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
         for (const [i, policy] of policies.entries()) {
           const fleet = fleets[i]!;
           // A paused process cannot fence itself: its calls from before the pause may run
-          // over. Under 'keep' the unkeyed calls of an instance that could not renew run on:
-          // those open when it reported a lease past its deadline may run over (on a loaded
-          // machine that can be any instance). Nothing else may.
-          const paused = fault === 'paused' ? openedBefore(0, from) : undefined;
+          // over until it has resumed and acted on its expired leases, including a create that
+          // was under way when it stopped and completes at resume. Under 'keep' the unkeyed
+          // calls of an instance that could not renew run on: those open when it reported a
+          // lease past its deadline may run over (on a loaded machine that can be any
+          // instance). Nothing else may.
+          const acted = firstLeaseActionAfter(fleet[0]!, resumedAt);
+          const paused =
+            fault === 'paused'
+              ? openedBefore(0, (acted?.t as number | undefined) ?? from)
+              : undefined;
           const kept = policy === 'keep' ? runningWhenOverdue(fleet) : undefined;
           const excused =
             paused === undefined && kept === undefined
@@ -165,11 +171,6 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
                   (paused?.(session) ?? false) || (kept?.(session) ?? false);
           const result = openSessions(fleet, { cap: CAP, tenantCap: TENANT_CAP }, excused);
           if (process.env.REDIS_FAULT_REPORT !== undefined) {
-            const acted = fleet[0]!.lines.find(
-              (line) =>
-                (line.lease_lost !== undefined || line.lease_overdue !== undefined) &&
-                (line.t as number) >= resumedAt,
-            );
             console.log(
               JSON.stringify({
                 fault,
@@ -197,3 +198,12 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
     30_000,
   );
 });
+
+/** The first line in which `instance` acted on a lease past its deadline, at or after `t`. */
+function firstLeaseActionAfter(instance: Instance, t: number): Record<string, unknown> | undefined {
+  return instance.lines.find(
+    (line) =>
+      (line.lease_lost !== undefined || line.lease_overdue !== undefined) &&
+      (line.t as number) >= t,
+  );
+}
