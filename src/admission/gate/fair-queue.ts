@@ -116,9 +116,14 @@ export class FairQueue<E extends QueueEntry> {
     else this.#relink(line);
   }
 
-  /** Queues `entry` behind its tenant's waiters. */
-  push(entry: E, priority: number): void {
-    const line = this.#lineOf(entry.tenantId);
+  /**
+   * Queues `entry` behind its tenant's waiters, unless `maxPerTenant` of them wait already:
+   * then returns false and queues nothing. One lookup of the tenant does both.
+   */
+  push(entry: E, priority: number, maxPerTenant = Number.POSITIVE_INFINITY): boolean {
+    const found = this.#lines.get(entry.tenantId);
+    if ((found?.queued ?? 0) >= maxPerTenant) return false;
+    const line = found === undefined ? this.#newLine(entry.tenantId) : this.#reuse(found);
     const lane = this.#laneFor(line, priority);
     entry.lane = lane;
     entry.prev = lane.tail;
@@ -128,6 +133,7 @@ export class FairQueue<E extends QueueEntry> {
     lane.tail = entry;
     line.queued++;
     this.#size++;
+    return true;
   }
 
   /** Unlinks `entry`; a no-op when it is not queued. */
@@ -160,16 +166,18 @@ export class FairQueue<E extends QueueEntry> {
     return undefined;
   }
 
-  /** Dequeues a served entry and sends its tenant to the back of its tie group. */
-  served(entry: E): void {
-    const lane = entry.lane;
-    if (lane === undefined) return;
+  /**
+   * Dequeues a served entry and counts the slot its tenant was granted (as `granted` does: the
+   * tenant moves behind those holding one fewer). Returns the tenant's hold for that slot,
+   * found without a lookup.
+   */
+  served(entry: E): TenantHold {
+    const line = (entry.lane as Lane).line;
+    // Counted first, so emptying its lanes never takes the tenant for idle.
+    line.active++;
     this.remove(entry);
-    const bucket = lane.bucket;
-    if (bucket !== undefined && bucket.last !== lane) {
-      unlink(lane);
-      append(bucket, lane);
-    }
+    this.#relink(line);
+    return line;
   }
 
   /** `tenantId` is at its cap: its waiters are passed over until `unblock`. */
@@ -207,13 +215,25 @@ export class FairQueue<E extends QueueEntry> {
 
   /** `tenantId`'s line; one about to hold or wait (callers change it right away). */
   #lineOf(tenantId: string): TenantLine {
-    let line = this.#lines.get(tenantId);
-    if (line === undefined) {
-      line = { tenantId, active: 0, queued: 0, blocked: this.#blocked.has(tenantId), lanes: [] };
-      this.#lines.set(tenantId, line);
-    } else if (line.active === 0 && line.queued === 0) {
-      this.#idle--;
-    }
+    const line = this.#lines.get(tenantId);
+    return line === undefined ? this.#newLine(tenantId) : this.#reuse(line);
+  }
+
+  #newLine(tenantId: string): TenantLine {
+    const line = {
+      tenantId,
+      active: 0,
+      queued: 0,
+      blocked: this.#blocked.has(tenantId),
+      lanes: [],
+    };
+    this.#lines.set(tenantId, line);
+    return line;
+  }
+
+  /** `line` is about to hold or wait: it no longer counts as idle. */
+  #reuse(line: TenantLine): TenantLine {
+    if (line.active === 0 && line.queued === 0) this.#idle--;
     return line;
   }
 
