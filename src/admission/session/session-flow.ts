@@ -134,11 +134,11 @@ export class SessionFlow {
     options: CreateSessionOptions,
     key: string | undefined,
   ): Promise<void> {
-    const span = this.#options.tracer?.startAdmission({
-      tenantId: creation.tenantId,
-      userId: config.userId,
-    });
     try {
+      const span = this.#options.tracer?.startAdmission({
+        tenantId: creation.tenantId,
+        userId: config.userId,
+      });
       const { result, released } = await this.#admitAndSetUp(creation, config, options, key, span);
       span?.end(result);
       await released;
