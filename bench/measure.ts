@@ -74,15 +74,6 @@ export async function measureQueued(
   return { opsPerCpuSecond, bytesPerTask };
 }
 
-/** Median of `runs` measurements of `measure`, after one warm-up run. */
-export async function median(runs: number, measure: () => Promise<number>): Promise<number> {
-  await measure();
-  const values: number[] = [];
-  for (let i = 0; i < runs; i++) values.push(await measure());
-  values.sort((a, b) => a - b);
-  return values[Math.floor(values.length / 2)]!;
-}
-
 export function ratio(value: number, anchor: number): string {
   return `${(value / anchor).toFixed(2)}x`;
 }

@@ -3,9 +3,19 @@ import { Admission } from '../../src/admission/admission.js';
 import { formatMs, percentile } from '../../src/cli/stats.js';
 import type { SimulatedProviderConfig } from '../../src/providers/simulated/config.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
-import { type BenchCase, type Row, ratio } from '../measure.js';
+import {
+  type Contenders,
+  type Figures,
+  figure,
+  formatSpread,
+  interleaved,
+  ratioSpread,
+  times,
+} from '../isolated.js';
+import type { BenchCase, Row } from '../measure.js';
 
 const REQUESTS = 600;
+const ROUNDS = 5;
 /** Setup latency and failures rise past 20 concurrent setups; nobody tells the limit that. */
 const SIMULATION: SimulatedProviderConfig = {
   setupLatencyMs: 60,
@@ -17,17 +27,8 @@ const SIMULATION: SimulatedProviderConfig = {
 };
 const FIXED = [5, 10, 20, 30, 60];
 
-interface Outcome {
-  readonly label: string;
-  /** Sessions established per second over the burst. */
-  readonly throughput: number;
-  readonly p99: number;
-  readonly failures: number;
-  readonly finalLimit: number;
-}
-
 /** All requests at once, sessions kept open, the setup phase capped by `concurrency`. */
-async function run(label: string, concurrency: number | AdaptiveLimit): Promise<Outcome> {
+async function run(concurrency: number | AdaptiveLimit): Promise<Figures> {
   const backend = new SimulatedBackend({ providerConfig: SIMULATION });
   await backend.start();
   const admission = new Admission(backend, {
@@ -52,45 +53,61 @@ async function run(label: string, concurrency: number | AdaptiveLimit): Promise<
       }
     }),
   );
-  const outcome = {
-    label,
+  const figures = {
     throughput: joins.length / ((lastJoin - started) / 1000),
     p99: percentile(joins, 99),
     failures,
     finalLimit: admission.stats().setupConcurrency,
   };
   await backend.stop();
-  return outcome;
+  return figures;
 }
 
+const fixedName = (limit: number): string => `fixed ${limit}`;
+const ADAPTIVE: Record<string, () => AdaptiveLimit> = {
+  'adaptive gradient': () => adaptive({ min: 1, max: 200, initial: 5, algorithm: 'gradient' }),
+  'adaptive AIMD': () => adaptive({ min: 1, max: 200, initial: 5, algorithm: 'aimd' }),
+};
+
+/** Each runs in its own process (bench/child.ts). */
+export const contenders: Contenders = {
+  ...Object.fromEntries(FIXED.map((limit) => [fixedName(limit), () => run(limit)])),
+  ...Object.fromEntries(
+    Object.entries(ADAPTIVE).map(([name, limit]) => [name, () => run(limit())]),
+  ),
+};
+
+const count = (value: number): string => String(Math.round(value));
+
 export const adaptiveLimits: BenchCase = {
-  name: `adaptive setup concurrency: ${REQUESTS} simultaneous starts, capacity 20 unknown to the limit`,
+  name: `adaptive setup concurrency: ${REQUESTS} simultaneous starts, capacity 20 unknown to the limit (own process)`,
   command: 'npm run bench -- adaptive',
   async run(): Promise<Row[]> {
-    const fixed: Outcome[] = [];
-    for (const limit of FIXED) fixed.push(await run(`fixed ${limit}`, limit));
-    const best = fixed.reduce((a, b) => (b.throughput > a.throughput ? b : a));
-    const adaptiveOutcomes = [
-      await run(
-        'adaptive gradient',
-        adaptive({ min: 1, max: 200, initial: 5, algorithm: 'gradient' }),
-      ),
-      await run('adaptive AIMD', adaptive({ min: 1, max: 200, initial: 5, algorithm: 'aimd' })),
-    ];
-    const group = this.name;
-    return [...fixed, ...adaptiveOutcomes].map((outcome) => {
-      const isAdaptive = outcome.label.startsWith('adaptive');
-      const throughputRatio = outcome.throughput / best.throughput;
-      const p99Ratio = outcome.p99 / best.p99;
+    const names = Object.keys(contenders);
+    const samples = await interleaved(import.meta.url, names, ROUNDS);
+    const best = FIXED.map(fixedName).reduce((a, b) =>
+      figure(samples, b, 'throughput').median > figure(samples, a, 'throughput').median ? b : a,
+    );
+    return names.map((name) => {
+      const throughput = ratioSpread(samples, name, best, 'throughput');
+      const p99 = ratioSpread(samples, name, best, 'p99');
+      const failures = figure(samples, name, 'failures');
+      const rate = (value: number): string => `${Math.round(value)}/s`;
       return {
-        group,
-        name: `${outcome.label}${outcome === best ? ' (best fixed)' : ''}`,
-        value: `${Math.round(outcome.throughput)} sessions/s, join p99 ${formatMs(outcome.p99)}, ${outcome.failures} failed, ends at ${outcome.finalLimit}`,
-        ratio: `${ratio(outcome.throughput, best.throughput)} throughput, ${p99Ratio.toFixed(2)}x p99`,
-        ...(isAdaptive
+        group: this.name,
+        name: `${name}${name === best ? ' (best fixed)' : ''}`,
+        value: [
+          `${formatSpread(figure(samples, name, 'throughput'), rate)} sessions`,
+          `join p99 ${formatSpread(figure(samples, name, 'p99'), formatMs)}`,
+          `${formatSpread(failures, count)} failed`,
+          `ends at ${formatSpread(figure(samples, name, 'finalLimit'), count)}`,
+        ].join(', '),
+        ratio: `${formatSpread(throughput, times)} throughput, ${formatSpread(p99, times)} p99`,
+        ...(name in ADAPTIVE
           ? {
               target: '>= 0.95x best throughput, <= 1.1x its p99, failed <= 1% of starts',
-              met: throughputRatio >= 0.95 && p99Ratio <= 1.1 && outcome.failures <= REQUESTS / 100,
+              met:
+                throughput.median >= 0.95 && p99.median <= 1.1 && failures.median <= REQUESTS / 100,
             }
           : {}),
       };

@@ -1,4 +1,7 @@
+import pLimit from 'p-limit';
+import { adaptive } from '../../src/admission/adaptive/adaptive-limit.js';
 import {
+  type AdmissionRun,
   DEFAULT_SCENARIO,
   type DemoScenario,
   type RunReport,
@@ -11,6 +14,8 @@ import { SimulatedBackend } from '../../src/providers/simulated/simulated-backen
 import type { BenchCase, Row } from '../measure.js';
 
 const CAP = 100;
+/** What the simulation can set up at once before setups slow down and fail; hidden. */
+const HIDDEN_CAPACITY = DEFAULT_SCENARIO.simulation.setupCapacity!;
 /**
  * The demo's burst, with calls long enough (1.5-2.5 s) to still be running when the burst's
  * last setups finish: what makes check-then-create overshoot the cap.
@@ -21,10 +26,15 @@ const SCENARIO: DemoScenario = {
 };
 
 /**
- * The Go pattern: check the count and the health, then create. Every caller that checks
- * before the others' creates land sees room, so a burst overshoots the cap.
+ * Runs every request at once straight against the backend, `attempt(backend, i)` deciding
+ * how: it says whether the request joined or was refused by the caller's own check; a
+ * BackendError counts as a failed setup.
  */
-async function checkThenCreate(): Promise<RunReport> {
+async function straight(
+  label: string,
+  cap: number | undefined,
+  attempt: (backend: SimulatedBackend, i: number) => Promise<'joined' | 'refused'>,
+): Promise<RunReport> {
   const backend = new SimulatedBackend({ providerConfig: SCENARIO.simulation });
   await backend.start();
   const started = performance.now();
@@ -34,14 +44,10 @@ async function checkThenCreate(): Promise<RunReport> {
   await Promise.all(
     Array.from({ length: SCENARIO.requests }, async (_, i) => {
       const t0 = performance.now();
-      const health = await backend.healthCheck();
-      if (backend.getActiveSessionCount() >= CAP || !health.healthy) {
-        refused.capacity = (refused.capacity ?? 0) + 1;
-        return;
-      }
       try {
-        await backend.createSession({ userId: `caller-${i}` });
-        joinMs.push(performance.now() - t0);
+        const outcome = await attempt(backend, i);
+        if (outcome === 'joined') joinMs.push(performance.now() - t0);
+        else refused.capacity = (refused.capacity ?? 0) + 1;
       } catch (error) {
         if (!(error instanceof BackendError)) throw error;
         setupFailures++;
@@ -50,7 +56,7 @@ async function checkThenCreate(): Promise<RunReport> {
   );
   await Promise.all(backend.listSessions().map((s) => s.closed));
   const report: RunReport = {
-    label: 'check-then-create',
+    label,
     requested: SCENARIO.requests,
     admitted: joinMs.length,
     queued: 0,
@@ -58,14 +64,48 @@ async function checkThenCreate(): Promise<RunReport> {
     setupFailures,
     joinMs,
     peakActive: backend.simulationStats().peakOpenSessions,
-    cap: CAP,
+    cap,
     wallMs: performance.now() - started,
   };
   await backend.stop();
   return report;
 }
 
-function rows(group: string, report: RunReport, anchor: RunReport): Row[] {
+/**
+ * The Go pattern: check the count and the health, then create. Every caller that checks
+ * before the others' creates land sees room, so a burst overshoots the cap.
+ */
+function checkThenCreate(): Promise<RunReport> {
+  return straight('check-then-create', CAP, async (backend, i) => {
+    const health = await backend.healthCheck();
+    if (backend.getActiveSessionCount() >= CAP || !health.healthy) return 'refused';
+    await backend.createSession({ userId: `caller-${i}` });
+    return 'joined';
+  });
+}
+
+/**
+ * The plain alternative: one p-limit on sessions, held until the call ends, and one on
+ * setups inside it. `setups` undefined: no limit on setups.
+ */
+function pLimited(setups: number | undefined): Promise<RunReport> {
+  const sessions = pLimit(CAP);
+  const setupLimit = setups === undefined ? undefined : pLimit(setups);
+  const label = `p-limit(${CAP})${setups === undefined ? '' : ` + p-limit(${setups})`}`;
+  return straight(label, CAP, (backend, i) =>
+    sessions(async () => {
+      const create = () => backend.createSession({ userId: `caller-${i}` });
+      const session = await (setupLimit === undefined ? create() : setupLimit(create));
+      // The outer slot is the session's: it is freed when the call ends.
+      await session.closed;
+      return 'joined' as const;
+    }),
+  );
+}
+
+const TARGET = `peak <= ${CAP}, no failures`;
+
+function rows(group: string, report: RunReport, anchor: RunReport, targeted: boolean): Row[] {
   const p99 = percentile(report.joinMs, 99);
   const oversubscribed =
     report.cap === undefined ? '' : `, ${Math.max(0, report.peakActive - report.cap)} over the cap`;
@@ -81,27 +121,42 @@ function rows(group: string, report: RunReport, anchor: RunReport): Row[] {
       name: `${report.label}: joined, setup failures, peak active`,
       value: `${report.admitted} joined, ${report.setupFailures} failed, peak ${report.peakActive}${oversubscribed}`,
       ratio: `${(report.admitted / Math.max(1, anchor.admitted)).toFixed(2)}x joined`,
-      ...(report.label === 'Admission'
-        ? {
-            target: `peak <= ${CAP}, no failures`,
-            met: report.peakActive <= CAP && report.setupFailures === 0,
-          }
+      ...(targeted
+        ? { target: TARGET, met: report.peakActive <= CAP && report.setupFailures === 0 }
         : {}),
     },
   ];
 }
 
+/** Admission with its setup concurrency right, wrong both ways, and found by itself. */
+const ADMISSION_RUNS: (() => AdmissionRun)[] = [
+  () => ({ label: `Admission, setups ${HIDDEN_CAPACITY} (the hidden capacity)` }),
+  () => ({ label: 'Admission, setups 10 (too low)', setupConcurrency: 10 }),
+  () => ({ label: 'Admission, setups 60 (too high)', setupConcurrency: 60 }),
+  () => ({
+    label: 'Admission, setups adaptive AIMD',
+    setupConcurrency: adaptive({ min: 1, max: CAP, initial: 5, algorithm: 'aimd' }),
+  }),
+  () => ({
+    label: 'Admission, setups adaptive gradient',
+    setupConcurrency: adaptive({ min: 1, max: CAP, initial: 5, algorithm: 'gradient' }),
+  }),
+];
+
 export const burst: BenchCase = {
-  name: `burst model: ${SCENARIO.requests} simultaneous starts, simulated contention`,
+  name: `burst model: ${SCENARIO.requests} simultaneous starts, cap ${CAP}, setup capacity ${HIDDEN_CAPACITY} hidden in the simulation`,
   command: 'npm run bench -- burst',
   async run(): Promise<Row[]> {
     const bare = await runWithoutAdmission(SCENARIO);
-    const racy = await checkThenCreate();
-    const admitted = await runWithAdmission(SCENARIO);
-    return [
-      ...rows(this.name, bare, bare),
-      ...rows(this.name, racy, bare),
-      ...rows(this.name, admitted, bare),
-    ];
+    const group = this.name;
+    const out = rows(group, bare, bare, false);
+    out.push(...rows(group, await checkThenCreate(), bare, false));
+    for (const setups of [HIDDEN_CAPACITY, 10, 60, undefined]) {
+      out.push(...rows(group, await pLimited(setups), bare, false));
+    }
+    for (const makeRun of ADMISSION_RUNS) {
+      out.push(...rows(group, await runWithAdmission(SCENARIO, makeRun()), bare, true));
+    }
+    return out;
   },
 };

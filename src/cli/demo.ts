@@ -1,3 +1,4 @@
+import type { AdaptiveLimit } from '../admission/adaptive/adaptive-limit.js';
 import { Admission } from '../admission/admission.js';
 import type { AdmissionOptions } from '../admission/options.js';
 import { AdmissionError, BackendError } from '../iface/errors.js';
@@ -95,15 +96,34 @@ export async function runWithoutAdmission(
   return report;
 }
 
+/** What a run through `Admission` may change from the demo's own settings. */
+export interface AdmissionRun {
+  /** The run's name in reports. Default `Admission`. */
+  readonly label?: string;
+  /**
+   * Concurrent setups in place of the demo's, which is the simulation's hidden capacity: a
+   * guess too low or too high, or an adaptive limit, shows what not knowing it costs.
+   */
+  readonly setupConcurrency?: number | AdaptiveLimit;
+  readonly onAnswered?: OnAnswered;
+}
+
 /** The same burst through `Admission`: cap, tenant caps, a queue and setup smoothing. */
 export async function runWithAdmission(
   scenario: DemoScenario,
-  onAnswered: OnAnswered = () => {},
+  run: AdmissionRun = {},
 ): Promise<RunReport> {
+  const onAnswered = run.onAnswered ?? (() => {});
   const backend = new SimulatedBackend({ providerConfig: scenario.simulation });
   await backend.start();
   const cap = DEMO_ADMISSION.maxConcurrentSessions;
-  const admission = new Admission(backend, DEMO_ADMISSION);
+  const admission = new Admission(backend, {
+    ...DEMO_ADMISSION,
+    setup: {
+      ...DEMO_ADMISSION.setup,
+      concurrency: run.setupConcurrency ?? DEMO_ADMISSION.setup.concurrency,
+    },
+  });
   let queued = 0;
   admission.on('queued', () => queued++);
   const refused: Record<string, number> = {};
@@ -128,7 +148,7 @@ export async function runWithAdmission(
   );
   await Promise.all(sessions.map((s) => s.closed));
   const report = finish(
-    'Admission',
+    run.label ?? 'Admission',
     scenario,
     backend,
     started,
@@ -222,7 +242,7 @@ export async function runDemo(scenario: DemoScenario, out: NodeJS.WriteStream): 
     runWithoutAdmission(scenario, onAnswered),
   );
   const admitted = await withProgress(out, 'through Admission', scenario.requests, (onAnswered) =>
-    runWithAdmission(scenario, onAnswered),
+    runWithAdmission(scenario, { onAnswered }),
   );
   out.write(`\n${formatReports([bare, admitted])}\n\n${summarize(bare, admitted)}\n`);
 }

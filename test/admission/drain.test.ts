@@ -67,7 +67,9 @@ describe('drain', () => {
     expect(session.state).toBe('closed');
     await expect(session.closed).resolves.toMatchObject({ reason: 'drained' });
     expect(settingUp.result.error).toMatchObject({ code: 'draining', tenantId: 'default' });
+    // Its signal is first read after the revoke: made then, already aborted with the reason.
     expect(slot.signal.aborted).toBe(true);
+    expect(slot.signal.reason).toMatchObject({ code: 'draining', tenantId: 'job' });
     expect(drained.result.value).toMatchObject({
       timedOut: true,
       closedAtDeadline: 1,

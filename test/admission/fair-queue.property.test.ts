@@ -133,9 +133,14 @@ describe.each([[['a', 'b']], [['a', 'b', 'c', 'd', 'e']]])(
                 const chosen = queue.next();
                 expect(chosen).toBe(model.next());
                 if (chosen === undefined) break;
-                queue.served(chosen);
+                // Serving counts the tenant's new slot.
+                const hold = queue.served(chosen);
                 model.served(chosen);
-                setHeld(chosen.tenantId, (held.get(chosen.tenantId) ?? 0) + 1);
+                const count = (held.get(chosen.tenantId) ?? 0) + 1;
+                held.set(chosen.tenantId, count);
+                model.setHeld(chosen.tenantId, count);
+                expect(hold.tenantId).toBe(chosen.tenantId);
+                expect(queue.heldBy(chosen.tenantId)).toBe(count);
                 break;
               }
               case 'release': {
@@ -185,9 +190,7 @@ describe('fair queue with many tenants', () => {
         const entry = new Entry(`t${t}`, 0, t);
         queue.push(entry, 0);
         expect(queue.next()).toBe(entry);
-        queue.served(entry);
-        const hold = queue.holdOf(entry.tenantId);
-        queue.granted(hold);
+        const hold = queue.served(entry);
         expect(queue.heldBy(entry.tenantId)).toBe(1);
         queue.released(hold);
       }

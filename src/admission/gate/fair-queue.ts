@@ -15,13 +15,16 @@ export interface QueueEntry {
 interface TenantLine extends TenantHold {
   queued: number;
   blocked: boolean;
-  readonly lanes: Lane[];
+  /** Its lanes, linked through `Lane.sibling` (no array: one object less to touch per grant). */
+  firstLane: Lane | undefined;
 }
 
 /** One tenant's FIFO at one priority level, linked into the bucket of its held count. */
 export interface Lane {
   readonly line: TenantLine;
   readonly level: Level;
+  /** The next lane of the same tenant (another priority). */
+  sibling: Lane | undefined;
   head: QueueEntry | undefined;
   tail: QueueEntry | undefined;
   /** The bucket it is linked into; undefined while its tenant is blocked. */
@@ -116,9 +119,14 @@ export class FairQueue<E extends QueueEntry> {
     else this.#relink(line);
   }
 
-  /** Queues `entry` behind its tenant's waiters. */
-  push(entry: E, priority: number): void {
-    const line = this.#lineOf(entry.tenantId);
+  /**
+   * Queues `entry` behind its tenant's waiters, unless `maxPerTenant` of them wait already:
+   * then returns false and queues nothing. One lookup of the tenant does both.
+   */
+  push(entry: E, priority: number, maxPerTenant = Number.POSITIVE_INFINITY): boolean {
+    const found = this.#lines.get(entry.tenantId);
+    if ((found?.queued ?? 0) >= maxPerTenant) return false;
+    const line = found === undefined ? this.#newLine(entry.tenantId) : this.#reuse(found);
     const lane = this.#laneFor(line, priority);
     entry.lane = lane;
     entry.prev = lane.tail;
@@ -128,6 +136,7 @@ export class FairQueue<E extends QueueEntry> {
     lane.tail = entry;
     line.queued++;
     this.#size++;
+    return true;
   }
 
   /** Unlinks `entry`; a no-op when it is not queued. */
@@ -160,16 +169,18 @@ export class FairQueue<E extends QueueEntry> {
     return undefined;
   }
 
-  /** Dequeues a served entry and sends its tenant to the back of its tie group. */
-  served(entry: E): void {
-    const lane = entry.lane;
-    if (lane === undefined) return;
+  /**
+   * Dequeues a served entry and counts the slot its tenant was granted (as `granted` does: the
+   * tenant moves behind those holding one fewer). Returns the tenant's hold for that slot,
+   * found without a lookup.
+   */
+  served(entry: E): TenantHold {
+    const line = (entry.lane as Lane).line;
+    // Counted first, so emptying its lanes never takes the tenant for idle.
+    line.active++;
     this.remove(entry);
-    const bucket = lane.bucket;
-    if (bucket !== undefined && bucket.last !== lane) {
-      unlink(lane);
-      append(bucket, lane);
-    }
+    this.#relink(line);
+    return line;
   }
 
   /** `tenantId` is at its cap: its waiters are passed over until `unblock`. */
@@ -178,7 +189,7 @@ export class FairQueue<E extends QueueEntry> {
     const line = this.#lines.get(tenantId);
     if (line === undefined || line.blocked) return;
     line.blocked = true;
-    for (const lane of line.lanes) unlink(lane);
+    for (let lane = line.firstLane; lane !== undefined; lane = lane.sibling) unlink(lane);
   }
 
   unblock(tenantId: string): void {
@@ -186,7 +197,9 @@ export class FairQueue<E extends QueueEntry> {
     const line = this.#lines.get(tenantId);
     if (line === undefined || !line.blocked) return;
     line.blocked = false;
-    for (const lane of line.lanes) append(bucketFor(lane.level, line.active), lane);
+    for (let lane = line.firstLane; lane !== undefined; lane = lane.sibling) {
+      append(bucketFor(lane.level, line.active), lane);
+    }
   }
 
   unblockAll(): void {
@@ -207,13 +220,25 @@ export class FairQueue<E extends QueueEntry> {
 
   /** `tenantId`'s line; one about to hold or wait (callers change it right away). */
   #lineOf(tenantId: string): TenantLine {
-    let line = this.#lines.get(tenantId);
-    if (line === undefined) {
-      line = { tenantId, active: 0, queued: 0, blocked: this.#blocked.has(tenantId), lanes: [] };
-      this.#lines.set(tenantId, line);
-    } else if (line.active === 0 && line.queued === 0) {
-      this.#idle--;
-    }
+    const line = this.#lines.get(tenantId);
+    return line === undefined ? this.#newLine(tenantId) : this.#reuse(line);
+  }
+
+  #newLine(tenantId: string): TenantLine {
+    const line = {
+      tenantId,
+      active: 0,
+      queued: 0,
+      blocked: this.#blocked.has(tenantId),
+      firstLane: undefined,
+    };
+    this.#lines.set(tenantId, line);
+    return line;
+  }
+
+  /** `line` is about to hold or wait: it no longer counts as idle. */
+  #reuse(line: TenantLine): TenantLine {
+    if (line.active === 0 && line.queued === 0) this.#idle--;
     return line;
   }
 
@@ -229,14 +254,16 @@ export class FairQueue<E extends QueueEntry> {
   /** Moves `line`'s lanes to the back of the bucket of its held count. */
   #relink(line: TenantLine): void {
     if (line.blocked) return;
-    for (const lane of line.lanes) {
+    for (let lane = line.firstLane; lane !== undefined; lane = lane.sibling) {
       unlink(lane);
       append(bucketFor(lane.level, line.active), lane);
     }
   }
 
   #laneFor(line: TenantLine, priority: number): Lane {
-    for (const lane of line.lanes) if (lane.level.priority === priority) return lane;
+    for (let lane = line.firstLane; lane !== undefined; lane = lane.sibling) {
+      if (lane.level.priority === priority) return lane;
+    }
     let level = this.#levels.find((l) => l.priority === priority);
     if (level === undefined) {
       level = { priority, lanes: new Map(), buckets: new Map(), heap: [] };
@@ -246,6 +273,7 @@ export class FairQueue<E extends QueueEntry> {
     const lane: Lane = {
       line,
       level,
+      sibling: line.firstLane,
       head: undefined,
       tail: undefined,
       bucket: undefined,
@@ -255,7 +283,7 @@ export class FairQueue<E extends QueueEntry> {
     // A new tenant joins the back of its tie group: served after those already waiting.
     if (!line.blocked) append(bucketFor(level, line.active), lane);
     level.lanes.set(line.tenantId, lane);
-    line.lanes.push(lane);
+    line.firstLane = lane;
     return lane;
   }
 
@@ -263,7 +291,12 @@ export class FairQueue<E extends QueueEntry> {
     unlink(lane);
     const { level, line } = lane;
     level.lanes.delete(line.tenantId);
-    line.lanes.splice(line.lanes.indexOf(lane), 1);
+    if (line.firstLane === lane) line.firstLane = lane.sibling;
+    else {
+      let before = line.firstLane as Lane;
+      while (before.sibling !== lane) before = before.sibling as Lane;
+      before.sibling = lane.sibling;
+    }
     if (level.lanes.size === 0) this.#levels.splice(this.#levels.indexOf(level), 1);
   }
 }

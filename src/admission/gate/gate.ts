@@ -17,7 +17,7 @@ import { FairQueue } from './fair-queue.js';
 import type { Limits } from './limits.js';
 import type { Refusals } from './refusals.js';
 import { RetryEstimator } from './retry-estimator.js';
-import { Slot, SlotList } from './slot.js';
+import { Slot, SlotList, type TenantHold } from './slot.js';
 import { runHolding, Waiter, type Work } from './waiter.js';
 
 type SyncOrAsync<T> = T | Promise<T>;
@@ -219,7 +219,8 @@ export class Gate {
   // ---------------------------------------------------------------- queueing
 
   #mustQueue(tenantId: string): boolean {
-    return this.#queue.sizeOf(tenantId) > 0 || (this.#globalBlocked && this.#queue.size > 0);
+    // The global test first: in a burst it settles most requests without a tenant lookup.
+    return (this.#globalBlocked && this.#queue.size > 0) || this.#queue.sizeOf(tenantId) > 0;
   }
 
   #afterDirectAttempt(request: GateRequest, result: AcquireResult): Promise<unknown> {
@@ -248,10 +249,6 @@ export class Gate {
       const retryAfterMs = this.#estimateRetry(tenantId, blockedBy);
       return rejectSoon(this.#refuse(request, blockedBy, { retryAfterMs }));
     }
-    if (this.#queue.size >= queue.maxSize || this.#queue.sizeOf(tenantId) >= queue.maxPerTenant) {
-      const retryAfterMs = this.#estimateRetry(tenantId, 'capacity');
-      return rejectSoon(this.#refuse(request, 'queue_full', { retryAfterMs }));
-    }
     const waiter = new Waiter(
       tenantId,
       performance.now(),
@@ -259,8 +256,14 @@ export class Gate {
       request.work,
       request.reportRefusal,
     );
+    if (
+      this.#queue.size >= queue.maxSize ||
+      !this.#queue.push(waiter, request.priority, queue.maxPerTenant)
+    ) {
+      const retryAfterMs = this.#estimateRetry(tenantId, 'capacity');
+      return rejectSoon(this.#refuse(request, 'queue_full', { retryAfterMs }));
+    }
     const promise = waiter.promise();
-    this.#queue.push(waiter, request.priority);
     if (wait !== Number.POSITIVE_INFINITY) this.#deadlines.add(waiter, wait);
     if (signal !== undefined) {
       waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted', signal.reason));
@@ -306,10 +309,14 @@ export class Gate {
     }
   }
 
-  #grant(lease: Lease, waitedMs: number): Slot {
+  /** `counted`: the tenant's hold, when the fair queue has counted this grant already. */
+  #grant(lease: Lease, waitedMs: number, counted?: TenantHold): Slot {
     this.#active++;
-    const hold = this.#queue.holdOf(lease.tenantId);
-    this.#queue.granted(hold);
+    let hold = counted;
+    if (hold === undefined) {
+      hold = this.#queue.holdOf(lease.tenantId);
+      this.#queue.granted(hold);
+    }
     const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.#events.wants('admitted')) {
@@ -387,11 +394,11 @@ export class Gate {
     }
     waiter.state = 'done';
     waiter.detach();
-    this.#queue.served(waiter);
+    const hold = this.#queue.served(waiter);
     this.#deadlines.trim(waiter.waitMs);
     const waitedMs = now - waiter.enqueuedAt;
     this.#emitDequeued(waiter, 'admitted', waitedMs);
-    waiter.grant(this.#grant(result, waitedMs));
+    waiter.grant(this.#grant(result, waitedMs, hold));
     return true;
   }
 

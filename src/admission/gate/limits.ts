@@ -65,6 +65,8 @@ export class Limits implements CapsView {
 
   /** The cap in force for `tenantId` (`Infinity` when none). */
   tenant(tenantId: string): number {
+    // Most deployments name no tenant: then no lookup (with many tenants, each one a cache miss).
+    if (this.#tenantMax.size === 0) return this.#tenantDefault;
     return this.#tenantMax.get(tenantId) ?? this.#tenantDefault;
   }
 

@@ -33,6 +33,9 @@ export class Slot {
   #released = false;
   readonly #releaser: SlotReleaser;
   #controller: AbortController | undefined;
+  #revoked = false;
+  #revokeReason: unknown;
+  #watcher: ((reason: unknown) => void) | undefined;
 
   /** @internal Slots are made by the admission gate. */
   constructor(
@@ -63,8 +66,24 @@ export class Slot {
    * the slot. Created on first use so slots nobody watches cost nothing.
    */
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#revoked) this.#controller.abort(this.#revokeReason);
+    }
     return this.#controller.signal;
+  }
+
+  /**
+   * @internal The holder's one watcher (`undefined` to stop watching): told the reason once
+   * if the slot is revoked, at once if it already was. Costs no AbortSignal and no listener,
+   * which the session flow would otherwise pay on every session.
+   */
+  watchRevoke(stop: ((reason: unknown) => void) | undefined): void {
+    this.#watcher = stop;
+    if (stop !== undefined && this.#revoked) {
+      this.#watcher = undefined;
+      stop(this.#revokeReason);
+    }
   }
 
   /** Gives the slot back. Returns true the first time, false afterwards. */
@@ -77,8 +96,13 @@ export class Slot {
 
   /** @internal Signals the holder to stop (drain deadline, lease lost). */
   revoke(reason: unknown): void {
-    this.#controller ??= new AbortController();
-    this.#controller.abort(reason);
+    if (this.#revoked) return;
+    this.#revoked = true;
+    this.#revokeReason = reason;
+    this.#controller?.abort(reason);
+    const stop = this.#watcher;
+    this.#watcher = undefined;
+    stop?.(reason);
   }
 }
 

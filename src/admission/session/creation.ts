@@ -30,8 +30,9 @@ export class Creation {
   #session: VoiceSession | undefined;
   #failed = false;
   #ended = false;
-  readonly #gone: Promise<void>;
-  #markGone!: () => void;
+  /** Made on first use: only keyed creations are waited for. */
+  #gone: Promise<void> | undefined;
+  #markGone: (() => void) | undefined;
 
   /**
    * @param answered called for every caller rejected, with its error.
@@ -47,9 +48,6 @@ export class Creation {
     this.userId = userId;
     this.#answered = answered;
     this.#onAbortedBy = abortedBy;
-    this.#gone = new Promise((resolve) => {
-      this.#markGone = resolve;
-    });
   }
 
   /** Aborts when nobody will receive the session: every caller left, or it was cancelled. */
@@ -71,6 +69,13 @@ export class Creation {
 
   /** Settles once the creation is over: it failed, or its session closed and its slot is free. */
   get gone(): Promise<void> {
+    if (this.#gone === undefined) {
+      this.#gone = this.#ended
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            this.#markGone = resolve;
+          });
+    }
     return this.#gone;
   }
 
@@ -127,7 +132,7 @@ export class Creation {
   /** Everything the creation paid for is gone; its key is free. */
   end(): void {
     this.#ended = true;
-    this.#markGone();
+    this.#markGone?.();
   }
 
   #rejectAll(error: unknown): void {

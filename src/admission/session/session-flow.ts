@@ -47,10 +47,10 @@ interface SetupStart {
 export class SessionFlow {
   readonly #options: SessionFlowOptions;
   readonly #keys = new KeyedCreations();
-  /** Slots held by a creation, from their grant until they are released. */
-  readonly #held = new Set<Slot>();
+  /** Slots held by a creation, from their grant until they are released (counts, no sets). */
+  #holding = 0;
   /** Of those, the slots in their setup phase, and the slots bound to a live session. */
-  readonly #settingUp = new Set<Slot>();
+  #settingUp = 0;
   readonly #bound = new Map<Slot, VoiceSession>();
   readonly #answered = (tenantId: string, error: unknown): void =>
     this.#reportRefused(tenantId, error);
@@ -65,7 +65,7 @@ export class SessionFlow {
 
   /** Sessions in their setup phase (holding a slot, backend create under way or waiting). */
   get settingUp(): number {
-    return this.#settingUp.size;
+    return this.#settingUp;
   }
 
   /** Sessions created here and not yet closed. */
@@ -75,7 +75,7 @@ export class SessionFlow {
 
   /** Slots held by creations (setting up, live, or closing a session nobody received). */
   get holding(): number {
-    return this.#held.size;
+    return this.#holding;
   }
 
   /** The session bound to `slot`, if any. */
@@ -119,13 +119,14 @@ export class SessionFlow {
     );
     if (key !== undefined) this.#keys.hold(key, creation);
     const joined = creation.join(options.signal);
-    void this.#run(creation, config, options, key).finally(() => creation.end());
+    void this.#run(creation, config, options, key);
     return joined;
   }
 
   /**
    * Runs one creation to its end: the span is ended here and only here, once the callers have
-   * their answer; the returned promise settles once the slot is released.
+   * their answer; the creation ends, and the returned promise settles, once the slot is
+   * released.
    */
   async #run(
     creation: Creation,
@@ -133,13 +134,17 @@ export class SessionFlow {
     options: CreateSessionOptions,
     key: string | undefined,
   ): Promise<void> {
-    const span = this.#options.tracer?.startAdmission({
-      tenantId: creation.tenantId,
-      userId: config.userId,
-    });
-    const { result, released } = await this.#admitAndSetUp(creation, config, options, key, span);
-    span?.end(result);
-    await released;
+    try {
+      const span = this.#options.tracer?.startAdmission({
+        tenantId: creation.tenantId,
+        userId: config.userId,
+      });
+      const { result, released } = await this.#admitAndSetUp(creation, config, options, key, span);
+      span?.end(result);
+      await released;
+    } finally {
+      creation.end();
+    }
   }
 
   async #admitAndSetUp(
@@ -164,7 +169,7 @@ export class SessionFlow {
       creation.fail(error);
       return this.#ended(error, 0);
     }
-    this.#held.add(slot);
+    this.#holding++;
     const claimKey = key === undefined ? undefined : `${creation.tenantId}\n${key}`;
     if (claimKey !== undefined && store.claim !== undefined) {
       const refused = await this.#claim(slot, claimKey);
@@ -199,8 +204,8 @@ export class SessionFlow {
     const { backend, smoother } = this.#options;
     const stopTimer = this.#setupTimer(creation);
     // A drain deadline or a lost lease stops the setup too.
-    const detachSlot = whenAborted(slot.signal, () => creation.cancel(slot.signal.reason));
-    this.#settingUp.add(slot);
+    slot.watchRevoke((reason) => creation.cancel(reason));
+    this.#settingUp++;
     const started = performance.now();
     let start: SetupStart | undefined;
     const create = (): Promise<VoiceSession> => {
@@ -215,8 +220,8 @@ export class SessionFlow {
       );
     } catch (caught) {
       stopTimer();
-      detachSlot();
-      this.#settingUp.delete(slot);
+      slot.watchRevoke(undefined);
+      this.#settingUp--;
       // The backend's create has settled (or never started): nothing is left to pay for.
       this.#release(slot);
       const error = this.#nameFailure(caught, creation);
@@ -227,8 +232,8 @@ export class SessionFlow {
       return this.#ended(error, slot.waitedMs);
     }
     stopTimer();
-    detachSlot();
-    this.#settingUp.delete(slot);
+    slot.watchRevoke(undefined);
+    this.#settingUp--;
     if (start !== undefined) this.#learn(slot, start, false);
 
     if (!creation.deliver(session)) {
@@ -267,11 +272,9 @@ export class SessionFlow {
   #bind(slot: Slot, session: VoiceSession, claimKey: string | undefined): Promise<void> {
     const { store, gate } = this.#options;
     this.#bound.set(slot, session);
-    const detach = whenAborted(slot.signal, () =>
-      closeSession(session, endReasonFor(slot.signal.reason)),
-    );
+    slot.watchRevoke((reason) => closeSession(session, endReasonFor(reason)));
     const released = session.closed.then(() => {
-      detach();
+      slot.watchRevoke(undefined);
       this.#bound.delete(slot);
       this.#release(slot);
     });
@@ -284,7 +287,9 @@ export class SessionFlow {
   }
 
   #release(slot: Slot): void {
-    this.#held.delete(slot);
+    if (slot.released) return;
+    // Counted out first: whoever the release wakes (a drain) sees the slot gone.
+    this.#holding--;
     slot.release();
   }
 
@@ -379,13 +384,6 @@ interface Outcome {
 const DONE: Promise<void> = Promise.resolve();
 
 function noTimer(): void {}
-
-/** Like `onAbort`, but runs `stop` at once when the signal has already aborted. */
-function whenAborted(signal: AbortSignal, stop: () => void): () => void {
-  if (!signal.aborted) return onAbort(signal, stop);
-  stop();
-  return noTimer;
-}
 
 /** Closes a session nobody will use; a failing close is reported, never dropped. */
 function closeSession(session: VoiceSession, reason: SessionEndReason): void {
