@@ -46,19 +46,14 @@ export const errorBody = {
   },
 } as const;
 
-const sessionIdParams = {
-  type: 'object',
-  required: ['id'],
-  additionalProperties: false,
-  properties: { id: id('Session id, as returned by `POST /v1/sessions`.', 256) },
-} as const;
-
-const slotIdParams = {
-  type: 'object',
-  required: ['id'],
-  additionalProperties: false,
-  properties: { id: id('Slot id, as returned by `POST /v1/slots`.', 64) },
-} as const;
+/** Path parameters naming one resource by its `id`. */
+const idParams = (description: string, maxLength: number) =>
+  ({
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: { id: id(description, maxLength) },
+  }) as const;
 
 export const createSessionBody = {
   type: 'object',
@@ -100,40 +95,33 @@ const sessionProperties = {
   createdAt: { type: 'number', description: 'Epoch milliseconds.' },
 } as const;
 
-export const createdSession = {
-  type: 'object',
-  required: ['id', 'provider', 'tenantId', 'userId', 'state', 'createdAt', 'connection'],
-  additionalProperties: false,
-  properties: {
-    ...sessionProperties,
-    connection: {
-      type: 'object',
-      required: ['url', 'roomName', 'token'],
-      additionalProperties: false,
-      description: 'How the caller joins. The token is given only in this response.',
-      properties: {
-        url: { type: 'string' },
-        roomName: { type: 'string' },
-        token: { type: 'string', description: 'Join token for the caller (a LiveKit JWT).' },
-      },
-    },
-  },
-} as const;
+/** A session as the API shows it; `connection` differs between creation and later reads. */
+const session = <Connection extends { readonly properties: object }>(connection: Connection) =>
+  ({
+    type: 'object',
+    required: ['id', 'provider', 'tenantId', 'userId', 'state', 'createdAt', 'connection'],
+    additionalProperties: false,
+    properties: { ...sessionProperties, connection },
+  }) as const;
 
-export const sessionInfo = {
+export const createdSession = session({
   type: 'object',
-  required: ['id', 'provider', 'tenantId', 'userId', 'state', 'createdAt', 'connection'],
+  required: ['url', 'roomName', 'token'],
   additionalProperties: false,
+  description: 'How the caller joins. The token is given only in this response.',
   properties: {
-    ...sessionProperties,
-    connection: {
-      type: 'object',
-      required: ['url', 'roomName'],
-      additionalProperties: false,
-      properties: { url: { type: 'string' }, roomName: { type: 'string' } },
-    },
+    url: { type: 'string' },
+    roomName: { type: 'string' },
+    token: { type: 'string', description: 'Join token for the caller (a LiveKit JWT).' },
   },
-} as const;
+} as const);
+
+export const sessionInfo = session({
+  type: 'object',
+  required: ['url', 'roomName'],
+  additionalProperties: false,
+  properties: { url: { type: 'string' }, roomName: { type: 'string' } },
+} as const);
 
 export const closedSession = {
   type: 'object',
@@ -233,7 +221,10 @@ export const webhookOutcome = {
   },
 } as const;
 
-export const params = { session: sessionIdParams, slot: slotIdParams } as const;
+export const params = {
+  session: idParams('Session id, as returned by `POST /v1/sessions`.', 256),
+  slot: idParams('Slot id, as returned by `POST /v1/slots`.', 64),
+} as const;
 
 export const latencyBody = {
   type: 'object',
