@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
 import { eventually, onCleanup } from '../providers/livekit/fixture.js';
 import {
   type RealServer,
@@ -84,4 +85,45 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
     },
     300_000,
   );
+
+  it('a burst of 8 starts through an Admission of cap 2 on a worker of 2 slots: every start gets its agent, no job is rejected, at most 2 held', async () => {
+    const real = await startRealServer();
+    const { apiKey, apiSecret } = real.server;
+    const worker = await startAgentWorker({
+      wsUrl: real.wsUrl,
+      apiKey,
+      apiSecret,
+      agentName: 'intake',
+      numIdleProcesses: 0,
+      cap: 2,
+    });
+    onCleanup(() => worker.stop());
+    // Each create resolves only once its agent is in the room (awaitAgent).
+    const backend = await realBackend(real, {
+      emptyTimeout: 60,
+      awaitAgent: { timeoutMs: 120_000, pollIntervalMs: 100 },
+    });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 2,
+      queue: { maxSize: 8, timeoutMs: Number.POSITIVE_INFINITY },
+      // Job processes start slowly on a loaded machine: the test's own timeout is the bound.
+      setup: { timeoutMs: Number.POSITIVE_INFINITY },
+      health: false,
+      telemetry: false,
+    });
+
+    // A call ends (its room is deleted, the application's slot comes back) as soon as its
+    // agent is in: the next start is dispatched while the worker may still count that call.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const session = await admission.createSession({ userId: `caller-${i}` });
+        await session.close();
+      }),
+    );
+
+    const state = await worker.until((s) => s.held === 0);
+    expect(state.rejected).toEqual([]);
+    expect(state.accepted).toHaveLength(8);
+    expect(state.peakHeld).toBeLessThanOrEqual(2);
+  }, 300_000);
 });

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { admitAgentJobs } from '../../src/integrations/livekit-agents.js';
+import { API_KEY, API_SECRET, eventually, startStandIn } from '../providers/livekit/fixture.js';
 import { describeWithBinary } from '../support/binaries.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { startRedis } from '../support/redis-server.js';
@@ -35,20 +36,24 @@ describe('LiveKit agents adapter', () => {
       maxConcurrentSessions: 2,
       health: false,
     });
-    const jobs = admitAgentJobs(admission, { tenantOf: (job) => job.room?.name ?? 'default' });
-    expect(jobs.loadThreshold).toBe(1);
+    const jobs = admitAgentJobs(admission, {
+      tenantOf: (job) => job.room?.name ?? 'default',
+      waitForSlotMs: 0,
+    });
+    // The server's default target load: it offers jobs only to workers below it.
+    expect(jobs.loadThreshold).toBe(0.7);
     const [a, b, c] = [jobRequest('a'), jobRequest('b'), jobRequest('c')];
     await jobs.requestFunc(a.request);
     await jobs.requestFunc(b.request);
     await jobs.requestFunc(c.request);
     expect([a.answers, b.answers, c.answers]).toEqual([['accepted'], ['accepted'], ['rejected']]);
     expect(admission.active).toBe(2);
-    // FULL exactly at capacity: load 1 >= loadThreshold 1.
-    expect(await jobs.loadFunc(workerRunning(['a', 'b']))).toBe(1);
+    // Without waiting, FULL exactly at capacity: utilization 1 reports the threshold itself.
+    expect(await jobs.loadFunc(workerRunning(['a', 'b']))).toBe(jobs.loadThreshold);
 
     // Job a ends: its slot is freed once it has been missing from two load reports.
-    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(1);
-    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(0.5);
+    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(jobs.loadThreshold);
+    expect(await jobs.loadFunc(workerRunning(['b']))).toBeCloseTo(0.5 * 0.7);
     expect(jobs.heldJobs()).toBe(1);
     const d = jobRequest('d');
     await jobs.requestFunc(d.request);
@@ -66,7 +71,7 @@ describe('LiveKit agents adapter', () => {
       const jobs = admitAgentJobs(admission, { startTimeoutMs: 30_000 });
       await jobs.requestFunc(jobRequest('never-starts').request);
       vi.advanceTimersByTime(29_000);
-      expect(await jobs.loadFunc(workerRunning([]))).toBe(0.5);
+      expect(await jobs.loadFunc(workerRunning([]))).toBeCloseTo(0.5 * 0.7);
       vi.advanceTimersByTime(2_000);
       expect(await jobs.loadFunc(workerRunning([]))).toBe(0);
 
@@ -82,6 +87,68 @@ describe('LiveKit agents adapter', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('LiveKit agents adapter with the server (stand-in)', () => {
+  async function fullWorker(options: { waitForSlotMs: number }) {
+    const standIn = await startStandIn();
+    standIn.addRoom('room-a');
+    standIn.addRoom('room-b');
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10 },
+      health: false,
+      telemetry: false,
+    });
+    const jobs = admitAgentJobs(admission, {
+      server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+      ...options,
+    });
+    const a = jobRequest('a');
+    await jobs.requestFunc(a.request);
+    expect(a.answers).toEqual(['accepted']);
+    return { standIn, admission, jobs };
+  }
+
+  it('a job offered while every slot is taken waits, and takes the slot of the job whose room is gone', async () => {
+    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 600_000 });
+    // Full, yet below the server's target load: the server keeps offering jobs.
+    expect(await jobs.loadFunc(workerRunning([]))).toBeLessThan(jobs.loadThreshold);
+
+    const b = jobRequest('b');
+    const answered = jobs.requestFunc(b.request);
+    // Job b waits while the checks find room a still there.
+    const before = standIn.calls('RoomService/ListRooms');
+    await eventually(() => standIn.calls('RoomService/ListRooms') >= before + 2);
+    expect(b.answers).toEqual([]);
+
+    // Job a's call ends: its room is deleted, and job b gets the slot without a load report.
+    standIn.finishRoom('room-a');
+    await answered;
+    expect(b.answers).toEqual(['accepted']);
+    expect(jobs.heldJobs()).toBe(1);
+  });
+
+  it('a job that waited without a slot coming back is rejected; with no wait, a full worker reports FULL', async () => {
+    const waiting = await fullWorker({ waitForSlotMs: 50 });
+    const b = jobRequest('b');
+    await waiting.jobs.requestFunc(b.request);
+    expect(b.answers).toEqual(['rejected']);
+    expect(waiting.admission.active).toBe(1);
+
+    const refusing = await fullWorker({ waitForSlotMs: 0 });
+    expect(await refusing.jobs.loadFunc(workerRunning([]))).toBe(refusing.jobs.loadThreshold);
+  });
+
+  it('a job whose agent was in the room and left it gives its slot back at the next load report', async () => {
+    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 0 });
+    standIn.join('room-a', 'agent-a');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(1);
+    standIn.leave('room-a', 'agent-a');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(0);
   });
 });
 

@@ -22,6 +22,8 @@ export interface WorkerConfig {
   readonly storeName?: string;
   /** Claims each job's id as an idempotency key in the store. */
   readonly keyFromJobId?: boolean;
+  /** `admitAgentJobs`' `waitForSlotMs` (its default when absent). */
+  readonly waitForSlotMs?: number;
 }
 
 export type WorkerReport =

@@ -28,9 +28,11 @@ const store =
   config.redisUrl === undefined
     ? memoryStore()
     : redisStore({ redis: new Redis(config.redisUrl), name: config.storeName ?? 'agents' });
-// The worker's slots: the backend is never asked for a session, only slots are taken.
+// The worker's slots: the backend is never asked for a session, only slots are taken. The
+// queue holds the job requests that wait for a slot (waitForSlotMs).
 const admission = new Admission(new ControlledBackend(), {
   maxConcurrentSessions: config.cap,
+  queue: { maxSize: 1_000 },
   health: false,
   telemetry: false,
   store,
@@ -38,6 +40,7 @@ const admission = new Admission(new ControlledBackend(), {
 const jobs = admitAgentJobs(admission, {
   server: { url: config.wsUrl, apiKey: config.apiKey, apiSecret: config.apiSecret },
   ...(config.keyFromJobId ? { idempotencyKey: (job: JobRequest) => job.id } : {}),
+  ...(config.waitForSlotMs === undefined ? {} : { waitForSlotMs: config.waitForSlotMs }),
 });
 let peakHeld = 0;
 let loadReports = 0;
