@@ -24,6 +24,11 @@ export interface WorkerConfig {
   readonly keyFromJobId?: boolean;
   /** `admitAgentJobs`' `waitForSlotMs` (its default when absent). */
   readonly waitForSlotMs?: number;
+  /**
+   * The worker's `initializeProcessTimeout` (@livekit/agents' default 10 s when absent): a job
+   * process not initialized by then is killed and its job never runs.
+   */
+  readonly initializeProcessTimeout?: number;
 }
 
 export type WorkerReport =
@@ -77,7 +82,7 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, WORKER_CONFIG: JSON.stringify(config) },
     detached: true,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   // A test process that dies without stopping it must not leave the worker running.
   const killOnExit = (): void => {
@@ -85,10 +90,13 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
   };
   process.once('exit', killOnExit);
   child.once('exit', () => process.off('exit', killOnExit));
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
+  let output = '';
+  // @livekit/agents logs to stdout (a job that failed to launch, e.g.), Node to stderr.
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   let state = EMPTY;
   const waiters = new Set<{ check: (s: State) => boolean; resolve: (s: State) => void }>();
   child.on('message', (message: WorkerReport) => {
@@ -105,7 +113,7 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
     child.on('message', (message: WorkerReport) => {
       if (message.type === 'registered') resolve();
     });
-    child.once('exit', (code) => reject(new Error(`agent worker exited (${code}): ${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`agent worker exited (${code}): ${output}`)));
   });
   return {
     state: () => state,

@@ -67,6 +67,9 @@ const worker = new AgentServer(
     apiSecret: config.apiSecret,
     agentName: config.agentName,
     numIdleProcesses: config.numIdleProcesses,
+    ...(config.initializeProcessTimeout === undefined
+      ? {}
+      : { initializeProcessTimeout: config.initializeProcessTimeout }),
     host: '127.0.0.1',
     port: 0,
     loadThreshold: jobs.loadThreshold,
