@@ -6,8 +6,10 @@ import {
   realBackend,
   startRealServer,
 } from '../providers/livekit/real-fixture.js';
+import { describeWithBinary } from '../support/binaries.js';
 import { startAgentWorker } from '../support/livekit-agent-worker.js';
 import { describeWithLiveKitServer } from '../support/livekit-server.js';
+import { startRedis } from '../support/redis-server.js';
 
 /** Rooms that have an agent participant in them now, as the server sees it. */
 async function roomsWithAgent(real: RealServer, rooms: readonly string[]): Promise<number> {
@@ -126,4 +128,58 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
     expect(state.accepted).toHaveLength(8);
     expect(state.peakHeld).toBeLessThanOrEqual(2);
   }, 300_000);
+
+  /*
+   * When LiveKit server 1.13.5 hands one job id to a second worker: only inside one job
+   * request (pkg/service/agentservice.go, AgentHandler.JobRequest), which offers the same job
+   * to the next worker when the one asked answered "not available" or its connection closed
+   * while the server waited for its answer (agent.ErrWorkerNotAvailable, ErrWorkerClosed),
+   * until about 3 s after the request (psrpc's default client timeout: JobRequest is sent
+   * without one). A worker that disconnects after it was assigned a job does not get that job
+   * re-dispatched (deregisterWorker: "TODO update dispatch state"; AvailabilityRequest.resuming
+   * is never set), and every new dispatch gets a new job id (pkg/agent/client.go, LaunchJob).
+   * So the second worker sees the same id when the first decided to take it, took its key,
+   * and died before answering: here the first worker exits at its accept.
+   */
+  describeWithBinary('redis-server', 'with a Redis store shared by two workers', () => {
+    it('the same job id reaches both workers and only the first takes it: the second finds its key claimed and rejects it', async () => {
+      const real = await startRealServer();
+      const redis = await startRedis();
+      onCleanup(() => redis.stop());
+      const { apiKey, apiSecret } = real.server;
+      const workers = await Promise.all(
+        [0, 1].map(() =>
+          startAgentWorker({
+            wsUrl: real.wsUrl,
+            apiKey,
+            apiSecret,
+            agentName: 'intake',
+            numIdleProcesses: 0,
+            cap: 2,
+            redisUrl: redis.url,
+            storeName: 'intake-workers',
+            keyFromJobId: true,
+            exitOnAccept: true,
+          }),
+        ),
+      );
+      for (const worker of workers) onCleanup(() => worker.stop());
+      const backend = await realBackend(real, { emptyTimeout: 60 });
+
+      await backend.createSession({ userId: 'caller' });
+      // Whichever worker the server asks first takes the job's key and dies before answering;
+      // the server then offers the same job to the other one.
+      const answers = () => workers.map((w) => w.state());
+      await eventually(
+        () => answers().every((s) => s.accepted.length + s.rejected.length === 1),
+        Number.POSITIVE_INFINITY,
+      );
+      const [first, second] = answers().sort((a, b) => b.accepted.length - a.accepted.length);
+      expect(first!.accepted).toHaveLength(1);
+      expect(first!.rejected).toEqual([]);
+      expect(second!.accepted).toEqual([]);
+      expect(second!.rejected).toEqual(first!.accepted);
+      expect(second!.held).toBe(0);
+    }, 300_000);
+  });
 });

@@ -22,6 +22,11 @@ export interface WorkerConfig {
   readonly storeName?: string;
   /** Claims each job's id as an idempotency key in the store. */
   readonly keyFromJobId?: boolean;
+  /**
+   * Exits at its first accept, before the answer is sent: the server sees the worker's
+   * connection close while it waits for the answer, and offers the same job to another worker.
+   */
+  readonly exitOnAccept?: boolean;
   /** `admitAgentJobs`' `waitForSlotMs` (its default when absent). */
   readonly waitForSlotMs?: number;
   /**

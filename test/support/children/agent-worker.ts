@@ -16,8 +16,9 @@ import { ControlledBackend } from '../controlled-backend.js';
 import { JOINING_AGENT, type WorkerConfig, type WorkerReport } from '../livekit-agent-worker.js';
 
 const config = JSON.parse(process.env.WORKER_CONFIG!) as WorkerConfig;
-const send = (report: WorkerReport): void => {
-  process.send?.(report);
+/** Sends `report` to the parent; `sent` runs once it is out. */
+const send = (report: WorkerReport, sent: () => void = () => undefined): void => {
+  process.send?.(report, sent);
 };
 
 initializeLogger({ pretty: false, level: 'warn' });
@@ -46,17 +47,20 @@ let peakHeld = 0;
 let loadReports = 0;
 const accepted: string[] = [];
 const rejected: string[] = [];
-const report = (): void => {
+const report = (sent?: () => void): void => {
   peakHeld = Math.max(peakHeld, jobs.heldJobs());
-  send({
-    type: 'state',
-    held: jobs.heldJobs(),
-    active: admission.active,
-    peakHeld,
-    accepted,
-    rejected,
-    loadReports,
-  });
+  send(
+    {
+      type: 'state',
+      held: jobs.heldJobs(),
+      active: admission.active,
+      peakHeld,
+      accepted,
+      rejected,
+      loadReports,
+    },
+    sent,
+  );
 };
 
 const worker = new AgentServer(
@@ -78,6 +82,11 @@ const worker = new AgentServer(
       const [accept, reject] = [job.accept.bind(job), job.reject.bind(job)];
       job.accept = (...args) => {
         accepted.push(job.id);
+        if (config.exitOnAccept) {
+          // Dies between deciding to accept (its slot and key taken) and answering.
+          report(() => process.exit(0));
+          return new Promise<never>(() => undefined);
+        }
         return accept(...args);
       };
       job.reject = () => {
