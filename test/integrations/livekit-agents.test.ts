@@ -1,5 +1,6 @@
 import { JobRequest } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
@@ -149,6 +150,82 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     standIn.leave('room-a', 'agent-a');
     await jobs.loadFunc(workerRunning([]));
     expect(jobs.heldJobs()).toBe(0);
+  });
+});
+
+describe('LiveKit agents adapter: invariants (stand-in server with failing calls)', () => {
+  type Step =
+    | { readonly kind: 'offer' }
+    | { readonly kind: 'end'; readonly pick: number }
+    | { readonly kind: 'report' }
+    | { readonly kind: 'fail'; readonly times: number };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.constant({ kind: 'offer' as const }),
+    fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
+    fc.constant({ kind: 'report' as const }),
+    fc.record({ kind: fc.constant('fail' as const), times: fc.integer({ min: 1, max: 4 }) }),
+  );
+
+  it('whatever the order of offers, ended calls, load reports and failed server calls: never more jobs held than slots, every offer answered once, a slot released only once its room is gone', async () => {
+    const standIn = await startStandIn();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(step, { maxLength: 20 }),
+        async (cap, steps) => {
+          run += 1;
+          const admission = new Admission(new ControlledBackend(), {
+            maxConcurrentSessions: cap,
+            queue: { maxSize: 50 },
+            health: false,
+            telemetry: false,
+          });
+          const jobs = admitAgentJobs(admission, {
+            server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+            waitForSlotMs: 20,
+            endCheckIntervalMs: 5,
+          });
+          const offers: { room: string; answers: string[]; answered: Promise<void> }[] = [];
+          const ended = new Set<string>();
+          for (const next of steps) {
+            if (next.kind === 'offer') {
+              const id = `${run}-${offers.length}`;
+              standIn.addRoom(`room-${id}`);
+              const { request, answers } = jobRequest(id);
+              offers.push({ room: `room-${id}`, answers, answered: jobs.requestFunc(request) });
+            } else if (next.kind === 'end') {
+              const live = offers.filter((o) => o.answers[0] === 'accepted' && !ended.has(o.room));
+              const call = live[next.pick % Math.max(1, live.length)];
+              if (call !== undefined) {
+                standIn.finishRoom(call.room);
+                ended.add(call.room);
+              }
+            } else if (next.kind === 'report') {
+              await jobs.loadFunc(workerRunning([]));
+            } else {
+              standIn.inject({
+                methods: ['ListRooms', 'ListParticipants'],
+                error: 'internal',
+                times: next.times,
+              });
+            }
+            expect(jobs.heldJobs()).toBeLessThanOrEqual(cap);
+            expect(admission.active).toBeLessThanOrEqual(cap);
+          }
+          await Promise.all(offers.map((o) => o.answered));
+          standIn.clearFaults();
+          for (const offer of offers) expect(offer.answers).toHaveLength(1);
+
+          // With the server answering, a load report releases exactly the calls that ended.
+          await jobs.loadFunc(workerRunning([]));
+          const live = offers.filter((o) => o.answers[0] === 'accepted' && !ended.has(o.room));
+          expect(jobs.heldJobs()).toBe(live.length);
+          expect(admission.active).toBe(live.length);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 
