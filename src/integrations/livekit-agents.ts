@@ -58,9 +58,9 @@ export interface AgentJobAdmissionOptions {
    */
   readonly serverTargetLoad?: number;
   /**
-   * With `server`, while a job waits for a slot, how often the held jobs' rooms are checked,
-   * so the slot of a call whose room is gone comes back at once rather than at the next load
-   * report (every 2.5 s). Default 250 ms.
+   * With `server`, while a job waits for a slot, how often the held jobs are checked (their
+   * rooms, their agents), so the slot of a call that has ended comes back at once rather than
+   * at the next load report (every 2.5 s). Default 250 ms.
    */
   readonly endCheckIntervalMs?: number;
   /**
@@ -132,11 +132,11 @@ type Presence = 'present' | 'absent' | 'gone' | 'unknown';
  * accepts a job only after reserving its slot, so the cap holds even between load reports.
  *
  * A job offered while every slot is taken waits up to `waitForSlotMs` for one. With `server`,
- * a job's slot is released once its room is gone (checked at once and then every
- * `endCheckIntervalMs` while a job waits, and at each load report) or once its agent
- * participant, seen in the room before, has left it (checked at each load report, every
- * 2.5 s). Without `server`, once the job has left the worker's `activeJobs` for two reports in
- * a row. A job never seen running within `startTimeoutMs` gives its slot back too.
+ * a job's slot is released once its room is gone or its agent participant, seen in the room
+ * before, has left it; checked at each load report (every 2.5 s), and at once and then every
+ * `endCheckIntervalMs` while a job waits for a slot. Without `server`, once the job has left
+ * the worker's `activeJobs` for two load reports in a row. A job never seen running within
+ * `startTimeoutMs` gives its slot back too.
  * `job.accept()` only queues the answer (it resolves at once), so a job the server then
  * assigns elsewhere is one of those.
  */
@@ -180,27 +180,37 @@ export function admitAgentJobs(
   const startTimedOut = (entry: HeldJob, now: number): boolean =>
     !entry.started && now - entry.acceptedAt > startTimeoutMs;
 
-  /** With `server`: releases the slots of held jobs whose room is gone. */
-  const releaseGoneRooms = async (): Promise<void> => {
-    if (presence === undefined) return;
-    const seen = await presence([...held.values()], { participants: false });
+  /**
+   * Releases the slots of the jobs that have ended: as the server sees them with `server`,
+   * else by `running` (the worker's `activeJobs`, read at load reports only).
+   */
+  const releaseEnded = async (running: ReadonlySet<string> | undefined): Promise<void> => {
+    const seen = presence === undefined ? undefined : await presence([...held.values()]);
+    const now = performance.now();
     for (const [jobId, entry] of [...held]) {
-      if (seen.get(entry.identity) === 'gone') release(jobId);
+      const ended =
+        seen === undefined
+          ? running !== undefined && endedByActiveJobs(entry, running.has(jobId))
+          : endedByPresence(entry, seen.get(entry.identity) ?? 'unknown');
+      if (ended || startTimedOut(entry, now)) release(jobId);
     }
   };
-  const endWatch = watchWhileWaiting(releaseGoneRooms, endCheckIntervalMs);
+  const endWatch =
+    presence === undefined
+      ? undefined
+      : watchWhileWaiting(() => releaseEnded(undefined), endCheckIntervalMs);
 
   const acquire = async (tenantId: string): Promise<Slot | undefined> => {
     const now = await admission.acquire({ tenantId }, { timeoutMs: 0 }).catch(() => undefined);
     if (now !== undefined || waitForSlotMs === 0) return now;
     // Full: a call may just have ended (its room deleted) while this worker still holds it.
-    const stopWatching = endWatch();
+    const stopWatching = endWatch?.();
     try {
       return await admission
         .acquire({ tenantId }, { timeoutMs: waitForSlotMs })
         .catch(() => undefined);
     } finally {
-      stopWatching();
+      stopWatching?.();
     }
   };
 
@@ -238,19 +248,7 @@ export function admitAgentJobs(
       }
     },
     loadFunc: async (worker) => {
-      const seen =
-        presence === undefined
-          ? undefined
-          : await presence([...held.values()], { participants: true });
-      const running = new Set(worker.activeJobs.map((info) => info.job.id));
-      const now = performance.now();
-      for (const [jobId, entry] of [...held]) {
-        const ended =
-          seen === undefined
-            ? endedByActiveJobs(entry, running.has(jobId))
-            : endedByPresence(entry, seen.get(entry.identity) ?? 'unknown');
-        if (ended || startTimedOut(entry, now)) release(jobId);
-      }
+      await releaseEnded(new Set(worker.activeJobs.map((info) => info.job.id)));
       const { utilization } = admission.stats();
       return (
         (waitForSlotMs > 0 ? Math.min(utilization, ALMOST_FULL) : utilization) * serverTargetLoad
@@ -335,19 +333,16 @@ function endedByPresence(entry: HeldJob, presence: Presence): boolean {
 }
 
 /**
- * Asks the server where held jobs' agents are: one ListRooms for which rooms still exist and,
- * with `participants`, one ListParticipants per room. A failed call, or a job without a room,
- * counts as unknown (the slot is kept).
+ * Asks the server where held jobs' agents are: one ListRooms for which rooms still exist, then
+ * one ListParticipants per room that does. A failed call, or a job without a room, counts as
+ * unknown (the slot is kept).
  */
 function roomPresence(
   server: AgentJobServer,
-): (
-  jobs: readonly HeldJob[],
-  options: { readonly participants: boolean },
-) => Promise<Map<string, Presence>> {
+): (jobs: readonly HeldJob[]) => Promise<Map<string, Presence>> {
   const url = server.url.replace(/^ws/, 'http');
   let client: Promise<RoomServiceClient> | undefined;
-  return async (jobs, { participants }) => {
+  return async (jobs) => {
     client ??= import('livekit-server-sdk').then(
       (sdk) => new sdk.RoomServiceClient(url, server.apiKey, server.apiSecret),
     );
@@ -367,7 +362,7 @@ function roomPresence(
         let presence: (identity: string) => Presence = () => 'unknown';
         if (existing?.has(roomName) === false) {
           presence = () => 'gone';
-        } else if (existing !== undefined && participants) {
+        } else if (existing !== undefined) {
           // The server lists no participants (rather than an error) for a room it has not.
           const identities = await rooms.listParticipants(roomName).then(
             (list) => new Set(list.filter((p) => p.state !== DISCONNECTED).map((p) => p.identity)),

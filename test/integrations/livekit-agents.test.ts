@@ -142,7 +142,7 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     expect(await refusing.jobs.loadFunc(workerRunning([]))).toBe(refusing.jobs.loadThreshold);
   });
 
-  it('a job whose agent was in the room and left it gives its slot back at the next load report', async () => {
+  it('a job whose agent was in the room and left it (the room still there) gives its slot back at the next load report', async () => {
     const { standIn, jobs } = await fullWorker({ waitForSlotMs: 0 });
     standIn.join('room-a', 'agent-a');
     await jobs.loadFunc(workerRunning([]));
@@ -150,6 +150,22 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     standIn.leave('room-a', 'agent-a');
     await jobs.loadFunc(workerRunning([]));
     expect(jobs.heldJobs()).toBe(0);
+  });
+
+  it('while a job waits for a slot, an agent leaving its room frees the slot without a load report', async () => {
+    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 600_000 });
+    standIn.join('room-a', 'agent-a');
+    const b = jobRequest('b');
+    const answered = jobs.requestFunc(b.request);
+    // The checks while b waits see agent a in its room.
+    const before = standIn.calls('RoomService/ListParticipants');
+    await eventually(() => standIn.calls('RoomService/ListParticipants') >= before + 2);
+    expect(b.answers).toEqual([]);
+
+    standIn.leave('room-a', 'agent-a');
+    await answered;
+    expect(b.answers).toEqual(['accepted']);
+    expect(jobs.heldJobs()).toBe(1);
   });
 });
 
