@@ -62,9 +62,9 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       const drained = await worker.until((s) => s.held === 0);
       expect(drained.active).toBe(0);
       expect(drained.peakHeld).toBe(2);
-      // The server offers a job only to a worker whose last load report had room: wait until
-      // the worker has reported the load it has now that its slots are free (the report after
-      // the next one is computed only once that one was sent).
+      // Wait until the worker has reported the load it has now that its slots are free (the
+      // report after the next one is computed only once that one was sent), so the new wave
+      // finds free slots rather than waiting for one (waitForSlotMs).
       await worker.until((s) => s.loadReports >= drained.loadReports + 2);
 
       // The worker is not left full: a new wave gets its agents. These creates wait for their
