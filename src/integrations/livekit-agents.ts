@@ -42,12 +42,12 @@ export interface AgentJobAdmissionOptions {
   /**
    * How long a job offered while every slot is taken waits for one (in the admission's queue,
    * which must then have room: `queue.maxSize` > 0) before it is rejected; 0 rejects at once.
-   * LiveKit server 1.13 gives the worker about 3 s in all to answer an offer (its internal
+   * LiveKit server 1.13.5 gives the worker about 3 s in all to answer an offer (its internal
    * job request times out then, and the job is dropped), so keep it well below that. With a
-   * wait, a worker holding every slot reports a load just under 1 rather than FULL, so the
-   * server still offers it jobs (least often among its workers): a call that has just ended
-   * (its room deleted, its slot about to come back here) does not make the next job be
-   * dropped. Default 1 500 ms.
+   * wait, a worker holding every slot reports a load just under the server's target load
+   * ({@link ALMOST_FULL} × `serverTargetLoad`) rather than FULL, so the server still offers it
+   * jobs (least often among its workers): a call that has just ended (its room deleted, its
+   * slot about to come back here) does not make the next job be dropped. Default 1 500 ms.
    */
   readonly waitForSlotMs?: number;
   /**
@@ -66,8 +66,9 @@ export interface AgentJobAdmissionOptions {
   /**
    * A key that makes a job idempotent across workers, e.g. `(job) => job.id`, or a key read
    * from the job's metadata. While a job holds its slot, another request with the same key
-   * (the same job handed to a second worker after a disconnect) is rejected: through the
-   * admission's store (shared with Redis) when it can claim keys, in this worker otherwise.
+   * (the same job offered to a second worker, or a second dispatch for the same call) is
+   * rejected: through the admission's store (shared with Redis) when it can claim keys, in
+   * this worker otherwise.
    */
   readonly idempotencyKey?: (job: JobRequest) => string | undefined;
 }
