@@ -79,13 +79,15 @@ const EMPTY: State = {
 /**
  * Starts a real @livekit/agents worker in a process of its own (children/agent-worker.ts),
  * resolving once the server acknowledged its registration. It is stopped by killing its
- * process group rather than with @livekit/agents 1.9's `close()`, which takes up to a minute:
- * it asks each job process to shut down and waits `shutdownProcessTimeout` (60 s) for the
- * acknowledgement before killing it (ipc/supervised_proc.js, closeOnce), and a job process
- * still initializing attaches its message handler only once initialized
- * (ipc/job_proc_lazy_main.js), so it does not answer a shutdown request sent meanwhile. With
- * `numIdleProcesses` ≥ 1 a new idle process is initializing after each job starts. (Read from
- * the code; not measured.)
+ * process group rather than with @livekit/agents 1.9's `close()`, which waits
+ * `shutdownProcessTimeout` (60 s by default) for any job process still initializing: close()
+ * asks each job process to shut down and waits that long for the acknowledgement before
+ * killing it (ipc/supervised_proc.js, closeOnce), and a process still initializing has not
+ * attached the handler that acknowledges it (ipc/job_proc_lazy_main.js). Measured with
+ * `numIdleProcesses: 1` on the real server: close() right after registration (the idle process
+ * initializing) took 60.1 s, 3.1 s with `shutdownProcessTimeout: 3000`, and 53 ms once the
+ * idle process had initialized. With `numIdleProcesses` ≥ 1 a new idle process is
+ * initializing after each job starts.
  */
 export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorkerProcess> {
   const child: ChildProcess = fork(WORKER_SCRIPT, [], {
