@@ -116,6 +116,8 @@ interface HeldJob {
   readonly acceptedAt: number;
   readonly key: string | undefined;
   readonly roomName: string | undefined;
+  /** The room the job was dispatched to: a room of that name with another sid is a new one. */
+  readonly roomSid: string | undefined;
   /** The agent participant's identity (as `job.accept()` defaults it). */
   readonly identity: string;
   /** Seen running (in the room with `server`, in `activeJobs` without) at least once. */
@@ -123,7 +125,10 @@ interface HeldJob {
   missing: number;
 }
 
-/** What the server says of a held job's agent: `gone` when its room no longer exists. */
+/**
+ * What the server says of a held job's agent: `gone` when its room no longer exists, or exists
+ * again under a new sid (re-created by a late join: rooms auto-create on join).
+ */
 type Presence = 'present' | 'absent' | 'gone' | 'unknown';
 
 /**
@@ -237,6 +242,7 @@ export function admitAgentJobs(
         acceptedAt: performance.now(),
         key,
         roomName: job.room?.name,
+        roomSid: job.room?.sid || undefined,
         identity: args.identity || `agent-${job.id}`,
         started: false,
         missing: 0,
@@ -350,34 +356,45 @@ function roomPresence(
     const rooms = await client;
     const seen = new Map<string, Presence>();
     const names = [...new Set(jobs.flatMap((job) => job.roomName ?? []))];
+    // Room name to sid, for the rooms that exist (ListParticipants answers an empty list, not
+    // an error, for a room the server has not).
     const existing =
       names.length === 0
-        ? new Set<string>()
+        ? new Map<string, string>()
         : await rooms.listRooms(names).then(
-            (found) => new Set(found.map((room) => room.name)),
+            (found) => new Map(found.map((room) => [room.name, room.sid])),
             () => undefined,
           );
+    if (existing === undefined) return seen;
     await Promise.all(
       names.map(async (roomName) => {
-        const inRoom = jobs.filter((job) => job.roomName === roomName);
-        let presence: (identity: string) => Presence = () => 'unknown';
-        if (existing?.has(roomName) === false) {
-          presence = () => 'gone';
-        } else if (existing !== undefined) {
-          // The server lists no participants (rather than an error) for a room it has not.
-          const identities = await rooms.listParticipants(roomName).then(
-            (list) => new Set(list.filter((p) => p.state !== DISCONNECTED).map((p) => p.identity)),
-            () => undefined,
-          );
-          if (identities !== undefined) {
-            presence = (identity) => (identities.has(identity) ? 'present' : 'absent');
-          }
+        const sid = existing.get(roomName);
+        const identities =
+          sid === undefined
+            ? undefined
+            : await rooms.listParticipants(roomName).then(
+                (list) =>
+                  new Set(list.filter((p) => p.state !== DISCONNECTED).map((p) => p.identity)),
+                () => undefined,
+              );
+        for (const job of jobs) {
+          if (job.roomName === roomName) seen.set(job.identity, presenceIn(job, sid, identities));
         }
-        for (const job of inRoom) seen.set(job.identity, presence(job.identity));
       }),
     );
     return seen;
   };
+}
+
+/** A job's presence in the room named like its own, `sid` undefined when there is none. */
+function presenceIn(
+  job: HeldJob,
+  sid: string | undefined,
+  identities: ReadonlySet<string> | undefined,
+): Presence {
+  if (sid === undefined || (job.roomSid !== undefined && job.roomSid !== sid)) return 'gone';
+  if (identities === undefined) return 'unknown';
+  return identities.has(job.identity) ? 'present' : 'absent';
 }
 
 /** `ParticipantInfo.State.DISCONNECTED` in livekit/protocol. */

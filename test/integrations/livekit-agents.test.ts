@@ -12,10 +12,10 @@ import { ControlledBackend } from '../support/controlled-backend.js';
 import { startRedis } from '../support/redis-server.js';
 
 /** A real JobRequest, as the worker builds it, that records how it was answered. */
-function jobRequest(id: string) {
+function jobRequest(id: string, roomSid = '') {
   const answers: string[] = [];
   const request = new JobRequest(
-    new Job({ id, room: { name: `room-${id}` } }),
+    new Job({ id, room: { name: `room-${id}`, sid: roomSid } }),
     async () => {
       answers.push('rejected');
     },
@@ -148,6 +148,27 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     await jobs.loadFunc(workerRunning([]));
     expect(jobs.heldJobs()).toBe(1);
     standIn.leave('room-a', 'agent-a');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(0);
+  });
+
+  it("a job's room deleted and re-created under the same name by its agent's late join is a new room: the slot comes back", async () => {
+    const standIn = await startStandIn();
+    standIn.addRoom('room-a');
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+      telemetry: false,
+    });
+    const jobs = admitAgentJobs(admission, {
+      server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+    });
+    await jobs.requestFunc(jobRequest('a', standIn.room('room-a')!.sid).request);
+
+    // The call ends before the agent's process connects; its join then re-creates the room.
+    standIn.finishRoom('room-a');
+    standIn.addRoom('room-a');
+    standIn.join('room-a', 'agent-a');
     await jobs.loadFunc(workerRunning([]));
     expect(jobs.heldJobs()).toBe(0);
   });
