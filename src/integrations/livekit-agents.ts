@@ -33,17 +33,42 @@ export interface AgentJobAdmissionOptions {
   readonly startTimeoutMs?: number;
   /**
    * The LiveKit server the worker is registered with. With it, a job's slot is released when
-   * its agent participant is no longer in the room (the job ended: its process leaves the
-   * room when it ends), whatever the worker's `numIdleProcesses`. Without it, only the
-   * worker's `activeJobs` is read, which never lets a finished job go when
+   * its room is gone or its agent participant has left the room (the job ended: its process
+   * leaves the room when it ends), whatever the worker's `numIdleProcesses`. Without it, only
+   * the worker's `activeJobs` is read, which never lets a finished job go when
    * `numIdleProcesses` is 0 (the default outside production mode): give it.
    */
   readonly server?: AgentJobServer;
   /**
+   * How long a job offered while every slot is taken waits for one (in the admission's queue,
+   * which must then have room: `queue.maxSize` > 0) before it is rejected; 0 rejects at once.
+   * LiveKit server 1.13.5 gives the worker about 3 s in all to answer an offer (its internal
+   * job request times out then, and the job is dropped), so keep it well below that. With a
+   * wait, a worker holding every slot reports a load just under the server's target load
+   * ({@link ALMOST_FULL} × `serverTargetLoad`) rather than FULL, so the server still offers it
+   * jobs (least often among its workers): a call that has just ended (its room deleted, its
+   * slot about to come back here) does not make the next job be dropped. Default 1 500 ms.
+   */
+  readonly waitForSlotMs?: number;
+  /**
+   * The server's `agents.target_load` (LiveKit's default 0.7). The server offers a job only
+   * while some worker for its agent name reports a load below it (otherwise it drops the job
+   * without asking any worker), so the worker reports `utilization × serverTargetLoad`: it
+   * reaches the target exactly when every slot is taken.
+   */
+  readonly serverTargetLoad?: number;
+  /**
+   * With `server`, while a job waits for a slot, how often the held jobs are checked (their
+   * rooms, their agents), so the slot of a call that has ended comes back at once rather than
+   * at the next load report (every 2.5 s). Default 250 ms.
+   */
+  readonly endCheckIntervalMs?: number;
+  /**
    * A key that makes a job idempotent across workers, e.g. `(job) => job.id`, or a key read
    * from the job's metadata. While a job holds its slot, another request with the same key
-   * (the same job handed to a second worker after a disconnect) is rejected: through the
-   * admission's store (shared with Redis) when it can claim keys, in this worker otherwise.
+   * (the same job offered to a second worker, or a second dispatch for the same call) is
+   * rejected: through the admission's store (shared with Redis) when it can claim keys, in
+   * this worker otherwise.
    */
   readonly idempotencyKey?: (job: JobRequest) => string | undefined;
 }
@@ -57,11 +82,20 @@ export interface AgentJobServer {
 
 /** Options to spread into `new WorkerOptions({ agent, ...admitted })`. */
 export interface AgentJobAdmission {
-  /** Accepts a job only once a slot is reserved for it; rejects it (no waiting) otherwise. */
+  /**
+   * Accepts a job only once a slot is reserved for it, waiting up to `waitForSlotMs` for one;
+   * rejects it otherwise.
+   */
   readonly requestFunc: (job: JobRequest) => Promise<void>;
-  /** Reports admission utilization (slots held / limit) instead of CPU. */
+  /**
+   * Reports admission utilization (slots held / limit) scaled to `serverTargetLoad` instead of
+   * CPU; with `waitForSlotMs`, a utilization of at most {@link ALMOST_FULL}.
+   */
   readonly loadFunc: (worker: AgentServer) => Promise<number>;
-  /** 1: the worker reports itself full exactly when every slot is taken. */
+  /**
+   * `serverTargetLoad`: without `waitForSlotMs`, the worker reports itself full exactly when
+   * every slot is taken; with it, never (a full worker waits for a slot instead).
+   */
   readonly loadThreshold: number;
   /** Jobs holding a slot now. */
   readonly heldJobs: () => number;
@@ -70,11 +104,20 @@ export interface AgentJobAdmission {
 /** Load reports a started job may be missing from `activeJobs` before its slot is released. */
 const MISSING_REPORTS_BEFORE_RELEASE = 2;
 
+/**
+ * The utilization a worker holding every slot reports when it waits for slots: below 1, so
+ * its load stays below the server's target load and the server still offers it jobs, least
+ * often among its workers.
+ */
+export const ALMOST_FULL = 0.99;
+
 interface HeldJob {
   readonly slot: Slot;
   readonly acceptedAt: number;
   readonly key: string | undefined;
   readonly roomName: string | undefined;
+  /** The room the job was dispatched to: a room of that name with another sid is a new one. */
+  readonly roomSid: string | undefined;
   /** The agent participant's identity (as `job.accept()` defaults it). */
   readonly identity: string;
   /** Seen running (in the room with `server`, in `activeJobs` without) at least once. */
@@ -83,16 +126,25 @@ interface HeldJob {
 }
 
 /**
+ * What the server says of a held job's agent: `gone` when its room no longer exists, or exists
+ * again under a new sid (re-created by a late join: rooms auto-create on join).
+ */
+type Presence = 'present' | 'absent' | 'gone' | 'unknown';
+
+/**
  * Runs a LiveKit agent worker's jobs through an admission. The worker's load becomes the
- * admission's utilization, so it reports FULL exactly at its configured capacity rather than
- * at a CPU reading (a worker at 15 calls with its CPU at 40% is not full). The request guard
+ * admission's utilization, so it reports its load against its configured capacity rather than
+ * a CPU reading (a worker at 15 calls with its CPU at 40% is not full). The request guard
  * accepts a job only after reserving its slot, so the cap holds even between load reports.
  *
- * A job's slot is released, checked at each load report (every 2.5 s): with `server`, once
- * its agent participant, seen in the room before, is gone from it (or the room is); without,
- * once the job has left the worker's `activeJobs` for two reports in a row. A job never seen
- * running within `startTimeoutMs` gives its slot back too. `job.accept()` only queues the
- * answer (it resolves at once), so a job the server then assigns elsewhere is one of those.
+ * A job offered while every slot is taken waits up to `waitForSlotMs` for one. With `server`,
+ * a job's slot is released once its room is gone or its agent participant, seen in the room
+ * before, has left it; checked at each load report (every 2.5 s), and at once and then every
+ * `endCheckIntervalMs` while a job waits for a slot. Without `server`, once the job has left
+ * the worker's `activeJobs` for two load reports in a row. A job never seen running within
+ * `startTimeoutMs` gives its slot back too.
+ * `job.accept()` only queues the answer (it resolves at once), so a job the server then
+ * assigns elsewhere is one of those.
  */
 export function admitAgentJobs(
   admission: Admission,
@@ -107,21 +159,74 @@ export function admitAgentJobs(
     { min: 1 },
     30_000,
   );
+  const waitForSlotMs = numberField(
+    'options.waitForSlotMs',
+    options.waitForSlotMs,
+    { min: 0 },
+    1_500,
+  );
+  const endCheckIntervalMs = numberField(
+    'options.endCheckIntervalMs',
+    options.endCheckIntervalMs,
+    { min: 1 },
+    250,
+  );
+  const serverTargetLoad = numberField(
+    'options.serverTargetLoad',
+    options.serverTargetLoad,
+    { min: Number.MIN_VALUE, max: 1 },
+    0.7,
+  );
   const presence = options.server === undefined ? undefined : roomPresence(options.server);
   const held = new Map<string, HeldJob>();
   const release = (jobId: string): void => {
     held.get(jobId)?.slot.release();
     held.delete(jobId);
   };
+  const startTimedOut = (entry: HeldJob, now: number): boolean =>
+    !entry.started && now - entry.acceptedAt > startTimeoutMs;
+
+  /**
+   * Releases the slots of the jobs that have ended: as the server sees them with `server`,
+   * else by `running` (the worker's `activeJobs`, read at load reports only).
+   */
+  const releaseEnded = async (running: ReadonlySet<string> | undefined): Promise<void> => {
+    const seen = presence === undefined ? undefined : await presence([...held.values()]);
+    const now = performance.now();
+    for (const [jobId, entry] of [...held]) {
+      const ended =
+        seen === undefined
+          ? running !== undefined && endedByActiveJobs(entry, running.has(jobId))
+          : endedByPresence(entry, seen.get(entry.identity) ?? 'unknown');
+      if (ended || startTimedOut(entry, now)) release(jobId);
+    }
+  };
+  const endWatch =
+    presence === undefined
+      ? undefined
+      : watchWhileWaiting(() => releaseEnded(undefined), endCheckIntervalMs);
+
+  const acquire = async (tenantId: string): Promise<Slot | undefined> => {
+    const now = await admission.acquire({ tenantId }, { timeoutMs: 0 }).catch(() => undefined);
+    if (now !== undefined || waitForSlotMs === 0) return now;
+    // Full: a call may just have ended (its room deleted) while this worker still holds it.
+    const stopWatching = endWatch?.();
+    try {
+      return await admission
+        .acquire({ tenantId }, { timeoutMs: waitForSlotMs })
+        .catch(() => undefined);
+    } finally {
+      stopWatching?.();
+    }
+  };
 
   return {
-    loadThreshold: 1,
+    loadThreshold: serverTargetLoad,
     heldJobs: () => held.size,
     requestFunc: async (job) => {
-      const tenantId = options.tenantOf?.(job) ?? 'default';
-      // No waiting: a worker that cannot take the job now lets LiveKit dispatch it elsewhere.
-      const slot = await admission.acquire({ tenantId }, { timeoutMs: 0 }).catch(() => undefined);
+      const slot = await acquire(options.tenantOf?.(job) ?? 'default');
       if (slot === undefined) {
+        // With no other worker for this agent name, the server drops the job.
         await job.reject();
         return;
       }
@@ -137,6 +242,7 @@ export function admitAgentJobs(
         acceptedAt: performance.now(),
         key,
         roomName: job.room?.name,
+        roomSid: job.room?.sid || undefined,
         identity: args.identity || `agent-${job.id}`,
         started: false,
         missing: 0,
@@ -149,18 +255,46 @@ export function admitAgentJobs(
       }
     },
     loadFunc: async (worker) => {
-      const inRoom = presence === undefined ? undefined : await presence([...held.values()]);
-      const running = new Set(worker.activeJobs.map((info) => info.job.id));
-      const now = performance.now();
-      for (const [jobId, entry] of [...held]) {
-        const ended =
-          inRoom === undefined
-            ? endedByActiveJobs(entry, running.has(jobId))
-            : endedByPresence(entry, inRoom.get(entry.identity));
-        if (ended || (!entry.started && now - entry.acceptedAt > startTimeoutMs)) release(jobId);
-      }
-      return admission.stats().utilization;
+      await releaseEnded(new Set(worker.activeJobs.map((info) => info.job.id)));
+      const { utilization } = admission.stats();
+      return (
+        (waitForSlotMs > 0 ? Math.min(utilization, ALMOST_FULL) : utilization) * serverTargetLoad
+      );
     },
+  };
+}
+
+/**
+ * Runs `check` at once and then every `intervalMs` for as long as anyone watches (each call
+ * returns its stop), never two at a time.
+ */
+function watchWhileWaiting(check: () => Promise<void>, intervalMs: number): () => () => void {
+  let watchers = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const run = (): void => {
+    timer = undefined;
+    if (watchers === 0) return;
+    check()
+      .catch(() => {
+        // An unknown answer keeps every slot; the next check or load report tries again.
+      })
+      .finally(() => {
+        if (watchers > 0 && timer === undefined) timer = setTimeout(run, intervalMs).unref();
+      });
+  };
+  return () => {
+    watchers += 1;
+    if (watchers === 1) run();
+    let stopped = false;
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      watchers -= 1;
+      if (watchers === 0 && timer !== undefined) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+    };
   };
 }
 
@@ -195,19 +329,24 @@ function endedByActiveJobs(entry: HeldJob, running: boolean): boolean {
   return entry.started && ++entry.missing >= MISSING_REPORTS_BEFORE_RELEASE;
 }
 
-/** With the server: a job whose agent was in the room and is no longer has ended. */
-function endedByPresence(entry: HeldJob, present: boolean | undefined): boolean {
-  if (present === true) entry.started = true;
-  return entry.started && present === false;
+/**
+ * With the server: a job whose room is gone has ended (the server dispatches a job only into
+ * a room that exists, and ends its jobs with it), and so has one whose agent was in the room
+ * and is no longer.
+ */
+function endedByPresence(entry: HeldJob, presence: Presence): boolean {
+  if (presence === 'present') entry.started = true;
+  return presence === 'gone' || (entry.started && presence === 'absent');
 }
 
 /**
- * Asks the server which jobs' agents are in their rooms, one ListParticipants per room. A
- * room that is gone counts as absent; any other failure as unknown (the slot is kept).
+ * Asks the server where held jobs' agents are: one ListRooms for which rooms still exist, then
+ * one ListParticipants per room that does. A failed call, or a job without a room, counts as
+ * unknown (the slot is kept).
  */
 function roomPresence(
   server: AgentJobServer,
-): (jobs: readonly HeldJob[]) => Promise<Map<string, boolean | undefined>> {
+): (jobs: readonly HeldJob[]) => Promise<Map<string, Presence>> {
   const url = server.url.replace(/^ws/, 'http');
   let client: Promise<RoomServiceClient> | undefined;
   return async (jobs) => {
@@ -215,29 +354,47 @@ function roomPresence(
       (sdk) => new sdk.RoomServiceClient(url, server.apiKey, server.apiSecret),
     );
     const rooms = await client;
-    const present = new Map<string, boolean | undefined>();
-    const names = [...new Set(jobs.map((job) => job.roomName))];
+    const seen = new Map<string, Presence>();
+    const names = [...new Set(jobs.flatMap((job) => job.roomName ?? []))];
+    // Room name to sid, for the rooms that exist (ListParticipants answers an empty list, not
+    // an error, for a room the server has not).
+    const existing =
+      names.length === 0
+        ? new Map<string, string>()
+        : await rooms.listRooms(names).then(
+            (found) => new Map(found.map((room) => [room.name, room.sid])),
+            () => undefined,
+          );
+    if (existing === undefined) return seen;
     await Promise.all(
       names.map(async (roomName) => {
-        const inRoom = jobs.filter((job) => job.roomName === roomName);
-        let identities: Set<string> | undefined;
-        try {
-          identities =
-            roomName === undefined
-              ? new Set()
-              : new Set(
-                  (await rooms.listParticipants(roomName))
-                    .filter((p) => p.state !== DISCONNECTED)
-                    .map((p) => p.identity),
-                );
-        } catch (error) {
-          identities = (error as { status?: unknown }).status === 404 ? new Set() : undefined;
+        const sid = existing.get(roomName);
+        const identities =
+          sid === undefined
+            ? undefined
+            : await rooms.listParticipants(roomName).then(
+                (list) =>
+                  new Set(list.filter((p) => p.state !== DISCONNECTED).map((p) => p.identity)),
+                () => undefined,
+              );
+        for (const job of jobs) {
+          if (job.roomName === roomName) seen.set(job.identity, presenceIn(job, sid, identities));
         }
-        for (const job of inRoom) present.set(job.identity, identities?.has(job.identity));
       }),
     );
-    return present;
+    return seen;
   };
+}
+
+/** A job's presence in the room named like its own, `sid` undefined when there is none. */
+function presenceIn(
+  job: HeldJob,
+  sid: string | undefined,
+  identities: ReadonlySet<string> | undefined,
+): Presence {
+  if (sid === undefined || (job.roomSid !== undefined && job.roomSid !== sid)) return 'gone';
+  if (identities === undefined) return 'unknown';
+  return identities.has(job.identity) ? 'present' : 'absent';
 }
 
 /** `ParticipantInfo.State.DISCONNECTED` in livekit/protocol. */

@@ -1,12 +1,15 @@
 import { expect, it } from 'vitest';
+import { Admission } from '../../src/admission/admission.js';
 import { eventually, onCleanup } from '../providers/livekit/fixture.js';
 import {
   type RealServer,
   realBackend,
   startRealServer,
 } from '../providers/livekit/real-fixture.js';
+import { describeWithBinary } from '../support/binaries.js';
 import { startAgentWorker } from '../support/livekit-agent-worker.js';
 import { describeWithLiveKitServer } from '../support/livekit-server.js';
+import { startRedis } from '../support/redis-server.js';
 
 /** Rooms that have an agent participant in them now, as the server sees it. */
 async function roomsWithAgent(real: RealServer, rooms: readonly string[]): Promise<number> {
@@ -59,9 +62,9 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       const drained = await worker.until((s) => s.held === 0);
       expect(drained.active).toBe(0);
       expect(drained.peakHeld).toBe(2);
-      // The server offers a job only to a worker whose last load report had room: wait until
-      // the worker has reported the load it has now that its slots are free (the report after
-      // the next one is computed only once that one was sent).
+      // Wait until the worker has reported the load it has now that its slots are free (the
+      // report after the next one is computed only once that one was sent), so the new wave
+      // finds free slots rather than waiting for one (waitForSlotMs).
       await worker.until((s) => s.loadReports >= drained.loadReports + 2);
 
       // The worker is not left full: a new wave gets its agents. These creates wait for their
@@ -84,4 +87,99 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
     },
     300_000,
   );
+
+  it('a burst of 8 starts through an Admission of cap 2 on a worker of 2 slots: every start gets its agent, no job is rejected, at most 2 held', async () => {
+    const real = await startRealServer();
+    const { apiKey, apiSecret } = real.server;
+    const worker = await startAgentWorker({
+      wsUrl: real.wsUrl,
+      apiKey,
+      apiSecret,
+      agentName: 'intake',
+      numIdleProcesses: 0,
+      cap: 2,
+    });
+    onCleanup(() => worker.stop());
+    // Each create resolves only once its agent is in the room (awaitAgent).
+    const backend = await realBackend(real, {
+      emptyTimeout: 60,
+      awaitAgent: { timeoutMs: 120_000, pollIntervalMs: 100 },
+    });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 2,
+      queue: { maxSize: 8, timeoutMs: Number.POSITIVE_INFINITY },
+      // Job processes start slowly on a loaded machine: the test's own timeout is the bound.
+      setup: { timeoutMs: Number.POSITIVE_INFINITY },
+      health: false,
+      telemetry: false,
+    });
+
+    // A call ends (its room is deleted, the application's slot comes back) as soon as its
+    // agent is in: the next start is dispatched while the worker may still count that call.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const session = await admission.createSession({ userId: `caller-${i}` });
+        await session.close();
+      }),
+    );
+
+    const state = await worker.until((s) => s.held === 0);
+    expect(state.rejected).toEqual([]);
+    expect(state.accepted).toHaveLength(8);
+    expect(state.peakHeld).toBeLessThanOrEqual(2);
+  }, 300_000);
+
+  /*
+   * When LiveKit server 1.13.5 hands one job id to a second worker: only inside one job
+   * request (pkg/service/agentservice.go, AgentHandler.JobRequest), which offers the same job
+   * to the next worker when the one asked answered "not available" or its connection closed
+   * while the server waited for its answer (agent.ErrWorkerNotAvailable, ErrWorkerClosed),
+   * until about 3 s after the request (psrpc's default client timeout: JobRequest is sent
+   * without one). A worker that disconnects after it was assigned a job does not get that job
+   * re-dispatched (deregisterWorker: "TODO update dispatch state"; AvailabilityRequest.resuming
+   * is never set), and every new dispatch gets a new job id (pkg/agent/client.go, LaunchJob).
+   * So the second worker sees the same id when the first decided to take it, took its key,
+   * and died before answering: here the first worker exits at its accept.
+   */
+  describeWithBinary('redis-server', 'with a Redis store shared by two workers', () => {
+    it('the same job id reaches both workers and only the first takes it: the second finds its key claimed and rejects it', async () => {
+      const real = await startRealServer();
+      const redis = await startRedis();
+      onCleanup(() => redis.stop());
+      const { apiKey, apiSecret } = real.server;
+      const workers = await Promise.all(
+        [0, 1].map(() =>
+          startAgentWorker({
+            wsUrl: real.wsUrl,
+            apiKey,
+            apiSecret,
+            agentName: 'intake',
+            numIdleProcesses: 0,
+            cap: 2,
+            redisUrl: redis.url,
+            storeName: 'intake-workers',
+            keyFromJobId: true,
+            exitOnAccept: true,
+          }),
+        ),
+      );
+      for (const worker of workers) onCleanup(() => worker.stop());
+      const backend = await realBackend(real, { emptyTimeout: 60 });
+
+      await backend.createSession({ userId: 'caller' });
+      // Whichever worker the server asks first takes the job's key and dies before answering;
+      // the server then offers the same job to the other one.
+      const answers = () => workers.map((w) => w.state());
+      await eventually(
+        () => answers().every((s) => s.accepted.length + s.rejected.length === 1),
+        Number.POSITIVE_INFINITY,
+      );
+      const [first, second] = answers().sort((a, b) => b.accepted.length - a.accepted.length);
+      expect(first!.accepted).toHaveLength(1);
+      expect(first!.rejected).toEqual([]);
+      expect(second!.accepted).toEqual([]);
+      expect(second!.rejected).toEqual(first!.accepted);
+      expect(second!.held).toBe(0);
+    }, 300_000);
+  });
 });

@@ -1,19 +1,21 @@
 import { JobRequest } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { admitAgentJobs } from '../../src/integrations/livekit-agents.js';
+import { API_KEY, API_SECRET, eventually, startStandIn } from '../providers/livekit/fixture.js';
 import { describeWithBinary } from '../support/binaries.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { startRedis } from '../support/redis-server.js';
 
 /** A real JobRequest, as the worker builds it, that records how it was answered. */
-function jobRequest(id: string) {
+function jobRequest(id: string, roomSid = '') {
   const answers: string[] = [];
   const request = new JobRequest(
-    new Job({ id, room: { name: `room-${id}` } }),
+    new Job({ id, room: { name: `room-${id}`, sid: roomSid } }),
     async () => {
       answers.push('rejected');
     },
@@ -35,20 +37,24 @@ describe('LiveKit agents adapter', () => {
       maxConcurrentSessions: 2,
       health: false,
     });
-    const jobs = admitAgentJobs(admission, { tenantOf: (job) => job.room?.name ?? 'default' });
-    expect(jobs.loadThreshold).toBe(1);
+    const jobs = admitAgentJobs(admission, {
+      tenantOf: (job) => job.room?.name ?? 'default',
+      waitForSlotMs: 0,
+    });
+    // The server's default target load: it offers jobs only to workers below it.
+    expect(jobs.loadThreshold).toBe(0.7);
     const [a, b, c] = [jobRequest('a'), jobRequest('b'), jobRequest('c')];
     await jobs.requestFunc(a.request);
     await jobs.requestFunc(b.request);
     await jobs.requestFunc(c.request);
     expect([a.answers, b.answers, c.answers]).toEqual([['accepted'], ['accepted'], ['rejected']]);
     expect(admission.active).toBe(2);
-    // FULL exactly at capacity: load 1 >= loadThreshold 1.
-    expect(await jobs.loadFunc(workerRunning(['a', 'b']))).toBe(1);
+    // Without waiting, FULL exactly at capacity: utilization 1 reports the threshold itself.
+    expect(await jobs.loadFunc(workerRunning(['a', 'b']))).toBe(jobs.loadThreshold);
 
     // Job a ends: its slot is freed once it has been missing from two load reports.
-    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(1);
-    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(0.5);
+    expect(await jobs.loadFunc(workerRunning(['b']))).toBe(jobs.loadThreshold);
+    expect(await jobs.loadFunc(workerRunning(['b']))).toBeCloseTo(0.5 * 0.7);
     expect(jobs.heldJobs()).toBe(1);
     const d = jobRequest('d');
     await jobs.requestFunc(d.request);
@@ -66,7 +72,7 @@ describe('LiveKit agents adapter', () => {
       const jobs = admitAgentJobs(admission, { startTimeoutMs: 30_000 });
       await jobs.requestFunc(jobRequest('never-starts').request);
       vi.advanceTimersByTime(29_000);
-      expect(await jobs.loadFunc(workerRunning([]))).toBe(0.5);
+      expect(await jobs.loadFunc(workerRunning([]))).toBeCloseTo(0.5 * 0.7);
       vi.advanceTimersByTime(2_000);
       expect(await jobs.loadFunc(workerRunning([]))).toBe(0);
 
@@ -82,6 +88,181 @@ describe('LiveKit agents adapter', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('LiveKit agents adapter with the server (stand-in)', () => {
+  async function fullWorker(options: { waitForSlotMs: number }) {
+    const standIn = await startStandIn();
+    standIn.addRoom('room-a');
+    standIn.addRoom('room-b');
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10 },
+      health: false,
+      telemetry: false,
+    });
+    const jobs = admitAgentJobs(admission, {
+      server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+      ...options,
+    });
+    const a = jobRequest('a');
+    await jobs.requestFunc(a.request);
+    expect(a.answers).toEqual(['accepted']);
+    return { standIn, admission, jobs };
+  }
+
+  it('a job offered while every slot is taken waits, and takes the slot of the job whose room is gone', async () => {
+    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 600_000 });
+    // Full, yet below the server's target load: the server keeps offering jobs.
+    expect(await jobs.loadFunc(workerRunning([]))).toBeLessThan(jobs.loadThreshold);
+
+    const b = jobRequest('b');
+    const answered = jobs.requestFunc(b.request);
+    // Job b waits while the checks find room a still there.
+    const before = standIn.calls('RoomService/ListRooms');
+    await eventually(() => standIn.calls('RoomService/ListRooms') >= before + 2);
+    expect(b.answers).toEqual([]);
+
+    // Job a's call ends: its room is deleted, and job b gets the slot without a load report.
+    standIn.finishRoom('room-a');
+    await answered;
+    expect(b.answers).toEqual(['accepted']);
+    expect(jobs.heldJobs()).toBe(1);
+  });
+
+  it('a job that waited without a slot coming back is rejected; with no wait, a full worker reports FULL', async () => {
+    const waiting = await fullWorker({ waitForSlotMs: 50 });
+    const b = jobRequest('b');
+    await waiting.jobs.requestFunc(b.request);
+    expect(b.answers).toEqual(['rejected']);
+    expect(waiting.admission.active).toBe(1);
+
+    const refusing = await fullWorker({ waitForSlotMs: 0 });
+    expect(await refusing.jobs.loadFunc(workerRunning([]))).toBe(refusing.jobs.loadThreshold);
+  });
+
+  it('a job whose agent was in the room and left it (the room still there) gives its slot back at the next load report', async () => {
+    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 0 });
+    standIn.join('room-a', 'agent-a');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(1);
+    standIn.leave('room-a', 'agent-a');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(0);
+  });
+
+  it("a job's room deleted and re-created under the same name by its agent's late join is a new room: the slot comes back", async () => {
+    const standIn = await startStandIn();
+    standIn.addRoom('room-a');
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+      telemetry: false,
+    });
+    const jobs = admitAgentJobs(admission, {
+      server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+    });
+    await jobs.requestFunc(jobRequest('a', standIn.room('room-a')!.sid).request);
+
+    // The call ends before the agent's process connects; its join then re-creates the room.
+    standIn.finishRoom('room-a');
+    standIn.addRoom('room-a');
+    standIn.join('room-a', 'agent-a');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(0);
+  });
+
+  it('while a job waits for a slot, an agent leaving its room frees the slot without a load report', async () => {
+    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 600_000 });
+    standIn.join('room-a', 'agent-a');
+    const b = jobRequest('b');
+    const answered = jobs.requestFunc(b.request);
+    // The checks while b waits see agent a in its room.
+    const before = standIn.calls('RoomService/ListParticipants');
+    await eventually(() => standIn.calls('RoomService/ListParticipants') >= before + 2);
+    expect(b.answers).toEqual([]);
+
+    standIn.leave('room-a', 'agent-a');
+    await answered;
+    expect(b.answers).toEqual(['accepted']);
+    expect(jobs.heldJobs()).toBe(1);
+  });
+});
+
+describe('LiveKit agents adapter: invariants (stand-in server with failing calls)', () => {
+  type Step =
+    | { readonly kind: 'offer' }
+    | { readonly kind: 'end'; readonly pick: number }
+    | { readonly kind: 'report' }
+    | { readonly kind: 'fail'; readonly times: number };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    fc.constant({ kind: 'offer' as const }),
+    fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
+    fc.constant({ kind: 'report' as const }),
+    fc.record({ kind: fc.constant('fail' as const), times: fc.integer({ min: 1, max: 4 }) }),
+  );
+
+  it('whatever the order of offers, ended calls, load reports and failed server calls: never more jobs held than slots, every offer answered once, a slot released only once its room is gone', async () => {
+    const standIn = await startStandIn();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(step, { maxLength: 20 }),
+        async (cap, steps) => {
+          run += 1;
+          const admission = new Admission(new ControlledBackend(), {
+            maxConcurrentSessions: cap,
+            queue: { maxSize: 50 },
+            health: false,
+            telemetry: false,
+          });
+          const jobs = admitAgentJobs(admission, {
+            server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+            waitForSlotMs: 20,
+            endCheckIntervalMs: 5,
+          });
+          const offers: { room: string; answers: string[]; answered: Promise<void> }[] = [];
+          const ended = new Set<string>();
+          for (const next of steps) {
+            if (next.kind === 'offer') {
+              const id = `${run}-${offers.length}`;
+              standIn.addRoom(`room-${id}`);
+              const { request, answers } = jobRequest(id);
+              offers.push({ room: `room-${id}`, answers, answered: jobs.requestFunc(request) });
+            } else if (next.kind === 'end') {
+              const live = offers.filter((o) => o.answers[0] === 'accepted' && !ended.has(o.room));
+              const call = live[next.pick % Math.max(1, live.length)];
+              if (call !== undefined) {
+                standIn.finishRoom(call.room);
+                ended.add(call.room);
+              }
+            } else if (next.kind === 'report') {
+              await jobs.loadFunc(workerRunning([]));
+            } else {
+              standIn.inject({
+                methods: ['ListRooms', 'ListParticipants'],
+                error: 'internal',
+                times: next.times,
+              });
+            }
+            expect(jobs.heldJobs()).toBeLessThanOrEqual(cap);
+            expect(admission.active).toBeLessThanOrEqual(cap);
+          }
+          await Promise.all(offers.map((o) => o.answered));
+          standIn.clearFaults();
+          for (const offer of offers) expect(offer.answers).toHaveLength(1);
+
+          // With the server answering, a load report releases exactly the calls that ended.
+          await jobs.loadFunc(workerRunning([]));
+          const live = offers.filter((o) => o.answers[0] === 'accepted' && !ended.has(o.room));
+          expect(jobs.heldJobs()).toBe(live.length);
+          expect(admission.active).toBe(live.length);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 

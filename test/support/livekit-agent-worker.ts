@@ -22,6 +22,18 @@ export interface WorkerConfig {
   readonly storeName?: string;
   /** Claims each job's id as an idempotency key in the store. */
   readonly keyFromJobId?: boolean;
+  /**
+   * Exits at its first accept, before the answer is sent: the server sees the worker's
+   * connection close while it waits for the answer, and offers the same job to another worker.
+   */
+  readonly exitOnAccept?: boolean;
+  /** `admitAgentJobs`' `waitForSlotMs` (its default when absent). */
+  readonly waitForSlotMs?: number;
+  /**
+   * The worker's `initializeProcessTimeout` (@livekit/agents' default 10 s when absent): a job
+   * process not initialized by then is killed and its job never runs.
+   */
+  readonly initializeProcessTimeout?: number;
 }
 
 export type WorkerReport =
@@ -67,15 +79,22 @@ const EMPTY: State = {
 /**
  * Starts a real @livekit/agents worker in a process of its own (children/agent-worker.ts),
  * resolving once the server acknowledged its registration. It is stopped by killing its
- * process group: @livekit/agents 1.9's `close()` can wait forever on a job process that is
- * still initializing.
+ * process group rather than with @livekit/agents 1.9's `close()`, which waits
+ * `shutdownProcessTimeout` (60 s by default) for any job process still initializing: close()
+ * asks each job process to shut down and waits that long for the acknowledgement before
+ * killing it (ipc/supervised_proc.js, closeOnce), and a process still initializing has not
+ * attached the handler that acknowledges it (ipc/job_proc_lazy_main.js). Measured with
+ * `numIdleProcesses: 1` on the real server: close() right after registration (the idle process
+ * initializing) took 60.1 s, 3.1 s with `shutdownProcessTimeout: 3000`, and 53 ms once the
+ * idle process had initialized. With `numIdleProcesses` ≥ 1 a new idle process is
+ * initializing after each job starts.
  */
 export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorkerProcess> {
   const child: ChildProcess = fork(WORKER_SCRIPT, [], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, WORKER_CONFIG: JSON.stringify(config) },
     detached: true,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   // A test process that dies without stopping it must not leave the worker running.
   const killOnExit = (): void => {
@@ -83,10 +102,13 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
   };
   process.once('exit', killOnExit);
   child.once('exit', () => process.off('exit', killOnExit));
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
+  let output = '';
+  // @livekit/agents logs to stdout (a job that failed to launch, e.g.), Node to stderr.
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   let state = EMPTY;
   const waiters = new Set<{ check: (s: State) => boolean; resolve: (s: State) => void }>();
   child.on('message', (message: WorkerReport) => {
@@ -103,7 +125,7 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
     child.on('message', (message: WorkerReport) => {
       if (message.type === 'registered') resolve();
     });
-    child.once('exit', (code) => reject(new Error(`agent worker exited (${code}): ${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`agent worker exited (${code}): ${output}`)));
   });
   return {
     state: () => state,

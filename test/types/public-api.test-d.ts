@@ -19,6 +19,12 @@ import {
   type VoiceSession,
 } from '../../src/index.js';
 import {
+  type AgentJobAdmission,
+  type AgentJobAdmissionOptions,
+  ALMOST_FULL,
+  admitAgentJobs,
+} from '../../src/integrations/livekit-agents.js';
+import {
   type PrometheusEndpoint,
   type PrometheusOptions,
   setupTracing,
@@ -143,5 +149,23 @@ describe('telemetry helpers', () => {
     expectTypeOf<Tracing['tracerProvider']>().toEqualTypeOf<TracerProvider>();
     // @ts-expect-error the exporter is required: nothing goes to the console unless asked
     void setupTracing({});
+  });
+});
+
+describe('LiveKit agents adapter', () => {
+  it('admitAgentJobs takes an admission and its options and gives what ServerOptions spreads', () => {
+    expectTypeOf(admitAgentJobs).parameter(1).toEqualTypeOf<AgentJobAdmissionOptions | undefined>();
+    expectTypeOf(admitAgentJobs).returns.toEqualTypeOf<AgentJobAdmission>();
+    expectTypeOf<AgentJobAdmission['loadThreshold']>().toBeNumber();
+    expectTypeOf(ALMOST_FULL).toBeNumber();
+    const jobs = admitAgentJobs(admission, {
+      waitForSlotMs: 1_000,
+      endCheckIntervalMs: 250,
+      serverTargetLoad: 0.7,
+      server: { url: 'ws://127.0.0.1:7880', apiKey: 'key', apiSecret: 'secret' },
+    });
+    expectTypeOf(jobs.heldJobs()).toBeNumber();
+    // @ts-expect-error the wait is in milliseconds, a number
+    void admitAgentJobs(admission, { waitForSlotMs: '1s' });
   });
 });

@@ -16,8 +16,9 @@ import { ControlledBackend } from '../controlled-backend.js';
 import { JOINING_AGENT, type WorkerConfig, type WorkerReport } from '../livekit-agent-worker.js';
 
 const config = JSON.parse(process.env.WORKER_CONFIG!) as WorkerConfig;
-const send = (report: WorkerReport): void => {
-  process.send?.(report);
+/** Sends `report` to the parent; `sent` runs once it is out. */
+const send = (report: WorkerReport, sent: () => void = () => undefined): void => {
+  process.send?.(report, sent);
 };
 
 initializeLogger({ pretty: false, level: 'warn' });
@@ -28,9 +29,11 @@ const store =
   config.redisUrl === undefined
     ? memoryStore()
     : redisStore({ redis: new Redis(config.redisUrl), name: config.storeName ?? 'agents' });
-// The worker's slots: the backend is never asked for a session, only slots are taken.
+// The worker's slots: the backend is never asked for a session, only slots are taken. The
+// queue holds the job requests that wait for a slot (waitForSlotMs).
 const admission = new Admission(new ControlledBackend(), {
   maxConcurrentSessions: config.cap,
+  queue: { maxSize: 1_000 },
   health: false,
   telemetry: false,
   store,
@@ -38,22 +41,26 @@ const admission = new Admission(new ControlledBackend(), {
 const jobs = admitAgentJobs(admission, {
   server: { url: config.wsUrl, apiKey: config.apiKey, apiSecret: config.apiSecret },
   ...(config.keyFromJobId ? { idempotencyKey: (job: JobRequest) => job.id } : {}),
+  ...(config.waitForSlotMs === undefined ? {} : { waitForSlotMs: config.waitForSlotMs }),
 });
 let peakHeld = 0;
 let loadReports = 0;
 const accepted: string[] = [];
 const rejected: string[] = [];
-const report = (): void => {
+const report = (sent?: () => void): void => {
   peakHeld = Math.max(peakHeld, jobs.heldJobs());
-  send({
-    type: 'state',
-    held: jobs.heldJobs(),
-    active: admission.active,
-    peakHeld,
-    accepted,
-    rejected,
-    loadReports,
-  });
+  send(
+    {
+      type: 'state',
+      held: jobs.heldJobs(),
+      active: admission.active,
+      peakHeld,
+      accepted,
+      rejected,
+      loadReports,
+    },
+    sent,
+  );
 };
 
 const worker = new AgentServer(
@@ -64,6 +71,9 @@ const worker = new AgentServer(
     apiSecret: config.apiSecret,
     agentName: config.agentName,
     numIdleProcesses: config.numIdleProcesses,
+    ...(config.initializeProcessTimeout === undefined
+      ? {}
+      : { initializeProcessTimeout: config.initializeProcessTimeout }),
     host: '127.0.0.1',
     port: 0,
     loadThreshold: jobs.loadThreshold,
@@ -72,6 +82,11 @@ const worker = new AgentServer(
       const [accept, reject] = [job.accept.bind(job), job.reject.bind(job)];
       job.accept = (...args) => {
         accepted.push(job.id);
+        if (config.exitOnAccept) {
+          // Dies between deciding to accept (its slot and key taken) and answering.
+          report(() => process.exit(0));
+          return new Promise<never>(() => undefined);
+        }
         return accept(...args);
       };
       job.reject = () => {
