@@ -82,6 +82,9 @@ const count = (value: number): string => String(Math.round(value));
 export const adaptiveLimits: BenchCase = {
   name: `adaptive setup concurrency: ${REQUESTS} simultaneous starts, capacity 20 unknown to the limit (own process)`,
   command: 'npm run bench -- adaptive',
+  notes: () => [
+    `All ${REQUESTS} starts come at once; setups slow down past ${SIMULATION.setupCapacity} at once and, overloaded, fail. The simulation is seeded, so rounds differ only by timing. Throughput is sessions joined per second until the last join; ratios are against the fixed limit of highest median throughput, taken round by round. The adaptive limits start at 5 and are never told the capacity; "ends at" is the setup limit in force once the burst is over.`,
+  ],
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);
     const samples = await interleaved(import.meta.url, names, ROUNDS);

@@ -294,6 +294,10 @@ async function capFull(server: RedisServer): Promise<Row[]> {
 export const redis: BenchCase = {
   name: GROUP_SCALE,
   command: 'npm run bench -- redis',
+  notes: () => [
+    `One instance holding many leases: it takes them 5,000 acquires at a time, then renews them all (\`renewNow\`, ${ROUNDS} rounds). Script figures are from Redis's SLOWLOG: how long each of our scripts held Redis, so on a loaded machine their tails include Redis being descheduled; read the medians. "Expired at once" moves every lease's expiry into the past, as if its holder had crashed a TTL ago, then times another instance's next acquire and the scripts that purge the expired leases meanwhile. "Paused past the TTL" holds the event loop busy past the lease TTL (what a SIGSTOP looks like from inside) and times, from resuming, until every lease has been reported lost under leaseLoss 'end'.`,
+    `Acquire + release with the cap full: each contender runs ${LOOPS} loops against a cap of ${CAP} in its own process, for ${RUN_MS / 1000} s a round; rounds interleave the contenders, the order rotating each round; median of ${ROUNDS} rounds after a warm-up round, min–max in brackets. The floor is an auto-pipelined INCR + DECR per cycle, with no cap and no wait; ratios are against it.`,
+  ],
   async run(): Promise<Row[]> {
     if (!hasBinary('redis-server')) throw new Error('redis-server is needed for this case');
     const server = await startRedis();
