@@ -257,6 +257,9 @@ async function capFull(server: RedisServer): Promise<Row[]> {
     const floor = spread(rates.get('floor')!);
     const ours = spread(rates.get('admission')!);
     const semaphore = spread(rates.get('redis-semaphore')!);
+    // Round by round: each round ran the contenders back to back, under the same load.
+    const semaphores = rates.get('redis-semaphore')!;
+    const overSemaphore = spread(rates.get('admission')!.map((rate, i) => rate / semaphores[i]!));
     const value = (s: Spread): string =>
       `${formatRate(s.median)} (${formatRate(s.min)}–${formatRate(s.max)})`;
     return [
@@ -271,8 +274,14 @@ async function capFull(server: RedisServer): Promise<Row[]> {
         name: 'Admission + redisStore: acquire + release',
         value: value(ours),
         ratio: ratio(ours.median, floor.median),
-        target: '>= 2x redis-semaphore',
-        met: ours.median >= 2 * semaphore.median,
+      },
+      {
+        group: GROUP_FULL,
+        name: 'Admission + redisStore / redis-semaphore, round by round',
+        value: `${overSemaphore.median.toFixed(2)}x (${overSemaphore.min.toFixed(2)}x–${overSemaphore.max.toFixed(2)}x)`,
+        ratio: '',
+        target: '>= 2x',
+        met: overSemaphore.median >= 2,
       },
       {
         group: GROUP_FULL,

@@ -164,26 +164,27 @@ end
 /**
  * One batch of the releases and acquires issued in one turn of the event loop: releases first
  * (so the acquires see the slots they free), then acquires in order (each sees the leases the
- * earlier ones took). Freed slots are announced once.
- * ARGV: channel, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release: member,
- * tenantId, claimed key (may be empty); then per acquire: member, tenantId, globalLimit, tenantLimit
- * (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
+ * earlier ones took). Freed slots are announced once, naming the instance that freed them (it
+ * has woken its own waiters already).
+ * ARGV: channel, publisher, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release:
+ * member, tenantId, claimed key (may be empty); then per acquire: member, tenantId, globalLimit,
+ * tenantLimit (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
  * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
  * are being re-asserted), and the number of expired leases left to purge.
  */
 export const BATCH = `${PRELUDE}
 local now = now_ms()
-local ttl = tonumber(ARGV[2])
-local id, recover = current_epoch(ARGV[3], ARGV[4], now, ttl)
-local releases_end = 5 + 3 * tonumber(ARGV[5])
+local ttl = tonumber(ARGV[3])
+local id, recover = current_epoch(ARGV[4], ARGV[5], now, ttl)
+local releases_end = 6 + 3 * tonumber(ARGV[6])
 local members, owners, keys = {}, {}, {}
-for i = 6, releases_end, 3 do
+for i = 7, releases_end, 3 do
   members[#members + 1] = ARGV[i]
   owners[#owners + 1] = ARGV[i + 1]
   keys[#keys + 1] = ARGV[i + 2]
 end
 local dropped = drop_all(members, owners, keys)
-if dropped > 0 then redis.call('PUBLISH', ARGV[1], dropped) end
+if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 local backlog = purge(now)
 local add, flush = adder(now)
 local result = { id, backlog }

@@ -124,7 +124,10 @@ describeWithBinary(
       expect(lost).toEqual([]);
       expect(overdue).toEqual(['no_room']);
       expect(store.stats()).toMatchObject({ held: 1, unleased: 1, overdueTotal: 1, lostTotal: 0 });
-      await expect(admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+      // Nothing new is admitted: a request that cannot wait is refused as at the cap.
+      await expect(admission.acquire({}, { timeoutMs: 0 })).rejects.toMatchObject({
+        code: 'capacity',
+      });
       // The rival leaves: the next renewal re-asserts the running session's lease.
       const [held] = await Promise.all([rival.usage(), store.renewNow()]);
       expect(held.active).toBe(1);
@@ -140,6 +143,45 @@ describeWithBinary(
       expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['default', 1]]) });
       await session.close();
       await expect.poll(() => store.usage()).toEqual({ active: 0, tenants: new Map() });
+    });
+
+    it("leaseLoss 'keep': requests wait while the instance may not admit, and are granted once it has renewed", async () => {
+      const name = `waits${++counter}`;
+      const proxy = await startTcpProxy(server.port);
+      try {
+        const store = newStore(name, { redis: proxy.url, leaseLoss: 'keep', leaseMarginMs: 500 });
+        const backend = new ControlledBackend();
+        await backend.start();
+        const admission = new Admission(backend, {
+          maxConcurrentSessions: 3,
+          queue: { maxSize: 10, timeoutMs: 30_000 },
+          health: false,
+          store,
+        });
+        admission.on('store_error', () => undefined);
+        const events: string[] = [];
+        const overdue = new Promise((resolve) => store.on('lease_overdue', resolve));
+        store.on('lease_restored', () => events.push('restored'));
+        const running = await admission.acquire();
+        // Cut off past the lease's deadline (not past its TTL): the slot runs unleased.
+        proxy.hold();
+        await overdue;
+        const waiting = admission.acquire().then((slot) => {
+          events.push('granted');
+          return slot;
+        });
+        await expect.poll(() => admission.queued).toBe(1);
+        expect(store.stats()).toMatchObject({ held: 1, unleased: 1 });
+        proxy.release();
+        const slot = await waiting;
+        expect(events).toEqual(['restored', 'granted']);
+        expect(store.stats()).toMatchObject({ held: 2, unleased: 0 });
+        slot.release();
+        running.release();
+        await expect.poll(() => store.usage()).toEqual({ active: 0, tenants: new Map() });
+      } finally {
+        await proxy.close();
+      }
     });
 
     it("leaseLoss 'end': with Redis frozen, the lease is given up before Redis could expire it", async () => {
