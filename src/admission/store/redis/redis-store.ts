@@ -261,8 +261,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const releases: (string | number)[] = [];
     const acquires: (string | number)[] = [];
     for (const op of ops) {
-      if ('release' in op)
-        releases.push(op.release.member, op.release.tenantId, op.release.claimKey);
+      if ('release' in op) releases.push(op.release.member, op.release.tenantId);
       else {
         const { member, tenantId, globalLimit, tenantLimit } = op.acquire;
         acquires.push(member, tenantId, globalLimit, finiteOrNone(tenantLimit));
@@ -275,7 +274,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       this.options.leaseTtlMs,
       this.#epoch,
       randomUUID(),
-      releases.length / 3,
+      releases.length / 2,
       ...releases,
       ...acquires,
     ])) as [string, number, ...number[]];

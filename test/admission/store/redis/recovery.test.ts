@@ -304,6 +304,32 @@ describeWithBinary(
       await expect(second.createSession(config)).resolves.toMatchObject({ state: 'active' });
     });
 
+    it("a claim goes with its lease: at once when released, and a crashed instance's once its lease has expired", async () => {
+      const name = `claims${++counter}`;
+      const crashed = newStore(name, { leaseTtlMs: 200, timeoutMs: 200 });
+      const other = newStore(name, { leaseTtlMs: 200, timeoutMs: 200 });
+      const claims = async () => [
+        await server.cli('HLEN', `voice-admission:{${name}}:claims`),
+        await server.cli('HLEN', `voice-admission:{${name}}:claimed`),
+      ];
+      const released = (await other.tryAcquire(request('t'))) as Lease;
+      expect(await other.claim(released, 'job-1')).toEqual({ claimed: true });
+      await other.release(released);
+      expect(await claims()).toEqual(['0', '0']);
+      const lease = (await crashed.tryAcquire(request('t'))) as Lease;
+      expect(await crashed.claim(lease, 'job-2')).toEqual({ claimed: true });
+      expect(await claims()).toEqual(['1', '1']);
+      // Crashed: never renewed nor released again. Any script of another instance purges the
+      // expired lease, and its claim with it.
+      await crashed.close();
+      await expect
+        .poll(async () => {
+          await other.usage();
+          return claims();
+        })
+        .toEqual(['0', '0']);
+    });
+
     it('whenUnavailable localShare: admits a share of the caps locally while Redis is down, then re-asserts', async () => {
       const name = `share${++counter}`;
       const store = newStore(name, { whenUnavailable: { localShare: 0.5 } });
