@@ -298,6 +298,9 @@ async function capFull(server: RedisServer): Promise<Row[]> {
     const floor = spread(rates.get('floor')!);
     const ours = spread(rates.get('admission')!);
     const semaphore = spread(rates.get('redis-semaphore')!);
+    // Round by round: each round ran the contenders back to back, under the same load.
+    const semaphores = rates.get('redis-semaphore')!;
+    const overSemaphore = spread(rates.get('admission')!.map((rate, i) => rate / semaphores[i]!));
     const value = (s: Spread): string =>
       `${formatRate(s.median)} (${formatRate(s.min)}–${formatRate(s.max)})`;
     return [
@@ -312,8 +315,14 @@ async function capFull(server: RedisServer): Promise<Row[]> {
         name: 'Admission + redisStore: acquire + release',
         value: value(ours),
         ratio: ratio(ours.median, floor.median),
-        target: '>= 2x redis-semaphore',
-        met: ours.median >= 2 * semaphore.median,
+      },
+      {
+        group: GROUP_FULL,
+        name: 'Admission + redisStore / redis-semaphore, round by round',
+        value: `${overSemaphore.median.toFixed(2)}x (${overSemaphore.min.toFixed(2)}x–${overSemaphore.max.toFixed(2)}x)`,
+        ratio: '',
+        target: '>= 2x',
+        met: overSemaphore.median >= 2,
       },
       {
         group: GROUP_FULL,
@@ -345,7 +354,8 @@ export const redis: BenchCase = {
     const admin = new Redis(server.url);
     try {
       await admin.config('SET', 'slowlog-log-slower-than', '0');
-      await admin.config('SET', 'slowlog-max-len', '100000');
+      // Redis 7 also logs the commands a script calls: room for every one of a 200,000-lease purge.
+      await admin.config('SET', 'slowlog-max-len', '2000000');
       return [
         ...(await scale(server, admin)),
         ...(await memory(server, admin)),

@@ -6,6 +6,7 @@ import type { VoiceSession } from '../../src/iface/session.js';
 import { CheckingStore } from './checking-store.js';
 import { ControlledBackend } from './controlled-backend.js';
 import { flush, type Tracked, track } from './flush.js';
+import { type LimitOp, limitOpArbitraries, type ScenarioTenant, TENANTS } from './scenario-ops.js';
 
 /**
  * Random interleavings of create / fail / abort / timeout / close / remote end / limit change
@@ -57,13 +58,12 @@ export function realClock(scale: number): ScenarioClock {
   };
 }
 
-const TENANTS = ['a', 'b', 'c'] as const;
 const KEYS = ['k1', 'k2'] as const;
 
 type Op =
   | {
       kind: 'request';
-      tenant: (typeof TENANTS)[number];
+      tenant: ScenarioTenant;
       priority: number;
       abortable: boolean;
       timeoutMs: number | undefined;
@@ -71,8 +71,7 @@ type Op =
     }
   | { kind: 'succeed' | 'fail' | 'abort' | 'close' | 'remoteEnd'; pick: number }
   | { kind: 'advance'; ms: number }
-  | { kind: 'setLimit'; max: number }
-  | { kind: 'setTenantLimit'; tenant: (typeof TENANTS)[number]; max: number | undefined }
+  | LimitOp
   | { kind: 'health'; healthy: boolean }
   | { kind: 'drain'; timeoutMs: number };
 
@@ -100,21 +99,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       ms: fc.constantFrom(10, 60, 600, 1_100),
     }),
   },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('setLimit' as const),
-      max: fc.integer({ min: 1, max: 5 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('setTenantLimit' as const),
-      tenant: fc.constantFrom(...TENANTS),
-      max: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
-    }),
-  },
+  ...limitOpArbitraries,
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('health' as const), healthy: fc.boolean() }),

@@ -9,6 +9,7 @@ import type { VoiceSession } from '../../src/iface/session.js';
 import { CheckingStore } from './checking-store.js';
 import { flush, type Tracked, track } from './flush.js';
 import { type CreatePlan, HostileBackend } from './hostile-backend.js';
+import { type LimitOp, limitOpArbitraries, type ScenarioTenant, TENANTS } from './scenario-ops.js';
 
 /**
  * Random interleavings against a real Admission over a hostile backend (creates that settle
@@ -21,7 +22,6 @@ import { type CreatePlan, HostileBackend } from './hostile-backend.js';
  * them; the property test expects none.
  */
 
-const TENANTS = ['a', 'b', 'c'] as const;
 const KEYS = ['k1', 'k2'] as const;
 /** Every tenant's cap unless a run changes it. */
 const TENANT_CAP = 2;
@@ -35,7 +35,7 @@ type Hangup =
 export type HostileOp =
   | {
       readonly kind: 'request';
-      readonly tenant: (typeof TENANTS)[number];
+      readonly tenant: ScenarioTenant;
       readonly key: (typeof KEYS)[number] | undefined;
       /** Another user reusing a key: must get `duplicate`, never a session. */
       readonly otherUser: boolean;
@@ -47,12 +47,7 @@ export type HostileOp =
     }
   | { readonly kind: 'advance'; readonly ms: number }
   | { readonly kind: 'close' | 'remoteEnd' | 'abort'; readonly pick: number }
-  | { readonly kind: 'setLimit'; readonly max: number }
-  | {
-      readonly kind: 'setTenantLimit';
-      readonly tenant: (typeof TENANTS)[number];
-      readonly max: number | undefined;
-    }
+  | LimitOp
   | { readonly kind: 'drain'; readonly timeoutMs: number };
 
 export interface HostileRun {
@@ -109,21 +104,7 @@ export const hostileOpArbitrary: fc.Arbitrary<HostileOp> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('close' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('remoteEnd' as const), pick: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('abort' as const), pick: fc.nat() }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('setLimit' as const),
-      max: fc.integer({ min: 1, max: 5 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('setTenantLimit' as const),
-      tenant: fc.constantFrom(...TENANTS),
-      max: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
-    }),
-  },
+  ...limitOpArbitraries,
   {
     weight: 1,
     arbitrary: fc.record({

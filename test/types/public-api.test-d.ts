@@ -2,16 +2,21 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  type AdaptiveLimit,
   type AdmissionError,
   type AdmissionErrorCode,
   type AdmissionOptions,
   type AdmissionRefusal,
+  AimdAlgorithm,
+  adaptive,
   type BackendError,
   type BackendErrorCode,
   type ConfigError,
   createBackend,
   createSessionWithLimit,
   type HttpError,
+  type LimitAlgorithm,
+  type LimitSample,
   type LiveKitBackend,
   type Slot,
   toHttpError,
@@ -167,5 +172,17 @@ describe('LiveKit agents adapter', () => {
     expectTypeOf(jobs.heldJobs()).toBeNumber();
     // @ts-expect-error the wait is in milliseconds, a number
     void admitAgentJobs(admission, { waitForSlotMs: '1s' });
+  });
+});
+
+describe('adaptive limits', () => {
+  it('aimd is a LimitAlgorithm that tells whether it is still in slow start', () => {
+    const aimd = new AimdAlgorithm({ increase: 1, backoff: 0.9 });
+    expectTypeOf(aimd).toExtend<LimitAlgorithm>();
+    expectTypeOf(aimd.slowStart).toEqualTypeOf<boolean>();
+    expectTypeOf(aimd.update).parameters.toEqualTypeOf<[number, LimitSample]>();
+    // @ts-expect-error slow start ends by itself, on the first sign of overload
+    aimd.slowStart = false;
+    expectTypeOf(adaptive({ min: 1, max: 50, algorithm: aimd })).toEqualTypeOf<AdaptiveLimit>();
   });
 });

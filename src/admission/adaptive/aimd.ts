@@ -16,10 +16,16 @@ export interface AimdOptions {
   readonly latencyThresholdMs?: number;
 }
 
+/** Share of the additive step taken below the last ceiling, so probes there are rare. */
+const CEILING_APPROACH = 0.25;
+
 /**
  * Additive increase, multiplicative decrease, as TCP does it: until the first sign of overload
  * the limit doubles every round trip (slow start), then it grows by `increase` per round trip;
- * a failed setup or a slow short-term latency multiplies it by `backoff`.
+ * a failed setup or a slow short-term latency multiplies it by `backoff`. The limit at the
+ * last decrease is remembered as a ceiling and approached at a quarter of the additive step:
+ * every probe past the capacity fails setups, so below the place where overload was last seen
+ * the limit probes rarely; past it (the backend may have grown) it climbs at full speed.
  */
 export class AimdAlgorithm implements LimitAlgorithm {
   readonly name = 'aimd';
@@ -29,6 +35,8 @@ export class AimdAlgorithm implements LimitAlgorithm {
   readonly #thresholdMs: number | undefined;
   readonly #latency = new LatencyFilter(4, 2_000);
   #slowStart = true;
+  /** The limit at the last decrease: overload was seen there, so it is approached slowly. */
+  #ceiling = Number.POSITIVE_INFINITY;
 
   constructor(options: AimdOptions = {}) {
     const value = objectOrUndefined('aimd', options) ?? {};
@@ -41,16 +49,24 @@ export class AimdAlgorithm implements LimitAlgorithm {
     });
   }
 
+  /** True until the first failed or slow setup. */
+  get slowStart(): boolean {
+    return this.#slowStart;
+  }
+
   update(estimate: number, sample: LimitSample): number {
     if (!sample.failed) this.#latency.add(sample.latencyMs);
     const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
     if (sample.failed || this.#latency.short > threshold) {
       this.#slowStart = false;
+      this.#ceiling = estimate;
       return estimate * this.#backoff;
     }
     // Growing proves nothing when under half the limit is in use.
     if (sample.inflight * 2 < estimate) return estimate;
     // About `estimate` samples arrive per round trip.
-    return estimate + (this.#slowStart ? 1 : this.#increase / estimate);
+    if (this.#slowStart) return estimate + 1;
+    const step = estimate < this.#ceiling ? this.#increase * CEILING_APPROACH : this.#increase;
+    return estimate + step / estimate;
   }
 }

@@ -139,6 +139,37 @@ export class FairQueue<E extends QueueEntry> {
     return true;
   }
 
+  /**
+   * Undoes `served(entry)`, the grant it counted included, for a grant a shared store then
+   * refused: the entry goes back among its tenant's waiters at its place in their
+   * order (`precedes`), and its lane to the head of its tie group, whose turn it had.
+   */
+  unserve(entry: E, priority: number, precedes: (a: E, b: E) => boolean): void {
+    const line = this.#lineOf(entry.tenantId);
+    const lane = this.#laneFor(line, priority);
+    let after: QueueEntry | undefined;
+    let before = lane.head;
+    while (before !== undefined && precedes(before as E, entry)) {
+      after = before;
+      before = before.next;
+    }
+    entry.lane = lane;
+    entry.prev = after;
+    entry.next = before;
+    if (after === undefined) lane.head = entry;
+    else after.next = entry;
+    if (before === undefined) lane.tail = entry;
+    else before.prev = entry;
+    line.queued++;
+    this.#size++;
+    line.active--;
+    this.#relink(line);
+    if (!line.blocked) {
+      unlink(lane);
+      prepend(bucketFor(lane.level, line.active), lane);
+    }
+  }
+
   /** Unlinks `entry`; a no-op when it is not queued. */
   remove(entry: E): void {
     const lane = entry.lane;
@@ -308,6 +339,15 @@ function append(bucket: Bucket, lane: Lane): void {
   if (bucket.last === undefined) bucket.first = lane;
   else bucket.last.bucketNext = lane;
   bucket.last = lane;
+}
+
+function prepend(bucket: Bucket, lane: Lane): void {
+  lane.bucket = bucket;
+  lane.bucketPrev = undefined;
+  lane.bucketNext = bucket.first;
+  if (bucket.first === undefined) bucket.last = lane;
+  else bucket.first.bucketPrev = lane;
+  bucket.first = lane;
 }
 
 function unlink(lane: Lane): void {

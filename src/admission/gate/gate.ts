@@ -88,7 +88,26 @@ export class Gate {
   #globalBlocked = false;
   #pumping = false;
   #pumpAgain = false;
-  #asyncGrantInFlight = false;
+  /**
+   * Queued waiters whose acquire a shared store is deciding. They are out of the queue and
+   * counted as holding a slot meanwhile, so the next pick is as fair as if they had been
+   * granted; a refusal puts them back.
+   */
+  readonly #acquiring = new Set<Waiter>();
+  /** Of those, waiters that left (abort, timeout, drain) before the answer came. */
+  #acquiringLeft = 0;
+  /**
+   * Slots released here while waiters queued, not asked for again yet: each lets one more
+   * acquire join those in flight (see `#mayAcquireMore`).
+   */
+  #freedHere = 0;
+  /**
+   * Times capacity may have freed: a refusal sent before the latest one may be stale, and is
+   * not taken to mean the store is full.
+   */
+  #freedEvents = 0;
+  /** Waiters enqueued so far: a refused waiter goes back in front of those queued after it. */
+  #enqueued = 0;
 
   readonly #releaseSlot = (slot: Slot): void => this.#onRelease(slot);
 
@@ -107,9 +126,9 @@ export class Gate {
     return this.#active;
   }
 
-  /** Requests waiting in the queue. */
+  /** Requests waiting in the queue, and those a shared store is deciding on. */
   get queued(): number {
-    return this.#queue.size;
+    return this.#queue.size + this.#acquiring.size - this.#acquiringLeft;
   }
 
   /** True while the gate admits (not closed by a drain, health gate open). */
@@ -118,11 +137,12 @@ export class Gate {
   }
 
   heldBy(tenantId: string): number {
-    return this.#queue.heldBy(tenantId);
+    // Waiters in flight count as holding until the store answers: not slots yet.
+    return this.#queue.heldBy(tenantId) - this.#inFlightFor(tenantId, true);
   }
 
   queuedFor(tenantId: string): number {
-    return this.#queue.sizeOf(tenantId);
+    return this.#queue.sizeOf(tenantId) + this.#inFlightFor(tenantId, false);
   }
 
   /** Tenants holding or waiting for a slot. */
@@ -149,14 +169,21 @@ export class Gate {
 
     const result = this.#tryStore(tenantId);
     if (!isPromise(result)) return this.#afterDirectAttempt(request, result);
+    const freedBefore = this.#freedEvents;
     return result.then(
       (settled) => {
         // The world may have moved while the store answered: honour aborts and drains.
         if (!isRefusal(settled) && (signal?.aborted || !this.#open)) {
-          this.#releaseLease(settled);
+          this.#giveBack(settled);
           throw signal?.aborted
             ? this.#refuse(request, 'aborted', { cause: signal.reason })
             : this.#refuse(request, 'draining');
+        }
+        if (isRefusal(settled) && this.#freedEvents !== freedBefore) {
+          // Capacity may have freed while the store decided: queue, and try at the queue's turn.
+          const queued = this.#enqueueOrRefuse(request, settled.refused);
+          this.#pump();
+          return queued;
         }
         return this.#afterDirectAttempt(request, settled);
       },
@@ -187,6 +214,7 @@ export class Gate {
 
   /** A slot was released here or elsewhere, or a cap rose: waiters may proceed. */
   capacityMayHaveFreed(tenantId?: string): void {
+    this.#freedEvents++;
     this.#globalBlocked = false;
     if (tenantId === undefined) this.#queue.unblockAll();
     else this.#queue.unblock(tenantId);
@@ -197,6 +225,7 @@ export class Gate {
   close(): number {
     this.#open = false;
     const waiters = this.#queue.removeAll();
+    for (const waiter of this.#acquiring) if (waiter.state === 'acquiring') waiters.push(waiter);
     for (const waiter of waiters) this.#leaveQueue(waiter, 'draining');
     this.#deadlines.clear();
     return waiters.length;
@@ -218,9 +247,24 @@ export class Gate {
 
   // ---------------------------------------------------------------- queueing
 
+  /** Whether a new request goes behind the waiters rather than to the store at once. */
   #mustQueue(tenantId: string): boolean {
-    // The global test first: in a burst it settles most requests without a tenant lookup.
-    return (this.#globalBlocked && this.#queue.size > 0) || this.#queue.sizeOf(tenantId) > 0;
+    // The global tests first: in a burst they settle most requests without a tenant lookup.
+    return (
+      (this.#globalBlocked && this.#queue.size > 0) ||
+      this.#acquiring.size > 0 ||
+      this.#queue.sizeOf(tenantId) > 0
+    );
+  }
+
+  /** Acquires in flight for `tenantId`'s waiters, with or without those of waiters that left. */
+  #inFlightFor(tenantId: string, withLeft: boolean): number {
+    if (this.#acquiring.size === 0) return 0;
+    let count = 0;
+    for (const waiter of this.#acquiring) {
+      if (waiter.tenantId === tenantId && (withLeft || waiter.state === 'acquiring')) count++;
+    }
+    return count;
   }
 
   #afterDirectAttempt(request: GateRequest, result: AcquireResult): Promise<unknown> {
@@ -251,14 +295,21 @@ export class Gate {
     }
     const waiter = new Waiter(
       tenantId,
+      request.priority,
+      ++this.#enqueued,
       performance.now(),
       wait,
       request.work,
       request.reportRefusal,
     );
+    // Waiters whose acquire a shared store is deciding are out of the queue but still count.
     if (
-      this.#queue.size >= queue.maxSize ||
-      !this.#queue.push(waiter, request.priority, queue.maxPerTenant)
+      this.queued >= queue.maxSize ||
+      !this.#queue.push(
+        waiter,
+        request.priority,
+        queue.maxPerTenant - this.#inFlightFor(tenantId, false),
+      )
     ) {
       const retryAfterMs = this.#estimateRetry(tenantId, 'capacity');
       return rejectSoon(this.#refuse(request, 'queue_full', { retryAfterMs }));
@@ -269,7 +320,7 @@ export class Gate {
       waiter.detach = onAbort(signal, () => this.#leaveQueue(waiter, 'aborted', signal.reason));
     }
     if (this.#events.wants('queued')) {
-      this.#events.emit('queued', { tenantId, depth: this.#queue.size });
+      this.#events.emit('queued', { tenantId, depth: this.queued });
     }
     return promise;
   }
@@ -277,6 +328,7 @@ export class Gate {
   /** A waiter leaves without a slot (timeout, abort, drain, store failure). */
   #leaveQueue(waiter: Waiter, outcome: Exclude<DequeueOutcome, 'admitted'>, cause?: unknown): void {
     if (waiter.state === 'done') return;
+    if (waiter.state === 'acquiring') this.#acquiringLeft++;
     waiter.state = 'done';
     waiter.detach();
     this.#queue.remove(waiter);
@@ -296,7 +348,9 @@ export class Gate {
   #tryStore(tenantId: string): SyncOrAsync<AcquireResult> {
     // The adaptive limit is this instance's own; the store holds the shared hard cap.
     const { adaptive } = this.#limits;
-    if (adaptive !== undefined && this.#active >= adaptive.current) return ADAPTIVE_FULL;
+    if (adaptive !== undefined && this.#active + this.#acquiring.size >= adaptive.current) {
+      return ADAPTIVE_FULL;
+    }
     const request = {
       tenantId,
       globalLimit: this.#limits.hard,
@@ -309,14 +363,15 @@ export class Gate {
     }
   }
 
-  /** `counted`: the tenant's hold, when the fair queue has counted this grant already. */
-  #grant(lease: Lease, waitedMs: number, counted?: TenantHold): Slot {
+  #grant(lease: Lease, waitedMs: number): Slot {
+    const hold = this.#queue.holdOf(lease.tenantId);
+    this.#queue.granted(hold);
+    return this.#slotFor(lease, hold, waitedMs);
+  }
+
+  /** The slot holding `lease`, its tenant's hold counted already. */
+  #slotFor(lease: Lease, hold: TenantHold, waitedMs: number): Slot {
     this.#active++;
-    let hold = counted;
-    if (hold === undefined) {
-      hold = this.#queue.holdOf(lease.tenantId);
-      this.#queue.granted(hold);
-    }
     const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot);
     this.#slots.add(slot);
     if (this.#events.wants('admitted')) {
@@ -335,10 +390,18 @@ export class Gate {
     if (this.#events.wants('released')) {
       this.#events.emit('released', { tenantId: hold.tenantId, heldMs, active: this.#active });
     }
-    const released = this.#releaseLease(slot.lease);
-    if (isPromise(released)) void released.then(() => this.capacityMayHaveFreed(hold.tenantId));
-    else this.capacityMayHaveFreed(hold.tenantId);
+    this.#giveBack(slot.lease);
     this.#afterRelease();
+  }
+
+  /** Releases a lease and lets waiters proceed. */
+  #giveBack(lease: Lease): void {
+    const released = this.#releaseLease(lease);
+    if (isPromise(released)) {
+      // Known free: a waiter's acquire may go at once, beside any in flight.
+      if (this.#freedHere < this.#queue.size) this.#freedHere++;
+      void released.then(() => this.capacityMayHaveFreed(lease.tenantId));
+    } else this.capacityMayHaveFreed(lease.tenantId);
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -370,20 +433,30 @@ export class Gate {
   }
 
   #pumpOnce(): void {
-    if (this.#asyncGrantInFlight || !this.admitting) return;
+    if (!this.admitting || this.#globalBlocked) return;
     // One clock read per pass: the waits of the waiters it grants are measured against it.
     let now: number | undefined;
     for (;;) {
+      if (this.#acquiring.size > 0 && !this.#mayAcquireMore()) return;
       const waiter = this.#queue.next();
       if (waiter === undefined) return;
       const result = this.#tryStore(waiter.tenantId);
       if (isPromise(result)) {
         this.#awaitGrant(waiter, result);
-        return;
+        continue;
       }
       now ??= performance.now();
       if (!this.#settleAttempt(waiter, result, now)) return;
     }
+  }
+
+  /**
+   * Whether another queued waiter's acquire may join those a shared store is deciding: one per
+   * slot released here (known free), never more than this instance could hold. Otherwise one
+   * acquire at a time probes for slots freed elsewhere.
+   */
+  #mayAcquireMore(): boolean {
+    return this.#freedHere > 0 && this.#active + this.#acquiring.size < this.#limits.current;
   }
 
   /** Applies a store answer for a queued waiter; returns false when nobody else can proceed. */
@@ -398,40 +471,76 @@ export class Gate {
     this.#deadlines.trim(waiter.waitMs);
     const waitedMs = now - waiter.enqueuedAt;
     this.#emitDequeued(waiter, 'admitted', waitedMs);
-    waiter.grant(this.#grant(result, waitedMs, hold));
+    waiter.grant(this.#slotFor(result, hold, waitedMs));
     return true;
   }
 
-  /** A shared store answers later: hold the pump until it does, then carry on. */
+  /**
+   * A shared store answers later: the waiter leaves the queue, counted as granted meanwhile, so
+   * the pump can pick the next ones fairly and send them along (the store batches them).
+   */
   #awaitGrant(waiter: Waiter, pending: Promise<AcquireResult>): void {
-    this.#asyncGrantInFlight = true;
+    const hold = this.#queue.served(waiter);
     waiter.state = 'acquiring';
+    this.#acquiring.add(waiter);
+    if (this.#freedHere > 0) this.#freedHere--;
+    const freedBefore = this.#freedEvents;
     pending.then(
-      (result) => {
-        this.#asyncGrantInFlight = false;
-        if (waiter.state === 'done') {
-          // The waiter left (abort, timeout, drain) while the store decided.
-          if (!isRefusal(result)) this.#releaseLease(result);
-        } else {
-          waiter.state = 'queued';
-          this.#settleAttempt(waiter, result, performance.now());
-        }
-        this.#pump();
-      },
-      (error: unknown) => {
-        this.#asyncGrantInFlight = false;
-        if (waiter.state !== 'done') {
-          waiter.state = 'queued';
-          this.#leaveQueue(waiter, 'store_unavailable', error);
-        }
-        this.#pump();
-      },
+      (result) => this.#acquireAnswered(waiter, hold, result, freedBefore),
+      (error: unknown) => this.#acquireFailed(waiter, hold, error),
     );
   }
 
+  /** The store's answer for a waiter sent by `#awaitGrant`, which it sent after `freedBefore`. */
+  #acquireAnswered(
+    waiter: Waiter,
+    hold: TenantHold,
+    result: AcquireResult,
+    freedBefore: number,
+  ): void {
+    this.#acquiring.delete(waiter);
+    const left = waiter.state === 'done'; // abort, timeout or drain while the store decided
+    if (left) this.#acquiringLeft--;
+    if (!isRefusal(result)) {
+      if (left) {
+        this.#queue.released(hold);
+        this.#giveBack(result);
+      } else {
+        waiter.state = 'done';
+        waiter.detach();
+        this.#deadlines.trim(waiter.waitMs);
+        const waitedMs = performance.now() - waiter.enqueuedAt;
+        this.#emitDequeued(waiter, 'admitted', waitedMs);
+        waiter.grant(this.#slotFor(result, hold, waitedMs));
+      }
+    } else if (left) {
+      this.#queue.released(hold);
+    } else {
+      // Back in its place and its turn, its tenant no longer counted as holding the slot.
+      waiter.state = 'queued';
+      this.#queue.unserve(waiter, waiter.priority, precedes);
+      // A refusal older than the latest freed capacity says nothing about now.
+      if (this.#freedEvents === freedBefore) this.#noteRefusal(waiter.tenantId, result.refused);
+    }
+    this.#pump();
+  }
+
+  #acquireFailed(waiter: Waiter, hold: TenantHold, error: unknown): void {
+    this.#acquiring.delete(waiter);
+    this.#queue.released(hold);
+    if (waiter.state === 'done') this.#acquiringLeft--;
+    else {
+      waiter.state = 'queued';
+      this.#leaveQueue(waiter, 'store_unavailable', error);
+    }
+    this.#pump();
+  }
+
   #noteRefusal(tenantId: string, reason: RefusalReason): void {
-    if (reason === 'capacity') this.#globalBlocked = true;
-    else this.#queue.block(tenantId);
+    if (reason === 'capacity') {
+      this.#globalBlocked = true;
+      this.#freedHere = 0;
+    } else this.#queue.block(tenantId);
   }
 
   // ---------------------------------------------------------------- refusals
@@ -489,6 +598,10 @@ export class Gate {
     }
     return this.#retry.retryAfterMs(this.#queue.size + 1, this.#limits.current);
   }
+}
+
+function precedes(a: Waiter, b: Waiter): boolean {
+  return a.order < b.order;
 }
 
 function deliver(slot: Slot, work: Work): Promise<unknown> {

@@ -18,6 +18,9 @@ export async function runHolding<T>(slot: Slot, work: (slot: Slot) => T | Promis
 /** A request waiting in the queue for a slot. Kept small: a queue may hold 100,000 of them. */
 export class Waiter implements QueueEntry, Deadlined {
   readonly tenantId: string;
+  readonly priority: number;
+  /** Queued before every waiter with a higher `order`. */
+  readonly order: number;
   /** `performance.now()` at enqueue. */
   readonly enqueuedAt: number;
   /** How long it may wait (`Infinity` for no deadline). */
@@ -28,7 +31,7 @@ export class Waiter implements QueueEntry, Deadlined {
   lane: Lane | undefined = undefined;
   prev: QueueEntry | undefined = undefined;
   next: QueueEntry | undefined = undefined;
-  /** `acquiring` while a shared store decides on it. */
+  /** `acquiring` while a shared store decides on it (out of the queue meanwhile). */
   state: 'queued' | 'acquiring' | 'done' = 'queued';
   detach: () => void = noop;
   /** Settles the caller's promise; rejecting goes through it too (see `reject`). */
@@ -36,12 +39,16 @@ export class Waiter implements QueueEntry, Deadlined {
 
   constructor(
     tenantId: string,
+    priority: number,
+    order: number,
     enqueuedAt: number,
     waitMs: number,
     work: Work,
     reportRefusal: boolean,
   ) {
     this.tenantId = tenantId;
+    this.priority = priority;
+    this.order = order;
     this.enqueuedAt = enqueuedAt;
     this.waitMs = waitMs;
     this.work = work;

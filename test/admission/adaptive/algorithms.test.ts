@@ -123,3 +123,47 @@ describe('adaptive()', () => {
     expect(changes).toEqual([11, 9]);
   });
 });
+
+describe('aimd slow start and ceiling', () => {
+  const fast = (inflight: number): LimitSample => ({ latencyMs: 100, failed: false, inflight });
+
+  /** Fast samples with the limit in use until the estimate reaches `target`; how many it took. */
+  function samplesToReach(aimd: AimdAlgorithm, from: number, target: number): number {
+    let estimate = from;
+    let samples = 0;
+    while (estimate < target) {
+      estimate = aimd.update(estimate, fast(Math.floor(estimate)));
+      samples++;
+    }
+    return samples;
+  }
+
+  it.each([
+    ['a failed setup', { latencyMs: 100, failed: true, inflight: 16 }],
+    ['a latency rise', { latencyMs: 1_000, failed: false, inflight: 16 }],
+  ] as const)('doubles per round trip until %s, then grows additively', (_cause, overload) => {
+    const aimd = new AimdAlgorithm();
+    // Slow start: one more per fast sample, so `estimate` samples (a round trip) double it.
+    expect(samplesToReach(aimd, 4, 8)).toBe(4);
+    expect(aimd.slowStart).toBe(true);
+    const after = aimd.update(16, overload);
+    expect(after).toBeLessThan(16);
+    expect(aimd.slowStart).toBe(false);
+    // A round trip of fast samples now adds at most one, where slow start would double.
+    let next = after;
+    for (let i = 0; i < Math.floor(after); i++) next = aimd.update(next, fast(Math.floor(next)));
+    expect(next).toBeLessThanOrEqual(after + 1);
+  });
+
+  it('approaches the limit of the last failure slowly, and climbs past it at full speed', () => {
+    const aimd = new AimdAlgorithm();
+    samplesToReach(aimd, 10, 20);
+    const backedOff = aimd.update(20, { latencyMs: 100, failed: true, inflight: 20 });
+    expect(backedOff).toBe(18);
+    const below = samplesToReach(aimd, backedOff, 20);
+    const above = samplesToReach(aimd, 20, 22);
+    // A quarter of the step below the ceiling: about four times the samples for the same rise.
+    expect(below).toBeGreaterThan(3 * above);
+    expect(below).toBeLessThan(5 * above);
+  });
+});

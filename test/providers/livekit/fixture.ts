@@ -56,20 +56,30 @@ export async function startWebhookSink(): Promise<{
   };
 }
 
-/** A started LiveKit backend talking to the stand-in, stopped after the test. */
-export async function liveKitBackend(
-  standIn: LiveKitStandIn,
-  providerConfig: {
-    [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined;
-  } = {},
+/** Provider settings a test overrides; `undefined` leaves the default. */
+export type ProviderOverrides = {
+  [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined;
+};
+
+/** Where a backend under test connects: the stand-in or a real server. */
+export interface ServerAddress {
+  readonly wsUrl: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+}
+
+/** A started LiveKit backend talking to `server`, stopped after the test. */
+export async function startedBackend(
+  server: ServerAddress,
+  providerConfig: ProviderOverrides = {},
   config: Omit<BackendConfig, 'providerConfig'> = {},
 ): Promise<LiveKitBackend> {
   const backend = await createBackend('livekit', {
     ...config,
     providerConfig: {
-      url: standIn.wsUrl,
-      apiKey: API_KEY,
-      apiSecret: API_SECRET,
+      url: server.wsUrl,
+      apiKey: server.apiKey,
+      apiSecret: server.apiSecret,
       agentName: 'intake',
       reconcile: false,
       ...providerConfig,
@@ -78,6 +88,19 @@ export async function liveKitBackend(
   await backend.start();
   onCleanup(() => backend.stop());
   return backend;
+}
+
+/** A started LiveKit backend talking to the stand-in, stopped after the test. */
+export function liveKitBackend(
+  standIn: LiveKitStandIn,
+  providerConfig: ProviderOverrides = {},
+  config: Omit<BackendConfig, 'providerConfig'> = {},
+): Promise<LiveKitBackend> {
+  return startedBackend(
+    { wsUrl: standIn.wsUrl, apiKey: API_KEY, apiSecret: API_SECRET },
+    providerConfig,
+    config,
+  );
 }
 
 /** The claims of a JWT, unverified (tests inspect tokens the provider minted). */

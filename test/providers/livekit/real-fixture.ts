@@ -3,17 +3,13 @@ import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll } from 'vitest';
 import type { BackendConfig } from '../../../src/iface/backend.js';
 import type { ConnectionInfo, VoiceSession } from '../../../src/iface/session.js';
-import {
-  createBackend,
-  type LiveKitBackend,
-  type LiveKitProviderConfig,
-} from '../../../src/index.js';
+import type { LiveKitBackend } from '../../../src/index.js';
 import {
   type LiveKitServer,
   type LiveKitServerOptions,
   startLiveKitServer,
 } from '../../support/livekit-server.js';
-import { onCleanup } from './fixture.js';
+import { onCleanup, type ProviderOverrides, startedBackend } from './fixture.js';
 
 // rtc-node's native runtime keeps the worker process alive until disposed.
 afterAll(() => dispose());
@@ -46,27 +42,16 @@ export class RealServer {
 }
 
 /** A started LiveKit backend on the real server, stopped after the test. */
-export async function realBackend(
+export function realBackend(
   real: RealServer,
-  providerConfig: {
-    [K in keyof LiveKitProviderConfig]?: LiveKitProviderConfig[K] | undefined;
-  } = {},
+  providerConfig: ProviderOverrides = {},
   config: Omit<BackendConfig, 'providerConfig'> = {},
 ): Promise<LiveKitBackend> {
-  const backend = await createBackend('livekit', {
-    ...config,
-    providerConfig: {
-      url: real.wsUrl,
-      apiKey: real.server.apiKey,
-      apiSecret: real.server.apiSecret,
-      agentName: 'intake',
-      reconcile: false,
-      ...providerConfig,
-    } as LiveKitProviderConfig,
-  });
-  await backend.start();
-  onCleanup(() => backend.stop());
-  return backend;
+  return startedBackend(
+    { wsUrl: real.wsUrl, apiKey: real.server.apiKey, apiSecret: real.server.apiSecret },
+    providerConfig,
+    config,
+  );
 }
 
 /** A caller in the session's room over loopback WebRTC, with the session's own token. */

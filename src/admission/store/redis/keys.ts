@@ -2,7 +2,7 @@ import { ConfigError } from '../../../iface/errors.js';
 
 export interface LimiterKeys {
   /** In the order the scripts expect them as KEYS. */
-  readonly all: readonly [string, string, string, string];
+  readonly all: readonly [string, string, string, string, string];
   /** Pub/sub channel announcing freed slots. */
   readonly channel: string;
 }
@@ -20,7 +20,13 @@ export function limiterKeys(name: string, prefix: string): LimiterKeys {
   }
   const base = `${prefix}{${name}}`;
   return {
-    all: [`${base}:leases`, `${base}:tenants`, `${base}:claims`, `${base}:epoch`],
+    all: [
+      `${base}:leases`,
+      `${base}:tenants`,
+      `${base}:claims`,
+      `${base}:epoch`,
+      `${base}:claimed`,
+    ],
     channel: `${base}:freed`,
   };
 }

@@ -100,7 +100,8 @@ export interface RedisStoreEvents extends Record<string, unknown> {
   /**
    * A session here runs without a lease Redis counts (deadline passed, or dropped with no room
    * to re-assert it). Under `'keep'` it goes on, counted in `stats().unleased`, and this
-   * instance admits nothing new until every lease is back in Redis.
+   * instance admits nothing new until every lease is back in Redis: it answers as if the cap
+   * were full, so requests wait in the queue meanwhile.
    */
   lease_overdue: {
     readonly leaseId: string;
@@ -183,8 +184,12 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       (error) => this.#reportError('renew', error),
     );
     this.#renewal.start(Math.max(50, Math.floor(this.options.leaseTtlMs / 3)));
-    this.#wakeups = new Wakeups(this.#client, this.#keys.channel, this.options.pollMs, (error) =>
-      this.#reportError('subscribe', error),
+    this.#wakeups = new Wakeups(
+      this.#client,
+      this.#keys.channel,
+      this.#instance,
+      this.options.pollMs,
+      (error) => this.#reportError('subscribe', error),
     );
   }
 
@@ -195,10 +200,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#enforceDeadlines();
     if (this.options.leaseLoss === 'keep' && this.#book.unleased > 0) {
       // Sessions running here are not counted in Redis: admitting more would add to the excess.
+      // Full for this instance until they are: requests wait, woken once they are (#renewChunk).
       this.#renewSoon();
-      throw new RedisUnavailableError(
-        `${this.#book.unleased} session(s) here run without a lease in Redis; none admitted until it has them again`,
-      );
+      return GLOBAL_FULL;
     }
     const lease = new RedisLease(`${this.#instance}:${++this.#sequence}`, request, undefined);
     let status: number | undefined;
@@ -257,8 +261,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const releases: (string | number)[] = [];
     const acquires: (string | number)[] = [];
     for (const op of ops) {
-      if ('release' in op)
-        releases.push(op.release.member, op.release.tenantId, op.release.claimKey);
+      if ('release' in op) releases.push(op.release.member, op.release.tenantId);
       else {
         const { member, tenantId, globalLimit, tenantLimit } = op.acquire;
         acquires.push(member, tenantId, globalLimit, finiteOrNone(tenantLimit));
@@ -267,10 +270,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const deadline = this.#deadlineFrom(performance.now());
     const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.batch, 'batch', [
       this.#keys.channel,
+      this.#instance,
       this.options.leaseTtlMs,
       this.#epoch,
       randomUUID(),
-      releases.length / 3,
+      releases.length / 2,
       ...releases,
       ...acquires,
     ])) as [string, number, ...number[]];
@@ -413,6 +417,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
    * (`reassert`) with what it takes to re-assert them.
    */
   async #renewChunk(chunk: readonly RedisLease[], reassert = false): Promise<void> {
+    const blocked = this.#book.unleased > 0;
     const args: (string | number)[] = [
       this.options.leaseTtlMs,
       this.#epoch,
@@ -467,6 +472,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#noteEpoch(epoch);
     this.#noteBacklog(backlog);
     this.#armDeadlineTimer();
+    // Every session here counted in Redis again: the requests waiting meanwhile may proceed.
+    if (blocked && this.#book.unleased === 0) this.#wakeups.wakeSoon();
     // Built now, after this reply: a lease released meanwhile is left out.
     const again = missing.filter((lease) => this.#book.has(lease));
     if (again.length > 0) await this.#renewChunk(again, true);

@@ -12,13 +12,15 @@
  *   tenants  HASH  tenantId -> leases held
  *   claims   HASH  idempotency key -> lease member TAB sessionId (may be empty); a claim whose
  *                  lease is gone is stale and may be taken over
+ *   claimed  HASH  lease member -> the key it claimed, so a claim goes with its lease however the
+ *                  lease goes (released, or expired and purged)
  *   epoch    HASH  id, recoverUntil, server: the limiter's identity and the run_id of the Redis
  *                  process that wrote it, to notice Redis losing data (restart, restored snapshot,
  *                  failover)
  */
 
 const PRELUDE = `
-local leases, tenants, claims, epoch = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local leases, tenants, claims, epoch, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -55,9 +57,18 @@ local function bulk(command, key, values, option)
   return joined
 end
 
--- Removes the leases 'members' of tenants[i] (and the claim each made on keys[i], if any) with
--- one ZREM and one HINCRBY per tenant; returns how many were there.
-local function drop_all(members, owners, keys)
+-- Removes the claim 'member' made, if any.
+local function drop_claim(member)
+  local key = redis.call('HGET', claimed, member)
+  if not key then return end
+  redis.call('HDEL', claimed, member)
+  local claim = redis.call('HGET', claims, key)
+  if claim and split(claim, '\\t') == member then redis.call('HDEL', claims, key) end
+end
+
+-- Removes the leases 'members' of tenants[i] (owners may be empty: read from the member) and the
+-- claim each made, with one ZREM and one HINCRBY per tenant; returns how many were there.
+local function drop_all(members, owners)
   if #members == 0 then return 0 end
   local scores = bulk('ZMSCORE', leases, members)
   local gone, freed, seen = {}, {}, {}
@@ -68,11 +79,7 @@ local function drop_all(members, owners, keys)
       gone[#gone + 1] = member
       local tenant = owners[i] or split(member, '\\n')
       freed[tenant] = (freed[tenant] or 0) + 1
-      local key = keys[i]
-      if key and key ~= '' then
-        local claim = redis.call('HGET', claims, key)
-        if claim and split(claim, '\\t') == member then redis.call('HDEL', claims, key) end
-      end
+      drop_claim(member)
     end
   end
   bulk('ZREM', leases, gone)
@@ -87,7 +94,7 @@ end
 -- but never in the global one (see live_count).
 local function purge(now)
   local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, PURGE_MAX)
-  drop_all(expired, {}, {})
+  drop_all(expired, {})
   if #expired < PURGE_MAX then return 0 end
   return redis.call('ZCOUNT', leases, '-inf', now)
 end
@@ -157,6 +164,7 @@ local function take_claim(member, key, now)
   local holder, session = other_holder(member, key, now)
   if holder then return 0, session end
   redis.call('HSET', claims, key, member .. '\\t')
+  redis.call('HSET', claimed, member, key)
   return 1, ''
 end
 `;
@@ -164,26 +172,25 @@ end
 /**
  * One batch of the releases and acquires issued in one turn of the event loop: releases first
  * (so the acquires see the slots they free), then acquires in order (each sees the leases the
- * earlier ones took). Freed slots are announced once.
- * ARGV: channel, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release: member,
- * tenantId, claimed key (may be empty); then per acquire: member, tenantId, globalLimit, tenantLimit
- * (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
+ * earlier ones took). Freed slots are announced once, naming the instance that freed them (it
+ * has woken its own waiters already).
+ * ARGV: channel, publisher, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release:
+ * member, tenantId; then per acquire: member, tenantId, globalLimit, tenantLimit (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
  * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
  * are being re-asserted), and the number of expired leases left to purge.
  */
 export const BATCH = `${PRELUDE}
 local now = now_ms()
-local ttl = tonumber(ARGV[2])
-local id, recover = current_epoch(ARGV[3], ARGV[4], now, ttl)
-local releases_end = 5 + 3 * tonumber(ARGV[5])
-local members, owners, keys = {}, {}, {}
-for i = 6, releases_end, 3 do
+local ttl = tonumber(ARGV[3])
+local id, recover = current_epoch(ARGV[4], ARGV[5], now, ttl)
+local releases_end = 6 + 2 * tonumber(ARGV[6])
+local members, owners = {}, {}
+for i = 7, releases_end, 2 do
   members[#members + 1] = ARGV[i]
   owners[#owners + 1] = ARGV[i + 1]
-  keys[#keys + 1] = ARGV[i + 2]
 end
-local dropped = drop_all(members, owners, keys)
-if dropped > 0 then redis.call('PUBLISH', ARGV[1], dropped) end
+local dropped = drop_all(members, owners)
+if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 local backlog = purge(now)
 local add, flush = adder(now)
 local result = { id, backlog }
@@ -231,7 +238,7 @@ for j = 1, #members do
     scores[j] = false
   end
 end
-drop_all(stale, {}, {})
+drop_all(stale, {})
 local renewed, reasserted = {}, {}
 local add, flush = adder(now)
 local result = { id, backlog }

@@ -8,6 +8,8 @@ import type { RedisConnection } from './redis-client.js';
 export class Wakeups {
   readonly #client: Promise<RedisConnection>;
   readonly #channel: string;
+  /** What this process's releases publish: it has woken its own waiters already (`wakeSoon`). */
+  readonly #self: string;
   readonly #pollMs: number;
   readonly #listeners: (() => void)[] = [];
   readonly #onError: (error: unknown) => void;
@@ -19,12 +21,14 @@ export class Wakeups {
   constructor(
     client: Promise<RedisConnection>,
     channel: string,
+    self: string,
     pollMs: number,
     onError: (error: unknown) => void,
   ) {
     this.#onError = onError;
     this.#client = client;
     this.#channel = channel;
+    this.#self = self;
     this.#pollMs = pollMs;
   }
 
@@ -63,7 +67,9 @@ export class Wakeups {
         if (this.#closed) return;
         const subscriber = client.duplicate();
         this.#connection = subscriber;
-        subscriber.on('message', this.#notify);
+        subscriber.on('message', (_channel, publisher) => {
+          if (publisher !== this.#self) this.#notify();
+        });
         // ioredis re-subscribes on reconnect; the poll covers the gap meanwhile. One report per
         // outage: ioredis emits an error per reconnect attempt.
         let reported = false;

@@ -124,7 +124,10 @@ describeWithBinary(
       expect(lost).toEqual([]);
       expect(overdue).toEqual(['no_room']);
       expect(store.stats()).toMatchObject({ held: 1, unleased: 1, overdueTotal: 1, lostTotal: 0 });
-      await expect(admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+      // Nothing new is admitted: a request that cannot wait is refused as at the cap.
+      await expect(admission.acquire({}, { timeoutMs: 0 })).rejects.toMatchObject({
+        code: 'capacity',
+      });
       // The rival leaves: the next renewal re-asserts the running session's lease.
       const [held] = await Promise.all([rival.usage(), store.renewNow()]);
       expect(held.active).toBe(1);
@@ -140,6 +143,45 @@ describeWithBinary(
       expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['default', 1]]) });
       await session.close();
       await expect.poll(() => store.usage()).toEqual({ active: 0, tenants: new Map() });
+    });
+
+    it("leaseLoss 'keep': requests wait while the instance may not admit, and are granted once it has renewed", async () => {
+      const name = `waits${++counter}`;
+      const proxy = await startTcpProxy(server.port);
+      try {
+        const store = newStore(name, { redis: proxy.url, leaseLoss: 'keep', leaseMarginMs: 500 });
+        const backend = new ControlledBackend();
+        await backend.start();
+        const admission = new Admission(backend, {
+          maxConcurrentSessions: 3,
+          queue: { maxSize: 10, timeoutMs: 30_000 },
+          health: false,
+          store,
+        });
+        admission.on('store_error', () => undefined);
+        const events: string[] = [];
+        const overdue = new Promise((resolve) => store.on('lease_overdue', resolve));
+        store.on('lease_restored', () => events.push('restored'));
+        const running = await admission.acquire();
+        // Cut off past the lease's deadline (not past its TTL): the slot runs unleased.
+        proxy.hold();
+        await overdue;
+        const waiting = admission.acquire().then((slot) => {
+          events.push('granted');
+          return slot;
+        });
+        await expect.poll(() => admission.queued).toBe(1);
+        expect(store.stats()).toMatchObject({ held: 1, unleased: 1 });
+        proxy.release();
+        const slot = await waiting;
+        expect(events).toEqual(['restored', 'granted']);
+        expect(store.stats()).toMatchObject({ held: 2, unleased: 0 });
+        slot.release();
+        running.release();
+        await expect.poll(() => store.usage()).toEqual({ active: 0, tenants: new Map() });
+      } finally {
+        await proxy.close();
+      }
     });
 
     it("leaseLoss 'end': with Redis frozen, the lease is given up before Redis could expire it", async () => {
@@ -260,6 +302,32 @@ describeWithBinary(
       await session.close();
       await new Promise((resolve) => setTimeout(resolve, 50));
       await expect(second.createSession(config)).resolves.toMatchObject({ state: 'active' });
+    });
+
+    it("a claim goes with its lease: at once when released, and a crashed instance's once its lease has expired", async () => {
+      const name = `claims${++counter}`;
+      const crashed = newStore(name, { leaseTtlMs: 200, timeoutMs: 200 });
+      const other = newStore(name, { leaseTtlMs: 200, timeoutMs: 200 });
+      const claims = async () => [
+        await server.cli('HLEN', `voice-admission:{${name}}:claims`),
+        await server.cli('HLEN', `voice-admission:{${name}}:claimed`),
+      ];
+      const released = (await other.tryAcquire(request('t'))) as Lease;
+      expect(await other.claim(released, 'job-1')).toEqual({ claimed: true });
+      await other.release(released);
+      expect(await claims()).toEqual(['0', '0']);
+      const lease = (await crashed.tryAcquire(request('t'))) as Lease;
+      expect(await crashed.claim(lease, 'job-2')).toEqual({ claimed: true });
+      expect(await claims()).toEqual(['1', '1']);
+      // Crashed: never renewed nor released again. Any script of another instance purges the
+      // expired lease, and its claim with it.
+      await crashed.close();
+      await expect
+        .poll(async () => {
+          await other.usage();
+          return claims();
+        })
+        .toEqual(['0', '0']);
     });
 
     it('whenUnavailable localShare: admits a share of the caps locally while Redis is down, then re-asserts', async () => {
