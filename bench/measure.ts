@@ -18,6 +18,19 @@ export interface BenchCase {
   /** The command that runs only this case. */
   readonly command: string;
   run(): Promise<Row[]>;
+  /**
+   * What a reader needs to read this case's table that holds from run to run (how it is set up,
+   * what a row counts, why a target is missed), one paragraph per string, written under the
+   * table. Made from this run's rows, so a figure a note quotes is this run's.
+   */
+  notes?(rows: readonly Row[]): string[];
+}
+
+/** The row named `name`; throws when there is none, so a note never quotes a vanished row. */
+export function rowNamed(rows: readonly Row[], name: string): Row {
+  const row = rows.find((candidate) => candidate.name === name);
+  if (row === undefined) throw new Error(`no row named "${name}"`);
+  return row;
 }
 
 export function collectGarbage(): void {

@@ -100,6 +100,9 @@ const rate = (value: number): string => `${Math.round(value)}/s`;
 export const adaptiveLimits: BenchCase = {
   name: `adaptive setup concurrency: ${REQUESTS} simultaneous starts, capacity 20 (also 10, 40) unknown to the limit (own process)`,
   command: 'npm run bench -- adaptive',
+  notes: () => [
+    `All ${REQUESTS} starts come at once; setups slow down past the hidden capacity at once and, overloaded, fail. Each capacity (${CAPACITIES.join(', ')}) is run with fixed limits at it, below it and above it, and with the adaptive limits, so an adaptive result cannot be a fit to one hidden value. The simulation is seeded, so rounds differ only by timing. Throughput is sessions joined per second until the last join; ratios are against the fixed limit of highest median throughput at the same capacity, taken round by round. The adaptive limits start at 5 and are never told the capacity; "ends at" is the setup limit in force once the burst is over.`,
+  ],
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);
     const samples = await interleaved(import.meta.url, names, ROUNDS);

@@ -17,12 +17,14 @@ const CAP = 100;
 /** What the simulation can set up at once before setups slow down and fail; hidden. */
 const HIDDEN_CAPACITY = DEFAULT_SCENARIO.simulation.setupCapacity!;
 /**
- * The demo's burst, with calls long enough (1.5-2.5 s) to still be running when the burst's
- * last setups finish: what makes check-then-create overshoot the cap.
+ * Calls long enough to still be running when the burst's last setups finish: what makes
+ * check-then-create overshoot the cap.
  */
+const CALL_MS = { min: 1_500, max: 2_500 } as const;
+/** The demo's burst, with those calls. */
 const SCENARIO: DemoScenario = {
   ...DEFAULT_SCENARIO,
-  simulation: { ...DEFAULT_SCENARIO.simulation, sessionDurationMs: { min: 1_500, max: 2_500 } },
+  simulation: { ...DEFAULT_SCENARIO.simulation, sessionDurationMs: CALL_MS },
 };
 
 /**
@@ -146,6 +148,9 @@ const ADMISSION_RUNS: (() => AdmissionRun)[] = [
 export const burst: BenchCase = {
   name: `burst model: ${SCENARIO.requests} simultaneous starts, cap ${CAP}, setup capacity ${HIDDEN_CAPACITY} hidden in the simulation`,
   command: 'npm run bench -- burst',
+  notes: () => [
+    `Every start comes at once against the simulated backend, whose setups slow down and fail past ${HIDDEN_CAPACITY} at once (the hidden capacity); calls last ${CALL_MS.min / 1000}–${CALL_MS.max / 1000} s. "no admission" creates straight away. "check-then-create" first checks the session count and the health, as a hand-written service would: every caller checks before the others' creates land, so the burst goes over the cap. The p-limit rows hold a p-limit(${CAP}) slot for the whole call and put a second p-limit around the setup. Admission runs with its setup limit at the hidden capacity, below it, above it and adaptive, so its result does not depend on knowing the capacity. Ratios are against no admission: join p99, and sessions joined.`,
+  ],
   async run(): Promise<Row[]> {
     const bare = await runWithoutAdmission(SCENARIO);
     const group = this.name;

@@ -150,6 +150,9 @@ const refused = (url: string) => async (agent: Agent, i: number) =>
 export const gateway: BenchCase = {
   name: `gateway throughput over loopback (${CONNECTIONS} keep-alive connections)`,
   command: 'npm run bench -- gateway',
+  notes: () => [
+    `The anchor is the hand-written node:http gateway of commit ${LEGACY_COMMIT.slice(0, 7)} (no auth, no logs), taken from git and run against today's sources; the Fastify gateway checks a bearer token and writes an info-level access log (to /dev/null). Both serve an Admission whose setups are instant and never fail, so what is measured is the gateway: ${REQUESTS.toLocaleString('en-US')} requests over ${CONNECTIONS} keep-alive connections, the two gateways in turn for ${ROUNDS} rounds after a warm-up round, medians. Refusals are measured at cap 1 with its one session held.`,
+  ],
   async run(): Promise<Row[]> {
     const group = this.name;
     /**

@@ -104,6 +104,9 @@ export const contenders: Contenders = {
 export const latency: BenchCase = {
   name: 'uncontended latency (memory store, own process)',
   command: 'npm run bench -- latency',
+  notes: () => [
+    `Each row is the time per iteration of a loop of ${N.toLocaleString('en-US')} (a tenth of that for the rejected promises), timed after a warm-up run of as many. The "2 loops on 1 slot" rows make every other acquire queue, so the queue-wait histogram and the queue listeners really run: an uncontended acquire fires none. Refusals are measured with every slot held: tryAcquire answers with a value, acquire with a rejected promise.`,
+  ],
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);
     const samples = await interleaved(import.meta.url, names, ROUNDS);

@@ -13,7 +13,7 @@ import {
   startAgentWorker,
 } from '../../test/support/livekit-agent-worker.js';
 import { type LiveKitServer, startLiveKitServer } from '../../test/support/livekit-server.js';
-import type { BenchCase, Row } from '../measure.js';
+import { type BenchCase, type Row, rowNamed } from '../measure.js';
 
 /** Jobs the worker runs at once (its admitAgentJobs cap): its real capacity. */
 const WORKER_CAPACITY = 10;
@@ -26,6 +26,8 @@ const AGENT_TIMEOUT_MS = 60_000;
  * run: the bench would measure the machine's process start, not admission.
  */
 const JOB_PROCESS_INIT_TIMEOUT_MS = 120_000;
+const ADMISSION_SETUP = { concurrency: 5, perSecond: 10 } as const;
+const STARTS = [50, 200] as const;
 
 interface BurstResult {
   readonly label: string;
@@ -65,7 +67,7 @@ async function burst(
     ? new Admission(backend, {
         maxConcurrentSessions: WORKER_CAPACITY,
         queue: { maxSize: 1_000, timeoutMs: 600_000 },
-        setup: { concurrency: 5, perSecond: 10, timeoutMs: AGENT_TIMEOUT_MS + 10_000 },
+        setup: { ...ADMISSION_SETUP, timeoutMs: AGENT_TIMEOUT_MS + 10_000 },
         health: false,
         telemetry: false,
       })
@@ -120,21 +122,25 @@ async function burst(
   };
 }
 
+const runName = (starts: number, label: string): string => `${starts} starts, ${label}`;
+const LATENCY = 'request -> agent in room p50 / p90 / p99';
+const OUTCOME = 'dropped jobs, failures, peak rooms, wall';
+
 function rows(group: string, result: BurstResult): Row[] {
-  const name = `${result.starts} starts, ${result.label}`;
+  const name = runName(result.starts, result.label);
   const latencies = [50, 90, 99].map((p) =>
     result.agentInRoomMs.length === 0 ? '-' : formatMs(percentile(result.agentInRoomMs, p)),
   );
   return [
     {
       group,
-      name: `${name}: request -> agent in room p50 / p90 / p99`,
+      name: `${name}: ${LATENCY}`,
       value: latencies.join(' / '),
       ratio: `${result.agentInRoomMs.length}/${result.starts} served`,
     },
     {
       group,
-      name: `${name}: dropped jobs, failures, peak rooms, wall`,
+      name: `${name}: ${OUTCOME}`,
       value: `${result.dropped} dropped, ${result.failed} failed, peak ${result.peakRooms} rooms, ${formatMs(result.wallMs)}`,
       ratio: `worker: ${result.accepted} accepted, ${result.rejected} rejected`,
       ...(result.label === 'Admission'
@@ -150,6 +156,19 @@ function rows(group: string, result: BurstResult): Row[] {
 export const livekit: BenchCase = {
   name: `LiveKit burst: real server, real agent worker of ${WORKER_CAPACITY} jobs, ${CALL_MS / 1000} s calls`,
   command: 'npm run bench -- livekit',
+  notes(rows) {
+    const row = (starts: number, label: string, what: string): Row =>
+      rowNamed(rows, `${runName(starts, label)}: ${what}`);
+    const most = STARTS.at(-1)!;
+    const bare = row(most, 'no admission', OUTCOME);
+    const admitted = row(most, 'Admission', OUTCOME);
+    const forkedP50 = row(STARTS[0], 'no admission', LATENCY).value.split(' / ')[0];
+    return [
+      `The server is livekit-server 1.13.5 (built by \`npm run livekit-server\`) and one @livekit/agents 1.9 worker process, which runs its jobs through \`admitAgentJobs\` with a cap of ${WORKER_CAPACITY} and the default \`waitForSlotMs\`, \`numIdleProcesses: 0\` (a process forked per job) and \`initializeProcessTimeout\` ${JOB_PROCESS_INIT_TIMEOUT_MS / 1000} s. Each start is timed from the request to its agent being in the room (\`awaitAgent\`, ${AGENT_TIMEOUT_MS / 1000} s); a start whose agent never came is a dropped job (the worker rejected it, or the server dropped it without offering it, and no other worker could take it). "worker" counts the job requests the worker accepted and rejected. Admission: cap ${WORKER_CAPACITY}, ${ADMISSION_SETUP.concurrency} setups at once, ${ADMISSION_SETUP.perSecond} per second.`,
+      `Without admission the worker takes the jobs it has slots for, plus those offered while a call ends within the time a job waits for a slot, and rejects the rest: the server drops them (${most} starts: ${bare.value}; ${bare.ratio}). Through Admission (${most} starts: ${admitted.value}) a start queued behind a call that has just ended is dispatched while the worker still holds that call, waits in \`requestFunc\` until the call's deleted room frees its slot, and is accepted.`,
+      `The jobs a worker accepts in a burst are forked at once: without admission the first agents were in their rooms after ${forkedP50} (p50 of ${STARTS[0]} starts), most of it their job processes starting on this machine. @livekit/agents kills a job process not initialized within \`initializeProcessTimeout\` (10 s by default) and its job never runs, hence the ${JOB_PROCESS_INIT_TIMEOUT_MS / 1000} s here: a worker that forks a process per job needs an initialize timeout that fits its machine under a burst.`,
+    ];
+  },
   async run(): Promise<Row[]> {
     const server = await startLiveKitServer();
     const worker = await startAgentWorker({
@@ -163,7 +182,7 @@ export const livekit: BenchCase = {
     });
     try {
       const out: Row[] = [];
-      for (const starts of [50, 200]) {
+      for (const starts of STARTS) {
         for (const admitted of [false, true]) {
           const result = await burst(server, worker, starts, admitted);
           process.stderr.write(`  ${starts} starts, ${result.label}: done\n`);

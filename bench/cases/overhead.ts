@@ -76,6 +76,9 @@ export const contenders: Contenders = {
 export const overhead: BenchCase = {
   name: `per-session overhead over a zero-cost backend (${CYCLES.toLocaleString('en-US')} create + close, ${OPEN.toLocaleString('en-US')} open, own process)`,
   command: 'npm run bench -- overhead',
+  notes: () => [
+    `"added" is Admission's figure minus the backend's alone, round by round (each pair ran back to back). The zero-cost backend (bench/zero-cost-backend.ts) creates and closes sessions without doing any work, so what is added is Admission's own bookkeeping per session: the gate, the session flow and, with telemetry on, the metrics. Create + close runs ${CYCLES.toLocaleString('en-US')} sessions one after the other; the heap is read after a forced GC with ${OPEN.toLocaleString('en-US')} sessions open.`,
+  ],
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);
     const samples = await interleaved(import.meta.url, names, ROUNDS);

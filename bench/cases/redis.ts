@@ -7,12 +7,15 @@ import {
 } from '../../src/admission/store/redis/redis-store.js';
 import { hasBinary } from '../../test/support/binaries.js';
 import { type RedisServer, startRedis } from '../../test/support/redis-server.js';
-import { type BenchCase, formatRate, type Row, ratio } from '../measure.js';
+import { type BenchCase, formatBytes, formatRate, type Row, ratio } from '../measure.js';
 
 const GROUP_SCALE = 'Redis: one instance holding many leases';
 const GROUP_FULL =
   'Redis: acquire + release with the cap full (50 loops, cap 20), each contender in its own process';
 const SIZES = [10_000, 100_000, 200_000];
+/** Leases held while Redis's memory is read, and the numbers of tenants they are spread over. */
+const MEMORY_LEASES = 20_000;
+const MEMORY_TENANTS = [1, 100];
 const ROUNDS = 5;
 const LOOPS = 50;
 const CAP = 20;
@@ -37,11 +40,18 @@ function spread(values: readonly number[]): Spread {
 const ms = (value: number): string => `${value.toFixed(value < 10 ? 2 : 0)} ms`;
 const spreadMs = (s: Spread): string => `${ms(s.median)} (${ms(s.min)}–${ms(s.max)})`;
 
-/** Takes `n` leases, 5 000 at a time (a grant later than its lease's deadline is refused). */
-async function fill(store: RedisCapacityStore, n: number): Promise<void> {
+/**
+ * Takes `n` leases, 5 000 at a time (a grant later than its lease's deadline is refused), spread
+ * over `tenants` tenants.
+ */
+async function fill(store: RedisCapacityStore, n: number, tenants = 1): Promise<void> {
   for (let taken = 0; taken < n; taken += 5_000) {
     const results = await Promise.all(
-      Array.from({ length: Math.min(5_000, n - taken) }, () => store.tryAcquire(request)),
+      Array.from({ length: Math.min(5_000, n - taken) }, (_, i) =>
+        store.tryAcquire(
+          tenants === 1 ? request : { ...request, tenantId: `tenant-${(taken + i) % tenants}` },
+        ),
+      ),
     );
     if (results.some((result) => result.refused !== undefined)) throw new Error('fill refused');
   }
@@ -140,6 +150,37 @@ async function scale(server: RedisServer, admin: Redis): Promise<Row[]> {
     );
     await survivor.release(lease as Lease);
     await survivor.close();
+    await admin.del(`voice-admission:{${name}}:leases`, `voice-admission:{${name}}:tenants`);
+  }
+  return rows;
+}
+
+/** Redis's memory for its data and scripts (`used_memory`), in bytes. */
+async function usedMemory(admin: Redis): Promise<number> {
+  const found = /^used_memory:(\d+)/m.exec(await admin.info('memory'));
+  if (found === null) throw new Error('INFO memory gave no used_memory');
+  return Number(found[1]);
+}
+
+/** Redis memory per held lease: `used_memory` before and after taking them, per lease. */
+async function memory(server: RedisServer, admin: Redis): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const tenants of MEMORY_TENANTS) {
+    const name = `memory${tenants}`;
+    const store = redisStore({ redis: server.url, name, leaseTtlMs: 120_000, timeoutMs: 5_000 });
+    await store.usage(); // connected and its scripts loaded before the first reading
+    const before = await usedMemory(admin);
+    await fill(store, MEMORY_LEASES, tenants);
+    const perLease = ((await usedMemory(admin)) - before) / MEMORY_LEASES;
+    const held = `${MEMORY_LEASES.toLocaleString('en-US')} leases, ${tenants} tenant${tenants === 1 ? '' : 's'}`;
+    process.stderr.write(`  memory, ${held}: ${formatBytes(perLease)}\n`);
+    rows.push({
+      group: GROUP_SCALE,
+      name: `${held}: Redis memory per lease held (used_memory)`,
+      value: formatBytes(perLease),
+      ratio: '',
+    });
+    await store.close();
     await admin.del(`voice-admission:{${name}}:leases`, `voice-admission:{${name}}:tenants`);
   }
   return rows;
@@ -303,16 +344,23 @@ async function capFull(server: RedisServer): Promise<Row[]> {
 export const redis: BenchCase = {
   name: GROUP_SCALE,
   command: 'npm run bench -- redis',
+  notes: () => [
+    `One instance holding many leases: it takes them 5,000 acquires at a time, then renews them all (\`renewNow\`, ${ROUNDS} rounds). Script figures are from Redis's SLOWLOG: how long each of our scripts held Redis, so on a loaded machine their tails include Redis being descheduled; read the medians. "Expired at once" moves every lease's expiry into the past, as if its holder had crashed a TTL ago, then times another instance's next acquire and the scripts that purge the expired leases meanwhile. "Paused past the TTL" holds the event loop busy past the lease TTL (what a SIGSTOP looks like from inside) and times, from resuming, until every lease has been reported lost under leaseLoss 'end'. Memory is Redis's \`used_memory\` after taking ${MEMORY_LEASES.toLocaleString('en-US')} leases minus before, per lease.`,
+    `Acquire + release with the cap full: each contender runs ${LOOPS} loops against a cap of ${CAP} in its own process, for ${RUN_MS / 1000} s a round; rounds interleave the contenders, the order rotating each round; median of ${ROUNDS} rounds after a warm-up round, min–max in brackets. The floor is an auto-pipelined INCR + DECR per cycle, with no cap and no wait; ratios are against it, but the ratio to redis-semaphore is taken round by round (each round ran the contenders back to back, under the same load).`,
+  ],
   async run(): Promise<Row[]> {
     if (!hasBinary('redis-server')) throw new Error('redis-server is needed for this case');
     const server = await startRedis();
     const admin = new Redis(server.url);
     try {
+      // Read before the SLOWLOG keeps every command: its entries would count as lease memory.
+      const memoryRows = await memory(server, admin);
       await admin.config('SET', 'slowlog-log-slower-than', '0');
       // Redis 7 also logs the commands a script calls: room for every one of a 200,000-lease purge.
       await admin.config('SET', 'slowlog-max-len', '2000000');
       return [
         ...(await scale(server, admin)),
+        ...memoryRows,
         ...(await resume(server)),
         ...(await capFull(server)),
       ];

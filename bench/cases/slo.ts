@@ -21,16 +21,19 @@ const TARGET_MS = 1_000;
 const ARRIVALS_PER_S = 4;
 /** Seconds the bench measures each p95 window over. */
 const WINDOW_S = 5;
+/** How long a call lasts, in simulated seconds, and how often it takes a turn. */
+const CALL_S = { min: 20, max: 40 } as const;
+const TURN_EVERY_S = 4;
 
 const SIMULATION: SimulatedProviderConfig = {
   setupLatencyMs: 0.2 * SCALE,
   setupCapacity: 1_000,
   jitter: 0.2,
   overloadFailureRate: 0,
-  sessionDurationMs: { min: 20 * SCALE, max: 40 * SCALE },
+  sessionDurationMs: { min: CALL_S.min * SCALE, max: CALL_S.max * SCALE },
   seed: 17,
   turns: {
-    intervalMs: 4 * SCALE,
+    intervalMs: TURN_EVERY_S * SCALE,
     latencyMs: 600,
     capacity: CAPACITY,
     exponent: 2,
@@ -177,6 +180,13 @@ function plot(outcome: Outcome): string {
 export const slo: BenchCase = {
   name: `latency SLO (p95 <= ${TARGET_MS} ms) vs fixed caps: turn capacity ${CAPACITY}, halved mid-run, unknown to the limit`,
   command: 'npm run bench -- slo',
+  notes(rows) {
+    // The best fixed cap of each phase, as every row names it: "(1.00x of 40)".
+    const best = [...(rows[0]?.value ?? '').matchAll(/x of (\d+)\)/g)].map((m) => m[1]);
+    return [
+      `Time is compressed (one simulated second lasts ${SCALE} ms), ${(PHASES.length * PHASE_S) / 60} simulated minutes: turn capacity ${CAPACITY} for ${PHASE_S} s, halved to ${CAPACITY / 2} until ${2 * PHASE_S} s, then restored; callers arrive faster than any limit here admits; calls last ${CALL_S.min}–${CALL_S.max} s and take a turn every ${TURN_EVERY_S} s. "admitted" counts calls admitted per phase; the best fixed cap of a phase is the one admitting most among those that kept the p95 under the target in 95% of that phase's ${WINDOW_S}-second windows (this run: ${best.join(', ')}). "ended by the limit" counts calls ended by anything but their own completion before the run's end. Plot of the SLO run: [slo.svg](slo.svg).`,
+    ];
+  },
   async run(): Promise<Row[]> {
     const fixed = [
       await run(`fixed ${CAPACITY} (true capacity)`, CAPACITY),

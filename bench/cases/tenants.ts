@@ -50,6 +50,9 @@ const TARGETED = label(5_000, 5_000);
 export const tenantsCase: BenchCase = {
   name: `${CYCLES.toLocaleString('en-US')} queued run() cycles across many tenants (telemetry off, own process)`,
   command: 'npm run bench -- tenants',
+  notes: () => [
+    `Each shape's cap lets every tenant hold slots at once and its ${CYCLES.toLocaleString('en-US')} tasks are spread evenly over its tenants, so every grant is a pick among that many tenants by the fair queue (fewest held first): the rows show how that pick scales with the number of tenants. Ratios are against one tenant at the same cap.`,
+  ],
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);
     const samples = await interleaved(import.meta.url, names, ROUNDS);

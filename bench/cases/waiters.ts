@@ -34,6 +34,9 @@ export const contenders: Contenders = {
 export const waiters: BenchCase = {
   name: `${WAITERS.toLocaleString('en-US')} queued waiters (own process)`,
   command: 'npm run bench -- waiters',
+  notes: () => [
+    `${WAITERS.toLocaleString('en-US')} acquires queued behind one held slot, spread over three tenants, the heap read after a forced GC before any is served: what a waiter costs with its promise and its place in the fair queue.`,
+  ],
   async run(): Promise<Row[]> {
     const samples = await interleaved(import.meta.url, [CONTENDER], ROUNDS);
     const bytes = figure(samples, CONTENDER, 'bytesPerWaiter');
