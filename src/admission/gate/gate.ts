@@ -465,14 +465,18 @@ export class Gate {
       this.#noteRefusal(waiter.tenantId, result.refused);
       return result.refused === 'tenant_capacity';
     }
+    this.#admit(waiter, result, this.#queue.served(waiter), now);
+    return true;
+  }
+
+  /** Hands `lease` to a waiter already out of the queue, its tenant's grant counted in `hold`. */
+  #admit(waiter: Waiter, lease: Lease, hold: TenantHold, now: number): void {
     waiter.state = 'done';
     waiter.detach();
-    const hold = this.#queue.served(waiter);
     this.#deadlines.trim(waiter.waitMs);
     const waitedMs = now - waiter.enqueuedAt;
     this.#emitDequeued(waiter, 'admitted', waitedMs);
-    waiter.grant(this.#slotFor(result, hold, waitedMs));
-    return true;
+    waiter.grant(this.#slotFor(lease, hold, waitedMs));
   }
 
   /**
@@ -505,14 +509,7 @@ export class Gate {
       if (left) {
         this.#queue.released(hold);
         this.#giveBack(result);
-      } else {
-        waiter.state = 'done';
-        waiter.detach();
-        this.#deadlines.trim(waiter.waitMs);
-        const waitedMs = performance.now() - waiter.enqueuedAt;
-        this.#emitDequeued(waiter, 'admitted', waitedMs);
-        waiter.grant(this.#slotFor(result, hold, waitedMs));
-      }
+      } else this.#admit(waiter, result, hold, performance.now());
     } else if (left) {
       this.#queue.released(hold);
     } else {
