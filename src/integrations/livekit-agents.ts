@@ -206,11 +206,15 @@ export function admitAgentJobs(
       ? undefined
       : watchWhileWaiting(() => releaseEnded(undefined), endCheckIntervalMs);
 
+  /**
+   * One acquire per job, waiting up to `waitForSlotMs`: a refusal is reported (event and
+   * metric) only for a job that is then rejected, not for one that waits and gets a slot.
+   */
   const acquire = async (tenantId: string): Promise<Slot | undefined> => {
-    const now = await admission.acquire({ tenantId }, { timeoutMs: 0 }).catch(() => undefined);
-    if (now !== undefined || waitForSlotMs === 0) return now;
-    // Full: a call may just have ended (its room deleted) while this worker still holds it.
-    const stopWatching = endWatch?.();
+    // Every slot held here: a call may just have ended (its room deleted) while this worker
+    // still holds it, so its end is checked at once rather than at the next load report.
+    const stopWatching =
+      waitForSlotMs > 0 && admission.active >= admission.limit ? endWatch?.() : undefined;
     try {
       return await admission
         .acquire({ tenantId }, { timeoutMs: waitForSlotMs })

@@ -109,11 +109,13 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     const a = jobRequest('a');
     await jobs.requestFunc(a.request);
     expect(a.answers).toEqual(['accepted']);
-    return { standIn, admission, jobs };
+    const refusals: string[] = [];
+    admission.on('refused', (event) => refusals.push(event.code));
+    return { standIn, admission, jobs, refusals };
   }
 
   it('a job offered while every slot is taken waits, and takes the slot of the job whose room is gone', async () => {
-    const { standIn, jobs } = await fullWorker({ waitForSlotMs: 600_000 });
+    const { standIn, jobs, refusals } = await fullWorker({ waitForSlotMs: 600_000 });
     // Full, yet below the server's target load: the server keeps offering jobs.
     expect(await jobs.loadFunc(workerRunning([]))).toBeLessThan(jobs.loadThreshold);
 
@@ -129,6 +131,8 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     await answered;
     expect(b.answers).toEqual(['accepted']);
     expect(jobs.heldJobs()).toBe(1);
+    // It waited and was admitted: no refusal is reported for it.
+    expect(refusals).toEqual([]);
   });
 
   it('a job that waited without a slot coming back is rejected; with no wait, a full worker reports FULL', async () => {
@@ -136,6 +140,8 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     const b = jobRequest('b');
     await waiting.jobs.requestFunc(b.request);
     expect(b.answers).toEqual(['rejected']);
+    // One refusal for the one rejected job.
+    expect(waiting.refusals).toEqual(['queue_timeout']);
     expect(waiting.admission.active).toBe(1);
 
     const refusing = await fullWorker({ waitForSlotMs: 0 });
