@@ -2,13 +2,21 @@
  * One contract, two servers: what the LiveKit provider relies on, checked against the stand-in
  * (the test double) and the real livekit-server, so the stand-in cannot drift from the server.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RoomAgentDispatch, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
+import {
+  AccessToken,
+  AgentDispatchClient,
+  RoomAgentDispatch,
+  RoomServiceClient,
+  WebhookReceiver,
+} from 'livekit-server-sdk';
 import { describe, expect, it } from 'vitest';
 import {
   describeWithLiveKitServer,
   type LiveKitServerOptions,
 } from '../../support/livekit-server.js';
+import { signJwt } from '../../support/livekit-stand-in/jwt.js';
 import { API_KEY, API_SECRET, startStandIn, startWebhookSink } from './fixture.js';
 import { startRealServer } from './real-fixture.js';
 
@@ -17,6 +25,7 @@ interface ServerUnderTest {
   readonly apiKey: string;
   readonly apiSecret: string;
   readonly rooms: RoomServiceClient;
+  readonly dispatches: AgentDispatchClient;
   listDispatchNames(room: string): Promise<string[]>;
 }
 
@@ -27,16 +36,15 @@ type Start = (options: {
 
 function underTest(url: string, apiKey: string, apiSecret: string): ServerUnderTest {
   const rooms = new RoomServiceClient(url, apiKey, apiSecret);
+  const dispatches = new AgentDispatchClient(url, apiKey, apiSecret);
   return {
     url,
     apiKey,
     apiSecret,
     rooms,
-    listDispatchNames: async (room) => {
-      const { AgentDispatchClient } = await import('livekit-server-sdk');
-      const dispatches = await new AgentDispatchClient(url, apiKey, apiSecret).listDispatch(room);
-      return dispatches.map((d) => d.agentName).sort();
-    },
+    dispatches,
+    listDispatchNames: async (room) =>
+      (await dispatches.listDispatch(room)).map((d) => d.agentName).sort(),
   };
 }
 
@@ -63,6 +71,7 @@ async function recordingSink(status: (event: string, attempt: number) => number)
     status: number;
     body: string;
     authorization: string | undefined;
+    contentType: string | undefined;
   }[] = [];
   const waiters: { check: () => boolean; resolve: () => void }[] = [];
   sink.use((req: IncomingMessage, res: ServerResponse) => {
@@ -78,6 +87,7 @@ async function recordingSink(status: (event: string, attempt: number) => number)
         status: answer,
         body,
         authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
       });
       res.writeHead(answer).end();
       for (const waiter of waiters.filter((w) => w.check())) waiter.resolve();
@@ -117,11 +127,40 @@ function contract(target: string, start: Start): void {
     expect(await server.listDispatchNames('named')).toEqual(['intake']);
   });
 
-  it(`${target}: DeleteRoom of a missing room is not_found`, async () => {
+  it(`${target}: rooms are listed by name and deleted; a missing room is not_found`, async () => {
     const server = await start({});
-    await expect(server.rooms.deleteRoom('missing')).rejects.toMatchObject({
+    const created = await server.rooms.createRoom({ name: 'r1', emptyTimeout: 30 });
+    expect(created).toMatchObject({ name: 'r1', emptyTimeout: 30 });
+    expect(created.sid).toMatch(/^RM_/);
+    expect(await server.rooms.listRooms(['nope'])).toEqual([]);
+    expect((await server.rooms.listRooms(['r1'])).map((room) => room.sid)).toEqual([created.sid]);
+    await server.rooms.deleteRoom('r1');
+    await expect(server.rooms.deleteRoom('r1')).rejects.toMatchObject({
       status: 404,
       code: 'not_found',
+      message: 'twirp error unknown: requested room does not exist',
+    });
+  });
+
+  it(`${target}: a dispatch auto-creates its room, carries its metadata, and is listed and deleted`, async () => {
+    const server = await start({});
+    const created = await server.dispatches.createDispatch('r9', 'intake', { metadata: 'm' });
+    expect(created).toMatchObject({ agentName: 'intake', room: 'r9', metadata: 'm' });
+    expect((await server.rooms.listRooms()).map((room) => room.name)).toEqual(['r9']);
+    // The auto-created room has the automatic dispatch (empty agent name) too.
+    expect(await server.listDispatchNames('r9')).toEqual(['', 'intake']);
+    await server.dispatches.deleteDispatch(created.id, 'r9');
+    expect(await server.listDispatchNames('r9')).toEqual(['']);
+    await expect(server.dispatches.deleteDispatch(created.id, 'r9')).rejects.toMatchObject({
+      status: 404,
+      code: 'not_found',
+      message: 'twirp error unknown: dispatch ID not found',
+    });
+    // Dispatch calls go to the node hosting the room: for a missing one, none answers.
+    await expect(server.dispatches.listDispatch('missing')).rejects.toMatchObject({
+      status: 503,
+      code: 'unavailable',
+      message: 'twirp error unknown: no response from servers',
     });
   });
 
@@ -131,6 +170,78 @@ function contract(target: string, start: Start): void {
     const error = (await wrong.listRooms().catch((e: unknown) => e)) as Error & { status: number };
     expect(error.status).toBe(401);
     expect(error.message).toMatch(/^invalid token: eyJ[\w-]+\.[\w-]+\.[\w-]+, error: /);
+    const unknownKey = new RoomServiceClient(server.url, 'APIother', server.apiSecret);
+    await expect(unknownKey.listRooms()).rejects.toMatchObject({
+      status: 401,
+      message: 'invalid API key: APIother',
+    });
+  });
+
+  it(`${target}: tokens are signed with HS256; an expiry, when given, has a minute of leeway`, async () => {
+    const server = await start({});
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: server.apiKey, video: { roomList: true } };
+    const list = (token: string) =>
+      new RoomServiceClient(server.url, undefined, undefined, { token }).listRooms();
+    const sign = (extra: object, algorithm?: 'HS512') =>
+      signJwt({ ...claims, ...extra }, server.apiSecret, algorithm);
+    await expect(list(sign({ exp: now - 61 }))).rejects.toMatchObject({
+      status: 401,
+      message: expect.stringMatching(/^invalid token: .*, error: .*token is expired/),
+    });
+    // No expiry at all is accepted.
+    await expect(list(sign({}))).resolves.toEqual([]);
+    await expect(list(sign({ exp: now + 60 }, 'HS512'))).rejects.toMatchObject({ status: 401 });
+    await expect(list(sign({ exp: now - 30 }))).resolves.toEqual([]);
+  });
+
+  it(`${target}: grants are checked per call: a join token cannot list rooms, and room admin is per room`, async () => {
+    const server = await start({});
+    const joinOnly = new AccessToken(server.apiKey, server.apiSecret, { identity: 'caller' });
+    joinOnly.addGrant({ roomJoin: true, room: 'r1' });
+    const asCaller = new RoomServiceClient(server.url, undefined, undefined, {
+      token: await joinOnly.toJwt(),
+    });
+    await expect(asCaller.listRooms()).rejects.toMatchObject({
+      status: 401,
+      code: 'unauthenticated',
+      message: 'permissions denied',
+    });
+    await expect(asCaller.createRoom({ name: 'x' })).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
+    const adminOfR1 = new AccessToken(server.apiKey, server.apiSecret);
+    adminOfR1.addGrant({ roomAdmin: true, room: 'r1' });
+    const dispatchAsAdmin = new AgentDispatchClient(server.url, undefined, undefined, {
+      token: await adminOfR1.toJwt(),
+    });
+    await expect(dispatchAsAdmin.listDispatch('r2')).rejects.toMatchObject({
+      code: 'unauthenticated',
+    });
+  });
+
+  it(`${target}: Twirp answers an unknown method or a bad body before any handler; GET / answers OK`, async () => {
+    const server = await start({});
+    const post = (path: string, body = '{}') =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
+    const unknown = await post('/twirp/livekit.RoomService/Nope');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      code: 'bad_route',
+      msg: 'no handler for path "/twirp/livekit.RoomService/Nope"',
+      meta: { twirp_invalid_route: 'POST /twirp/livekit.RoomService/Nope' },
+    });
+    const get = await fetch(`${server.url}/twirp/livekit.RoomService/ListRooms`);
+    expect(await get.json()).toMatchObject({ code: 'bad_route' });
+    const badJson = await post('/twirp/livekit.RoomService/ListRooms', '{');
+    expect(badJson.status).toBe(400);
+    expect(await badJson.json()).toMatchObject({ code: 'malformed' });
+    const health = await fetch(`${server.url}/`);
+    expect([health.status, await health.text()]).toEqual([200, 'OK']);
   });
 
   it(`${target}: a room nobody joins ends at its emptyTimeout with a signed room_finished; a 5xx is retried, a 4xx is not`, async () => {
@@ -154,6 +265,12 @@ function contract(target: string, start: Start): void {
       delivered.authorization,
     );
     expect(event).toMatchObject({ event: 'room_finished', room: { name: 'short' } });
+    // The raw JWT (no "Bearer "), whose sha256 claim is the body's digest.
+    expect(delivered.contentType).toBe('application/webhook+json');
+    expect(delivered.authorization).toMatch(/^eyJ/);
+    const payload = delivered.authorization!.split('.')[1]!;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    expect(claims.sha256).toBe(createHash('sha256').update(delivered.body).digest('base64'));
   });
 }
 

@@ -404,8 +404,7 @@ export class LiveKitStandIn {
     },
     'RoomService/DeleteRoom': (req, claims) => {
       ensureCreate(claims);
-      const room = this.#rooms.get(stringOf(req.room));
-      if (room === undefined) throw new TwirpError('not_found', 'requested room does not exist');
+      const room = this.#requireTwirpRoom(stringOf(req.room));
       this.#closeRoom(room, true);
       return {};
     },
@@ -422,7 +421,7 @@ export class LiveKitStandIn {
       // With room.auto_create (the default), dispatching to a missing room creates it.
       let room = this.#rooms.get(roomName);
       if (room === undefined && this.#autoCreate) room = this.#createRoom({ name: roomName });
-      if (room === undefined) throw new TwirpError('not_found', 'requested room does not exist');
+      if (room === undefined) throw roomNotFound();
       const dispatch: AgentDispatchView = {
         id: id('AD_'),
         agentName: stringOf(req.agent_name ?? req.agentName),
@@ -435,7 +434,7 @@ export class LiveKitStandIn {
     'AgentDispatchService/ListDispatch': (req, claims) => {
       const roomName = stringOf(req.room);
       ensureAdmin(claims, roomName);
-      const room = this.#requireTwirpRoom(roomName);
+      const room = this.#requireRoomNode(roomName);
       const wanted = stringOf(req.dispatch_id ?? req.dispatchId);
       const dispatches = [...room.dispatches.values()].filter(
         (d) => wanted === '' || d.id === wanted,
@@ -445,10 +444,12 @@ export class LiveKitStandIn {
     'AgentDispatchService/DeleteDispatch': (req, claims) => {
       const roomName = stringOf(req.room);
       ensureAdmin(claims, roomName);
-      const room = this.#requireTwirpRoom(roomName);
+      const room = this.#requireRoomNode(roomName);
       const dispatchId = stringOf(req.dispatch_id ?? req.dispatchId);
       const dispatch = room.dispatches.get(dispatchId);
-      if (dispatch === undefined) throw new TwirpError('not_found', 'dispatch ID not found');
+      if (dispatch === undefined) {
+        throw new TwirpError('not_found', 'twirp error unknown: dispatch ID not found');
+      }
       room.dispatches.delete(dispatchId);
       return dispatchJson(dispatch);
     },
@@ -512,7 +513,19 @@ export class LiveKitStandIn {
 
   #requireTwirpRoom(name: string): StandInRoom {
     const room = this.#rooms.get(name);
-    if (room === undefined) throw new TwirpError('not_found', 'requested room does not exist');
+    if (room === undefined) throw roomNotFound();
+    return room;
+  }
+
+  /**
+   * Dispatch calls go to the node hosting the room: for a missing room no node answers, and
+   * the server replies `unavailable` (after psrpc's 3 s timeout, which is not imitated here).
+   */
+  #requireRoomNode(name: string): StandInRoom {
+    const room = this.#rooms.get(name);
+    if (room === undefined) {
+      throw new TwirpError('unavailable', 'twirp error unknown: no response from servers');
+    }
     return room;
   }
 
@@ -673,6 +686,11 @@ interface StandInRoom {
 
 interface ActiveFault extends Fault {
   remaining: number;
+}
+
+/** As the server words it (its Twirp error wrapped as "unknown" by psrpc). */
+function roomNotFound(): TwirpError {
+  return new TwirpError('not_found', 'twirp error unknown: requested room does not exist');
 }
 
 function faultError(error: FaultError): TwirpError {
