@@ -426,6 +426,32 @@ describe('Admission: stats and events', () => {
     ]);
   });
 
+  it('reports no negative wait for a request queued by a release listener and granted by that release', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 1 } });
+    // Every clock read later than the one before, so the order of reads shows in the waits.
+    let clock = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => ++clock);
+    try {
+      const waits: number[] = [];
+      admission.on('dequeued', (e) => waits.push(e.waitedMs));
+      const slot = await admission.acquire();
+      let queued: Promise<Slot> | undefined;
+      const stop = admission.on('released', () => {
+        stop();
+        // The released slot is not back in the store yet: this request queues.
+        queued = admission.acquire();
+      });
+      slot.release();
+      const granted = await queued!;
+      expect(waits).toHaveLength(1);
+      expect(waits[0]).toBeGreaterThanOrEqual(0);
+      expect(granted.waitedMs).toBe(waits[0]);
+      granted.release();
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('a throwing listener does not break admission', async () => {
     const { admission } = await setup();
     const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);

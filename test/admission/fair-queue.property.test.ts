@@ -206,3 +206,31 @@ describe('fair queue with many tenants', () => {
     expect(queue.next()).toBe(fresh);
   });
 });
+
+describe('fair queue across many held counts', () => {
+  it('serves the tenant holding fewest while held counts range wider than the buckets kept', () => {
+    const queue = new FairQueue<Entry>();
+    const a = new Entry('a', 0, 0);
+    queue.push(a, 0);
+    const holdA = queue.holdOf('a');
+    // Climbs through 300 held counts, each bucket emptied behind it.
+    for (let held = 1; held <= 300; held++) {
+      queue.granted(holdA);
+      expect(queue.next()).toBe(a);
+    }
+    const b = new Entry('b', 0, 1);
+    queue.push(b, 0);
+    const holdB = queue.holdOf('b');
+    for (let held = 1; held <= 150; held++) queue.granted(holdB);
+    // a comes down past b: b is served while it holds fewer, a from the moment it does.
+    for (let held = 299; held >= 0; held--) {
+      queue.released(holdA);
+      expect(queue.next()).toBe(held < 150 ? a : b);
+    }
+    // Back up to b's count: a arrived there last, so b has the turn.
+    for (let held = 1; held <= 150; held++) queue.granted(holdA);
+    expect(queue.next()).toBe(b);
+    expect(queue.heldBy('a')).toBe(150);
+    expect(queue.heldBy('b')).toBe(150);
+  });
+});

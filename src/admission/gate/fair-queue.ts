@@ -38,18 +38,28 @@ interface Bucket {
   readonly held: number;
   first: Lane | undefined;
   last: Lane | undefined;
+  /** Whether it is in its level's heap (an emptied bucket leaves it once on top). */
+  inHeap: boolean;
 }
 
 interface Level {
   readonly priority: number;
   readonly lanes: Map<string, Lane>;
+  /** Buckets by held count: those in the heap, and emptied ones kept for reuse. */
   readonly buckets: Map<number, Bucket>;
   /**
-   * Binary min-heap of the buckets in `buckets`, by held count. An emptied bucket stays in
-   * both until it reaches the top, where it is discarded.
+   * Binary min-heap of non-empty buckets by held count. An emptied bucket stays until it
+   * reaches the top, where it leaves the heap.
    */
   readonly heap: Bucket[];
 }
+
+/**
+ * Emptied buckets a level keeps for reuse at most. Held counts move by one per grant and
+ * release, so the counts just left are met again at once: reusing their buckets spares an
+ * allocation, a map insert and a delete per grant.
+ */
+const BUCKETS_KEPT = 64;
 
 /** Idle tenant lines kept for reuse at least; see `FairQueue.#idle`. */
 const IDLE_KEPT = 1_024;
@@ -365,8 +375,11 @@ function unlink(lane: Lane): void {
 function bucketFor(level: Level, held: number): Bucket {
   let bucket = level.buckets.get(held);
   if (bucket === undefined) {
-    bucket = { held, first: undefined, last: undefined };
+    bucket = { held, first: undefined, last: undefined, inHeap: false };
     level.buckets.set(held, bucket);
+  }
+  if (!bucket.inHeap) {
+    bucket.inHeap = true;
     heapPush(level.heap, bucket);
   }
   return bucket;
@@ -379,7 +392,8 @@ function peekMin(level: Level): Bucket | undefined {
     const top = heap[0] as Bucket;
     if (top.first !== undefined) return top;
     heapPop(heap);
-    level.buckets.delete(top.held);
+    top.inHeap = false;
+    if (level.buckets.size > BUCKETS_KEPT) level.buckets.delete(top.held);
   }
   return undefined;
 }

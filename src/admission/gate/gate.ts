@@ -88,6 +88,8 @@ export class Gate {
   #globalBlocked = false;
   #pumping = false;
   #pumpAgain = false;
+  /** The clock reading of the pump call under way, taken at its first grant (or given). */
+  #pumpNow: number | undefined;
   /**
    * Queued waiters whose acquire a shared store is deciding. They are out of the queue and
    * counted as holding a slot meanwhile, so the next pick is as fair as if they had been
@@ -212,13 +214,16 @@ export class Gate {
     return this.#refusalValue(tenantId, blockedBy, this.#estimateRetry(tenantId, blockedBy));
   }
 
-  /** A slot was released here or elsewhere, or a cap rose: waiters may proceed. */
-  capacityMayHaveFreed(tenantId?: string): void {
+  /**
+   * A slot was released here or elsewhere, or a cap rose: waiters may proceed. `now`, a clock
+   * reading just taken, spares the queue pass its own.
+   */
+  capacityMayHaveFreed(tenantId?: string, now?: number): void {
     this.#freedEvents++;
     this.#globalBlocked = false;
     if (tenantId === undefined) this.#queue.unblockAll();
     else this.#queue.unblock(tenantId);
-    if (this.#queue.size > 0) this.#pump();
+    if (this.#queue.size > 0) this.#pump(now);
   }
 
   /** Stops admitting for good: every waiter is refused with `draining`. Returns how many. */
@@ -366,13 +371,13 @@ export class Gate {
   #grant(lease: Lease, waitedMs: number): Slot {
     const hold = this.#queue.holdOf(lease.tenantId);
     this.#queue.granted(hold);
-    return this.#slotFor(lease, hold, waitedMs);
+    return this.#slotFor(lease, hold, waitedMs, performance.now());
   }
 
-  /** The slot holding `lease`, its tenant's hold counted already. */
-  #slotFor(lease: Lease, hold: TenantHold, waitedMs: number): Slot {
+  /** The slot holding `lease` from `now` on, its tenant's hold counted already. */
+  #slotFor(lease: Lease, hold: TenantHold, waitedMs: number, now: number): Slot {
     this.#active++;
-    const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot);
+    const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot, now);
     this.#slots.add(slot);
     if (this.#events.wants('admitted')) {
       this.#events.emit('admitted', { tenantId: lease.tenantId, waitedMs, active: this.#active });
@@ -385,23 +390,25 @@ export class Gate {
     this.#slots.remove(slot);
     this.#active--;
     this.#queue.released(hold);
-    const heldMs = performance.now() - slot.acquiredAt;
+    // The queue pass this release starts reuses this reading.
+    const now = performance.now();
+    const heldMs = now - slot.acquiredAt;
     this.#retry.recordHold(heldMs);
     if (this.#events.wants('released')) {
       this.#events.emit('released', { tenantId: hold.tenantId, heldMs, active: this.#active });
     }
-    this.#giveBack(slot.lease);
+    this.#giveBack(slot.lease, now);
     this.#afterRelease();
   }
 
-  /** Releases a lease and lets waiters proceed. */
-  #giveBack(lease: Lease): void {
+  /** Releases a lease and lets waiters proceed; `now` as for `capacityMayHaveFreed`. */
+  #giveBack(lease: Lease, now?: number): void {
     const released = this.#releaseLease(lease);
     if (isPromise(released)) {
       // Known free: a waiter's acquire may go at once, beside any in flight.
       if (this.#freedHere < this.#queue.size) this.#freedHere++;
       void released.then(() => this.capacityMayHaveFreed(lease.tenantId));
-    } else this.capacityMayHaveFreed(lease.tenantId);
+    } else this.capacityMayHaveFreed(lease.tenantId, now);
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -416,12 +423,13 @@ export class Gate {
   }
 
   /** Grants queued waiters while the store allows, round-robin across tenants. */
-  #pump(): void {
+  #pump(now?: number): void {
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
     }
     this.#pumping = true;
+    this.#pumpNow = now;
     try {
       do {
         this.#pumpAgain = false;
@@ -429,13 +437,13 @@ export class Gate {
       } while (this.#pumpAgain);
     } finally {
       this.#pumping = false;
+      this.#pumpNow = undefined;
     }
   }
 
   #pumpOnce(): void {
     if (!this.admitting || this.#globalBlocked) return;
-    // One clock read per pass: the waits of the waiters it grants are measured against it.
-    let now: number | undefined;
+    // One clock read per pump call: the waits of the waiters it grants are measured against it.
     for (;;) {
       if (this.#acquiring.size > 0 && !this.#mayAcquireMore()) return;
       const waiter = this.#queue.next();
@@ -445,8 +453,8 @@ export class Gate {
         this.#awaitGrant(waiter, result);
         continue;
       }
-      now ??= performance.now();
-      if (!this.#settleAttempt(waiter, result, now)) return;
+      this.#pumpNow ??= performance.now();
+      if (!this.#settleAttempt(waiter, result, this.#pumpNow)) return;
     }
   }
 
@@ -474,9 +482,10 @@ export class Gate {
     waiter.state = 'done';
     waiter.detach();
     this.#deadlines.trim(waiter.waitMs);
-    const waitedMs = now - waiter.enqueuedAt;
+    // `now` may predate a waiter a listener queued during the release that started this pass.
+    const waitedMs = Math.max(0, now - waiter.enqueuedAt);
     this.#emitDequeued(waiter, 'admitted', waitedMs);
-    waiter.grant(this.#slotFor(lease, hold, waitedMs));
+    waiter.grant(this.#slotFor(lease, hold, waitedMs, now));
   }
 
   /**

@@ -44,12 +44,13 @@ export class Slot {
     waitedMs: number,
     inflight: number,
     releaser: SlotReleaser,
+    acquiredAt: number,
   ) {
     this.lease = lease;
     this.hold = hold;
     this.waitedMs = waitedMs;
     this.inflight = inflight;
-    this.acquiredAt = performance.now();
+    this.acquiredAt = acquiredAt;
     this.#releaser = releaser;
   }
 

@@ -6,13 +6,64 @@ import type { Slot } from './slot.js';
 /** Work run while holding a slot (`Admission.run`); undefined when the caller takes the slot. */
 export type Work = ((slot: Slot) => unknown) | undefined;
 
-/** Runs `work` holding `slot`, releasing the slot however `work` ends. */
-export async function runHolding<T>(slot: Slot, work: (slot: Slot) => T | Promise<T>): Promise<T> {
+/**
+ * Runs `work` holding `slot` and settles the caller's promise with its outcome once the slot
+ * is released, however `work` ends; without `reject`, rejects through `resolve`. No async
+ * wrapper: one `then` on what `work` returns, so a queued task costs its caller's promise and
+ * that reaction, not a second promise that the first then follows.
+ */
+function runHoldingThen(
+  slot: Slot,
+  work: (slot: Slot) => unknown,
+  resolve: (value: unknown) => void,
+  reject: ((reason: unknown) => void) | undefined,
+): void {
+  let result: unknown;
   try {
-    return await work(slot);
-  } finally {
+    result = work(slot);
+  } catch (error) {
     slot.release();
+    settleRejected(resolve, reject, error);
+    return;
   }
+  // Inline handlers: closures bound to a name cost a naming call each under some transpilers.
+  Promise.resolve(result).then(
+    (value) => {
+      slot.release();
+      resolve(value);
+    },
+    (error: unknown) => {
+      slot.release();
+      settleRejected(resolve, reject, error);
+    },
+  );
+}
+
+function settleRejected(
+  resolve: (value: unknown) => void,
+  reject: ((reason: unknown) => void) | undefined,
+  error: unknown,
+): void {
+  if (reject === undefined) rejectThrough(resolve, error);
+  else reject(error);
+}
+
+/** Runs `work` holding `slot`, releasing the slot however `work` ends. */
+export function runHolding(slot: Slot, work: (slot: Slot) => unknown): Promise<unknown> {
+  capturedSlot = slot;
+  capturedWork = work;
+  return new Promise(runCaptured);
+}
+
+/** The executor of `runHolding`: shared, so no closure is made per call (see `capturing`). */
+let capturedSlot: Slot | undefined;
+let capturedWork: ((slot: Slot) => unknown) | undefined;
+function runCaptured(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+  const slot = capturedSlot!;
+  const work = capturedWork!;
+  capturedSlot = undefined;
+  capturedWork = undefined;
+  runHoldingThen(slot, work, resolve, reject);
 }
 
 /** A request waiting in the queue for a slot. Kept small: a queue may hold 100,000 of them. */
@@ -71,18 +122,24 @@ export class Waiter implements QueueEntry, Deadlined {
 
   /** Hands the granted slot over: to the caller, or to the work waiting with the request. */
   grant(slot: Slot): void {
-    this.resolve(this.work === undefined ? slot : runHolding(slot, this.work));
+    if (this.work === undefined) this.resolve(slot);
+    else runHoldingThen(slot, this.work, this.resolve, undefined);
   }
 
-  /**
-   * Rejects the caller's promise by resolving it with a thenable that rejects. The waiter keeps
-   * no reject function of its own: one function less per queued request.
-   */
+  /** Rejects the caller's promise (through `resolve`: the waiter keeps no reject function). */
   reject(error: unknown): void {
-    // A thenable rather than Promise.reject(): it cannot become an unhandled rejection.
-    // biome-ignore lint/suspicious/noThenProperty: the thenable is the point
-    this.resolve({ then: (_: unknown, reject: (reason: unknown) => void) => reject(error) });
+    rejectThrough(this.resolve, error);
   }
+}
+
+/**
+ * Rejects a promise by resolving it with a thenable that rejects, for holders of `resolve`
+ * alone: one function less per queued request. A thenable rather than Promise.reject(): it
+ * cannot become an unhandled rejection.
+ */
+function rejectThrough(resolve: (value: unknown) => void, error: unknown): void {
+  // biome-ignore lint/suspicious/noThenProperty: the thenable is the point
+  resolve({ then: (_: unknown, reject: (reason: unknown) => void) => reject(error) });
 }
 
 /**
