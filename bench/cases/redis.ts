@@ -20,6 +20,8 @@ const ROUNDS = 5;
 const LOOPS = 50;
 const CAP = 20;
 const RUN_MS = 1_500;
+/** The limiter the Admission contender shares its cap through. */
+const FULL_LIMITER = 'bench-full';
 const request = {
   tenantId: 'bulk',
   globalLimit: 10_000_000,
@@ -109,6 +111,7 @@ async function scale(server: RedisServer, admin: Redis): Promise<Row[]> {
   };
   for (const size of SIZES) {
     const name = `scale${size}`;
+    server.seedLimiter(name);
     const store = redisStore({ redis: server.url, name, leaseTtlMs: 120_000, timeoutMs: 5_000 });
     await fill(store, size);
     await admin.call('SLOWLOG', 'RESET');
@@ -167,6 +170,7 @@ async function memory(server: RedisServer, admin: Redis): Promise<Row[]> {
   const rows: Row[] = [];
   for (const tenants of MEMORY_TENANTS) {
     const name = `memory${tenants}`;
+    server.seedLimiter(name);
     const store = redisStore({ redis: server.url, name, leaseTtlMs: 120_000, timeoutMs: 5_000 });
     await store.usage(); // connected and its scripts loaded before the first reading
     const before = await usedMemory(admin);
@@ -194,9 +198,11 @@ async function memory(server: RedisServer, admin: Redis): Promise<Row[]> {
 async function resume(server: RedisServer): Promise<Row[]> {
   const rows: Row[] = [];
   for (const size of [10_000, 100_000]) {
+    const name = `resume${size}`;
+    server.seedLimiter(name);
     const store = redisStore({
       redis: server.url,
-      name: `resume${size}`,
+      name,
       leaseTtlMs: 4_000,
       timeoutMs: 3_000,
       leaseLoss: 'end',
@@ -235,7 +241,14 @@ interface Contender {
 }
 
 function startContender(name: string, url: string): Contender {
-  const plan = { contender: name, url, loops: LOOPS, cap: CAP, durationMs: RUN_MS };
+  const plan = {
+    contender: name,
+    url,
+    limiter: FULL_LIMITER,
+    loops: LOOPS,
+    cap: CAP,
+    durationMs: RUN_MS,
+  };
   const child = spawn(
     process.execPath,
     [
@@ -282,6 +295,7 @@ function startContender(name: string, url: string): Contender {
 /** Rounds of every contender in turn (the order rotates each round); one warm-up round first. */
 async function capFull(server: RedisServer): Promise<Row[]> {
   const names = ['floor', 'admission', 'redis-semaphore'];
+  server.seedLimiter(FULL_LIMITER);
   const contenders = names.map((name) => startContender(name, server.url));
   try {
     await Promise.all(contenders.map((contender) => contender.next()));

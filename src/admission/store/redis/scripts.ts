@@ -110,17 +110,28 @@ local function is_live(member, now)
   return expiry and tonumber(expiry) > now
 end
 
--- The limiter's epoch. It is replaced, and new leases wait 'ttl' so that instances can first
--- re-assert the leases they hold, when Redis may have lost writes: the epoch is missing while
--- the caller ('expected') saw one before (data wiped), or it was written by another Redis
+-- The limiter's epoch. It is replaced, and new leases wait so that instances can first re-assert
+-- the leases they hold, when Redis may have lost writes: the epoch was written by another Redis
 -- process than this one (a restart from a snapshot or append-only file, a failover to a
--- replica). A snapshot carries the epoch but not the run_id of the process that loads it.
+-- replica: a snapshot carries the epoch but not the run_id of the process that loads it), or
+-- it is missing while the caller ('expected') saw one before (data wiped). These wait 'ttl'.
+-- A missing epoch that nobody asking has seen may still be a lost one: a Redis restarted empty
+-- whose first caller is a new instance. A Redis up for longer than a TTL cannot hold a lost
+-- lease that is still honoured, so new leases wait until one TTL after the latest moment this
+-- process can have started (uptime_in_seconds is whole seconds of Redis's cached clock).
 local function current_epoch(expected, fresh, now, ttl)
-  local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  local info = redis.call('INFO', 'server')
+  local server = string.match(info, 'run_id:(%x+)')
   local known = redis.call('HMGET', epoch, 'id', 'recoverUntil', 'server')
   if known[1] and known[3] == server then return known[1], tonumber(known[2]) end
   local recover = 0
-  if known[1] or expected ~= '' then recover = now + ttl end
+  if known[1] or expected ~= '' then
+    recover = now + ttl
+  else
+    local uptime = tonumber(string.match(info, 'uptime_in_seconds:(%d+)'))
+    local started = (math.floor(now / 1000) - uptime + 1) * 1000
+    if started + ttl > now then recover = started + ttl end
+  end
   redis.call('HSET', epoch, 'id', fresh, 'recoverUntil', recover, 'server', server)
   return fresh, recover
 end

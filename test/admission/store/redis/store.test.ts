@@ -24,6 +24,7 @@ describeWithBinary('redis-server', 'redis store', () => {
 
   /** A store on a fresh limiter name, so tests do not see each other's leases. */
   const newStore = (name = `t${++counter}`, leaseTtlMs = 1_000): RedisCapacityStore => {
+    server.seedLimiter(name);
     const store = redisStore({ redis: server.url, name, leaseTtlMs, pollMs: 50 });
     stores.push(store);
     return store;
@@ -135,6 +136,7 @@ describeWithBinary('redis-server', 'redis store', () => {
 
   it('a release that cannot reach Redis resolves once the failure is reported as an error event', async () => {
     const doomed = await startRedis();
+    doomed.seedLimiter('doomed');
     const store = redisStore({ redis: doomed.url, name: 'doomed', timeoutMs: 200 });
     stores.push(store);
     const errors: string[] = [];
@@ -165,7 +167,9 @@ describeWithBinary('redis-server', 'redis store', () => {
   it('accepts an ioredis client it does not own', async () => {
     const client = new Redis(server.url);
     clients.push(client);
-    const store = redisStore({ redis: client, name: `own${++counter}` });
+    const name = `own${++counter}`;
+    server.seedLimiter(name);
+    const store = redisStore({ redis: client, name });
     stores.push(store);
     const lease = await store.tryAcquire(request('t'));
     await store.release(lease as Lease);
