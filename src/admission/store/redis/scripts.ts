@@ -183,8 +183,9 @@ end
 /**
  * One batch of the releases and acquires issued in one turn of the event loop: releases first
  * (so the acquires see the slots they free), then acquires in order (each sees the leases the
- * earlier ones took). Freed slots are announced once, naming the instance that freed them (it
- * has woken its own waiters already).
+ * earlier ones took). Freed slots are announced once, as the instance that freed them (it has
+ * woken its own waiters already), a space and how many: another instance may send that many
+ * waiters' acquires at once.
  * ARGV: channel, publisher, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release:
  * member, tenantId; then per acquire: member, tenantId, globalLimit, tenantLimit (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
  * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
@@ -201,7 +202,7 @@ for i = 7, releases_end, 2 do
   owners[#owners + 1] = ARGV[i + 1]
 end
 local dropped = drop_all(members, owners)
-if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. dropped) end
 local backlog = purge(now)
 local add, flush = adder(now)
 local result = { id, backlog }
