@@ -76,12 +76,13 @@ describeWithBinary(
         stores.push(store);
         // It may have lost leases whose sessions still run elsewhere, within their TTL.
         expect(await store.tryAcquire(request('a'))).toEqual({ refused: 'capacity' });
-        // Until one TTL after the latest moment it can have started (uptime is in whole seconds).
+        // Until one TTL after the latest moment it can have started: its uptime is whole seconds
+        // of a clock Redis caches, so that moment is within a second or two after the start.
         const recoverUntil = Number(
           await young.cli('HGET', 'voice-admission:{young}:epoch', 'recoverUntil'),
         );
         expect(recoverUntil).toBeGreaterThanOrEqual(spawnedAt + 1_000);
-        expect(recoverUntil).toBeLessThanOrEqual(readyAt + 1_000 + 1_000);
+        expect(recoverUntil).toBeLessThanOrEqual(readyAt + 1_000 + 2_000);
       } finally {
         await young.stop();
       }
