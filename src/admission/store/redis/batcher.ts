@@ -7,9 +7,7 @@ interface Pending<I, O> {
 /**
  * Gathers the calls made in one turn of the event loop and runs them in batches of at most
  * `max`, in call order: fifty concurrent acquires cost two Redis scripts instead of fifty
- * round trips. It flushes on `process.nextTick`, which runs once the promise callbacks under
- * way have all run: the grants of one Redis reply, the releases their holders make at once and
- * the waiters those wake go out together, not one script per step of the promise chain.
+ * round trips.
  */
 export class Batcher<I, O> {
   readonly #run: (inputs: readonly I[]) => Promise<readonly O[]>;
@@ -24,11 +22,11 @@ export class Batcher<I, O> {
   add(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#pending.push({ input, resolve, reject });
-      if (this.#pending.length === 1) process.nextTick(this.#flush);
+      if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
     });
   }
 
-  readonly #flush = (): void => {
+  #flush(): void {
     const pending = this.#pending;
     this.#pending = [];
     for (let start = 0; start < pending.length; start += this.#max) {
@@ -42,5 +40,5 @@ export class Batcher<I, O> {
         },
       );
     }
-  };
+  }
 }
