@@ -11,6 +11,8 @@ import { SimulatedBackend } from '../../src/providers/simulated/simulated-backen
 interface Plan {
   readonly contender: 'admission' | 'redis-semaphore' | 'floor';
   readonly url: string;
+  /** The Admission contender's limiter name. */
+  readonly limiter: string;
   readonly loops: number;
   readonly cap: number;
   readonly durationMs: number;
@@ -23,7 +25,7 @@ const client = new Redis(plan.url, { enableAutoPipelining: plan.contender === 'f
 async function contender(): Promise<{ cycle: () => Promise<void>; close: () => Promise<void> }> {
   switch (plan.contender) {
     case 'admission': {
-      const store = redisStore({ redis: client, name: 'bench-full' });
+      const store = redisStore({ redis: client, name: plan.limiter });
       const admission = new Admission(new SimulatedBackend(), {
         maxConcurrentSessions: plan.cap,
         queue: { maxSize: plan.loops, timeoutMs: 60_000 },

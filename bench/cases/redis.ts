@@ -20,6 +20,8 @@ const ROUNDS = 5;
 const LOOPS = 50;
 const CAP = 20;
 const RUN_MS = 1_500;
+/** The limiter the Admission contender shares its cap through. */
+const FULL_LIMITER = 'bench-full';
 const request = {
   tenantId: 'bulk',
   globalLimit: 10_000_000,
@@ -109,6 +111,7 @@ async function scale(server: RedisServer, admin: Redis): Promise<Row[]> {
   };
   for (const size of SIZES) {
     const name = `scale${size}`;
+    server.seedLimiter(name);
     const store = redisStore({ redis: server.url, name, leaseTtlMs: 120_000, timeoutMs: 5_000 });
     await fill(store, size);
     await admin.call('SLOWLOG', 'RESET');
@@ -167,6 +170,7 @@ async function memory(server: RedisServer, admin: Redis): Promise<Row[]> {
   const rows: Row[] = [];
   for (const tenants of MEMORY_TENANTS) {
     const name = `memory${tenants}`;
+    server.seedLimiter(name);
     const store = redisStore({ redis: server.url, name, leaseTtlMs: 120_000, timeoutMs: 5_000 });
     await store.usage(); // connected and its scripts loaded before the first reading
     const before = await usedMemory(admin);
@@ -194,9 +198,11 @@ async function memory(server: RedisServer, admin: Redis): Promise<Row[]> {
 async function resume(server: RedisServer): Promise<Row[]> {
   const rows: Row[] = [];
   for (const size of [10_000, 100_000]) {
+    const name = `resume${size}`;
+    server.seedLimiter(name);
     const store = redisStore({
       redis: server.url,
-      name: `resume${size}`,
+      name,
       leaseTtlMs: 4_000,
       timeoutMs: 3_000,
       leaseLoss: 'end',
@@ -235,7 +241,14 @@ interface Contender {
 }
 
 function startContender(name: string, url: string): Contender {
-  const plan = { contender: name, url, loops: LOOPS, cap: CAP, durationMs: RUN_MS };
+  const plan = {
+    contender: name,
+    url,
+    limiter: FULL_LIMITER,
+    loops: LOOPS,
+    cap: CAP,
+    durationMs: RUN_MS,
+  };
   const child = spawn(
     process.execPath,
     [
@@ -282,6 +295,7 @@ function startContender(name: string, url: string): Contender {
 /** Rounds of every contender in turn (the order rotates each round); one warm-up round first. */
 async function capFull(server: RedisServer): Promise<Row[]> {
   const names = ['floor', 'admission', 'redis-semaphore'];
+  server.seedLimiter(FULL_LIMITER);
   const contenders = names.map((name) => startContender(name, server.url));
   try {
     await Promise.all(contenders.map((contender) => contender.next()));
@@ -346,7 +360,7 @@ export const redis: BenchCase = {
   command: 'npm run bench -- redis',
   notes: () => [
     `One instance holding many leases: it takes them 5,000 acquires at a time, then renews them all (\`renewNow\`, ${ROUNDS} rounds). Script figures are from Redis's SLOWLOG: how long each of our scripts held Redis, so on a loaded machine their tails include Redis being descheduled; read the medians. "Expired at once" moves every lease's expiry into the past, as if its holder had crashed a TTL ago, then times another instance's next acquire and the scripts that purge the expired leases meanwhile. "Paused past the TTL" holds the event loop busy past the lease TTL (what a SIGSTOP looks like from inside) and times, from resuming, until every lease has been reported lost under leaseLoss 'end'. Memory is Redis's \`used_memory\` after taking ${MEMORY_LEASES.toLocaleString('en-US')} leases minus before, per lease.`,
-    `Acquire + release with the cap full: each contender runs ${LOOPS} loops against a cap of ${CAP} in its own process, for ${RUN_MS / 1000} s a round; rounds interleave the contenders, the order rotating each round; median of ${ROUNDS} rounds after a warm-up round, min–max in brackets. The floor is an auto-pipelined INCR + DECR per cycle, with no cap and no wait; ratios are against it, but the ratio to redis-semaphore is taken round by round (each round ran the contenders back to back, under the same load).`,
+    `Acquire + release with the cap full: each contender runs ${LOOPS} loops against a cap of ${CAP} in its own process, for ${RUN_MS / 1000} s a round; rounds interleave the contenders, the order rotating each round; median of ${ROUNDS} rounds after a warm-up round, min–max in brackets. The floor is an auto-pipelined INCR + DECR per cycle, with no cap and no wait; ratios are against it, but the ratio to redis-semaphore is taken round by round (each round ran the contenders back to back, under the same load). Admission runs as one instance, which frees every slot itself: its waiters' acquires ride in the scripts that carry its releases, and wake-ups from other instances play no part.`,
   ],
   async run(): Promise<Row[]> {
     if (!hasBinary('redis-server')) throw new Error('redis-server is needed for this case');

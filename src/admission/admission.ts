@@ -144,7 +144,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     adaptive?.startObjective(() => this.#gate.active);
     setupAdaptive?.onChange(() => this.#limitsChanged());
     const unsubscribeFreed =
-      this.#store.onCapacityFreed?.(() => this.#gate.capacityMayHaveFreed()) ?? noop;
+      this.#store.onCapacityFreed?.((freed) => this.#gate.capacityMayHaveFreed(undefined, freed)) ??
+      noop;
     const unsubscribeLost = this.#store.onLeaseLost?.((lease) => this.#leaseLost(lease)) ?? noop;
     this.#unsubscribeStore = () => {
       unsubscribeFreed();

@@ -178,7 +178,9 @@ describe('slots with the Redis store', () => {
   });
 
   it('holds the shared cap, and a holder that stops renewing loses its slot at the lease end', async () => {
-    const store = redisStore({ redis: redis.url, name: `slots-${Date.now()}` });
+    const name = `slots-${Date.now()}`;
+    redis.seedLimiter(name);
+    const store = redisStore({ redis: redis.url, name });
     let closeFirst: (() => Promise<unknown>) | undefined;
     try {
       const { call, logs, app } = await startGateway({

@@ -146,6 +146,7 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       const real = await startRealServer();
       const redis = await startRedis();
       onCleanup(() => redis.stop());
+      redis.seedLimiter('intake-workers');
       const { apiKey, apiSecret } = real.server;
       const workers = await Promise.all(
         [0, 1].map(() =>

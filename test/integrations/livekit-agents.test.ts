@@ -275,6 +275,7 @@ describe('LiveKit agents adapter: invariants (stand-in server with failing calls
 describeWithBinary('redis-server', 'LiveKit agents adapter: job idempotency across workers', () => {
   it('a job already held by one worker is rejected by another sharing the Redis store, until the first lets it go', async () => {
     const redis = await startRedis();
+    redis.seedLimiter('intake-workers');
     const clients: Redis[] = [];
     try {
       const worker = () => {

@@ -24,7 +24,7 @@ export class ScheduledStore implements CapacityStore {
   readonly #scheduler: fc.Scheduler;
   readonly #fates: readonly AcquireFate[];
   #calls = 0;
-  readonly #freedListeners: (() => void)[] = [];
+  readonly #freedListeners: ((freed?: number) => void)[] = [];
 
   constructor(scheduler: fc.Scheduler, fates: readonly AcquireFate[]) {
     this.#scheduler = scheduler;
@@ -41,8 +41,8 @@ export class ScheduledStore implements CapacityStore {
       if (result.refused === undefined) {
         void this.#scheduler.schedule(Promise.resolve(), `expire ${call}`).then(() => {
           this.#inner.release(result);
-          // As the Redis store's poll does for leases that expire.
-          for (const listener of this.#freedListeners) listener();
+          // As a wake-up message does for a slot freed elsewhere.
+          for (const listener of this.#freedListeners) listener(1);
         });
       }
       throw new Error('store answered too late');
@@ -55,7 +55,7 @@ export class ScheduledStore implements CapacityStore {
       .then(() => this.#inner.release(lease));
   }
 
-  onCapacityFreed(listener: () => void): () => void {
+  onCapacityFreed(listener: (freed?: number) => void): () => void {
     this.#freedListeners.push(listener);
     return () => this.#freedListeners.splice(this.#freedListeners.indexOf(listener), 1);
   }

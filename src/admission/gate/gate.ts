@@ -99,10 +99,11 @@ export class Gate {
   /** Of those, waiters that left (abort, timeout, drain) before the answer came. */
   #acquiringLeft = 0;
   /**
-   * Slots released here while waiters queued, not asked for again yet: each lets one more
-   * acquire join those in flight (see `#mayAcquireMore`).
+   * Slots known free while waiters queued (released here, or announced freed elsewhere), not
+   * asked for again yet: each lets one more acquire join those in flight (see
+   * `#mayAcquireMore`).
    */
-  #freedHere = 0;
+  #knownFree = 0;
   /**
    * Times capacity may have freed: a refusal sent before the latest one may be stale, and is
    * not taken to mean the store is full.
@@ -215,11 +216,13 @@ export class Gate {
   }
 
   /**
-   * A slot was released here or elsewhere, or a cap rose: waiters may proceed. `now`, a clock
-   * reading just taken, spares the queue pass its own.
+   * A slot was released here or elsewhere, or a cap rose: waiters may proceed. `freed`: how many
+   * slots a shared store announced freed elsewhere, that many waiters may try at once. `now`, a
+   * clock reading just taken, spares the queue pass its own.
    */
-  capacityMayHaveFreed(tenantId?: string, now?: number): void {
+  capacityMayHaveFreed(tenantId?: string, freed = 0, now?: number): void {
     this.#freedEvents++;
+    this.#noteKnownFree(freed);
     this.#globalBlocked = false;
     if (tenantId === undefined) this.#queue.unblockAll();
     else this.#queue.unblock(tenantId);
@@ -406,9 +409,9 @@ export class Gate {
     const released = this.#releaseLease(lease);
     if (isPromise(released)) {
       // Known free: a waiter's acquire may go at once, beside any in flight.
-      if (this.#freedHere < this.#queue.size) this.#freedHere++;
+      this.#noteKnownFree(1);
       void released.then(() => this.capacityMayHaveFreed(lease.tenantId));
-    } else this.capacityMayHaveFreed(lease.tenantId, now);
+    } else this.capacityMayHaveFreed(lease.tenantId, 0, now);
   }
 
   #releaseLease(lease: Lease): SyncOrAsync<void> {
@@ -460,11 +463,17 @@ export class Gate {
 
   /**
    * Whether another queued waiter's acquire may join those a shared store is deciding: one per
-   * slot released here (known free), never more than this instance could hold. Otherwise one
-   * acquire at a time probes for slots freed elsewhere.
+   * slot known free, never more than this instance could hold. Otherwise one acquire at a time
+   * probes for slots that may have been freed elsewhere.
    */
   #mayAcquireMore(): boolean {
-    return this.#freedHere > 0 && this.#active + this.#acquiring.size < this.#limits.current;
+    return this.#knownFree > 0 && this.#active + this.#acquiring.size < this.#limits.current;
+  }
+
+  /** `slots` more are known free: as many more waiters may try at once, up to those queued. */
+  #noteKnownFree(slots: number): void {
+    const room = this.#queue.size - this.#knownFree;
+    if (room > 0) this.#knownFree += Math.min(slots, room);
   }
 
   /** Applies a store answer for a queued waiter; returns false when nobody else can proceed. */
@@ -496,7 +505,7 @@ export class Gate {
     const hold = this.#queue.served(waiter);
     waiter.state = 'acquiring';
     this.#acquiring.add(waiter);
-    if (this.#freedHere > 0) this.#freedHere--;
+    if (this.#knownFree > 0) this.#knownFree--;
     const freedBefore = this.#freedEvents;
     pending.then(
       (result) => this.#acquireAnswered(waiter, hold, result, freedBefore),
@@ -545,7 +554,7 @@ export class Gate {
   #noteRefusal(tenantId: string, reason: RefusalReason): void {
     if (reason === 'capacity') {
       this.#globalBlocked = true;
-      this.#freedHere = 0;
+      this.#knownFree = 0;
     } else this.#queue.block(tenantId);
   }
 

@@ -56,9 +56,11 @@ export interface CapacityStore {
   usage(): StoreUsage | Promise<StoreUsage>;
   /**
    * Shared stores call `listener` when capacity may have been freed by someone else,
-   * so local waiters retry. Returns the function that unsubscribes.
+   * so local waiters retry: with how many slots were freed when the store knows (that many
+   * waiters may try at once), without when it does not (one tries, and the next once it is
+   * answered). Returns the function that unsubscribes.
    */
-  onCapacityFreed?(listener: () => void): () => void;
+  onCapacityFreed?(listener: (freed?: number) => void): () => void;
   /**
    * Shared stores call `listener` when a lease this process holds was dropped by the store
    * (it expired while the process was cut off, or the store lost its data and the caps left no

@@ -1,7 +1,8 @@
 // One instance of a service sharing a cap through Redis, driven by the Redis integration
 // tests. The JSON argument says what to do: burst (many concurrent creates, report outcomes),
 // hold (take slots and keep them until killed) or load (creates without end until "stop" on
-// stdin, printing when each backend session opens and closes, for the fault tests).
+// stdin, printing when each backend session opens and closes, for the fault tests; with
+// `waitForGo`, starting only on "go").
 import { Cluster, Redis } from 'ioredis';
 import { Admission } from '../../../src/admission/admission.js';
 import { redisStore } from '../../../src/admission/store/redis/redis-store.js';
@@ -25,6 +26,8 @@ interface Plan {
   readonly concurrency?: number;
   /** load: every other create carries one of this many idempotency keys (per tenant). */
   readonly keys?: number;
+  /** load: start creating (the first script sent to Redis) only on "go" on stdin. */
+  readonly waitForGo?: boolean;
 }
 
 const plan = JSON.parse(process.argv[2]!) as Plan;
@@ -93,9 +96,15 @@ process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 
 if (plan.mode === 'load') {
   let stopping = false;
+  let go: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => {
+    go = resolve;
+  });
   process.stdin.on('data', (chunk) => {
     if (chunk.toString().includes('stop')) stopping = true;
+    if (chunk.toString().includes('go')) go();
   });
+  if (plan.waitForGo === true) await started;
   const outcomes: Record<string, number> = {};
   let n = 0;
   await Promise.all(

@@ -319,7 +319,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     ]);
   }
 
-  onCapacityFreed(listener: () => void): () => void {
+  onCapacityFreed(listener: (freed?: number) => void): () => void {
     return this.#wakeups.subscribe(listener);
   }
 

@@ -110,17 +110,28 @@ local function is_live(member, now)
   return expiry and tonumber(expiry) > now
 end
 
--- The limiter's epoch. It is replaced, and new leases wait 'ttl' so that instances can first
--- re-assert the leases they hold, when Redis may have lost writes: the epoch is missing while
--- the caller ('expected') saw one before (data wiped), or it was written by another Redis
+-- The limiter's epoch. It is replaced, and new leases wait so that instances can first re-assert
+-- the leases they hold, when Redis may have lost writes: the epoch was written by another Redis
 -- process than this one (a restart from a snapshot or append-only file, a failover to a
--- replica). A snapshot carries the epoch but not the run_id of the process that loads it.
+-- replica: a snapshot carries the epoch but not the run_id of the process that loads it), or
+-- it is missing while the caller ('expected') saw one before (data wiped). These wait 'ttl'.
+-- A missing epoch that nobody asking has seen may still be a lost one: a Redis restarted empty
+-- whose first caller is a new instance. A Redis up for longer than a TTL cannot hold a lost
+-- lease that is still honoured, so new leases wait until one TTL after the latest moment this
+-- process can have started (uptime_in_seconds is whole seconds of Redis's cached clock).
 local function current_epoch(expected, fresh, now, ttl)
-  local server = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  local info = redis.call('INFO', 'server')
+  local server = string.match(info, 'run_id:(%x+)')
   local known = redis.call('HMGET', epoch, 'id', 'recoverUntil', 'server')
   if known[1] and known[3] == server then return known[1], tonumber(known[2]) end
   local recover = 0
-  if known[1] or expected ~= '' then recover = now + ttl end
+  if known[1] or expected ~= '' then
+    recover = now + ttl
+  else
+    local uptime = tonumber(string.match(info, 'uptime_in_seconds:(%d+)'))
+    local started = (math.floor(now / 1000) - uptime + 1) * 1000
+    if started + ttl > now then recover = started + ttl end
+  end
   redis.call('HSET', epoch, 'id', fresh, 'recoverUntil', recover, 'server', server)
   return fresh, recover
 end
@@ -172,8 +183,9 @@ end
 /**
  * One batch of the releases and acquires issued in one turn of the event loop: releases first
  * (so the acquires see the slots they free), then acquires in order (each sees the leases the
- * earlier ones took). Freed slots are announced once, naming the instance that freed them (it
- * has woken its own waiters already).
+ * earlier ones took). Freed slots are announced once, as the instance that freed them (it has
+ * woken its own waiters already), a space and how many: another instance may send that many
+ * waiters' acquires at once.
  * ARGV: channel, publisher, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release:
  * member, tenantId; then per acquire: member, tenantId, globalLimit, tenantLimit (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
  * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
@@ -190,7 +202,7 @@ for i = 7, releases_end, 2 do
   owners[#owners + 1] = ARGV[i + 1]
 end
 local dropped = drop_all(members, owners)
-if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. dropped) end
 local backlog = purge(now)
 local add, flush = adder(now)
 local result = { id, backlog }

@@ -2,8 +2,10 @@ import type { RedisConnection } from './redis-client.js';
 
 /**
  * Tells local waiters when a slot may have been freed elsewhere: a pub/sub message from every
- * release, and, because a message can be lost (reconnects) and expired leases announce
- * nothing, a jittered poll. Listeners only retry their waiters, so a spurious call is cheap.
+ * script that released leases (the releasing instance and how many), and, because a message
+ * can be lost (reconnects) and expired leases announce nothing, a jittered poll. Listeners are
+ * told how many slots were freed when a message says so, and only retry their waiters, so a
+ * spurious call is cheap.
  */
 export class Wakeups {
   readonly #client: Promise<RedisConnection>;
@@ -11,7 +13,7 @@ export class Wakeups {
   /** What this process's releases publish: it has woken its own waiters already (`wakeSoon`). */
   readonly #self: string;
   readonly #pollMs: number;
-  readonly #listeners: (() => void)[] = [];
+  readonly #listeners: ((freed?: number) => void)[] = [];
   readonly #onError: (error: unknown) => void;
   #connection: RedisConnection | undefined;
   #started = false;
@@ -32,7 +34,7 @@ export class Wakeups {
     this.#pollMs = pollMs;
   }
 
-  subscribe(listener: () => void): () => void {
+  subscribe(listener: (freed?: number) => void): () => void {
     this.#listeners.push(listener);
     this.#start();
     return () => {
@@ -46,7 +48,7 @@ export class Wakeups {
    * retry then joins the same batch as the release, one round trip instead of two.
    */
   wakeSoon(): void {
-    if (this.#listeners.length > 0 && !this.#closed) queueMicrotask(this.#notify);
+    if (this.#listeners.length > 0 && !this.#closed) queueMicrotask(() => this.#notify());
   }
 
   async close(): Promise<void> {
@@ -55,9 +57,9 @@ export class Wakeups {
     this.#connection?.disconnect();
   }
 
-  #notify = (): void => {
-    for (const listener of [...this.#listeners]) listener();
-  };
+  #notify(freed?: number): void {
+    for (const listener of [...this.#listeners]) listener(freed);
+  }
 
   #start(): void {
     if (this.#started || this.#closed) return;
@@ -67,8 +69,9 @@ export class Wakeups {
         if (this.#closed) return;
         const subscriber = client.duplicate();
         this.#connection = subscriber;
-        subscriber.on('message', (_channel, publisher) => {
-          if (publisher !== this.#self) this.#notify();
+        subscriber.on('message', (_channel, message) => {
+          const [publisher, freed] = message.split(' ');
+          if (publisher !== this.#self) this.#notify(slotCount(freed));
         });
         // ioredis re-subscribes on reconnect; the poll covers the gap meanwhile. One report per
         // outage: ioredis emits an error per reconnect attempt.
@@ -98,4 +101,10 @@ export class Wakeups {
     }, delay);
     this.#poll.unref();
   }
+}
+
+/** The number of freed slots a message announces, if it says a plain positive count. */
+function slotCount(text: string | undefined): number | undefined {
+  const count = Number(text);
+  return Number.isSafeInteger(count) && count > 0 ? count : undefined;
 }

@@ -54,10 +54,14 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
     }
   });
 
-  /** Starts three instances under load; instance 0 goes through `proxy`. */
-  const startFleet = async (policy: Policy, proxy: TcpProxy): Promise<Instance[]> => {
-    const name = `faults${++run}`;
-    const plan = (url: string) => ({
+  /** Starts an instance of limiter `name` under load, through `url`. */
+  const startLoaded = (
+    name: string,
+    policy: Policy,
+    url: string,
+    extra: Record<string, unknown> = {},
+  ): Instance => {
+    const instance = startInstance({
       mode: 'load',
       redis: { url },
       name,
@@ -72,9 +76,17 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
       keys: 6,
       // Many calls outlive the TTL, so a fault catches sessions that need their lease renewed.
       sessionMs: { min: 300, max: 3_000 },
+      ...extra,
     });
-    const fleet = [plan(proxy.url), plan(server.url), plan(server.url)].map(startInstance);
-    started.push(...fleet);
+    started.push(instance);
+    return instance;
+  };
+
+  /** Starts three instances under load; instance 0 goes through `proxy`. */
+  const startFleet = async (policy: Policy, proxy: TcpProxy): Promise<Instance[]> => {
+    const name = `faults${++run}`;
+    server.seedLimiter(name);
+    const fleet = [proxy.url, server.url, server.url].map((url) => startLoaded(name, policy, url));
     await Promise.all(fleet.map((instance) => instance.ready));
     // Loaded: the faulted instance holds sessions, and the fleet pushes against the cap.
     await fleet[0]!.waitFor((line) => line.open === `${fleet[0]!.child.pid}-4`);
@@ -197,6 +209,83 @@ describeWithBinary('redis-server', 'faults on one instance of three sharing a ca
     },
     30_000,
   );
+
+  /**
+   * Redis restarted empty, and the first instance to reach it has never seen the limiter: nothing
+   * in Redis tells a lost limiter from a new one, yet the live sessions of the instance that
+   * held the slots have not re-asserted their leases. A longer TTL than above: the holder is cut
+   * off until the newcomer has reached Redis, and must not pass its own lease deadlines
+   * meanwhile (that is the 'cut off' fault).
+   */
+  it('Redis restarted empty, reached first by an instance that never saw the limiter: caps and keys hold, under either leaseLoss', async () => {
+    const ttlMs = 3_000;
+    const proxies = await Promise.all(policies.map(() => startTcpProxy(server.port)));
+    try {
+      const fleets = policies.map((policy, i) => {
+        const name = `fresh${++run}`;
+        server.seedLimiter(name);
+        const options = {
+          leaseTtlMs: ttlMs,
+          concurrency: CAP,
+          sessionMs: { min: 1_500, max: 4_000 },
+        };
+        return {
+          name,
+          holder: startLoaded(name, policy, proxies[i]!.url, options),
+          newcomer: startLoaded(name, policy, server.url, { ...options, waitForGo: true }),
+        };
+      });
+      const epochOf = (name: string) => server.cli('EXISTS', `voice-admission:{${name}}:epoch`);
+      await Promise.all(
+        fleets.map(async ({ holder, newcomer }) => {
+          await Promise.all([holder.ready, newcomer.ready]);
+          // The holder has filled the cap with calls that outlast what follows.
+          await holder.waitFor((line) => line.open === `${holder.child.pid}-${CAP}`);
+        }),
+      );
+      for (const proxy of proxies) proxy.hold();
+      await server.kill();
+      await server.restart();
+      for (const { name, newcomer } of fleets) {
+        expect(await epochOf(name)).toBe('0');
+        newcomer.send('go');
+      }
+      // The newcomer's first script has run: only then may the holder reach Redis again.
+      for (const { name } of fleets) while ((await epochOf(name)) === '0') await wait(10);
+      for (const proxy of proxies) proxy.release();
+      // The newcomer admits once there is room that no held lease claims.
+      await Promise.all(
+        fleets.map(({ newcomer }) =>
+          newcomer.waitFor((line) => String(line.open).startsWith(`${newcomer.child.pid}-`)),
+        ),
+      );
+      await wait(ttlMs / 2);
+      const reports = await Promise.all(
+        fleets.map(({ holder, newcomer }) => stopFleet([holder, newcomer])),
+      );
+      for (const [i, policy] of policies.entries()) {
+        const { holder, newcomer } = fleets[i]!;
+        const result = openSessions([holder, newcomer], { cap: CAP, tenantCap: TENANT_CAP });
+        if (process.env.REDIS_FAULT_REPORT !== undefined) {
+          console.log(
+            JSON.stringify({
+              fault: 'restarted empty, new instance first',
+              policy,
+              ...result,
+              violations: result.violations.length,
+            }),
+          );
+        }
+        expect(result.violations, `leaseLoss ${policy}`).toEqual([]);
+        expect(result.overCapMs, `leaseLoss ${policy}`).toBe(0);
+        expect(result.keyOverlapMs, `leaseLoss ${policy}`).toBe(0);
+        expect(result.peak).toBe(CAP);
+        expect(reports[i]!.map((report) => report.held)).toEqual([0, 0]);
+      }
+    } finally {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+    }
+  }, 30_000);
 });
 
 /** The first line in which `instance` acted on a lease past its deadline, at or after `t`. */

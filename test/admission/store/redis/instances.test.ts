@@ -3,7 +3,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { redisStore } from '../../../../src/admission/store/redis/redis-store.js';
 import { describeWithBinary } from '../../../support/binaries.js';
 import { monitorLeases, startInstance } from '../../../support/redis-instances.js';
-import { type RedisServer, startRedis, startRedisCluster } from '../../../support/redis-server.js';
+import {
+  type RedisServer,
+  seedLimiter,
+  startRedis,
+  startRedisCluster,
+} from '../../../support/redis-server.js';
 
 const TENANTS = ['t0', 't1', 't2', 't3'];
 const TENANT_CAPS = { defaultMax: 15, max: { t0: 20 } };
@@ -44,6 +49,7 @@ describeWithBinary('redis-server', 'many instances sharing one cap through Redis
   });
 
   it('four processes bursting 300 creates each never hold more than the global or a tenant cap', async () => {
+    server.seedLimiter('burst');
     const monitor = monitorLeases(monitorClient, 'burst');
     const instances = Array.from({ length: 4 }, () =>
       startInstance(burstPlan({ url: server.url }, 'burst')),
@@ -65,6 +71,7 @@ describeWithBinary('redis-server', 'many instances sharing one cap through Redis
   }, 120_000);
 
   it('SIGKILL of a process holding slots: its slots come back within the lease TTL, the others keep theirs', async () => {
+    server.seedLimiter('kill');
     const hold = {
       mode: 'hold',
       redis: { url: server.url },
@@ -103,6 +110,7 @@ describeWithBinary('redis-server', 'many instances sharing one cap through Redis
   }, 60_000);
 
   it('Redis killed and restarted mid-burst: refusals while it is down, no cap violation after, no leaked slots', async () => {
+    server.seedLimiter('outage');
     const instances = Array.from({ length: 3 }, () =>
       // Calls outlast the outage, so their leases must be re-asserted after the restart.
       startInstance(
@@ -148,6 +156,7 @@ describeWithBinary('redis-server', 'the same burst on a Redis Cluster of three m
 
   it('never holds more than the caps and releases everything', async () => {
     const client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
+    seedLimiter(cluster.ports[0]!, 'cluster');
     const monitor = monitorLeases(client, 'cluster');
     const instances = Array.from({ length: 4 }, () =>
       startInstance(burstPlan({ cluster: cluster.ports }, 'cluster')),

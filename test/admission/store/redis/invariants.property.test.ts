@@ -33,8 +33,11 @@ describeWithBinary(
                 // Real time, 20x faster than the scenario's nominal durations.
                 clock: realClock(0.05),
                 // A fresh limiter per run, so runs cannot see each other's leases.
-                makeStore: () =>
-                  redisStore({ redis: server.url, name: `prop-${++runs}`, pollMs: 20 }),
+                makeStore: () => {
+                  const name = `prop-${++runs}`;
+                  server.seedLimiter(name);
+                  return redisStore({ redis: server.url, name, pollMs: 20 });
+                },
                 close: (store: CapacityStore) => (store as RedisCapacityStore).close(),
               },
               ops,

@@ -28,6 +28,7 @@ describeWithBinary(
       name: string,
       extra: Partial<Parameters<typeof redisStore>[0]> = {},
     ): RedisCapacityStore => {
+      server.seedLimiter(name);
       const store = redisStore({
         redis: server.url,
         name,
@@ -64,6 +65,27 @@ describeWithBinary(
       expect(await other.usage()).toEqual({ active: 2, tenants: new Map([['a', 2]]) });
       for (const lease of leases) await holder.release(lease as Lease);
       expect((await other.usage()).active).toBe(0);
+    });
+
+    it('a Redis started less than a TTL ago holds new leases back until a TTL after its start, even for an instance that never saw the limiter', async () => {
+      const spawnedAt = Date.now();
+      const young = await startRedis();
+      const readyAt = Date.now();
+      try {
+        const store = redisStore({ redis: young.url, name: 'young', leaseTtlMs: 1_000 });
+        stores.push(store);
+        // It may have lost leases whose sessions still run elsewhere, within their TTL.
+        expect(await store.tryAcquire(request('a'))).toEqual({ refused: 'capacity' });
+        // Until one TTL after the latest moment it can have started: its uptime is whole seconds
+        // of a clock Redis caches, so that moment is within a second or two after the start.
+        const recoverUntil = Number(
+          await young.cli('HGET', 'voice-admission:{young}:epoch', 'recoverUntil'),
+        );
+        expect(recoverUntil).toBeGreaterThanOrEqual(spawnedAt + 1_000);
+        expect(recoverUntil).toBeLessThanOrEqual(readyAt + 1_000 + 2_000);
+      } finally {
+        await young.stop();
+      }
     });
 
     it('a renewal issued before a release reaches Redis before it, even when Redis lost its script cache', async () => {
@@ -211,6 +233,7 @@ describeWithBinary(
       const name = `late${++counter}`;
       const proxy = await startTcpProxy(server.port);
       try {
+        server.seedLimiter(name);
         const store = redisStore({
           redis: proxy.url,
           name,
@@ -333,6 +356,7 @@ describeWithBinary(
     it('whenUnavailable localShare: admits a share of the caps locally while Redis is down, then re-asserts', async () => {
       const name = `share${++counter}`;
       const store = newStore(name, { whenUnavailable: { localShare: 0.5 } });
+      const observer = newStore(name);
       await store.usage(); // connected, limiter seen
       await server.kill();
       const local = [];
@@ -340,7 +364,6 @@ describeWithBinary(
       expect(local.every((lease) => lease.refused === undefined)).toBe(true);
       expect(await store.tryAcquire(request('a', 4))).toEqual({ refused: 'capacity' });
       await server.restart();
-      const observer = newStore(name);
       for (let i = 0; i < 50 && store.held > 0; i++) {
         await store.renewNow().catch(() => undefined);
         if ((await observer.usage()).active === 2) break;

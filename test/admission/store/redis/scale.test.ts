@@ -16,6 +16,7 @@ describeWithBinary(
     let server: RedisServer;
     const stores: RedisCapacityStore[] = [];
     const newStore = (name: string, leaseTtlMs: number): RedisCapacityStore => {
+      server.seedLimiter(name);
       const store = redisStore({ redis: server.url, name, leaseTtlMs, timeoutMs: 1_000 });
       store.on('error', () => undefined); // a renewal timing out on a starved machine is retried
       stores.push(store);

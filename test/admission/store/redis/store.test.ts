@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
 import {
@@ -24,6 +24,7 @@ describeWithBinary('redis-server', 'redis store', () => {
 
   /** A store on a fresh limiter name, so tests do not see each other's leases. */
   const newStore = (name = `t${++counter}`, leaseTtlMs = 1_000): RedisCapacityStore => {
+    server.seedLimiter(name);
     const store = redisStore({ redis: server.url, name, leaseTtlMs, pollMs: 50 });
     stores.push(store);
     return store;
@@ -105,6 +106,35 @@ describeWithBinary('redis-server', 'redis store', () => {
     slot.release();
   });
 
+  it('slots freed together on another instance go to as many waiters here at once, in one script', async () => {
+    const cap = 10;
+    const name = 'freed-many';
+    const holder = newStore(name);
+    const client = new Redis(server.url);
+    clients.push(client);
+    // No poll meanwhile: only the wake-up message moves the waiters.
+    const store = redisStore({ redis: client, name, pollMs: 60_000 });
+    stores.push(store);
+    const leases = await Promise.all(
+      Array.from({ length: cap }, () => holder.tryAcquire(request('t', cap))),
+    );
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: cap,
+      health: false,
+      store,
+      queue: { maxSize: cap },
+    });
+    const waiting = Array.from({ length: cap }, () => admission.acquire());
+    await expect.poll(() => admission.queued).toBe(cap);
+    const scripts = vi.spyOn(client, 'evalsha');
+    await Promise.all(leases.map((lease) => holder.release(lease as Lease)));
+    const slots = await Promise.all(waiting);
+    // One script for the ten, not one round trip each.
+    expect(scripts).toHaveBeenCalledTimes(1);
+    for (const slot of slots) slot.release();
+    await expect.poll(() => holder.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
   it('refuses with store_unavailable and a retryAfterMs when Redis cannot be reached', async () => {
     const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'down', timeoutMs: 200 });
     stores.push(store);
@@ -135,6 +165,7 @@ describeWithBinary('redis-server', 'redis store', () => {
 
   it('a release that cannot reach Redis resolves once the failure is reported as an error event', async () => {
     const doomed = await startRedis();
+    doomed.seedLimiter('doomed');
     const store = redisStore({ redis: doomed.url, name: 'doomed', timeoutMs: 200 });
     stores.push(store);
     const errors: string[] = [];
@@ -165,7 +196,9 @@ describeWithBinary('redis-server', 'redis store', () => {
   it('accepts an ioredis client it does not own', async () => {
     const client = new Redis(server.url);
     clients.push(client);
-    const store = redisStore({ redis: client, name: `own${++counter}` });
+    const name = `own${++counter}`;
+    server.seedLimiter(name);
+    const store = redisStore({ redis: client, name });
     stores.push(store);
     const lease = await store.tryAcquire(request('t'));
     await store.release(lease as Lease);
