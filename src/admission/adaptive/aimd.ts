@@ -100,7 +100,8 @@ export class AimdAlgorithm implements LimitAlgorithm {
       const below = Math.max(estimate * this.#backoff, Math.min(level, sample.inflight) - 1);
       return this.#move(below, Math.min(MAX_WAIT, this.#wait * 2));
     }
-    if (overloaded || sample.inflight < level) return estimate;
+    // Only setups started at the limit in force, all of it in use, judge it.
+    if (overloaded || !current || sample.inflight < level) return estimate;
     if (this.#judged) {
       this.#kept++;
       return this.#probeWhenDue(estimate);

@@ -182,6 +182,20 @@ describe('aimd slow start and knee', () => {
     expect(Math.max(...settled)).toBeLessThanOrEqual(44);
   });
 
+  it('is not lowered again by the setups slow start overshot with', () => {
+    const aimd = new AimdAlgorithm();
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
+    const latency = backend(() => 40);
+    while (aimd.slowStart) drive(limit, latency, 1);
+    const knee = limit.current;
+    // They come back slow (some failing), each started above the limit now in force; then
+    // a round trip of setups started at the knee is as fast as before the overshoot.
+    for (let i = 0; i < 200; i++)
+      limit.record({ latencyMs: 400, failed: i % 3 === 0, inflight: knee + 10 });
+    for (let i = 0; i < knee; i++) limit.record({ latencyMs: 100, failed: false, inflight: knee });
+    expect(limit.current).toBeGreaterThanOrEqual(knee);
+  });
+
   it('does not lower the limit on a flat backend, whatever its latency', () => {
     fc.assert(
       fc.property(
