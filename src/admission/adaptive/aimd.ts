@@ -2,7 +2,7 @@ import { knownKeys, numberField, objectOrUndefined } from '../../internal/valida
 import type { LimitAlgorithm, LimitSample } from './algorithm.js';
 import { LatencyFilter } from './latency-filter.js';
 import { LatencyStats } from './latency-stats.js';
-import { SLOW_START_RISE, SlowStart } from './slow-start.js';
+import { SlowStart } from './slow-start.js';
 
 export interface AimdOptions {
   /** Added per round trip while setups are fast and the limit is in use. Default 1. */
@@ -82,7 +82,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
     const current = sample.inflight <= estimate;
     if (!sample.failed && current) this.#latency.add(sample.latencyMs);
     if (this.#slowStart.active) {
-      const knee = this.#slowStart.observe(sample, estimate);
+      const knee = this.#slowStart.observe(sample, estimate, this.#overloadRise());
       if (knee === undefined)
         // Growing proves nothing when under half the limit is in use.
         return sample.inflight * 2 < estimate ? estimate : estimate + 1;
@@ -112,7 +112,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
     // that small steps cannot creep past the knee, against slow start's baseline.
     const baseline = this.#slowStart.baseline;
     const slower =
-      baseline.risesTo(this.#round, LEVEL_SIGMAS, SLOW_START_RISE) ||
+      baseline.risesTo(this.#round, LEVEL_SIGMAS, this.#overloadRise()) ||
       this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true;
     if (slower) {
       if (this.#held > 0 && this.#held < level) return this.#back(level);
@@ -144,6 +144,16 @@ export class AimdAlgorithm implements LimitAlgorithm {
   }
 
   /** Moves to `level`, judged on its next round trip; probes wait `wait` round trips once held. */
+  /**
+   * The rise over the uncontended latency taken for overload: what `latencyFactor` (or
+   * `latencyThresholdMs`) says, so slow start's exit and the probes judge by the same rule.
+   */
+  #overloadRise(): number {
+    if (this.#thresholdMs === undefined) return this.#latencyFactor - 1;
+    const baseline = this.#slowStart.baseline.mean;
+    return baseline > 0 ? Math.max(0, this.#thresholdMs / baseline - 1) : 0;
+  }
+
   #move(level: number, wait: number): number {
     const next = Math.max(1, Math.floor(level));
     if (next < this.#held) this.#held = next;

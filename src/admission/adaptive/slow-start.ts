@@ -8,16 +8,10 @@ const MIN_BASELINE = 16;
 /** Standard errors a rise must exceed: checked on every sample, so false alarms must be rare. */
 const SIGMAS = 3;
 /**
- * Rises smaller than this share of the baseline are not taken for overload, however steady:
- * setups slow down a little with load before the knee (the process itself gets busier).
- */
-export const SLOW_START_RISE = 0.15;
-
-/**
  * Slow start's exit, after HyStart in TCP: overload shows in latency before it shows in
  * failures, so slow start ends at the first clear rise of setup latency over the baseline of
- * the setups before it (the mean of the last few setups past `SLOW_START_RISE` of the
- * baseline and past what the jitter seen so far explains), or at the first failure. It
+ * the setups before it (the mean of the last few setups past `rise` of the baseline, the
+ * share the limit's owner calls overload, and past what the jitter seen so far explains), or at the first failure. It
  * answers with the in-flight count that was still fast: Little's law on the setups that rose
  * (as many as would have been as fast as the baseline), or one below a failed setup's. The
  * limit drops there at once instead of cutting from the overshoot a step at a time.
@@ -41,7 +35,7 @@ export class SlowStart {
    * Feeds one sample while slow start lasts; returns undefined to keep doubling, or the knee
    * (the in-flight count that was still fast) once setups fail or slow down, ending it.
    */
-  observe(sample: LimitSample, estimate: number): number | undefined {
+  observe(sample: LimitSample, estimate: number, rise: number): number | undefined {
     if (sample.failed) return this.#exit(Math.min(estimate, sample.inflight - 1));
     this.#latencies.push(sample.latencyMs);
     this.#inflights.push(sample.inflight);
@@ -51,7 +45,7 @@ export class SlowStart {
     }
     if (this.#baseline.count < MIN_BASELINE || this.#latencies.length < WINDOW) return undefined;
     const recent = { mean: mean(this.#latencies), count: WINDOW };
-    if (!this.#baseline.risesTo(recent, SIGMAS, SLOW_START_RISE)) return undefined;
+    if (!this.#baseline.risesTo(recent, SIGMAS, rise)) return undefined;
     // Little's law: the recent setups would have been as fast as the baseline with this many.
     return this.#exit((mean(this.#inflights) * this.#baseline.mean) / recent.mean);
   }
