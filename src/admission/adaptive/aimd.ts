@@ -1,6 +1,8 @@
 import { knownKeys, numberField, objectOrUndefined } from '../../internal/validate.js';
 import type { LimitAlgorithm, LimitSample } from './algorithm.js';
 import { LatencyFilter } from './latency-filter.js';
+import { LatencyStats } from './latency-stats.js';
+import { SlowStart } from './slow-start.js';
 
 export interface AimdOptions {
   /** Added per round trip while setups are fast and the limit is in use. Default 1. */
@@ -16,16 +18,25 @@ export interface AimdOptions {
   readonly latencyThresholdMs?: number;
 }
 
-/** Share of the additive step taken below the last ceiling, so probes there are rare. */
-const CEILING_APPROACH = 0.25;
+/** Standard errors a level's latency rise must exceed to count (one check per level). */
+const LEVEL_SIGMAS = 2;
+/** Rises under this share of the level below's latency are not overload. */
+const LEVEL_MIN_RISE = 0.02;
+/** Round trips a failed probe's wait doubles up to, so a backend that grew is still found. */
+const MAX_WAIT = 32;
 
 /**
- * Additive increase, multiplicative decrease, as TCP does it: until the first sign of overload
- * the limit doubles every round trip (slow start), then it grows by `increase` per round trip;
- * a failed setup or a slow short-term latency multiplies it by `backoff`. The limit at the
- * last decrease is remembered as a ceiling and approached at a quarter of the additive step:
- * every probe past the capacity fails setups, so below the place where overload was last seen
- * the limit probes rarely; past it (the backend may have grown) it climbs at full speed.
+ * Additive increase, multiplicative decrease, as TCP does it, with the knee found by latency.
+ * Slow start doubles the limit every round trip until setups fail or slow down clearly (see
+ * `SlowStart`), then drops straight to the in-flight count that was still fast instead of
+ * cutting from the overshoot. Every new level is then judged on one round trip of setups (the
+ * first against the latency slow start saw without contention, a probe against the level
+ * below it): a level slower than jitter explains steps down, one that holds is kept and, after
+ * a wait, probed one step above. Steps grow while probes keep holding, so a backend that grew
+ * is followed quickly. A probe that fails a setup or slows down goes back to the last level
+ * that held and doubles the wait, so a capacity already found is probed rarely. A failure at a
+ * level that held lowers it to the level below the failed setup's (at most by `backoff`); a
+ * short-term latency past `latencyFactor` x the baseline multiplies the limit by `backoff`.
  */
 export class AimdAlgorithm implements LimitAlgorithm {
   readonly name = 'aimd';
@@ -34,9 +45,21 @@ export class AimdAlgorithm implements LimitAlgorithm {
   readonly #latencyFactor: number;
   readonly #thresholdMs: number | undefined;
   readonly #latency = new LatencyFilter(4, 2_000);
-  #slowStart = true;
-  /** The limit at the last decrease: overload was seen there, so it is approached slowly. */
-  #ceiling = Number.POSITIVE_INFINITY;
+  readonly #slowStart = new SlowStart();
+  /** The highest level whose round trip held, 0 before any did. */
+  #held = 0;
+  /** Latency of the round trip that judged `#held`. */
+  #heldLatency: LatencyStats | undefined;
+  /** Latency of the setups at the level being judged. */
+  #round = new LatencyStats();
+  #judged = false;
+  /** Round trips to keep a level that held before probing above it (`increase` shortens it). */
+  #wait = 1;
+  #kept = 0;
+  /** Probes in a row that held. */
+  #streak = 0;
+  /** Samples left from the setups slow start overshot with: they cannot lower the knee again. */
+  #draining = 0;
 
   constructor(options: AimdOptions = {}) {
     const value = objectOrUndefined('aimd', options) ?? {};
@@ -51,22 +74,94 @@ export class AimdAlgorithm implements LimitAlgorithm {
 
   /** True until the first failed or slow setup. */
   get slowStart(): boolean {
-    return this.#slowStart;
+    return this.#slowStart.active;
   }
 
   update(estimate: number, sample: LimitSample): number {
-    if (!sample.failed) this.#latency.add(sample.latencyMs);
-    const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
-    if (sample.failed || this.#latency.short > threshold) {
-      this.#slowStart = false;
-      this.#ceiling = estimate;
-      return estimate * this.#backoff;
+    // Setups started above the present limit ran under an older one (see LimitSample.inflight).
+    const current = sample.inflight <= estimate;
+    if (!sample.failed && current) this.#latency.add(sample.latencyMs);
+    if (this.#slowStart.active) {
+      const knee = this.#slowStart.observe(sample, estimate, this.#overloadRise());
+      if (knee === undefined)
+        // Growing proves nothing when under half the limit is in use.
+        return sample.inflight * 2 < estimate ? estimate : estimate + 1;
+      this.#draining = Math.ceil(estimate);
+      return this.#move(Math.max(estimate / 2, knee), 1);
     }
-    // Growing proves nothing when under half the limit is in use.
-    if (sample.inflight * 2 < estimate) return estimate;
-    // About `estimate` samples arrive per round trip.
-    if (this.#slowStart) return estimate + 1;
-    const step = estimate < this.#ceiling ? this.#increase * CEILING_APPROACH : this.#increase;
-    return estimate + step / estimate;
+    if (this.#draining > 0) this.#draining--;
+    const level = Math.floor(estimate);
+    const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
+    const overloaded = sample.failed || this.#latency.short > threshold;
+    if (overloaded && current && this.#draining === 0) {
+      // A level not yet held goes back to the last that did (or one below it, if none did).
+      if (!this.#judged) return this.#back(level);
+      if (!sample.failed) return this.#move(estimate * this.#backoff, this.#wait);
+      const below = Math.max(estimate * this.#backoff, Math.min(level, sample.inflight) - 1);
+      return this.#move(below, Math.min(MAX_WAIT, this.#wait * 2));
+    }
+    // Only setups started at the limit in force, all of it in use, judge it.
+    if (overloaded || !current || sample.inflight < level) return estimate;
+    if (this.#judged) {
+      this.#kept++;
+      return this.#probeWhenDue(estimate);
+    }
+    this.#round.add(sample.latencyMs);
+    if (this.#round.count < level) return estimate;
+    // A probe is judged against the level below it (a small step shows only there) and, so
+    // that small steps cannot creep past the knee, against slow start's baseline.
+    const baseline = this.#slowStart.baseline;
+    const slower =
+      baseline.risesTo(this.#round, LEVEL_SIGMAS, this.#overloadRise()) ||
+      this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true;
+    if (slower) {
+      if (this.#held > 0 && this.#held < level) return this.#back(level);
+      // Past the knee latency often grows faster than linearly, so Little's law undershoots.
+      const little = (level * baseline.mean) / this.#round.mean;
+      return this.#move(Math.min(level - 1, Math.sqrt(level * little)), this.#wait);
+    }
+    this.#streak = level > this.#held && this.#held > 0 ? this.#streak + 1 : 0;
+    this.#held = level;
+    this.#heldLatency = this.#round;
+    this.#judged = true;
+    return estimate;
+  }
+
+  /** Probes above a level that held once it was kept `wait` round trips. */
+  #probeWhenDue(estimate: number): number {
+    const level = Math.floor(estimate);
+    if (this.#kept < (this.#wait * level) / this.#increase) return estimate;
+    // Probes that keep holding step further: the knee may be far above (a backend that grew).
+    const step = Math.max(1, Math.round(this.#increase)) * 2 ** Math.floor(this.#streak / 2);
+    return this.#move(level + step, this.#wait);
+  }
+
+  /** Back to the last level that held, waiting twice as long before the next probe. */
+  #back(level: number): number {
+    this.#streak = 0;
+    const target = this.#held > 0 && this.#held < level ? this.#held : level - 1;
+    return this.#move(target, Math.min(MAX_WAIT, this.#wait * 2));
+  }
+
+  /** Moves to `level`, judged on its next round trip; probes wait `wait` round trips once held. */
+  /**
+   * The rise over the uncontended latency taken for overload: what `latencyFactor` (or
+   * `latencyThresholdMs`) says, so slow start's exit and the probes judge by the same rule.
+   */
+  #overloadRise(): number {
+    if (this.#thresholdMs === undefined) return this.#latencyFactor - 1;
+    const baseline = this.#slowStart.baseline.mean;
+    return baseline > 0 ? Math.max(0, this.#thresholdMs / baseline - 1) : 0;
+  }
+
+  #move(level: number, wait: number): number {
+    const next = Math.max(1, Math.floor(level));
+    if (next < this.#held) this.#held = next;
+    this.#wait = wait;
+    this.#round = new LatencyStats();
+    this.#judged = false;
+    this.#kept = 0;
+    this.#latency.restartShort();
+    return next;
   }
 }

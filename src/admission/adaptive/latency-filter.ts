@@ -10,6 +10,7 @@ export class LatencyFilter {
   #long = Number.NaN;
   #baseline = Number.POSITIVE_INFINITY;
   #samples = 0;
+  #shortSamples = 0;
   readonly #shortWindow: number;
   readonly #longWindow: number;
   readonly #baselineDrift: number;
@@ -28,10 +29,17 @@ export class LatencyFilter {
     return this.#baseline;
   }
 
+  /** Forgets the short average: its setups ran under a limit no longer in force. */
+  restartShort(): void {
+    this.#short = Number.NaN;
+    this.#shortSamples = 0;
+  }
+
   add(latencyMs: number): void {
     this.#samples++;
+    this.#shortSamples++;
     // Plain means until the windows fill, then exponential moving averages.
-    this.#short = average(this.#short, latencyMs, Math.min(this.#samples, this.#shortWindow));
+    this.#short = average(this.#short, latencyMs, Math.min(this.#shortSamples, this.#shortWindow));
     this.#long = average(this.#long, latencyMs, Math.min(this.#samples, this.#longWindow));
     this.#baseline = Math.min(this.#long, this.#baseline * this.#baselineDrift);
   }

@@ -1,0 +1,61 @@
+import type { LimitSample } from './algorithm.js';
+import { LatencyStats } from './latency-stats.js';
+
+/** Setups in the short window judged against the slow start's baseline. */
+const WINDOW = 8;
+/** Samples needed before a rise can be told from jitter. */
+const MIN_BASELINE = 16;
+/** Standard errors a rise must exceed: checked on every sample, so false alarms must be rare. */
+const SIGMAS = 3;
+/**
+ * Slow start's exit, after HyStart in TCP: overload shows in latency before it shows in
+ * failures, so slow start ends at the first clear rise of setup latency over the baseline of
+ * the setups before it (the mean of the last few setups past `rise` of the baseline, the
+ * share the limit's owner calls overload, and past what the jitter seen so far explains), or at the first failure. It
+ * answers with the in-flight count that was still fast: Little's law on the setups that rose
+ * (as many as would have been as fast as the baseline), or one below a failed setup's. The
+ * limit drops there at once instead of cutting from the overshoot a step at a time.
+ */
+export class SlowStart {
+  readonly #baseline = new LatencyStats();
+  readonly #latencies: number[] = [];
+  readonly #inflights: number[] = [];
+  #active = true;
+
+  /** Latency of the setups before the rise: the backend without contention. */
+  get baseline(): LatencyStats {
+    return this.#baseline;
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /**
+   * Feeds one sample while slow start lasts; returns undefined to keep doubling, or the knee
+   * (the in-flight count that was still fast) once setups fail or slow down, ending it.
+   */
+  observe(sample: LimitSample, estimate: number, rise: number): number | undefined {
+    if (sample.failed) return this.#exit(Math.min(estimate, sample.inflight - 1));
+    this.#latencies.push(sample.latencyMs);
+    this.#inflights.push(sample.inflight);
+    if (this.#latencies.length > WINDOW) {
+      this.#baseline.add(this.#latencies.shift() as number);
+      this.#inflights.shift();
+    }
+    if (this.#baseline.count < MIN_BASELINE || this.#latencies.length < WINDOW) return undefined;
+    const recent = { mean: mean(this.#latencies), count: WINDOW };
+    if (!this.#baseline.risesTo(recent, SIGMAS, rise)) return undefined;
+    // Little's law: the recent setups would have been as fast as the baseline with this many.
+    return this.#exit((mean(this.#inflights) * this.#baseline.mean) / recent.mean);
+  }
+
+  #exit(knee: number): number {
+    this.#active = false;
+    return knee;
+  }
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
