@@ -143,7 +143,6 @@ export class AimdAlgorithm implements LimitAlgorithm {
     return this.#move(target, Math.min(MAX_WAIT, this.#wait * 2));
   }
 
-  /** Moves to `level`, judged on its next round trip; probes wait `wait` round trips once held. */
   /**
    * The rise over the uncontended latency taken for overload: what `latencyFactor` (or
    * `latencyThresholdMs`) says, so slow start's exit and the probes judge by the same rule.
@@ -154,6 +153,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
     return baseline > 0 ? Math.max(0, this.#thresholdMs / baseline - 1) : 0;
   }
 
+  /** Moves to `level`, judged on its next round trip; probes wait `wait` round trips once held. */
   #move(level: number, wait: number): number {
     const next = Math.max(1, Math.floor(level));
     if (next < this.#held) this.#held = next;

@@ -48,7 +48,7 @@ export class Wakeups {
    * retry then joins the same batch as the release, one round trip instead of two.
    */
   wakeSoon(): void {
-    if (this.#listeners.length > 0 && !this.#closed) queueMicrotask(() => this.#notify());
+    if (this.#listeners.length > 0 && !this.#closed) queueMicrotask(this.#notifyAll);
   }
 
   async close(): Promise<void> {
@@ -56,6 +56,9 @@ export class Wakeups {
     if (this.#poll !== undefined) clearTimeout(this.#poll);
     this.#connection?.disconnect();
   }
+
+  /** `#notify` with no count, made once: `wakeSoon` runs on every release here. */
+  readonly #notifyAll = (): void => this.#notify();
 
   #notify(freed?: number): void {
     for (const listener of [...this.#listeners]) listener(freed);
