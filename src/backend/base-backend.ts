@@ -8,7 +8,7 @@ import type {
   SessionEndReason,
   VoiceSession,
 } from '../iface/session.js';
-import { onAbort } from '../internal/abort.js';
+import { type LendingCallOptions, lentBy, noop, onAbort } from '../internal/abort.js';
 import { tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { ManagedSession, type SessionTeardown } from './managed-session.js';
 
@@ -115,14 +115,20 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     return this.#stopping;
   }
 
-  async createSession(config: SessionConfig, options: CallOptions = {}): Promise<VoiceSession<C>> {
+  async createSession(
+    config: SessionConfig,
+    options: LendingCallOptions = {},
+  ): Promise<VoiceSession<C>> {
     validateSessionConfig(config);
     this.assertRunning('create_session');
     const { signal } = options;
     if (signal?.aborted) throw this.abortError(signal, 'create_session');
 
-    const controller = new AbortController();
-    const detach = onAbort(signal, () => controller.abort(signal?.reason));
+    // A lent controller is the caller's signal already; `stop()` may abort it directly.
+    const lent = lentBy(options);
+    const controller = lent ?? new AbortController();
+    const detach =
+      lent === undefined ? onAbort(signal, () => controller.abort(signal?.reason)) : noop;
     let finished = (): void => undefined;
     const create = { controller, done: new Promise<void>((resolve) => (finished = resolve)) };
     this.#inflight.add(create);

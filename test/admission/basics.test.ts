@@ -132,6 +132,24 @@ describe('Admission: slots and refusals', () => {
     expect(admission.active).toBe(0);
   });
 
+  it('answers creates under way with the stop and releases their slots when the backend stops', async () => {
+    const { admission, backend, store } = await setup();
+    const answers = [
+      admission.createSession({ userId: 'a' }).catch((error: unknown) => error),
+      admission.createSession({ userId: 'b', idempotencyKey: 'k' }).catch((e: unknown) => e),
+    ];
+    await flush();
+    expect(backend.pending.size).toBe(2);
+    await backend.stop();
+    for (const answer of await Promise.all(answers)) {
+      expect(answer).toMatchObject({ name: 'BackendError', code: 'stopped' });
+    }
+    await flush();
+    expect(backend.open).toBe(0);
+    expect(admission.active).toBe(0);
+    expect(store.unreleased()).toEqual([]);
+  });
+
   it('refuses a session config without userId before reserving anything', async () => {
     const { admission, store } = await setup();
     await expect(admission.createSession({} as never)).rejects.toThrow(ConfigError);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BaseBackend, type OpenedSession } from '../../src/backend/base-backend.js';
+import {
+  BaseBackend,
+  type OpenedSession,
+  type OpenSessionRequest,
+} from '../../src/backend/base-backend.js';
 import { BackendError } from '../../src/iface/errors.js';
 import type { ConnectionInfo } from '../../src/iface/session.js';
+import { type LendingCallOptions, lentController } from '../../src/internal/abort.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { flush, settle } from '../support/flush.js';
 
@@ -134,5 +139,64 @@ describe('BaseBackend stop() with creates under way', () => {
     expect(backend.open).toBe(0);
     expect(await pending).toMatchObject({ code: 'stopped' });
     expect(backend.getActiveSessionCount()).toBe(0);
+  });
+});
+
+/** A provider whose creates wait until aborted, recording the signal each one was given. */
+class HangingBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'hanging';
+  readonly signals: AbortSignal[] = [];
+  constructor() {
+    super({});
+  }
+  protected openSession({ signal }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    this.signals.push(signal);
+    return new Promise((_, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+describe('BaseBackend with a controller lent beside the signal', () => {
+  const lending = (controller: AbortController): LendingCallOptions => ({
+    signal: controller.signal,
+    [lentController]: controller,
+  });
+
+  it('hands the lent signal itself to the provider and aborts it on stop', async () => {
+    const backend = new HangingBackend();
+    await backend.start();
+    const controller = new AbortController();
+    const pending = backend.createSession({ userId: 'u' }, lending(controller)).catch((e) => e);
+    await flush();
+    expect(backend.signals).toEqual([controller.signal]);
+    await backend.stop();
+    expect(controller.signal.reason).toMatchObject({ code: 'stopped' });
+    expect(await pending).toBe(controller.signal.reason);
+  });
+
+  it('links a signal that replaced the lent one and leaves the lent controller alone', async () => {
+    const backend = new HangingBackend();
+    await backend.start();
+    const lent = new AbortController();
+    // A wrapper that copies the options with a signal of its own.
+    const copied = (own: AbortController) => ({ ...lending(lent), signal: own.signal });
+    const own = new AbortController();
+    const first = backend.createSession({ userId: 'a' }, copied(own)).catch((e) => e);
+    await flush();
+    expect(backend.signals[0]).not.toBe(lent.signal);
+    own.abort(new Error('caller gave up'));
+    expect(await first).toMatchObject({ code: 'aborted' });
+
+    const second = backend
+      .createSession({ userId: 'b' }, copied(new AbortController()))
+      .catch((e) => e);
+    await flush();
+    await backend.stop();
+    expect(await second).toMatchObject({ code: 'stopped' });
+    expect(lent.signal.aborted).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import type { VoiceSession } from '../../iface/session.js';
-import { onAbort } from '../../internal/abort.js';
+import { type LendingCallOptions, lentController, onAbort } from '../../internal/abort.js';
 
 /** One caller waiting for a creation's session. */
 interface Caller {
@@ -15,7 +15,8 @@ export type CallerAnswered = (tenantId: string, error: unknown) => void;
  * One creation of a session and the callers waiting for it: one caller, or every request
  * with the same idempotency key. Each caller is answered on its own (at once when its signal
  * aborts); the creation itself is cancelled when nobody waits any more, or by `cancel()`
- * (setup timeout, drain deadline, lease lost). Its `signal` is the one the backend sees.
+ * (setup timeout, drain deadline, lease lost). Its `signal` is the one the backend sees; a
+ * backend stopping may abort it too.
  *
  * A creation lives until the session it produced is closed (`end()`), whoever still waits:
  * while it lives, its idempotency key is taken.
@@ -53,6 +54,14 @@ export class Creation {
   /** Aborts when nobody will receive the session: every caller left, or it was cancelled. */
   get signal(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  /**
+   * What the backend's create is called with: `signal`, and its controller lent, so a backend
+   * that aborts creates itself (on stop) needs no controller of its own.
+   */
+  get backendOptions(): LendingCallOptions {
+    return { signal: this.#controller.signal, [lentController]: this.#controller };
   }
 
   /** The session, once handed to the callers. */

@@ -210,7 +210,7 @@ export class SessionFlow {
     let start: SetupStart | undefined;
     const create = (): Promise<VoiceSession> => {
       start = { at: performance.now(), setups: smoother.running };
-      return backend.createSession(config, { signal: creation.signal });
+      return backend.createSession(config, creation.backendOptions);
     };
     let session: VoiceSession;
     try {
