@@ -9,7 +9,8 @@ import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 
 interface Plan {
-  readonly contender: 'admission' | 'redis-semaphore' | 'floor';
+  /** `admission-tenants`: Admission with one tenant per loop, so slots pass between tenants. */
+  readonly contender: 'admission' | 'admission-tenants' | 'redis-semaphore' | 'floor';
   readonly url: string;
   /** The Admission contender's limiter name. */
   readonly limiter: string;
@@ -22,9 +23,16 @@ const plan = JSON.parse(process.argv[2]!) as Plan;
 // The floor pipelines on its own; the others are measured with the client a user would pass.
 const client = new Redis(plan.url, { enableAutoPipelining: plan.contender === 'floor' });
 
-async function contender(): Promise<{ cycle: () => Promise<void>; close: () => Promise<void> }> {
+/** One cycle of loop `loop`, and how to close the contender. */
+interface Cycles {
+  readonly cycle: (loop: number) => Promise<void>;
+  readonly close: () => Promise<void>;
+}
+
+async function contender(): Promise<Cycles> {
   switch (plan.contender) {
-    case 'admission': {
+    case 'admission':
+    case 'admission-tenants': {
       const store = redisStore({ redis: client, name: plan.limiter });
       const admission = new Admission(new SimulatedBackend(), {
         maxConcurrentSessions: plan.cap,
@@ -33,9 +41,14 @@ async function contender(): Promise<{ cycle: () => Promise<void>; close: () => P
         telemetry: false,
         store,
       });
+      // A waiter of the releasing tenant takes its slot over here, without a round trip; with a
+      // tenant per loop, the fair queue hands each freed slot to another tenant, through Redis.
+      const tenants = Array.from({ length: plan.loops }, (_, loop) =>
+        plan.contender === 'admission' ? {} : { tenantId: `tenant-${loop}` },
+      );
       return {
-        cycle: async () => {
-          const slot = await admission.acquire();
+        cycle: async (loop) => {
+          const slot = await admission.acquire(tenants[loop]);
           slot.release();
         },
         close: () => store.close(),
@@ -78,9 +91,9 @@ const measure = async (): Promise<number> => {
   const until = started + plan.durationMs;
   let cycles = 0;
   await Promise.all(
-    Array.from({ length: plan.loops }, async () => {
+    Array.from({ length: plan.loops }, async (_, loop) => {
       while (performance.now() < until) {
-        await cycle();
+        await cycle(loop);
         cycles++;
       }
     }),

@@ -23,6 +23,8 @@ export class RedisLease implements Lease {
   state: 'leased' | 'unleased' | 'local' = 'leased';
   /** Its session was told to end (`lease_lost`); it stays held until admission releases it. */
   ended = false;
+  /** Released, then handed to a new holder of its tenant before the release went to Redis. */
+  handedOver = false;
 
   constructor(id: string, request: AcquireRequest, local: Lease | undefined) {
     this.id = id;
@@ -76,6 +78,19 @@ export class LeaseBook {
 
   has(lease: RedisLease): boolean {
     return this.#held.get(lease.id) === lease;
+  }
+
+  /**
+   * Who holds each of `leases` now, skipping the released ones: a lease passed to a new holder
+   * is held under a new object with the same id (and the same member in Redis).
+   */
+  holders(leases: readonly RedisLease[]): RedisLease[] {
+    const held: RedisLease[] = [];
+    for (const lease of leases) {
+      const holder = this.#held.get(lease.id);
+      if (holder !== undefined) held.push(holder);
+    }
+    return held;
   }
 
   /**

@@ -150,6 +150,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /** Releases and acquires of one turn, sent as scripts of at most BATCH_MAX calls. */
   readonly #batch = new Batcher((ops: readonly LeaseOp[]) => this.#runBatch(ops), BATCH_MAX);
   readonly #wakeups: Wakeups;
+  /** Per tenant, the leases released in this turn that new acquires may take over. */
+  readonly #spares = new Map<string, RedisLease[]>();
   readonly #lostListeners: ((lease: Lease) => void)[] = [];
   readonly #local: MemoryCapacityStore | undefined;
   #closed = false;
@@ -204,6 +206,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       this.#renewSoon();
       return GLOBAL_FULL;
     }
+    const spare = this.#takeSpare(request);
+    if (spare !== undefined) return spare;
     const lease = new RedisLease(`${this.#instance}:${++this.#sequence}`, request, undefined);
     let status: number | undefined;
     try {
@@ -231,18 +235,52 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /**
    * Gives a slot back; resolves once Redis has it (or, when Redis cannot be reached, once that
    * is reported as an `error` event: the lease then expires within the TTL). Waiters of this
-   * process are woken at once, so their retries go in the same script, after the release.
+   * process are woken at once, so their retries go in the same script, after the release; a
+   * waiter of the same tenant takes the lease over instead, and neither goes to Redis.
    */
   release(lease: Lease): Promise<void> {
     const held = this.#book.get(lease.id);
-    if (held === undefined) return Promise.resolve(); // released already
+    // Released already (its id may be held by the one it was passed to).
+    if (held === undefined || held !== lease) return Promise.resolve();
     this.#book.delete(held);
     if (held.local !== undefined) {
       this.#local!.release(held.local);
       return Promise.resolve();
     }
+    if (isSpare(held)) {
+      const spares = this.#spares.get(held.tenantId);
+      if (spares === undefined) this.#spares.set(held.tenantId, [held]);
+      else spares.push(held);
+    }
     this.#wakeups.wakeSoon();
     return this.#sendRelease(held);
+  }
+
+  /**
+   * Passes a lease of the request's tenant, released in this turn and not sent yet, to the
+   * request: neither call goes to Redis. Sent, the release and this acquire would have run in
+   * one script, atomically, so the slot could go nowhere else either; the lease keeps its
+   * member, expiry and renewals. Only while nothing suggests Redis lost it (renewed within the
+   * last two beats) and only under the limits it was taken with.
+   */
+  #takeSpare(request: AcquireRequest): RedisLease | undefined {
+    const spare = this.#spares.get(request.tenantId)?.pop();
+    if (spare === undefined) return undefined;
+    const { leaseTtlMs, leaseMarginMs } = this.options;
+    const writtenAt = spare.deadline - leaseTtlMs + leaseMarginMs;
+    if (
+      spare.globalLimit !== request.globalLimit ||
+      spare.tenantLimit !== request.tenantLimit ||
+      performance.now() - writtenAt > (2 * leaseTtlMs) / 3
+    ) {
+      return undefined;
+    }
+    spare.handedOver = true;
+    // A new object: the previous holder's handle must not release the new holder's slot.
+    const lease = new RedisLease(spare.id, request, undefined);
+    this.#book.add(lease, spare.deadline);
+    this.#armDeadlineTimer();
+    return lease;
   }
 
   #sendRelease(lease: RedisLease): Promise<void> {
@@ -258,15 +296,19 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   /** One script for the releases and acquires of one turn; a status per acquire. */
   async #runBatch(ops: readonly LeaseOp[]): Promise<(number | undefined)[]> {
+    // Flushed: what is released from now on goes to Redis.
+    this.#spares.clear();
     const releases: (string | number)[] = [];
     const acquires: (string | number)[] = [];
     for (const op of ops) {
-      if ('release' in op) releases.push(op.release.member, op.release.tenantId);
-      else {
+      if ('release' in op) {
+        if (!op.release.handedOver) releases.push(op.release.member, op.release.tenantId);
+      } else {
         const { member, tenantId, globalLimit, tenantLimit } = op.acquire;
         acquires.push(member, tenantId, globalLimit, finiteOrNone(tenantLimit));
       }
     }
+    if (releases.length === 0 && acquires.length === 0) return ops.map(() => undefined);
     const deadline = this.#deadlineFrom(performance.now());
     const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.batch, 'batch', [
       this.#keys.channel,
@@ -405,7 +447,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       while (next < leases.length && !this.#closed) {
         const start = next;
         next += RENEW_CHUNK;
-        const chunk = leases.slice(start, next).filter((lease) => this.#book.has(lease));
+        const chunk = this.#book.holders(leases.slice(start, next));
         if (chunk.length > 0) await this.#renewChunk(chunk);
       }
     };
@@ -445,8 +487,10 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#enforceDeadlines();
     const timely = performance.now() < deadline;
     const missing: RedisLease[] = [];
-    for (const [i, lease] of chunk.entries()) {
-      if (!this.#book.has(lease)) continue; // released while the script ran
+    for (const [i, sent] of chunk.entries()) {
+      // Released while the script ran, or passed to a new holder (renewed all the same).
+      const lease = this.#book.get(sent.id);
+      if (lease === undefined) continue;
       const status = statuses[i];
       if (status === RENEWED || status === REASSERTED) {
         if (lease.local !== undefined) {
@@ -475,7 +519,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     // Every session here counted in Redis again: the requests waiting meanwhile may proceed.
     if (blocked && this.#book.unleased === 0) this.#wakeups.wakeSoon();
     // Built now, after this reply: a lease released meanwhile is left out.
-    const again = missing.filter((lease) => this.#book.has(lease));
+    const again = this.#book.holders(missing);
     if (again.length > 0) await this.#renewChunk(again, true);
   }
 
@@ -624,6 +668,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 /** A store whose slots are counted in Redis and shared by every instance using `name`. */
 export function redisStore(options: RedisStoreOptions): RedisCapacityStore {
   return new RedisCapacityStore(options);
+}
+
+/** A released lease counted in Redis, with nothing to undo there but the release itself. */
+function isSpare(lease: RedisLease): boolean {
+  return lease.state === 'leased' && lease.claimKey === '' && !lease.ended;
 }
 
 /** Scripts take -1 for "no tenant cap". */

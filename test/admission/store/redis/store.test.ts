@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
-import type { Lease } from '../../../../src/admission/store/capacity-store.js';
+import type { AcquireRequest, Lease } from '../../../../src/admission/store/capacity-store.js';
+import type { RedisLease } from '../../../../src/admission/store/redis/lease-book.js';
 import {
   type RedisCapacityStore,
   redisStore,
@@ -133,6 +134,105 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(scripts).toHaveBeenCalledTimes(1);
     for (const slot of slots) slot.release();
     await expect.poll(() => holder.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  /** A store on a fresh limiter, through a client the test can watch. */
+  const watchedStore = (leaseTtlMs = 1_000) => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const client = new Redis(server.url);
+    clients.push(client);
+    const store = redisStore({ redis: client, name, leaseTtlMs, pollMs: 60_000 });
+    stores.push(store);
+    return { store, scripts: () => vi.spyOn(client, 'evalsha') };
+  };
+
+  it('passes a slot released and taken again by its tenant in one turn without a script; Redis keeps renewing it', async () => {
+    const { store, scripts } = watchedStore(600);
+    const lost = vi.fn();
+    store.on('lease_lost', lost);
+    const a = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    const sent = scripts();
+    const released = store.release(a);
+    const b = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    await released;
+    expect(sent).not.toHaveBeenCalled();
+    sent.mockRestore();
+    expect(b).not.toBe(a);
+    expect(b.member).toBe(a.member);
+    // The previous holder's handle is spent: it cannot release the new holder's slot.
+    await store.release(a);
+    expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['t', 1]]) });
+    await new Promise((resolve) => setTimeout(resolve, 3 * 600));
+    expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['t', 1]]) });
+    expect(lost).not.toHaveBeenCalled();
+    await store.release(b);
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('with the cap full, a slot freed here goes to the next waiter of its tenant without a round trip', async () => {
+    const { store, scripts } = watchedStore();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+      store,
+      queue: { maxSize: 1 },
+    });
+    const held = await admission.acquire({ tenantId: 't' });
+    const waiting = admission.acquire({ tenantId: 't' });
+    await expect.poll(() => admission.queued).toBe(1);
+    const sent = scripts();
+    held.release();
+    const next = await waiting;
+    expect(sent).not.toHaveBeenCalled();
+    next.release();
+    await expect.poll(() => store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('sends the release when the slot goes to another tenant, under other limits, with a claim or not renewed lately', async () => {
+    const { store, scripts } = watchedStore();
+    const passes = async (from: Lease, to: AcquireRequest): Promise<[Lease, boolean]> => {
+      const sent = scripts();
+      const released = store.release(from);
+      const lease = (await store.tryAcquire(to)) as Lease;
+      await released;
+      const passed = sent.mock.calls.length === 0;
+      sent.mockRestore();
+      return [lease, passed];
+    };
+    const a = (await store.tryAcquire(request('t', 1))) as Lease;
+    const [b, toOtherTenant] = await passes(a, request('u', 1));
+    expect(toOtherTenant).toBe(false);
+    expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['u', 1]]) });
+    const [c, underOtherLimits] = await passes(b, request('u', 2));
+    expect(underOtherLimits).toBe(false);
+    expect(await store.claim(c, 'key')).toEqual({ claimed: true });
+    const [d, withClaim] = await passes(c, request('u', 2));
+    expect(withClaim).toBe(false);
+    // The claim went with the lease that made it.
+    expect(await store.claim(d, 'key')).toEqual({ claimed: true });
+    const [e, afterClaim] = await passes(d, request('u', 2));
+    expect(afterClaim).toBe(false);
+    // Not renewed for two beats (as when renewals fail): Redis may have lost it.
+    (e as RedisLease).deadline = performance.now() + 100;
+    const [f, stale] = await passes(e, request('u', 2));
+    expect(stale).toBe(false);
+    const [g, fresh] = await passes(f, request('u', 2));
+    expect(fresh).toBe(true);
+    await store.release(g);
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('a renewal under way when a slot passes to a new holder renews it for that holder', async () => {
+    const { store } = watchedStore();
+    const a = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    const before = a.deadline;
+    const renewal = store.renewNow(); // its script names the lease already
+    void store.release(a);
+    const b = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    await renewal;
+    expect(b.deadline).toBeGreaterThan(before);
+    await store.release(b);
   });
 
   it('refuses with store_unavailable and a retryAfterMs when Redis cannot be reached', async () => {
