@@ -86,13 +86,17 @@ export class LuaScript {
   }
 }
 
-/** Rejects with RedisUnavailableError when `operation` has not settled within `ms`. */
+/**
+ * Rejects with RedisUnavailableError when `operation` has not settled within `ms`. The deadline
+ * gives way to a reply already received: after this process was stalled (a long task, a GC
+ * pause), timers run before sockets are read, so the deadline is acted on one step later, once
+ * what arrived meanwhile has been read (a stalled process is not an absent Redis).
+ */
 export function withDeadline<T>(operation: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new RedisUnavailableError(`redis did not answer ${what} within ${ms} ms`)),
-      ms,
-    );
+    const expire = (): void =>
+      reject(new RedisUnavailableError(`redis did not answer ${what} within ${ms} ms`));
+    const timer = setTimeout(() => setImmediate(expire), ms);
     timer.unref();
     operation.then(
       (value) => {

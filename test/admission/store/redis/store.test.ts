@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
 import type { AcquireRequest, Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisLease } from '../../../../src/admission/store/redis/lease-book.js';
+import { withDeadline } from '../../../../src/admission/store/redis/redis-client.js';
 import {
   type RedisCapacityStore,
   redisStore,
@@ -233,6 +234,17 @@ describeWithBinary('redis-server', 'redis store', () => {
     await renewal;
     expect(b.deadline).toBeGreaterThan(before);
     await store.release(b);
+  });
+
+  it('a reply that arrived while this process was stalled past the deadline still counts', async () => {
+    const client = new Redis(server.url);
+    clients.push(client);
+    await client.ping();
+    const answer = withDeadline(client.ping(), 50, 'ping');
+    // A long task: the reply arrives meanwhile, and the deadline passes before it is read.
+    const stalledUntil = performance.now() + 200;
+    while (performance.now() < stalledUntil);
+    await expect(answer).resolves.toBe('PONG');
   });
 
   it('refuses with store_unavailable and a retryAfterMs when Redis cannot be reached', async () => {
