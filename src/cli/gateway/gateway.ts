@@ -13,7 +13,7 @@ import {
 } from '../../index.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
-import { toGatewayHttpError } from './errors.js';
+import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
@@ -43,6 +43,11 @@ export interface GatewayOptions {
   readonly version: string;
   /** Largest accepted request body. Default 16 KiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Longest a client may take to send a whole request (headers and body), so that slow
+   * senders cannot hold connections open. Default 10 s.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -64,6 +69,7 @@ const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
  */
 export function createGateway(options: GatewayOptions): FastifyInstance {
   const { admission, tokens } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const app = Fastify({
     logger: {
       level: options.log.level,
@@ -75,6 +81,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // The access line is ours (logAccess): one per request, including clients that hung up.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes ?? 16_384,
+    // Fastify's default is no limit: a client trickling its headers or body would hold its
+    // connection for ever. Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+    },
+    // Requests too broken to route (malformed, headers too large, too slow) still get the
+    // documented error body.
+    clientErrorHandler: answerClientError,
     // Path ids are validated by their schemas (up to 256 characters), not cut by the router.
     routerOptions: { maxParamLength: 1_024 },
     // While closing (after the drain), requests still get the API's own answers: 503 draining.
