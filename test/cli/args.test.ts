@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { integerFlag } from '../../src/cli/args.js';
+import { parseServeConfig } from '../../src/cli/serve-config.js';
+
+describe('integer flags', () => {
+  it.each(['0x10', '1e3', '0b1', '0o7', '+5', '5.0', '1_000', ' ', 'Infinity', '--3'])(
+    'refuses %j: only decimal digits are an integer',
+    (text) => {
+      expect(() => integerFlag('--max-sessions', text, 1)).toThrow(
+        `--max-sessions: must be an integer >= 1, got ${JSON.stringify(text)}`,
+      );
+    },
+  );
+
+  it('takes decimal digits, around spaces, and names the range of a value outside it', () => {
+    expect(integerFlag('--port', ' 8080 ', 0, 65_535)).toBe(8080);
+    expect(integerFlag('--port', '007', 0, 65_535)).toBe(7);
+    expect(() => integerFlag('--port', '-1', 0, 65_535)).toThrow(/from 0 to 65535, got "-1"/);
+    expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(/got "9007199254740993"/);
+  });
+
+  it('applies to environment variables as to flags', () => {
+    expect(() => parseServeConfig([], { MAX_CONCURRENT_SESSIONS: '0x10' })).toThrow(
+      /--max-sessions: must be an integer >= 1, got "0x10"/,
+    );
+  });
+});
