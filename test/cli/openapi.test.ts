@@ -146,6 +146,14 @@ describe('the OpenAPI document', () => {
     await hit('POST', `/v1/slots/${slotId}/renew`, { token: ACME_TOKEN }); // 404
     await hit('DELETE', `/v1/slots/${slotId}`, { token: GLOBEX_TOKEN });
     await hit('DELETE', `/v1/slots/${slotId}`, { token: GLOBEX_TOKEN }); // 404
+    // Bodies are read on every route that may carry one, even where none is expected.
+    const huge = { body: JSON.stringify(['x'.repeat(20_000)]), token: GLOBEX_TOKEN };
+    const text = { body: 'x', token: GLOBEX_TOKEN, headers: { 'content-type': 'text/plain' } };
+    for (const path of [`/v1/sessions/${id}`, `/v1/slots/${slotId}`]) {
+      await hit('DELETE', path, huge); // 413
+      await hit('DELETE', path, text); // 415
+    }
+    await hit('POST', `/v1/slots/${slotId}/renew`, huge); // 413
 
     await hit('GET', '/healthz');
     await hit('GET', '/readyz');
