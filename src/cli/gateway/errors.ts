@@ -28,12 +28,18 @@ export function toGatewayHttpError(error: unknown): HttpError {
 /** Fastify's request errors (validation, body parsing, sizes): 4xx with their own message. */
 function frameworkError(error: unknown): HttpError | undefined {
   if (!(error instanceof Error)) return undefined;
-  const { statusCode, validation } = error as { statusCode?: unknown; validation?: unknown };
+  const { statusCode } = error as { statusCode?: unknown };
   if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return undefined;
   const code = FRAMEWORK_CODES[statusCode] ?? 'bad_request';
-  const message =
-    validation === undefined ? error.message : error.message.replace(/^(body|params)\//, '$1.');
-  return { status: statusCode, headers: {}, body: { error: { code, message } } };
+  return { status: statusCode, headers: {}, body: { error: { code, message: messageOf(error) } } };
+}
+
+/** The framework's message, without the request's own text (Fastify quotes a bad path). */
+function messageOf(error: Error & { code?: unknown; validation?: unknown }): string {
+  if (error.code === 'FST_ERR_BAD_URL') return 'the path is not valid percent-encoded UTF-8';
+  return error.validation === undefined
+    ? error.message
+    : error.message.replace(/^(body|params)\//, '$1.');
 }
 
 /** Node's errors for requests that never reached routing, and what the client is told. */
