@@ -97,7 +97,10 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const values = parseFlags(argv, Object.keys(FLAGS), Object.keys(SWITCHES));
   const raw = (flag: keyof typeof FLAGS): string | undefined => {
     const [name, fallback] = FLAGS[flag];
-    return (values[flag] as string | undefined) ?? env[name] ?? fallback;
+    // An empty variable is unset (a template that had no value): an empty REDIS_URL must not
+    // mean "connect somewhere", nor an empty PORT "refuse to start".
+    const fromEnv = env[name] === '' ? undefined : env[name];
+    return (values[flag] as string | undefined) ?? fromEnv ?? fallback;
   };
   const int = (flag: keyof typeof FLAGS, min: number, max?: number): number | undefined =>
     integerFlag(`--${flag}`, raw(flag), min, max);

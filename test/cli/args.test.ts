@@ -25,3 +25,28 @@ describe('integer flags', () => {
     );
   });
 });
+
+describe('serve settings from the environment', () => {
+  it('takes an empty variable as unset, as a templated deployment leaves it', () => {
+    const config = parseServeConfig([], {
+      REDIS_URL: '',
+      PORT: '',
+      HOST: '',
+      MAX_CONCURRENT_SESSIONS: '',
+      LOG_LEVEL: '',
+      AUTH_TOKENS_FILE: '',
+    });
+    expect(config).toMatchObject({
+      redisUrl: undefined,
+      port: 8080,
+      host: '127.0.0.1',
+      maxSessions: 100,
+      logLevel: 'info',
+      tokens: undefined,
+    });
+  });
+
+  it('still refuses an empty flag value by name', () => {
+    expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
+  });
+});
