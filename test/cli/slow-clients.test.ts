@@ -87,3 +87,35 @@ describe('slow and broken clients', () => {
     });
   });
 });
+
+describe('closing with clients connected', () => {
+  it('closes connections that carry no request, and lets the requests under way finish', async () => {
+    const gateway = await startGateway({
+      tokens: TOKENS,
+      admission: { maxConcurrentSessions: 1, queue: { maxSize: 1, timeoutMs: 5_000 } },
+    });
+    await gateway.call('POST', '/v1/slots', { body: {}, token: ACME_TOKEN });
+    // Queued behind the held slot: still waiting when the close starts, answered after it.
+    const underWay = gateway.call('POST', '/v1/slots', {
+      body: { timeoutMs: 800 },
+      token: ACME_TOKEN,
+    });
+    const silent = await rawClient(gateway.url, '');
+    const half = await rawClient(gateway.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    try {
+      const closing = gateway.app.close();
+      expect(await closedWithin(silent, 2_000)).toBe('');
+      expect(await closedWithin(half, 2_000)).toBe('');
+      const answer = await underWay;
+      expect(answer.status).toBe(429);
+      expect(await answer.json()).toMatchObject({ error: { code: 'queue_timeout' } });
+      const stopped = new Promise((resolve) => setTimeout(resolve, 2_000, 'still open'));
+      expect(await Promise.race([closing.then(() => 'closed'), stopped])).toBe('closed');
+    } finally {
+      silent.socket.destroy();
+      half.socket.destroy();
+    }
+  });
+});

@@ -13,6 +13,7 @@ import {
 } from '../../index.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
+import { ClosableConnections } from './connections.js';
 import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
@@ -102,6 +103,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       sendError(request, reply, error);
     },
   });
+
+  const connections = new ClosableConnections(app.server);
+  app.addHook('preClose', async () => connections.close());
 
   // JSON only: no body is read as text.
   app.removeContentTypeParser('text/plain');
