@@ -11,9 +11,9 @@ import {
   type WebhookOutcome,
   type WebhookRequest,
 } from '../../index.js';
+import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
-import { ClosableConnections } from './connections.js';
 import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
