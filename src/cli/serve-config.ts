@@ -200,7 +200,7 @@ function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
     url: env.LIVEKIT_URL!,
     apiKey: env.LIVEKIT_API_KEY!,
     apiSecret: env.LIVEKIT_API_SECRET!,
-    agentName: env.LIVEKIT_AGENT_NAME,
+    agentName: env.LIVEKIT_AGENT_NAME === '' ? undefined : env.LIVEKIT_AGENT_NAME,
   };
 }
 

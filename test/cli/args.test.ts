@@ -46,6 +46,16 @@ describe('serve settings from the environment', () => {
     });
   });
 
+  it('reads an empty LIVEKIT_AGENT_NAME as no agent name', () => {
+    const config = parseServeConfig([], {
+      LIVEKIT_URL: 'ws://127.0.0.1:7880',
+      LIVEKIT_API_KEY: 'key',
+      LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789',
+      LIVEKIT_AGENT_NAME: '',
+    });
+    expect(config.livekit?.agentName).toBeUndefined();
+  });
+
   it('still refuses an empty flag value by name', () => {
     expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
   });
