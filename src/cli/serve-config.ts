@@ -106,7 +106,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     integerFlag(`--${flag}`, raw(flag), min, max);
 
   const metricsPort = int('metrics-port', 0, 65_535);
-  const metricsOn = values.metrics === true || truthy(env.METRICS) || metricsPort !== undefined;
+  const metricsOn =
+    values.metrics === true || switchOn('METRICS', env.METRICS) || metricsPort !== undefined;
   const level = raw('log-level')!;
   if (!LOG_LEVELS.includes(level)) {
     throw new ConfigError(
@@ -224,6 +225,13 @@ function list(text: string | undefined): string[] {
     .filter((item) => item !== '');
 }
 
-function truthy(value: string | undefined): boolean {
-  return value === '1' || value === 'true' || value === 'on';
+/** A switch's environment variable: unset or empty is off; anything unrecognised is refused. */
+function switchOn(name: string, value: string | undefined): boolean {
+  const text = (value ?? '').trim().toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(text)) return true;
+  if (['', '0', 'false', 'off', 'no'].includes(text)) return false;
+  throw new ConfigError(
+    name,
+    `must be 1, true, on or yes (or 0, false, off, no), got ${JSON.stringify(value)}`,
+  );
 }

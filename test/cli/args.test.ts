@@ -56,6 +56,15 @@ describe('serve settings from the environment', () => {
     expect(config.livekit?.agentName).toBeUndefined();
   });
 
+  it('reads METRICS in any case, and refuses a value it does not know rather than ignore it', () => {
+    expect(parseServeConfig([], { METRICS: 'TRUE' }).metrics).toEqual({ port: undefined });
+    expect(parseServeConfig([], { METRICS: 'yes' }).metrics).toEqual({ port: undefined });
+    expect(parseServeConfig([], { METRICS: 'off' }).metrics).toBeUndefined();
+    expect(() => parseServeConfig([], { METRICS: 'enabled' })).toThrow(
+      'METRICS: must be 1, true, on or yes (or 0, false, off, no), got "enabled"',
+    );
+  });
+
   it('still refuses an empty flag value by name', () => {
     expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
   });
