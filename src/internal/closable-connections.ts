@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
  * response is done; requests under way still get their answer.
  */
 export class ClosableConnections {
-  /** Requests under way on each open connection. */
+  /** Requests under way on each open connection; a closed one is removed. */
   readonly #inFlight = new Map<Socket, number>();
   #closing = false;
 
@@ -25,13 +25,22 @@ export class ClosableConnections {
     });
     server.on('request', (request, response) => {
       const socket = request.socket;
-      this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
+      const open = this.#inFlight.get(socket);
+      if (open === undefined) return; // already closed
+      this.#inFlight.set(socket, open + 1);
       response.once('close', () => {
-        const left = (this.#inFlight.get(socket) ?? 1) - 1;
-        this.#inFlight.set(socket, left);
-        if (this.#closing && left === 0) socket.destroy();
+        const inFlight = this.#inFlight.get(socket);
+        // A connection that closed first is forgotten already: do not track it again.
+        if (inFlight === undefined) return;
+        this.#inFlight.set(socket, inFlight - 1);
+        if (this.#closing && inFlight === 1) socket.destroy();
       });
     });
+  }
+
+  /** Open connections. */
+  get size(): number {
+    return this.#inFlight.size;
   }
 
   /** Destroys the connections without a request under way, and the others once they are done. */
