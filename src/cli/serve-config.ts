@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
 import { integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
@@ -122,15 +123,17 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     tenantMax: int('tenant-max', 1),
     tenantCaps: parseTenantCaps(raw('tenant-caps')),
     queueSize: int('queue-size', 0)!,
-    queueTimeoutMs: int('queue-timeout-ms', 1)!,
+    queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
     setupPerSecond: int('setup-per-second', 1),
-    drainTimeoutMs: int('drain-timeout-ms', 0)!,
+    // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
+    // drain would refuse a longer one only once the gateway runs).
+    drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     redisUrl: raw('redis-url'),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
     slo: readSlo(int),
-    simSessionMs: int('sim-session-ms', 0)!,
+    simSessionMs: int('sim-session-ms', 0, MAX_TIMER_MS)!,
     logLevel: level,
     metrics: metricsOn ? { port: metricsPort } : undefined,
     metricsTenants: list(raw('metrics-tenants')),
@@ -156,7 +159,7 @@ function readSlo(
   return {
     quantile: int('slo-percentile', 1, 99)! / 100,
     targetMs,
-    windowMs: int('slo-window-ms', 1, 2_147_483_647)!,
+    windowMs: int('slo-window-ms', 1, MAX_TIMER_MS)!,
     initial: int('slo-initial', 1, maxSessions) ?? Math.min(20, maxSessions),
   };
 }

@@ -65,6 +65,14 @@ describe('serve settings from the environment', () => {
     );
   });
 
+  it('refuses durations longer than a timer can wait, by flag, before the gateway starts', () => {
+    for (const flag of ['--drain-timeout-ms', '--queue-timeout-ms', '--sim-session-ms']) {
+      expect(() => parseServeConfig([flag, '2147483648'], {})).toThrow(
+        `${flag}: must be an integer from ${flag === '--queue-timeout-ms' ? 1 : 0} to 2147483647, got "2147483648"`,
+      );
+    }
+  });
+
   it('still refuses an empty flag value by name', () => {
     expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
   });
