@@ -56,6 +56,16 @@ describe('slow and broken clients', () => {
     expect((await queued).status).toBe(201);
   });
 
+  it('leaves an idle keep-alive connection open past the timeout for its next request', async () => {
+    const gateway = await startGateway({ tokens: TOKENS, requestTimeoutMs: 200 });
+    const probe = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    const client = await rawClient(gateway.url, probe);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    client.socket.end(probe.replace('Host: x', 'Host: x\r\nConnection: close'));
+    const answers = await closedWithin(client, 3_000);
+    expect(answers.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+  });
+
   it('answers a request whose headers never end with 408 and closes it', async () => {
     const gateway = await startGateway({ tokens: TOKENS, requestTimeoutMs: 300 });
     const client = await rawClient(gateway.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ');
