@@ -42,6 +42,12 @@ function conformance(document: Document) {
       if (documented!.headers?.['Retry-After'] !== undefined) {
         expect(Number(response.headers.get('retry-after')), where).toBeGreaterThanOrEqual(1);
       }
+      // Every header the API sets on purpose is in the document, and is there when promised.
+      const location = response.headers.get('location');
+      expect(location !== null, `${where}: Location`).toBe(
+        documented!.headers?.Location !== undefined,
+      );
+      if (location !== null) expect(location, where).toMatch(/^\/v1\/(sessions|slots)\/[^/]+$/);
       const text = await response.text();
       const body: unknown = type === 'application/json' ? JSON.parse(text) : text;
       const validate = ajv.compile(content!.schema);

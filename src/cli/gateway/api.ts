@@ -9,6 +9,8 @@ export interface ApiResponse {
   readonly contentType?: string;
   /** Whether the answer carries `Retry-After`. */
   readonly retryAfter?: boolean;
+  /** Whether the answer carries `Location`: the path of what it created. */
+  readonly location?: boolean;
 }
 
 /** A route of the HTTP API: what Fastify registers and what the OpenAPI document describes. */
@@ -65,7 +67,11 @@ export const ROUTES: readonly ApiRoute[] = [
     authenticated: true,
     body: schema.createSessionBody,
     responses: {
-      201: { description: 'Created: join with `connection`.', schema: schema.createdSession },
+      201: {
+        description: 'Created: join with `connection`.',
+        schema: schema.createdSession,
+        location: true,
+      },
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       403: FORBIDDEN,
@@ -120,7 +126,11 @@ export const ROUTES: readonly ApiRoute[] = [
     body: schema.acquireSlotBody,
     bodyOptional: true,
     responses: {
-      201: { description: 'Held until released or its lease expires.', schema: schema.slot },
+      201: {
+        description: 'Held until released or its lease expires.',
+        schema: schema.slot,
+        location: true,
+      },
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       403: FORBIDDEN,
