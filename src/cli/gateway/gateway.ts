@@ -125,6 +125,14 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 
   // Everything under /v1 needs a token when the gateway has tokens.
   void app.register(async (api) => {
+    // An empty JSON body is no body, as for a request without one: optional bodies stay
+    // optional for clients that always set the content type, required ones are refused.
+    const json = api.getDefaultJsonParser('error', 'error');
+    api.removeContentTypeParser('application/json');
+    api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') done(null, undefined);
+      else json(request, body as string, done);
+    });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
         noteOf(request).caller = tokens.authenticate(request.headers.authorization);
