@@ -50,7 +50,7 @@ describe('slots for agent workers', () => {
     const emptyJson = { token: ACME_TOKEN, headers: { 'content-type': 'application/json' } };
     expect((await call('POST', `/v1/slots/${slot.id}/renew`, emptyJson)).status).toBe(200);
 
-    const released = await call('DELETE', `/v1/slots/${slot.id}`, { token: ACME_TOKEN });
+    const released = await call('DELETE', `/v1/slots/${slot.id}`, emptyJson);
     expect(released.status).toBe(200);
     expect(await released.json()).toEqual({ id: slot.id, released: true });
     expect(admission.stats().active).toBe(0);
