@@ -1,3 +1,13 @@
+import { constants } from 'node:os';
+import { ConfigError } from '../iface/errors.js';
+import {
+  booleanField,
+  describeValue,
+  functionField,
+  knownKeys,
+  objectOrUndefined,
+} from '../internal/validate.js';
+import { resolveDrainOptions } from './drain.js';
 import type { DrainResult } from './events.js';
 import type { DrainOptions } from './types.js';
 
@@ -13,17 +23,27 @@ export interface DrainOnSignalsOptions extends DrainOptions {
 /**
  * Drains `admission` when the process is told to stop (Kubernetes sends SIGTERM, then waits
  * `terminationGracePeriodSeconds`). A second signal during the drain exits at once with code
- * 130. Returns the function that removes the handlers.
+ * 130. Returns the function that removes the handlers. Bad options throw a `ConfigError` here,
+ * not when the signal comes.
  */
 export function drainOnSignals(
   admission: { drain(options?: DrainOptions): Promise<DrainResult> },
   options: DrainOnSignalsOptions = {},
 ): () => void {
-  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  // Checked now: a bad value found only at SIGTERM would exit without draining.
+  const settings = objectOrUndefined('options', options) ?? {};
+  knownKeys('options', settings, ['timeoutMs', 'closeTimeoutMs', 'signals', 'onDrained', 'exit']);
+  const signals = signalsField(settings.signals) ?? ['SIGTERM', 'SIGINT'];
+  const onDrained = functionField<NonNullable<DrainOnSignalsOptions['onDrained']>>(
+    'options.onDrained',
+    settings.onDrained,
+  );
+  const exit = booleanField('options.exit', settings.exit, true);
   const drainOptions: DrainOptions = {
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
   };
+  resolveDrainOptions(drainOptions);
   let draining = false;
   const handler = (): void => {
     if (draining) {
@@ -33,7 +53,7 @@ export function drainOnSignals(
     void admission
       .drain(drainOptions)
       .then(async (result) => {
-        await options.onDrained?.(result);
+        await onDrained?.(result);
         return 0;
       })
       .catch((error: unknown) => {
@@ -41,11 +61,27 @@ export function drainOnSignals(
         return 1;
       })
       .then((code) => {
-        if (options.exit !== false) process.exit(code);
+        if (exit) process.exit(code);
       });
   };
   for (const signal of signals) process.on(signal, handler);
   return () => {
     for (const signal of signals) process.off(signal, handler);
   };
+}
+
+function signalsField(value: unknown): readonly NodeJS.Signals[] | undefined {
+  if (value === undefined) return undefined;
+  const bad = Array.isArray(value) ? value.find((name) => !isSignal(name)) : value;
+  if (bad !== undefined || (value as unknown[]).length === 0) {
+    throw new ConfigError(
+      'options.signals',
+      `must be a list of signal names, got ${describeValue(bad ?? value)}`,
+    );
+  }
+  return value as NodeJS.Signals[];
+}
+
+function isSignal(name: unknown): name is NodeJS.Signals {
+  return typeof name === 'string' && Object.hasOwn(constants.signals, name);
 }

@@ -116,7 +116,8 @@ export class Drain {
   }
 }
 
-function resolveDrainOptions(options: DrainOptions): DrainPlan {
+/** Validates `drain()`'s options and fills in the defaults. */
+export function resolveDrainOptions(options: DrainOptions): DrainPlan {
   const value = objectOrUndefined('options', options) ?? {};
   knownKeys('options', value, ['timeoutMs', 'closeTimeoutMs']);
   return {

@@ -51,7 +51,8 @@ export function integerFlag(
   max = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
   if (text === undefined) return undefined;
-  const value = text.trim() === '' ? Number.NaN : Number(text);
+  // Decimal digits only: Number() would also take "0x10", "1e3" or "0b1".
+  const value = /^-?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
     throw new ConfigError(flag, `must be an integer ${range}, got ${JSON.stringify(text)}`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
 import { integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
@@ -97,13 +98,17 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const values = parseFlags(argv, Object.keys(FLAGS), Object.keys(SWITCHES));
   const raw = (flag: keyof typeof FLAGS): string | undefined => {
     const [name, fallback] = FLAGS[flag];
-    return (values[flag] as string | undefined) ?? env[name] ?? fallback;
+    // An empty variable is unset (a template that had no value): an empty REDIS_URL must not
+    // mean "connect somewhere", nor an empty PORT "refuse to start".
+    const fromEnv = env[name] === '' ? undefined : env[name];
+    return (values[flag] as string | undefined) ?? fromEnv ?? fallback;
   };
   const int = (flag: keyof typeof FLAGS, min: number, max?: number): number | undefined =>
     integerFlag(`--${flag}`, raw(flag), min, max);
 
   const metricsPort = int('metrics-port', 0, 65_535);
-  const metricsOn = values.metrics === true || truthy(env.METRICS) || metricsPort !== undefined;
+  const metricsOn =
+    values.metrics === true || switchOn('METRICS', env.METRICS) || metricsPort !== undefined;
   const level = raw('log-level')!;
   if (!LOG_LEVELS.includes(level)) {
     throw new ConfigError(
@@ -118,15 +123,17 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     tenantMax: int('tenant-max', 1),
     tenantCaps: parseTenantCaps(raw('tenant-caps')),
     queueSize: int('queue-size', 0)!,
-    queueTimeoutMs: int('queue-timeout-ms', 1)!,
+    queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
     setupPerSecond: int('setup-per-second', 1),
-    drainTimeoutMs: int('drain-timeout-ms', 0)!,
+    // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
+    // drain would refuse a longer one only once the gateway runs).
+    drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     redisUrl: raw('redis-url'),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
     slo: readSlo(int),
-    simSessionMs: int('sim-session-ms', 0)!,
+    simSessionMs: int('sim-session-ms', 0, MAX_TIMER_MS)!,
     logLevel: level,
     metrics: metricsOn ? { port: metricsPort } : undefined,
     metricsTenants: list(raw('metrics-tenants')),
@@ -152,7 +159,7 @@ function readSlo(
   return {
     quantile: int('slo-percentile', 1, 99)! / 100,
     targetMs,
-    windowMs: int('slo-window-ms', 1, 2_147_483_647)!,
+    windowMs: int('slo-window-ms', 1, MAX_TIMER_MS)!,
     initial: int('slo-initial', 1, maxSessions) ?? Math.min(20, maxSessions),
   };
 }
@@ -197,7 +204,7 @@ function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
     url: env.LIVEKIT_URL!,
     apiKey: env.LIVEKIT_API_KEY!,
     apiSecret: env.LIVEKIT_API_SECRET!,
-    agentName: env.LIVEKIT_AGENT_NAME,
+    agentName: env.LIVEKIT_AGENT_NAME === '' ? undefined : env.LIVEKIT_AGENT_NAME,
   };
 }
 
@@ -221,6 +228,13 @@ function list(text: string | undefined): string[] {
     .filter((item) => item !== '');
 }
 
-function truthy(value: string | undefined): boolean {
-  return value === '1' || value === 'true' || value === 'on';
+/** A switch's environment variable: unset or empty is off; anything unrecognised is refused. */
+function switchOn(name: string, value: string | undefined): boolean {
+  const text = (value ?? '').trim().toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(text)) return true;
+  if (['', '0', 'false', 'off', 'no'].includes(text)) return false;
+  throw new ConfigError(
+    name,
+    `must be 1, true, on or yes (or 0, false, off, no), got ${JSON.stringify(value)}`,
+  );
 }

@@ -1,4 +1,9 @@
-import { AdmissionError, type AdmissionErrorCode, BackendError } from '../iface/errors.js';
+import {
+  AdmissionError,
+  type AdmissionErrorCode,
+  BackendError,
+  ConfigError,
+} from '../iface/errors.js';
 
 /** An error as an HTTP answer: status, headers (`Retry-After`) and a JSON body. */
 export interface HttpError {
@@ -34,7 +39,8 @@ const ADMISSION_STATUS: Record<AdmissionErrorCode, number> = {
 
 /**
  * The HTTP answer for an error of this library: `AdmissionError` by its code, `BackendError`
- * 504 (timeout), 503 (stopped) or 502; anything else a bare 500 that discloses nothing.
+ * 504 (timeout), 503 (stopped) or 502, `ConfigError` (a bad request) 400 naming the field;
+ * anything else a bare 500 that discloses nothing.
  * The gateway answers with it, and so can any HTTP service embedding an admission.
  */
 export function toHttpError(error: unknown): HttpError {
@@ -60,6 +66,14 @@ export function toHttpError(error: unknown): HttpError {
       status,
       headers: retryAfter(status, undefined),
       body: { error: { code: error.code, message: error.message } },
+    };
+  }
+  if (error instanceof ConfigError) {
+    // The field only: the message quotes the value, which is the caller's own text.
+    return {
+      status: 400,
+      headers: {},
+      body: { error: { code: 'bad_request', message: `invalid ${error.field}` } },
     };
   }
   return {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type MeterProvider, metrics } from '@opentelemetry/api';
+import { ClosableConnections } from '../internal/closable-connections.js';
 import {
   booleanField,
   knownKeys,
@@ -89,6 +90,7 @@ export async function startPrometheus(
   const handler = (request: IncomingMessage, response: ServerResponse): void =>
     exporter.getMetricsRequestHandler(request, response);
   const server = serve ? await listen(handler, endpoint, host, port) : undefined;
+  const connections = server === undefined ? undefined : new ClosableConnections(server);
   const address = server?.address();
   const listening = typeof address === 'object' && address !== null ? address.port : undefined;
   return {
@@ -101,6 +103,7 @@ export async function startPrometheus(
     stop: async () => {
       if (global) metrics.disable();
       await meterProvider.shutdown();
+      connections?.close();
       await new Promise<void>((resolve) =>
         server === undefined ? resolve() : server.close(() => resolve()),
       );

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { drainOnSignals } from '../../src/index.js';
 
 const script = new URL('../support/children/drain-on-sigterm.ts', import.meta.url).pathname;
 
@@ -45,5 +46,19 @@ describe('drainOnSignals', () => {
     child.kill('SIGINT');
     const [code] = await once(child, 'exit');
     expect(code).toBe(130);
+  });
+
+  it.each([
+    [{ timeoutMs: Number.NaN }, 'options.timeoutMs: must be a number, got NaN'], // Number(undefined env)
+    [{ closeTimeoutMs: -1 }, 'options.closeTimeoutMs: must be >= 0, got -1'],
+    [{ signals: ['SIGFOO'] }, 'options.signals: must be a list of signal names, got "SIGFOO"'],
+    [{ signals: 'SIGTERM' }, 'options.signals: must be a list of signal names, got "SIGTERM"'],
+    [{ onDrained: 'stop' }, 'options.onDrained: must be a function, got "stop"'],
+    [{ exit: 'no' }, 'options.exit: must be a boolean, got "no"'],
+  ])('refuses %j when called, not at the signal, and installs nothing', (options, message) => {
+    const admission = { drain: () => Promise.reject(new Error('never called')) };
+    const before = process.listenerCount('SIGTERM');
+    expect(() => drainOnSignals(admission, options as never)).toThrow(message);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
   });
 });

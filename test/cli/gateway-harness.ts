@@ -62,6 +62,7 @@ export interface HarnessOptions {
   readonly metrics?: MetricsHandler;
   readonly livekitWebhook?: GatewayOptions['livekitWebhook'];
   readonly logLevel?: string;
+  readonly requestTimeoutMs?: number;
 }
 
 /** A gateway on a random loopback port over a simulated backend; closed after the test. */
@@ -83,6 +84,9 @@ export async function startGateway(options: HarnessOptions = {}) {
     metrics: options.metrics,
     livekitWebhook: options.livekitWebhook,
     version: '0.0.0-test',
+    ...(options.requestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   closers.push(async () => {

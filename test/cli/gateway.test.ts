@@ -96,7 +96,9 @@ describe('the gateway over HTTP', () => {
       const method = path.endsWith('renew') ? 'POST' : 'DELETE';
       const response = await call(method, path);
       expect(response.status).toBe(400);
-      expect(await response.json()).toMatchObject({ error: { code: 'bad_request' } });
+      const { error } = (await response.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('bad_request');
+      expect(error.message).not.toContain('%'); // names the problem, echoes nothing
     }
     const tooLong = await call('GET', `/v1/sessions/${'a'.repeat(300)}`);
     expect(tooLong.status).toBe(400);

@@ -42,6 +42,12 @@ function conformance(document: Document) {
       if (documented!.headers?.['Retry-After'] !== undefined) {
         expect(Number(response.headers.get('retry-after')), where).toBeGreaterThanOrEqual(1);
       }
+      // Every header the API sets on purpose is in the document, and is there when promised.
+      const location = response.headers.get('location');
+      expect(location !== null, `${where}: Location`).toBe(
+        documented!.headers?.Location !== undefined,
+      );
+      if (location !== null) expect(location, where).toMatch(/^\/v1\/(sessions|slots)\/[^/]+$/);
       const text = await response.text();
       const body: unknown = type === 'application/json' ? JSON.parse(text) : text;
       const validate = ajv.compile(content!.schema);
@@ -146,6 +152,14 @@ describe('the OpenAPI document', () => {
     await hit('POST', `/v1/slots/${slotId}/renew`, { token: ACME_TOKEN }); // 404
     await hit('DELETE', `/v1/slots/${slotId}`, { token: GLOBEX_TOKEN });
     await hit('DELETE', `/v1/slots/${slotId}`, { token: GLOBEX_TOKEN }); // 404
+    // Bodies are read on every route that may carry one, even where none is expected.
+    const huge = { body: JSON.stringify(['x'.repeat(20_000)]), token: GLOBEX_TOKEN };
+    const text = { body: 'x', token: GLOBEX_TOKEN, headers: { 'content-type': 'text/plain' } };
+    for (const path of [`/v1/sessions/${id}`, `/v1/slots/${slotId}`]) {
+      await hit('DELETE', path, huge); // 413
+      await hit('DELETE', path, text); // 415
+    }
+    await hit('POST', `/v1/slots/${slotId}/renew`, huge); // 413
 
     await hit('GET', '/healthz');
     await hit('GET', '/readyz');

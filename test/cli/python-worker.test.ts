@@ -35,6 +35,7 @@ describe('a Python agent worker (standard library only) against a real gateway',
       renewals: 4,
       lost: false,
       still_held_after_lease: { status: 409, code: 'duplicate' },
+      refused_renewals: 0,
       when_full: { status: 429, code: 'capacity' },
       after_release: { status: 201 },
     });

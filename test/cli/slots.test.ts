@@ -46,8 +46,11 @@ describe('slots for agent workers', () => {
     expect((await call('POST', `/v1/slots/${slot.id}/renew`, { token: ACME_TOKEN })).status).toBe(
       200,
     );
+    // Nor does an empty one sent as JSON (clients that always set the content type).
+    const emptyJson = { token: ACME_TOKEN, headers: { 'content-type': 'application/json' } };
+    expect((await call('POST', `/v1/slots/${slot.id}/renew`, emptyJson)).status).toBe(200);
 
-    const released = await call('DELETE', `/v1/slots/${slot.id}`, { token: ACME_TOKEN });
+    const released = await call('DELETE', `/v1/slots/${slot.id}`, emptyJson);
     expect(released.status).toBe(200);
     expect(await released.json()).toEqual({ id: slot.id, released: true });
     expect(admission.stats().active).toBe(0);
@@ -55,7 +58,15 @@ describe('slots for agent workers', () => {
     expect(
       (await call('POST', `/v1/slots/${slot.id}/renew`, { body: {}, token: ACME_TOKEN })).status,
     ).toBe(404);
-    expect((await call('POST', '/v1/slots', { token: GLOBEX_TOKEN })).status).toBe(201);
+    const optional = await call('POST', '/v1/slots', {
+      token: GLOBEX_TOKEN,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(optional.status).toBe(201);
+    // Where a body is required, an empty one is refused like any other non-object.
+    const noUser = await call('POST', '/v1/sessions', emptyJson);
+    expect(noUser.status).toBe(400);
+    expect(await noUser.json()).toMatchObject({ error: { code: 'bad_request' } });
   });
 
   it('refuses a key held by another slot with 409 that discloses nothing, then frees it on release', async () => {

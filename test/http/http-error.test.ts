@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  Admission,
   AdmissionError,
   type AdmissionErrorCode,
   BackendError,
+  ConfigError,
+  createBackend,
   toHttpError,
 } from '../../src/index.js';
 
@@ -63,5 +66,23 @@ describe('toHttpError', () => {
       headers: {},
       body: { error: { code: 'internal', message: 'internal error' } },
     });
+  });
+
+  it('answers a bad request (ConfigError) with 400 naming the field, echoing no value', async () => {
+    const backend = await createBackend('simulated');
+    await backend.start();
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, telemetry: false });
+    const error = await admission
+      .createSession({ userId: '', tenantId: 'acme' })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(toHttpError(error)).toEqual({
+      status: 400,
+      headers: {},
+      body: { error: { code: 'bad_request', message: 'invalid sessionConfig.userId' } },
+    });
+    const secret = toHttpError(new ConfigError('request.tenantId', 'got "\u001b[31m-secret"'));
+    expect(JSON.stringify(secret)).not.toContain('secret');
+    await backend.stop();
   });
 });

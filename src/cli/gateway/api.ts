@@ -9,6 +9,8 @@ export interface ApiResponse {
   readonly contentType?: string;
   /** Whether the answer carries `Retry-After`. */
   readonly retryAfter?: boolean;
+  /** Whether the answer carries `Location`: the path of what it created. */
+  readonly location?: boolean;
 }
 
 /** A route of the HTTP API: what Fastify registers and what the OpenAPI document describes. */
@@ -42,6 +44,13 @@ const TOO_MANY = error(
     '`Retry-After` seconds.',
   true,
 );
+const TOO_LARGE = error('The body is too large.');
+const NOT_JSON = error('The body is not `application/json`.');
+/** Fastify reads the body of any request that carries one, also where the route takes none. */
+const UNWANTED_BODY = {
+  413: error('A body was sent, and is too large.'),
+  415: error('A body was sent, and is not `application/json`.'),
+};
 const UNAVAILABLE = error(
   'This instance admits no one now (unhealthy, draining, store_unavailable): retry, possibly ' +
     'on another instance.',
@@ -58,13 +67,17 @@ export const ROUTES: readonly ApiRoute[] = [
     authenticated: true,
     body: schema.createSessionBody,
     responses: {
-      201: { description: 'Created: join with `connection`.', schema: schema.createdSession },
+      201: {
+        description: 'Created: join with `connection`.',
+        schema: schema.createdSession,
+        location: true,
+      },
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       403: FORBIDDEN,
       409: error('The idempotency key is held by a session of another user.'),
-      413: error('The body is too large.'),
-      415: error('The body is not `application/json`.'),
+      413: TOO_LARGE,
+      415: NOT_JSON,
       429: TOO_MANY,
       502: error('The voice backend failed to create the session.'),
       503: UNAVAILABLE,
@@ -99,6 +112,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such session for this token.'),
+      ...UNWANTED_BODY,
     },
   },
   {
@@ -112,13 +126,17 @@ export const ROUTES: readonly ApiRoute[] = [
     body: schema.acquireSlotBody,
     bodyOptional: true,
     responses: {
-      201: { description: 'Held until released or its lease expires.', schema: schema.slot },
+      201: {
+        description: 'Held until released or its lease expires.',
+        schema: schema.slot,
+        location: true,
+      },
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       403: FORBIDDEN,
       409: error('Another slot holds this key.'),
-      413: error('The body is too large.'),
-      415: error('The body is not `application/json`.'),
+      413: TOO_LARGE,
+      415: NOT_JSON,
       429: TOO_MANY,
       503: UNAVAILABLE,
     },
@@ -138,7 +156,8 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such slot for this token (released, or its lease expired).'),
-      415: error('The body is not `application/json`.'),
+      413: TOO_LARGE,
+      415: NOT_JSON,
     },
   },
   {
@@ -154,6 +173,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such slot for this token (released, or its lease expired).'),
+      ...UNWANTED_BODY,
     },
   },
   {
@@ -171,8 +191,8 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       403: FORBIDDEN,
-      413: error('The body is too large.'),
-      415: error('The body is not `application/json`.'),
+      413: TOO_LARGE,
+      415: NOT_JSON,
     },
   },
   {
@@ -238,7 +258,7 @@ export const WEBHOOK_ROUTE: ApiRoute = {
   responses: {
     200: { description: 'Verified and applied.', schema: schema.webhookOutcome },
     401: error('The signature is missing, forged, stale or does not match the body.'),
-    413: error('The body is too large.'),
+    413: TOO_LARGE,
   },
 };
 

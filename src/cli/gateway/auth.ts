@@ -66,6 +66,10 @@ export class TokenTable {
         if (token.length < MIN_TOKEN_LENGTH) {
           throw new ConfigError(where, `token must be at least ${MIN_TOKEN_LENGTH} characters`);
         }
+        // A header carries one run of visible ASCII: any other token could never be presented.
+        if (!/^[\x21-\x7e]+$/.test(token)) {
+          throw new ConfigError(where, 'token must be visible ASCII characters only');
+        }
         if (typeof tenant !== 'string' || !isTenantId(tenant)) {
           throw new ConfigError(
             where,

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { type HttpError, toHttpError } from '../../http/http-error.js';
 import { HttpRefusal } from './auth.js';
 
@@ -27,10 +28,50 @@ export function toGatewayHttpError(error: unknown): HttpError {
 /** Fastify's request errors (validation, body parsing, sizes): 4xx with their own message. */
 function frameworkError(error: unknown): HttpError | undefined {
   if (!(error instanceof Error)) return undefined;
-  const { statusCode, validation } = error as { statusCode?: unknown; validation?: unknown };
+  const { statusCode } = error as { statusCode?: unknown };
   if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return undefined;
   const code = FRAMEWORK_CODES[statusCode] ?? 'bad_request';
-  const message =
-    validation === undefined ? error.message : error.message.replace(/^(body|params)\//, '$1.');
-  return { status: statusCode, headers: {}, body: { error: { code, message } } };
+  return { status: statusCode, headers: {}, body: { error: { code, message: messageOf(error) } } };
+}
+
+/** The framework's message, without the request's own text (Fastify quotes a bad path). */
+function messageOf(error: Error & { code?: unknown; validation?: unknown }): string {
+  if (error.code === 'FST_ERR_BAD_URL') return 'the path is not valid percent-encoded UTF-8';
+  return error.validation === undefined
+    ? error.message
+    : error.message.replace(/^(body|params)\//, '$1.');
+}
+
+/** Node's errors for requests that never reached routing, and what the client is told. */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [
+    408,
+    'Request Timeout',
+    'request_timeout',
+    'the request was not received in time',
+  ],
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'headers_too_large',
+    'the request headers are too large',
+  ],
+};
+const MALFORMED = [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP'] as const;
+
+/**
+ * Answers a request Node could not parse or did not receive in time with the API's error
+ * body, then closes the connection (the server's `clientError` handler).
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

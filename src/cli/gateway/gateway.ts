@@ -11,9 +11,10 @@ import {
   type WebhookOutcome,
   type WebhookRequest,
 } from '../../index.js';
+import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { HttpRefusal, type TokenTable } from './auth.js';
-import { toGatewayHttpError } from './errors.js';
+import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
@@ -43,6 +44,11 @@ export interface GatewayOptions {
   readonly version: string;
   /** Largest accepted request body. Default 16 KiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Longest a client may take to send a whole request (headers and body), so that slow
+   * senders cannot hold connections open. Default 10 s.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -64,6 +70,7 @@ const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
  */
 export function createGateway(options: GatewayOptions): FastifyInstance {
   const { admission, tokens } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const app = Fastify({
     logger: {
       level: options.log.level,
@@ -75,6 +82,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // The access line is ours (logAccess): one per request, including clients that hung up.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes ?? 16_384,
+    // Fastify's default is no limit: a client trickling its headers or body would hold its
+    // connection for ever. Node checks the deadlines every connectionsCheckingInterval.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+    },
+    // Requests too broken to route (malformed, headers too large, too slow) still get the
+    // documented error body.
+    clientErrorHandler: answerClientError,
     // Path ids are validated by their schemas (up to 256 characters), not cut by the router.
     routerOptions: { maxParamLength: 1_024 },
     // While closing (after the drain), requests still get the API's own answers: 503 draining.
@@ -86,6 +103,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       sendError(request, reply, error);
     },
   });
+
+  const connections = new ClosableConnections(app.server);
+  app.addHook('preClose', async () => connections.close());
 
   // JSON only: no body is read as text.
   app.removeContentTypeParser('text/plain');
@@ -105,6 +125,14 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 
   // Everything under /v1 needs a token when the gateway has tokens.
   void app.register(async (api) => {
+    // An empty JSON body is no body, as for a request without one: optional bodies stay
+    // optional for clients that always set the content type, required ones are refused.
+    const json = api.getDefaultJsonParser('error', 'error');
+    api.removeContentTypeParser('application/json');
+    api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (body === '') done(null, undefined);
+      else json(request, body as string, done);
+    });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
         noteOf(request).caller = tokens.authenticate(request.headers.authorization);

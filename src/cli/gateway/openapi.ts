@@ -65,19 +65,23 @@ function operation(route: ApiRoute): Record<string, unknown> {
   };
 }
 
+const RETRY_AFTER = {
+  description: 'Seconds to wait before retrying.',
+  schema: { type: 'integer', minimum: 1 },
+};
+const LOCATION = {
+  description: 'The path of what was created, e.g. `/v1/slots/{id}`.',
+  schema: { type: 'string' },
+};
+
 function describeResponse(response: ApiResponse): Record<string, unknown> {
+  const headers = {
+    ...(response.retryAfter ? { 'Retry-After': RETRY_AFTER } : {}),
+    ...(response.location ? { Location: LOCATION } : {}),
+  };
   return {
     description: response.description,
-    ...(response.retryAfter
-      ? {
-          headers: {
-            'Retry-After': {
-              description: 'Seconds to wait before retrying.',
-              schema: { type: 'integer', minimum: 1 },
-            },
-          },
-        }
-      : {}),
+    ...(Object.keys(headers).length === 0 ? {} : { headers }),
     content: {
       [response.contentType ?? 'application/json']: {
         schema: response.schema ?? { type: 'string' },

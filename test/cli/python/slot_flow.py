@@ -37,6 +37,12 @@ steps["renewals"] = lease.renewals
 steps["lost"] = lease.lost
 steps["still_held_after_lease"] = refusal(second_worker, "job-1")
 
+# A heartbeat the gateway refuses (here a token it does not know) renews nothing.
+refused = AdmissionSlots(url, "not-a-known-token-0123", ttl_seconds=0.3).hold(slot_id)
+time.sleep(0.5)
+refused.release()
+steps["refused_renewals"] = refused.renewals
+
 # Another job takes the last slot; one more is refused until a slot frees.
 other = second_worker.acquire("job-2")
 steps["when_full"] = refusal(second_worker, "job-3")

@@ -28,7 +28,7 @@ export class RedisUnavailableError extends Error {
  * (ioredis is imported only then, and the store owns and closes the client).
  */
 export function connect(redis: unknown): { client: Promise<RedisConnection>; owned: boolean } {
-  if (typeof redis === 'string') {
+  if (typeof redis === 'string' && isRedisAddress(redis)) {
     const url = redis;
     return {
       owned: true,
@@ -48,6 +48,17 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     'redis',
     `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(redis)}`,
   );
+}
+
+/**
+ * Whether ioredis should be given `url`: not blank (ioredis would quietly connect to
+ * localhost:6379), and with no scheme but redis:// or rediss:// (ioredis would read any
+ * other as a Unix socket path).
+ */
+function isRedisAddress(url: string): boolean {
+  if (url.trim() === '') return false;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  return scheme === undefined || scheme === 'redis' || scheme === 'rediss';
 }
 
 /** A Lua script run by SHA, loaded on first use (and again after a restart wiped the cache). */

@@ -290,6 +290,12 @@ describeWithBinary('redis-server', 'redis store', () => {
 
   it('validates its options', () => {
     expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
+    // An empty URL would make ioredis connect to whatever listens on localhost:6379.
+    for (const url of ['', '  ', 'http://127.0.0.1:6379', 'tcp://cache:6379']) {
+      expect(() => redisStore({ redis: url, name: 'x' })).toThrow(
+        `redis: must be an ioredis client, a Cluster client or a redis:// URL, got ${JSON.stringify(url)}`,
+      );
+    }
     expect(() => redisStore({ redis: server.url, name: 'bad{name}' })).toThrow(/name: must be/);
     expect(() => redisStore({ redis: server.url, name: 'x', leaseTtlMs: 10 })).toThrow(
       /options.leaseTtlMs: must be >= 100/,

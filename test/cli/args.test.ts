@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { integerFlag } from '../../src/cli/args.js';
+import { parseServeConfig } from '../../src/cli/serve-config.js';
+
+describe('integer flags', () => {
+  it.each(['0x10', '1e3', '0b1', '0o7', '+5', '5.0', '1_000', ' ', 'Infinity', '--3'])(
+    'refuses %j: only decimal digits are an integer',
+    (text) => {
+      expect(() => integerFlag('--max-sessions', text, 1)).toThrow(
+        `--max-sessions: must be an integer >= 1, got ${JSON.stringify(text)}`,
+      );
+    },
+  );
+
+  it('takes decimal digits, around spaces, and names the range of a value outside it', () => {
+    expect(integerFlag('--port', ' 8080 ', 0, 65_535)).toBe(8080);
+    expect(integerFlag('--port', '007', 0, 65_535)).toBe(7);
+    expect(() => integerFlag('--port', '-1', 0, 65_535)).toThrow(/from 0 to 65535, got "-1"/);
+    expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(/got "9007199254740993"/);
+  });
+
+  it('applies to environment variables as to flags', () => {
+    expect(() => parseServeConfig([], { MAX_CONCURRENT_SESSIONS: '0x10' })).toThrow(
+      /--max-sessions: must be an integer >= 1, got "0x10"/,
+    );
+  });
+});
+
+describe('serve settings from the environment', () => {
+  it('takes an empty variable as unset, as a templated deployment leaves it', () => {
+    const config = parseServeConfig([], {
+      REDIS_URL: '',
+      PORT: '',
+      HOST: '',
+      MAX_CONCURRENT_SESSIONS: '',
+      LOG_LEVEL: '',
+      AUTH_TOKENS_FILE: '',
+    });
+    expect(config).toMatchObject({
+      redisUrl: undefined,
+      port: 8080,
+      host: '127.0.0.1',
+      maxSessions: 100,
+      logLevel: 'info',
+      tokens: undefined,
+    });
+  });
+
+  it('reads an empty LIVEKIT_AGENT_NAME as no agent name', () => {
+    const config = parseServeConfig([], {
+      LIVEKIT_URL: 'ws://127.0.0.1:7880',
+      LIVEKIT_API_KEY: 'key',
+      LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789',
+      LIVEKIT_AGENT_NAME: '',
+    });
+    expect(config.livekit?.agentName).toBeUndefined();
+  });
+
+  it('reads METRICS in any case, and refuses a value it does not know rather than ignore it', () => {
+    expect(parseServeConfig([], { METRICS: 'TRUE' }).metrics).toEqual({ port: undefined });
+    expect(parseServeConfig([], { METRICS: 'yes' }).metrics).toEqual({ port: undefined });
+    expect(parseServeConfig([], { METRICS: 'off' }).metrics).toBeUndefined();
+    expect(() => parseServeConfig([], { METRICS: 'enabled' })).toThrow(
+      'METRICS: must be 1, true, on or yes (or 0, false, off, no), got "enabled"',
+    );
+  });
+
+  it('refuses durations longer than a timer can wait, by flag, before the gateway starts', () => {
+    for (const flag of ['--drain-timeout-ms', '--queue-timeout-ms', '--sim-session-ms']) {
+      expect(() => parseServeConfig([flag, '2147483648'], {})).toThrow(
+        `${flag}: must be an integer from ${flag === '--queue-timeout-ms' ? 1 : 0} to 2147483647, got "2147483648"`,
+      );
+    }
+  });
+
+  it('still refuses an empty flag value by name', () => {
+    expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
+  });
+});
