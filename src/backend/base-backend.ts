@@ -8,7 +8,7 @@ import type {
   SessionEndReason,
   VoiceSession,
 } from '../iface/session.js';
-import { type LendingCallOptions, lentBy, noop, onAbort } from '../internal/abort.js';
+import { lentBy, noop, onAbort } from '../internal/abort.js';
 import { tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { ManagedSession, type SessionTeardown } from './managed-session.js';
 
@@ -115,10 +115,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     return this.#stopping;
   }
 
-  async createSession(
-    config: SessionConfig,
-    options: LendingCallOptions = {},
-  ): Promise<VoiceSession<C>> {
+  async createSession(config: SessionConfig, options: CallOptions = {}): Promise<VoiceSession<C>> {
     validateSessionConfig(config);
     this.assertRunning('create_session');
     const { signal } = options;

@@ -30,7 +30,7 @@ export interface LendingCallOptions extends CallOptions {
  * The controller lent with `options`, if it still controls `options.signal` (a wrapper may have
  * copied the options with a signal of its own).
  */
-export function lentBy(options: LendingCallOptions): AbortController | undefined {
-  const lent = options[lentController];
+export function lentBy(options: CallOptions): AbortController | undefined {
+  const lent = (options as LendingCallOptions)[lentController];
   return lent !== undefined && lent.signal === options.signal ? lent : undefined;
 }
