@@ -29,8 +29,8 @@ const MAX_WAIT = 32;
  * Additive increase, multiplicative decrease, as TCP does it, with the knee found by latency.
  * Slow start doubles the limit every round trip until setups fail or slow down clearly (see
  * `SlowStart`), then drops straight to the in-flight count that was still fast instead of
- * cutting from the overshoot; once the setups the overshoot started are back, it moves to the
- * knee all setups since the start show, up or down. Every new level is then judged on one round trip of setups (the
+ * cutting from the overshoot; once the setups the overshoot started are back, it rises to the
+ * knee all setups since the start show if that is higher. Every new level is then judged on one round trip of setups (the
  * first against the latency slow start saw without contention, a probe against the level
  * below it): a level slower than jitter explains steps down, one that holds is kept and, after
  * a wait, probed one step above. Steps grow while probes keep holding, so a backend that grew
@@ -60,8 +60,8 @@ export class AimdAlgorithm implements LimitAlgorithm {
   /** Probes in a row that held. */
   #streak = 0;
   /**
-   * Samples left from the setups slow start overshot with: not judged one by one, they place
-   * the knee once all are back.
+   * Samples left from the setups slow start overshot with: they cannot lower the knee again,
+   * but once all are back they raise it if all setups so far show it higher.
    */
   #draining = 0;
 
@@ -96,7 +96,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
     if (this.#draining > 0) {
       this.#draining--;
       const knee = this.#slowStart.settle(sample, this.#draining === 0, this.#overloadRise());
-      if (knee !== undefined && knee !== Math.floor(estimate)) return this.#move(knee, 1);
+      if (knee !== undefined && knee > Math.floor(estimate)) return this.#move(knee, 1);
     }
     const level = Math.floor(estimate);
     const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;

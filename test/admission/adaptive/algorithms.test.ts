@@ -198,8 +198,9 @@ describe('aimd slow start and knee', () => {
     return { limits, failed };
   }
 
-  it.each([20, 40, 60])(
-    'goes to the knee (%i) the setups slow start overshot with show, once they are back',
+  // Knees where this burst leaves slow start on a latency rise; at 20 the first failure ends it.
+  it.each([40, 60])(
+    'leaves slow start near the knee (%i) latency by in-flight count shows, not at half the overshoot',
     (knee) => {
       const aimd = new AimdAlgorithm();
       const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
