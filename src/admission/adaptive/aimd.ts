@@ -29,14 +29,16 @@ const MAX_WAIT = 32;
  * Additive increase, multiplicative decrease, as TCP does it, with the knee found by latency.
  * Slow start doubles the limit every round trip until setups fail or slow down clearly (see
  * `SlowStart`), then drops straight to the in-flight count that was still fast instead of
- * cutting from the overshoot. Every new level is then judged on one round trip of setups (the
- * first against the latency slow start saw without contention, a probe against the level
- * below it): a level slower than jitter explains steps down, one that holds is kept and, after
- * a wait, probed one step above. Steps grow while probes keep holding, so a backend that grew
- * is followed quickly. A probe that fails a setup or slows down goes back to the last level
- * that held and doubles the wait, so a capacity already found is probed rarely. A failure at a
- * level that held lowers it to the level below the failed setup's (at most by `backoff`); a
- * short-term latency past `latencyFactor` x the baseline multiplies the limit by `backoff`.
+ * cutting from the overshoot; once the setups the overshoot started are back, it rises to the
+ * knee all setups since the start show if that is higher. Every new level is then judged on one
+ * round trip of setups (the first against the latency slow start saw without contention, a
+ * probe against the level below it): a level slower than jitter explains steps down, one that
+ * holds is kept and, after a wait, probed one step above. Steps grow while probes keep holding,
+ * so a backend that grew is followed quickly. A probe that fails a setup or slows down goes
+ * back to the last level that held and doubles the wait, so a capacity already found is probed
+ * rarely. A failure at a level that held lowers it to the level below the failed setup's (at
+ * most by `backoff`); a short-term latency past `latencyFactor` x the baseline multiplies the
+ * limit by `backoff`.
  */
 export class AimdAlgorithm implements LimitAlgorithm {
   readonly name = 'aimd';
@@ -58,7 +60,10 @@ export class AimdAlgorithm implements LimitAlgorithm {
   #kept = 0;
   /** Probes in a row that held. */
   #streak = 0;
-  /** Samples left from the setups slow start overshot with: they cannot lower the knee again. */
+  /**
+   * Samples left from the setups slow start overshot with: they cannot lower the knee again,
+   * but once all are back they raise it if all setups so far show it higher.
+   */
   #draining = 0;
 
   constructor(options: AimdOptions = {}) {
@@ -87,9 +92,13 @@ export class AimdAlgorithm implements LimitAlgorithm {
         // Growing proves nothing when under half the limit is in use.
         return sample.inflight * 2 < estimate ? estimate : estimate + 1;
       this.#draining = Math.ceil(estimate);
-      return this.#move(Math.max(estimate / 2, knee), 1);
+      return this.#move(knee, 1);
     }
-    if (this.#draining > 0) this.#draining--;
+    if (this.#draining > 0) {
+      this.#draining--;
+      const knee = this.#slowStart.settle(sample, this.#draining === 0, this.#overloadRise());
+      if (knee !== undefined && knee > Math.floor(estimate)) return this.#move(knee, 1);
+    }
     const level = Math.floor(estimate);
     const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
     const overloaded = sample.failed || this.#latency.short > threshold;

@@ -1,4 +1,5 @@
 import type { LimitSample } from './algorithm.js';
+import { LatencyProfile } from './latency-profile.js';
 import { LatencyStats } from './latency-stats.js';
 
 /** Setups in the short window judged against the slow start's baseline. */
@@ -11,15 +12,22 @@ const SIGMAS = 3;
  * Slow start's exit, after HyStart in TCP: overload shows in latency before it shows in
  * failures, so slow start ends at the first clear rise of setup latency over the baseline of
  * the setups before it (the mean of the last few setups past `rise` of the baseline, the
- * share the limit's owner calls overload, and past what the jitter seen so far explains), or at the first failure. It
- * answers with the in-flight count that was still fast: Little's law on the setups that rose
- * (as many as would have been as fast as the baseline), or one below a failed setup's. The
- * limit drops there at once instead of cutting from the overshoot a step at a time.
+ * share the limit's owner calls overload, and past what the jitter seen so far explains), or at
+ * the first failure. It answers with the in-flight count that was still fast: the lower of
+ * where latency bent upwards by the in-flight count each setup started with (`LatencyProfile`)
+ * and Little's law on the setups that rose (as many as would have been as fast as the
+ * baseline), or one below a failed setup's. The limit drops there at once instead of cutting
+ * from the overshoot a step at a time. The setups the overshoot started come back a round trip
+ * later, each measuring a count past the knee; once they are all back, `settle` fits the knee
+ * again on every setup since the start, the overshoot's included. Few setups past the knee at
+ * the exit can place it low; the overshoot's cannot lower it again (they ran under a limit no
+ * longer in force).
  */
 export class SlowStart {
   readonly #baseline = new LatencyStats();
   readonly #latencies: number[] = [];
   readonly #inflights: number[] = [];
+  #profile: LatencyProfile | undefined = new LatencyProfile();
   #active = true;
 
   /** Latency of the setups before the rise: the backend without contention. */
@@ -37,6 +45,7 @@ export class SlowStart {
    */
   observe(sample: LimitSample, estimate: number, rise: number): number | undefined {
     if (sample.failed) return this.#exit(Math.min(estimate, sample.inflight - 1));
+    this.#profile?.add(sample.inflight, sample.latencyMs);
     this.#latencies.push(sample.latencyMs);
     this.#inflights.push(sample.inflight);
     if (this.#latencies.length > WINDOW) {
@@ -47,7 +56,23 @@ export class SlowStart {
     const recent = { mean: mean(this.#latencies), count: WINDOW };
     if (!this.#baseline.risesTo(recent, SIGMAS, rise)) return undefined;
     // Little's law: the recent setups would have been as fast as the baseline with this many.
-    return this.#exit((mean(this.#inflights) * this.#baseline.mean) / recent.mean);
+    // Either estimate can run high on its own (few setups past the knee yet), so the lower.
+    const little = (mean(this.#inflights) * this.#baseline.mean) / recent.mean;
+    return this.#exit(Math.min(little, this.#profile?.knee()?.inflight ?? little));
+  }
+
+  /**
+   * Feeds a setup that slow start's overshoot started, after the exit: it measures a level
+   * past the knee. Returns the knee all setups since the start show once `last` is true,
+   * undefined if latency did not rise by `rise` past the flat part, and then forgets them.
+   */
+  settle(sample: LimitSample, last: boolean, rise: number): number | undefined {
+    const profile = this.#profile;
+    if (!sample.failed) profile?.add(sample.inflight, sample.latencyMs);
+    if (!last || profile === undefined) return undefined;
+    this.#profile = undefined;
+    const knee = profile.knee();
+    return knee !== undefined && knee.rise > rise ? knee.inflight : undefined;
   }
 
   #exit(knee: number): number {
