@@ -53,6 +53,9 @@ const REASSERTED = 2;
 const MISSING = 3;
 const KEY_TAKEN = 4;
 
+/** The CLAIM script's answer while Redis may have lost claims. */
+const CLAIM_RECOVERING = -2;
+
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
 
@@ -340,11 +343,20 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   async claim(lease: Lease, key: string): Promise<ClaimResult> {
     const held = this.#book.get(lease.id);
     if (held?.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
-    const [status, sessionId] = (await this.#run(SCRIPTS.claim, 'claim', [
+    const [status, sessionId, epoch] = (await this.#run(SCRIPTS.claim, 'claim', [
       leaseMember(lease.tenantId, lease.id),
       key,
-    ])) as [number, string?];
+      this.options.leaseTtlMs,
+      this.#epoch,
+      randomUUID(),
+    ])) as [number, string, string];
+    this.#noteEpoch(epoch);
     this.#enforceDeadlines();
+    if (status === CLAIM_RECOVERING) {
+      throw new RedisUnavailableError(
+        'redis may have lost claims: keys wait until held ones are re-asserted',
+      );
+    }
     if (status === 1) {
       if (held !== undefined) held.claimKey = key;
       return { claimed: true };
@@ -465,10 +477,15 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       this.#epoch,
       randomUUID(),
       reassert ? 0 : chunk.length,
+      0,
     ];
-    for (const lease of chunk) {
-      if (!reassert) args.push(lease.member);
-      else
+    // Renewed leases with a claim name it too: Redis may hold the lease but have lost the claim.
+    const claimed: (string | number)[] = [];
+    for (const [i, lease] of chunk.entries()) {
+      if (!reassert) {
+        args.push(lease.member);
+        if (lease.claimKey !== '') claimed.push(i + 1, lease.claimKey);
+      } else
         args.push(
           lease.member,
           lease.tenantId,
@@ -477,6 +494,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
           lease.claimKey,
         );
     }
+    args[4] = claimed.length / 2;
+    for (const value of claimed) args.push(value);
     const deadline = this.#deadlineFrom(performance.now());
     const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as [
       string,

@@ -222,8 +222,12 @@ return result
  * with its data, or expired while this instance was cut off or paused) where the caps allow
  * and no other live lease has taken the key it claimed. A renewal names each lease only; a
  * lease found missing is answered 3, and sent again with what it takes to re-assert it.
- * ARGV: ttlMs, expectedEpoch, freshEpoch, renewCount, then renewCount members, then per lease
- * to re-assert: member, tenantId, globalLimit, tenantLimit, claimed key. Returns
+ * A renewed lease that claimed a key takes its claim again if Redis lost it (a restored
+ * snapshot can hold the lease without a claim made after it was taken), or is answered 4 if
+ * another live lease took the key meanwhile.
+ * ARGV: ttlMs, expectedEpoch, freshEpoch, renewCount, claimCount, then renewCount members, then
+ * claimCount pairs (position of a renewed member among them, from 1; its claimed key), then
+ * per lease to re-assert: member, tenantId, globalLimit, tenantLimit, claimed key. Returns
  * { epoch, backlog, status1, status2, ... } with a status per lease: 1 renewed, 3 missing (send
  * it again to re-assert), 2 re-asserted, 0 lost (no room), 4 lost (its key belongs to another
  * lease).
@@ -236,11 +240,12 @@ local now = now_ms()
 local ttl = tonumber(ARGV[1])
 local id = current_epoch(ARGV[2], ARGV[3], now, ttl)
 local backlog = purge(now)
-local renew_end = 4 + tonumber(ARGV[4])
+local renew_end = 5 + tonumber(ARGV[4])
+local claims_end = renew_end + 2 * tonumber(ARGV[5])
 local members = {}
-for i = 5, renew_end do members[#members + 1] = ARGV[i] end
+for i = 6, renew_end do members[#members + 1] = ARGV[i] end
 local named_only = #members
-for i = renew_end + 1, #ARGV, 5 do members[#members + 1] = ARGV[i] end
+for i = claims_end + 1, #ARGV, 5 do members[#members + 1] = ARGV[i] end
 local scores = bulk('ZMSCORE', leases, members)
 -- Expired but not purged yet: dropped here, then treated like the missing ones.
 local stale = {}
@@ -263,7 +268,7 @@ for j = 1, #members do
   elseif j <= named_only then
     status = 3
   else
-    local i = renew_end + 1 + (j - named_only - 1) * 5
+    local i = claims_end + 1 + (j - named_only - 1) * 5
     local key = ARGV[i + 4]
     if key ~= '' and other_holder(members[j], key, now) then
       status = 4
@@ -278,6 +283,14 @@ for j = 1, #members do
 end
 bulk('ZADD', leases, renewed, 'XX')
 flush()
+for i = renew_end + 1, claims_end, 2 do
+  local j = tonumber(ARGV[i])
+  local key = ARGV[i + 1]
+  local claim = redis.call('HGET', claims, key)
+  if result[j + 2] == 1 and not (claim and split(claim, '\t') == members[j]) then
+    if other_holder(members[j], key, now) then result[j + 2] = 4 else take_claim(members[j], key, now) end
+  end
+end
 -- Claims last: take_claim asks whether the holder's lease is live, and it may be one re-asserted above.
 for _, i in ipairs(reasserted) do
   if ARGV[i + 4] ~= '' then take_claim(ARGV[i], ARGV[i + 4], now) end
@@ -291,17 +304,22 @@ return purge(now_ms())
 `;
 
 /**
- * Claims an idempotency key for a held lease. ARGV: member, key.
- * Returns { 1 } when claimed, { 0, holderSessionId } when a live lease holds it, { -1 } when
- * the lease itself is gone.
+ * Claims an idempotency key for a held lease, unless Redis may have lost claims: while the
+ * epoch's recovery window is open, claims wait like new leases (the claim a lost write dropped
+ * may belong to a live session elsewhere, whose instance has not re-asserted it yet). A lease
+ * that passed to a new holder without a script reaches Redis first here.
+ * ARGV: member, key, ttlMs, expectedEpoch, freshEpoch. Returns { status, holderSessionId, epoch }:
+ * 1 claimed, 0 a live lease holds it (with its session), -1 the lease itself is gone,
+ * -2 recovering.
  */
 export const CLAIM = `${PRELUDE}
 local now = now_ms()
+local id, recover = current_epoch(ARGV[4], ARGV[5], now, tonumber(ARGV[3]))
 purge(now)
-if not is_live(ARGV[1], now) then return { -1 } end
+if recover > now then return { -2, '', id } end
+if not is_live(ARGV[1], now) then return { -1, '', id } end
 local taken, session = take_claim(ARGV[1], ARGV[2], now)
-if taken == 1 then return { 1 } end
-return { 0, session }
+return { taken, session, id }
 `;
 
 /** Records the session created under a claim, for duplicates to be told. ARGV: member, key, sessionId. */

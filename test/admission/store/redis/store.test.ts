@@ -145,7 +145,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     clients.push(client);
     const store = redisStore({ redis: client, name, leaseTtlMs, pollMs: 60_000 });
     stores.push(store);
-    return { store, scripts: () => vi.spyOn(client, 'evalsha') };
+    return { store, name, client, scripts: () => vi.spyOn(client, 'evalsha') };
   };
 
   it('passes a slot released and taken again by its tenant in one turn without a script; Redis keeps renewing it', async () => {
@@ -222,6 +222,46 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(fresh).toBe(true);
     await store.release(g);
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('a slot passed over while Redis may have lost claims takes no key until the window closes', async () => {
+    const { store, name, client } = watchedStore(600);
+    const a = (await store.tryAcquire(request('t', 2))) as Lease;
+    // Redis loses the limiter's epoch (as in a restart from an old snapshot): the next script
+    // opens the recovery window.
+    await client.del(`voice-admission:{${name}}:epoch`);
+    void store.release(a);
+    const b = (await store.tryAcquire(request('t', 2))) as Lease; // passed over: no script
+    await expect(store.claim(b, 'k')).rejects.toThrow(/lost claims/);
+    await expect
+      .poll(
+        () =>
+          store.claim(b, 'k').then(
+            ({ claimed }) => claimed,
+            () => false,
+          ),
+        {
+          timeout: 3_000,
+        },
+      )
+      .toBe(true);
+    await store.release(b);
+  });
+
+  it('a renewal takes a claim again that Redis lost while it kept the lease', async () => {
+    const { store, name, client } = watchedStore();
+    const other = newStore(name);
+    const lease = (await store.tryAcquire(request('t', 2))) as RedisLease;
+    expect(await store.claim(lease, 'k')).toEqual({ claimed: true });
+    // As a snapshot taken between the acquire and the claim, restored: the lease, no claim.
+    await client.hdel(`voice-admission:{${name}}:claims`, 'k');
+    await client.hdel(`voice-admission:{${name}}:claimed`, lease.member);
+    expect(await client.hexists(`voice-admission:{${name}}:claims`, 'k')).toBe(0);
+    await store.renewNow();
+    const taken = (await other.tryAcquire(request('t', 2))) as Lease;
+    expect(await other.claim(taken, 'k')).toMatchObject({ claimed: false });
+    await other.release(taken);
+    await store.release(lease);
   });
 
   it('a renewal under way when a slot passes to a new holder renews it for that holder', async () => {
