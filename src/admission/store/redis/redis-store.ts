@@ -271,10 +271,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     if (spare === undefined) return undefined;
     const { leaseTtlMs, leaseMarginMs } = this.options;
     const writtenAt = spare.deadline - leaseTtlMs + leaseMarginMs;
+    const now = performance.now();
     if (
       spare.globalLimit !== request.globalLimit ||
       spare.tenantLimit !== request.tenantLimit ||
-      performance.now() - writtenAt > (2 * leaseTtlMs) / 3
+      // Past its deadline (a margin over a third of the TTL lets that come first), Redis may
+      // have handed the slot on already.
+      now >= spare.deadline ||
+      now - writtenAt > (2 * leaseTtlMs) / 3
     ) {
       return undefined;
     }

@@ -138,12 +138,13 @@ describeWithBinary('redis-server', 'redis store', () => {
   });
 
   /** A store on a fresh limiter, through a client the test can watch. */
-  const watchedStore = (leaseTtlMs = 1_000) => {
+  const watchedStore = (leaseTtlMs = 1_000, leaseMarginMs?: number) => {
     const name = `t${++counter}`;
     server.seedLimiter(name);
     const client = new Redis(server.url);
     clients.push(client);
-    const store = redisStore({ redis: client, name, leaseTtlMs, pollMs: 60_000 });
+    const margin = leaseMarginMs === undefined ? {} : { leaseMarginMs };
+    const store = redisStore({ redis: client, name, leaseTtlMs, ...margin, pollMs: 60_000 });
     stores.push(store);
     return { store, name, client, scripts: () => vi.spyOn(client, 'evalsha') };
   };
@@ -222,6 +223,20 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(fresh).toBe(true);
     await store.release(g);
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('does not pass a lease past its deadline, however recently it was written', async () => {
+    // A margin over a third of the TTL: the deadline comes before two renewal beats have passed.
+    const { store, scripts } = watchedStore(1_000, 500);
+    const a = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    a.deadline = performance.now() - 1; // written 501 ms ago
+    const sent = scripts();
+    const released = store.release(a);
+    const b = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    await released;
+    expect(sent).toHaveBeenCalled();
+    expect(b.member).not.toBe(a.member);
+    await store.release(b);
   });
 
   it('a slot passed over while Redis may have lost claims takes no key until the window closes', async () => {
