@@ -15,9 +15,10 @@ export class CheckingStore implements CapacityStore {
   readonly synchronous: boolean;
   readonly inner: CapacityStore;
   readonly violations: string[] = [];
-  readonly #held = new Map<string, Lease>();
+  // By lease, not by id: a shared store may pass a released lease's id to a new holder.
+  readonly #held = new Set<Lease>();
   readonly #tenantHeld = new Map<string, number>();
-  readonly #releases = new Map<string, number>();
+  readonly #releases = new WeakMap<Lease, number>();
   acquired = 0;
   peakHeld = 0;
   /** Calls to the inner store whose answer has not arrived yet. */
@@ -53,11 +54,10 @@ export class CheckingStore implements CapacityStore {
   }
 
   release(lease: Lease): void | Promise<void> {
-    const count = (this.#releases.get(lease.id) ?? 0) + 1;
-    this.#releases.set(lease.id, count);
+    const count = (this.#releases.get(lease) ?? 0) + 1;
+    this.#releases.set(lease, count);
     if (count > 1) this.violations.push(`lease ${lease.id} released ${count} times`);
-    if (!this.#held.delete(lease.id))
-      this.violations.push(`lease ${lease.id} released but not held`);
+    if (!this.#held.delete(lease)) this.violations.push(`lease ${lease.id} released but not held`);
     const left = (this.#tenantHeld.get(lease.tenantId) ?? 0) - 1;
     if (left <= 0) this.#tenantHeld.delete(lease.tenantId);
     else this.#tenantHeld.set(lease.tenantId, left);
@@ -78,13 +78,14 @@ export class CheckingStore implements CapacityStore {
 
   /** Leases acquired and never released. */
   unreleased(): string[] {
-    return [...this.#held.keys()];
+    return [...this.#held].map((lease) => lease.id);
   }
 
   #record(request: AcquireRequest, result: AcquireResult): AcquireResult {
     if (result.refused !== undefined) return result;
     this.acquired++;
-    this.#held.set(result.id, result);
+    if (this.#held.has(result)) this.violations.push(`lease ${result.id} granted twice`);
+    this.#held.add(result);
     const tenant = (this.#tenantHeld.get(request.tenantId) ?? 0) + 1;
     this.#tenantHeld.set(request.tenantId, tenant);
     this.peakHeld = Math.max(this.peakHeld, this.#held.size);
