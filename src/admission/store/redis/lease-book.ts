@@ -23,8 +23,6 @@ export class RedisLease implements Lease {
   state: 'leased' | 'unleased' | 'local' = 'leased';
   /** Its session was told to end (`lease_lost`); it stays held until admission releases it. */
   ended = false;
-  /** Released, then handed to a new holder of its tenant before the release went to Redis. */
-  handedOver = false;
 
   constructor(id: string, request: AcquireRequest, local: Lease | undefined) {
     this.id = id;
@@ -33,6 +31,14 @@ export class RedisLease implements Lease {
     this.globalLimit = request.globalLimit;
     this.tenantLimit = request.tenantLimit;
     this.local = local;
+  }
+
+  /**
+   * Whether, once released, it may pass to a new holder of its tenant: counted in Redis, with
+   * nothing there to undo but the release itself (no claim, session not ended).
+   */
+  get passable(): boolean {
+    return this.state === 'leased' && this.claimKey === '' && !this.ended;
   }
 }
 

@@ -30,8 +30,13 @@ import {
 import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
 
+/** A release to send; `passedOn` once its lease went to a new holder in the same turn instead. */
+interface ReleaseOp {
+  readonly release: RedisLease;
+  passedOn: boolean;
+}
 /** A release or an acquire waiting for this turn's batch. */
-type LeaseOp = { readonly release: RedisLease } | { readonly acquire: RedisLease };
+type LeaseOp = ReleaseOp | { readonly acquire: RedisLease };
 
 /**
  * Calls per script at most. Small batches keep each script short (a script blocks Redis while
@@ -125,6 +130,11 @@ export interface RedisStoreStats {
   readonly overdueTotal: number;
   /** `lease_lost` events since the store started. */
   readonly lostTotal: number;
+  /**
+   * Grants made by passing a slot released here to a waiter of its tenant, with no Redis call,
+   * since the store started: the share of grants that cost no round trip.
+   */
+  readonly passedTotal: number;
 }
 
 /**
@@ -153,8 +163,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /** Releases and acquires of one turn, sent as scripts of at most BATCH_MAX calls. */
   readonly #batch = new Batcher((ops: readonly LeaseOp[]) => this.#runBatch(ops), BATCH_MAX);
   readonly #wakeups: Wakeups;
-  /** Per tenant, the leases released in this turn that new acquires may take over. */
-  readonly #spares = new Map<string, RedisLease[]>();
+  /** Per tenant, the releases of this turn whose leases new acquires may take over. */
+  readonly #spares = new Map<string, ReleaseOp[]>();
   readonly #lostListeners: ((lease: Lease) => void)[] = [];
   readonly #local: MemoryCapacityStore | undefined;
   #closed = false;
@@ -163,6 +173,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   #deadlineTimerAt = Number.POSITIVE_INFINITY;
   #overdueTotal = 0;
   #lostTotal = 0;
+  #passedTotal = 0;
   /** Redis calls under way, each settled (never rejecting). */
   readonly #inflight = new Set<Promise<void>>();
 
@@ -224,7 +235,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       if (performance.now() >= lease.deadline) {
         // Paused or stalled past the lease before the grant arrived: Redis may have handed the
         // slot on already.
-        void this.#sendRelease(lease);
+        void this.#sendRelease({ release: lease, passedOn: false });
         throw new RedisUnavailableError('the grant arrived after its lease could have expired');
       }
       this.#book.add(lease, lease.deadline);
@@ -250,13 +261,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       this.#local!.release(held.local);
       return Promise.resolve();
     }
-    if (isSpare(held)) {
+    const op: ReleaseOp = { release: held, passedOn: false };
+    if (held.passable) {
       const spares = this.#spares.get(held.tenantId);
-      if (spares === undefined) this.#spares.set(held.tenantId, [held]);
-      else spares.push(held);
+      if (spares === undefined) this.#spares.set(held.tenantId, [op]);
+      else spares.push(op);
     }
     this.#wakeups.wakeSoon();
-    return this.#sendRelease(held);
+    return this.#sendRelease(op);
   }
 
   /**
@@ -267,8 +279,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
    * last two beats) and only under the limits it was taken with.
    */
   #takeSpare(request: AcquireRequest): RedisLease | undefined {
-    const spare = this.#spares.get(request.tenantId)?.pop();
-    if (spare === undefined) return undefined;
+    const op = this.#spares.get(request.tenantId)?.pop();
+    if (op === undefined) return undefined;
+    const spare = op.release;
     const { leaseTtlMs, leaseMarginMs } = this.options;
     const writtenAt = spare.deadline - leaseTtlMs + leaseMarginMs;
     const now = performance.now();
@@ -282,7 +295,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     ) {
       return undefined;
     }
-    spare.handedOver = true;
+    op.passedOn = true;
+    this.#passedTotal++;
     // A new object: the previous holder's handle must not release the new holder's slot.
     const lease = new RedisLease(spare.id, request, undefined);
     this.#book.add(lease, spare.deadline);
@@ -290,8 +304,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     return lease;
   }
 
-  #sendRelease(lease: RedisLease): Promise<void> {
-    const sent = this.#batch.add({ release: lease }).then(
+  #sendRelease(op: ReleaseOp): Promise<void> {
+    const sent = this.#batch.add(op).then(
       () => undefined,
       (error: unknown) => this.#reportError('release', error),
     );
@@ -309,7 +323,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const acquires: (string | number)[] = [];
     for (const op of ops) {
       if ('release' in op) {
-        if (!op.release.handedOver) releases.push(op.release.member, op.release.tenantId);
+        if (!op.passedOn) releases.push(op.release.member, op.release.tenantId);
       } else {
         const { member, tenantId, globalLimit, tenantLimit } = op.acquire;
         acquires.push(member, tenantId, globalLimit, finiteOrNone(tenantLimit));
@@ -400,6 +414,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       unleased: this.#book.unleased,
       overdueTotal: this.#overdueTotal,
       lostTotal: this.#lostTotal,
+      passedTotal: this.#passedTotal,
     };
   }
 
@@ -691,11 +706,6 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 /** A store whose slots are counted in Redis and shared by every instance using `name`. */
 export function redisStore(options: RedisStoreOptions): RedisCapacityStore {
   return new RedisCapacityStore(options);
-}
-
-/** A released lease counted in Redis, with nothing to undo there but the release itself. */
-function isSpare(lease: RedisLease): boolean {
-  return lease.state === 'leased' && lease.claimKey === '' && !lease.ended;
 }
 
 /** Scripts take -1 for "no tenant cap". */

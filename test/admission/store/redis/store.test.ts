@@ -160,6 +160,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     await released;
     expect(sent).not.toHaveBeenCalled();
     sent.mockRestore();
+    expect(store.stats().passedTotal).toBe(1);
     expect(b).not.toBe(a);
     expect(b.member).toBe(a.member);
     // The previous holder's handle is spent: it cannot release the new holder's slot.
@@ -219,8 +220,10 @@ describeWithBinary('redis-server', 'redis store', () => {
     (e as RedisLease).deadline = performance.now() + 100;
     const [f, stale] = await passes(e, request('u', 2));
     expect(stale).toBe(false);
+    expect(store.stats().passedTotal).toBe(0);
     const [g, fresh] = await passes(f, request('u', 2));
     expect(fresh).toBe(true);
+    expect(store.stats().passedTotal).toBe(1);
     await store.release(g);
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
   });
