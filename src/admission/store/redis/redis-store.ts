@@ -376,7 +376,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       );
     }
     if (status === 1) {
-      if (held !== undefined) held.claimKey = key;
+      if (held !== undefined) {
+        if (held.state !== 'leased' || held.ended) {
+          // Past its deadline when the reply came: Redis may have expired the lease and its claim
+          // since the script ran, and handed the key on. Its release frees what is left.
+          throw new RedisUnavailableError('the claim arrived after its lease could have expired');
+        }
+        held.claimKey = key;
+      }
       return { claimed: true };
     }
     return { claimed: false, sessionId: sessionId === '' ? undefined : sessionId };

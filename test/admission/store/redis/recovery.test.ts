@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
+import type { RedisLease } from '../../../../src/admission/store/redis/lease-book.js';
 import {
   type RedisCapacityStore,
   redisStore,
@@ -280,6 +281,48 @@ describeWithBinary(
         await proxy.close();
       }
     });
+
+    it.each(['end', 'keep'] as const)(
+      'a claim whose reply arrives after its lease could have expired takes no key (leaseLoss %s)',
+      async (leaseLoss) => {
+        const name = `late-claim-${leaseLoss}${++counter}`;
+        const proxy = await startTcpProxy(server.port);
+        try {
+          server.seedLimiter(name);
+          const store = redisStore({
+            redis: proxy.url,
+            name,
+            leaseTtlMs: 2_000,
+            leaseMarginMs: 1_000,
+            timeoutMs: 2_000,
+            leaseLoss,
+          });
+          store.on('error', () => undefined);
+          stores.push(store);
+          // Connected, and the scripts loaded (a NOSCRIPT retry would double the wait).
+          const warm = (await store.tryAcquire(request('a'))) as Lease;
+          await store.claim(warm, 'warm');
+          await store.release(warm);
+          const lease = (await store.tryAcquire(request('a'))) as RedisLease;
+          // A round trip of 1.2 s: the claim runs in Redis at once, its reply comes after the
+          // lease's local deadline (1 s), when Redis may have expired the lease and the claim
+          // and another instance taken the key.
+          proxy.delay(600);
+          await expect(store.claim(lease, 'k')).rejects.toThrow(
+            /the claim arrived after its lease could have expired/,
+          );
+          expect(lease.claimKey).toBe('');
+          proxy.delay(0);
+          await store.release(lease);
+          const other = newStore(name);
+          const taker = (await other.tryAcquire(request('a'))) as Lease;
+          expect(await other.claim(taker, 'k')).toEqual({ claimed: true });
+          await other.release(taker);
+        } finally {
+          await proxy.close();
+        }
+      },
+    );
 
     it('Redis restarted from a snapshot older than its last writes: the recovery window opens for every instance, then held leases are re-asserted', async () => {
       const name = `snapshot${++counter}`;
