@@ -70,6 +70,7 @@ export interface CapacityStore {
   /**
    * Ties an idempotency key to a held lease, atomically across everyone sharing the store.
    * Refused when another live lease holds the key (with that holder's session id if known).
+   * Rejects when the lease is not held (released, even while the claim was under way).
    */
   claim?(lease: Lease, key: string): Promise<ClaimResult>;
   /** Records the session created under a claimed key, so duplicates can be told its id. */

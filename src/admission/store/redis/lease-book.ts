@@ -11,6 +11,8 @@ export class RedisLease implements Lease {
   /** Granted from the local share while Redis was unreachable, not yet in Redis. */
   local: Lease | undefined;
   claimKey = '';
+  /** Claims of a key under way on it: until they are answered, it is not passed on. */
+  claiming = 0;
   /**
    * Local time (`performance.now()`) by which Redis may have expired it: the start of the call
    * that last wrote it, plus the TTL, minus the margin.
@@ -35,10 +37,10 @@ export class RedisLease implements Lease {
 
   /**
    * Whether, once released, it may pass to a new holder of its tenant: counted in Redis, with
-   * nothing there to undo but the release itself (no claim, session not ended).
+   * nothing there to undo but the release itself (no claim, none under way, session not ended).
    */
   get passable(): boolean {
-    return this.state === 'leased' && this.claimKey === '' && !this.ended;
+    return this.state === 'leased' && this.claimKey === '' && this.claiming === 0 && !this.ended;
   }
 }
 

@@ -360,30 +360,42 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   async claim(lease: Lease, key: string): Promise<ClaimResult> {
     const held = this.#book.get(lease.id);
-    if (held?.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
-    const [status, sessionId, epoch] = (await this.#run(SCRIPTS.claim, 'claim', [
-      leaseMember(lease.tenantId, lease.id),
-      key,
-      this.options.leaseTtlMs,
-      this.#epoch,
-      randomUUID(),
-    ])) as [number, string, string];
+    if (held === undefined || held !== lease) {
+      throw new Error('the lease is not held by this store: released already, or not its own');
+    }
+    if (held.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
+    // Not passed on meanwhile: the claim would land on the next holder's lease.
+    held.claiming++;
+    let reply: [number, string, string];
+    try {
+      reply = (await this.#run(SCRIPTS.claim, 'claim', [
+        held.member,
+        key,
+        this.options.leaseTtlMs,
+        this.#epoch,
+        randomUUID(),
+      ])) as [number, string, string];
+    } finally {
+      held.claiming--;
+    }
+    const [status, sessionId, epoch] = reply;
     this.#noteEpoch(epoch);
     this.#enforceDeadlines();
+    if (this.#book.get(held.id) !== held) {
+      throw new Error('the lease was released while its claim was under way');
+    }
     if (status === CLAIM_RECOVERING) {
       throw new RedisUnavailableError(
         'redis may have lost claims: keys wait until held ones are re-asserted',
       );
     }
     if (status === 1) {
-      if (held !== undefined) {
-        if (held.state !== 'leased' || held.ended) {
-          // Past its deadline when the reply came: Redis may have expired the lease and its claim
-          // since the script ran, and handed the key on. Its release frees what is left.
-          throw new RedisUnavailableError('the claim arrived after its lease could have expired');
-        }
-        held.claimKey = key;
+      if (held.state !== 'leased' || held.ended) {
+        // Past its deadline when the reply came: Redis may have expired the lease and its claim
+        // since the script ran, and handed the key on. Its release frees what is left.
+        throw new RedisUnavailableError('the claim arrived after its lease could have expired');
       }
+      held.claimKey = key;
       return { claimed: true };
     }
     return { claimed: false, sessionId: sessionId === '' ? undefined : sessionId };

@@ -228,6 +228,25 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
   });
 
+  it('does not pass a lease while a claim is under way on it; a claim of a lease released meanwhile counts for nothing', async () => {
+    const { store, scripts } = watchedStore();
+    const a = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    const claiming = store.claim(a, 'k'); // its script is on its way
+    const sent = scripts();
+    const released = store.release(a);
+    const b = (await store.tryAcquire(request('t', 1))) as RedisLease;
+    await released;
+    // The claim would have landed on the next holder's lease: release and acquire went to Redis.
+    expect(sent).toHaveBeenCalled();
+    sent.mockRestore();
+    expect(b.member).not.toBe(a.member);
+    await expect(claiming).rejects.toThrow(/released while its claim was under way/);
+    await expect(store.claim(a, 'k')).rejects.toThrow(/not held by this store/);
+    // The key went with the released lease.
+    expect(await store.claim(b, 'k')).toEqual({ claimed: true });
+    await store.release(b);
+  });
+
   it('does not pass a lease past its deadline, however recently it was written', async () => {
     // A margin over a third of the TTL: the deadline comes before two renewal beats have passed.
     const { store, scripts } = watchedStore(1_000, 500);
