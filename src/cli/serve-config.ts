@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
-import { MAX_TIMER_MS } from '../internal/validate.js';
+import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
 import { integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
@@ -11,8 +11,8 @@ export interface ServeConfig {
   readonly host: string;
   readonly maxSessions: number;
   readonly tenantMax: number | undefined;
-  /** Caps of named tenants (`--tenant-caps acme=50,globex=20`). */
-  readonly tenantCaps: Readonly<Record<string, number>>;
+  /** Caps of named tenants (`--tenant-caps acme=50,globex=20`), 0 for a tenant that may hold none. */
+  readonly tenantCaps: ReadonlyMap<string, number>;
   readonly queueSize: number;
   readonly queueTimeoutMs: number;
   readonly setupConcurrency: number | undefined;
@@ -72,6 +72,11 @@ const FLAGS = {
   'auth-tokens-file': ['AUTH_TOKENS_FILE', undefined],
 } as const satisfies Record<string, readonly [string, string | undefined]>;
 
+/** What a flag's value looks like, where the name does not say it. */
+const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
+  'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
+};
+
 const SWITCHES = { metrics: 'METRICS' } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -87,7 +92,10 @@ the simulated backend when none is. Bearer tokens from AUTH_TOKENS ({"<token>": 
 ${Object.entries(FLAGS)
   .map(
     ([flag, [env, fallback]]) =>
-      `  --${flag.padEnd(20)} ${env}${fallback === undefined ? '' : ` (default ${fallback})`}`,
+      `  --${flag.padEnd(20)} ${env}${fallback === undefined ? '' : ` (default ${fallback})`}` +
+      (HINTS[flag as keyof typeof FLAGS] === undefined
+        ? ''
+        : ` ${HINTS[flag as keyof typeof FLAGS]}`),
   )
   .join('\n')}
   --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics and
@@ -208,15 +216,32 @@ function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
   };
 }
 
-function parseTenantCaps(text: string | undefined): Record<string, number> {
-  const caps: Record<string, number> = {};
+/**
+ * `tenant=cap,...`: a Map, so any tenant id the library accepts is a tenant (`__proto__`,
+ * `constructor`); exactly one `=` per entry, each tenant once, and 0 allowed as in
+ * `tenants.max` (a tenant that may hold nothing).
+ */
+function parseTenantCaps(text: string | undefined): Map<string, number> {
+  const caps = new Map<string, number>();
   for (const entry of list(text)) {
-    const at = entry.lastIndexOf('=');
-    const tenant = entry.slice(0, at);
-    if (at <= 0) {
-      throw new ConfigError('--tenant-caps', `expects tenant=cap, got ${JSON.stringify(entry)}`);
+    const parts = entry.split('=');
+    const tenant = parts[0]!.trim();
+    if (parts.length !== 2 || tenant === '') {
+      throw new ConfigError(
+        '--tenant-caps',
+        `expects tenant=cap (one "=" per entry), got ${JSON.stringify(entry)}`,
+      );
     }
-    caps[tenant] = integerFlag(`--tenant-caps ${tenant}`, entry.slice(at + 1), 1)!;
+    if (!isPrintable(tenant)) {
+      throw new ConfigError(
+        '--tenant-caps',
+        `tenant ids must not contain control characters, got ${JSON.stringify(entry)}`,
+      );
+    }
+    if (caps.has(tenant)) {
+      throw new ConfigError('--tenant-caps', `names tenant ${JSON.stringify(tenant)} twice`);
+    }
+    caps.set(tenant, integerFlag(`--tenant-caps ${tenant}`, parts[1], 0)!);
   }
   return caps;
 }
