@@ -87,7 +87,8 @@ export const SERVE_USAGE = `voice-admission serve [options]
 Admission as an HTTP service (API: GET /openapi.json, docs/gateway.md). LiveKit when
 LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set (LIVEKIT_AGENT_NAME optional),
 the simulated backend when none is. Bearer tokens from AUTH_TOKENS ({"<token>": "<tenant>"},
-"*" for an operator) or the file AUTH_TOKENS_FILE; required unless --host is a loopback address.
+"*" for an operator, each token once) or the file AUTH_TOKENS_FILE; required unless --host is a
+loopback address.
 
 ${Object.entries(FLAGS)
   .map(

@@ -157,6 +157,11 @@ describe('voice-admission serve', () => {
     ],
     [[], { AUTH_TOKENS: '{"short": "acme"}' }, /AUTH_TOKENS entry 1: token must be at least 16/],
     [[], { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz' }, /AUTH_TOKENS: is not valid JSON/],
+    [
+      [],
+      { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz": "a", "abcdefghijklmnopqrstuvwxyz": "*"}' },
+      /AUTH_TOKENS entry 2: token repeats entry 1/,
+    ],
   ])(
     'refuses to start on %j %j: one line naming the problem, the usage, exit 2',
     async (args, env, message) => {
