@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
 import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
-import { integerFlag, parseFlags } from './args.js';
+import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
 /** The gateway's settings: each flag has an environment variable, the flag wins. */
@@ -75,9 +75,13 @@ const FLAGS = {
 /** What a flag's value looks like, where the name does not say it. */
 const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
+  'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
 };
 
 const SWITCHES = { metrics: 'METRICS' } as const;
+
+/** The slowest setup rate `setup.perSecond` accepts: one every 1 000 s. */
+const MIN_SETUP_RATE = 0.001;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LIVEKIT_ENV = ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const;
@@ -134,7 +138,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     queueSize: int('queue-size', 0)!,
     queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
-    setupPerSecond: int('setup-per-second', 1),
+    // A rate, not a count: 0.5 is one setup every 2 s. Down to the library's 0.001.
+    setupPerSecond: decimalFlag('--setup-per-second', raw('setup-per-second'), MIN_SETUP_RATE),
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,

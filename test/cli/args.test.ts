@@ -120,3 +120,46 @@ describe('--tenant-caps', () => {
     expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(message);
   });
 });
+
+describe('--setup-per-second', () => {
+  it.each([
+    ['0.5', 0.5],
+    ['.25', 0.25],
+    ['2', 2],
+    ['2.', 2],
+    [' 0.001 ', 0.001],
+  ])('takes the rate %j, as setup.perSecond does', (text, rate) => {
+    expect(parseServeConfig(['--setup-per-second', text], {}).setupPerSecond).toBe(rate);
+    expect(parseServeConfig([], { SETUP_PER_SECOND: text }).setupPerSecond).toBe(rate);
+  });
+
+  it.each(['0', '0.0009', '-1', '1e3', '0x10', 'Infinity', 'NaN', '1.2.3', '', '1,5'])(
+    'refuses %j, naming the flag and the bound',
+    (text) => {
+      expect(() => parseServeConfig(['--setup-per-second', text], {})).toThrow(
+        `--setup-per-second: must be a decimal number >= 0.001, got ${JSON.stringify(text)}`,
+      );
+    },
+  );
+
+  it('starts a gateway whose admission spaces setups at that rate', async () => {
+    const running = await serve(
+      parseServeConfig(['--port', '0', '--setup-per-second', '2.5'], {}),
+      {
+        version: 'test',
+        logStream: new LogLines(),
+      },
+    );
+    try {
+      const started = performance.now();
+      const sessions = await Promise.all(
+        ['a', 'b', 'c'].map((userId) => running.admission.createSession({ userId })),
+      );
+      // Three starts 400 ms apart: the third no sooner than 800 ms after the first.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(790);
+      await Promise.all(sessions.map((session) => session.close()));
+    } finally {
+      await running.close();
+    }
+  });
+});
