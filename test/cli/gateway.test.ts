@@ -90,6 +90,22 @@ describe('the gateway over HTTP', () => {
     expect((await call('GET', '/metrics')).status).toBe(404);
   });
 
+  it('refuses a JSON null body with 400 like any body of the wrong type, where the body is optional too', async () => {
+    const { call, admission, backend } = await startGateway({ tokens: TOKENS });
+    const slot = (await (
+      await call('POST', '/v1/slots', { token: ACME_TOKEN, body: {} })
+    ).json()) as { id: string };
+    for (const path of ['/v1/slots', `/v1/slots/${slot.id}/renew`, '/v1/sessions']) {
+      const response = await call('POST', path, { token: ACME_TOKEN, body: 'null' });
+      expect(response.status, path).toBe(400);
+      expect(await response.json()).toEqual({
+        error: { code: 'bad_request', message: 'body must be object' },
+      });
+    }
+    expect(admission.stats().active).toBe(1);
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
   it('answers 400 to malformed percent-encoding and to overlong ids in a path, with nothing on the error log', async () => {
     const { call, logs } = await startGateway();
     for (const path of ['/v1/sessions/%E0%A4%A', '/v1/slots/%zz', '/v1/slots/%E0%A4%A/renew']) {

@@ -224,7 +224,8 @@ function fastifyRoute(route: ApiRoute): RouteShape {
 }
 
 async function emptyBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
-  request.body ??= {};
+  // Only an absent body: a JSON `null` is a body of the wrong type, refused by the schema.
+  if (request.body === undefined) request.body = {};
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
