@@ -21,6 +21,7 @@ import { type AdmissionOptions, resolveOptions } from './options.js';
 import { SessionFlow } from './session/session-flow.js';
 import { SetupSmoother } from './session/setup-smoother.js';
 import type { CapacityStore, Lease } from './store/capacity-store.js';
+import { type CapsHolder, MemoryCapacityStore } from './store/memory-store.js';
 import type {
   AcquireOptions,
   AdmissionRefusal,
@@ -53,6 +54,14 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   #state: AdmissionState = 'open';
   readonly #unsubscribeStore: () => void;
   readonly #detachTelemetry: () => void;
+  /** How this instance holds its caps in common with others sharing its memory store. */
+  readonly #capsHolder: CapsHolder = {
+    caps: () => this.#limits.caps(),
+    adopt: (caps, tenantId) => {
+      this.#limits.adopt(caps);
+      this.#limitsChanged(tenantId);
+    },
+  };
 
   constructor(backend: VoiceBackend, options: AdmissionOptions) {
     super();
@@ -81,6 +90,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'a latency objective (adaptive({ slo })) steers the session limit: give it as options.limit',
       );
     }
+    const memory = this.#store instanceof MemoryCapacityStore ? this.#store : undefined;
+    // Before anything is claimed: a refused Admission leaves nothing behind.
+    memory?.checkCaps({
+      maxConcurrentSessions: resolved.maxConcurrentSessions,
+      tenantDefaultMax: resolved.tenantDefaultMax,
+      tenantMax: resolved.tenantMax,
+    });
     adaptive?.claim(this, 'options.limit');
     setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#limits = new Limits(resolved.maxConcurrentSessions, adaptive, {
@@ -147,9 +163,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       this.#store.onCapacityFreed?.((freed) => this.#gate.capacityMayHaveFreed(undefined, freed)) ??
       noop;
     const unsubscribeLost = this.#store.onLeaseLost?.((lease) => this.#leaseLost(lease)) ?? noop;
+    const leaveStore = memory?.join(this.#capsHolder) ?? noop;
     this.#unsubscribeStore = () => {
       unsubscribeFreed();
       unsubscribeLost();
+      leaveStore();
     };
     this.#health?.start();
   }
@@ -265,12 +283,21 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   setLimits(update: LimitsUpdate): void {
     this.#limits.update(update);
     this.#limitsChanged();
+    this.#shareCaps(undefined);
   }
 
   /** Sets one tenant's cap; `undefined` returns it to the default. */
   setTenantLimit(tenantId: string, max: number | undefined): void {
     this.#limits.setTenant(tenantId, max);
     this.#limitsChanged(tenantId);
+    this.#shareCaps(tenantId);
+  }
+
+  /** Admissions sharing a memory store hold one set of caps: a change here is theirs too. */
+  #shareCaps(tenantId: string | undefined): void {
+    if (this.#store instanceof MemoryCapacityStore) {
+      this.#store.capsChanged(this.#capsHolder, tenantId);
+    }
   }
 
   stats(): AdmissionStats {

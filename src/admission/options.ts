@@ -18,7 +18,12 @@ import type { AdmissionTracer } from './tracer.js';
 export interface TenantLimitsOptions {
   /** Cap for tenants without an override. Default: none (only the global cap applies). */
   readonly defaultMax?: number;
-  /** Per-tenant overrides. */
+  /**
+   * Per-tenant overrides, 0 for a tenant that may hold nothing: a plain object from tenant id
+   * to cap, read by its own keys (a Map is refused, as it has none). In an object literal
+   * `__proto__` sets the prototype; for ids that come from input, build the object with
+   * `Object.fromEntries`, which makes every id a key.
+   */
   readonly max?: Readonly<Record<string, number>>;
 }
 

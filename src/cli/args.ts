@@ -60,6 +60,23 @@ export function integerFlag(
   return value;
 }
 
+/** A decimal flag value (`0.5`, `2`) within [min, max], or undefined when absent. */
+export function decimalFlag(
+  flag: string,
+  text: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (text === undefined) return undefined;
+  // Digits with an optional fraction only: Number() would also take "0x10", "1e3" or "Infinity".
+  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(flag, `must be a decimal number ${range}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0]!;

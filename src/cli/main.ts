@@ -55,6 +55,11 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** The command of that name; a name such as `toString` or `__proto__` is no command. */
+function commandNamed(name: string | undefined): Command | undefined {
+  return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
 const HELP = new Set(['help', '--help', '-h']);
 const VERSION_FLAGS = new Set(['version', '--version', '-v']);
 
@@ -69,11 +74,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (HELP.has(first)) {
-    const about = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    const about = commandNamed(rest[0]);
     process.stdout.write(about === undefined ? USAGE : await about.usage());
     return 0;
   }
-  const command = COMMANDS[first];
+  const command = commandNamed(first);
   if (command === undefined) {
     process.stderr.write(`unknown command ${JSON.stringify(first)}\n\n${USAGE}`);
     return 2;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
-import { MAX_TIMER_MS } from '../internal/validate.js';
-import { integerFlag, parseFlags } from './args.js';
+import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
+import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
 /** The gateway's settings: each flag has an environment variable, the flag wins. */
@@ -11,8 +11,8 @@ export interface ServeConfig {
   readonly host: string;
   readonly maxSessions: number;
   readonly tenantMax: number | undefined;
-  /** Caps of named tenants (`--tenant-caps acme=50,globex=20`). */
-  readonly tenantCaps: Readonly<Record<string, number>>;
+  /** Caps of named tenants (`--tenant-caps acme=50,globex=20`), 0 for a tenant that may hold none. */
+  readonly tenantCaps: ReadonlyMap<string, number>;
   readonly queueSize: number;
   readonly queueTimeoutMs: number;
   readonly setupConcurrency: number | undefined;
@@ -72,7 +72,16 @@ const FLAGS = {
   'auth-tokens-file': ['AUTH_TOKENS_FILE', undefined],
 } as const satisfies Record<string, readonly [string, string | undefined]>;
 
+/** What a flag's value looks like, where the name does not say it. */
+const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
+  'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
+  'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
+};
+
 const SWITCHES = { metrics: 'METRICS' } as const;
+
+/** The slowest setup rate `setup.perSecond` accepts: one every 1 000 s. */
+const MIN_SETUP_RATE = 0.001;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LIVEKIT_ENV = ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const;
@@ -82,12 +91,16 @@ export const SERVE_USAGE = `voice-admission serve [options]
 Admission as an HTTP service (API: GET /openapi.json, docs/gateway.md). LiveKit when
 LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set (LIVEKIT_AGENT_NAME optional),
 the simulated backend when none is. Bearer tokens from AUTH_TOKENS ({"<token>": "<tenant>"},
-"*" for an operator) or the file AUTH_TOKENS_FILE; required unless --host is a loopback address.
+"*" for an operator, each token once) or the file AUTH_TOKENS_FILE; required unless --host is a
+loopback address.
 
 ${Object.entries(FLAGS)
   .map(
     ([flag, [env, fallback]]) =>
-      `  --${flag.padEnd(20)} ${env}${fallback === undefined ? '' : ` (default ${fallback})`}`,
+      `  --${flag.padEnd(20)} ${env}${fallback === undefined ? '' : ` (default ${fallback})`}` +
+      (HINTS[flag as keyof typeof FLAGS] === undefined
+        ? ''
+        : ` ${HINTS[flag as keyof typeof FLAGS]}`),
   )
   .join('\n')}
   --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics and
@@ -125,7 +138,8 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     queueSize: int('queue-size', 0)!,
     queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
-    setupPerSecond: int('setup-per-second', 1),
+    // A rate, not a count: 0.5 is one setup every 2 s. Down to the library's 0.001.
+    setupPerSecond: decimalFlag('--setup-per-second', raw('setup-per-second'), MIN_SETUP_RATE),
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
@@ -208,15 +222,32 @@ function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
   };
 }
 
-function parseTenantCaps(text: string | undefined): Record<string, number> {
-  const caps: Record<string, number> = {};
+/**
+ * `tenant=cap,...`: a Map, so any tenant id the library accepts is a tenant (`__proto__`,
+ * `constructor`); exactly one `=` per entry, each tenant once, and 0 allowed as in
+ * `tenants.max` (a tenant that may hold nothing).
+ */
+function parseTenantCaps(text: string | undefined): Map<string, number> {
+  const caps = new Map<string, number>();
   for (const entry of list(text)) {
-    const at = entry.lastIndexOf('=');
-    const tenant = entry.slice(0, at);
-    if (at <= 0) {
-      throw new ConfigError('--tenant-caps', `expects tenant=cap, got ${JSON.stringify(entry)}`);
+    const parts = entry.split('=');
+    const tenant = parts[0]!.trim();
+    if (parts.length !== 2 || tenant === '') {
+      throw new ConfigError(
+        '--tenant-caps',
+        `expects tenant=cap (one "=" per entry), got ${JSON.stringify(entry)}`,
+      );
     }
-    caps[tenant] = integerFlag(`--tenant-caps ${tenant}`, entry.slice(at + 1), 1)!;
+    if (!isPrintable(tenant)) {
+      throw new ConfigError(
+        '--tenant-caps',
+        `tenant ids must not contain control characters, got ${JSON.stringify(entry)}`,
+      );
+    }
+    if (caps.has(tenant)) {
+      throw new ConfigError('--tenant-caps', `names tenant ${JSON.stringify(tenant)} twice`);
+    }
+    caps.set(tenant, integerFlag(`--tenant-caps ${tenant}`, parts[1], 0)!);
   }
   return caps;
 }

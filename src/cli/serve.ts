@@ -79,7 +79,7 @@ async function start(
       ? undefined
       : redisStore({ redis: config.redisUrl, name: config.redisName });
   if (store !== undefined) opened.add(() => store.close());
-  const namedTenants = Object.keys(config.tenantCaps);
+  const namedTenants = [...config.tenantCaps.keys()];
   const admission = new Admission(backend, {
     maxConcurrentSessions: config.maxSessions,
     ...(config.tenantMax === undefined && namedTenants.length === 0
@@ -87,7 +87,8 @@ async function start(
       : {
           tenants: {
             ...(config.tenantMax === undefined ? {} : { defaultMax: config.tenantMax }),
-            max: config.tenantCaps,
+            // Own data properties, whatever the tenant is called (`__proto__` included).
+            max: Object.fromEntries(config.tenantCaps),
           },
         }),
     queue: { maxSize: config.queueSize, timeoutMs: config.queueTimeoutMs },

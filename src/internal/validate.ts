@@ -10,16 +10,27 @@ export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';
+  if (value instanceof Map) return 'a Map';
+  if (value instanceof Set) return 'a Set';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** Throws when `value` is neither undefined nor a plain object. */
+/**
+ * Throws when `value` is neither undefined nor a plain object. A Map or a Set is refused too:
+ * its entries are no properties, so it would read as an empty object.
+ */
 export function objectOrUndefined(
   field: string,
   value: unknown,
 ): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    value instanceof Map ||
+    value instanceof Set
+  ) {
     throw new ConfigError(field, `must be an object, got ${describeValue(value)}`);
   }
   return value as Record<string, unknown>;

@@ -51,6 +51,15 @@ describe('Admission options are validated at construction', () => {
       /options.tenants.max: must be an object, got an array/,
     ],
     [
+      // Its entries are no properties: it would read as no caps at all.
+      { maxConcurrentSessions: 10, tenants: { max: new Map([['acme', 1]]) } },
+      /options.tenants.max: must be an object, got a Map/,
+    ],
+    [
+      { maxConcurrentSessions: 10, queue: new Map([['maxSize', 5]]) },
+      /options.queue: must be an object, got a Map/,
+    ],
+    [
       { maxConcurrentSessions: 10, setup: { concurrency: 0 } },
       /options.setup.concurrency: must be >= 1, got 0/,
     ],

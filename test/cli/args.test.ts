@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { integerFlag } from '../../src/cli/args.js';
+import { serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
+import { LogLines } from './gateway-harness.js';
 
 describe('integer flags', () => {
   it.each(['0x10', '1e3', '0b1', '0o7', '+5', '5.0', '1_000', ' ', 'Infinity', '--3'])(
@@ -75,5 +77,89 @@ describe('serve settings from the environment', () => {
 
   it('still refuses an empty flag value by name', () => {
     expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
+  });
+});
+
+describe('--tenant-caps', () => {
+  it('takes any tenant id, __proto__ and constructor included, and 0 for a tenant that may hold none', () => {
+    const config = parseServeConfig(['--tenant-caps', '__proto__=5,constructor=0,acme=2'], {});
+    expect([...config.tenantCaps]).toEqual([
+      ['__proto__', 5],
+      ['constructor', 0],
+      ['acme', 2],
+    ]);
+    expect([...parseServeConfig([], { TENANT_CAPS: 'toString=1' }).tenantCaps]).toEqual([
+      ['toString', 1],
+    ]);
+  });
+
+  it('hands those caps to admission as they were given', async () => {
+    const running = await serve(
+      parseServeConfig(['--port', '0', '--tenant-caps', '__proto__=1,blocked=0'], {}),
+      { version: 'test', logStream: new LogLines() },
+    );
+    try {
+      expect(running.admission.tenantLimit('__proto__')).toBe(1);
+      expect(running.admission.tenantLimit('blocked')).toBe(0);
+      expect(running.admission.tenantLimit('other')).toBe(Number.POSITIVE_INFINITY);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it.each([
+    ['acme=5=6', '--tenant-caps: expects tenant=cap (one "=" per entry), got "acme=5=6"'],
+    ['acme', '--tenant-caps: expects tenant=cap (one "=" per entry), got "acme"'],
+    ['=5', '--tenant-caps: expects tenant=cap (one "=" per entry), got "=5"'],
+    ['acme=5,globex=1,acme=6', '--tenant-caps: names tenant "acme" twice'],
+    ['acme=-1', '--tenant-caps acme: must be an integer >= 0, got "-1"'],
+    ['acme=', '--tenant-caps acme: must be an integer >= 0, got ""'],
+    ['a\u0001b=1', '--tenant-caps: tenant ids must not contain control characters'],
+  ])('refuses %j with an error naming the entry', (text, message) => {
+    expect(() => parseServeConfig(['--tenant-caps', text], {})).toThrow(message);
+    expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(message);
+  });
+});
+
+describe('--setup-per-second', () => {
+  it.each([
+    ['0.5', 0.5],
+    ['.25', 0.25],
+    ['2', 2],
+    ['2.', 2],
+    [' 0.001 ', 0.001],
+  ])('takes the rate %j, as setup.perSecond does', (text, rate) => {
+    expect(parseServeConfig(['--setup-per-second', text], {}).setupPerSecond).toBe(rate);
+    expect(parseServeConfig([], { SETUP_PER_SECOND: text }).setupPerSecond).toBe(rate);
+  });
+
+  it.each(['0', '0.0009', '-1', '1e3', '0x10', 'Infinity', 'NaN', '1.2.3', '', '1,5'])(
+    'refuses %j, naming the flag and the bound',
+    (text) => {
+      expect(() => parseServeConfig(['--setup-per-second', text], {})).toThrow(
+        `--setup-per-second: must be a decimal number >= 0.001, got ${JSON.stringify(text)}`,
+      );
+    },
+  );
+
+  it('starts a gateway whose admission spaces setups at that rate', async () => {
+    const running = await serve(
+      parseServeConfig(['--port', '0', '--setup-per-second', '2.5'], {}),
+      {
+        version: 'test',
+        logStream: new LogLines(),
+      },
+    );
+    try {
+      const started = performance.now();
+      const sessions = await Promise.all(
+        ['a', 'b', 'c'].map((userId) => running.admission.createSession({ userId })),
+      );
+      // Three starts 400 ms apart: the third no sooner than 800 ms after the first.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(790);
+      await Promise.all(sessions.map((session) => session.close()));
+    } finally {
+      await running.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 import {
@@ -88,6 +89,76 @@ describe('the gateway over HTTP', () => {
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
     expect((await call('GET', '/metrics')).status).toBe(404);
+  });
+
+  it('refuses a JSON null body with 400 like any body of the wrong type, where the body is optional too', async () => {
+    const { call, admission, backend } = await startGateway({ tokens: TOKENS });
+    const slot = (await (
+      await call('POST', '/v1/slots', { token: ACME_TOKEN, body: {} })
+    ).json()) as { id: string };
+    for (const path of ['/v1/slots', `/v1/slots/${slot.id}/renew`, '/v1/sessions']) {
+      const response = await call('POST', path, { token: ACME_TOKEN, body: 'null' });
+      expect(response.status, path).toBe(400);
+      expect(await response.json()).toEqual({
+        error: { code: 'bad_request', message: 'body must be object' },
+      });
+    }
+    expect(admission.stats().active).toBe(1);
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
+  it('answers 415 to a compressed body, naming its encoding, and creates nothing', async () => {
+    const { url, call, backend } = await startGateway();
+    const body = gzipSync(JSON.stringify({ userId: 'u' }));
+    for (const [encoding, named] of [
+      ['gzip', 'Content-Encoding gzip'],
+      ['identity, br', 'Content-Encoding br'],
+      ['x"y', 'a Content-Encoding'],
+    ] as const) {
+      const response = await fetch(`${url}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body,
+      });
+      expect(response.status, encoding).toBe(415);
+      expect(await response.json()).toEqual({
+        error: {
+          code: 'unsupported_media_type',
+          message: `the body is sent with ${named}: the gateway takes bodies uncompressed only`,
+        },
+      });
+    }
+    expect(backend.getActiveSessionCount()).toBe(0);
+    // identity is no encoding at all.
+    const plain = await call('POST', '/v1/sessions', {
+      body: { userId: 'u' },
+      headers: { 'content-encoding': 'identity' },
+    });
+    expect(plain.status).toBe(201);
+  });
+
+  it('answers 415 to a compressed LiveKit webhook before checking its signature', async () => {
+    const delivered: unknown[] = [];
+    const { call } = await startGateway({
+      livekitWebhook: async (request) => {
+        delivered.push(request);
+        return {
+          event: 'room_finished',
+          roomName: undefined,
+          sessionId: undefined,
+          action: 'ignored',
+        };
+      },
+    });
+    const response = await call('POST', '/webhooks/livekit', {
+      body: '{"event":"room_finished"}',
+      headers: { 'content-type': 'application/webhook+json', 'content-encoding': 'deflate' },
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({
+      error: { code: 'unsupported_media_type', message: /Content-Encoding deflate/ },
+    });
+    expect(delivered).toEqual([]);
   });
 
   it('answers 400 to malformed percent-encoding and to overlong ids in a path, with nothing on the error log', async () => {

@@ -157,6 +157,11 @@ describe('voice-admission serve', () => {
     ],
     [[], { AUTH_TOKENS: '{"short": "acme"}' }, /AUTH_TOKENS entry 1: token must be at least 16/],
     [[], { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz' }, /AUTH_TOKENS: is not valid JSON/],
+    [
+      [],
+      { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz": "a", "abcdefghijklmnopqrstuvwxyz": "*"}' },
+      /AUTH_TOKENS entry 2: token repeats entry 1/,
+    ],
   ])(
     'refuses to start on %j %j: one line naming the problem, the usage, exit 2',
     async (args, env, message) => {
@@ -210,6 +215,17 @@ describe('the command line', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/^unknown command "launch"/);
   });
+
+  it('takes the names of object properties for unknown commands, not for commands', async () => {
+    for (const name of ['toString', '__proto__', 'constructor']) {
+      const { code, stderr } = await cliRun([name]);
+      expect(code, name).toBe(2);
+      expect(stderr).toMatch(new RegExp(`^unknown command "${name}"`));
+    }
+    const help = await cliRun(['help', 'hasOwnProperty']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^voice-admission <command> \[options\]/);
+  }, 60_000);
 });
 
 describe('voice-admission burst against the gateway', () => {

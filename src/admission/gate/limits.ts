@@ -5,6 +5,7 @@ import {
   tenantIdField,
 } from '../../internal/validate.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
+import type { SharedCaps } from '../store/memory-store.js';
 import type { LimitsUpdate } from '../types.js';
 import type { CapsView } from './refusals.js';
 
@@ -86,6 +87,22 @@ export class Limits implements CapsView {
       if (tenants.max !== undefined) this.#tenantMax = parsed.max;
     }
     if (hard !== undefined) this.hard = hard;
+  }
+
+  /** The caps as Admissions sharing a memory store hold them (the adaptive limit aside). */
+  caps(): SharedCaps {
+    return {
+      maxConcurrentSessions: this.hard,
+      tenantDefaultMax: this.#tenantDefault,
+      tenantMax: this.#tenantMax,
+    };
+  }
+
+  /** Takes caps another Admission sharing the store set (already validated there). */
+  adopt(caps: SharedCaps): void {
+    this.hard = caps.maxConcurrentSessions;
+    this.#tenantDefault = caps.tenantDefaultMax;
+    this.#tenantMax = new Map(caps.tenantMax);
   }
 
   /** Sets one tenant's cap; `undefined` returns it to the default. */

@@ -45,11 +45,16 @@ const TOO_MANY = error(
   true,
 );
 const TOO_LARGE = error('The body is too large.');
-const NOT_JSON = error('The body is not `application/json`.');
+const NOT_JSON = error(
+  'The body is not `application/json`, or is sent with a `Content-Encoding` (bodies are taken ' +
+    'uncompressed only).',
+);
 /** Fastify reads the body of any request that carries one, also where the route takes none. */
 const UNWANTED_BODY = {
   413: error('A body was sent, and is too large.'),
-  415: error('A body was sent, and is not `application/json`.'),
+  415: error(
+    'A body was sent, and is not `application/json` or is sent with a `Content-Encoding`.',
+  ),
 };
 const UNAVAILABLE = error(
   'This instance admits no one now (unhealthy, draining, store_unavailable): retry, possibly ' +
@@ -259,6 +264,7 @@ export const WEBHOOK_ROUTE: ApiRoute = {
     200: { description: 'Verified and applied.', schema: schema.webhookOutcome },
     401: error('The signature is missing, forged, stale or does not match the body.'),
     413: TOO_LARGE,
+    415: error('The body is sent with a `Content-Encoding`: it is taken uncompressed only.'),
   },
 };
 

@@ -60,25 +60,34 @@ export class TokenTable {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ConfigError(source, 'must be a JSON object {"<token>": "<tenant id>"}');
     }
-    const entries = Object.entries(parsed as Record<string, unknown>).map(
-      ([token, tenant], index) => {
-        const where = `${source} entry ${index + 1}`;
-        if (token.length < MIN_TOKEN_LENGTH) {
-          throw new ConfigError(where, `token must be at least ${MIN_TOKEN_LENGTH} characters`);
-        }
-        // A header carries one run of visible ASCII: any other token could never be presented.
-        if (!/^[\x21-\x7e]+$/.test(token)) {
-          throw new ConfigError(where, 'token must be visible ASCII characters only');
-        }
-        if (typeof tenant !== 'string' || !isTenantId(tenant)) {
-          throw new ConfigError(
-            where,
-            `tenant must be "*" or a tenant id (1-${MAX_TENANT_LENGTH} printable characters)`,
-          );
-        }
-        return { digest: digest(token), scope: tenant };
-      },
-    );
+    // Read from the text, not from the parsed object: JSON.parse keeps the last of a token
+    // given twice, and a table that silently drops an entry is not the table that was written.
+    const first = new Map<string, number>();
+    const entries = members(json).map(([token, tenant], index) => {
+      const where = `${source} entry ${index + 1}`;
+      if (token.length < MIN_TOKEN_LENGTH) {
+        throw new ConfigError(where, `token must be at least ${MIN_TOKEN_LENGTH} characters`);
+      }
+      // A header carries one run of visible ASCII: any other token could never be presented.
+      if (!/^[\x21-\x7e]+$/.test(token)) {
+        throw new ConfigError(where, 'token must be visible ASCII characters only');
+      }
+      const earlier = first.get(token);
+      if (earlier !== undefined) {
+        throw new ConfigError(
+          where,
+          `token repeats entry ${earlier + 1} (each token may be listed once)`,
+        );
+      }
+      first.set(token, index);
+      if (typeof tenant !== 'string' || !isTenantId(tenant)) {
+        throw new ConfigError(
+          where,
+          `tenant must be "*" or a tenant id (1-${MAX_TENANT_LENGTH} printable characters)`,
+        );
+      }
+      return { digest: digest(token), scope: tenant };
+    });
     if (entries.length === 0) throw new ConfigError(source, 'names no token');
     return new TokenTable(entries);
   }
@@ -117,6 +126,51 @@ export function tenantFor(caller: Caller, named: string | undefined): string {
 /** Whether `caller` may see what belongs to `tenantId`. */
 export function mayAccess(caller: Caller, tenantId: string): boolean {
   return caller.scope === ANY_TENANT || caller.scope === tenantId;
+}
+
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
+
+/**
+ * The members of the text of a JSON object, in order and with any key given twice kept twice.
+ * `text` must be known to be valid JSON for an object (JSON.parse took it).
+ */
+function members(text: string): [string, unknown][] {
+  const found: [string, unknown][] = [];
+  let at = text.indexOf('{') + 1;
+  const skipSpace = () => {
+    while (' \t\n\r'.includes(text[at]!)) at++;
+  };
+  const string = (): string => {
+    JSON_STRING.lastIndex = at;
+    const literal = JSON_STRING.exec(text)![0];
+    at += literal.length;
+    return literal;
+  };
+  for (;;) {
+    skipSpace();
+    if (text[at] === '}') return found;
+    const key = JSON.parse(string()) as string;
+    skipSpace();
+    at++; // the colon
+    skipSpace();
+    const start = at;
+    // The value ends at the comma or brace that closes this member, outside any string.
+    for (let depth = 0; ; ) {
+      const char = text[at]!;
+      if (char === '"') {
+        string();
+        continue;
+      }
+      if (char === '{' || char === '[') depth++;
+      else if (char === '}' || char === ']') {
+        if (depth === 0) break;
+        depth--;
+      } else if (char === ',' && depth === 0) break;
+      at++;
+    }
+    found.push([key, JSON.parse(text.slice(start, at))]);
+    if (text[at] === ',') at++;
+  }
 }
 
 function digest(token: string): Buffer {

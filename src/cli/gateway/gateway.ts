@@ -130,7 +130,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     const json = api.getDefaultJsonParser('error', 'error');
     api.removeContentTypeParser('application/json');
     api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      if (body === '') done(null, undefined);
+      const encoded = encodingRefusal(request);
+      if (encoded !== undefined) done(encoded, undefined);
+      else if (body === '') done(null, undefined);
       else json(request, body as string, done);
     });
     if (tokens !== undefined) {
@@ -177,9 +179,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // The signature covers the body's bytes: hand them over unparsed.
     void app.register(async (hooks) => {
       hooks.removeAllContentTypeParsers();
-      hooks.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
-        done(null, body),
-      );
+      hooks.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+        const encoded = encodingRefusal(request);
+        if (encoded !== undefined) done(encoded, undefined);
+        else done(null, body);
+      });
       hooks.route({
         ...route('livekitWebhook'),
         handler: async (request: FastifyRequest<{ Body: string }>, reply) => {
@@ -224,7 +228,31 @@ function fastifyRoute(route: ApiRoute): RouteShape {
 }
 
 async function emptyBodyIsEmptyObject(request: FastifyRequest): Promise<void> {
-  request.body ??= {};
+  // Only an absent body: a JSON `null` is a body of the wrong type, refused by the schema.
+  if (request.body === undefined) request.body = {};
+}
+
+/** A content coding the name of which is safe to repeat in an answer (an RFC 9110 token). */
+const CODING = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,40}$/;
+
+/**
+ * The 415 refusal of a body sent with a `Content-Encoding` other than `identity`: the gateway
+ * decodes none, and reading compressed bytes as the body would only fail further on.
+ */
+function encodingRefusal(request: FastifyRequest): HttpRefusal | undefined {
+  const header = request.headers['content-encoding'];
+  if (header === undefined) return undefined;
+  const codings = (Array.isArray(header) ? header.join(',') : header)
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '' && coding.toLowerCase() !== 'identity');
+  if (codings.length === 0) return undefined;
+  const named = CODING.test(codings[0]!) ? `Content-Encoding ${codings[0]}` : 'a Content-Encoding';
+  return new HttpRefusal(
+    415,
+    'unsupported_media_type',
+    `the body is sent with ${named}: the gateway takes bodies uncompressed only`,
+  );
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
