@@ -52,11 +52,17 @@ async function startServe(
   return { child, url, lines };
 }
 
-/** Runs the CLI to completion; resolves with its exit code and output (never rejects). */
+/**
+ * Runs the CLI to completion; resolves with its exit code and output (never rejects). A run
+ * that does not end (a command that should have exited starts serving) is killed before the
+ * test's own timeout, so it cannot outlive the test.
+ */
 async function cliRun(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', cli, ...args], {
       env: { ...CLEAN_ENV, ...env },
+      timeout: 20_000,
+      killSignal: 'SIGKILL',
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
