@@ -43,6 +43,10 @@ export function parseFlags(
   }
 }
 
+/** Decimal digits only: Number() would also take "0x10", "1e3", "0b1" or "Infinity". */
+const INTEGER = /^-?\d+$/;
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
+
 /** An integer flag value within [min, max], or undefined when absent. */
 export function integerFlag(
   flag: string,
@@ -50,14 +54,7 @@ export function integerFlag(
   min: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
-  if (text === undefined) return undefined;
-  // Decimal digits only: Number() would also take "0x10", "1e3" or "0b1".
-  const value = /^-?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(flag, `must be an integer ${range}, got ${JSON.stringify(text)}`);
-  }
-  return value;
+  return numberFlag(flag, text, min, max, INTEGER, 'an integer');
 }
 
 /** A decimal flag value (`0.5`, `2`) within [min, max], or undefined when absent. */
@@ -67,12 +64,22 @@ export function decimalFlag(
   min: number,
   max = Number.MAX_SAFE_INTEGER,
 ): number | undefined {
+  return numberFlag(flag, text, min, max, DECIMAL, 'a decimal number');
+}
+
+function numberFlag(
+  flag: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+  pattern: RegExp,
+  kind: string,
+): number | undefined {
   if (text === undefined) return undefined;
-  // Digits with an optional fraction only: Number() would also take "0x10", "1e3" or "Infinity".
-  const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text.trim()) ? Number(text) : Number.NaN;
+  const value = pattern.test(text.trim()) ? Number(text) : Number.NaN;
   if (!(value >= min && value <= max)) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(flag, `must be a decimal number ${range}, got ${JSON.stringify(text)}`);
+    throw new ConfigError(flag, `must be ${kind} ${range}, got ${JSON.stringify(text)}`);
   }
   return value;
 }
