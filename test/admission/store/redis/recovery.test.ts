@@ -43,6 +43,23 @@ describeWithBinary(
       return store;
     };
 
+    /**
+     * A store reaching Redis through `url` (a proxy that can delay): its leases' local deadline
+     * is 1 s after the call that wrote them, and a call may take up to 2 s before it fails.
+     */
+    const slowLinkStore = (
+      name: string,
+      url: string,
+      extra: Partial<Parameters<typeof redisStore>[0]> = {},
+    ): RedisCapacityStore =>
+      newStore(name, {
+        redis: url,
+        leaseTtlMs: 2_000,
+        leaseMarginMs: 1_000,
+        timeoutMs: 2_000,
+        ...extra,
+      });
+
     beforeAll(async () => {
       server = await startRedis();
     });
@@ -237,16 +254,7 @@ describeWithBinary(
       const name = `late${++counter}`;
       const proxy = await startTcpProxy(server.port);
       try {
-        server.seedLimiter(name);
-        const store = redisStore({
-          redis: proxy.url,
-          name,
-          leaseTtlMs: 2_000,
-          leaseMarginMs: 1_000,
-          timeoutMs: 2_000,
-        });
-        store.on('error', () => undefined);
-        stores.push(store);
+        const store = slowLinkStore(name, proxy.url);
         // Connected, and the acquire script loaded (a NOSCRIPT retry would double the wait).
         await store.release((await store.tryAcquire(request('a'))) as Lease);
         // A round trip of 1.2 s: the reply comes after the lease's local deadline (1 s).
@@ -288,17 +296,7 @@ describeWithBinary(
         const name = `late-claim-${leaseLoss}${++counter}`;
         const proxy = await startTcpProxy(server.port);
         try {
-          server.seedLimiter(name);
-          const store = redisStore({
-            redis: proxy.url,
-            name,
-            leaseTtlMs: 2_000,
-            leaseMarginMs: 1_000,
-            timeoutMs: 2_000,
-            leaseLoss,
-          });
-          store.on('error', () => undefined);
-          stores.push(store);
+          const store = slowLinkStore(name, proxy.url, { leaseLoss });
           // Connected, and the scripts loaded (a NOSCRIPT retry would double the wait).
           const warm = (await store.tryAcquire(request('a'))) as Lease;
           await store.claim(warm, 'warm');
