@@ -253,9 +253,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
    * waiter of the same tenant takes the lease over instead, and neither goes to Redis.
    */
   release(lease: Lease): Promise<void> {
-    const held = this.#book.get(lease.id);
-    // Released already (its id may be held by the one it was passed to).
-    if (held === undefined || held !== lease) return Promise.resolve();
+    const held = this.#held(lease);
+    if (held === undefined) return Promise.resolve(); // released already
     this.#book.delete(held);
     if (held.local !== undefined) {
       this.#local!.release(held.local);
@@ -302,6 +301,15 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#book.add(lease, spare.deadline);
     this.#armDeadlineTimer();
     return lease;
+  }
+
+  /**
+   * `lease` as this store holds it; undefined once released, even when its id now belongs to
+   * the holder it was passed to.
+   */
+  #held(lease: Lease): RedisLease | undefined {
+    const held = this.#book.get(lease.id);
+    return held === lease ? held : undefined;
   }
 
   #sendRelease(op: ReleaseOp): Promise<void> {
@@ -359,8 +367,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   async claim(lease: Lease, key: string): Promise<ClaimResult> {
-    const held = this.#book.get(lease.id);
-    if (held === undefined || held !== lease) {
+    const held = this.#held(lease);
+    if (held === undefined) {
       throw new Error('the lease is not held by this store: released already, or not its own');
     }
     if (held.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
@@ -381,7 +389,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const [status, sessionId, epoch] = reply;
     this.#noteEpoch(epoch);
     this.#enforceDeadlines();
-    if (this.#book.get(held.id) !== held) {
+    if (this.#held(held) === undefined) {
       throw new Error('the lease was released while its claim was under way');
     }
     if (status === CLAIM_RECOVERING) {
@@ -402,7 +410,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   async bindSession(lease: Lease, key: string, sessionId: string): Promise<void> {
-    if (this.#book.get(lease.id)?.local !== undefined) return;
+    if (this.#held(lease)?.local !== undefined) return;
     await this.#run(SCRIPTS.bindSession, 'bind session', [
       leaseMember(lease.tenantId, lease.id),
       key,
