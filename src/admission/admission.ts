@@ -54,6 +54,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   #state: AdmissionState = 'open';
   readonly #unsubscribeStore: () => void;
   readonly #detachTelemetry: () => void;
+  /** Its store when that is a memory store, through which Admissions sharing it hold one set of caps. */
+  readonly #capsStore: MemoryCapacityStore | undefined;
   /** How this instance holds its caps in common with others sharing its memory store. */
   readonly #capsHolder: CapsHolder = {
     caps: () => this.#limits.caps(),
@@ -90,9 +92,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'a latency objective (adaptive({ slo })) steers the session limit: give it as options.limit',
       );
     }
-    const memory = this.#store instanceof MemoryCapacityStore ? this.#store : undefined;
+    this.#capsStore = this.#store instanceof MemoryCapacityStore ? this.#store : undefined;
     // Before anything is claimed: a refused Admission leaves nothing behind.
-    memory?.checkCaps({
+    this.#capsStore?.checkCaps({
       maxConcurrentSessions: resolved.maxConcurrentSessions,
       tenantDefaultMax: resolved.tenantDefaultMax,
       tenantMax: resolved.tenantMax,
@@ -163,7 +165,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       this.#store.onCapacityFreed?.((freed) => this.#gate.capacityMayHaveFreed(undefined, freed)) ??
       noop;
     const unsubscribeLost = this.#store.onLeaseLost?.((lease) => this.#leaseLost(lease)) ?? noop;
-    const leaveStore = memory?.join(this.#capsHolder) ?? noop;
+    const leaveStore = this.#capsStore?.join(this.#capsHolder) ?? noop;
     this.#unsubscribeStore = () => {
       unsubscribeFreed();
       unsubscribeLost();
@@ -295,9 +297,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
 
   /** Admissions sharing a memory store hold one set of caps: a change here is theirs too. */
   #shareCaps(tenantId: string | undefined): void {
-    if (this.#store instanceof MemoryCapacityStore) {
-      this.#store.capsChanged(this.#capsHolder, tenantId);
-    }
+    this.#capsStore?.capsChanged(this.#capsHolder, tenantId);
   }
 
   stats(): AdmissionStats {

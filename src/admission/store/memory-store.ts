@@ -160,12 +160,11 @@ export class MemoryCapacityStore implements CapacityStore {
   }
 
   /**
-   * Counts for `holder` from now on, once its caps are checked; returns how it leaves (when it
-   * has drained).
+   * Counts for `holder` from now on, its caps checked already (`checkCaps`, before it claims
+   * anything); returns how it leaves (when it has drained).
    * @internal
    */
   join(holder: CapsHolder): () => void {
-    this.checkCaps(holder.caps());
     this.#holders.add(holder);
     return () => {
       this.#holders.delete(holder);
