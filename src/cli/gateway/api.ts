@@ -263,7 +263,7 @@ export const WEBHOOK_ROUTE: ApiRoute = {
   responses: {
     200: { description: 'Verified and applied.', schema: schema.webhookOutcome },
     401: error('The signature is missing, forged, stale or does not match the body.'),
-    413: TOO_LARGE,
+    413: error('The body is over 1 MiB.'),
     415: error('The body is sent with a `Content-Encoding`: it is taken uncompressed only.'),
   },
 };

@@ -42,7 +42,7 @@ export interface GatewayOptions {
   readonly livekitWebhook?: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
   /** The version `/openapi.json` states. */
   readonly version: string;
-  /** Largest accepted request body. Default 16 KiB. */
+  /** Largest accepted request body, LiveKit webhooks excepted (1 MiB). Default 16 KiB. */
   readonly maxBodyBytes?: number;
   /**
    * Longest a client may take to send a whole request (headers and body), so that slow
@@ -58,6 +58,13 @@ export interface RouteShape {
   readonly schema: object;
   readonly preValidation?: (request: FastifyRequest) => Promise<void>;
 }
+
+/**
+ * Largest LiveKit webhook body, as for the backend's own handler (`webhook.maxBodyBytes`).
+ * Events carry the room's and participants' metadata, escaped inside their JSON: one about a
+ * session whose metadata filled a create body is larger than that body.
+ */
+const WEBHOOK_MAX_BODY_BYTES = 1_048_576;
 
 /** Routes probed every few seconds: their access lines are at debug level. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -186,6 +193,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       });
       hooks.route({
         ...route('livekitWebhook'),
+        bodyLimit: WEBHOOK_MAX_BODY_BYTES,
         handler: async (request: FastifyRequest<{ Body: string }>, reply) => {
           try {
             return await webhook({
