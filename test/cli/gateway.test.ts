@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
@@ -271,6 +272,29 @@ describe('authentication', () => {
     for (const path of ['/healthz', '/readyz', '/openapi.json']) {
       expect((await call('GET', path)).status).toBe(200);
     }
+  });
+
+  it('refuses a request with two Authorization headers (401), whichever comes first', async () => {
+    const { url } = await startGateway({ tokens: TOKENS });
+    // fetch() would join them into one header: send them as written, one line each.
+    const statusWith = async (...tokens: string[]) => {
+      const headers = [
+        ...['host', new URL(url).host],
+        ...tokens.flatMap((token) => ['authorization', `Bearer ${token}`]),
+      ];
+      return new Promise<number>((resolve, reject) => {
+        const request = httpRequest(`${url}/v1/sessions/x`, { headers }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject).end();
+      });
+    };
+    expect(await statusWith(ACME_TOKEN)).toBe(404);
+    // A proxy in front that checked one of them may not have checked the one Node keeps.
+    expect(await statusWith(ACME_TOKEN, GLOBEX_TOKEN)).toBe(401);
+    expect(await statusWith(`${ACME_TOKEN}x`, OPERATOR_TOKEN)).toBe(401);
+    expect(await statusWith(OPERATOR_TOKEN, OPERATOR_TOKEN)).toBe(401);
   });
 
   it('a tenant token acts for its tenant only: 403 naming another, 404 for its sessions and slots', async () => {

@@ -37,7 +37,9 @@ const error = (description: string, retryAfter = false): ApiResponse => ({
 });
 
 const BAD_REQUEST = error('The request is malformed (body, path or content type).');
-const UNAUTHORIZED = error('No bearer token, or an unknown one.');
+const UNAUTHORIZED = error(
+  'No bearer token, an unknown one, or more than one `Authorization` header.',
+);
 const FORBIDDEN = error('The token may not act for the tenant the body names.');
 const TOO_MANY = error(
   'A limit is reached (capacity, tenant_capacity, queue_full, queue_timeout): retry after ' +

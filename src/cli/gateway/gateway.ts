@@ -13,7 +13,7 @@ import {
 } from '../../index.js';
 import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
-import { HttpRefusal, type TokenTable } from './auth.js';
+import { authorizationOf, HttpRefusal, type TokenTable } from './auth.js';
 import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
@@ -144,7 +144,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
-        noteOf(request).caller = tokens.authenticate(request.headers.authorization);
+        noteOf(request).caller = tokens.authenticate(authorizationOf(request.raw));
       });
     }
     sessionRoutes(api, admission, route);
