@@ -138,6 +138,26 @@ describe('the gateway over HTTP', () => {
     expect(plain.status).toBe(201);
   });
 
+  it('answers 400 to a body that is not valid UTF-8, rather than reading its ids with U+FFFD in them', async () => {
+    const { url, backend } = await startGateway({ admission: { maxConcurrentSessions: 10 } });
+    // "José" and "Josè" in Latin-1: decoded with replacement, both would be "Jos\uFFFD", and
+    // the second caller would be handed the first one's session by the idempotency key.
+    const latin1 = (userId: string) =>
+      fetch(`${url}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+        body: Buffer.from(JSON.stringify({ userId, idempotencyKey: 'call-1' }), 'latin1'),
+      });
+    for (const userId of ['José', 'Josè']) {
+      const response = await latin1(userId);
+      expect(response.status, userId).toBe(400);
+      expect(await response.json()).toEqual({
+        error: { code: 'bad_request', message: 'the body is not valid UTF-8' },
+      });
+    }
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
   it('answers 415 to a compressed LiveKit webhook before checking its signature', async () => {
     const delivered: unknown[] = [];
     const { call } = await startGateway({

@@ -36,7 +36,9 @@ const error = (description: string, retryAfter = false): ApiResponse => ({
   ...(retryAfter ? { retryAfter } : {}),
 });
 
-const BAD_REQUEST = error('The request is malformed (body, path or content type).');
+const BAD_REQUEST = error(
+  'The request is malformed (body, path or content type), or its body is not UTF-8.',
+);
 const UNAUTHORIZED = error(
   'No bearer token, an unknown one, or more than one `Authorization` header.',
 );

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, {
   type FastifyInstance,
@@ -136,11 +137,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // optional for clients that always set the content type, required ones are refused.
     const json = api.getDefaultJsonParser('error', 'error');
     api.removeContentTypeParser('application/json');
-    api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    api.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      const bytes = body as Buffer;
       const encoded = encodingRefusal(request);
       if (encoded !== undefined) done(encoded, undefined);
-      else if (body === '') done(null, undefined);
-      else json(request, body as string, done);
+      else if (bytes.length === 0) done(null, undefined);
+      // Decoding would replace bad bytes with U+FFFD, making distinct ids (and idempotency
+      // keys) equal: "José" and "Josè" sent in Latin-1 would be one user.
+      else if (!isUtf8(bytes)) {
+        done(new HttpRefusal(400, 'bad_request', 'the body is not valid UTF-8'), undefined);
+      } else json(request, bytes.toString('utf8'), done);
     });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
