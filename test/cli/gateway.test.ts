@@ -58,6 +58,13 @@ describe('the gateway over HTTP', () => {
     ['a number as a string', { userId: 'u', priority: '3' }, 400, /body.priority must be integer/],
     ['control characters in userId', { userId: 'eve\u001b[31m' }, 400, /body.userId must match/],
     ['a NUL in tenantId', { userId: 'u', tenantId: 'a\u0000b' }, 400, /body.tenantId must match/],
+    ['a C1 control (CSI) in userId', { userId: 'eve\u009b31m' }, 400, /body.userId must match/],
+    [
+      'a next line (NEL) in idempotencyKey',
+      { userId: 'u', idempotencyKey: 'k\u0085level=error' },
+      400,
+      /body.idempotencyKey must match/,
+    ],
     [
       'an oversized body',
       { userId: 'u', metadata: { blob: 'x'.repeat(20_000) } },
