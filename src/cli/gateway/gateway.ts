@@ -96,6 +96,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     http: {
       headersTimeout: requestTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+      // Node's own refusal has an empty body: the onRequest hook refuses with the API's.
+      requireHostHeader: false,
     },
     // Requests too broken to route (malformed, headers too large, too slow) still get the
     // documented error body.
@@ -119,6 +121,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (request, reply) => {
     logAccess(request, reply);
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      // As Node does: a client this broken gets no second request on the connection.
+      reply.header('connection', 'close');
+      throw new HttpRefusal(400, 'bad_request', 'an HTTP/1.1 request needs a Host header');
+    }
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
