@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
@@ -57,6 +58,13 @@ describe('the gateway over HTTP', () => {
     ['a number as a string', { userId: 'u', priority: '3' }, 400, /body.priority must be integer/],
     ['control characters in userId', { userId: 'eve\u001b[31m' }, 400, /body.userId must match/],
     ['a NUL in tenantId', { userId: 'u', tenantId: 'a\u0000b' }, 400, /body.tenantId must match/],
+    ['a C1 control (CSI) in userId', { userId: 'eve\u009b31m' }, 400, /body.userId must match/],
+    [
+      'a next line (NEL) in idempotencyKey',
+      { userId: 'u', idempotencyKey: 'k\u0085level=error' },
+      400,
+      /body.idempotencyKey must match/,
+    ],
     [
       'an oversized body',
       { userId: 'u', metadata: { blob: 'x'.repeat(20_000) } },
@@ -135,6 +143,26 @@ describe('the gateway over HTTP', () => {
       headers: { 'content-encoding': 'identity' },
     });
     expect(plain.status).toBe(201);
+  });
+
+  it('answers 400 to a body that is not valid UTF-8, rather than reading its ids with U+FFFD in them', async () => {
+    const { url, backend } = await startGateway({ admission: { maxConcurrentSessions: 10 } });
+    // "José" and "Josè" in Latin-1: decoded with replacement, both would be "Jos\uFFFD", and
+    // the second caller would be handed the first one's session by the idempotency key.
+    const latin1 = (userId: string) =>
+      fetch(`${url}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+        body: Buffer.from(JSON.stringify({ userId, idempotencyKey: 'call-1' }), 'latin1'),
+      });
+    for (const userId of ['José', 'Josè']) {
+      const response = await latin1(userId);
+      expect(response.status, userId).toBe(400);
+      expect(await response.json()).toEqual({
+        error: { code: 'bad_request', message: 'the body is not valid UTF-8' },
+      });
+    }
+    expect(backend.getActiveSessionCount()).toBe(0);
   });
 
   it('answers 415 to a compressed LiveKit webhook before checking its signature', async () => {
@@ -271,6 +299,29 @@ describe('authentication', () => {
     for (const path of ['/healthz', '/readyz', '/openapi.json']) {
       expect((await call('GET', path)).status).toBe(200);
     }
+  });
+
+  it('refuses a request with two Authorization headers (401), whichever comes first', async () => {
+    const { url } = await startGateway({ tokens: TOKENS });
+    // fetch() would join them into one header: send them as written, one line each.
+    const statusWith = async (...tokens: string[]) => {
+      const headers = [
+        ...['host', new URL(url).host],
+        ...tokens.flatMap((token) => ['authorization', `Bearer ${token}`]),
+      ];
+      return new Promise<number>((resolve, reject) => {
+        const request = httpRequest(`${url}/v1/sessions/x`, { headers }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject).end();
+      });
+    };
+    expect(await statusWith(ACME_TOKEN)).toBe(404);
+    // A proxy in front that checked one of them may not have checked the one Node keeps.
+    expect(await statusWith(ACME_TOKEN, GLOBEX_TOKEN)).toBe(401);
+    expect(await statusWith(`${ACME_TOKEN}x`, OPERATOR_TOKEN)).toBe(401);
+    expect(await statusWith(OPERATOR_TOKEN, OPERATOR_TOKEN)).toBe(401);
   });
 
   it('a tenant token acts for its tenant only: 403 naming another, 404 for its sessions and slots', async () => {

@@ -40,4 +40,42 @@ describe('POST /webhooks/livekit', () => {
     expect(backend.getSession(session.id)).toBeUndefined();
     expect(logs.text).not.toContain(API_SECRET);
   });
+
+  it("takes a signed room_finished carrying the room's metadata, past the /v1 body limit", async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    const { call } = await startGateway({
+      backend,
+      tokens: TOKENS,
+      livekitWebhook: (request) => backend.handleWebhook(request),
+    });
+    // Metadata the create body may carry becomes the room's metadata, a JSON string inside
+    // the webhook's JSON: escaped twice over, it outgrows the 16 KiB a create body may take.
+    const created = await call('POST', '/v1/sessions', {
+      body: { userId: 'u', metadata: { quotes: '"'.repeat(7_000) } },
+      token: ACME_TOKEN,
+    });
+    expect(created.status).toBe(201);
+    const session = (await created.json()) as { id: string; connection: { roomName: string } };
+    const finished = standIn.webhookBody('room_finished', session.connection.roomName);
+    expect(finished.length).toBeGreaterThan(16_384);
+
+    const response = await call('POST', '/webhooks/livekit', {
+      body: finished,
+      headers: {
+        'content-type': 'application/webhook+json',
+        authorization: standIn.signWebhook(finished),
+      },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ sessionId: session.id, action: 'ended' });
+    expect(backend.getSession(session.id)).toBeUndefined();
+
+    const oversized = await call('POST', '/webhooks/livekit', {
+      body: 'x'.repeat(1_048_577),
+      headers: { 'content-type': 'application/webhook+json', authorization: 'x' },
+    });
+    expect(oversized.status).toBe(413);
+    expect(await oversized.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
 });

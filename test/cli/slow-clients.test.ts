@@ -84,6 +84,16 @@ describe('slow and broken clients', () => {
     });
   });
 
+  it('answers an HTTP/1.1 request without Host with 400 and the documented error shape', async () => {
+    const gateway = await startGateway({ tokens: TOKENS });
+    const client = await rawClient(gateway.url, 'GET /healthz HTTP/1.1\r\n\r\n');
+    const answer = await closedWithin(client, 3_000);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: { code: 'bad_request', message: 'an HTTP/1.1 request needs a Host header' },
+    });
+  });
+
   it('answers headers over the size limit with 431 and the documented error shape', async () => {
     const gateway = await startGateway({ tokens: TOKENS });
     const client = await rawClient(

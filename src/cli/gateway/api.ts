@@ -36,8 +36,12 @@ const error = (description: string, retryAfter = false): ApiResponse => ({
   ...(retryAfter ? { retryAfter } : {}),
 });
 
-const BAD_REQUEST = error('The request is malformed (body, path or content type).');
-const UNAUTHORIZED = error('No bearer token, or an unknown one.');
+const BAD_REQUEST = error(
+  'The request is malformed (body, path or content type), or its body is not UTF-8.',
+);
+const UNAUTHORIZED = error(
+  'No bearer token, an unknown one, or more than one `Authorization` header.',
+);
 const FORBIDDEN = error('The token may not act for the tenant the body names.');
 const TOO_MANY = error(
   'A limit is reached (capacity, tenant_capacity, queue_full, queue_timeout): retry after ' +
@@ -263,7 +267,7 @@ export const WEBHOOK_ROUTE: ApiRoute = {
   responses: {
     200: { description: 'Verified and applied.', schema: schema.webhookOutcome },
     401: error('The signature is missing, forged, stale or does not match the body.'),
-    413: TOO_LARGE,
+    413: error('The body is over 1 MiB.'),
     415: error('The body is sent with a `Content-Encoding`: it is taken uncompressed only.'),
   },
 };

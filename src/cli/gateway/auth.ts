@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../iface/errors.js';
 
 /** The tenant value of an operator token: it may act for any tenant. */
@@ -112,6 +113,20 @@ export class TokenTable {
     if (scope === undefined) throw new HttpRefusal(401, 'unauthorized', 'unknown token');
     return { scope };
   }
+}
+
+/**
+ * The request's `Authorization` header. A request carrying several is refused (401): Node
+ * keeps the first, and a proxy in front may have checked another.
+ */
+export function authorizationOf(request: IncomingMessage): string | undefined {
+  const { rawHeaders } = request;
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'authorization') count++;
+  }
+  if (count > 1) throw new HttpRefusal(401, 'unauthorized', 'more than one Authorization header');
+  return request.headers.authorization;
 }
 
 /** The tenant a request acts for: the caller's own, or the one it names if it may. */

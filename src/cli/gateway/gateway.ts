@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, {
   type FastifyInstance,
@@ -13,7 +14,7 @@ import {
 } from '../../index.js';
 import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
-import { HttpRefusal, type TokenTable } from './auth.js';
+import { authorizationOf, HttpRefusal, type TokenTable } from './auth.js';
 import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
@@ -42,7 +43,7 @@ export interface GatewayOptions {
   readonly livekitWebhook?: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
   /** The version `/openapi.json` states. */
   readonly version: string;
-  /** Largest accepted request body. Default 16 KiB. */
+  /** Largest accepted request body, LiveKit webhooks excepted (1 MiB). Default 16 KiB. */
   readonly maxBodyBytes?: number;
   /**
    * Longest a client may take to send a whole request (headers and body), so that slow
@@ -58,6 +59,13 @@ export interface RouteShape {
   readonly schema: object;
   readonly preValidation?: (request: FastifyRequest) => Promise<void>;
 }
+
+/**
+ * Largest LiveKit webhook body, as for the backend's own handler (`webhook.maxBodyBytes`).
+ * Events carry the room's and participants' metadata, escaped inside their JSON: one about a
+ * session whose metadata filled a create body is larger than that body.
+ */
+const WEBHOOK_MAX_BODY_BYTES = 1_048_576;
 
 /** Routes probed every few seconds: their access lines are at debug level. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -88,6 +96,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     http: {
       headersTimeout: requestTimeoutMs,
       connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs),
+      // Node's own refusal has an empty body: the onRequest hook refuses with the API's.
+      requireHostHeader: false,
     },
     // Requests too broken to route (malformed, headers too large, too slow) still get the
     // documented error body.
@@ -111,6 +121,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (request, reply) => {
     logAccess(request, reply);
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      // As Node does: a client this broken gets no second request on the connection.
+      reply.header('connection', 'close');
+      throw new HttpRefusal(400, 'bad_request', 'an HTTP/1.1 request needs a Host header');
+    }
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
@@ -129,15 +144,20 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // optional for clients that always set the content type, required ones are refused.
     const json = api.getDefaultJsonParser('error', 'error');
     api.removeContentTypeParser('application/json');
-    api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    api.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      const bytes = body as Buffer;
       const encoded = encodingRefusal(request);
       if (encoded !== undefined) done(encoded, undefined);
-      else if (body === '') done(null, undefined);
-      else json(request, body as string, done);
+      else if (bytes.length === 0) done(null, undefined);
+      // Decoding would replace bad bytes with U+FFFD, making distinct ids (and idempotency
+      // keys) equal: "José" and "Josè" sent in Latin-1 would be one user.
+      else if (!isUtf8(bytes)) {
+        done(new HttpRefusal(400, 'bad_request', 'the body is not valid UTF-8'), undefined);
+      } else json(request, bytes.toString('utf8'), done);
     });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
-        noteOf(request).caller = tokens.authenticate(request.headers.authorization);
+        noteOf(request).caller = tokens.authenticate(authorizationOf(request.raw));
       });
     }
     sessionRoutes(api, admission, route);
@@ -186,6 +206,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       });
       hooks.route({
         ...route('livekitWebhook'),
+        bodyLimit: WEBHOOK_MAX_BODY_BYTES,
         handler: async (request: FastifyRequest<{ Body: string }>, reply) => {
           try {
             return await webhook({

@@ -5,8 +5,11 @@
  * JSON Schema 2020-12 dialect of OpenAPI 3.1.
  */
 
-/** Printable text: no C0 control characters and no DEL (so no ANSI escapes either). */
-const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
+/**
+ * Printable text: no control characters, C0, DEL or C1 (so no ANSI escapes, 7-bit or 8-bit,
+ * and no NEL, which some log viewers take for a line break).
+ */
+const PRINTABLE = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
 
 const id = (description: string, maxLength: number) =>
   ({ type: 'string', minLength: 1, maxLength, pattern: PRINTABLE, description }) as const;
