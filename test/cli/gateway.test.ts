@@ -324,6 +324,40 @@ describe('authentication', () => {
     expect(await statusWith(OPERATOR_TOKEN, OPERATOR_TOKEN)).toBe(401);
   });
 
+  it("a tenant token may not raise its requests' priority above others' (403); it may lower it", async () => {
+    const { call, admission } = await startGateway({
+      tokens: TOKENS,
+      admission: { maxConcurrentSessions: 10 },
+    });
+    for (const [path, body] of [
+      ['/v1/sessions', { userId: 'u', priority: 1 }],
+      ['/v1/slots', { priority: 100 }],
+    ] as const) {
+      const raised = await call('POST', path, { body, token: ACME_TOKEN });
+      expect(raised.status).toBe(403);
+      expect(await raised.json()).toEqual({
+        error: {
+          code: 'forbidden',
+          message:
+            'a priority above 0 goes before other tenants: only an operator token may set it',
+        },
+      });
+    }
+    expect(admission.stats().active).toBe(0);
+
+    const lowered = await call('POST', '/v1/sessions', {
+      body: { userId: 'u', priority: -5 },
+      token: ACME_TOKEN,
+    });
+    expect(lowered.status).toBe(201);
+    const operator = await call('POST', '/v1/slots', {
+      body: { tenantId: 'globex', priority: 100 },
+      token: OPERATOR_TOKEN,
+    });
+    expect(operator.status).toBe(201);
+    expect(admission.stats().active).toBe(2);
+  });
+
   it('a tenant token acts for its tenant only: 403 naming another, 404 for its sessions and slots', async () => {
     const { call, backend } = await startGateway({
       tokens: TOKENS,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
-import { ACME_TOKEN, LogLines, TOKENS } from './gateway-harness.js';
+import { LogLines, OPERATOR_TOKEN, TOKENS } from './gateway-harness.js';
 
 let running: RunningGateway | undefined;
 afterEach(async () => {
@@ -12,7 +12,7 @@ afterEach(async () => {
 const report = (samplesMs: number[]) =>
   fetch(`${running!.url}/v1/latency`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ACME_TOKEN}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR_TOKEN}` },
     body: JSON.stringify({ samplesMs }),
   });
 

@@ -42,7 +42,14 @@ const BAD_REQUEST = error(
 const UNAUTHORIZED = error(
   'No bearer token, an unknown one, or more than one `Authorization` header.',
 );
-const FORBIDDEN = error('The token may not act for the tenant the body names.');
+const FORBIDDEN = error(
+  'The token may not act for the tenant the body names, or a tenant token asked for a ' +
+    'priority above 0.',
+);
+const STEER_FORBIDDEN = error(
+  'A tenant token: latency samples steer the limit all tenants share, so only an operator ' +
+    'token may report them.',
+);
 const TOO_MANY = error(
   'A limit is reached (capacity, tenant_capacity, queue_full, queue_timeout): retry after ' +
     '`Retry-After` seconds.',
@@ -199,7 +206,7 @@ export const ROUTES: readonly ApiRoute[] = [
       202: { description: 'Taken.', schema: schema.latencyAccepted },
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
-      403: FORBIDDEN,
+      403: STEER_FORBIDDEN,
       413: TOO_LARGE,
       415: NOT_JSON,
     },

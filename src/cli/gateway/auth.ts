@@ -138,6 +138,35 @@ export function tenantFor(caller: Caller, named: string | undefined): string {
   return caller.scope;
 }
 
+/**
+ * Refuses a priority above the default from a tenant's token: the queue serves higher
+ * priorities before every tenant's waiters, so it would let one tenant go before all others.
+ * Lowering its own requests harms nobody.
+ */
+export function checkPriority(caller: Caller, priority: number | undefined): void {
+  if (caller.scope !== ANY_TENANT && priority !== undefined && priority > 0) {
+    throw new HttpRefusal(
+      403,
+      'forbidden',
+      'a priority above 0 goes before other tenants: only an operator token may set it',
+    );
+  }
+}
+
+/**
+ * Refuses latency samples from a tenant's token: they steer the one limit every tenant
+ * shares, so one tenant's reports (made up or not) would shrink everyone's capacity.
+ */
+export function checkMaySteer(caller: Caller): void {
+  if (caller.scope !== ANY_TENANT) {
+    throw new HttpRefusal(
+      403,
+      'forbidden',
+      'latency samples steer the limit all tenants share: report them with an operator token',
+    );
+  }
+}
+
 /** Whether `caller` may see what belongs to `tenantId`. */
 export function mayAccess(caller: Caller, tenantId: string): boolean {
   return caller.scope === ANY_TENANT || caller.scope === tenantId;

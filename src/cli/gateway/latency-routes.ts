@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Admission } from '../../admission/admission.js';
-import { tenantFor } from './auth.js';
+import { checkMaySteer, tenantFor } from './auth.js';
 import type { RouteShape } from './gateway.js';
 import { noteOf } from './request-notes.js';
 
@@ -21,6 +21,7 @@ export function latencyRoutes(
       const note = noteOf(request);
       const tenantId = tenantFor(note.caller, request.body.tenantId);
       note.tenant = tenantId;
+      checkMaySteer(note.caller);
       let steering = false;
       for (const ms of request.body.samplesMs)
         steering = admission.observeLatency(ms, { tenantId });

@@ -80,7 +80,9 @@ export const createSessionBody = {
       type: 'integer',
       minimum: -100,
       maximum: 100,
-      description: 'Higher is served first from the queue. Default 0.',
+      description:
+        'Higher is served first from the queue, before other tenants; above 0 for operator ' +
+        'tokens only (a tenant token may lower its own requests). Default 0.',
     },
     timeoutMs: {
       type: 'number',

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Admission, VoiceSession } from '../../index.js';
-import { HttpRefusal, mayAccess, tenantFor } from './auth.js';
+import { checkPriority, HttpRefusal, mayAccess, tenantFor } from './auth.js';
 import { clientGoneSignal, Handovers } from './delivery.js';
 import type { RouteShape } from './gateway.js';
 import { noteOf } from './request-notes.js';
@@ -42,6 +42,7 @@ export function sessionRoutes(
       const note = noteOf(request);
       const tenantId = tenantFor(note.caller, body.tenantId);
       note.tenant = tenantId;
+      checkPriority(note.caller, body.priority);
       // The client hanging up abandons the creation (the slot is given back, the backend's
       // create aborted); a session that is ready anyway is closed by the handover.
       const clientGone = clientGoneSignal(reply.raw);

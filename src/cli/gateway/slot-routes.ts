@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpRefusal, mayAccess, tenantFor } from './auth.js';
+import { checkPriority, HttpRefusal, mayAccess, tenantFor } from './auth.js';
 import { clientGoneSignal, Handovers } from './delivery.js';
 import type { RouteShape } from './gateway.js';
 import { noteOf } from './request-notes.js';
@@ -35,6 +35,7 @@ export function slotRoutes(
       const note = noteOf(request);
       const tenantId = tenantFor(note.caller, body.tenantId);
       note.tenant = tenantId;
+      checkPriority(note.caller, body.priority);
       const clientGone = clientGoneSignal(reply.raw);
       const held = await leases.acquire(
         {
