@@ -48,7 +48,7 @@ export function checkedSlotRequest(
     return mustBe('request.tenantId', 'a non-empty string', tenantId);
   }
   if (!isPrintable(tenantId)) {
-    return mustBe('request.tenantId', 'free of control characters', tenantId);
+    return mustBe('request.tenantId', 'free of control characters and lone surrogates', tenantId);
   }
   if (priority !== undefined && !Number.isInteger(priority)) {
     return mustBe('request.priority', 'an integer', priority);

@@ -241,7 +241,7 @@ function parseTenantCaps(text: string | undefined): Map<string, number> {
     if (!isPrintable(tenant)) {
       throw new ConfigError(
         '--tenant-caps',
-        `tenant ids must not contain control characters, got ${JSON.stringify(entry)}`,
+        `tenant ids must not contain control characters or lone surrogates, got ${JSON.stringify(entry)}`,
       );
     }
     if (caps.has(tenant)) {

@@ -160,11 +160,21 @@ export function stringField(field: string, value: unknown, required = false): st
   return value;
 }
 
-/** True when `value` has no control characters (C0 and DEL). */
+/**
+ * True when `value` has no control characters (C0, DEL, C1) and no lone surrogate: a lone
+ * surrogate is encoded as U+FFFD, so two such ids would become one in Redis keys, logs and
+ * LiveKit identities.
+ */
 export function isPrintable(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
     const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return false;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return false;
+    if (code >= 0xd800 && code <= 0xdfff) {
+      // A high surrogate followed by a low one is one character; anything else is alone.
+      const low = value.charCodeAt(i + 1);
+      if (code > 0xdbff || !(low >= 0xdc00 && low <= 0xdfff)) return false;
+      i++;
+    }
   }
   return true;
 }
@@ -172,7 +182,10 @@ export function isPrintable(value: string): boolean {
 /** Throws unless `value` is free of control characters (C0 and DEL). */
 export function printableField(field: string, value: string | undefined): void {
   if (value === undefined || isPrintable(value)) return;
-  throw new ConfigError(field, `must not contain control characters, got ${JSON.stringify(value)}`);
+  throw new ConfigError(
+    field,
+    `must not contain control characters or lone surrogates, got ${JSON.stringify(value)}`,
+  );
 }
 
 export function booleanField(field: string, value: unknown, fallback: boolean): boolean {

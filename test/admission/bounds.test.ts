@@ -104,6 +104,43 @@ describe('tenant ids are checked where every store would refuse them', () => {
     );
   });
 
+  it.each([
+    ['a C1 control (8-bit CSI)', 'a\u009b31mb'],
+    ['NEL', 'a\u0085b'],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', 'a\udc00b'],
+    ['two high surrogates', '\ud800\ud800'],
+    ['a high surrogate at the end', 'ab\ud83d'],
+  ])('ids with %s are refused: encoded, they would become another id', async (_, id) => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    await expect(admission.createSession({ userId: id })).rejects.toThrow(
+      /sessionConfig.userId: must not contain control characters or lone surrogates/,
+    );
+    await expect(admission.createSession({ userId: 'u', idempotencyKey: id })).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(admission.acquire({ tenantId: id })).rejects.toThrow(
+      /request.tenantId: must be free of control characters and lone surrogates/,
+    );
+    expect(() =>
+      memoryStore().tryAcquire({ tenantId: id, globalLimit: 1, tenantLimit: 1 }),
+    ).toThrow(ConfigError);
+    expect(admission.stats().active).toBe(0);
+  });
+
+  it('ids with characters outside the BMP (surrogate pairs) are taken', async () => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    const slot = await admission.acquire({ tenantId: 'caf\u00e9-\ud83d\ude00' });
+    expect(slot.tenantId).toBe('café-😀');
+    slot.release();
+  });
+
   it('raw slot requests and tenant caps refuse them too', async () => {
     const admission = new Admission(new HostileBackend(), {
       maxConcurrentSessions: 1,

@@ -65,6 +65,13 @@ describe('the gateway over HTTP', () => {
       400,
       /body.idempotencyKey must match/,
     ],
+    ['a lone surrogate in userId', { userId: 'eve\ud800' }, 400, /body.userId must match/],
+    [
+      'a lone low surrogate in tenantId',
+      { userId: 'u', tenantId: 'a\udc00' },
+      400,
+      /body.tenantId must match/,
+    ],
     [
       'an oversized body',
       { userId: 'u', metadata: { blob: 'x'.repeat(20_000) } },
@@ -84,6 +91,15 @@ describe('the gateway over HTTP', () => {
       expect(backend.getActiveSessionCount()).toBe(0);
     },
   );
+
+  it('takes ids with characters outside the BMP: a surrogate pair is one character', async () => {
+    const { call } = await startGateway();
+    const created = await call('POST', '/v1/sessions', {
+      body: { userId: 'caf\u00e9-\ud83d\ude00', tenantId: '\ud83c\udf0d' },
+    });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ userId: 'café-😀', tenantId: '🌍' });
+  });
 
   it('answers 415 to a body that is not JSON, 404 to unknown routes and absent /metrics', async () => {
     const { call } = await startGateway();

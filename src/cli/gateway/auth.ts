@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../iface/errors.js';
+import { isPrintable } from '../../internal/validate.js';
 
 /** The tenant value of an operator token: it may act for any tenant. */
 export const ANY_TENANT = '*';
@@ -223,10 +224,5 @@ function digest(token: string): Buffer {
 
 function isTenantId(value: string): boolean {
   if (value === ANY_TENANT) return true;
-  if (value.length === 0 || value.length > MAX_TENANT_LENGTH) return false;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return false;
-  }
-  return true;
+  return value.length > 0 && value.length <= MAX_TENANT_LENGTH && isPrintable(value);
 }

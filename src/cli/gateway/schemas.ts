@@ -7,9 +7,11 @@
 
 /**
  * Printable text: no control characters, C0, DEL or C1 (so no ANSI escapes, 7-bit or 8-bit,
- * and no NEL, which some log viewers take for a line break).
+ * and no NEL, which some log viewers take for a line break), and no lone surrogate (matched
+ * as a Unicode pattern, a surrogate pair is one character outside the class): encoded, it
+ * becomes U+FFFD, so two such ids would be one.
  */
-const PRINTABLE = '^[^\\u0000-\\u001f\\u007f-\\u009f]+$';
+const PRINTABLE = '^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]+$';
 
 const id = (description: string, maxLength: number) =>
   ({ type: 'string', minLength: 1, maxLength, pattern: PRINTABLE, description }) as const;
