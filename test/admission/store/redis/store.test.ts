@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
@@ -8,6 +9,7 @@ import {
   type RedisCapacityStore,
   redisStore,
 } from '../../../../src/admission/store/redis/redis-store.js';
+import { ConfigError } from '../../../../src/iface/errors.js';
 import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
@@ -390,6 +392,27 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(() =>
       redisStore({ redis: server.url, name: 'x', leaseTtlMs: 1_000, leaseMarginMs: 600 }),
     ).toThrow(/options.leaseMarginMs: must be <= 500, got 600/);
+  });
+
+  it('refuses at once a URL it cannot use, without quoting the password in it', () => {
+    for (const [url, shown] of [
+      ['http://:pa55word-x@127.0.0.1:6379', '"http://[redacted]@127.0.0.1:6379"'],
+      ['valkey://app:pa55word-x@cache:6379', '"valkey://[redacted]@cache:6379"'],
+      // ioredis would only fail at its first connection, with the URL in its error.
+      ['redis://:pa55word-x@127.0.0.1:99999', '"redis://[redacted]@127.0.0.1:99999"'],
+      ['redis://:pa55/word-x@cache:6379', '"redis://[redacted]@cache:6379"'],
+    ]) {
+      const error = (() => {
+        try {
+          redisStore({ redis: url, name: 'x' });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(inspect(error)).not.toContain('pa55');
+      expect((error as Error).message).toContain(shown);
+    }
   });
 
   it('accepts an ioredis client it does not own', async () => {
