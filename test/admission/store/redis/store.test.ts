@@ -408,12 +408,64 @@ describeWithBinary('redis-server', 'redis store', () => {
         } catch (e) {
           return e;
         }
+        return undefined;
       })();
       expect(error).toBeInstanceOf(ConfigError);
       expect(inspect(error)).not.toContain('pa55');
       expect((error as Error).message).toContain(shown);
     }
   });
+
+  it('close() waits for the acquires under way, every caller of close() too, and gives back a grant that arrives meanwhile', async () => {
+    const name = `closing${++counter}`;
+    const store = newStore(name);
+    const acquiring = store.tryAcquire(request('t'));
+    let acquireSettled = false;
+    void acquiring
+      .catch(() => undefined)
+      .finally(() => {
+        acquireSettled = true;
+      });
+    const first = store.close();
+    await store.close();
+    expect(acquireSettled).toBe(true);
+    // Granted by Redis, but by a store that no longer renews it: never handed out.
+    await expect(acquiring).rejects.toThrow(
+      'the redis store was closed while the acquire was under way',
+    );
+    await first;
+    expect(store.stats().held).toBe(0);
+    expect(await server.cli('ZCARD', `voice-admission:{${name}}:leases`)).toBe('0');
+  });
+
+  it.each([
+    ['end', { lostTotal: 1 }],
+    ['keep', { lostTotal: 0 }],
+  ] as const)(
+    'after close(), a slot still held meets leaseLoss %s at its deadline, as its lease is no longer renewed',
+    async (leaseLoss, after) => {
+      const name = `closed${++counter}`;
+      server.seedLimiter(name);
+      const store = redisStore({ redis: server.url, name, leaseTtlMs: 600, leaseLoss });
+      stores.push(store);
+      store.on('error', () => undefined);
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 3,
+        health: false,
+        store,
+      });
+      const slot = await admission.acquire();
+      const overdue = new Promise((resolve) =>
+        store.on(leaseLoss === 'end' ? 'lease_lost' : 'lease_overdue', resolve),
+      );
+      await store.close();
+      await overdue;
+      expect(slot.signal.aborted).toBe(leaseLoss === 'end');
+      expect(store.stats()).toMatchObject({ held: 1, unleased: 1, overdueTotal: 1, ...after });
+      slot.release();
+      await vi.waitFor(() => expect(store.stats().held).toBe(0));
+    },
+  );
 
   it('accepts an ioredis client it does not own', async () => {
     const client = new Redis(server.url);
