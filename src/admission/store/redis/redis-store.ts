@@ -12,6 +12,7 @@ import type {
   StoreUsage,
 } from '../capacity-store.js';
 import { MemoryCapacityStore } from '../memory-store.js';
+import { CapsCircle } from '../shared-caps.js';
 import { Batcher } from './batcher.js';
 import { type LimiterKeys, limiterKeys } from './keys.js';
 import { LeaseBook, leaseMember, RedisLease } from './lease-book.js';
@@ -148,6 +149,12 @@ export interface RedisStoreStats {
 export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implements CapacityStore {
   readonly kind = 'redis';
   readonly options: ResolvedRedisOptions;
+  /**
+   * The Admissions counting through this object, which hold the same caps (other instances, or
+   * another store object of the same name, cannot be checked).
+   * @internal
+   */
+  readonly capsCircle = new CapsCircle('redis', '(as every instance using its name must)');
   readonly #keys: LimiterKeys;
   readonly #client: Promise<RedisConnection>;
   /** The connection once `#client` has resolved. */

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
+import type { AdmissionOptions } from '../../../../src/admission/options.js';
 import type { AcquireRequest, Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisLease } from '../../../../src/admission/store/redis/lease-book.js';
 import { withDeadline } from '../../../../src/admission/store/redis/redis-client.js';
@@ -466,6 +467,36 @@ describeWithBinary('redis-server', 'redis store', () => {
       await vi.waitFor(() => expect(store.stats().held).toBe(0));
     },
   );
+
+  it("gives the Admissions sharing one store object one set of caps: other caps are refused, a change on one is the other's", async () => {
+    const store = newStore();
+    const admission = (options: Omit<AdmissionOptions, 'store'>) =>
+      new Admission(new ControlledBackend(), {
+        health: false,
+        queue: { maxSize: 5 },
+        ...options,
+        store,
+      });
+    const a = admission({ maxConcurrentSessions: 1, tenants: { max: { acme: 1 } } });
+    expect(() => admission({ maxConcurrentSessions: 5 })).toThrow(
+      new ConfigError(
+        'options.maxConcurrentSessions',
+        'is 5, but the redisStore() it is given counts for another Admission whose ' +
+          'maxConcurrentSessions is 1: Admissions sharing a redis store share its caps, so give ' +
+          'them the same (as every instance using its name must)',
+      ),
+    );
+    expect(() => admission({ maxConcurrentSessions: 1 })).toThrow(
+      /options.tenants.max.acme: is not set, but the redisStore\(\) it is given counts for another Admission whose tenants.max.acme is 1/,
+    );
+    const b = admission({ maxConcurrentSessions: 1, tenants: { max: { acme: 1 } } });
+    const held = await a.acquire();
+    const waiting = b.acquire({ tenantId: 'w' });
+    a.setLimits({ maxConcurrentSessions: 2 });
+    expect(b.maxConcurrentSessions).toBe(2);
+    (await waiting).release();
+    held.release();
+  });
 
   it('accepts an ioredis client it does not own', async () => {
     const client = new Redis(server.url);
