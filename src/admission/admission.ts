@@ -21,7 +21,7 @@ import { type AdmissionOptions, resolveOptions } from './options.js';
 import { SessionFlow } from './session/session-flow.js';
 import { SetupSmoother } from './session/setup-smoother.js';
 import type { CapacityStore, Lease } from './store/capacity-store.js';
-import { type CapsHolder, MemoryCapacityStore } from './store/memory-store.js';
+import { type CapsCircle, type CapsHolder, capsCircleOf } from './store/shared-caps.js';
 import type {
   AcquireOptions,
   AdmissionRefusal,
@@ -54,9 +54,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   #state: AdmissionState = 'open';
   readonly #unsubscribeStore: () => void;
   readonly #detachTelemetry: () => void;
-  /** Its store when that is a memory store, through which Admissions sharing it hold one set of caps. */
-  readonly #capsStore: MemoryCapacityStore | undefined;
-  /** How this instance holds its caps in common with others sharing its memory store. */
+  /** Through which the Admissions sharing its store object hold one set of caps (memory, Redis). */
+  readonly #capsCircle: CapsCircle | undefined;
+  /** How this instance holds its caps in common with others sharing its store object. */
   readonly #capsHolder: CapsHolder = {
     caps: () => this.#limits.caps(),
     adopt: (caps, tenantId) => {
@@ -92,9 +92,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'a latency objective (adaptive({ slo })) steers the session limit: give it as options.limit',
       );
     }
-    this.#capsStore = this.#store instanceof MemoryCapacityStore ? this.#store : undefined;
+    this.#capsCircle = capsCircleOf(this.#store);
     // Before anything is claimed: a refused Admission leaves nothing behind.
-    this.#capsStore?.checkCaps({
+    this.#capsCircle?.check({
       maxConcurrentSessions: resolved.maxConcurrentSessions,
       tenantDefaultMax: resolved.tenantDefaultMax,
       tenantMax: resolved.tenantMax,
@@ -165,7 +165,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       this.#store.onCapacityFreed?.((freed) => this.#gate.capacityMayHaveFreed(undefined, freed)) ??
       noop;
     const unsubscribeLost = this.#store.onLeaseLost?.((lease) => this.#leaseLost(lease)) ?? noop;
-    const leaveStore = this.#capsStore?.join(this.#capsHolder) ?? noop;
+    const leaveStore = this.#capsCircle?.join(this.#capsHolder) ?? noop;
     this.#unsubscribeStore = () => {
       unsubscribeFreed();
       unsubscribeLost();
@@ -295,9 +295,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     this.#shareCaps(tenantId);
   }
 
-  /** Admissions sharing a memory store hold one set of caps: a change here is theirs too. */
+  /** Admissions sharing a store object hold one set of caps: a change here is theirs too. */
   #shareCaps(tenantId: string | undefined): void {
-    this.#capsStore?.capsChanged(this.#capsHolder, tenantId);
+    this.#capsCircle?.changed(this.#capsHolder, tenantId);
   }
 
   stats(): AdmissionStats {

@@ -73,7 +73,10 @@ export interface AdmissionOptions {
   readonly setup?: SetupOptions;
   /** Background health gating; `false` disables it. Enabled by default. */
   readonly health?: HealthGateOptions | false;
-  /** Where slots are counted. Default: `memoryStore()`. */
+  /**
+   * Where slots are counted. Default: `memoryStore()`. The `Admission`s given one store object
+   * hold one set of caps (`maxConcurrentSessions`, `tenants`): other caps are refused.
+   */
   readonly store?: CapacityStore;
   /** Span hooks; by default the OpenTelemetry ones of the telemetry options. */
   readonly tracer?: AdmissionTracer;

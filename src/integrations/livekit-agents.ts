@@ -1,7 +1,7 @@
 import type { AgentServer, JobRequest } from '@livekit/agents';
 import type { RoomServiceClient } from 'livekit-server-sdk';
 import type { Slot } from '../admission/gate/slot.js';
-import { ConfigError } from '../iface/errors.js';
+import { AdmissionError, ConfigError } from '../iface/errors.js';
 import type { Admission } from '../index.js';
 import { describeValue, numberField } from '../internal/validate.js';
 
@@ -84,7 +84,9 @@ export interface AgentJobServer {
 export interface AgentJobAdmission {
   /**
    * Accepts a job only once a slot is reserved for it, waiting up to `waitForSlotMs` for one;
-   * rejects it otherwise.
+   * rejects it otherwise. Throws, holding no slot, when `tenantOf`, `idempotencyKey` or
+   * `acceptArguments` throws or the admission refuses the tenant id as invalid: the worker
+   * logs that and rejects the job.
    */
   readonly requestFunc: (job: JobRequest) => Promise<void>;
   /**
@@ -218,7 +220,12 @@ export function admitAgentJobs(
     try {
       return await admission
         .acquire({ tenantId }, { timeoutMs: waitForSlotMs })
-        .catch(() => undefined);
+        .catch((error: unknown) => {
+          // A refusal rejects the job. Anything else (a tenant id no store accepts) is a mistake
+          // to surface: the worker logs the failure and rejects the job.
+          if (error instanceof AdmissionError) return undefined;
+          throw error;
+        });
     } finally {
       stopWatching?.();
     }
@@ -228,19 +235,20 @@ export function admitAgentJobs(
     loadThreshold: serverTargetLoad,
     heldJobs: () => held.size,
     requestFunc: async (job) => {
+      // Read before a slot is taken: one that throws (metadata that is not JSON) holds none.
+      const key = options.idempotencyKey?.(job);
+      const args = options.acceptArguments?.(job) ?? {};
       const slot = await acquire(options.tenantOf?.(job) ?? 'default');
       if (slot === undefined) {
         // With no other worker for this agent name, the server drops the job.
         await job.reject();
         return;
       }
-      const key = options.idempotencyKey?.(job);
       if (key !== undefined && !(await claimKey(admission, slot, key, held))) {
         slot.release();
         await job.reject();
         return;
       }
-      const args = options.acceptArguments?.(job) ?? {};
       held.set(job.id, {
         slot,
         acceptedAt: performance.now(),

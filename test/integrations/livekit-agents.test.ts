@@ -89,6 +89,37 @@ describe('LiveKit agents adapter', () => {
       vi.useRealTimers();
     }
   });
+
+  // A key or accept arguments read from the job's metadata, which may not be JSON.
+  const fromMetadata = (job: JobRequest) => JSON.parse(job.job.metadata).callId as string;
+  it.each([
+    ['idempotencyKey', { idempotencyKey: fromMetadata }],
+    ['acceptArguments', { acceptArguments: (job: JobRequest) => ({ name: fromMetadata(job) }) }],
+  ] as const)(
+    'an %s that throws holds no slot: the worker rejects the job',
+    async (_name, options) => {
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 1,
+        health: false,
+      });
+      const jobs = admitAgentJobs(admission, { waitForSlotMs: 0, ...options });
+      await expect(jobs.requestFunc(jobRequest('no-json').request)).rejects.toThrow(SyntaxError);
+      expect(admission.active).toBe(0);
+      expect(jobs.heldJobs()).toBe(0);
+    },
+  );
+
+  it('a tenant the admission cannot take is an error the worker logs, not a silent rejection of every job', async () => {
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    const jobs = admitAgentJobs(admission, { tenantOf: () => 'acme\n', waitForSlotMs: 0 });
+    await expect(jobs.requestFunc(jobRequest('a').request)).rejects.toThrow(
+      /request.tenantId: must be free of control characters/,
+    );
+    expect(admission.active).toBe(0);
+  });
 });
 
 describe('LiveKit agents adapter with the server (stand-in)', () => {

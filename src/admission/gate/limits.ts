@@ -5,7 +5,7 @@ import {
   tenantIdField,
 } from '../../internal/validate.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
-import type { SharedCaps } from '../store/memory-store.js';
+import type { SharedCaps } from '../store/shared-caps.js';
 import type { LimitsUpdate } from '../types.js';
 import type { CapsView } from './refusals.js';
 

@@ -1,4 +1,3 @@
-import { ConfigError } from '../../iface/errors.js';
 import { tenantIdField } from '../../internal/validate.js';
 import type {
   AcquireRequest,
@@ -8,6 +7,7 @@ import type {
   Refusal,
   StoreUsage,
 } from './capacity-store.js';
+import { CapsCircle } from './shared-caps.js';
 
 const GLOBAL_FULL: Refusal = Object.freeze({ refused: 'capacity' });
 const TENANT_FULL: Refusal = Object.freeze({ refused: 'tenant_capacity' });
@@ -45,28 +45,6 @@ class MemoryLease implements Lease {
 }
 
 /**
- * The caps the `Admission`s sharing a memory store hold in common (an adaptive `limit` is
- * each one's own, under them).
- * @internal
- */
-export interface SharedCaps {
-  readonly maxConcurrentSessions: number;
-  /** `Infinity` for none. */
-  readonly tenantDefaultMax: number;
-  readonly tenantMax: ReadonlyMap<string, number>;
-}
-
-/**
- * An `Admission` using a memory store: its caps now, and how it takes another's change.
- * @internal
- */
-export interface CapsHolder {
-  caps(): SharedCaps;
-  /** Another holder changed the caps (for `tenantId` only, when given): take them. */
-  adopt(caps: SharedCaps, tenantId: string | undefined): void;
-}
-
-/**
  * Counts slots in this process. Synchronous, so a refusal or an admission is decided within
  * the caller's own call. Share one instance between several `Admission`s to give them one cap:
  * they then hold one set of caps (`maxConcurrentSessions`, `tenants`). The first `Admission`
@@ -77,8 +55,11 @@ export interface CapsHolder {
 export class MemoryCapacityStore implements CapacityStore {
   readonly kind = 'memory';
   readonly synchronous = true;
-  /** The Admissions counting here, which hold the same caps. */
-  readonly #holders = new Set<CapsHolder>();
+  /**
+   * The Admissions counting here, which hold the same caps.
+   * @internal
+   */
+  readonly capsCircle = new CapsCircle('memory', '(or each its own store)');
   #active = 0;
   #sequence = 0;
   readonly #tenants = new Map<string, TenantCount>();
@@ -125,64 +106,6 @@ export class MemoryCapacityStore implements CapacityStore {
     this.#idle = 0;
   }
 
-  /**
-   * Refuses caps other than those of the Admissions already counting here, naming the first
-   * that differs and both its values.
-   * @internal
-   */
-  checkCaps(caps: SharedCaps): void {
-    const [holder] = this.#holders;
-    if (holder === undefined) return;
-    const held = holder.caps();
-    const differs = (field: string, mine: number | undefined, theirs: number | undefined) =>
-      new ConfigError(
-        `options.${field}`,
-        `is ${showCap(mine)}, but the memoryStore() it is given counts for another Admission ` +
-          `whose ${field} is ${showCap(theirs)}: Admissions sharing a memory store share its ` +
-          'caps, so give them the same (or each its own store)',
-      );
-    if (caps.maxConcurrentSessions !== held.maxConcurrentSessions) {
-      throw differs(
-        'maxConcurrentSessions',
-        caps.maxConcurrentSessions,
-        held.maxConcurrentSessions,
-      );
-    }
-    if (caps.tenantDefaultMax !== held.tenantDefaultMax) {
-      throw differs('tenants.defaultMax', caps.tenantDefaultMax, held.tenantDefaultMax);
-    }
-    const tenants = [...new Set([...caps.tenantMax.keys(), ...held.tenantMax.keys()])].sort();
-    for (const tenantId of tenants) {
-      const mine = caps.tenantMax.get(tenantId);
-      const theirs = held.tenantMax.get(tenantId);
-      if (mine !== theirs) throw differs(`tenants.max.${tenantId}`, mine, theirs);
-    }
-  }
-
-  /**
-   * Counts for `holder` from now on, its caps checked already (`checkCaps`, before it claims
-   * anything); returns how it leaves (when it has drained).
-   * @internal
-   */
-  join(holder: CapsHolder): () => void {
-    this.#holders.add(holder);
-    return () => {
-      this.#holders.delete(holder);
-    };
-  }
-
-  /**
-   * `holder` changed its caps: every other holder takes them, so all keep one set.
-   * @internal
-   */
-  capsChanged(holder: CapsHolder, tenantId: string | undefined): void {
-    if (!this.#holders.has(holder) || this.#holders.size === 1) return;
-    const caps = holder.caps();
-    for (const other of [...this.#holders]) {
-      if (other !== holder) other.adopt(caps, tenantId);
-    }
-  }
-
   usage(): StoreUsage {
     const tenants = new Map<string, number>();
     for (const [tenantId, counter] of this.#tenants) {
@@ -190,11 +113,6 @@ export class MemoryCapacityStore implements CapacityStore {
     }
     return { active: this.#active, tenants };
   }
-}
-
-function showCap(value: number | undefined): string {
-  if (value === undefined) return 'not set';
-  return value === Number.POSITIVE_INFINITY ? 'Infinity (no cap)' : String(value);
 }
 
 /** The default store: slots counted in this process. */

@@ -1,3 +1,4 @@
+import { withoutCredentials } from '../../backend/redact.js';
 import { ConfigError } from '../../iface/errors.js';
 import {
   booleanField,
@@ -281,9 +282,10 @@ function parseServerUrl(field: string, url: string): { httpUrl: string; wsUrl: s
   try {
     parsed = new URL(url);
   } catch {
+    // Unparsed, its credentials (if any) cannot be told apart: none are quoted.
     throw new ConfigError(
       field,
-      `must be a ws://, wss://, http:// or https:// URL, got ${describeValue(url)}`,
+      `must be a ws://, wss://, http:// or https:// URL, got ${describeValue(withoutCredentials(url))}`,
     );
   }
   const secure = { 'wss:': true, 'https:': true, 'ws:': false, 'http:': false }[parsed.protocol];

@@ -100,4 +100,15 @@ describe('LiveKit provider config', () => {
       'providerConfig.apiSecret: must be a non-empty string, got an empty string',
     );
   });
+
+  it.each([
+    // Neither parses as a URL, so the credentials check cannot say what is wrong.
+    ['wss//APIkey:pa55word-x@voice.example.com', '"[redacted]@voice.example.com"'],
+    ['wss://APIkey:pa55word-x@voice example.com', '"wss://[redacted]@voice example.com"'],
+  ])('never echoes credentials written into an unparsable url %s', (url, shown) => {
+    const error = configError({ ...base, url });
+    expect(error.field).toBe('providerConfig.url');
+    expect(error.message).not.toContain('pa55');
+    expect(error.message).toContain(shown);
+  });
 });

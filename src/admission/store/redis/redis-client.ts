@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { withoutCredentials } from '../../../backend/redact.js';
 import { ConfigError } from '../../../iface/errors.js';
 import { describeValue } from '../../../internal/validate.js';
 
@@ -44,21 +45,29 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
   ) {
     return { owned: false, client: Promise.resolve(redis as RedisConnection) };
   }
+  // A URL may carry the password.
+  const shown = typeof redis === 'string' ? withoutCredentials(redis) : redis;
   throw new ConfigError(
     'redis',
-    `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(redis)}`,
+    `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(shown)}`,
   );
 }
 
 /**
  * Whether ioredis should be given `url`: not blank (ioredis would quietly connect to
- * localhost:6379), and with no scheme but redis:// or rediss:// (ioredis would read any
- * other as a Unix socket path).
+ * localhost:6379), with no scheme but redis:// or rediss:// (ioredis would read any other as a
+ * Unix socket path), and one ioredis can parse (it would fail at its first connection, with
+ * an error that quotes the URL, password included).
  */
 function isRedisAddress(url: string): boolean {
   if (url.trim() === '') return false;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
-  return scheme === undefined || scheme === 'redis' || scheme === 'rediss';
+  if (scheme === undefined) {
+    // A socket path, or [//]host:port as ioredis reads it.
+    if (url.startsWith('/') && !url.startsWith('//')) return true;
+    return URL.canParse(`redis://${url.replace(/^\/\//, '')}`);
+  }
+  return (scheme === 'redis' || scheme === 'rediss') && URL.canParse(url);
 }
 
 /** A Lua script run by SHA, loaded on first use (and again after a restart wiped the cache). */

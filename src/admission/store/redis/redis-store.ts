@@ -12,6 +12,7 @@ import type {
   StoreUsage,
 } from '../capacity-store.js';
 import { MemoryCapacityStore } from '../memory-store.js';
+import { CapsCircle } from '../shared-caps.js';
 import { Batcher } from './batcher.js';
 import { type LimiterKeys, limiterKeys } from './keys.js';
 import { LeaseBook, leaseMember, RedisLease } from './lease-book.js';
@@ -148,6 +149,12 @@ export interface RedisStoreStats {
 export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implements CapacityStore {
   readonly kind = 'redis';
   readonly options: ResolvedRedisOptions;
+  /**
+   * The Admissions counting through this object, which hold the same caps (other instances, or
+   * another store object of the same name, cannot be checked).
+   * @internal
+   */
+  readonly capsCircle = new CapsCircle('redis', '(as every instance using its name must)');
   readonly #keys: LimiterKeys;
   readonly #client: Promise<RedisConnection>;
   /** The connection once `#client` has resolved. */
@@ -168,6 +175,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   readonly #lostListeners: ((lease: Lease) => void)[] = [];
   readonly #local: MemoryCapacityStore | undefined;
   #closed = false;
+  /** What every caller of close() waits for. */
+  #closing: Promise<void> | undefined;
   #purging = false;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #deadlineTimerAt = Number.POSITIVE_INFINITY;
@@ -211,6 +220,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   async tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
     this.#assertOpen();
+    // close() waits for it: a grant it cut off would hold a slot that nobody renews.
+    return this.#track(this.#acquire(request));
+  }
+
+  async #acquire(request: AcquireRequest): Promise<AcquireResult> {
     // The scripts separate fields with control characters.
     printableField('tenantId', request.tenantId);
     this.#enforceDeadlines();
@@ -227,11 +241,18 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     try {
       status = await this.#batch.add({ acquire: lease });
     } catch (error) {
-      if (this.#local === undefined) throw error;
+      if (this.#local === undefined || this.#closed) throw error;
       return this.#acquireLocally(lease, request);
     }
     this.#enforceDeadlines();
     if (status === 1) {
+      if (this.#closed) {
+        // Nothing renews it from now on: give it back rather than hand out a slot set to expire.
+        void this.#sendRelease({ release: lease, passedOn: false });
+        throw new RedisUnavailableError(
+          'the redis store was closed while the acquire was under way',
+        );
+      }
       if (performance.now() >= lease.deadline) {
         // Paused or stalled past the lease before the grant arrived: Redis may have handed the
         // slot on already.
@@ -313,14 +334,24 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   #sendRelease(op: ReleaseOp): Promise<void> {
-    const sent = this.#batch.add(op).then(
-      () => undefined,
-      (error: unknown) => this.#reportError('release', error),
-    );
     // close() waits for it: a release cut off by closing would hold a slot for a TTL.
-    this.#inflight.add(sent);
-    void sent.then(() => this.#inflight.delete(sent));
-    return sent;
+    return this.#track(
+      this.#batch.add(op).then(
+        () => undefined,
+        (error: unknown) => this.#reportError('release', error),
+      ),
+    );
+  }
+
+  /** Counts `work` among the calls close() waits for, until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#inflight.add(settled);
+    void settled.then(() => this.#inflight.delete(settled));
+    return work;
   }
 
   /** One script for the releases and acquires of one turn; a status per acquire. */
@@ -451,14 +482,20 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   /**
-   * Stops renewing and listening, and closes the connection the store opened itself. Leases
-   * still held expire within the TTL; drain admission first to release them at once.
+   * Stops renewing and listening, waits for the calls under way (an acquire granted meanwhile
+   * is given back and fails), and closes the connection the store opened itself. Every call
+   * resolves once all that is done. Leases still held are no longer renewed and expire within
+   * the TTL; their deadlines are still watched, so `leaseLoss` applies to their sessions
+   * (under `'end'` they are ended in time). Drain admission first to release them at once.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     this.#renewal.stop();
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     while (this.#inflight.size > 0) await Promise.all(this.#inflight);
     await this.#wakeups.close();
     if (this.#ownsClient) {
@@ -622,7 +659,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /** One timer, at the earliest local deadline, so leases are acted on without any traffic. */
   #armDeadlineTimer(): void {
     const at = this.#book.nextDeadline;
-    if (this.#closed || at >= this.#deadlineTimerAt) return;
+    if (at >= this.#deadlineTimerAt) return;
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimerAt = at;
     this.#deadlineTimer = setTimeout(
@@ -691,13 +728,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         ? send(connection)
         : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
-    const settled = call.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#inflight.add(settled);
-    void settled.then(() => this.#inflight.delete(settled));
-    return call;
+    return this.#track(call);
   }
 
   /**

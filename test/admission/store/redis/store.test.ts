@@ -1,6 +1,8 @@
+import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
+import type { AdmissionOptions } from '../../../../src/admission/options.js';
 import type { AcquireRequest, Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisLease } from '../../../../src/admission/store/redis/lease-book.js';
 import { withDeadline } from '../../../../src/admission/store/redis/redis-client.js';
@@ -8,6 +10,7 @@ import {
   type RedisCapacityStore,
   redisStore,
 } from '../../../../src/admission/store/redis/redis-store.js';
+import { ConfigError } from '../../../../src/iface/errors.js';
 import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
@@ -390,6 +393,109 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(() =>
       redisStore({ redis: server.url, name: 'x', leaseTtlMs: 1_000, leaseMarginMs: 600 }),
     ).toThrow(/options.leaseMarginMs: must be <= 500, got 600/);
+  });
+
+  it('refuses at once a URL it cannot use, without quoting the password in it', () => {
+    for (const [url, shown] of [
+      ['http://:pa55word-x@127.0.0.1:6379', '"http://[redacted]@127.0.0.1:6379"'],
+      ['valkey://app:pa55word-x@cache:6379', '"valkey://[redacted]@cache:6379"'],
+      // ioredis would only fail at its first connection, with the URL in its error.
+      ['redis://:pa55word-x@127.0.0.1:99999', '"redis://[redacted]@127.0.0.1:99999"'],
+      ['redis://:pa55/word-x@cache:6379', '"redis://[redacted]@cache:6379"'],
+    ]) {
+      const error = (() => {
+        try {
+          redisStore({ redis: url, name: 'x' });
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(inspect(error)).not.toContain('pa55');
+      expect((error as Error).message).toContain(shown);
+    }
+  });
+
+  it('close() waits for the acquires under way, every caller of close() too, and gives back a grant that arrives meanwhile', async () => {
+    const name = `closing${++counter}`;
+    const store = newStore(name);
+    const acquiring = store.tryAcquire(request('t'));
+    let acquireSettled = false;
+    void acquiring
+      .catch(() => undefined)
+      .finally(() => {
+        acquireSettled = true;
+      });
+    const first = store.close();
+    await store.close();
+    expect(acquireSettled).toBe(true);
+    // Granted by Redis, but by a store that no longer renews it: never handed out.
+    await expect(acquiring).rejects.toThrow(
+      'the redis store was closed while the acquire was under way',
+    );
+    await first;
+    expect(store.stats().held).toBe(0);
+    expect(await server.cli('ZCARD', `voice-admission:{${name}}:leases`)).toBe('0');
+  });
+
+  it.each([
+    ['end', { lostTotal: 1 }],
+    ['keep', { lostTotal: 0 }],
+  ] as const)(
+    'after close(), a slot still held meets leaseLoss %s at its deadline, as its lease is no longer renewed',
+    async (leaseLoss, after) => {
+      const name = `closed${++counter}`;
+      server.seedLimiter(name);
+      const store = redisStore({ redis: server.url, name, leaseTtlMs: 600, leaseLoss });
+      stores.push(store);
+      store.on('error', () => undefined);
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 3,
+        health: false,
+        store,
+      });
+      const slot = await admission.acquire();
+      const overdue = new Promise((resolve) =>
+        store.on(leaseLoss === 'end' ? 'lease_lost' : 'lease_overdue', resolve),
+      );
+      await store.close();
+      await overdue;
+      expect(slot.signal.aborted).toBe(leaseLoss === 'end');
+      expect(store.stats()).toMatchObject({ held: 1, unleased: 1, overdueTotal: 1, ...after });
+      slot.release();
+      await vi.waitFor(() => expect(store.stats().held).toBe(0));
+    },
+  );
+
+  it("gives the Admissions sharing one store object one set of caps: other caps are refused, a change on one is the other's", async () => {
+    const store = newStore();
+    const admission = (options: Omit<AdmissionOptions, 'store'>) =>
+      new Admission(new ControlledBackend(), {
+        health: false,
+        queue: { maxSize: 5 },
+        ...options,
+        store,
+      });
+    const a = admission({ maxConcurrentSessions: 1, tenants: { max: { acme: 1 } } });
+    expect(() => admission({ maxConcurrentSessions: 5 })).toThrow(
+      new ConfigError(
+        'options.maxConcurrentSessions',
+        'is 5, but the redisStore() it is given counts for another Admission whose ' +
+          'maxConcurrentSessions is 1: Admissions sharing a redis store share its caps, so give ' +
+          'them the same (as every instance using its name must)',
+      ),
+    );
+    expect(() => admission({ maxConcurrentSessions: 1 })).toThrow(
+      /options.tenants.max.acme: is not set, but the redisStore\(\) it is given counts for another Admission whose tenants.max.acme is 1/,
+    );
+    const b = admission({ maxConcurrentSessions: 1, tenants: { max: { acme: 1 } } });
+    const held = await a.acquire();
+    const waiting = b.acquire({ tenantId: 'w' });
+    a.setLimits({ maxConcurrentSessions: 2 });
+    expect(b.maxConcurrentSessions).toBe(2);
+    (await waiting).release();
+    held.release();
   });
 
   it('accepts an ioredis client it does not own', async () => {
