@@ -385,9 +385,13 @@ const DONE: Promise<void> = Promise.resolve();
 
 function noTimer(): void {}
 
-/** Closes a session nobody will use; a failing close is reported, never dropped. */
+/**
+ * Closes a session nobody will use; a failing close is reported, never dropped. A close that
+ * throws instead of rejecting is reported alike: it must not unwind the release that waits on
+ * `session.closed`, nor a drain revoking every slot.
+ */
 function closeSession(session: VoiceSession, reason: SessionEndReason): void {
-  session.close(reason).catch((error: unknown) => {
+  new Promise((resolve) => resolve(session.close(reason))).catch((error: unknown) => {
     process.emitWarning(
       error instanceof Error ? error : new Error(String(error)),
       'VoiceAdmissionCloseWarning',
