@@ -89,6 +89,21 @@ describe('Admission: slots and refusals', () => {
     expect(store.unreleased()).toEqual([]);
   });
 
+  it('refuses what a backend hands back that is not a session, and releases the slot', async () => {
+    const { admission, backend, store } = await setup();
+    for (const resolved of [undefined, null, 'session', { id: 's1' }, { id: 's1', close() {} }]) {
+      vi.spyOn(backend, 'createSession').mockResolvedValueOnce(resolved as never);
+      await expect(admission.createSession({ userId: 'u' })).rejects.toMatchObject({
+        name: 'BackendError',
+        code: 'internal',
+        op: 'create_session',
+        message: expect.stringContaining('not a VoiceSession'),
+      });
+      expect(admission.active).toBe(0);
+    }
+    expect(store.unreleased()).toEqual([]);
+  });
+
   it('releases the slot when the caller aborts during setup, and the backend undoes its work', async () => {
     const { admission, backend, store } = await setup();
     const controller = new AbortController();

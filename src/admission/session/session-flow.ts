@@ -3,6 +3,7 @@ import { AdmissionError, BackendError } from '../../iface/errors.js';
 import type { SessionConfig, SessionEndReason, VoiceSession } from '../../iface/session.js';
 import { onAbort } from '../../internal/abort.js';
 import { tenantOf } from '../../internal/session-config.js';
+import { describeValue } from '../../internal/validate.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
 import type { EventSink } from '../events.js';
 import type { Gate } from '../gate/gate.js';
@@ -218,6 +219,8 @@ export class SessionFlow {
         span === undefined ? create : () => span.runCreate(create),
         creation.signal,
       );
+      // Handed on and bound by its `closed`: anything else would hold its slot for good.
+      if (!isSession(session)) throw notASession(session, backend.provider);
     } catch (caught) {
       stopTimer();
       slot.watchRevoke(undefined);
@@ -397,6 +400,27 @@ function closeSession(session: VoiceSession, reason: SessionEndReason): void {
       'VoiceAdmissionCloseWarning',
     );
   });
+}
+
+/** Whether a backend's create resolved with what a session must have for its slot's sake. */
+function isSession(value: unknown): value is VoiceSession {
+  const session = value as Partial<VoiceSession> | null;
+  return (
+    typeof session === 'object' &&
+    session !== null &&
+    typeof session.id === 'string' &&
+    typeof session.close === 'function' &&
+    typeof session.closed?.then === 'function'
+  );
+}
+
+function notASession(value: unknown, provider: string): BackendError {
+  return new BackendError(
+    'internal',
+    'create_session',
+    `createSession resolved with ${describeValue(value)}, not a VoiceSession (id, close(), closed)`,
+    { provider },
+  );
 }
 
 /** Why an undelivered or revoked session is closed. */
