@@ -35,6 +35,8 @@ export interface CreatePlan {
   readonly closeMs: number;
   /** The session's `close()` starts its teardown, then throws instead of returning a promise. */
   readonly closeThrows?: boolean;
+  /** The session's `closed` rejects when it ends, against its contract, instead of resolving. */
+  readonly closedRejects?: boolean;
 }
 
 export const POLITE: CreatePlan = {
@@ -214,8 +216,9 @@ class HostileSession implements VoiceSession {
     this.connection = { url: 'test://hostile', roomName: id, token: `token-${id}` };
     this.#plan = plan;
     this.#gone = gone;
-    this.closed = new Promise((resolve) => {
-      this.#end = resolve;
+    this.closed = new Promise((resolve, reject) => {
+      this.#end =
+        plan.closedRejects === true ? () => reject(new Error('hostile closed rejected')) : resolve;
     });
   }
 

@@ -63,6 +63,7 @@ const planArbitrary: fc.Arbitrary<CreatePlan> = fc.record({
   onAbort: fc.constantFrom('honour', 'finish-then-teardown', 'ignore'),
   closeMs: fc.constantFrom(0, 5, 40),
   closeThrows: fc.constantFrom(false, false, false, true),
+  closedRejects: fc.constantFrom(false, false, false, true),
 });
 
 const hangupArbitrary: fc.Arbitrary<Hangup> = fc.oneof(

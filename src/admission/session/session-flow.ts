@@ -244,7 +244,7 @@ export class SessionFlow {
       const reason = creation.signal.reason;
       this.#emitFailed(creation.tenantId, started, reason);
       closeSession(session, endReasonFor(reason));
-      await session.closed;
+      await ended(session);
       this.#release(slot);
       return this.#ended(reason, slot.waitedMs);
     }
@@ -276,7 +276,7 @@ export class SessionFlow {
     const { store, gate } = this.#options;
     this.#bound.set(slot, session);
     slot.watchRevoke((reason) => closeSession(session, endReasonFor(reason)));
-    const released = session.closed.then(() => {
+    const released = ended(session).then(() => {
       slot.watchRevoke(undefined);
       this.#bound.delete(slot);
       this.#release(slot);
@@ -394,12 +394,22 @@ function noTimer(): void {}
  * `session.closed`, nor a drain revoking every slot.
  */
 function closeSession(session: VoiceSession, reason: SessionEndReason): void {
-  new Promise((resolve) => resolve(session.close(reason))).catch((error: unknown) => {
-    process.emitWarning(
-      error instanceof Error ? error : new Error(String(error)),
-      'VoiceAdmissionCloseWarning',
-    );
-  });
+  new Promise((resolve) => resolve(session.close(reason))).catch(warnOfClose);
+}
+
+/**
+ * Settles once `session` has ended. A `closed` that rejects, against its contract, ends the
+ * session too and is reported: the slot waiting on it is released, and nothing goes unhandled.
+ */
+function ended(session: VoiceSession): Promise<unknown> {
+  return session.closed.catch(warnOfClose);
+}
+
+function warnOfClose(error: unknown): void {
+  process.emitWarning(
+    error instanceof Error ? error : new Error(String(error)),
+    'VoiceAdmissionCloseWarning',
+  );
 }
 
 /** Whether a backend's create resolved with what a session must have for its slot's sake. */
