@@ -244,8 +244,7 @@ export class SessionFlow {
       const reason = creation.signal.reason;
       this.#emitFailed(creation.tenantId, started, reason);
       closeSession(session, endReasonFor(reason));
-      await ended(session);
-      this.#release(slot);
+      await whenEnded(session, () => this.#release(slot));
       return this.#ended(reason, slot.waitedMs);
     }
     const released = this.#bind(slot, session, claimKey);
@@ -276,7 +275,7 @@ export class SessionFlow {
     const { store, gate } = this.#options;
     this.#bound.set(slot, session);
     slot.watchRevoke((reason) => closeSession(session, endReasonFor(reason)));
-    const released = ended(session).then(() => {
+    const released = whenEnded(session, () => {
       slot.watchRevoke(undefined);
       this.#bound.delete(slot);
       this.#release(slot);
@@ -398,11 +397,15 @@ function closeSession(session: VoiceSession, reason: SessionEndReason): void {
 }
 
 /**
- * Settles once `session` has ended. A `closed` that rejects, against its contract, ends the
- * session too and is reported: the slot waiting on it is released, and nothing goes unhandled.
+ * Runs `then` once `session` has ended. A `closed` that rejects, against its contract, ends
+ * the session too and is reported: the slot waiting on it is released, and nothing goes
+ * unhandled.
  */
-function ended(session: VoiceSession): Promise<unknown> {
-  return session.closed.catch(warnOfClose);
+function whenEnded(session: VoiceSession, then: () => void): Promise<void> {
+  return session.closed.then(then, (error: unknown) => {
+    warnOfClose(error);
+    then();
+  });
 }
 
 function warnOfClose(error: unknown): void {
