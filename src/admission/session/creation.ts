@@ -113,10 +113,12 @@ export class Creation {
     });
   }
 
-  /** Nobody will receive the session: answers every caller with `error` and aborts the setup. */
+  /** Nobody will receive the session: aborts the setup and answers every caller with `error`. */
   cancel(error: unknown): void {
-    this.#rejectAll(error);
+    // Aborted first: a caller coming in while the others are answered (from a `refused`
+    // listener) cannot join a creation that will hand its session to nobody.
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
+    this.#rejectAll(error);
   }
 
   /** Hands the session to every caller. False when nobody waits (the signal has aborted). */
