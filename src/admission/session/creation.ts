@@ -90,14 +90,15 @@ export class Creation {
 
   /** A caller's wait for the session; rejects at once when `signal` aborts. */
   join(signal: AbortSignal | undefined): Promise<VoiceSession> {
-    if (this.#session !== undefined) return Promise.resolve(this.#session);
+    // Refused like any request with an aborted signal, even when the session is there.
     if (signal?.aborted) {
       const error = this.#onAbortedBy(signal);
       this.#answered(this.tenantId, error);
       // The first caller of a new creation gave up already: nobody will wait for it.
-      if (this.#callers.size === 0) this.#controller.abort(error);
+      if (this.#session === undefined && this.#callers.size === 0) this.#controller.abort(error);
       return Promise.reject(error);
     }
+    if (this.#session !== undefined) return Promise.resolve(this.#session);
     return new Promise<VoiceSession>((resolve, reject) => {
       const caller: Caller = {
         resolve,
