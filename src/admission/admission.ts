@@ -269,7 +269,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'latencyMs',
         `must be a finite number >= 0, got ${describeValue(latencyMs)}`,
       );
-    if (options.tenantId !== undefined) tenantIdField('options.tenantId', options.tenantId);
+    const tenantId = objectOrUndefined('options', options)?.tenantId;
+    if (tenantId !== undefined) tenantIdField('options.tenantId', tenantId);
     const limit = this.#limits.adaptive;
     if (limit?.slo === undefined) return false;
     limit.observeLatency(latencyMs);
