@@ -500,4 +500,13 @@ describe('Admission: stats and events', () => {
     expect(admission.active).toBe(0);
     warning.mockRestore();
   });
+
+  it('refuses a listener that is not a function when it is added', async () => {
+    const { admission } = await setup();
+    expect(() => admission.on('admitted', 'log' as never)).toThrow(
+      /^listener: must be a function, got "log"$/,
+    );
+    const slot = await admission.acquire();
+    slot.release();
+  });
 });
