@@ -5,7 +5,7 @@ import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { noop } from '../internal/abort.js';
 import { TypedEmitter } from '../internal/emitter.js';
 import { validateSessionConfig } from '../internal/session-config.js';
-import { describeValue, tenantIdField } from '../internal/validate.js';
+import { describeValue, objectOrUndefined, tenantIdField } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import { checkedSlotRequest, invalid, validateCallOptions } from './call-options.js';
 import { Drain } from './drain.js';
@@ -252,7 +252,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         `tryAcquire() needs a synchronous store; the ${this.#store.kind} store answers asynchronously, use acquire()`,
       );
     }
-    return this.#gate.tryAcquire(tenantIdField('request.tenantId', request.tenantId ?? 'default'));
+    const tenantId = objectOrUndefined('request', request)?.tenantId ?? 'default';
+    return this.#gate.tryAcquire(tenantIdField('request.tenantId', tenantId));
   }
 
   /**
@@ -268,7 +269,8 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         'latencyMs',
         `must be a finite number >= 0, got ${describeValue(latencyMs)}`,
       );
-    if (options.tenantId !== undefined) tenantIdField('options.tenantId', options.tenantId);
+    const tenantId = objectOrUndefined('options', options)?.tenantId;
+    if (tenantId !== undefined) tenantIdField('options.tenantId', tenantId);
     const limit = this.#limits.adaptive;
     if (limit?.slo === undefined) return false;
     limit.observeLatency(latencyMs);

@@ -41,6 +41,10 @@ export function checkedSlotRequest(
   options: AcquireOptions,
   work: Work,
 ): GateRequest | ConfigError {
+  if (typeof request !== 'object' || request === null)
+    return mustBe('request', 'an object', request);
+  if (typeof options !== 'object' || options === null)
+    return mustBe('options', 'an object', options);
   const tenantId = request.tenantId ?? DEFAULT_TENANT;
   const { priority } = request;
   const { signal, timeoutMs } = options;

@@ -31,6 +31,12 @@ export function drainOnSignals(
   options: DrainOnSignalsOptions = {},
 ): () => void {
   // Checked now: a bad value found only at SIGTERM would exit without draining.
+  if (typeof (admission as Partial<typeof admission> | undefined)?.drain !== 'function') {
+    throw new ConfigError(
+      'admission',
+      `must be an Admission (with drain()), got ${describeValue(admission)}`,
+    );
+  }
   const settings = objectOrUndefined('options', options) ?? {};
   knownKeys('options', settings, ['timeoutMs', 'closeTimeoutMs', 'signals', 'onDrained', 'exit']);
   const signals = signalsField(settings.signals) ?? ['SIGTERM', 'SIGINT'];

@@ -38,10 +38,6 @@ export class Drain {
     this.#parts = parts;
   }
 
-  get started(): boolean {
-    return this.#result !== undefined;
-  }
-
   /** Called by the gate after each release. */
   released(): void {
     this.#check?.();
@@ -54,9 +50,11 @@ export class Drain {
     const { gate, events } = this.#parts;
     const started = performance.now();
     const activeAtStart = gate.active;
+    // Shut, and this drain the one under way, before anyone hears of it: a `draining` listener
+    // is refused like any caller, and its drain() is this one.
     this.#parts.stopAdmitting();
-    events.emit('draining', { active: gate.active, queued: gate.queued });
-    const rejectedWaiters = gate.close();
+    gate.shut();
+    let rejectedWaiters = 0;
     this.#result = this.#finish(plan).then(({ closed, aborted, revoked, timedOut }) => {
       this.#parts.finished();
       const result: DrainResult = {
@@ -72,6 +70,8 @@ export class Drain {
       events.emit('drained', result);
       return result;
     });
+    events.emit('draining', { active: gate.active, queued: gate.queued });
+    rejectedWaiters = gate.close();
     return this.#result;
   }
 

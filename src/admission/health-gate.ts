@@ -1,5 +1,6 @@
 import type { VoiceBackend } from '../iface/backend.js';
 import type { HealthStatus } from '../iface/health.js';
+import { describeValue } from '../internal/validate.js';
 
 export interface HealthGateConfig {
   readonly intervalMs: number;
@@ -77,6 +78,10 @@ export class HealthGate {
         this.#backend.healthCheck({ signal: controller.signal }),
         abortedAsUnhealthy(controller.signal, this.#config.timeoutMs),
       ]);
+      // Any other answer fails the check: read as a status, it would throw in the background.
+      if (typeof (status as Partial<HealthStatus> | null)?.healthy !== 'boolean') {
+        throw new Error(`answered with ${describeValue(status)}, not a HealthStatus`);
+      }
     } catch (error) {
       status = {
         healthy: false,

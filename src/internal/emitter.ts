@@ -1,3 +1,6 @@
+import { ConfigError } from '../iface/errors.js';
+import { describeValue } from './validate.js';
+
 /** A function called with each event of one name. */
 export type Listener<T> = (event: T) => void;
 
@@ -11,6 +14,10 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
 
   /** Subscribes; returns the function that unsubscribes. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    // Refused now rather than warned of at every event.
+    if (typeof listener !== 'function') {
+      throw new ConfigError('listener', `must be a function, got ${describeValue(listener)}`);
+    }
     const list = this.#listeners[event] ?? [];
     // Copy on write: an emit that is under way keeps iterating the old array.
     this.#listeners[event] = [...list, listener];

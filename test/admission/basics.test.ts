@@ -89,6 +89,21 @@ describe('Admission: slots and refusals', () => {
     expect(store.unreleased()).toEqual([]);
   });
 
+  it('refuses what a backend hands back that is not a session, and releases the slot', async () => {
+    const { admission, backend, store } = await setup();
+    for (const resolved of [undefined, null, 'session', { id: 's1' }, { id: 's1', close() {} }]) {
+      vi.spyOn(backend, 'createSession').mockResolvedValueOnce(resolved as never);
+      await expect(admission.createSession({ userId: 'u' })).rejects.toMatchObject({
+        name: 'BackendError',
+        code: 'internal',
+        op: 'create_session',
+        message: expect.stringContaining('not a VoiceSession'),
+      });
+      expect(admission.active).toBe(0);
+    }
+    expect(store.unreleased()).toEqual([]);
+  });
+
   it('releases the slot when the caller aborts during setup, and the backend undoes its work', async () => {
     const { admission, backend, store } = await setup();
     const controller = new AbortController();
@@ -484,5 +499,14 @@ describe('Admission: stats and events', () => {
     expect(slot.release()).toBe(true);
     expect(admission.active).toBe(0);
     warning.mockRestore();
+  });
+
+  it('refuses a listener that is not a function when it is added', async () => {
+    const { admission } = await setup();
+    expect(() => admission.on('admitted', 'log' as never)).toThrow(
+      /^listener: must be a function, got "log"$/,
+    );
+    const slot = await admission.acquire();
+    slot.release();
   });
 });

@@ -61,4 +61,13 @@ describe('drainOnSignals', () => {
     expect(() => drainOnSignals(admission, options as never)).toThrow(message);
     expect(process.listenerCount('SIGTERM')).toBe(before);
   });
+
+  it.each([
+    [undefined, 'admission: must be an Admission (with drain()), got undefined'],
+    [{}, 'admission: must be an Admission (with drain()), got an object'],
+  ])('refuses the admission %j when called, not at the signal', (admission, message) => {
+    const before = process.listenerCount('SIGTERM');
+    expect(() => drainOnSignals(admission as never)).toThrow(message);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
 });

@@ -91,6 +91,29 @@ describe('drain', () => {
     await expect(a).resolves.toMatchObject({ timedOut: false, activeAtStart: 0 });
   });
 
+  it('is shut before its draining event: a listener is refused like any caller and gets this drain', async () => {
+    const { admission } = await setup();
+    const inListener: unknown[] = [];
+    let again: Promise<unknown> | undefined;
+    admission.on('draining', () => {
+      inListener.push(admission.tryAcquire());
+      inListener.push(track(admission.acquire()));
+      again = admission.drain({ timeoutMs: 60_000 });
+    });
+    let drainedEvents = 0;
+    admission.on('drained', () => drainedEvents++);
+    const drained = admission.drain({ timeoutMs: 0 });
+    expect(again).toBe(drained);
+    expect(inListener[0]).toMatchObject({ code: 'draining' });
+    await drained;
+    await flush();
+    expect((inListener[1] as ReturnType<typeof track>).result.error).toMatchObject({
+      code: 'draining',
+    });
+    expect(drainedEvents).toBe(1);
+    expect(admission.active).toBe(0);
+  });
+
   it('keeps the process alive while it runs, and leaves nothing behind once done', async () => {
     const { admission } = await setup();
     const slot = await admission.acquire();

@@ -80,6 +80,24 @@ describe('health gate', () => {
     await expect(admission.acquire()).rejects.toMatchObject({ code: 'unhealthy' });
   });
 
+  it('a check answering with something other than a HealthStatus counts as failed', async () => {
+    const { backend, admission } = await setup();
+    for (const answer of [undefined, null, 'ok', { status: 'healthy' }]) {
+      vi.spyOn(backend, 'healthCheck').mockResolvedValueOnce(answer as never);
+      await tick(1_000);
+      expect(admission.stats().health).toMatchObject({
+        healthy: false,
+        status: 'unhealthy',
+        reason: expect.stringMatching(
+          /^health check failed: answered with .+, not a HealthStatus$/,
+        ),
+      });
+      await expect(admission.acquire()).rejects.toMatchObject({ code: 'unhealthy' });
+      await tick(1_000);
+      expect(admission.stats().admitting).toBe(true);
+    }
+  });
+
   it('keeps queued requests waiting through an outage and serves them on recovery', async () => {
     const { backend, admission } = await setup();
     admission.setLimits({ maxConcurrentSessions: 1 });

@@ -250,6 +250,35 @@ describe('a retry of a failed keyed creation', () => {
   });
 });
 
+describe('a retry of a cancelled keyed creation', () => {
+  it('made from the refused listener itself is answered, though the create ignores the cancel', async () => {
+    useFakeClock();
+    const backend = new HostileBackend();
+    backend.plan = () => ({ settleMs: 50, outcome: 'succeed', onAbort: 'ignore', closeMs: 5 });
+    const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
+    const config = { userId: 'u', idempotencyKey: 'job' };
+    let retry: Tracked<VoiceSession> | undefined;
+    admission.on('refused', () => {
+      retry ??= track(admission.createSession(config));
+    });
+    const first = track(admission.createSession(config));
+    await settle();
+    vi.advanceTimersByTime(10);
+    // The drain deadline cancels the creation: its caller is refused with draining.
+    const drained = track(admission.drain({ timeoutMs: 0, closeTimeoutMs: 1_000 }));
+    vi.advanceTimersByTime(0);
+    await settle();
+    expect(first.result.error).toMatchObject({ code: 'draining' });
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(10);
+      await settle();
+    }
+    expect(drained.result.status).toBe('fulfilled');
+    expect(retry?.result.error).toMatchObject({ code: 'draining' });
+    expect({ active: admission.active, open: backend.open }).toEqual({ active: 0, open: 0 });
+  });
+});
+
 describe('every refused caller is counted once', () => {
   it('three callers sharing a key, refused for capacity: three refusals', async () => {
     const backend = new HostileBackend();

@@ -56,6 +56,26 @@ describe('idempotent creation', () => {
     expect(admission.active).toBe(2);
   });
 
+  it('refuses a request whose signal has aborted already, even when its key has a live session', async () => {
+    const { backend, admission } = await setup();
+    backend.autoComplete = 'succeed';
+    const config = { userId: 'caller', idempotencyKey: 'job-4' };
+    const held = await admission.createSession(config);
+    const refused: string[] = [];
+    admission.on('refused', (e) => refused.push(e.code));
+    const gone = new AbortController();
+    gone.abort('caller hung up');
+    await expect(admission.createSession(config, { signal: gone.signal })).rejects.toMatchObject({
+      code: 'aborted',
+      cause: 'caller hung up',
+    });
+    expect(refused).toEqual(['aborted']);
+    // The session goes on, and its key still returns it.
+    expect(held.state).toBe('active');
+    await expect(admission.createSession(config)).resolves.toBe(held);
+    expect(admission.active).toBe(1);
+  });
+
   it('refuses a key reused by another user with duplicate and the holding session id', async () => {
     const { backend, admission } = await setup();
     backend.autoComplete = 'succeed';

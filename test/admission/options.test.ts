@@ -123,6 +123,28 @@ describe('Admission options are validated at construction', () => {
     expect(admission.active).toBe(0);
   });
 
+  it('names a request or options that is not an object, rejecting where the call is async', async () => {
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const work = () => 'done';
+    const calls: [string, () => Promise<unknown>][] = [
+      ['request', () => admission.acquire(null as never)],
+      ['request', () => admission.acquire('acme' as never)],
+      ['options', () => admission.acquire({}, null as never)],
+      ['request', () => admission.run(null as never, work)],
+      ['options', () => admission.run({}, work, null as never)],
+    ];
+    for (const [field, call] of calls) {
+      await expect(call()).rejects.toMatchObject({
+        name: 'ConfigError',
+        message: expect.stringMatching(new RegExp(`^${field}: must be an object, got `)),
+      });
+    }
+    expect(() => admission.tryAcquire(null as never)).toThrow(
+      /^request: must be an object, got null$/,
+    );
+    expect(admission.active).toBe(0);
+  });
+
   it('createSessionWithLimit validates its limit argument', async () => {
     await expect(createSessionWithLimit(backend, { userId: 'u' }, 0)).rejects.toThrow(
       /options.maxConcurrentSessions: must be >= 1, got 0/,

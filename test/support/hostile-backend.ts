@@ -33,6 +33,10 @@ export interface CreatePlan {
   readonly onAbort: AbortBehaviour;
   /** How long tearing a session (or an aborted create) down takes. */
   readonly closeMs: number;
+  /** The session's `close()` starts its teardown, then throws instead of returning a promise. */
+  readonly closeThrows?: boolean;
+  /** The session's `closed` rejects when it ends, against its contract, instead of resolving. */
+  readonly closedRejects?: boolean;
 }
 
 export const POLITE: CreatePlan = {
@@ -146,7 +150,7 @@ export class HostileBackend implements VoiceBackend {
         } else if (signal?.aborted && plan.onAbort === 'finish-then-teardown') {
           tearDownThenReject();
         } else {
-          const session = new HostileSession(id, tenantId, config.userId, plan.closeMs, () => {
+          const session = new HostileSession(id, tenantId, config.userId, plan, () => {
             this.#sessions.delete(id);
             release();
           });
@@ -200,20 +204,21 @@ class HostileSession implements VoiceSession {
   readonly metadata = undefined;
   readonly closed: Promise<SessionEnd>;
   state: SessionState = 'active';
-  readonly #closeMs: number;
+  readonly #plan: CreatePlan;
   readonly #gone: () => void;
   #end!: (end: SessionEnd) => void;
   #closing: Promise<SessionEnd> | undefined;
 
-  constructor(id: string, tenantId: string, userId: string, closeMs: number, gone: () => void) {
+  constructor(id: string, tenantId: string, userId: string, plan: CreatePlan, gone: () => void) {
     this.id = id;
     this.tenantId = tenantId;
     this.userId = userId;
     this.connection = { url: 'test://hostile', roomName: id, token: `token-${id}` };
-    this.#closeMs = closeMs;
+    this.#plan = plan;
     this.#gone = gone;
-    this.closed = new Promise((resolve) => {
-      this.#end = resolve;
+    this.closed = new Promise((resolve, reject) => {
+      this.#end =
+        plan.closedRejects === true ? () => reject(new Error('hostile closed rejected')) : resolve;
     });
   }
 
@@ -221,9 +226,10 @@ class HostileSession implements VoiceSession {
     if (this.#closing !== undefined) return this.#closing;
     if (this.state === 'closed') return this.closed;
     this.state = 'closing';
-    this.#closing = new Promise<void>((resolve) => setTimeout(resolve, this.#closeMs)).then(() =>
-      this.#finish(reason),
+    this.#closing = new Promise<void>((resolve) => setTimeout(resolve, this.#plan.closeMs)).then(
+      () => this.#finish(reason),
     );
+    if (this.#plan.closeThrows === true) throw new Error('hostile close threw');
     return this.#closing;
   }
 

@@ -62,6 +62,8 @@ const planArbitrary: fc.Arbitrary<CreatePlan> = fc.record({
   outcome: fc.constantFrom('succeed', 'succeed', 'succeed', 'fail'),
   onAbort: fc.constantFrom('honour', 'finish-then-teardown', 'ignore'),
   closeMs: fc.constantFrom(0, 5, 40),
+  closeThrows: fc.constantFrom(false, false, false, true),
+  closedRejects: fc.constantFrom(false, false, false, true),
 });
 
 const hangupArbitrary: fc.Arbitrary<Hangup> = fc.oneof(
@@ -241,7 +243,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
         vi.advanceTimersByTime(op.ms);
         break;
       case 'close':
-        void pick(backend.listSessions(), op.pick)?.close();
+        closeQuietly(pick(backend.listSessions(), op.pick));
         break;
       case 'remoteEnd': {
         const session = pick(backend.listSessions(), op.pick);
@@ -319,4 +321,13 @@ class SpanCounter implements AdmissionTracer {
 /** Lets promise chains run out (store answers, closes, microtask hang-ups). */
 async function settleTurns(): Promise<void> {
   for (let i = 0; i < 4; i++) await flush();
+}
+
+/** Closes `session` as its owner would, whether its close rejects or throws. */
+function closeQuietly(session: VoiceSession | undefined): void {
+  try {
+    session?.close().catch(() => undefined);
+  } catch {
+    // A hostile close that throws still tears the session down.
+  }
 }

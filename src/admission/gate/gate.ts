@@ -229,9 +229,14 @@ export class Gate {
     if (this.#queue.size > 0) this.#pump(now);
   }
 
+  /** Stops admitting for good: new requests are refused with `draining`, waiters keep waiting. */
+  shut(): void {
+    this.#open = false;
+  }
+
   /** Stops admitting for good: every waiter is refused with `draining`. Returns how many. */
   close(): number {
-    this.#open = false;
+    this.shut();
     const waiters = this.#queue.removeAll();
     for (const waiter of this.#acquiring) if (waiter.state === 'acquiring') waiters.push(waiter);
     for (const waiter of waiters) this.#leaveQueue(waiter, 'draining');

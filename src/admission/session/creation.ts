@@ -90,14 +90,15 @@ export class Creation {
 
   /** A caller's wait for the session; rejects at once when `signal` aborts. */
   join(signal: AbortSignal | undefined): Promise<VoiceSession> {
-    if (this.#session !== undefined) return Promise.resolve(this.#session);
+    // Refused like any request with an aborted signal, even when the session is there.
     if (signal?.aborted) {
       const error = this.#onAbortedBy(signal);
       this.#answered(this.tenantId, error);
       // The first caller of a new creation gave up already: nobody will wait for it.
-      if (this.#callers.size === 0) this.#controller.abort(error);
+      if (this.#session === undefined && this.#callers.size === 0) this.#controller.abort(error);
       return Promise.reject(error);
     }
+    if (this.#session !== undefined) return Promise.resolve(this.#session);
     return new Promise<VoiceSession>((resolve, reject) => {
       const caller: Caller = {
         resolve,
@@ -113,10 +114,12 @@ export class Creation {
     });
   }
 
-  /** Nobody will receive the session: answers every caller with `error` and aborts the setup. */
+  /** Nobody will receive the session: aborts the setup and answers every caller with `error`. */
   cancel(error: unknown): void {
-    this.#rejectAll(error);
+    // Aborted first: a caller coming in while the others are answered (from a `refused`
+    // listener) cannot join a creation that will hand its session to nobody.
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
+    this.#rejectAll(error);
   }
 
   /** Hands the session to every caller. False when nobody waits (the signal has aborted). */

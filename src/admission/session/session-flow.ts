@@ -3,6 +3,7 @@ import { AdmissionError, BackendError } from '../../iface/errors.js';
 import type { SessionConfig, SessionEndReason, VoiceSession } from '../../iface/session.js';
 import { onAbort } from '../../internal/abort.js';
 import { tenantOf } from '../../internal/session-config.js';
+import { describeValue } from '../../internal/validate.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
 import type { EventSink } from '../events.js';
 import type { Gate } from '../gate/gate.js';
@@ -218,6 +219,8 @@ export class SessionFlow {
         span === undefined ? create : () => span.runCreate(create),
         creation.signal,
       );
+      // Handed on and bound by its `closed`: anything else would hold its slot for good.
+      if (!isSession(session)) throw notASession(session, backend.provider);
     } catch (caught) {
       stopTimer();
       slot.watchRevoke(undefined);
@@ -241,8 +244,7 @@ export class SessionFlow {
       const reason = creation.signal.reason;
       this.#emitFailed(creation.tenantId, started, reason);
       closeSession(session, endReasonFor(reason));
-      await session.closed;
-      this.#release(slot);
+      await whenEnded(session, () => this.#release(slot));
       return this.#ended(reason, slot.waitedMs);
     }
     const released = this.#bind(slot, session, claimKey);
@@ -273,7 +275,7 @@ export class SessionFlow {
     const { store, gate } = this.#options;
     this.#bound.set(slot, session);
     slot.watchRevoke((reason) => closeSession(session, endReasonFor(reason)));
-    const released = session.closed.then(() => {
+    const released = whenEnded(session, () => {
       slot.watchRevoke(undefined);
       this.#bound.delete(slot);
       this.#release(slot);
@@ -385,14 +387,53 @@ const DONE: Promise<void> = Promise.resolve();
 
 function noTimer(): void {}
 
-/** Closes a session nobody will use; a failing close is reported, never dropped. */
+/**
+ * Closes a session nobody will use; a failing close is reported, never dropped. A close that
+ * throws instead of rejecting is reported alike: it must not unwind the release that waits on
+ * `session.closed`, nor a drain revoking every slot.
+ */
 function closeSession(session: VoiceSession, reason: SessionEndReason): void {
-  session.close(reason).catch((error: unknown) => {
-    process.emitWarning(
-      error instanceof Error ? error : new Error(String(error)),
-      'VoiceAdmissionCloseWarning',
-    );
+  new Promise((resolve) => resolve(session.close(reason))).catch(warnOfClose);
+}
+
+/**
+ * Runs `then` once `session` has ended. A `closed` that rejects, against its contract, ends
+ * the session too and is reported: the slot waiting on it is released, and nothing goes
+ * unhandled.
+ */
+function whenEnded(session: VoiceSession, then: () => void): Promise<void> {
+  return session.closed.then(then, (error: unknown) => {
+    warnOfClose(error);
+    then();
   });
+}
+
+function warnOfClose(error: unknown): void {
+  process.emitWarning(
+    error instanceof Error ? error : new Error(String(error)),
+    'VoiceAdmissionCloseWarning',
+  );
+}
+
+/** Whether a backend's create resolved with what a session must have for its slot's sake. */
+function isSession(value: unknown): value is VoiceSession {
+  const session = value as Partial<VoiceSession> | null;
+  return (
+    typeof session === 'object' &&
+    session !== null &&
+    typeof session.id === 'string' &&
+    typeof session.close === 'function' &&
+    typeof session.closed?.then === 'function'
+  );
+}
+
+function notASession(value: unknown, provider: string): BackendError {
+  return new BackendError(
+    'internal',
+    'create_session',
+    `createSession resolved with ${describeValue(value)}, not a VoiceSession (id, close(), closed)`,
+    { provider },
+  );
 }
 
 /** Why an undelivered or revoked session is closed. */

@@ -210,6 +210,9 @@ describe('Admission with a latency objective', () => {
     expect(() => plain.observeLatency(Number.NaN)).toThrow(/latencyMs.*NaN/);
     expect(() => plain.observeLatency(-1)).toThrow(/latencyMs/);
     expect(() => plain.observeLatency(1, { tenantId: '' })).toThrow(/tenantId/);
+    expect(() => plain.observeLatency(1, null as never)).toThrow(
+      /^options: must be an object, got null$/,
+    );
     expect(
       () =>
         new Admission(backend, {
