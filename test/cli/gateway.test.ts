@@ -52,6 +52,19 @@ describe('the gateway over HTTP', () => {
   it.each([
     ['bad JSON', '{"userId": ', 400, /JSON/],
     ['an array', '[1]', 400, /body must be object/],
+    [
+      'a __proto__ key',
+      '{"userId":"u","__proto__":{"admin":true}}',
+      400,
+      /may not have a "__proto__" key/,
+    ],
+    [
+      'constructor.prototype',
+      '{"userId":"u","constructor":{"prototype":{}}}',
+      400,
+      /nor a "constructor" key holding "prototype"/,
+    ],
+
     ['an unknown field', { userId: 'u', color: 'red' }, 400, /must NOT have additional properties/],
     ['no userId', { tenantId: 't' }, 400, /must have required property 'userId'/],
     ['a bad priority', { userId: 'u', priority: 1.5 }, 400, /body.priority must be integer/],

@@ -153,7 +153,12 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       // keys) equal: "José" and "Josè" sent in Latin-1 would be one user.
       else if (!isUtf8(bytes)) {
         done(new HttpRefusal(400, 'bad_request', 'the body is not valid UTF-8'), undefined);
-      } else json(request, bytes.toString('utf8'), done);
+      } else {
+        const text = bytes.toString('utf8');
+        json(request, text, (error, parsed) =>
+          done(error && clearerJsonError(text, error), parsed),
+        );
+      }
     });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
@@ -302,4 +307,21 @@ function logAccess(request: FastifyRequest, reply: FastifyReply): void {
     if (QUIET_ROUTES.has(path)) request.log.debug(line, 'request');
     else request.log.info(line, 'request');
   });
+}
+
+/**
+ * The parser refuses valid JSON that sets an object's prototype (`__proto__`, or `constructor`
+ * holding `prototype`) with the message it gives broken JSON: say which it was.
+ */
+function clearerJsonError(text: string, error: Error): Error {
+  try {
+    JSON.parse(text);
+  } catch {
+    return error;
+  }
+  return new HttpRefusal(
+    400,
+    'bad_request',
+    'the body may not have a "__proto__" key, nor a "constructor" key holding "prototype"',
+  );
 }
