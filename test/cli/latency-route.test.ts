@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adaptive } from '../../src/admission/adaptive/adaptive-limit.js';
-import {
-  ACME_TOKEN,
-  OPERATOR_TOKEN,
-  startGateway,
-  TOKENS,
-} from './gateway-harness.js';
+import { ACME_TOKEN, OPERATOR_TOKEN, startGateway, TOKENS } from './gateway-harness.js';
 
 const sloLimit = () =>
   adaptive({ min: 1, max: 20, initial: 4, slo: { targetMs: 1_000, windowMs: 60_000 } });
