@@ -265,6 +265,45 @@ describe('admission metrics', () => {
     expect(after.every((p) => p.value === 0)).toBe(true);
   });
 
+  it('adds up admissions sharing a meter provider, and counters never go down when one is replaced', async () => {
+    const { meterProvider, read } = testMeter();
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const create = () =>
+      new Admission(backend, {
+        maxConcurrentSessions: 1,
+        queue: { maxSize: 0 },
+        health: false,
+        telemetry: { meterProvider },
+      });
+    const active = { 'voice.provider': 'controlled', 'voice.tenant': 't' };
+    const refused = { 'voice.admission.reason': 'capacity', 'voice.tenant': 't' };
+    const first = create();
+    const second = create();
+    const held = [await first.acquire({ tenantId: 't' }), await second.acquire({ tenantId: 't' })];
+    for (let i = 0; i < 3; i++) await first.acquire({ tenantId: 't' }).catch(() => undefined);
+    await second.acquire({ tenantId: 't' }).catch(() => undefined);
+    expect(valueAt(await read('voice.backend.active_sessions'), active)).toBe(2);
+    expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(4);
+
+    held[0]!.release();
+    await first.drain({ timeoutMs: 0 });
+    const third = create();
+    held.push(await third.acquire({ tenantId: 't' }));
+    await third.acquire({ tenantId: 't' }).catch(() => undefined);
+    expect(valueAt(await read('voice.backend.active_sessions'), active)).toBe(2);
+    expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(5);
+
+    held[1]!.release();
+    held[2]!.release();
+    await second.drain({ timeoutMs: 0 });
+    await third.drain({ timeoutMs: 0 });
+    expect(await read('voice.backend.active_sessions')).toEqual([
+      expect.objectContaining({ attributes: active, value: 0 }),
+    ]);
+    expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(5);
+  });
+
   it('telemetry: false attaches nothing', async () => {
     const { meterProvider, read } = testMeter();
     const { metrics } = await import('@opentelemetry/api');
