@@ -5,6 +5,7 @@ import type {
   AdmissionSpanResult,
   AdmissionTracer,
 } from '../admission/tracer.js';
+import { redact } from '../backend/redact.js';
 import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { TenantLabels } from './tenant-labels.js';
@@ -79,14 +80,17 @@ class OtelAdmissionSpan implements AdmissionSpan {
   }
 }
 
-/** Records an error with its code. Our errors' messages never carry secrets. */
+/**
+ * Records an error with its code. A backend's message may quote a URL with its password or a
+ * token, and spans leave for another system, so the message is redacted first.
+ */
 function recordError(span: Span, error: unknown): void {
   const code = errorCode(error);
   span.setAttribute(ATTRIBUTE.errorType, code);
   span.recordException(
     error instanceof Error
-      ? { name: error.name, message: error.message }
-      : { name: 'Error', message: String(error) },
+      ? { name: error.name, message: redact(error.message) }
+      : { name: 'Error', message: redact(String(error)) },
   );
   span.setStatus({ code: SpanStatusCode.ERROR, message: code });
 }

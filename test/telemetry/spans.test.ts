@@ -5,6 +5,7 @@ import { Admission } from '../../src/index.js';
 import { ADMISSION_SPAN, CREATE_SPAN } from '../../src/telemetry/spans.js';
 import { setupTracing, type Tracing } from '../../src/telemetry/tracing.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
+import { flush } from '../support/flush.js';
 
 describe('admission spans', () => {
   const exporter = new InMemorySpanExporter();
@@ -71,6 +72,29 @@ describe('admission spans', () => {
       'error.type': 'capacity',
     });
     expect(refused?.events[0]?.name).toBe('exception');
+  });
+
+  it('keeps the passwords and tokens a backend quotes in its error out of span events', async () => {
+    exporter.reset();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const failed = admission.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    await flush();
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    [...backend.pending.values()][0]!.fail(
+      `POST https://svc:hunter2@media.example/rooms?access_token=${jwt} refused`,
+    );
+    await failed;
+    const messages = exporter
+      .getFinishedSpans()
+      .flatMap((s) => s.events.map((e) => e.attributes?.['exception.message']));
+    expect(messages).toHaveLength(2);
+    for (const message of messages) {
+      expect(message).toBe(
+        'POST https://[redacted]@media.example/rooms?access_token=[redacted] refused',
+      );
+    }
   });
 
   it('puts the user id on spans only when recordUserId is set', async () => {
