@@ -337,5 +337,17 @@ describe('admission metrics', () => {
           telemetry: { meterProvider: {} as never },
         }),
     ).toThrow(/options.telemetry.meterProvider: must be a MeterProvider/);
+    for (const [field, kind] of [
+      ['meterProvider', 'MeterProvider'],
+      ['tracerProvider', 'TracerProvider'],
+    ] as const) {
+      expect(
+        () =>
+          new Admission(new ControlledBackend(), {
+            maxConcurrentSessions: 1,
+            telemetry: { [field]: null as never },
+          }),
+      ).toThrow(`options.telemetry.${field}: must be a ${kind}, got null`);
+    }
   });
 });
