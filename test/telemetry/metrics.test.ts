@@ -10,7 +10,7 @@ import { Admission } from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush } from '../support/flush.js';
-import { testMeter, valueAt } from '../support/metric-reader.js';
+import { type Point, testMeter, valueAt } from '../support/metric-reader.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -302,6 +302,30 @@ describe('admission metrics', () => {
       expect.objectContaining({ attributes: active, value: 0 }),
     ]);
     expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(5);
+  });
+
+  it('reports a tenant called other with the folded ones: it takes no place and has no limit of its own', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 10,
+      tenants: { defaultMax: 5 },
+      health: false,
+      telemetry: { meterProvider, maxTenants: 2 },
+    });
+    const slots = [];
+    for (const tenantId of ['other', 'x', 'y', 'z'])
+      slots.push(await admission.acquire({ tenantId }));
+    const tenants = (points: readonly Point[]) =>
+      points.map((p) => p.attributes['voice.tenant']).sort();
+    expect(tenants(await read('voice.backend.active_sessions'))).toEqual(['other', 'x', 'y']);
+    expect(
+      valueAt(await read('voice.backend.active_sessions'), {
+        'voice.provider': 'controlled',
+        'voice.tenant': 'other',
+      }),
+    ).toBe(2);
+    expect(tenants(await read('voice.backend.capacity.limit'))).toEqual(['x', 'y', undefined]);
+    for (const slot of slots) slot.release();
   });
 
   it('telemetry: false attaches nothing', async () => {
