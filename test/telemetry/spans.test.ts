@@ -1,4 +1,10 @@
-import { SpanStatusCode } from '@opentelemetry/api';
+import {
+  DiagConsoleLogger,
+  diag,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admission } from '../../src/index.js';
@@ -95,6 +101,42 @@ describe('admission spans', () => {
         'POST https://[redacted]@media.example/rooms?access_token=[redacted] refused',
       );
     }
+  });
+
+  it('admits as usual when the tracer throws, and reports the failure to diag', async () => {
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const failing = (where: 'start' | 'end'): TracerProvider => ({
+      getTracer: () =>
+        ({
+          startSpan: () => {
+            if (where === 'start') throw new Error('tracer down');
+            return {
+              end: () => {
+                throw new Error('exporter down');
+              },
+              setAttributes: () => undefined,
+            };
+          },
+        }) as unknown as Tracer,
+    });
+    const reported: unknown[] = [];
+    diag.setLogger({ ...new DiagConsoleLogger(), error: (...args) => reported.push(args) });
+    try {
+      for (const where of ['start', 'end'] as const) {
+        const admission = new Admission(backend, {
+          maxConcurrentSessions: 1,
+          health: false,
+          telemetry: { tracerProvider: failing(where) },
+        });
+        const session = await admission.createSession({ userId: 'u' });
+        await session.close();
+        await admission.drain();
+      }
+    } finally {
+      diag.disable();
+    }
+    expect(JSON.stringify(reported)).toContain('the tracer failed');
   });
 
   it('puts the user id on spans only when recordUserId is set', async () => {
