@@ -13,6 +13,12 @@ const SETUP_SCOPE: Attributes = { [ATTRIBUTE.scope]: 'setup' };
 /** Counts by one key, then another (tenant value, then provider or reason). */
 type Counts = Map<string, Map<string, number>>;
 
+/** A `capacity.*` series: its instrument and attributes. */
+interface CapacitySeries {
+  readonly instrument: Observable;
+  readonly attributes: Attributes;
+}
+
 function add(counts: Counts, outer: string, inner: string, n: number): void {
   let byInner = counts.get(outer);
   if (byInner === undefined) {
@@ -39,6 +45,12 @@ export class AdmissionMetrics {
   // Tenant values reported once keep being reported (as 0 when idle), so series end at zero.
   readonly #activeSeen: Counts = new Map();
   readonly #queuedSeen = new Set<string>();
+  /**
+   * `capacity.*` series reported once, by instrument, scope and tenant: they read 0 once no
+   * live admission reports them, since a done admission admits nothing and holds nothing, and
+   * the SDK would otherwise repeat their last values for good. Bounded like the tenant values.
+   */
+  readonly #capacitySeen = new Map<string, CapacitySeries>();
 
   constructor(meter: Meter, instruments: Instruments, labels: TenantLabels) {
     this.#instruments = instruments;
@@ -57,8 +69,8 @@ export class AdmissionMetrics {
   /**
    * Reports an admission: counts and gauges are read from its stats at each collection, the
    * two histograms and the refusal counts are kept per event. Returns the function to call once
-   * the admission is done (drained and idle): from then on its counts read zero, its gauges are
-   * no longer observed, and the meter no longer holds on to it.
+   * the admission is done (drained and idle): from then on its counts and `capacity.*` series
+   * read zero, its health is no longer observed, and the meter no longer holds on to it.
    */
   observe(admission: ObservedAdmission): () => void {
     const instruments = this.#instruments;
@@ -93,6 +105,7 @@ export class AdmissionMetrics {
     const instruments = this.#instruments;
     const active: Counts = new Map();
     const queued = new Map<string, number>();
+    const capacity = new Map<string, number>();
     for (const admission of this.#live) {
       const stats = admission.stats();
       const provider = admission.backend.provider;
@@ -102,8 +115,10 @@ export class AdmissionMetrics {
         queued.set(label, (queued.get(label) ?? 0) + tenant.queued);
       }
       // Gauges are not sums: with several admissions live, the last one's value shows.
-      this.#observeGauges(result, stats, provider);
+      this.#observeGauges(result, stats, provider, capacity);
     }
+    for (const [key, series] of this.#capacitySeen)
+      result.observe(series.instrument, capacity.get(key) ?? 0, series.attributes);
     for (const [tenant, byProvider] of active) {
       for (const provider of byProvider.keys()) add(this.#activeSeen, tenant, provider, 0);
     }
@@ -128,17 +143,30 @@ export class AdmissionMetrics {
     }
   }
 
-  #observeGauges(result: BatchObservableResult, stats: AdmissionStats, provider: string): void {
+  #observeGauges(
+    result: BatchObservableResult,
+    stats: AdmissionStats,
+    provider: string,
+    capacity: Map<string, number>,
+  ): void {
     const instruments = this.#instruments;
     if (stats.health !== undefined) {
       result.observe(instruments.health, HEALTH_VALUE[stats.health.status], {
         [ATTRIBUTE.provider]: provider,
       });
     }
-    result.observe(instruments.capacityLimit, stats.limit, GLOBAL_SCOPE);
-    result.observe(instruments.utilization, stats.utilization, GLOBAL_SCOPE);
+    const report = (name: 'limit' | 'utilization', value: number, attributes: Attributes) => {
+      const key = `${name}\n${attributes[ATTRIBUTE.scope]}\n${attributes[ATTRIBUTE.tenant] ?? ''}`;
+      if (!this.#capacitySeen.has(key)) {
+        const instrument = name === 'limit' ? instruments.capacityLimit : instruments.utilization;
+        this.#capacitySeen.set(key, { instrument, attributes });
+      }
+      capacity.set(key, value);
+    };
+    report('limit', stats.limit, GLOBAL_SCOPE);
+    report('utilization', stats.utilization, GLOBAL_SCOPE);
     if (stats.setupConcurrency !== Number.POSITIVE_INFINITY) {
-      result.observe(instruments.capacityLimit, stats.setupConcurrency, SETUP_SCOPE);
+      report('limit', stats.setupConcurrency, SETUP_SCOPE);
     }
     for (const tenant of stats.tenants) {
       // Folded tenants share `other`, which has no single limit to report.
@@ -147,12 +175,8 @@ export class AdmissionMetrics {
         [ATTRIBUTE.scope]: 'tenant',
         [ATTRIBUTE.tenant]: tenant.tenantId,
       };
-      result.observe(instruments.capacityLimit, tenant.limit, attributes);
-      result.observe(
-        instruments.utilization,
-        tenant.limit === 0 ? 1 : tenant.active / tenant.limit,
-        attributes,
-      );
+      report('limit', tenant.limit, attributes);
+      report('utilization', tenant.limit === 0 ? 1 : tenant.active / tenant.limit, attributes);
     }
   }
 }

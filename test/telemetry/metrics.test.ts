@@ -232,6 +232,25 @@ describe('admission metrics', () => {
     slot.release();
   });
 
+  it('reports capacity and utilization as 0 once the admission is drained, not their last values', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 4,
+      tenants: { max: { acme: 2 } },
+      setup: { concurrency: 3 },
+      health: false,
+      telemetry: { meterProvider },
+    });
+    const slot = await admission.acquire({ tenantId: 'acme' });
+    const values = async (name: string) => (await read(name)).map((p) => p.value).sort();
+    expect(await values('voice.backend.capacity.limit')).toEqual([2, 3, 4]);
+    expect(await values('voice.backend.capacity.utilization')).toEqual([0.25, 0.5]);
+    slot.release();
+    await admission.drain();
+    expect(await values('voice.backend.capacity.limit')).toEqual([0, 0, 0]);
+    expect(await values('voice.backend.capacity.utilization')).toEqual([0, 0]);
+  });
+
   it('bounds tenant cardinality: 10,000 distinct tenant ids make at most maxTenants + 1 series', async () => {
     const { meterProvider, read } = testMeter();
     const admission = new Admission(new ControlledBackend(), {
