@@ -9,7 +9,8 @@ export interface TelemetryOptions {
   /**
    * Tenants that get their own metric attribute value; the rest are folded into `other`, so a
    * flood of tenant ids cannot blow up metric cardinality. The first ones seen keep their
-   * value for the life of the process. Default 50.
+   * value for the life of the process. Default 50. Admissions sharing a meter provider share
+   * their tenant values: the first one's `maxTenants` and `tenants` apply to all of them.
    */
   readonly maxTenants?: number;
   /**

@@ -1,8 +1,8 @@
-import { type Meter, type MeterProvider, metrics, trace } from '@opentelemetry/api';
+import { type MeterProvider, metrics, trace } from '@opentelemetry/api';
 import type { Attached, Instrumentation, ObservedAdmission } from '../admission/instrumentation.js';
 import { VERSION } from '../version.js';
-import { createInstruments, type Instruments } from './instruments.js';
-import { observeAdmission } from './metrics.js';
+import { createInstruments } from './instruments.js';
+import { AdmissionMetrics } from './metrics.js';
 import { resolveTelemetryOptions, type TelemetryOptions } from './options.js';
 import { OtelAdmissionTracer } from './spans.js';
 import { TenantLabels } from './tenant-labels.js';
@@ -10,8 +10,7 @@ import { TenantLabels } from './tenant-labels.js';
 const SCOPE = 'voice-admission';
 
 interface MeterState {
-  readonly meter: Meter;
-  readonly instruments: Instruments;
+  readonly metrics: AdmissionMetrics;
   /** Shared by every admission on this meter provider, so the cardinality bound is global. */
   readonly labels: TenantLabels;
 }
@@ -37,16 +36,13 @@ function attach(
   let state = meters.get(meterProvider);
   if (state === undefined) {
     const meter = meterProvider.getMeter(SCOPE, VERSION);
-    state = {
-      meter,
-      instruments: createInstruments(meter),
-      labels: new TenantLabels(options.maxTenants, options.tenants),
-    };
+    const labels = new TenantLabels(options.maxTenants, options.tenants);
+    state = { metrics: new AdmissionMetrics(meter, createInstruments(meter), labels), labels };
     meters.set(meterProvider, state);
   }
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
   return {
     tracer: new OtelAdmissionTracer(tracer, state.labels, options.recordUserId),
-    detach: observeAdmission(admission, state.meter, state.instruments, state.labels),
+    detach: state.metrics.observe(admission),
   };
 }

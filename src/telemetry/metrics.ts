@@ -1,5 +1,6 @@
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
 import type { ObservedAdmission } from '../admission/instrumentation.js';
+import type { AdmissionStats } from '../admission/types.js';
 import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { Instruments } from './instruments.js';
@@ -8,139 +9,174 @@ import type { TenantLabels } from './tenant-labels.js';
 const HEALTH_VALUE = { healthy: 1, degraded: 0.5, unhealthy: 0 } as const;
 const GLOBAL_SCOPE: Attributes = { [ATTRIBUTE.scope]: 'global' };
 const SETUP_SCOPE: Attributes = { [ATTRIBUTE.scope]: 'setup' };
-const tenantAttributes = (tenant: string): Attributes => ({ [ATTRIBUTE.tenant]: tenant });
+
+/** Counts by one key, then another (tenant value, then provider or reason). */
+type Counts = Map<string, Map<string, number>>;
+
+/** A `capacity.*` series: its instrument and attributes. */
+interface CapacitySeries {
+  readonly instrument: Observable;
+  readonly attributes: Attributes;
+}
+
+function add(counts: Counts, outer: string, inner: string, n: number): void {
+  let byInner = counts.get(outer);
+  if (byInner === undefined) {
+    byInner = new Map();
+    counts.set(outer, byInner);
+  }
+  byInner.set(inner, (byInner.get(inner) ?? 0) + n);
+}
 
 /**
- * Reports an admission: counts and gauges are read from its stats at each collection, the two
- * histograms and the refusal counts are kept per event. Returns the function to call once the
- * admission is done (drained and idle): from then on its series read zero and its gauges
- * disappear, and the meter no longer holds on to the admission.
+ * The metrics of every admission on one meter provider, observed by a single callback: the
+ * SDK keeps one value per series and callback round, so admissions sharing a series (same
+ * tenant, provider or reason) must be added up here, not observed one over the other. Refusal
+ * counts outlive the admission that counted them, so the counter never goes down when a
+ * drained admission is replaced by a new one.
  */
-export function observeAdmission(
-  admission: ObservedAdmission,
-  meter: Meter,
-  instruments: Instruments,
-  labels: TenantLabels,
-): () => void {
-  const provider = admission.backend.provider;
+export class AdmissionMetrics {
+  readonly #instruments: Instruments;
+  readonly #labels: TenantLabels;
+  /** Admissions not yet done; a done one is dropped, so the meter no longer holds it. */
+  readonly #live = new Set<ObservedAdmission>();
   /** Refusals so far, by tenant value and reason (bounded: tenants fold, reasons are codes). */
-  const refusals = new Map<string, Map<string, number>>();
-  // These listeners live as long as the admission (it holds them), never longer.
-  admission.on('refused', (e) => {
-    const tenant = labels.label(e.tenantId);
-    let byReason = refusals.get(tenant);
-    if (byReason === undefined) {
-      byReason = new Map();
-      refusals.set(tenant, byReason);
-    }
-    byReason.set(e.code, (byReason.get(e.code) ?? 0) + 1);
-  });
-  const outcomes = new Map<string, Attributes>();
-  admission.on('dequeued', (e) => {
-    let attributes = outcomes.get(e.outcome);
-    if (attributes === undefined) {
-      attributes = { [ATTRIBUTE.outcome]: e.outcome };
-      outcomes.set(e.outcome, attributes);
-    }
-    instruments.queueWait.record(e.waitedMs / 1000, attributes);
-  });
-  const byProvider = { [ATTRIBUTE.provider]: provider };
-  admission.on('session_created', (e) =>
-    instruments.createDuration.record(e.durationMs / 1000, byProvider),
-  );
-  admission.on('session_failed', (e) =>
-    instruments.createDuration.record(e.durationMs / 1000, {
-      ...byProvider,
-      [ATTRIBUTE.errorType]: errorCode(e.error),
-    }),
-  );
-
-  const activeAttributes = (tenant: string): Attributes => ({
-    ...byProvider,
-    [ATTRIBUTE.tenant]: tenant,
-  });
+  readonly #refusals: Counts = new Map();
   // Tenant values reported once keep being reported (as 0 when idle), so series end at zero.
-  const activeSeen = new Set<string>();
-  const queuedSeen = new Set<string>();
-  let current: ObservedAdmission | undefined = admission;
-  const observe = (result: BatchObservableResult): void => {
-    const stats = current?.stats();
-    if (stats === undefined) {
-      observeBy(result, instruments.activeSessions, new Map(), activeSeen, activeAttributes);
-      observeBy(result, instruments.queueDepth, new Map(), queuedSeen, tenantAttributes);
-      observeRefusals(result, instruments, refusals);
-      return;
-    }
-    const active = new Map<string, number>();
+  readonly #activeSeen: Counts = new Map();
+  readonly #queuedSeen = new Set<string>();
+  /**
+   * `capacity.*` series reported once, by instrument, scope and tenant: they read 0 once no
+   * live admission reports them, since a done admission admits nothing and holds nothing, and
+   * the SDK would otherwise repeat their last values for good. Bounded like the tenant values.
+   */
+  readonly #capacitySeen = new Map<string, CapacitySeries>();
+
+  constructor(meter: Meter, instruments: Instruments, labels: TenantLabels) {
+    this.#instruments = instruments;
+    this.#labels = labels;
+    const observables: Observable[] = [
+      instruments.activeSessions,
+      instruments.queueDepth,
+      instruments.rejections,
+      instruments.health,
+      instruments.capacityLimit,
+      instruments.utilization,
+    ];
+    meter.addBatchObservableCallback((result) => this.#observe(result), observables);
+  }
+
+  /**
+   * Reports an admission: counts and gauges are read from its stats at each collection, the
+   * two histograms and the refusal counts are kept per event. Returns the function to call once
+   * the admission is done (drained and idle): from then on its counts and `capacity.*` series
+   * read zero, its health is no longer observed, and the meter no longer holds on to it.
+   */
+  observe(admission: ObservedAdmission): () => void {
+    const instruments = this.#instruments;
+    // These listeners live as long as the admission (it holds them), never longer.
+    admission.on('refused', (e) => add(this.#refusals, this.#labels.label(e.tenantId), e.code, 1));
+    const outcomes = new Map<string, Attributes>();
+    admission.on('dequeued', (e) => {
+      let attributes = outcomes.get(e.outcome);
+      if (attributes === undefined) {
+        attributes = { [ATTRIBUTE.outcome]: e.outcome };
+        outcomes.set(e.outcome, attributes);
+      }
+      instruments.queueWait.record(e.waitedMs / 1000, attributes);
+    });
+    const byProvider = { [ATTRIBUTE.provider]: admission.backend.provider };
+    admission.on('session_created', (e) =>
+      instruments.createDuration.record(e.durationMs / 1000, byProvider),
+    );
+    admission.on('session_failed', (e) =>
+      instruments.createDuration.record(e.durationMs / 1000, {
+        ...byProvider,
+        [ATTRIBUTE.errorType]: errorCode(e.error),
+      }),
+    );
+    this.#live.add(admission);
+    return () => {
+      this.#live.delete(admission);
+    };
+  }
+
+  #observe(result: BatchObservableResult): void {
+    const instruments = this.#instruments;
+    const active: Counts = new Map();
     const queued = new Map<string, number>();
-    for (const tenant of stats.tenants) {
-      const label = labels.label(tenant.tenantId);
-      active.set(label, (active.get(label) ?? 0) + tenant.active);
-      queued.set(label, (queued.get(label) ?? 0) + tenant.queued);
+    const capacity = new Map<string, number>();
+    for (const admission of this.#live) {
+      const stats = admission.stats();
+      const provider = admission.backend.provider;
+      for (const tenant of stats.tenants) {
+        const label = this.#labels.label(tenant.tenantId);
+        add(active, label, provider, tenant.active);
+        queued.set(label, (queued.get(label) ?? 0) + tenant.queued);
+      }
+      // Gauges are not sums: with several admissions live, the last one's value shows.
+      this.#observeGauges(result, stats, provider, capacity);
     }
-    observeBy(result, instruments.activeSessions, active, activeSeen, activeAttributes);
-    observeBy(result, instruments.queueDepth, queued, queuedSeen, tenantAttributes);
-    observeRefusals(result, instruments, refusals);
+    for (const [key, series] of this.#capacitySeen)
+      result.observe(series.instrument, capacity.get(key) ?? 0, series.attributes);
+    for (const [tenant, byProvider] of active) {
+      for (const provider of byProvider.keys()) add(this.#activeSeen, tenant, provider, 0);
+    }
+    for (const tenant of queued.keys()) this.#queuedSeen.add(tenant);
+    for (const [tenant, byProvider] of this.#activeSeen) {
+      for (const provider of byProvider.keys())
+        result.observe(instruments.activeSessions, active.get(tenant)?.get(provider) ?? 0, {
+          [ATTRIBUTE.provider]: provider,
+          [ATTRIBUTE.tenant]: tenant,
+        });
+    }
+    for (const tenant of this.#queuedSeen)
+      result.observe(instruments.queueDepth, queued.get(tenant) ?? 0, {
+        [ATTRIBUTE.tenant]: tenant,
+      });
+    for (const [tenant, byReason] of this.#refusals) {
+      for (const [reason, count] of byReason)
+        result.observe(instruments.rejections, count, {
+          [ATTRIBUTE.reason]: reason,
+          [ATTRIBUTE.tenant]: tenant,
+        });
+    }
+  }
+
+  #observeGauges(
+    result: BatchObservableResult,
+    stats: AdmissionStats,
+    provider: string,
+    capacity: Map<string, number>,
+  ): void {
+    const instruments = this.#instruments;
     if (stats.health !== undefined) {
-      result.observe(instruments.health, HEALTH_VALUE[stats.health.status], byProvider);
+      result.observe(instruments.health, HEALTH_VALUE[stats.health.status], {
+        [ATTRIBUTE.provider]: provider,
+      });
     }
-    result.observe(instruments.capacityLimit, stats.limit, GLOBAL_SCOPE);
-    result.observe(instruments.utilization, stats.utilization, GLOBAL_SCOPE);
+    const report = (name: 'limit' | 'utilization', value: number, attributes: Attributes) => {
+      const key = `${name}\n${attributes[ATTRIBUTE.scope]}\n${attributes[ATTRIBUTE.tenant] ?? ''}`;
+      if (!this.#capacitySeen.has(key)) {
+        const instrument = name === 'limit' ? instruments.capacityLimit : instruments.utilization;
+        this.#capacitySeen.set(key, { instrument, attributes });
+      }
+      capacity.set(key, value);
+    };
+    report('limit', stats.limit, GLOBAL_SCOPE);
+    report('utilization', stats.utilization, GLOBAL_SCOPE);
     if (stats.setupConcurrency !== Number.POSITIVE_INFINITY) {
-      result.observe(instruments.capacityLimit, stats.setupConcurrency, SETUP_SCOPE);
+      report('limit', stats.setupConcurrency, SETUP_SCOPE);
     }
     for (const tenant of stats.tenants) {
       // Folded tenants share `other`, which has no single limit to report.
-      if (!labels.has(tenant.tenantId) || tenant.limit === Number.POSITIVE_INFINITY) continue;
+      if (!this.#labels.has(tenant.tenantId) || tenant.limit === Number.POSITIVE_INFINITY) continue;
       const attributes = {
         [ATTRIBUTE.scope]: 'tenant',
         [ATTRIBUTE.tenant]: tenant.tenantId,
       };
-      result.observe(instruments.capacityLimit, tenant.limit, attributes);
-      result.observe(
-        instruments.utilization,
-        tenant.limit === 0 ? 1 : tenant.active / tenant.limit,
-        attributes,
-      );
+      report('limit', tenant.limit, attributes);
+      report('utilization', tenant.limit === 0 ? 1 : tenant.active / tenant.limit, attributes);
     }
-  };
-  const observables = [
-    instruments.activeSessions,
-    instruments.queueDepth,
-    instruments.rejections,
-    instruments.health,
-    instruments.capacityLimit,
-    instruments.utilization,
-  ];
-  meter.addBatchObservableCallback(observe, observables);
-
-  return () => {
-    current = undefined;
-  };
-}
-
-function observeRefusals(
-  result: BatchObservableResult,
-  instruments: Instruments,
-  refusals: ReadonlyMap<string, ReadonlyMap<string, number>>,
-): void {
-  for (const [tenant, byReason] of refusals) {
-    for (const [reason, count] of byReason)
-      result.observe(instruments.rejections, count, {
-        [ATTRIBUTE.reason]: reason,
-        [ATTRIBUTE.tenant]: tenant,
-      });
   }
-}
-
-function observeBy(
-  result: BatchObservableResult,
-  instrument: Observable,
-  values: ReadonlyMap<string, number>,
-  seen: Set<string>,
-  attributes: (tenant: string) => Attributes,
-): void {
-  for (const tenant of values.keys()) seen.add(tenant);
-  for (const tenant of seen)
-    result.observe(instrument, values.get(tenant) ?? 0, attributes(tenant));
 }

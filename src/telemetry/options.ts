@@ -35,15 +35,15 @@ export function resolveTelemetryOptions(raw: unknown): ResolvedTelemetryOptions 
       `must be an array of tenant ids, got ${describeValue(tenants)}`,
     );
   }
-  const meterProvider = value.meterProvider as MeterProvider | undefined;
-  if (meterProvider !== undefined && typeof meterProvider.getMeter !== 'function') {
+  const meterProvider = value.meterProvider as MeterProvider | null | undefined;
+  if (meterProvider !== undefined && typeof meterProvider?.getMeter !== 'function') {
     throw new ConfigError(
       'options.telemetry.meterProvider',
       `must be a MeterProvider, got ${describeValue(meterProvider)}`,
     );
   }
-  const tracerProvider = value.tracerProvider as TracerProvider | undefined;
-  if (tracerProvider !== undefined && typeof tracerProvider.getTracer !== 'function') {
+  const tracerProvider = value.tracerProvider as TracerProvider | null | undefined;
+  if (tracerProvider !== undefined && typeof tracerProvider?.getTracer !== 'function') {
     throw new ConfigError(
       'options.telemetry.tracerProvider',
       `must be a TracerProvider, got ${describeValue(tracerProvider)}`,

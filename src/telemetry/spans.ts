@@ -1,10 +1,11 @@
-import { context, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import { context, diag, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type {
   AdmissionSpan,
   AdmissionSpanInfo,
   AdmissionSpanResult,
   AdmissionTracer,
 } from '../admission/tracer.js';
+import { redact } from '../backend/redact.js';
 import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { TenantLabels } from './tenant-labels.js';
@@ -29,13 +30,29 @@ export class OtelAdmissionTracer implements AdmissionTracer {
   }
 
   startAdmission(info: AdmissionSpanInfo): AdmissionSpan {
-    const span = this.#tracer.startSpan(ADMISSION_SPAN, {
-      attributes: {
-        [ATTRIBUTE.tenant]: this.#labels.label(info.tenantId),
-        ...(this.#recordUserId ? { 'enduser.id': info.userId } : {}),
-      },
-    });
-    return new OtelAdmissionSpan(this.#tracer, span);
+    const attributes = {
+      [ATTRIBUTE.tenant]: this.#labels.label(info.tenantId),
+      ...(this.#recordUserId ? { 'enduser.id': info.userId } : {}),
+    };
+    const span = guarded(() => this.#tracer.startSpan(ADMISSION_SPAN, { attributes }));
+    return span === undefined ? UNTRACED : new OtelAdmissionSpan(this.#tracer, span);
+  }
+}
+
+/** What an admission runs with when its tracer failed to start a span. */
+const UNTRACED: AdmissionSpan = { runCreate: (create) => create(), end: () => undefined };
+
+/**
+ * Runs a call into the tracer. A tracer that throws must cost no caller its session, nor leave
+ * one waiting for an answer: its error goes to OpenTelemetry's `diag` logger, as the SDK's own
+ * do, and the admission goes on without that span.
+ */
+function guarded<T>(call: () => T): T | undefined {
+  try {
+    return call();
+  } catch (error) {
+    diag.error('voice-admission: the tracer failed, going on without the span', error);
+    return undefined;
   }
 }
 
@@ -50,43 +67,48 @@ class OtelAdmissionSpan implements AdmissionSpan {
 
   runCreate<T>(create: () => Promise<T>): Promise<T> {
     const parent = trace.setSpan(context.active(), this.#span);
-    return context.with(parent, () =>
-      this.#tracer.startActiveSpan(CREATE_SPAN, (child) =>
-        create().then(
-          (value) => {
-            child.end();
-            return value;
-          },
-          (error: unknown) => {
-            recordError(child, error);
-            child.end();
-            throw error;
-          },
-        ),
-      ),
+    const child = guarded(() => this.#tracer.startSpan(CREATE_SPAN, undefined, parent));
+    if (child === undefined) return create();
+    return context.with(trace.setSpan(parent, child), create).then(
+      (value) => {
+        guarded(() => child.end());
+        return value;
+      },
+      (error: unknown) => {
+        guarded(() => {
+          recordError(child, error);
+          child.end();
+        });
+        throw error;
+      },
     );
   }
 
   end(result: AdmissionSpanResult): void {
-    this.#span.setAttributes({
-      [ATTRIBUTE.outcome]: result.outcome,
-      'voice.backend.active_sessions': result.active,
-      'voice.admission.queue_wait_ms': result.waitedMs,
-      ...(result.sessionId === undefined ? {} : { 'voice.session.id': result.sessionId }),
+    guarded(() => {
+      this.#span.setAttributes({
+        [ATTRIBUTE.outcome]: result.outcome,
+        'voice.backend.active_sessions': result.active,
+        'voice.admission.queue_wait_ms': result.waitedMs,
+        ...(result.sessionId === undefined ? {} : { 'voice.session.id': result.sessionId }),
+      });
+      if (result.error !== undefined) recordError(this.#span, result.error);
+      this.#span.end();
     });
-    if (result.error !== undefined) recordError(this.#span, result.error);
-    this.#span.end();
   }
 }
 
-/** Records an error with its code. Our errors' messages never carry secrets. */
+/**
+ * Records an error with its code. A backend's message may quote a URL with its password or a
+ * token, and spans leave for another system, so the message is redacted first.
+ */
 function recordError(span: Span, error: unknown): void {
   const code = errorCode(error);
   span.setAttribute(ATTRIBUTE.errorType, code);
   span.recordException(
     error instanceof Error
-      ? { name: error.name, message: error.message }
-      : { name: 'Error', message: String(error) },
+      ? { name: error.name, message: redact(error.message) }
+      : { name: 'Error', message: redact(String(error)) },
   );
   span.setStatus({ code: SpanStatusCode.ERROR, message: code });
 }

@@ -8,8 +8,10 @@ export const MAX_TENANT_LABEL_LENGTH = 64;
  * are named (the operator's: those with a cap or a token), only they get their own value, so
  * ids a caller makes up can never take a real tenant's place; otherwise the first `max`
  * distinct ids seen keep their own value for the life of the process. Ids longer than
- * `MAX_TENANT_LABEL_LENGTH` always become `other`. Deterministic, so a tenant's +1 and its
- * later -1 always land on the same series.
+ * `MAX_TENANT_LABEL_LENGTH` always become `other`, and so does a tenant called `other`: it
+ * would be told apart from the folded ones by nothing, so it takes no place and reports no
+ * limit of its own. Deterministic, so a tenant's +1 and its later -1 always land on the same
+ * series.
  */
 export class TenantLabels {
   readonly #max: number;
@@ -20,7 +22,7 @@ export class TenantLabels {
   constructor(max: number, named: readonly string[] = []) {
     this.#max = max;
     for (const tenantId of named) {
-      if (this.#known.size < max && tenantId.length <= MAX_TENANT_LABEL_LENGTH) {
+      if (this.#known.size < max && ownLabel(tenantId)) {
         this.#known.add(tenantId);
       }
     }
@@ -30,7 +32,7 @@ export class TenantLabels {
   label(tenantId: string): string {
     if (this.#known.has(tenantId)) return tenantId;
     if (this.#named || this.#known.size >= this.#max) return OTHER_TENANT;
-    if (tenantId.length > MAX_TENANT_LABEL_LENGTH) return OTHER_TENANT;
+    if (!ownLabel(tenantId)) return OTHER_TENANT;
     this.#known.add(tenantId);
     return tenantId;
   }
@@ -39,4 +41,8 @@ export class TenantLabels {
   has(tenantId: string): boolean {
     return this.#known.has(tenantId);
   }
+}
+
+function ownLabel(tenantId: string): boolean {
+  return tenantId !== OTHER_TENANT && tenantId.length <= MAX_TENANT_LABEL_LENGTH;
 }

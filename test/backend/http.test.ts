@@ -61,6 +61,9 @@ describe('HTTP helpers for providers', () => {
     expect(
       redact(`GET /rtc?access_token=${jwt} with long-secret-value`, ['long-secret-value']),
     ).toBe(`GET /rtc?access_token=${REDACTED} with ${REDACTED}`);
+    expect(redact('dial redis://app:p@ss/w0rd@10.1.2.3:6379 and wss://host/x failed')).toBe(
+      `dial redis://${REDACTED}@10.1.2.3:6379 and wss://host/x failed`,
+    );
     // Short strings are not treated as secrets: they would redact ordinary words.
     expect(redact('a b c', ['b'])).toBe('a b c');
   });

@@ -10,7 +10,7 @@ import { Admission } from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush } from '../support/flush.js';
-import { testMeter, valueAt } from '../support/metric-reader.js';
+import { type Point, testMeter, valueAt } from '../support/metric-reader.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -232,6 +232,25 @@ describe('admission metrics', () => {
     slot.release();
   });
 
+  it('reports capacity and utilization as 0 once the admission is drained, not their last values', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 4,
+      tenants: { max: { acme: 2 } },
+      setup: { concurrency: 3 },
+      health: false,
+      telemetry: { meterProvider },
+    });
+    const slot = await admission.acquire({ tenantId: 'acme' });
+    const values = async (name: string) => (await read(name)).map((p) => p.value).sort();
+    expect(await values('voice.backend.capacity.limit')).toEqual([2, 3, 4]);
+    expect(await values('voice.backend.capacity.utilization')).toEqual([0.25, 0.5]);
+    slot.release();
+    await admission.drain();
+    expect(await values('voice.backend.capacity.limit')).toEqual([0, 0, 0]);
+    expect(await values('voice.backend.capacity.utilization')).toEqual([0, 0]);
+  });
+
   it('bounds tenant cardinality: 10,000 distinct tenant ids make at most maxTenants + 1 series', async () => {
     const { meterProvider, read } = testMeter();
     const admission = new Admission(new ControlledBackend(), {
@@ -263,6 +282,69 @@ describe('admission metrics', () => {
     const after = await read('voice.backend.active_sessions');
     expect(after).toHaveLength(21);
     expect(after.every((p) => p.value === 0)).toBe(true);
+  });
+
+  it('adds up admissions sharing a meter provider, and counters never go down when one is replaced', async () => {
+    const { meterProvider, read } = testMeter();
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const create = () =>
+      new Admission(backend, {
+        maxConcurrentSessions: 1,
+        queue: { maxSize: 0 },
+        health: false,
+        telemetry: { meterProvider },
+      });
+    const active = { 'voice.provider': 'controlled', 'voice.tenant': 't' };
+    const refused = { 'voice.admission.reason': 'capacity', 'voice.tenant': 't' };
+    const first = create();
+    const second = create();
+    const held = [await first.acquire({ tenantId: 't' }), await second.acquire({ tenantId: 't' })];
+    for (let i = 0; i < 3; i++) await first.acquire({ tenantId: 't' }).catch(() => undefined);
+    await second.acquire({ tenantId: 't' }).catch(() => undefined);
+    expect(valueAt(await read('voice.backend.active_sessions'), active)).toBe(2);
+    expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(4);
+
+    held[0]!.release();
+    await first.drain({ timeoutMs: 0 });
+    const third = create();
+    held.push(await third.acquire({ tenantId: 't' }));
+    await third.acquire({ tenantId: 't' }).catch(() => undefined);
+    expect(valueAt(await read('voice.backend.active_sessions'), active)).toBe(2);
+    expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(5);
+
+    held[1]!.release();
+    held[2]!.release();
+    await second.drain({ timeoutMs: 0 });
+    await third.drain({ timeoutMs: 0 });
+    expect(await read('voice.backend.active_sessions')).toEqual([
+      expect.objectContaining({ attributes: active, value: 0 }),
+    ]);
+    expect(valueAt(await read('voice.backend.admission.rejections'), refused)).toBe(5);
+  });
+
+  it('reports a tenant called other with the folded ones: it takes no place and has no limit of its own', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 10,
+      tenants: { defaultMax: 5 },
+      health: false,
+      telemetry: { meterProvider, maxTenants: 2 },
+    });
+    const slots = [];
+    for (const tenantId of ['other', 'x', 'y', 'z'])
+      slots.push(await admission.acquire({ tenantId }));
+    const tenants = (points: readonly Point[]) =>
+      points.map((p) => p.attributes['voice.tenant']).sort();
+    expect(tenants(await read('voice.backend.active_sessions'))).toEqual(['other', 'x', 'y']);
+    expect(
+      valueAt(await read('voice.backend.active_sessions'), {
+        'voice.provider': 'controlled',
+        'voice.tenant': 'other',
+      }),
+    ).toBe(2);
+    expect(tenants(await read('voice.backend.capacity.limit'))).toEqual(['x', 'y', undefined]);
+    for (const slot of slots) slot.release();
   });
 
   it('telemetry: false attaches nothing', async () => {
@@ -298,5 +380,17 @@ describe('admission metrics', () => {
           telemetry: { meterProvider: {} as never },
         }),
     ).toThrow(/options.telemetry.meterProvider: must be a MeterProvider/);
+    for (const [field, kind] of [
+      ['meterProvider', 'MeterProvider'],
+      ['tracerProvider', 'TracerProvider'],
+    ] as const) {
+      expect(
+        () =>
+          new Admission(new ControlledBackend(), {
+            maxConcurrentSessions: 1,
+            telemetry: { [field]: null as never },
+          }),
+      ).toThrow(`options.telemetry.${field}: must be a ${kind}, got null`);
+    }
   });
 });

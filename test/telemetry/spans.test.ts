@@ -1,10 +1,17 @@
-import { SpanStatusCode } from '@opentelemetry/api';
+import {
+  DiagConsoleLogger,
+  diag,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admission } from '../../src/index.js';
 import { ADMISSION_SPAN, CREATE_SPAN } from '../../src/telemetry/spans.js';
 import { setupTracing, type Tracing } from '../../src/telemetry/tracing.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
+import { flush } from '../support/flush.js';
 
 describe('admission spans', () => {
   const exporter = new InMemorySpanExporter();
@@ -71,6 +78,65 @@ describe('admission spans', () => {
       'error.type': 'capacity',
     });
     expect(refused?.events[0]?.name).toBe('exception');
+  });
+
+  it('keeps the passwords and tokens a backend quotes in its error out of span events', async () => {
+    exporter.reset();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const failed = admission.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    await flush();
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
+    [...backend.pending.values()][0]!.fail(
+      `POST https://svc:hunter2@media.example/rooms?access_token=${jwt} refused`,
+    );
+    await failed;
+    const messages = exporter
+      .getFinishedSpans()
+      .flatMap((s) => s.events.map((e) => e.attributes?.['exception.message']));
+    expect(messages).toHaveLength(2);
+    for (const message of messages) {
+      expect(message).toBe(
+        'POST https://[redacted]@media.example/rooms?access_token=[redacted] refused',
+      );
+    }
+  });
+
+  it('admits as usual when the tracer throws, and reports the failure to diag', async () => {
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const failing = (where: 'start' | 'end'): TracerProvider => ({
+      getTracer: () =>
+        ({
+          startSpan: () => {
+            if (where === 'start') throw new Error('tracer down');
+            return {
+              end: () => {
+                throw new Error('exporter down');
+              },
+              setAttributes: () => undefined,
+            };
+          },
+        }) as unknown as Tracer,
+    });
+    const reported: unknown[] = [];
+    diag.setLogger({ ...new DiagConsoleLogger(), error: (...args) => reported.push(args) });
+    try {
+      for (const where of ['start', 'end'] as const) {
+        const admission = new Admission(backend, {
+          maxConcurrentSessions: 1,
+          health: false,
+          telemetry: { tracerProvider: failing(where) },
+        });
+        const session = await admission.createSession({ userId: 'u' });
+        await session.close();
+        await admission.drain();
+      }
+    } finally {
+      diag.disable();
+    }
+    expect(JSON.stringify(reported)).toContain('the tracer failed');
   });
 
   it('puts the user id on spans only when recordUserId is set', async () => {
