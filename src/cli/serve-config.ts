@@ -76,6 +76,7 @@ const FLAGS = {
 const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
   'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
+  'redis-url': '(needs ioredis installed)',
 };
 
 const SWITCHES = { metrics: 'METRICS' } as const;

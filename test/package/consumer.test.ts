@@ -150,6 +150,19 @@ describe('a plain install: the tarball and nothing else', () => {
     });
   }, 60_000);
 
+  it('npx voice-admission serve with REDIS_URL but without ioredis stops at once, naming it', async () => {
+    const serve = await run(
+      'env',
+      ['REDIS_URL=redis://127.0.0.1:1', 'npx', '--no-install', 'voice-admission', 'serve'],
+      app,
+    );
+    expect(serve).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringContaining('npm install ioredis'),
+    });
+  }, 60_000);
+
   it('npx voice-admission demo runs the burst through both sides', async () => {
     const demo = await run(
       'npx',
@@ -201,6 +214,29 @@ describe('a plain install: the tarball and nothing else', () => {
       expect(tracing![0]).toBe('missing_peer');
       expect(prometheus![1]).toContain(`npm install ${peersNamedFor('startPrometheus').join(' ')}`);
       expect(tracing![1]).toContain(`npm install ${peersNamedFor('setupTracing').join(' ')}`);
+    }
+  }, 60_000);
+
+  it('a Redis store given a URL without ioredis says to install it, in both module systems', async () => {
+    const imports = `import { Admission, createBackend, redisStore } from 'voice-admission';`;
+    const body = `
+      const backend = await createBackend('simulated');
+      const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'consumer' });
+      const reported = [];
+      store.on('error', ({ error }) => reported.push(error.message));
+      const admission = new Admission(backend, { maxConcurrentSessions: 1, store, health: false });
+      const refused = await admission.createSession({ userId: 'u' }).catch((e) => e);
+      await store.close();
+      const causes = [];
+      for (let e = refused; e !== undefined; e = e.cause) causes.push(e.code);
+      console.log(JSON.stringify({ causes, message: refused.cause.message, reported: reported.every((m) => m.includes('npm install ioredis')) }));`;
+    for (const result of await runBoth(app, 'redis-url', imports, body)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        causes: expect.arrayContaining(['store_unavailable', 'missing_peer']),
+        message: expect.stringContaining('redisStore() needs ioredis: npm install ioredis'),
+        reported: true,
+      });
     }
   }, 60_000);
 
