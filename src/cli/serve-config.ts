@@ -104,8 +104,8 @@ ${Object.entries(FLAGS)
         : ` ${HINTS[flag as keyof typeof FLAGS]}`),
   )
   .join('\n')}
-  --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics and
-  ${''.padEnd(22)} @opentelemetry/exporter-prometheus installed)
+  --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics,
+  ${''.padEnd(22)} @opentelemetry/exporter-prometheus and @opentelemetry/resources installed)
 `;
 
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
