@@ -115,14 +115,14 @@ describe('a plain install: the tarball and nothing else', () => {
     app = await project('plain');
   }, 180_000);
 
-  it('npx voice-admission --help, --version, serve --help and burst --help answer and exit 0', async () => {
+  it("npx voice-admission --help, --version, and each command's --help answer and exit 0", async () => {
     const help = await run('npx', ['--no-install', 'voice-admission', '--help'], app);
     expect(help.stderr).toBe('');
     expect(help).toMatchObject({ code: 0 });
     expect(help.stdout).toContain('voice-admission <command>');
     const version = await run('npx', ['--no-install', 'voice-admission', '--version'], app);
     expect(version).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
-    for (const command of ['serve', 'burst']) {
+    for (const command of ['serve', 'burst', 'demo', 'openapi']) {
       const usage = await run('npx', ['--no-install', 'voice-admission', command, '--help'], app);
       expect({ command, code: usage.code, stderr: usage.stderr }).toEqual({
         command,
