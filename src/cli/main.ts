@@ -98,6 +98,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that left early (`voice-admission openapi | head`) is no failure: what is left
+// unwritten was not wanted.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

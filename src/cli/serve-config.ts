@@ -76,6 +76,7 @@ const FLAGS = {
 const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
   'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
+  'redis-url': '(needs ioredis installed)',
 };
 
 const SWITCHES = { metrics: 'METRICS' } as const;
@@ -103,8 +104,8 @@ ${Object.entries(FLAGS)
         : ` ${HINTS[flag as keyof typeof FLAGS]}`),
   )
   .join('\n')}
-  --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics and
-  ${''.padEnd(22)} @opentelemetry/exporter-prometheus installed)
+  --${'metrics'.padEnd(20)} METRICS=1: serve /metrics (needs @opentelemetry/sdk-metrics,
+  ${''.padEnd(22)} @opentelemetry/exporter-prometheus and @opentelemetry/resources installed)
 `;
 
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { loadIoredis } from '../admission/store/redis/redis-client.js';
 import {
   Admission,
   adaptive,
@@ -48,6 +49,7 @@ async function start(
   opened: Resources,
 ): Promise<RunningGateway> {
   // Loaded first: a missing optional package stops the start before anything is opened.
+  if (config.redisUrl !== undefined) await loadIoredis();
   const prometheus: PrometheusEndpoint | undefined =
     config.metrics === undefined
       ? undefined

@@ -3,9 +3,9 @@ export type {
   Instrumentation,
   ObservedAdmission,
 } from '../admission/instrumentation.js';
+export { MissingPeerError } from '../internal/peers.js';
 export { openTelemetry } from './instrument.js';
 export type { TelemetryOptions } from './options.js';
-export { MissingPeerError } from './peers.js';
 export { type PrometheusEndpoint, type PrometheusOptions, startPrometheus } from './prometheus.js';
 export { ADMISSION_SPAN, CREATE_SPAN } from './spans.js';
 export { OTHER_TENANT } from './tenant-labels.js';

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type MeterProvider, metrics } from '@opentelemetry/api';
 import { ClosableConnections } from '../internal/closable-connections.js';
+import { loadPeers } from '../internal/peers.js';
 import {
   booleanField,
   knownKeys,
@@ -8,7 +9,6 @@ import {
   objectOrUndefined,
   stringField,
 } from '../internal/validate.js';
-import { loadPeers } from './peers.js';
 import { serviceNameOf, serviceResource } from './service-resource.js';
 
 /** What `startPrometheus` loads when called; docs/autoscaling.md names the same packages. */

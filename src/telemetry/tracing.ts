@@ -1,8 +1,8 @@
 import { type TracerProvider, trace } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { ConfigError } from '../iface/errors.js';
+import { loadPeers } from '../internal/peers.js';
 import { booleanField, describeValue, knownKeys, objectOrUndefined } from '../internal/validate.js';
-import { loadPeers } from './peers.js';
 import { serviceNameOf, serviceResource } from './service-resource.js';
 
 /** What `setupTracing` loads when called; docs/autoscaling.md names the same packages. */

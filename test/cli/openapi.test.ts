@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { openApiDocument } from '../../src/cli/gateway/openapi.js';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 import {
   ACME_TOKEN,
+  exitCode,
   GLOBEX_TOKEN,
   OPERATOR_TOKEN,
   startGateway,
@@ -188,4 +190,21 @@ describe('the OpenAPI document', () => {
     }
     await prometheus.stop();
   });
+});
+
+describe('voice-admission openapi', () => {
+  it('piped into a reader that stops early (| head), ends quietly with 0', async () => {
+    const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, 'openapi'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // The reader leaves at once; the document is larger than a pipe's buffer, so writing it
+    // meets the closed pipe.
+    child.stdout.destroy();
+    expect({ code: await exitCode(child), stderr }).toEqual({ code: 0, stderr: '' });
+  }, 30_000);
 });

@@ -54,16 +54,39 @@ describe('the CLI with only the declared dependencies installed', () => {
     expect(stderr).toBe('');
   }, 60_000);
 
+  /** `serve` run to its exit, killed if it listens instead (a refusal exits at once). */
+  async function refusal(args: string[], extraEnv: Record<string, string> = {}) {
+    const failed = await run(process.execPath, node(['serve', '--port', '0', ...args]), {
+      env: { ...env, ...extraEnv },
+      timeout: 10_000,
+    }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    const { code, stdout, stderr } = failed as { code: number; stdout: string; stderr: string };
+    return { code, stdout, lines: stderr.trimEnd().split('\n') };
+  }
+
   it('refuses --metrics naming the packages to install', async () => {
-    const failed = await run(process.execPath, node(['serve', '--metrics', '--port', '0']), {
-      env,
-    }).catch((error: { code: number; stderr: string }) => error);
-    expect(failed).toMatchObject({ code: 1 });
-    const lines = (failed as { stderr: string }).stderr.trimEnd().split('\n');
+    const { code, lines } = await refusal(['--metrics']);
+    expect(code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(
       'npm install @opentelemetry/sdk-metrics @opentelemetry/exporter-prometheus @opentelemetry/resources',
     );
+  });
+
+  it('refuses a Redis store, by --redis-url or REDIS_URL, naming ioredis, before it listens', async () => {
+    for (const [args, extraEnv] of [
+      [['--redis-url', 'redis://127.0.0.1:1'], {}],
+      [[], { REDIS_URL: 'redis://127.0.0.1:1' }],
+    ] as const) {
+      const { code, stdout, lines } = await refusal([...args], extraEnv);
+      expect({ args, extraEnv, code, stdout, lines }).toEqual({
+        args,
+        extraEnv,
+        code: 1,
+        stdout: '',
+        lines: ['voice-admission: redisStore() needs ioredis: npm install ioredis (missing_peer)'],
+      });
+    }
   });
 
   it('prints its help and version', async () => {

@@ -163,6 +163,24 @@ export function peersNamedFor(helper: string): string[] {
   return line[1]!.trim().split(/\s+/);
 }
 
+/** `text` with each line ended by `\` (a shell or Dockerfile continuation) joined to the next. */
+function joinedLines(text: string): string {
+  return text.replace(/\\\n\s*/g, ' ');
+}
+
+/** The gateway image of docs/gateway.md: what its Dockerfile installs, and its Deployment. */
+export function gatewayImage(): { packages: string[]; deployment: string } {
+  const doc = readFileSync(join(root, 'docs/gateway.md'), 'utf8');
+  const dockerfile = joinedLines(/```dockerfile\n([\s\S]*?)```/.exec(doc)?.[1] ?? '');
+  const install = /npm install ([^\n]+)/.exec(dockerfile);
+  const deployment = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  if (install === null || deployment === undefined) {
+    throw new Error('docs/gateway.md shows no Dockerfile with npm install, or no Deployment');
+  }
+  const packages = install[1]!.trim().split(/\s+/);
+  return { packages: packages.filter((name) => name !== manifest.name), deployment };
+}
+
 /** The documents whose ```ts examples a user copies: the README and docs/*.md. */
 export function documents(names: readonly string[]): string[] {
   return ['README.md', ...names.filter((name) => name.endsWith('.md')).map((n) => `docs/${n}`)];
@@ -183,7 +201,7 @@ export function packagesTheExamplesNeed(markdowns: readonly string[]): string[] 
         names.add(specifier!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
       }
     }
-    const doc = readFileSync(join(root, markdown), 'utf8');
+    const doc = joinedLines(readFileSync(join(root, markdown), 'utf8'));
     for (const [, args] of doc.matchAll(/npm install ([^&\n`]+)/g)) {
       for (const arg of args!.trim().split(/\s+/)) if (!arg.startsWith('-')) names.add(arg);
     }

@@ -1,10 +1,14 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
 import {
   consumerProject,
   documents,
+  gatewayImage,
   HUNG_AFTER_MS,
   manifest,
   pack,
@@ -31,6 +35,7 @@ const SCENARIOS = {
   prometheus: peersNamedFor('startPrometheus'),
   tracing: peersNamedFor('setupTracing'),
   examples: packagesTheExamplesNeed(markdowns),
+  image: gatewayImage().packages,
 } as const satisfies Record<string, readonly string[]>;
 type Scenario = keyof typeof SCENARIOS;
 const installs = new Map<Scenario, Promise<string>>();
@@ -110,14 +115,14 @@ describe('a plain install: the tarball and nothing else', () => {
     app = await project('plain');
   }, 180_000);
 
-  it('npx voice-admission --help, --version, serve --help and burst --help answer and exit 0', async () => {
+  it("npx voice-admission --help, --version, and each command's --help answer and exit 0", async () => {
     const help = await run('npx', ['--no-install', 'voice-admission', '--help'], app);
     expect(help.stderr).toBe('');
     expect(help).toMatchObject({ code: 0 });
     expect(help.stdout).toContain('voice-admission <command>');
     const version = await run('npx', ['--no-install', 'voice-admission', '--version'], app);
     expect(version).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: '' });
-    for (const command of ['serve', 'burst']) {
+    for (const command of ['serve', 'burst', 'demo', 'openapi']) {
       const usage = await run('npx', ['--no-install', 'voice-admission', command, '--help'], app);
       expect({ command, code: usage.code, stderr: usage.stderr }).toEqual({
         command,
@@ -147,6 +152,28 @@ describe('a plain install: the tarball and nothing else', () => {
       code: 1,
       stdout: '',
       stderr: expect.stringContaining(`npm install ${peersNamedFor('startPrometheus').join(' ')}`),
+    });
+  }, 60_000);
+
+  it('npx voice-admission serve with REDIS_URL but without ioredis stops at once, naming it', async () => {
+    // Stopped after 20 s if it listens instead (a refusal exits at once).
+    const serve = await run(
+      'timeout',
+      [
+        '20',
+        'env',
+        'REDIS_URL=redis://127.0.0.1:1',
+        'npx',
+        '--no-install',
+        'voice-admission',
+        'serve',
+      ],
+      app,
+    );
+    expect(serve).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringContaining('npm install ioredis'),
     });
   }, 60_000);
 
@@ -201,6 +228,30 @@ describe('a plain install: the tarball and nothing else', () => {
       expect(tracing![0]).toBe('missing_peer');
       expect(prometheus![1]).toContain(`npm install ${peersNamedFor('startPrometheus').join(' ')}`);
       expect(tracing![1]).toContain(`npm install ${peersNamedFor('setupTracing').join(' ')}`);
+    }
+  }, 60_000);
+
+  it('a Redis store given a URL without ioredis says to install it, in both module systems', async () => {
+    const imports = `import { Admission, createBackend, redisStore } from 'voice-admission';`;
+    const body = `
+      const backend = await createBackend('simulated');
+      const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'consumer' });
+      const reported = [];
+      store.on('error', ({ error }) => reported.push(error.message));
+      const admission = new Admission(backend, { maxConcurrentSessions: 1, store, health: false });
+      admission.on('store_error', ({ error }) => reported.push(error.message));
+      const refused = await admission.createSession({ userId: 'u' }).catch((e) => e);
+      await store.close();
+      const causes = [];
+      for (let e = refused; e !== undefined; e = e.cause) causes.push(e.code);
+      console.log(JSON.stringify({ causes, message: refused.cause.message, reported: reported.every((m) => m.includes('npm install ioredis')) }));`;
+    for (const result of await runBoth(app, 'redis-url', imports, body)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        causes: expect.arrayContaining(['store_unavailable', 'missing_peer']),
+        message: expect.stringContaining('redisStore() needs ioredis: npm install ioredis'),
+        reported: true,
+      });
     }
   }, 60_000);
 
@@ -319,4 +370,71 @@ describe('the README and docs examples, with exactly the packages they import or
     },
     HUNG_AFTER_MS,
   );
+});
+
+describe('the gateway image of docs/gateway.md, with exactly the packages its Dockerfile installs', () => {
+  let app: string;
+  let redis: RedisServer;
+  beforeAll(async () => {
+    [app, redis] = await Promise.all([project('image'), startRedis()]);
+  }, 180_000);
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('admits with the Redis store and the metrics port its Deployment sets', async () => {
+    const { deployment } = gatewayImage();
+    for (const name of ['REDIS_URL', 'METRICS_PORT']) expect(deployment).toContain(`name: ${name}`);
+    redis.seedLimiter('voice-admission'); // serve's default REDIS_NAME, as a Redis long in service
+    // The image's ENTRYPOINT.
+    const child = spawn(
+      process.execPath,
+      ['node_modules/voice-admission/dist/cli/main.js', 'serve'],
+      {
+        cwd: app,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          METRICS_PORT: '0',
+          REDIS_URL: redis.url,
+        },
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const started = await new Promise<{ url?: string; store?: string; metrics?: string }>(
+      (resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          const line = chunk
+            .toString()
+            .split('\n')
+            .find((l) => l.includes('"listening"'));
+          if (line !== undefined) resolve(JSON.parse(line) as { url: string });
+        });
+        child.once('exit', () => resolve({}));
+      },
+    );
+    const created =
+      started.url === undefined
+        ? undefined
+        : await fetch(`${started.url}/v1/sessions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"userId":"u"}',
+          });
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    expect({ ...started, stderr }).toMatchObject({
+      store: 'redis',
+      metrics: expect.stringMatching(/^http:/),
+      stderr: '',
+    });
+    expect(created?.status).toBe(201);
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { withoutCredentials } from '../../../backend/redact.js';
 import { ConfigError } from '../../../iface/errors.js';
+import { loadPeers } from '../../../internal/peers.js';
 import { describeValue } from '../../../internal/validate.js';
 
 /**
@@ -33,9 +34,7 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     const url = redis;
     return {
       owned: true,
-      client: import('ioredis').then(
-        ({ Redis: RedisClient }) => new RedisClient(url, { lazyConnect: false }),
-      ),
+      client: loadIoredis().then((RedisClient) => new RedisClient(url, { lazyConnect: false })),
     };
   }
   if (
@@ -51,6 +50,11 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     'redis',
     `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(shown)}`,
   );
+}
+
+/** ioredis, an optional peer: without it, a `MissingPeerError` that says to install it. */
+export async function loadIoredis() {
+  return (await loadPeers('redisStore', ['ioredis'], () => import('ioredis'))).Redis;
 }
 
 /**

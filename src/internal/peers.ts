@@ -1,6 +1,7 @@
 /**
- * A telemetry helper was called without the optional peer dependencies it needs. The message
- * names them all, as the `npm install` command that fixes it.
+ * A helper (a telemetry helper, or `redisStore()` given a URL) was called without the optional
+ * peer dependencies it needs. The message names them all, as the `npm install` command that
+ * fixes it.
  */
 export class MissingPeerError extends Error {
   override readonly name = 'MissingPeerError';
