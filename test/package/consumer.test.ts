@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,8 +40,12 @@ const SCENARIOS = {
 } as const satisfies Record<string, readonly string[]>;
 type Scenario = keyof typeof SCENARIOS;
 const installs = new Map<Scenario, Promise<string>>();
+/** What packing and the installs may take, and removing them again. */
+const INSTALL_BUDGET_MS = 180_000;
 
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// Tens of thousands of installed files: on a busy disk removing them takes as long as writing
+// them did, so the hook has the installs' budget and does not block the event loop meanwhile.
+afterAll(() => rm(work, { recursive: true, force: true }), INSTALL_BUDGET_MS);
 beforeAll(async () => {
   const tarball = await pack(work);
   // One install per scenario, all at once: mostly waiting on the disk and npm's cache.
@@ -49,7 +54,7 @@ beforeAll(async () => {
     install.catch(() => undefined); // reported by the scenario that awaits it
     installs.set(scenario, install);
   }
-}, 180_000);
+}, INSTALL_BUDGET_MS);
 
 /** The application of `scenario`, once installed. */
 const project = (scenario: Scenario): Promise<string> => installs.get(scenario)!;
