@@ -8,9 +8,9 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)\S*@/gi;
 const JWT_SHAPE = /\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g;
 
 /**
- * Removes the given secrets, anything shaped like a JWT and the credentials of URLs from `text`. Provider messages can
- * echo a request (e.g. a URL with `access_token=`), so every message that leaves a provider
- * passes through here.
+ * Removes the given secrets, anything shaped like a JWT and the credentials of URLs from
+ * `text`. Provider messages can echo a request (e.g. a URL with `access_token=`), so every
+ * message that leaves a provider passes through here.
  */
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
   let out = text.replace(JWT_SHAPE, REDACTED).replace(URL_CREDENTIALS, `$1${REDACTED}@`);
