@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { withoutCredentials } from '../../../backend/redact.js';
+import { REDACTED, withoutCredentials } from '../../../backend/redact.js';
 import { ConfigError } from '../../../iface/errors.js';
 import { loadPeers } from '../../../internal/peers.js';
 import { describeValue } from '../../../internal/validate.js';
@@ -110,6 +110,22 @@ export class LuaScript {
   }
 }
 
+/** Commands whose arguments are credentials. */
+const CREDENTIAL_COMMANDS = new Set(['auth', 'hello']);
+
+/**
+ * `error` with the arguments of the command it quotes blanked when they are credentials:
+ * ioredis puts the failed command on its errors (`command: { name: 'auth', args: [password] }`),
+ * so a wrong password would be printed wherever the error is logged.
+ */
+export function withoutCredentialArgs<T>(error: T): T {
+  const command = (error as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (typeof command?.name === 'string' && CREDENTIAL_COMMANDS.has(command.name.toLowerCase())) {
+    command.args = [REDACTED];
+  }
+  return error;
+}
+
 /**
  * Rejects with RedisUnavailableError when `operation` has not settled within `ms`. The deadline
  * gives way to a reply already received: after this process was stalled (a long task, a GC
@@ -131,7 +147,9 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
         clearTimeout(timer);
         reject(
           error instanceof Error
-            ? new RedisUnavailableError(`redis ${what} failed: ${error.message}`, { cause: error })
+            ? new RedisUnavailableError(`redis ${what} failed: ${error.message}`, {
+                cause: withoutCredentialArgs(error),
+              })
             : error,
         );
       },

@@ -27,6 +27,7 @@ import {
   type RedisConnection,
   RedisUnavailableError,
   withDeadline,
+  withoutCredentialArgs,
 } from './redis-client.js';
 import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
@@ -747,7 +748,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   /** Background failures go to 'error' listeners, or become process warnings if there are none. */
-  #reportError(operation: RedisStoreBackgroundOperation, error: unknown): void {
+  #reportError(operation: RedisStoreBackgroundOperation, reported: unknown): void {
+    const error = withoutCredentialArgs(reported);
     if (this.hasListeners('error')) this.emit('error', { operation, error });
     else
       process.emitWarning(
