@@ -110,6 +110,17 @@ export class LuaScript {
   }
 }
 
+/**
+ * The ACL command rules a Redis user needs for the store: the scripts and the wake-up
+ * subscription, and the commands the scripts call. The user also needs the limiter's keys and
+ * channel (`~voice-admission:* &voice-admission:*` with the default prefix).
+ */
+export const REDIS_ACL_COMMANDS =
+  '+eval +evalsha +subscribe +publish +info +time +zadd +zrem +zmscore +zscore +zcard +zcount +zrangebyscore +hget +hmget +hset +hdel +hincrby +hgetall';
+
+/** A refusal by the user's ACL: of the command itself, or of one called by a script. */
+const NOT_PERMITTED = /^NOPERM|user executing the script can't/;
+
 /** Commands whose arguments are credentials. */
 const CREDENTIAL_COMMANDS = new Set(['auth', 'hello']);
 
@@ -147,7 +158,7 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
         clearTimeout(timer);
         reject(
           error instanceof Error
-            ? new RedisUnavailableError(`redis ${what} failed: ${error.message}`, {
+            ? new RedisUnavailableError(`redis ${what} failed: ${explain(error.message)}`, {
                 cause: withoutCredentialArgs(error),
               })
             : error,
@@ -155,4 +166,10 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
       },
     );
   });
+}
+
+/** A permission error names what the user lacks: inside a script Redis does not say. */
+function explain(message: string): string {
+  if (!NOT_PERMITTED.test(message)) return message;
+  return `${message} (the Redis user needs the ACL rules ${REDIS_ACL_COMMANDS} on the limiter's keys and channel: see docs/redis.md)`;
 }

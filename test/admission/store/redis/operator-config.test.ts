@@ -1,6 +1,8 @@
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisStoreOptions } from '../../../../src/admission/store/redis/options.js';
+import { REDIS_ACL_COMMANDS } from '../../../../src/admission/store/redis/redis-client.js';
 import {
   type RedisCapacityStore,
   redisStore,
@@ -9,6 +11,8 @@ import { describeWithBinary } from '../../../support/binaries.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
 
 const PASSWORD = 'admin-pa55word';
+/** What docs/redis.md tells operators to grant, with the default key prefix. */
+const REDIS_ACL = `${REDIS_ACL_COMMANDS} ~voice-admission:* &voice-admission:*`;
 const request = { tenantId: 't', globalLimit: 5, tenantLimit: Number.POSITIVE_INFINITY };
 
 /** The store's failure, its `error` events, and everything printed of them. */
@@ -59,5 +63,54 @@ describeWithBinary('redis-server', 'redis store: Redis as operators configure it
   it('no password where Redis needs one says NOAUTH', async () => {
     const { failure } = await firstAcquire(newStore({ redis: `redis://127.0.0.1:${server.port}` }));
     expect((failure as Error).message).toMatch(/NOAUTH/);
+  });
+
+  describe('an ACL user', () => {
+    const userUrl = async (user: string, rules: string) => {
+      await server.cli(
+        'ACL',
+        'SETUSER',
+        user,
+        'reset',
+        'on',
+        '>user-pa55word',
+        ...rules.split(' '),
+      );
+      return `redis://${user}:user-pa55word@127.0.0.1:${server.port}`;
+    };
+
+    it('with the rules docs/redis.md gives runs every operation of the store', async () => {
+      const store = newStore({ redis: await userUrl('voice', REDIS_ACL) });
+      const other = newStore({ redis: await userUrl('voice', REDIS_ACL), pollMs: 10 });
+      const errors: unknown[] = [];
+      for (const s of [store, other]) s.on('error', (event) => errors.push(event));
+      const lease = (await store.tryAcquire(request)) as Lease;
+      expect(await store.claim(lease, 'job-1')).toEqual({ claimed: true });
+      await store.bindSession(lease, 'job-1', 'session-1');
+      await store.renewNow();
+      expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['t', 1]]) });
+      const woken = new Promise((resolve) => other.onCapacityFreed(resolve));
+      await store.release(lease);
+      await woken;
+      expect(errors).toEqual([]);
+    });
+
+    it.each([
+      ['EVALSHA', '-evalsha', /NOPERM.*'evalsha'/],
+      // Refused inside a script, where Redis does not say which command it was.
+      ['INFO', '-info', /can't run this command/],
+    ])(
+      'without %s is told which rules the store needs, and works once given them',
+      async (_command, rule, reason) => {
+        const store = newStore({ redis: await userUrl('partial', `${REDIS_ACL} ${rule}`) });
+        const { failure } = await firstAcquire(store);
+        expect((failure as Error).message).toMatch(reason);
+        expect((failure as Error).message).toContain(
+          `the Redis user needs the ACL rules ${REDIS_ACL_COMMANDS}`,
+        );
+        await userUrl('partial', REDIS_ACL);
+        expect(await store.tryAcquire(request)).toHaveProperty('id');
+      },
+    );
   });
 });
