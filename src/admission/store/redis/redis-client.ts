@@ -16,6 +16,7 @@ export interface RedisConnection {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
+  call(command: string, ...args: (string | number)[]): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -117,6 +118,26 @@ export class LuaScript {
  */
 export const REDIS_ACL_COMMANDS =
   '+eval +evalsha +subscribe +publish +info +time +zadd +zrem +zmscore +zscore +zcard +zcount +zrangebyscore +hget +hmget +hset +hdel +hincrby +hgetall';
+
+/**
+ * What is wrong with the Redis behind `connection` for a limiter, if anything: an eviction
+ * policy that may drop the limiter's keys (none has an expiry, so `volatile-*` policies never
+ * do). Best effort: a user not allowed `CONFIG GET`, or a managed Redis that renamed it, is
+ * not checked.
+ */
+export async function evictionProblem(
+  connection: RedisConnection,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  const reply = await withDeadline(
+    connection.call('CONFIG', 'GET', 'maxmemory-policy'),
+    timeoutMs,
+    'config get',
+  ).catch(() => undefined);
+  const policy = Array.isArray(reply) ? reply[1] : undefined;
+  if (typeof policy !== 'string' || !policy.startsWith('allkeys-')) return undefined;
+  return `redis maxmemory-policy is ${policy}: Redis may evict the limiter's keys when memory runs out, and the caps no longer hold; set noeviction or a volatile-* policy (the limiter's keys have no expiry, so those never evict them)`;
+}
 
 /** A refusal by the user's ACL: of the command itself, or of one called by a script. */
 const NOT_PERMITTED = /^NOPERM|user executing the script can't/;

@@ -23,6 +23,7 @@ import {
 } from './options.js';
 import {
   connect,
+  evictionProblem,
   LuaScript,
   type RedisConnection,
   RedisUnavailableError,
@@ -81,7 +82,8 @@ export type RedisStoreBackgroundOperation =
   | 'purge'
   | 'subscribe'
   | 'connection'
-  | 'release';
+  | 'release'
+  | 'config';
 
 /**
  * Why a lease stopped counting: its deadline passed without a renewal (`expired`), Redis had
@@ -95,7 +97,8 @@ export interface RedisStoreEvents extends Record<string, unknown> {
   /**
    * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
    * the wake-up subscription, the connection (once per outage) or a release (its lease expires
-   * within the TTL).
+   * within the TTL); or Redis is configured so that the caps may not hold (`config`, checked
+   * when the store connects: an eviction policy that may drop the limiter's keys).
    */
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
   /**
@@ -193,13 +196,22 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#keys = limiterKeys(this.options.name, this.options.keyPrefix);
     this.#book = new LeaseBook();
     const { client, owned } = connect(options.redis);
-    this.#client = client;
     this.#ownsClient = owned;
     // A client that fails to load (bad URL, ioredis missing) surfaces on first use, not here.
-    client.then(
+    if (owned)
+      client.then(
+        (connection) => this.#watchConnection(connection),
+        () => undefined,
+      );
+    // Checked before the first call, so that a store that has answered once has been checked.
+    this.#client = client.then(async (connection) => {
+      const problem = await evictionProblem(connection, this.options.timeoutMs);
+      if (problem !== undefined) this.#reportError('config', new Error(problem));
+      return connection;
+    });
+    this.#client.then(
       (connection) => {
         this.#connection = connection;
-        if (owned) this.#watchConnection(connection);
       },
       () => undefined,
     );

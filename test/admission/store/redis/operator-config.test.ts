@@ -113,4 +113,56 @@ describeWithBinary('redis-server', 'redis store: Redis as operators configure it
       },
     );
   });
+
+  describe('maxmemory-policy', () => {
+    /** The `error` events of a store that has made one call to Redis. */
+    const eventsOfStore = async (redis: string) => {
+      const store = newStore({ redis });
+      const events: { operation: string; error: unknown }[] = [];
+      store.on('error', (event) => events.push(event));
+      await store.usage();
+      return events;
+    };
+    const url = () => `redis://:${PASSWORD}@127.0.0.1:${server.port}`;
+    afterEach(async () => {
+      await server.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    });
+
+    it.each(['allkeys-lru', 'allkeys-lfu', 'allkeys-random'])(
+      "%s, which may evict the limiter's keys, is reported when the store connects",
+      async (policy) => {
+        await server.cli('CONFIG', 'SET', 'maxmemory-policy', policy);
+        const events = await eventsOfStore(url());
+        expect(events).toHaveLength(1);
+        expect(events[0]!.operation).toBe('config');
+        expect((events[0]!.error as Error).message).toBe(
+          `redis maxmemory-policy is ${policy}: Redis may evict the limiter's keys when memory runs out, and the caps no longer hold; set noeviction or a volatile-* policy (the limiter's keys have no expiry, so those never evict them)`,
+        );
+      },
+    );
+
+    it.each(['noeviction', 'volatile-lru', 'volatile-ttl'])(
+      '%s is not reported',
+      async (policy) => {
+        await server.cli('CONFIG', 'SET', 'maxmemory-policy', policy);
+        expect(await eventsOfStore(url())).toEqual([]);
+      },
+    );
+
+    it('a user not allowed CONFIG GET is not checked, and works', async () => {
+      await server.cli('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+      await server.cli(
+        'ACL',
+        'SETUSER',
+        'noconfig',
+        'reset',
+        'on',
+        '>user-pa55word',
+        ...REDIS_ACL.split(' '),
+      );
+      expect(
+        await eventsOfStore(`redis://noconfig:user-pa55word@127.0.0.1:${server.port}`),
+      ).toEqual([]);
+    });
+  });
 });
