@@ -61,6 +61,10 @@ const REASSERTED = 2;
 const MISSING = 3;
 const KEY_TAKEN = 4;
 
+/** What the `recovery` error event says. */
+const DATA_LOST =
+  "redis lost the limiter's data (a restart without persistence, a restored snapshot, a failover, a flush or an eviction): new leases wait up to leaseTtlMs while held ones are re-asserted";
+
 /** The CLAIM script's answer while Redis may have lost claims. */
 const CLAIM_RECOVERING = -2;
 
@@ -83,7 +87,8 @@ export type RedisStoreBackgroundOperation =
   | 'subscribe'
   | 'connection'
   | 'release'
-  | 'config';
+  | 'config'
+  | 'recovery';
 
 /**
  * Why a lease stopped counting: its deadline passed without a renewal (`expired`), Redis had
@@ -98,7 +103,8 @@ export interface RedisStoreEvents extends Record<string, unknown> {
    * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
    * the wake-up subscription, the connection (once per outage) or a release (its lease expires
    * within the TTL); or Redis is configured so that the caps may not hold (`config`, checked
-   * when the store connects: an eviction policy that may drop the limiter's keys).
+   * when the store connects: an eviction policy that may drop the limiter's keys); or Redis
+   * lost the limiter's data and new leases wait while held ones are re-asserted (`recovery`).
    */
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
   /**
@@ -692,11 +698,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#renewal.runNow().catch((error: unknown) => this.#reportError('renew', error));
   }
 
-  /** A new epoch means Redis may have lost leases: re-assert ours now, early in the window. */
+  /**
+   * A new epoch means Redis may have lost leases: re-assert ours now, early in the window, and
+   * say so: meanwhile admissions are refused as `capacity`, which alone would not tell why.
+   */
   #noteEpoch(epoch: string): void {
     const changed = this.#epoch !== '' && epoch !== this.#epoch;
     this.#epoch = epoch;
-    if (changed) this.#renewSoon();
+    if (!changed) return;
+    this.#reportError('recovery', new Error(DATA_LOST));
+    this.#renewSoon();
   }
 
   /** Expired leases left to drop: drops them, PURGE_MAX per script, one script at a time. */

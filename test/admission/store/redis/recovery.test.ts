@@ -74,6 +74,12 @@ describeWithBinary(
       const name = `lost${++counter}`;
       const holder = newStore(name);
       const other = newStore(name);
+      const reported: string[] = [];
+      for (const store of [holder, other]) {
+        store.on('error', ({ operation, error }) => {
+          reported.push(`${operation}: ${(error as Error).message}`);
+        });
+      }
       const leases = [await holder.tryAcquire(request('a')), await holder.tryAcquire(request('a'))];
       await other.tryAcquire(request('b')).then((lease) => other.release(lease as Lease));
       await server.cli('FLUSHALL');
@@ -81,6 +87,12 @@ describeWithBinary(
       expect(await other.tryAcquire(request('b'))).toEqual({ refused: 'capacity' });
       await holder.renewNow();
       expect(await other.usage()).toEqual({ active: 2, tenants: new Map([['a', 2]]) });
+      // Admissions paused for a TTL, refused as `capacity`: each instance says why, once.
+      expect(reported).toEqual(
+        Array(2).fill(
+          "recovery: redis lost the limiter's data (a restart without persistence, a restored snapshot, a failover, a flush or an eviction): new leases wait up to leaseTtlMs while held ones are re-asserted",
+        ),
+      );
       for (const lease of leases) await holder.release(lease as Lease);
       expect((await other.usage()).active).toBe(0);
     });
