@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
@@ -11,8 +12,10 @@ import { describeWithBinary } from '../../../support/binaries.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
 
 const PASSWORD = 'admin-pa55word';
-/** What docs/redis.md tells operators to grant, with the default key prefix. */
-const REDIS_ACL = `${REDIS_ACL_COMMANDS} ~voice-admission:* &voice-admission:*`;
+/** The rules docs/redis.md tells operators to grant (default key prefix). */
+const REDIS_ACL = /^ACL SETUSER voice on >password (.+)$/m.exec(
+  readFileSync(new URL('../../../../docs/redis.md', import.meta.url), 'utf8'),
+)![1]!;
 const request = { tenantId: 't', globalLimit: 5, tenantLimit: Number.POSITIVE_INFINITY };
 
 /** The store's failure, its `error` events, and everything printed of them. */
@@ -80,6 +83,8 @@ describeWithBinary('redis-server', 'redis store: Redis as operators configure it
     };
 
     it('with the rules docs/redis.md gives runs every operation of the store', async () => {
+      // The rules the store's errors quote are those of the docs.
+      expect(REDIS_ACL).toBe(`${REDIS_ACL_COMMANDS} ~voice-admission:* &voice-admission:*`);
       const store = newStore({ redis: await userUrl('voice', REDIS_ACL) });
       const other = newStore({ redis: await userUrl('voice', REDIS_ACL), pollMs: 10 });
       const errors: unknown[] = [];
