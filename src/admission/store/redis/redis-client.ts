@@ -35,7 +35,9 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     const url = redis;
     return {
       owned: true,
-      client: loadIoredis().then((RedisClient) => new RedisClient(url, { lazyConnect: false })),
+      client: loadIoredis().then(
+        (RedisClient) => new RedisClient(url, { lazyConnect: false, reconnectOnError: onReadOnly }),
+      ),
     };
   }
   if (
@@ -51,6 +53,15 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     'redis',
     `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(shown)}`,
   );
+}
+
+/**
+ * A connection answered READONLY reached a replica: after a failover, the old primary behind an
+ * address that now leads to the new one. ioredis keeps a working connection forever; a new one
+ * reaches the primary. The failed command is not sent again (scripts keep their order).
+ */
+function onReadOnly(error: Error): boolean {
+  return error.message.startsWith('READONLY');
 }
 
 /** ioredis, an optional peer: without it, a `MissingPeerError` that says to install it. */

@@ -429,5 +429,38 @@ describeWithBinary(
       for (const lease of local) await store.release(lease as Lease);
       expect((await observer.usage()).active).toBe(0);
     }, 30_000);
+
+    it('a failover behind one address: the connection left on the demoted primary moves to the new one, held leases are re-asserted, the cap holds', async () => {
+      // Without a delay before the replica's first sync (5 s by default).
+      const primary = await startRedis(['--repl-diskless-sync-delay', '0']);
+      const replica = await startRedis();
+      const proxy = await startTcpProxy(primary.port);
+      try {
+        primary.seedLimiter('failover');
+        await replica.cli('REPLICAOF', '127.0.0.1', String(primary.port));
+        const store = redisStore({ redis: proxy.url, name: 'failover', leaseTtlMs: 1_000 });
+        stores.push(store);
+        const reported: string[] = [];
+        store.on('error', ({ operation }) => reported.push(operation));
+        for (let i = 0; i < 3; i++) await store.tryAcquire(request('a'));
+        expect(await primary.cli('WAIT', '1', '5000')).toBe('1'); // the replica has the leases
+        // As a managed Redis fails over: the replica takes over, the old primary follows it, and
+        // the address leads new connections to the new primary; the open one stays where it was.
+        await replica.cli('REPLICAOF', 'NO', 'ONE');
+        await primary.cli('REPLICAOF', '127.0.0.1', String(replica.port));
+        proxy.retarget(replica.port);
+        // Left on the old primary, every script failed with READONLY, for good.
+        await expect
+          .poll(() => store.tryAcquire(request('a')).catch(() => undefined), { timeout: 5_000 })
+          .toHaveProperty('id');
+        expect(reported).toContain('recovery');
+        expect(await replica.cli('ZCARD', 'voice-admission:{failover}:leases')).toBe('4');
+        expect(await store.tryAcquire(request('a'))).toHaveProperty('id');
+        expect(await store.tryAcquire(request('a'))).toEqual({ refused: 'capacity' });
+      } finally {
+        await proxy.close();
+        await Promise.all([primary.stop(), replica.stop()]);
+      }
+    }, 30_000);
   },
 );
