@@ -72,7 +72,8 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
     'leaseLoss',
     'leaseMarginMs',
   ]);
-  // Both arm timers; the margin, the call deadline and the renewal beat are bounded by the TTL.
+  // The TTL and pollMs arm timers, so durationField bounds them; the margin, the call deadline
+  // and the renewal beat are bounded by the TTL.
   const leaseTtlMs = durationField(
     'options.leaseTtlMs',
     options.leaseTtlMs,

@@ -3,6 +3,7 @@ import { REDACTED, withoutCredentials } from '../../../backend/redact.js';
 import { ConfigError } from '../../../iface/errors.js';
 import { loadPeers } from '../../../internal/peers.js';
 import { describeValue } from '../../../internal/validate.js';
+import { explainRefusal } from './requirements.js';
 
 /**
  * What the store needs of a connection; ioredis `Redis` and `Cluster` clients fit. Declared
@@ -122,37 +123,6 @@ export class LuaScript {
   }
 }
 
-/**
- * The ACL command rules a Redis user needs for the store: the scripts and the wake-up
- * subscription, and the commands the scripts call. The user also needs the limiter's keys and
- * channel (`~voice-admission:* &voice-admission:*` with the default prefix).
- */
-export const REDIS_ACL_COMMANDS =
-  '+eval +evalsha +subscribe +publish +info +time +zadd +zrem +zmscore +zscore +zcard +zcount +zrangebyscore +hget +hmget +hset +hdel +hincrby +hgetall';
-
-/**
- * What is wrong with the Redis behind `connection` for a limiter, if anything: an eviction
- * policy that may drop the limiter's keys (none has an expiry, so `volatile-*` policies never
- * do). Best effort: a user not allowed `CONFIG GET`, or a managed Redis that renamed it, is
- * not checked.
- */
-export async function evictionProblem(
-  connection: RedisConnection,
-  timeoutMs: number,
-): Promise<string | undefined> {
-  const reply = await withDeadline(
-    connection.call('CONFIG', 'GET', 'maxmemory-policy'),
-    timeoutMs,
-    'config get',
-  ).catch(() => undefined);
-  const policy = Array.isArray(reply) ? reply[1] : undefined;
-  if (typeof policy !== 'string' || !policy.startsWith('allkeys-')) return undefined;
-  return `redis maxmemory-policy is ${policy}: Redis may evict the limiter's keys when memory runs out, and the caps no longer hold; set noeviction or a volatile-* policy (the limiter's keys have no expiry, so those never evict them)`;
-}
-
-/** A refusal by the user's ACL: of the command itself, or of one called by a script. */
-const NOT_PERMITTED = /^NOPERM|user executing the script can't/;
-
 /** Commands whose arguments are credentials. */
 const CREDENTIAL_COMMANDS = new Set(['auth', 'hello']);
 
@@ -190,7 +160,7 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
         clearTimeout(timer);
         reject(
           error instanceof Error
-            ? new RedisUnavailableError(`redis ${what} failed: ${explain(error.message)}`, {
+            ? new RedisUnavailableError(`redis ${what} failed: ${explainRefusal(error.message)}`, {
                 cause: withoutCredentialArgs(error),
               })
             : error,
@@ -198,10 +168,4 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
       },
     );
   });
-}
-
-/** A permission error names what the user lacks: inside a script Redis does not say. */
-function explain(message: string): string {
-  if (!NOT_PERMITTED.test(message)) return message;
-  return `${message} (the Redis user needs the ACL rules ${REDIS_ACL_COMMANDS} on the limiter's keys and channel: see docs/redis.md)`;
 }

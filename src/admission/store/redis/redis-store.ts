@@ -23,13 +23,13 @@ import {
 } from './options.js';
 import {
   connect,
-  evictionProblem,
   LuaScript,
   type RedisConnection,
   RedisUnavailableError,
   withDeadline,
   withoutCredentialArgs,
 } from './redis-client.js';
+import { evictionProblem } from './requirements.js';
 import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
 
@@ -211,8 +211,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       );
     // Checked before the first call, so that a store that has answered once has been checked.
     this.#client = client.then(async (connection) => {
-      const problem = await evictionProblem(connection, this.options.timeoutMs);
-      if (problem !== undefined) this.#reportError('config', new Error(problem));
+      await this.#checkConfig(connection);
       return connection;
     });
     this.#client.then(
@@ -753,6 +752,20 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
     return this.#track(call);
+  }
+
+  /**
+   * Reports an eviction policy under which the caps may not hold. Best effort: a user not
+   * allowed `CONFIG GET`, or a managed Redis that renamed it, is not checked.
+   */
+  async #checkConfig(connection: RedisConnection): Promise<void> {
+    const reply = await withDeadline(
+      connection.call('CONFIG', 'GET', 'maxmemory-policy'),
+      this.options.timeoutMs,
+      'config get',
+    ).catch(() => undefined);
+    const problem = evictionProblem(reply);
+    if (problem !== undefined) this.#reportError('config', new Error(problem));
   }
 
   /**

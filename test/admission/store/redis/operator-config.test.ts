@@ -3,11 +3,11 @@ import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisStoreOptions } from '../../../../src/admission/store/redis/options.js';
-import { REDIS_ACL_COMMANDS } from '../../../../src/admission/store/redis/redis-client.js';
 import {
   type RedisCapacityStore,
   redisStore,
 } from '../../../../src/admission/store/redis/redis-store.js';
+import { REDIS_ACL_COMMANDS } from '../../../../src/admission/store/redis/requirements.js';
 import { describeWithBinary } from '../../../support/binaries.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
 
