@@ -3,7 +3,8 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 /**
  * A TCP proxy on loopback in front of one server, for one client's faults: it can delay every
  * chunk, hold all traffic (a partition: connections stay open, nothing gets through, and what
- * was sent is delivered once it ends) and reset every connection.
+ * was sent is delivered once it ends), reset every connection, and send new connections to
+ * another server (a failover behind a DNS name).
  */
 export interface TcpProxy {
   readonly port: number;
@@ -16,6 +17,8 @@ export interface TcpProxy {
   release(): void;
   /** Destroys every open connection (the client sees a reset and reconnects). */
   reset(): void;
+  /** Connections opened from now on go to `port`; open ones stay with their server. */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
@@ -24,7 +27,8 @@ interface Pipe {
   readonly upstream: Socket;
 }
 
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy(firstTargetPort: number): Promise<TcpProxy> {
+  let targetPort = firstTargetPort;
   let delayMs = 0;
   let held = false;
   /** Writes waiting for the hold to end, in order. */
@@ -85,6 +89,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         upstream.destroy();
       }
       pipes.clear();
+    },
+    retarget: (port) => {
+      targetPort = port;
     },
     close: async () => {
       for (const { client, upstream } of pipes) {

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../../iface/errors.js';
 import {
   describeValue,
+  durationField,
   knownKeys,
   numberField,
   objectOrUndefined,
@@ -71,7 +72,9 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
     'leaseLoss',
     'leaseMarginMs',
   ]);
-  const leaseTtlMs = numberField(
+  // The TTL and pollMs arm timers, so durationField bounds them; the margin, the call deadline
+  // and the renewal beat are bounded by the TTL.
+  const leaseTtlMs = durationField(
     'options.leaseTtlMs',
     options.leaseTtlMs,
     { min: 100, integer: true },
@@ -87,7 +90,7 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
       { min: 1, max: leaseTtlMs },
       Math.min(1_000, leaseTtlMs),
     ),
-    pollMs: numberField('options.pollMs', options.pollMs, { min: 10 }, 500),
+    pollMs: durationField('options.pollMs', options.pollMs, { min: 10 }, 500),
     localShare: resolveLocalShare(options.whenUnavailable),
     leaseLoss: oneOf('options.leaseLoss', options.leaseLoss, ['end', 'keep'] as const) ?? 'keep',
     leaseMarginMs: numberField(

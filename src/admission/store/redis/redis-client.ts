@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { withoutCredentials } from '../../../backend/redact.js';
+import { REDACTED, withoutCredentials } from '../../../backend/redact.js';
 import { ConfigError } from '../../../iface/errors.js';
 import { loadPeers } from '../../../internal/peers.js';
 import { describeValue } from '../../../internal/validate.js';
+import { explainRefusal } from './requirements.js';
 
 /**
  * What the store needs of a connection; ioredis `Redis` and `Cluster` clients fit. Declared
@@ -16,6 +17,7 @@ export interface RedisConnection {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
+  call(command: string, ...args: (string | number)[]): Promise<unknown>;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -34,7 +36,9 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     const url = redis;
     return {
       owned: true,
-      client: loadIoredis().then((RedisClient) => new RedisClient(url, { lazyConnect: false })),
+      client: loadIoredis().then(
+        (RedisClient) => new RedisClient(url, { lazyConnect: false, reconnectOnError: onReadOnly }),
+      ),
     };
   }
   if (
@@ -50,6 +54,15 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
     'redis',
     `must be an ioredis client, a Cluster client or a redis:// URL, got ${describeValue(shown)}`,
   );
+}
+
+/**
+ * A connection answered READONLY reached a replica: after a failover, the old primary behind an
+ * address that now leads to the new one. ioredis keeps a working connection forever; a new one
+ * reaches the primary. The failed command is not sent again (scripts keep their order).
+ */
+function onReadOnly(error: Error): boolean {
+  return error.message.startsWith('READONLY');
 }
 
 /** ioredis, an optional peer: without it, a `MissingPeerError` that says to install it. */
@@ -110,6 +123,22 @@ export class LuaScript {
   }
 }
 
+/** Commands whose arguments are credentials. */
+const CREDENTIAL_COMMANDS = new Set(['auth', 'hello']);
+
+/**
+ * `error` with the arguments of the command it quotes blanked when they are credentials:
+ * ioredis puts the failed command on its errors (`command: { name: 'auth', args: [password] }`),
+ * so a wrong password would be printed wherever the error is logged.
+ */
+export function withoutCredentialArgs<T>(error: T): T {
+  const command = (error as { command?: { name?: unknown; args?: unknown } } | null)?.command;
+  if (typeof command?.name === 'string' && CREDENTIAL_COMMANDS.has(command.name.toLowerCase())) {
+    command.args = [REDACTED];
+  }
+  return error;
+}
+
 /**
  * Rejects with RedisUnavailableError when `operation` has not settled within `ms`. The deadline
  * gives way to a reply already received: after this process was stalled (a long task, a GC
@@ -131,7 +160,9 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
         clearTimeout(timer);
         reject(
           error instanceof Error
-            ? new RedisUnavailableError(`redis ${what} failed: ${error.message}`, { cause: error })
+            ? new RedisUnavailableError(`redis ${what} failed: ${explainRefusal(error.message)}`, {
+                cause: withoutCredentialArgs(error),
+              })
             : error,
         );
       },

@@ -27,7 +27,9 @@ import {
   type RedisConnection,
   RedisUnavailableError,
   withDeadline,
+  withoutCredentialArgs,
 } from './redis-client.js';
+import { evictionProblem } from './requirements.js';
 import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
 
@@ -59,6 +61,10 @@ const REASSERTED = 2;
 const MISSING = 3;
 const KEY_TAKEN = 4;
 
+/** What the `recovery` error event says. */
+const DATA_LOST =
+  "redis lost the limiter's data (a restart without persistence, a restored snapshot, a failover, a flush or an eviction): new leases wait up to leaseTtlMs while held ones are re-asserted";
+
 /** The CLAIM script's answer while Redis may have lost claims. */
 const CLAIM_RECOVERING = -2;
 
@@ -80,7 +86,9 @@ export type RedisStoreBackgroundOperation =
   | 'purge'
   | 'subscribe'
   | 'connection'
-  | 'release';
+  | 'release'
+  | 'config'
+  | 'recovery';
 
 /**
  * Why a lease stopped counting: its deadline passed without a renewal (`expired`), Redis had
@@ -94,7 +102,9 @@ export interface RedisStoreEvents extends Record<string, unknown> {
   /**
    * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
    * the wake-up subscription, the connection (once per outage) or a release (its lease expires
-   * within the TTL).
+   * within the TTL); or Redis is configured so that the caps may not hold (`config`, checked
+   * when the store connects: an eviction policy that may drop the limiter's keys); or Redis
+   * lost the limiter's data and new leases wait while held ones are re-asserted (`recovery`).
    */
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
   /**
@@ -192,13 +202,21 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#keys = limiterKeys(this.options.name, this.options.keyPrefix);
     this.#book = new LeaseBook();
     const { client, owned } = connect(options.redis);
-    this.#client = client;
     this.#ownsClient = owned;
     // A client that fails to load (bad URL, ioredis missing) surfaces on first use, not here.
-    client.then(
+    if (owned)
+      client.then(
+        (connection) => this.#watchConnection(connection),
+        () => undefined,
+      );
+    // Checked before the first call, so that a store that has answered once has been checked.
+    this.#client = client.then(async (connection) => {
+      await this.#checkConfig(connection);
+      return connection;
+    });
+    this.#client.then(
       (connection) => {
         this.#connection = connection;
-        if (owned) this.#watchConnection(connection);
       },
       () => undefined,
     );
@@ -679,11 +697,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     this.#renewal.runNow().catch((error: unknown) => this.#reportError('renew', error));
   }
 
-  /** A new epoch means Redis may have lost leases: re-assert ours now, early in the window. */
+  /**
+   * A new epoch means Redis may have lost leases: re-assert ours now, early in the window, and
+   * say so: meanwhile admissions are refused as `capacity`, which alone would not tell why.
+   */
   #noteEpoch(epoch: string): void {
     const changed = this.#epoch !== '' && epoch !== this.#epoch;
     this.#epoch = epoch;
-    if (changed) this.#renewSoon();
+    if (!changed) return;
+    this.#reportError('recovery', new Error(DATA_LOST));
+    this.#renewSoon();
   }
 
   /** Expired leases left to drop: drops them, PURGE_MAX per script, one script at a time. */
@@ -732,6 +755,20 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   /**
+   * Reports an eviction policy under which the caps may not hold. Best effort: a user not
+   * allowed `CONFIG GET`, or a managed Redis that renamed it, is not checked.
+   */
+  async #checkConfig(connection: RedisConnection): Promise<void> {
+    const reply = await withDeadline(
+      connection.call('CONFIG', 'GET', 'maxmemory-policy'),
+      this.options.timeoutMs,
+      'config get',
+    ).catch(() => undefined);
+    const problem = evictionProblem(reply);
+    if (problem !== undefined) this.#reportError('config', new Error(problem));
+  }
+
+  /**
    * A connection the store opened reports its errors here: once per outage (ioredis emits one
    * per reconnect attempt), and again only after it was ready in between.
    */
@@ -747,7 +784,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   /** Background failures go to 'error' listeners, or become process warnings if there are none. */
-  #reportError(operation: RedisStoreBackgroundOperation, error: unknown): void {
+  #reportError(operation: RedisStoreBackgroundOperation, reported: unknown): void {
+    const error = withoutCredentialArgs(reported);
     if (this.hasListeners('error')) this.emit('error', { operation, error });
     else
       process.emitWarning(

@@ -74,6 +74,12 @@ describeWithBinary(
       const name = `lost${++counter}`;
       const holder = newStore(name);
       const other = newStore(name);
+      const reported: string[] = [];
+      for (const store of [holder, other]) {
+        store.on('error', ({ operation, error }) => {
+          reported.push(`${operation}: ${(error as Error).message}`);
+        });
+      }
       const leases = [await holder.tryAcquire(request('a')), await holder.tryAcquire(request('a'))];
       await other.tryAcquire(request('b')).then((lease) => other.release(lease as Lease));
       await server.cli('FLUSHALL');
@@ -81,6 +87,12 @@ describeWithBinary(
       expect(await other.tryAcquire(request('b'))).toEqual({ refused: 'capacity' });
       await holder.renewNow();
       expect(await other.usage()).toEqual({ active: 2, tenants: new Map([['a', 2]]) });
+      // Admissions paused for a TTL, refused as `capacity`: each instance says why, once.
+      expect(reported).toEqual(
+        Array(2).fill(
+          "recovery: redis lost the limiter's data (a restart without persistence, a restored snapshot, a failover, a flush or an eviction): new leases wait up to leaseTtlMs while held ones are re-asserted",
+        ),
+      );
       for (const lease of leases) await holder.release(lease as Lease);
       expect((await other.usage()).active).toBe(0);
     });
@@ -416,6 +428,39 @@ describeWithBinary(
       expect((await observer.usage()).active).toBe(2);
       for (const lease of local) await store.release(lease as Lease);
       expect((await observer.usage()).active).toBe(0);
+    }, 30_000);
+
+    it('a failover behind one address: the connection left on the demoted primary moves to the new one, held leases are re-asserted, the cap holds', async () => {
+      // Without a delay before the replica's first sync (5 s by default).
+      const primary = await startRedis(['--repl-diskless-sync-delay', '0']);
+      const replica = await startRedis();
+      const proxy = await startTcpProxy(primary.port);
+      try {
+        primary.seedLimiter('failover');
+        await replica.cli('REPLICAOF', '127.0.0.1', String(primary.port));
+        const store = redisStore({ redis: proxy.url, name: 'failover', leaseTtlMs: 1_000 });
+        stores.push(store);
+        const reported: string[] = [];
+        store.on('error', ({ operation }) => reported.push(operation));
+        for (let i = 0; i < 3; i++) await store.tryAcquire(request('a'));
+        expect(await primary.cli('WAIT', '1', '5000')).toBe('1'); // the replica has the leases
+        // As a managed Redis fails over: the replica takes over, the old primary follows it, and
+        // the address leads new connections to the new primary; the open one stays where it was.
+        await replica.cli('REPLICAOF', 'NO', 'ONE');
+        await primary.cli('REPLICAOF', '127.0.0.1', String(replica.port));
+        proxy.retarget(replica.port);
+        // Left on the old primary, every script failed with READONLY, for good.
+        await expect
+          .poll(() => store.tryAcquire(request('a')).catch(() => undefined), { timeout: 5_000 })
+          .toHaveProperty('id');
+        expect(reported).toContain('recovery');
+        expect(await replica.cli('ZCARD', 'voice-admission:{failover}:leases')).toBe('4');
+        expect(await store.tryAcquire(request('a'))).toHaveProperty('id');
+        expect(await store.tryAcquire(request('a'))).toEqual({ refused: 'capacity' });
+      } finally {
+        await proxy.close();
+        await Promise.all([primary.stop(), replica.stop()]);
+      }
     }, 30_000);
   },
 );

@@ -395,6 +395,16 @@ describeWithBinary('redis-server', 'redis store', () => {
     ).toThrow(/options.leaseMarginMs: must be <= 500, got 600/);
   });
 
+  it('refuses durations longer than a Node.js timer can wait, which would fire at once', () => {
+    const tooLong = 2 ** 31; // setTimeout fires such a delay after 1 ms
+    // The margin and the call deadline are bounded by the TTL.
+    for (const field of ['leaseTtlMs', 'pollMs'] as const) {
+      expect(() => redisStore({ redis: server.url, name: 'x', [field]: tooLong })).toThrow(
+        `options.${field}: must be <= 2147483647 ms (the longest timer Node.js supports)`,
+      );
+    }
+  });
+
   it('refuses at once a URL it cannot use, without quoting the password in it', () => {
     for (const [url, shown] of [
       ['http://:pa55word-x@127.0.0.1:6379', '"http://[redacted]@127.0.0.1:6379"'],
