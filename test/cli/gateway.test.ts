@@ -353,6 +353,26 @@ describe('authentication', () => {
     expect(await statusWith(OPERATOR_TOKEN, OPERATOR_TOKEN)).toBe(401);
   });
 
+  it('sees a second Authorization header past thousands of others (401)', async () => {
+    const { url } = await startGateway({ tokens: TOKENS });
+    // 2 500 short headers fit in Node's 16 KiB of headers, and are more than the 2 000 it keeps
+    // by default: a header past those would not be seen.
+    const filler = Array.from({ length: 2_500 }, () => ['x', '1']).flat();
+    const status = await new Promise<number>((resolve, reject) => {
+      const headers = [
+        ...['host', new URL(url).host, 'authorization', `Bearer ${GLOBEX_TOKEN}`],
+        ...filler,
+        ...['authorization', `Bearer ${ACME_TOKEN}`],
+      ];
+      const request = httpRequest(`${url}/v1/sessions/x`, { headers }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('error', reject).end();
+    });
+    expect(status).toBe(401);
+  });
+
   it("a tenant token may not raise its requests' priority above others' (403); it may lower it", async () => {
     const { call, admission } = await startGateway({
       tokens: TOKENS,

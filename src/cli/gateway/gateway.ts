@@ -114,6 +114,10 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     },
   });
 
+  // Node keeps the first 2 000 headers and drops the rest, from rawHeaders too: a second
+  // Authorization header past them would go unseen (authorizationOf). The 16 KiB header limit
+  // bounds their number instead.
+  app.server.maxHeadersCount = 0;
   const connections = new ClosableConnections(app.server);
   app.addHook('preClose', async () => connections.close());
 
