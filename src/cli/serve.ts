@@ -93,7 +93,11 @@ async function start(
             max: Object.fromEntries(config.tenantCaps),
           },
         }),
-    queue: { maxSize: config.queueSize, timeoutMs: config.queueTimeoutMs },
+    queue: {
+      maxSize: config.queueSize,
+      ...(config.queuePerTenant === undefined ? {} : { maxPerTenant: config.queuePerTenant }),
+      timeoutMs: config.queueTimeoutMs,
+    },
     ...(config.slo === undefined
       ? {}
       : {

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningGateway, serve } from '../../src/cli/serve.js';
+import { parseServeConfig } from '../../src/cli/serve-config.js';
+import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, TOKENS } from './gateway-harness.js';
+
+interface ErrorBody {
+  readonly error: { readonly code: string; readonly tenantId?: string };
+}
+
+let running: RunningGateway | undefined;
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
+async function start(args: string[], env: Record<string, string> = {}) {
+  const logs = new LogLines();
+  running = await serve(
+    parseServeConfig(['--port', '0', ...args], { AUTH_TOKENS: TOKENS, ...env }),
+    {
+      version: 'test',
+      logStream: logs,
+    },
+  );
+  const slot = (token: string, body: object) =>
+    fetch(`${running!.url}/v1/slots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  return { gateway: running, logs, slot };
+}
+
+describe('--queue-per-tenant', () => {
+  it("keeps one tenant's waiters from filling the queue other tenants wait in", async () => {
+    const { gateway, slot } = await start([
+      '--max-sessions',
+      '1',
+      '--queue-size',
+      '4',
+      '--queue-per-tenant',
+      '2',
+    ]);
+    const held = await slot(ACME_TOKEN, {});
+    expect(held.status).toBe(201);
+    // acme asks for more than its share of the queue: the requests past it are refused at once.
+    const waiting = [1, 2, 3, 4].map(async () => {
+      const response = await slot(ACME_TOKEN, { timeoutMs: 1_000 });
+      return ((await response.json()) as ErrorBody).error;
+    });
+    expect(await Promise.race(waiting)).toMatchObject({ code: 'queue_full', tenantId: 'acme' });
+    expect(gateway.admission.stats().queued).toBe(2);
+    // globex still finds room in the queue, and gets the slot once acme gives it back.
+    const globex = slot(GLOBEX_TOKEN, { timeoutMs: 2_000 });
+    await expect.poll(() => gateway.admission.stats().queued).toBe(3);
+    const { id } = (await held.json()) as { id: string };
+    await fetch(`${gateway.url}/v1/slots/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ACME_TOKEN}` },
+    });
+    expect((await globex).status).toBe(201);
+    // acme's two waiters ran out of time behind globex; the other two never waited.
+    const codes = (await Promise.all(waiting)).map((error) => error.code).sort();
+    expect(codes).toEqual(['queue_full', 'queue_full', 'queue_timeout', 'queue_timeout']);
+  });
+
+  it('is read from QUEUE_MAX_PER_TENANT, and may not exceed the queue', () => {
+    expect(parseServeConfig([], { QUEUE_MAX_PER_TENANT: '0' }).queuePerTenant).toBe(0);
+    expect(parseServeConfig([], {}).queuePerTenant).toBeUndefined();
+    expect(() => parseServeConfig(['--queue-size', '10', '--queue-per-tenant', '11'], {})).toThrow(
+      '--queue-per-tenant: must be an integer from 0 to 10, got "11"',
+    );
+  });
+});
