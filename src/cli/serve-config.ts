@@ -20,6 +20,8 @@ export interface ServeConfig {
   readonly setupConcurrency: number | undefined;
   readonly setupPerSecond: number | undefined;
   readonly drainTimeoutMs: number;
+  /** Most connections open at once; more are closed as soon as they are accepted. */
+  readonly maxConnections: number;
   readonly redisUrl: string | undefined;
   readonly redisName: string;
   readonly livekit:
@@ -62,6 +64,7 @@ const FLAGS = {
   'setup-concurrency': ['SETUP_CONCURRENCY', undefined],
   'setup-per-second': ['SETUP_PER_SECOND', undefined],
   'drain-timeout-ms': ['DRAIN_TIMEOUT_MS', '30000'],
+  'max-connections': ['MAX_CONNECTIONS', '4096'],
   'slo-target-ms': ['SLO_TARGET_MS', undefined],
   'slo-percentile': ['SLO_PERCENTILE', '95'],
   'slo-window-ms': ['SLO_WINDOW_MS', '30000'],
@@ -150,6 +153,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
+    maxConnections: int('max-connections', 1)!,
     redisUrl: raw('redis-url'),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),

@@ -138,6 +138,7 @@ async function start(
         : undefined,
     livekitWebhook: webhook,
     version: options.version,
+    maxConnections: config.maxConnections,
   });
   opened.add(() => app.close());
   if (store !== undefined) logStoreEvents(store, app.log);

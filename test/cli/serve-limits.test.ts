@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
@@ -69,6 +71,53 @@ describe('--queue-per-tenant', () => {
     expect(parseServeConfig([], {}).queuePerTenant).toBeUndefined();
     expect(() => parseServeConfig(['--queue-size', '10', '--queue-per-tenant', '11'], {})).toThrow(
       '--queue-per-tenant: must be an integer from 0 to 10, got "11"',
+    );
+  });
+});
+
+describe('--max-connections', () => {
+  /** A connection to the gateway that sends nothing; `closed` resolves with what it received. */
+  async function idleConnection(url: string) {
+    const { hostname, port } = new URL(url);
+    const socket: Socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      received += chunk;
+    });
+    return { socket, closed: once(socket, 'close').then(() => received) };
+  }
+
+  it('closes connections over the limit as they come, says so in the log, and takes them again once some close', async () => {
+    const { gateway, logs } = await start(['--max-connections', '2']);
+    const first = await idleConnection(gateway.url);
+    const second = await idleConnection(gateway.url);
+    const third = await idleConnection(gateway.url);
+    expect(await third.closed).toBe('');
+    await logs.seen((line) => line.msg === 'connections closed: too many open');
+    expect(
+      logs.lines.find((line) => line.msg === 'connections closed: too many open'),
+    ).toMatchObject({ level: 'warn', dropped: 1, maxConnections: 2 });
+    await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+    // The next ones within 10 s are counted in a later line, not each logged.
+    await (await idleConnection(gateway.url)).closed;
+    expect(
+      logs.lines.filter((line) => line.msg === 'connections closed: too many open'),
+    ).toHaveLength(1);
+
+    first.socket.destroy();
+    await first.closed;
+    await expect
+      .poll(async () => (await fetch(`${gateway.url}/healthz`).catch(() => undefined))?.status)
+      .toBe(200);
+    second.socket.destroy();
+  });
+
+  it('is 4096 unless set, by flag or MAX_CONNECTIONS', () => {
+    expect(parseServeConfig([], {}).maxConnections).toBe(4_096);
+    expect(parseServeConfig([], { MAX_CONNECTIONS: '10' }).maxConnections).toBe(10);
+    expect(() => parseServeConfig(['--max-connections', '0'], {})).toThrow(
+      '--max-connections: must be an integer >= 1, got "0"',
     );
   });
 });

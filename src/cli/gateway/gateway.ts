@@ -50,6 +50,12 @@ export interface GatewayOptions {
    * senders cannot hold connections open. Default 10 s.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Most connections open at once: more are closed as soon as they are accepted, so that
+   * clients cannot take every file descriptor the process has (Redis and LiveKit need some).
+   * Default none.
+   */
+  readonly maxConnections?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -66,6 +72,9 @@ export interface RouteShape {
  * session whose metadata filled a create body is larger than that body.
  */
 const WEBHOOK_MAX_BODY_BYTES = 1_048_576;
+
+/** Connections refused over `maxConnections` are logged at most once in this long. */
+const DROPS_LOG_INTERVAL_MS = 10_000;
 
 /** Routes probed every few seconds: their access lines are at debug level. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -118,6 +127,10 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   // Authorization header past them would go unseen (authorizationOf). The 16 KiB header limit
   // bounds their number instead.
   app.server.maxHeadersCount = 0;
+  if (options.maxConnections !== undefined) {
+    app.server.maxConnections = options.maxConnections;
+    logDrops(app, options.maxConnections);
+  }
   const connections = new ClosableConnections(app.server);
   app.addHook('preClose', async () => connections.close());
 
@@ -291,6 +304,23 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown)
   if (status === 500) request.log.error({ err: error }, 'request failed');
   if (reply.sent || reply.raw.destroyed) return;
   void reply.code(status).headers(headers).send(body);
+}
+
+/**
+ * Warns of connections closed over the limit: one line at the first, then at most one every
+ * DROPS_LOG_INTERVAL_MS with how many were closed since the last, so a flood of connections
+ * does not become a flood of log lines.
+ */
+function logDrops(app: FastifyInstance, maxConnections: number): void {
+  let dropped = 0;
+  let quietUntil = Number.NEGATIVE_INFINITY;
+  app.server.on('drop', () => {
+    dropped++;
+    if (performance.now() < quietUntil) return;
+    quietUntil = performance.now() + DROPS_LOG_INTERVAL_MS;
+    app.log.warn({ dropped, maxConnections }, 'connections closed: too many open');
+    dropped = 0;
+  });
 }
 
 /** One line per request, written when its connection is done with it, whatever happened. */
