@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 import {
   ACME_TOKEN,
@@ -112,6 +113,27 @@ describe('the gateway over HTTP', () => {
     });
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({ userId: 'café-😀', tenantId: '🌍' });
+  });
+
+  it("answers a backend's failure with its code, and logs what it said without answering it", async () => {
+    const detail = "EACCES: permission denied, open '/srv/voice/livekit.json'";
+    class Failing extends SimulatedBackend {
+      protected override async openSession(): Promise<never> {
+        throw new Error(detail);
+      }
+    }
+    const { call, logs } = await startGateway({ backend: new Failing({ providerConfig: {} }) });
+    const failed = await call('POST', '/v1/sessions', { body: { userId: 'u' } });
+    expect(failed.status).toBe(502);
+    expect(await failed.json()).toEqual({
+      error: { code: 'setup_failed', message: 'the voice backend failed (create_session)' },
+    });
+    await logs.seen((line) => line.msg === 'backend failed');
+    const logged = logs.lines.find((line) => line.msg === 'backend failed');
+    expect(logged).toMatchObject({
+      level: 'warn',
+      err: { code: 'setup_failed', message: expect.stringContaining(detail) },
+    });
   });
 
   it('answers 415 to a body that is not JSON, 404 to unknown routes and absent /metrics', async () => {

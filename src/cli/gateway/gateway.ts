@@ -302,6 +302,8 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown)
   const { status, headers, body } = toGatewayHttpError(error);
   noteOf(request).code = body.error.code;
   if (status === 500) request.log.error({ err: error }, 'request failed');
+  // The answer names the code only: what the backend said is for the operator.
+  else if (error instanceof BackendError) request.log.warn({ err: error }, 'backend failed');
   if (reply.sent || reply.raw.destroyed) return;
   void reply.code(status).headers(headers).send(body);
 }
