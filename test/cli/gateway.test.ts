@@ -150,6 +150,32 @@ describe('the gateway over HTTP', () => {
     expect((await call('GET', '/metrics')).status).toBe(404);
   });
 
+  it('answers a method a known path does not take with 405 and Allow, and OPTIONS with 204 and Allow', async () => {
+    const { call } = await startGateway({ tokens: TOKENS });
+    for (const [method, path, allow] of [
+      ['PUT', '/v1/sessions/x', 'DELETE, GET, HEAD'],
+      ['DELETE', '/v1/sessions', 'POST'],
+      ['HEAD', '/v1/sessions', 'POST'],
+      ['GET', '/v1/slots/x/renew', 'POST'],
+      ['PATCH', '/v1/latency', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const response = await call(method, path, { token: ACME_TOKEN });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get('allow')).toBe(allow);
+      if (method !== 'HEAD') {
+        expect(await response.json()).toEqual({
+          error: { code: 'method_not_allowed', message: `this route takes ${allow} only` },
+        });
+      }
+    }
+    const options = await call('OPTIONS', '/v1/slots/x');
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('DELETE');
+    expect((await call('PUT', '/v1/nowhere')).status).toBe(404);
+    expect((await call('OPTIONS', '/v1/sessions/x/y')).status).toBe(404);
+  });
+
   it('refuses a JSON null body with 400 like any body of the wrong type, where the body is optional too', async () => {
     const { call, admission, backend } = await startGateway({ tokens: TOKENS });
     const slot = (await (

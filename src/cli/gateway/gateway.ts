@@ -19,6 +19,7 @@ import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
+import { RouteMethods } from './route-methods.js';
 import { sessionRoutes } from './session-routes.js';
 import { type HeldSlot, type SlotEnd, SlotLeases } from './slot-leases.js';
 import { slotRoutes } from './slot-routes.js';
@@ -145,9 +146,23 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     }
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new HttpRefusal(404, 'not_found', 'no such route')),
-  );
+  const methods = new RouteMethods();
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = methods.of(request.url.split('?')[0]!);
+    if (allowed.length === 0) {
+      sendError(request, reply, new HttpRefusal(404, 'not_found', 'no such route'));
+      return;
+    }
+    // A known path asked with another method: say which it takes (RFC 9110, 405 and OPTIONS).
+    void reply.header('allow', allowed.join(', '));
+    if (request.method === 'OPTIONS') {
+      void reply.code(204).send();
+      return;
+    }
+    const refusal = `this route takes ${allowed.join(', ')} only`;
+    sendError(request, reply, new HttpRefusal(405, 'method_not_allowed', refusal));
+  });
 
   const slots = new SlotLeases(admission, (held: HeldSlot, why: SlotEnd) => {
     app.log.info({ slot: held.id, tenant: held.tenantId, why }, 'slot released');
