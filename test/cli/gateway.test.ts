@@ -87,6 +87,13 @@ describe('the gateway over HTTP', () => {
       /body.tenantId must match/,
     ],
     [
+      // Thousands of levels fit in 16 KiB; serialising them for the provider would overflow.
+      'metadata nested 8 000 levels deep',
+      `{"userId":"u","metadata":{"a":${'['.repeat(8_000)}${']'.repeat(8_000)}}}`,
+      400,
+      /^invalid sessionConfig.metadata$/,
+    ],
+    [
       'an oversized body',
       { userId: 'u', metadata: { blob: 'x'.repeat(20_000) } },
       413,

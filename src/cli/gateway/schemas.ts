@@ -76,7 +76,9 @@ export const createSessionBody = {
     ),
     metadata: {
       type: 'object',
-      description: 'Free-form JSON passed to the provider (LiveKit: room metadata).',
+      description:
+        'Free-form JSON passed to the provider (LiveKit: room metadata), nested at most 64 ' +
+        'levels deep.',
     },
     priority: {
       type: 'integer',
