@@ -14,10 +14,14 @@ export interface ServeConfig {
   /** Caps of named tenants (`--tenant-caps acme=50,globex=20`), 0 for a tenant that may hold none. */
   readonly tenantCaps: ReadonlyMap<string, number>;
   readonly queueSize: number;
+  /** Most waiters one tenant may have in the queue; undefined for the whole queue. */
+  readonly queuePerTenant: number | undefined;
   readonly queueTimeoutMs: number;
   readonly setupConcurrency: number | undefined;
   readonly setupPerSecond: number | undefined;
   readonly drainTimeoutMs: number;
+  /** Most connections open at once; more are closed as soon as they are accepted. */
+  readonly maxConnections: number;
   readonly redisUrl: string | undefined;
   readonly redisName: string;
   readonly livekit:
@@ -55,10 +59,12 @@ const FLAGS = {
   'tenant-max': ['TENANT_DEFAULT_MAX', undefined],
   'tenant-caps': ['TENANT_CAPS', undefined],
   'queue-size': ['QUEUE_MAX_SIZE', '500'],
+  'queue-per-tenant': ['QUEUE_MAX_PER_TENANT', undefined],
   'queue-timeout-ms': ['QUEUE_TIMEOUT_MS', '10000'],
   'setup-concurrency': ['SETUP_CONCURRENCY', undefined],
   'setup-per-second': ['SETUP_PER_SECOND', undefined],
   'drain-timeout-ms': ['DRAIN_TIMEOUT_MS', '30000'],
+  'max-connections': ['MAX_CONNECTIONS', '4096'],
   'slo-target-ms': ['SLO_TARGET_MS', undefined],
   'slo-percentile': ['SLO_PERCENTILE', '95'],
   'slo-window-ms': ['SLO_WINDOW_MS', '30000'],
@@ -75,6 +81,7 @@ const FLAGS = {
 /** What a flag's value looks like, where the name does not say it. */
 const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
+  'queue-per-tenant': '(default the queue size: one tenant may fill it)',
   'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
   'redis-url': '(needs ioredis installed)',
 };
@@ -130,13 +137,15 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
     );
   }
+  const queueSize = int('queue-size', 0)!;
   const config: Omit<ServeConfig, 'tokens'> = {
     port: int('port', 0, 65_535)!,
     host: raw('host')!,
     maxSessions: int('max-sessions', 1)!,
     tenantMax: int('tenant-max', 1),
     tenantCaps: parseTenantCaps(raw('tenant-caps')),
-    queueSize: int('queue-size', 0)!,
+    queueSize,
+    queuePerTenant: int('queue-per-tenant', 0, queueSize),
     queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
     // A rate, not a count: 0.5 is one setup every 2 s. Down to the library's 0.001.
@@ -144,6 +153,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
+    maxConnections: int('max-connections', 1)!,
     redisUrl: raw('redis-url'),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),

@@ -93,7 +93,11 @@ async function start(
             max: Object.fromEntries(config.tenantCaps),
           },
         }),
-    queue: { maxSize: config.queueSize, timeoutMs: config.queueTimeoutMs },
+    queue: {
+      maxSize: config.queueSize,
+      ...(config.queuePerTenant === undefined ? {} : { maxPerTenant: config.queuePerTenant }),
+      timeoutMs: config.queueTimeoutMs,
+    },
     ...(config.slo === undefined
       ? {}
       : {
@@ -134,6 +138,7 @@ async function start(
         : undefined,
     livekitWebhook: webhook,
     version: options.version,
+    maxConnections: config.maxConnections,
   });
   opened.add(() => app.close());
   if (store !== undefined) logStoreEvents(store, app.log);

@@ -39,8 +39,9 @@ const ADMISSION_STATUS: Record<AdmissionErrorCode, number> = {
 
 /**
  * The HTTP answer for an error of this library: `AdmissionError` by its code, `BackendError`
- * 504 (timeout), 503 (stopped) or 502, `ConfigError` (a bad request) 400 naming the field;
- * anything else a bare 500 that discloses nothing.
+ * 504 (timeout), 503 (stopped) or 502 naming its code and operation (log the error itself: its
+ * message is not in the answer), `ConfigError` (a bad request) 400 naming the field; anything
+ * else a bare 500 that discloses nothing.
  * The gateway answers with it, and so can any HTTP service embedding an admission.
  */
 export function toHttpError(error: unknown): HttpError {
@@ -62,10 +63,12 @@ export function toHttpError(error: unknown): HttpError {
   }
   if (error instanceof BackendError) {
     const status = error.code === 'timeout' ? 504 : error.code === 'stopped' ? 503 : 502;
+    // The code and operation only: the message quotes what the provider or the system said
+    // (addresses, file paths, the server's own words), which is for the operator's logs.
     return {
       status,
       headers: retryAfter(status, undefined),
-      body: { error: { code: error.code, message: error.message } },
+      body: { error: { code: error.code, message: `the voice backend failed (${error.op})` } },
     };
   }
   if (error instanceof ConfigError) {

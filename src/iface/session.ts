@@ -49,7 +49,10 @@ export interface SessionConfig {
   /** Override of the provider's connection URL for this session. */
   readonly connectionUrl?: string | undefined;
   readonly agentCallback?: AgentCallback | undefined;
-  /** Free-form JSON-serialisable metadata passed to the provider (e.g. room metadata). */
+  /**
+   * Free-form JSON-serialisable metadata passed to the provider (e.g. room metadata), nested
+   * at most 64 levels deep.
+   */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
   /**
    * Makes creation idempotent: while a session created with this key (for this tenant) is

@@ -184,6 +184,26 @@ describe('Admission: slots and refusals', () => {
     expect(store.acquired).toBe(0);
   });
 
+  it('refuses metadata nested too deep to serialise (or with a cycle) before reserving anything', async () => {
+    const { admission, store, backend } = await setup();
+    // 65 levels: the object itself and 64 below it.
+    const nested = (levels: number): Record<string, unknown> =>
+      levels === 1 ? {} : { below: nested(levels - 1) };
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const metadata of [nested(65), { list: [[[nested(62)]]] }, cyclic]) {
+      await expect(admission.createSession({ userId: 'u', metadata })).rejects.toThrow(
+        'sessionConfig.metadata: must be nested at most 64 levels deep (and hold no cycle)',
+      );
+      await expect(backend.createSession({ userId: 'u', metadata })).rejects.toThrow(ConfigError);
+    }
+    expect(store.acquired).toBe(0);
+    const accepted = admission.createSession({ userId: 'u', metadata: nested(64) });
+    await flush();
+    for (const pending of backend.pending.values()) pending.succeed();
+    await (await accepted).close();
+  });
+
   it('raw slots: acquire, run and release', async () => {
     const { admission } = await setup();
     const slot = await admission.acquire({ tenantId: 't' });

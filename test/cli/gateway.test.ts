@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 import {
   ACME_TOKEN,
@@ -86,6 +87,13 @@ describe('the gateway over HTTP', () => {
       /body.tenantId must match/,
     ],
     [
+      // Thousands of levels fit in 16 KiB; serialising them for the provider would overflow.
+      'metadata nested 8 000 levels deep',
+      `{"userId":"u","metadata":{"a":${'['.repeat(8_000)}${']'.repeat(8_000)}}}`,
+      400,
+      /^invalid sessionConfig.metadata$/,
+    ],
+    [
       'an oversized body',
       { userId: 'u', metadata: { blob: 'x'.repeat(20_000) } },
       413,
@@ -114,6 +122,27 @@ describe('the gateway over HTTP', () => {
     expect(await created.json()).toMatchObject({ userId: 'café-😀', tenantId: '🌍' });
   });
 
+  it("answers a backend's failure with its code, and logs what it said without answering it", async () => {
+    const detail = "EACCES: permission denied, open '/srv/voice/livekit.json'";
+    class Failing extends SimulatedBackend {
+      protected override async openSession(): Promise<never> {
+        throw new Error(detail);
+      }
+    }
+    const { call, logs } = await startGateway({ backend: new Failing({ providerConfig: {} }) });
+    const failed = await call('POST', '/v1/sessions', { body: { userId: 'u' } });
+    expect(failed.status).toBe(502);
+    expect(await failed.json()).toEqual({
+      error: { code: 'setup_failed', message: 'the voice backend failed (create_session)' },
+    });
+    await logs.seen((line) => line.msg === 'backend failed');
+    const logged = logs.lines.find((line) => line.msg === 'backend failed');
+    expect(logged).toMatchObject({
+      level: 'warn',
+      err: { code: 'setup_failed', message: expect.stringContaining(detail) },
+    });
+  });
+
   it('answers 415 to a body that is not JSON, 404 to unknown routes and absent /metrics', async () => {
     const { call } = await startGateway();
     const plain = await call('POST', '/v1/sessions', {
@@ -126,6 +155,32 @@ describe('the gateway over HTTP', () => {
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
     expect((await call('GET', '/metrics')).status).toBe(404);
+  });
+
+  it('answers a method a known path does not take with 405 and Allow, and OPTIONS with 204 and Allow', async () => {
+    const { call } = await startGateway({ tokens: TOKENS });
+    for (const [method, path, allow] of [
+      ['PUT', '/v1/sessions/x', 'DELETE, GET, HEAD'],
+      ['DELETE', '/v1/sessions', 'POST'],
+      ['HEAD', '/v1/sessions', 'POST'],
+      ['GET', '/v1/slots/x/renew', 'POST'],
+      ['PATCH', '/v1/latency', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const response = await call(method, path, { token: ACME_TOKEN });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get('allow')).toBe(allow);
+      if (method !== 'HEAD') {
+        expect(await response.json()).toEqual({
+          error: { code: 'method_not_allowed', message: `this route takes ${allow} only` },
+        });
+      }
+    }
+    const options = await call('OPTIONS', '/v1/slots/x');
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('DELETE');
+    expect((await call('PUT', '/v1/nowhere')).status).toBe(404);
+    expect((await call('OPTIONS', '/v1/sessions/x/y')).status).toBe(404);
   });
 
   it('refuses a JSON null body with 400 like any body of the wrong type, where the body is optional too', async () => {
@@ -351,6 +406,26 @@ describe('authentication', () => {
     expect(await statusWith(ACME_TOKEN, GLOBEX_TOKEN)).toBe(401);
     expect(await statusWith(`${ACME_TOKEN}x`, OPERATOR_TOKEN)).toBe(401);
     expect(await statusWith(OPERATOR_TOKEN, OPERATOR_TOKEN)).toBe(401);
+  });
+
+  it('sees a second Authorization header past thousands of others (401)', async () => {
+    const { url } = await startGateway({ tokens: TOKENS });
+    // 2 500 short headers fit in Node's 16 KiB of headers, and are more than the 2 000 it keeps
+    // by default: a header past those would not be seen.
+    const filler = Array.from({ length: 2_500 }, () => ['x', '1']).flat();
+    const status = await new Promise<number>((resolve, reject) => {
+      const headers = [
+        ...['host', new URL(url).host, 'authorization', `Bearer ${GLOBEX_TOKEN}`],
+        ...filler,
+        ...['authorization', `Bearer ${ACME_TOKEN}`],
+      ];
+      const request = httpRequest(`${url}/v1/sessions/x`, { headers }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on('error', reject).end();
+    });
+    expect(status).toBe(401);
   });
 
   it("a tenant token may not raise its requests' priority above others' (403); it may lower it", async () => {

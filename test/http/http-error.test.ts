@@ -60,6 +60,13 @@ describe('toHttpError', () => {
     const status = (code: 'timeout' | 'stopped' | 'setup_failed') =>
       toHttpError(new BackendError(code, 'create_session', `create ${code}`)).status;
     expect([status('timeout'), status('stopped'), status('setup_failed')]).toEqual([504, 503, 502]);
+    // What the provider or the system said stays out of the answer: it is for the logs.
+    const failed = toHttpError(
+      new BackendError('setup_failed', 'create_session', 'EACCES: open /srv/app/livekit.json'),
+    );
+    expect(failed.body).toEqual({
+      error: { code: 'setup_failed', message: 'the voice backend failed (create_session)' },
+    });
     const unknown = toHttpError(new Error('secret detail at /srv/app'));
     expect(unknown).toEqual({
       status: 500,

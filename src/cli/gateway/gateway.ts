@@ -19,6 +19,7 @@ import { answerClientError, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
+import { RouteMethods } from './route-methods.js';
 import { sessionRoutes } from './session-routes.js';
 import { type HeldSlot, type SlotEnd, SlotLeases } from './slot-leases.js';
 import { slotRoutes } from './slot-routes.js';
@@ -50,6 +51,12 @@ export interface GatewayOptions {
    * senders cannot hold connections open. Default 10 s.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Most connections open at once: more are closed as soon as they are accepted, so that
+   * clients cannot take every file descriptor the process has (Redis and LiveKit need some).
+   * Default none.
+   */
+  readonly maxConnections?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -66,6 +73,9 @@ export interface RouteShape {
  * session whose metadata filled a create body is larger than that body.
  */
 const WEBHOOK_MAX_BODY_BYTES = 1_048_576;
+
+/** Connections refused over `maxConnections` are logged at most once in this long. */
+const DROPS_LOG_INTERVAL_MS = 10_000;
 
 /** Routes probed every few seconds: their access lines are at debug level. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -114,6 +124,14 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     },
   });
 
+  // Node keeps the first 2 000 headers and drops the rest, from rawHeaders too: a second
+  // Authorization header past them would go unseen (authorizationOf). The 16 KiB header limit
+  // bounds their number instead.
+  app.server.maxHeadersCount = 0;
+  if (options.maxConnections !== undefined) {
+    app.server.maxConnections = options.maxConnections;
+    logDrops(app, options.maxConnections);
+  }
   const connections = new ClosableConnections(app.server);
   app.addHook('preClose', async () => connections.close());
 
@@ -128,9 +146,23 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     }
   });
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new HttpRefusal(404, 'not_found', 'no such route')),
-  );
+  const methods = new RouteMethods();
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method));
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = methods.of(request.url.split('?')[0]!);
+    if (allowed.length === 0) {
+      sendError(request, reply, new HttpRefusal(404, 'not_found', 'no such route'));
+      return;
+    }
+    // A known path asked with another method: say which it takes (RFC 9110, 405 and OPTIONS).
+    void reply.header('allow', allowed.join(', '));
+    if (request.method === 'OPTIONS') {
+      void reply.code(204).send();
+      return;
+    }
+    const refusal = `this route takes ${allowed.join(', ')} only`;
+    sendError(request, reply, new HttpRefusal(405, 'method_not_allowed', refusal));
+  });
 
   const slots = new SlotLeases(admission, (held: HeldSlot, why: SlotEnd) => {
     app.log.info({ slot: held.id, tenant: held.tenantId, why }, 'slot released');
@@ -285,8 +317,27 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown)
   const { status, headers, body } = toGatewayHttpError(error);
   noteOf(request).code = body.error.code;
   if (status === 500) request.log.error({ err: error }, 'request failed');
+  // The answer names the code only: what the backend said is for the operator.
+  else if (error instanceof BackendError) request.log.warn({ err: error }, 'backend failed');
   if (reply.sent || reply.raw.destroyed) return;
   void reply.code(status).headers(headers).send(body);
+}
+
+/**
+ * Warns of connections closed over the limit: one line at the first, then at most one every
+ * DROPS_LOG_INTERVAL_MS with how many were closed since the last, so a flood of connections
+ * does not become a flood of log lines.
+ */
+function logDrops(app: FastifyInstance, maxConnections: number): void {
+  let dropped = 0;
+  let quietUntil = Number.NEGATIVE_INFINITY;
+  app.server.on('drop', () => {
+    dropped++;
+    if (performance.now() < quietUntil) return;
+    quietUntil = performance.now() + DROPS_LOG_INTERVAL_MS;
+    app.log.warn({ dropped, maxConnections }, 'connections closed: too many open');
+    dropped = 0;
+  });
 }
 
 /** One line per request, written when its connection is done with it, whatever happened. */

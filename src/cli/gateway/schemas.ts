@@ -38,8 +38,8 @@ export const errorBody = {
             'Machine-readable reason: an admission refusal code (capacity, tenant_capacity, ' +
             'queue_full, queue_timeout, unhealthy, draining, duplicate, store_unavailable), a ' +
             'backend error code, or bad_request, unauthorized, forbidden, not_found, ' +
-            'request_timeout, payload_too_large, unsupported_media_type, headers_too_large, ' +
-            'internal.',
+            'method_not_allowed, request_timeout, payload_too_large, unsupported_media_type, ' +
+            'headers_too_large, internal.',
         },
         message: { type: 'string' },
         retryAfterMs: {
@@ -76,7 +76,9 @@ export const createSessionBody = {
     ),
     metadata: {
       type: 'object',
-      description: 'Free-form JSON passed to the provider (LiveKit: room metadata).',
+      description:
+        'Free-form JSON passed to the provider (LiveKit: room metadata), nested at most 64 ' +
+        'levels deep.',
     },
     priority: {
       type: 'integer',

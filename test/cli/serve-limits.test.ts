@@ -1,0 +1,123 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningGateway, serve } from '../../src/cli/serve.js';
+import { parseServeConfig } from '../../src/cli/serve-config.js';
+import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, TOKENS } from './gateway-harness.js';
+
+interface ErrorBody {
+  readonly error: { readonly code: string; readonly tenantId?: string };
+}
+
+let running: RunningGateway | undefined;
+afterEach(async () => {
+  await running?.close();
+  running = undefined;
+});
+
+async function start(args: string[], env: Record<string, string> = {}) {
+  const logs = new LogLines();
+  running = await serve(
+    parseServeConfig(['--port', '0', ...args], { AUTH_TOKENS: TOKENS, ...env }),
+    {
+      version: 'test',
+      logStream: logs,
+    },
+  );
+  const slot = (token: string, body: object) =>
+    fetch(`${running!.url}/v1/slots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  return { gateway: running, logs, slot };
+}
+
+describe('--queue-per-tenant', () => {
+  it("keeps one tenant's waiters from filling the queue other tenants wait in", async () => {
+    const { gateway, slot } = await start([
+      '--max-sessions',
+      '1',
+      '--queue-size',
+      '4',
+      '--queue-per-tenant',
+      '2',
+    ]);
+    const held = await slot(ACME_TOKEN, {});
+    expect(held.status).toBe(201);
+    // acme asks for more than its share of the queue: the requests past it are refused at once.
+    const waiting = [1, 2, 3, 4].map(async () => {
+      const response = await slot(ACME_TOKEN, { timeoutMs: 1_000 });
+      return ((await response.json()) as ErrorBody).error;
+    });
+    expect(await Promise.race(waiting)).toMatchObject({ code: 'queue_full', tenantId: 'acme' });
+    expect(gateway.admission.stats().queued).toBe(2);
+    // globex still finds room in the queue, and gets the slot once acme gives it back.
+    const globex = slot(GLOBEX_TOKEN, { timeoutMs: 2_000 });
+    await expect.poll(() => gateway.admission.stats().queued).toBe(3);
+    const { id } = (await held.json()) as { id: string };
+    await fetch(`${gateway.url}/v1/slots/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ACME_TOKEN}` },
+    });
+    expect((await globex).status).toBe(201);
+    // acme's two waiters ran out of time behind globex; the other two never waited.
+    const codes = (await Promise.all(waiting)).map((error) => error.code).sort();
+    expect(codes).toEqual(['queue_full', 'queue_full', 'queue_timeout', 'queue_timeout']);
+  });
+
+  it('is read from QUEUE_MAX_PER_TENANT, and may not exceed the queue', () => {
+    expect(parseServeConfig([], { QUEUE_MAX_PER_TENANT: '0' }).queuePerTenant).toBe(0);
+    expect(parseServeConfig([], {}).queuePerTenant).toBeUndefined();
+    expect(() => parseServeConfig(['--queue-size', '10', '--queue-per-tenant', '11'], {})).toThrow(
+      '--queue-per-tenant: must be an integer from 0 to 10, got "11"',
+    );
+  });
+});
+
+describe('--max-connections', () => {
+  /** A connection to the gateway that sends nothing; `closed` resolves with what it received. */
+  async function idleConnection(url: string) {
+    const { hostname, port } = new URL(url);
+    const socket: Socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      received += chunk;
+    });
+    return { socket, closed: once(socket, 'close').then(() => received) };
+  }
+
+  it('closes connections over the limit as they come, says so in the log, and takes them again once some close', async () => {
+    const { gateway, logs } = await start(['--max-connections', '2']);
+    const first = await idleConnection(gateway.url);
+    const second = await idleConnection(gateway.url);
+    const third = await idleConnection(gateway.url);
+    expect(await third.closed).toBe('');
+    await logs.seen((line) => line.msg === 'connections closed: too many open');
+    expect(
+      logs.lines.find((line) => line.msg === 'connections closed: too many open'),
+    ).toMatchObject({ level: 'warn', dropped: 1, maxConnections: 2 });
+    await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+    // The next ones within 10 s are counted in a later line, not each logged.
+    await (await idleConnection(gateway.url)).closed;
+    expect(
+      logs.lines.filter((line) => line.msg === 'connections closed: too many open'),
+    ).toHaveLength(1);
+
+    first.socket.destroy();
+    await first.closed;
+    await expect
+      .poll(async () => (await fetch(`${gateway.url}/healthz`).catch(() => undefined))?.status)
+      .toBe(200);
+    second.socket.destroy();
+  });
+
+  it('is 4096 unless set, by flag or MAX_CONNECTIONS', () => {
+    expect(parseServeConfig([], {}).maxConnections).toBe(4_096);
+    expect(parseServeConfig([], { MAX_CONNECTIONS: '10' }).maxConnections).toBe(10);
+    expect(() => parseServeConfig(['--max-connections', '0'], {})).toThrow(
+      '--max-connections: must be an integer >= 1, got "0"',
+    );
+  });
+});
