@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ConfigError } from '../iface/errors.js';
 import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
+import { parseLiveKitConfig } from '../providers/livekit/config.js';
 import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
@@ -215,12 +216,38 @@ function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
       `must be set as well to use LiveKit (or unset ${LIVEKIT_ENV.filter((n) => !missing.includes(n)).join(', ')} for the simulated backend)`,
     );
   }
-  return {
+  const livekit = {
     url: env.LIVEKIT_URL!,
     apiKey: env.LIVEKIT_API_KEY!,
     apiSecret: env.LIVEKIT_API_SECRET!,
     agentName: env.LIVEKIT_AGENT_NAME === '' ? undefined : env.LIVEKIT_AGENT_NAME,
   };
+  checkLiveKit(livekit);
+  return livekit;
+}
+
+/** The variable each LiveKit setting comes from. */
+const LIVEKIT_VARIABLES: Record<string, string> = {
+  'providerConfig.url': 'LIVEKIT_URL',
+  'providerConfig.apiKey': 'LIVEKIT_API_KEY',
+  'providerConfig.apiSecret': 'LIVEKIT_API_SECRET',
+  'providerConfig.agentName': 'LIVEKIT_AGENT_NAME',
+};
+
+/**
+ * The LiveKit provider's own checks, run now and told by variable: the operator set
+ * LIVEKIT_URL, not `providerConfig.url`.
+ */
+function checkLiveKit(livekit: NonNullable<ServeConfig['livekit']>): void {
+  try {
+    parseLiveKitConfig(livekit, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !Object.hasOwn(LIVEKIT_VARIABLES, error.field)) {
+      throw error;
+    }
+    const detail = error.message.slice(`${error.field}: `.length);
+    throw new ConfigError(LIVEKIT_VARIABLES[error.field]!, detail);
+  }
 }
 
 /**

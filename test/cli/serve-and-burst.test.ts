@@ -17,6 +17,13 @@ const CLEAN_ENV = Object.fromEntries(
   ),
 );
 
+/** LiveKit settings that pass, with a secret the output must never show. */
+const LIVEKIT_ENV = {
+  LIVEKIT_URL: 'ws://127.0.0.1:7880',
+  LIVEKIT_API_KEY: 'key',
+  LIVEKIT_API_SECRET: 'abcdefghijklmnopqrstuvwxyz',
+};
+
 interface Served {
   readonly child: ChildProcess;
   readonly url: string;
@@ -160,6 +167,16 @@ describe('voice-admission serve', () => {
       [],
       { LIVEKIT_URL: 'ws://127.0.0.1:7880', LIVEKIT_API_KEY: 'key' },
       /LIVEKIT_API_SECRET: must be set as well to use LiveKit/,
+    ],
+    [
+      [],
+      { ...LIVEKIT_ENV, LIVEKIT_URL: '127.0.0.1:7880' },
+      /^LIVEKIT_URL: must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL, got "127\.0\.0\.1:7880"$/,
+    ],
+    [
+      [],
+      { ...LIVEKIT_ENV, LIVEKIT_URL: 'wss://key:abcdefghijklmnopqrstuvwxyz@127.0.0.1:7880' },
+      /^LIVEKIT_URL: must not carry credentials/,
     ],
     [[], { AUTH_TOKENS: '{"short": "acme"}' }, /AUTH_TOKENS entry 1: token must be at least 16/],
     [[], { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz' }, /AUTH_TOKENS: is not valid JSON/],
