@@ -63,6 +63,12 @@ function commandNamed(name: string | undefined): Command | undefined {
 const HELP = new Set(['help', '--help', '-h']);
 const VERSION_FLAGS = new Set(['version', '--version', '-v']);
 
+/** Refuses the command line with `problem` and the general usage on stderr; exit 2. */
+function refuse(problem: string): number {
+  process.stderr.write(`${problem}\n\n${USAGE}`);
+  return 2;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
@@ -70,19 +76,22 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (VERSION_FLAGS.has(first)) {
+    if (rest.length > 0) return refuse(`unexpected argument ${JSON.stringify(rest[0])}`);
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   if (HELP.has(first)) {
+    if (rest[0] === undefined) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     const about = commandNamed(rest[0]);
-    process.stdout.write(about === undefined ? USAGE : await about.usage());
+    if (about === undefined) return refuse(`unknown command ${JSON.stringify(rest[0])}`);
+    process.stdout.write(await about.usage());
     return 0;
   }
   const command = commandNamed(first);
-  if (command === undefined) {
-    process.stderr.write(`unknown command ${JSON.stringify(first)}\n\n${USAGE}`);
-    return 2;
-  }
+  if (command === undefined) return refuse(`unknown command ${JSON.stringify(first)}`);
   if (rest.some((arg) => HELP.has(arg))) {
     process.stdout.write(await command.usage());
     return 0;

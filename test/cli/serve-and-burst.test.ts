@@ -246,8 +246,22 @@ describe('the command line', () => {
       expect(stderr).toMatch(new RegExp(`^unknown command "${name}"`));
     }
     const help = await cliRun(['help', 'hasOwnProperty']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^voice-admission <command> \[options\]/);
+    expect(help.code).toBe(2);
+    expect(help.stderr).toMatch(/^unknown command "hasOwnProperty"\n/);
+  }, 60_000);
+
+  it('refuses help for an unknown command, and arguments after the version, with exit 2', async () => {
+    const help = await cliRun(['help', 'launch']);
+    expect(help).toMatchObject({ code: 2, stdout: '' });
+    expect(help.stderr).toMatch(/^unknown command "launch"\n\nvoice-admission <command>/);
+    for (const args of [
+      ['--version', '--json'],
+      ['version', 'serve'],
+    ]) {
+      const version = await cliRun(args);
+      expect(version, args.join(' ')).toMatchObject({ code: 2, stdout: '' });
+      expect(version.stderr.split('\n')[0]).toBe(`unexpected argument ${JSON.stringify(args[1])}`);
+    }
   }, 60_000);
 });
 
