@@ -209,11 +209,14 @@ class Resources {
 }
 
 /**
- * Drains on SIGTERM / SIGINT (not ready, refusing new sessions, open ones running until the
- * drain deadline), then closes and exits 0. A second signal exits at once.
+ * Drains on SIGTERM / SIGINT / SIGHUP (not ready, refusing new sessions, open ones running
+ * until the drain deadline), then closes and exits 0. A second signal exits at once. SIGHUP
+ * too: its default would end the process at once, open sessions and all, when the terminal
+ * it was started from goes away.
  */
 export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
   drainOnSignals(gateway.admission, {
+    signals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
     timeoutMs: drainTimeoutMs,
     onDrained: async (result) => {
       gateway.log.info(result, 'drained');

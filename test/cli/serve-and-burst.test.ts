@@ -116,6 +116,17 @@ describe('voice-admission serve', () => {
     });
   }, 60_000);
 
+  it('drains on SIGHUP as on SIGTERM, rather than dying with its sessions open', async () => {
+    const { child, url, lines } = await startServe(['--drain-timeout-ms', '200']);
+    expect((await createSession(url, 'a')).status).toBe(201);
+    child.kill('SIGHUP');
+    expect(await exitCode(child)).toBe(0);
+    expect(lines.find((line) => line.msg === 'drained')).toMatchObject({
+      activeAtStart: 1,
+      closedAtDeadline: 1,
+    });
+  }, 60_000);
+
   it('logs its start as JSON with time and level, naming the backend and that it runs open', async () => {
     const { child, lines } = await startServe(['--log-level', 'info', '--drain-timeout-ms', '0']);
     try {
