@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isRedisAddress } from '../admission/store/redis/redis-client.js';
+import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
 import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
 import { parseLiveKitConfig } from '../providers/livekit/config.js';
@@ -145,7 +147,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
-    redisUrl: raw('redis-url'),
+    redisUrl: redisUrlFlag(raw('redis-url')),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
     slo: readSlo(int),
@@ -178,6 +180,15 @@ function readSlo(
     windowMs: int('slo-window-ms', 1, MAX_TIMER_MS)!,
     initial: int('slo-initial', 1, maxSessions) ?? Math.min(20, maxSessions),
   };
+}
+
+/** The store's address, checked now: the store would refuse it only once the gateway starts. */
+function redisUrlFlag(url: string | undefined): string | undefined {
+  if (url === undefined || isRedisAddress(url)) return url;
+  throw new ConfigError(
+    '--redis-url',
+    `must be a redis:// or rediss:// URL, got ${JSON.stringify(withoutCredentials(url))}`,
+  );
 }
 
 /** Loopback addresses, where running without tokens only exposes the gateway to this machine. */

@@ -175,6 +175,16 @@ describe('voice-admission serve', () => {
     [['--colour', 'red'], {}, /Unknown option '--colour'/],
     [['--log-level', 'loud'], {}, /--log-level: must be one of/],
     [
+      ['--redis-url', 'http://user:abcdefghijklmnopqrstuvwxyz@127.0.0.1:6379'],
+      {},
+      /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/\[redacted\]@127\.0\.0\.1:6379"$/,
+    ],
+    [
+      [],
+      { REDIS_URL: 'redis://:abcdefghijklmnopqrstuvwxyz@127.0.0.1:99999' },
+      /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "redis:\/\/\[redacted\]@127\.0\.0\.1:99999"$/,
+    ],
+    [
       [],
       { LIVEKIT_URL: 'ws://127.0.0.1:7880', LIVEKIT_API_KEY: 'key' },
       /LIVEKIT_API_SECRET: must be set as well to use LiveKit/,
