@@ -126,11 +126,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const metricsPort = int('metrics-port', 0, 65_535);
   const metricsOn =
     values.metrics === true || switchOn('METRICS', env.METRICS) || metricsPort !== undefined;
-  const level = raw('log-level')!;
+  // In any case, as METRICS: LOG_LEVEL=INFO is how many deployments spell it.
+  const level = raw('log-level')!.toLowerCase();
   if (!LOG_LEVELS.includes(level)) {
     throw new ConfigError(
       '--log-level',
-      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw('log-level'))}`,
     );
   }
   const config: Omit<ServeConfig, 'tokens'> = {
