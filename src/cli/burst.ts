@@ -1,3 +1,4 @@
+import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
 import { parseFlags } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -84,10 +85,15 @@ export function parseBurstConfig(
 
 function httpUrl(text: string): string {
   const url = URL.canParse(text) ? new URL(text) : undefined;
+  const shown = JSON.stringify(withoutCredentials(text));
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError('--url', `must be an http:// or https:// URL, got ${shown}`);
+  }
+  // fetch refuses a URL with credentials: every request would fail.
+  if (url.username !== '' || url.password !== '') {
     throw new ConfigError(
       '--url',
-      `must be an http:// or https:// URL, got ${JSON.stringify(text)}`,
+      `must be an http:// or https:// URL without credentials (a token goes in GATEWAY_TOKEN), got ${shown}`,
     );
   }
   return url.toString().replace(/\/$/, '');

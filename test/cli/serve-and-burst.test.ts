@@ -387,4 +387,15 @@ describe('voice-admission burst against the gateway', () => {
     expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('refuses a --url with credentials, which fetch would refuse for every request, without showing them', async () => {
+    for (const url of ['http://user:a-password-0123@127.0.0.1:1', 'ftp://user:a-password-0123@x']) {
+      const { code, stdout, stderr } = await cliRun(['burst', '--url', url]);
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr.split('\n')[0]).toMatch(
+        /^--url: must be an http:\/\/ or https:\/\/ URL.*, got "\w+:\/\/\[redacted\]@/,
+      );
+      expect(stderr).not.toContain('a-password-0123');
+    }
+  }, 60_000);
 });
