@@ -1,6 +1,7 @@
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
-import { parseFlags } from './args.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
+import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { ProgressBar } from './progress.js';
 import { formatMs, percentile, table } from './stats.js';
 
@@ -59,25 +60,18 @@ export function parseBurstConfig(
   ) as Record<string, string | undefined> & { json?: boolean };
   if (values.url === undefined) throw new ConfigError('--url', 'is required');
   const url = httpUrl(values.url);
-  const positive = (flag: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isFinite(value) || value < min)
-      throw new ConfigError(flag, `must be a number >= ${min}, got ${JSON.stringify(text)}`);
-    return value;
-  };
-  const concurrency = positive('--concurrency', values.concurrency, 1);
-  const rate = positive('--rate', values.rate, 0.001);
+  const concurrency = integerFlag('--concurrency', values.concurrency, 1);
+  const rate = decimalFlag('--rate', values.rate, 0.001);
   if (concurrency !== undefined && rate !== undefined) {
     throw new ConfigError('--rate', 'and --concurrency cannot be used together');
   }
   return {
     url,
-    n: Math.floor(positive('--n', values.n, 1) ?? 100),
-    concurrency: concurrency === undefined ? undefined : Math.floor(concurrency),
+    n: integerFlag('--n', values.n, 1) ?? 100,
+    concurrency,
     rate,
     tenants: (values.tenants ?? '').split(',').filter((t) => t !== ''),
-    holdMs: positive('--hold-ms', values['hold-ms'], 0) ?? 0,
+    holdMs: integerFlag('--hold-ms', values['hold-ms'], 0, MAX_TIMER_MS) ?? 0,
     token: env.GATEWAY_TOKEN === '' ? undefined : env.GATEWAY_TOKEN,
     json: values.json === true,
   };

@@ -380,8 +380,23 @@ describe('voice-admission burst against the gateway', () => {
       parseBurstConfig(['--url', 'http://x', '--rate', '5', '--concurrency', '2']),
     ).toThrow(/cannot be used together/);
     expect(() => parseBurstConfig(['--url', 'http://x', '--n', '0'])).toThrow(
-      /--n: must be a number >= 1/,
+      /--n: must be an integer >= 1/,
     );
+    // Counts and durations as serve reads them: decimal digits, no fraction quietly cut.
+    for (const [flag, text, range] of [
+      ['--n', '2.5', '>= 1'],
+      ['--n', '0x10', '>= 1'],
+      ['--concurrency', '1e3', '>= 1'],
+      ['--hold-ms', '1.5', 'from 0 to 2147483647'],
+    ] as const) {
+      expect(() => parseBurstConfig(['--url', 'http://x', flag, text])).toThrow(
+        `${flag}: must be an integer ${range}, got ${JSON.stringify(text)}`,
+      );
+    }
+    expect(() => parseBurstConfig(['--url', 'http://x', '--rate', '1e3'])).toThrow(
+      '--rate: must be a decimal number >= 0.001, got "1e3"',
+    );
+    expect(parseBurstConfig(['--url', 'http://x', '--rate', '0.5']).rate).toBe(0.5);
     const { code, stderr } = await cliRun(['burst', '--url', 'notaurl']);
     expect(code).toBe(2);
     expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
