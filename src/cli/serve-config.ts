@@ -136,7 +136,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const config: Omit<ServeConfig, 'tokens'> = {
     port: int('port', 0, 65_535)!,
-    host: raw('host')!,
+    host: hostFlag(raw('host')!),
     maxSessions: int('max-sessions', 1)!,
     tenantMax: int('tenant-max', 1),
     tenantCaps: parseTenantCaps(raw('tenant-caps')),
@@ -181,6 +181,15 @@ function readSlo(
     windowMs: int('slo-window-ms', 1, MAX_TIMER_MS)!,
     initial: int('slo-initial', 1, maxSessions) ?? Math.min(20, maxSessions),
   };
+}
+
+/** Where to listen: a blank one would listen on every address, under a message about tokens. */
+function hostFlag(host: string): string {
+  if (host.trim() !== '') return host;
+  throw new ConfigError(
+    '--host',
+    `must be an IP address or a host name, got ${JSON.stringify(host)}`,
+  );
 }
 
 /** The store's address, checked now: the store would refuse it only once the gateway starts. */

@@ -85,6 +85,11 @@ describe('serve settings from the environment', () => {
 
   it('still refuses an empty flag value by name', () => {
     expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
+    for (const host of ['', ' ']) {
+      expect(() => parseServeConfig(['--host', host], {})).toThrow(
+        `--host: must be an IP address or a host name, got ${JSON.stringify(host)}`,
+      );
+    }
   });
 });
 
