@@ -81,7 +81,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (HELP.has(first)) {
-    if (rest[0] === undefined) {
+    // `help`, `help help` and `help version`: the general usage tells of those.
+    if (rest[0] === undefined || HELP.has(rest[0]) || VERSION_FLAGS.has(rest[0])) {
       process.stdout.write(USAGE);
       return 0;
     }

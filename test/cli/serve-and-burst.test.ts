@@ -240,7 +240,7 @@ describe('a failed start', () => {
 
 describe('the command line', () => {
   it('prints help for no arguments, help, --help and -h; the version for --version, -v and version', async () => {
-    for (const args of [[], ['help'], ['--help'], ['-h']]) {
+    for (const args of [[], ['help'], ['--help'], ['-h'], ['help', 'help'], ['help', 'version']]) {
       const { code, stdout } = await cliRun(args);
       expect(code).toBe(0);
       expect(stdout).toMatch(/^voice-admission <command> \[options\]/);
