@@ -223,7 +223,7 @@ export async function burstCommand(argv: readonly string[]): Promise<number> {
     config.json ? `${JSON.stringify(jsonReport(report))}\n` : `${formatBurstReport(report)}\n`,
   );
   if (report.statuses[NETWORK_ERROR] === report.requests) {
-    process.stderr.write(`burst: no request reached ${config.url}\n`);
+    process.stderr.write(`voice-admission: no request reached ${config.url}\n`);
     return 1;
   }
   return 0;
