@@ -183,7 +183,7 @@ function readSlo(
   };
 }
 
-/** Where to listen: a blank one would listen on every address, under a message about tokens. */
+/** Where to listen: Node reads a blank host as every address, so one is refused by name. */
 function hostFlag(host: string): string {
   if (host.trim() !== '') return host;
   throw new ConfigError(
