@@ -372,6 +372,36 @@ describe('voice-admission burst against the gateway', () => {
     }
   }, 60_000);
 
+  it('on Ctrl-C stops sending, closes the sessions it holds at once, reports and exits 130', async () => {
+    const { child: gateway, url } = await startServe(['--drain-timeout-ms', '0']);
+    try {
+      const burst = spawn(
+        process.execPath,
+        [
+          ...['--import', 'tsx', cli, 'burst', '--url', url, '--json'],
+          ...['--n', '100', '--rate', '20', '--hold-ms', '600000'],
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: CLEAN_ENV },
+      );
+      let stdout = '';
+      burst.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const active = async () =>
+        ((await (await fetch(`${url}/readyz`)).json()) as { active: number }).active;
+      while ((await active()) < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+      burst.kill('SIGINT');
+      expect(await exitCode(burst)).toBe(130);
+      const report = JSON.parse(stdout) as { requests: number; created: number };
+      expect(report.requests).toBeLessThan(100);
+      expect(report.created).toBeGreaterThanOrEqual(3);
+      expect(await active()).toBe(0);
+    } finally {
+      gateway.kill('SIGTERM');
+      await exitCode(gateway);
+    }
+  }, 60_000);
+
   it('validates its flags', async () => {
     expect(() => parseBurstConfig([])).toThrow(/--url: is required/);
     expect(() => parseBurstConfig(['--url', 'notaurl'])).toThrow(
