@@ -108,10 +108,21 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** One line, no stack trace: what failed and its code, if any. */
+function reportFailure(error: unknown, what = ''): void {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `voice-admission: ${what}${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
+  );
+}
+
 // A reader that left early (`voice-admission openapi | head`) is no failure: what is left
-// unwritten was not wanted.
+// unwritten was not wanted. Any other failure to write (a full disk) ends the command.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
+  if (error.code === 'EPIPE') return;
+  reportFailure(error, 'cannot write to stdout: ');
+  process.exit(1);
 });
 
 main(process.argv.slice(2)).then(
@@ -119,12 +130,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    // One line, no stack trace: what failed and its code, if any.
-    const code = (error as { code?: unknown } | null)?.code;
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(
-      `voice-admission: ${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
-    );
+    reportFailure(error);
     process.exitCode = 1;
   },
 );

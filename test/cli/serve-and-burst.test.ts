@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -252,6 +252,25 @@ describe('the command line', () => {
     }
     expect((await cliRun(['help', 'burst'])).stdout).toMatch(/^voice-admission burst --url/);
     expect((await cliRun(['serve', '--help'])).stdout).toMatch(/^voice-admission serve/);
+  }, 60_000);
+
+  it('reports stdout it cannot write to (a full disk) in one line and exits 1', async () => {
+    for (const args of [['openapi'], ['demo', '--requests', '10']]) {
+      const full = openSync('/dev/full', 'w');
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+        stdio: ['ignore', full, 'pipe'],
+        env: CLEAN_ENV,
+      });
+      closeSync(full);
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      expect(await exitCode(child), args[0]).toBe(1);
+      expect(stderr).toBe(
+        'voice-admission: cannot write to stdout: ENOSPC: no space left on device, write (ENOSPC)\n',
+      );
+    }
   }, 60_000);
 
   it('refuses an unknown command with exit 2', async () => {
