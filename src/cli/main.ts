@@ -30,7 +30,9 @@ const COMMANDS: Record<string, Command> = {
         import('./serve.js'),
       ]);
       const config = parseServeConfig(argv, process.env);
-      const gateway = await serve(config, { version: VERSION });
+      // Logs go through process.stdout, so a failure to write them is handled as for every
+      // command (pino's own writer retries a full disk forever, the gateway hung).
+      const gateway = await serve(config, { version: VERSION, logStream: process.stdout });
       closeOnSignals(gateway, config.drainTimeoutMs);
       return 0;
     },

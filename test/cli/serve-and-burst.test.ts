@@ -116,6 +116,14 @@ describe('voice-admission serve', () => {
     });
   }, 60_000);
 
+  it('keeps serving when the reader of its log leaves (EPIPE), and still drains and exits 0', async () => {
+    const { child, url } = await startServe(['--drain-timeout-ms', '0']);
+    child.stdout!.destroy();
+    for (const user of ['a', 'b', 'c']) expect((await createSession(url, user)).status).toBe(201);
+    child.kill('SIGTERM');
+    expect(await exitCode(child)).toBe(0);
+  }, 60_000);
+
   it('drains on SIGHUP as on SIGTERM, rather than dying with its sessions open', async () => {
     const { child, url, lines } = await startServe(['--drain-timeout-ms', '200']);
     expect((await createSession(url, 'a')).status).toBe(201);
@@ -255,7 +263,7 @@ describe('the command line', () => {
   }, 60_000);
 
   it('reports stdout it cannot write to (a full disk) in one line and exits 1', async () => {
-    for (const args of [['openapi'], ['demo', '--requests', '10']]) {
+    for (const args of [['openapi'], ['demo', '--requests', '10'], ['serve', '--port', '0']]) {
       const full = openSync('/dev/full', 'w');
       const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
         stdio: ['ignore', full, 'pipe'],
@@ -266,7 +274,10 @@ describe('the command line', () => {
       child.stderr!.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
       });
+      // A command that hangs instead is killed, so the test fails rather than waits.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 15_000);
       expect(await exitCode(child), args[0]).toBe(1);
+      clearTimeout(hung);
       expect(stderr).toBe(
         'voice-admission: cannot write to stdout: ENOSPC: no space left on device, write (ENOSPC)\n',
       );
