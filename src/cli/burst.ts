@@ -1,5 +1,7 @@
+import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
-import { parseFlags } from './args.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
+import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { ProgressBar } from './progress.js';
 import { formatMs, percentile, table } from './stats.js';
 
@@ -44,7 +46,8 @@ Fires session requests at a voice-admission gateway and reports what came back.
   --json               print the report as one JSON object
 
 A gateway with AUTH_TOKENS needs a token: set GATEWAY_TOKEN (not a flag, so it stays out of
-the process list). Exits 1 when no request got an HTTP answer.
+the process list). Exits 1 when no request got an HTTP answer. Ctrl-C stops early: the
+sessions held for --hold-ms are closed at once, the report covers what was sent, exit 130.
 `;
 
 export function parseBurstConfig(
@@ -58,25 +61,18 @@ export function parseBurstConfig(
   ) as Record<string, string | undefined> & { json?: boolean };
   if (values.url === undefined) throw new ConfigError('--url', 'is required');
   const url = httpUrl(values.url);
-  const positive = (flag: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (!Number.isFinite(value) || value < min)
-      throw new ConfigError(flag, `must be a number >= ${min}, got ${JSON.stringify(text)}`);
-    return value;
-  };
-  const concurrency = positive('--concurrency', values.concurrency, 1);
-  const rate = positive('--rate', values.rate, 0.001);
+  const concurrency = integerFlag('--concurrency', values.concurrency, 1);
+  const rate = decimalFlag('--rate', values.rate, 0.001);
   if (concurrency !== undefined && rate !== undefined) {
     throw new ConfigError('--rate', 'and --concurrency cannot be used together');
   }
   return {
     url,
-    n: Math.floor(positive('--n', values.n, 1) ?? 100),
-    concurrency: concurrency === undefined ? undefined : Math.floor(concurrency),
+    n: integerFlag('--n', values.n, 1) ?? 100,
+    concurrency,
     rate,
     tenants: (values.tenants ?? '').split(',').filter((t) => t !== ''),
-    holdMs: positive('--hold-ms', values['hold-ms'], 0) ?? 0,
+    holdMs: integerFlag('--hold-ms', values['hold-ms'], 0, MAX_TIMER_MS) ?? 0,
     token: env.GATEWAY_TOKEN === '' ? undefined : env.GATEWAY_TOKEN,
     json: values.json === true,
   };
@@ -84,10 +80,15 @@ export function parseBurstConfig(
 
 function httpUrl(text: string): string {
   const url = URL.canParse(text) ? new URL(text) : undefined;
+  const shown = JSON.stringify(withoutCredentials(text));
   if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError('--url', `must be an http:// or https:// URL, got ${shown}`);
+  }
+  // fetch refuses a URL with credentials: every request would fail.
+  if (url.username !== '' || url.password !== '') {
     throw new ConfigError(
       '--url',
-      `must be an http:// or https:// URL, got ${JSON.stringify(text)}`,
+      `must be an http:// or https:// URL without credentials (a token goes in GATEWAY_TOKEN), got ${shown}`,
     );
   }
   return url.toString().replace(/\/$/, '');
@@ -100,10 +101,14 @@ function headers(config: BurstConfig, json: boolean): Record<string, string> {
   };
 }
 
-/** Runs the burst; `onProgress` is told after each response. */
+/**
+ * Runs the burst; `onProgress` is told after each response. Once `stop` aborts, no request
+ * starts, those under way finish, and the sessions held for `--hold-ms` are closed at once.
+ */
 export async function runBurst(
   config: BurstConfig,
   onProgress?: (done: number) => void,
+  stop?: AbortSignal,
 ): Promise<BurstReport> {
   const statuses: Record<string, number> = {};
   const refusals: Record<string, number> = {};
@@ -130,7 +135,7 @@ export async function runBurst(
       const body = (await response.json()) as { id?: string; error?: { code?: string } };
       if (response.status === 201 && body.id !== undefined) {
         created++;
-        if (config.holdMs > 0) closes.push(closeLater(config, body.id));
+        if (config.holdMs > 0) closes.push(closeLater(config, body.id, stop));
       } else if (body.error?.code !== undefined) {
         refusals[body.error.code] = (refusals[body.error.code] ?? 0) + 1;
       }
@@ -146,8 +151,8 @@ export async function runBurst(
     const spacing = 1000 / config.rate;
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < config.n; i++) {
-      const due = started + i * spacing - performance.now();
-      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+      await sleep(started + i * spacing - performance.now(), stop);
+      if (stop?.aborted) break;
       inFlight.push(one(i));
     }
     await Promise.all(inFlight);
@@ -156,13 +161,13 @@ export async function runBurst(
     const lanes = Math.min(config.concurrency ?? config.n, config.n);
     await Promise.all(
       Array.from({ length: lanes }, async () => {
-        while (next < config.n) await one(next++);
+        while (next < config.n && !stop?.aborted) await one(next++);
       }),
     );
   }
   await Promise.all(closes);
   return {
-    requests: config.n,
+    requests: done,
     statuses,
     refusals,
     latencyMs,
@@ -171,12 +176,26 @@ export async function runBurst(
   };
 }
 
-async function closeLater(config: BurstConfig, id: string): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, config.holdMs));
+async function closeLater(config: BurstConfig, id: string, stop?: AbortSignal): Promise<void> {
+  await sleep(config.holdMs, stop);
   await fetch(`${config.url}/v1/sessions/${encodeURIComponent(id)}`, {
     method: 'DELETE',
     headers: headers(config, false),
   }).catch(() => undefined); // the session is closed by the gateway's drain if this fails
+}
+
+/** Waits `ms` (nothing when not positive), or until `stop` aborts. */
+function sleep(ms: number, stop: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0 || stop?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener('abort', done, { once: true });
+  });
 }
 
 export function formatBurstReport(report: BurstReport): string {
@@ -218,12 +237,19 @@ function jsonReport(report: BurstReport): Record<string, unknown> {
 export async function burstCommand(argv: readonly string[]): Promise<number> {
   const config = parseBurstConfig(argv, process.env);
   const bar = new ProgressBar(process.stderr, config.n);
-  const report = await runBurst(config, (done) => bar.update(done, 'responses'));
+  // Ctrl-C (or SIGTERM) ends the burst early, closing the sessions it holds and reporting
+  // what came back so far; a second signal exits at once.
+  const stop = new AbortController();
+  const interrupt = () => (stop.signal.aborted ? process.exit(130) : stop.abort());
+  process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
+  const report = await runBurst(config, (done) => bar.update(done, 'responses'), stop.signal);
+  process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
   process.stdout.write(
     config.json ? `${JSON.stringify(jsonReport(report))}\n` : `${formatBurstReport(report)}\n`,
   );
+  if (stop.signal.aborted) return 130;
   if (report.statuses[NETWORK_ERROR] === report.requests) {
-    process.stderr.write(`burst: no request reached ${config.url}\n`);
+    process.stderr.write(`voice-admission: no request reached ${config.url}\n`);
     return 1;
   }
   return 0;

@@ -30,7 +30,9 @@ const COMMANDS: Record<string, Command> = {
         import('./serve.js'),
       ]);
       const config = parseServeConfig(argv, process.env);
-      const gateway = await serve(config, { version: VERSION });
+      // Logs go through process.stdout, so a failure to write them is handled as for every
+      // command (pino's own writer retries a full disk forever, the gateway hung).
+      const gateway = await serve(config, { version: VERSION, logStream: process.stdout });
       closeOnSignals(gateway, config.drainTimeoutMs);
       return 0;
     },
@@ -63,6 +65,12 @@ function commandNamed(name: string | undefined): Command | undefined {
 const HELP = new Set(['help', '--help', '-h']);
 const VERSION_FLAGS = new Set(['version', '--version', '-v']);
 
+/** Refuses the command line with `problem` and the general usage on stderr; exit 2. */
+function refuse(problem: string): number {
+  process.stderr.write(`${problem}\n\n${USAGE}`);
+  return 2;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
@@ -70,19 +78,23 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (VERSION_FLAGS.has(first)) {
+    if (rest.length > 0) return refuse(`unexpected argument ${JSON.stringify(rest[0])}`);
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   if (HELP.has(first)) {
+    // `help`, `help help` and `help version`: the general usage tells of those.
+    if (rest[0] === undefined || HELP.has(rest[0]) || VERSION_FLAGS.has(rest[0])) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     const about = commandNamed(rest[0]);
-    process.stdout.write(about === undefined ? USAGE : await about.usage());
+    if (about === undefined) return refuse(`unknown command ${JSON.stringify(rest[0])}`);
+    process.stdout.write(await about.usage());
     return 0;
   }
   const command = commandNamed(first);
-  if (command === undefined) {
-    process.stderr.write(`unknown command ${JSON.stringify(first)}\n\n${USAGE}`);
-    return 2;
-  }
+  if (command === undefined) return refuse(`unknown command ${JSON.stringify(first)}`);
   if (rest.some((arg) => HELP.has(arg))) {
     process.stdout.write(await command.usage());
     return 0;
@@ -98,10 +110,21 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** One line, no stack trace: what failed and its code, if any. */
+function reportFailure(error: unknown, what = ''): void {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `voice-admission: ${what}${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
+  );
+}
+
 // A reader that left early (`voice-admission openapi | head`) is no failure: what is left
-// unwritten was not wanted.
+// unwritten was not wanted. Any other failure to write (a full disk) ends the command.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
+  if (error.code === 'EPIPE') return;
+  reportFailure(error, 'cannot write to stdout: ');
+  process.exit(1);
 });
 
 main(process.argv.slice(2)).then(
@@ -109,12 +132,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    // One line, no stack trace: what failed and its code, if any.
-    const code = (error as { code?: unknown } | null)?.code;
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(
-      `voice-admission: ${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
-    );
+    reportFailure(error);
     process.exitCode = 1;
   },
 );

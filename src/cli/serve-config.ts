@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isRedisAddress } from '../admission/store/redis/redis-client.js';
+import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
 import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
+import { parseLiveKitConfig } from '../providers/livekit/config.js';
 import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
@@ -130,17 +133,18 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const metricsPort = int('metrics-port', 0, 65_535);
   const metricsOn =
     values.metrics === true || switchOn('METRICS', env.METRICS) || metricsPort !== undefined;
-  const level = raw('log-level')!;
+  // In any case, as METRICS: LOG_LEVEL=INFO is how many deployments spell it.
+  const level = raw('log-level')!.toLowerCase();
   if (!LOG_LEVELS.includes(level)) {
     throw new ConfigError(
       '--log-level',
-      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+      `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw('log-level'))}`,
     );
   }
   const queueSize = int('queue-size', 0)!;
   const config: Omit<ServeConfig, 'tokens'> = {
     port: int('port', 0, 65_535)!,
-    host: raw('host')!,
+    host: hostFlag(raw('host')!),
     maxSessions: int('max-sessions', 1)!,
     tenantMax: int('tenant-max', 1),
     tenantCaps: parseTenantCaps(raw('tenant-caps')),
@@ -154,7 +158,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     maxConnections: int('max-connections', 1)!,
-    redisUrl: raw('redis-url'),
+    redisUrl: redisUrlFlag(raw('redis-url')),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
     slo: readSlo(int),
@@ -187,6 +191,24 @@ function readSlo(
     windowMs: int('slo-window-ms', 1, MAX_TIMER_MS)!,
     initial: int('slo-initial', 1, maxSessions) ?? Math.min(20, maxSessions),
   };
+}
+
+/** Where to listen: Node reads a blank host as every address, so one is refused by name. */
+function hostFlag(host: string): string {
+  if (host.trim() !== '') return host;
+  throw new ConfigError(
+    '--host',
+    `must be an IP address or a host name, got ${JSON.stringify(host)}`,
+  );
+}
+
+/** The store's address, checked now: the store would refuse it only once the gateway starts. */
+function redisUrlFlag(url: string | undefined): string | undefined {
+  if (url === undefined || isRedisAddress(url)) return url;
+  throw new ConfigError(
+    '--redis-url',
+    `must be a redis:// or rediss:// URL, got ${JSON.stringify(withoutCredentials(url))}`,
+  );
 }
 
 /** Loopback addresses, where running without tokens only exposes the gateway to this machine. */
@@ -225,12 +247,38 @@ function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
       `must be set as well to use LiveKit (or unset ${LIVEKIT_ENV.filter((n) => !missing.includes(n)).join(', ')} for the simulated backend)`,
     );
   }
-  return {
+  const livekit = {
     url: env.LIVEKIT_URL!,
     apiKey: env.LIVEKIT_API_KEY!,
     apiSecret: env.LIVEKIT_API_SECRET!,
     agentName: env.LIVEKIT_AGENT_NAME === '' ? undefined : env.LIVEKIT_AGENT_NAME,
   };
+  checkLiveKit(livekit);
+  return livekit;
+}
+
+/** The variable each LiveKit setting comes from. */
+const LIVEKIT_VARIABLES: Record<string, string> = {
+  'providerConfig.url': 'LIVEKIT_URL',
+  'providerConfig.apiKey': 'LIVEKIT_API_KEY',
+  'providerConfig.apiSecret': 'LIVEKIT_API_SECRET',
+  'providerConfig.agentName': 'LIVEKIT_AGENT_NAME',
+};
+
+/**
+ * The LiveKit provider's own checks, run now and told by variable: the operator set
+ * LIVEKIT_URL, not `providerConfig.url`.
+ */
+function checkLiveKit(livekit: NonNullable<ServeConfig['livekit']>): void {
+  try {
+    parseLiveKitConfig(livekit, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !Object.hasOwn(LIVEKIT_VARIABLES, error.field)) {
+      throw error;
+    }
+    const detail = error.message.slice(`${error.field}: `.length);
+    throw new ConfigError(LIVEKIT_VARIABLES[error.field]!, detail);
+  }
 }
 
 /**

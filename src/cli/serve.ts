@@ -141,7 +141,7 @@ async function start(
     maxConnections: config.maxConnections,
   });
   opened.add(() => app.close());
-  if (store !== undefined) logStoreEvents(store, app.log);
+  if (store !== undefined) logStoreEvents(store, admission, app.log);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   const metricsUrl = prometheus === undefined ? undefined : (prometheus.url ?? `${url}/metrics`);
@@ -165,11 +165,20 @@ async function start(
   return { url, metricsUrl, admission, log: app.log, close: () => opened.close() };
 }
 
-/** What the Redis store reports besides its answers goes to the gateway's log. */
-function logStoreEvents(store: RedisCapacityStore, log: FastifyBaseLogger): void {
-  store.on('error', ({ operation, error }) =>
-    log.error({ operation, err: error }, 'redis store error'),
-  );
+/**
+ * What the Redis store reports besides its answers goes to the gateway's log: its own
+ * background failures, and the requests admission could not serve through it (without a
+ * listener, either would be a process warning on stderr).
+ */
+function logStoreEvents(
+  store: RedisCapacityStore,
+  admission: Admission,
+  log: FastifyBaseLogger,
+): void {
+  const logError = ({ operation, error }: { operation: string; error: unknown }) =>
+    log.error({ operation, err: error }, 'redis store error');
+  store.on('error', logError);
+  admission.on('store_error', logError);
   store.on('lease_overdue', (lease) => log.warn(lease, 'session running without a lease'));
   store.on('lease_lost', (lease) => log.warn(lease, 'lease lost: its session is ended'));
   store.on('lease_restored', (lease) => log.info(lease, 'lease restored'));
@@ -205,11 +214,14 @@ class Resources {
 }
 
 /**
- * Drains on SIGTERM / SIGINT (not ready, refusing new sessions, open ones running until the
- * drain deadline), then closes and exits 0. A second signal exits at once.
+ * Drains on SIGTERM / SIGINT / SIGHUP (not ready, refusing new sessions, open ones running
+ * until the drain deadline), then closes and exits 0. A second signal exits at once. SIGHUP
+ * too: its default would end the process at once, open sessions and all, when the terminal
+ * it was started from goes away.
  */
 export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
   drainOnSignals(gateway.admission, {
+    signals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
     timeoutMs: drainTimeoutMs,
     onDrained: async (result) => {
       gateway.log.info(result, 'drained');

@@ -67,6 +67,14 @@ describe('serve settings from the environment', () => {
     );
   });
 
+  it('reads LOG_LEVEL and --log-level in any case, as METRICS is', () => {
+    expect(parseServeConfig([], { LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+    expect(parseServeConfig(['--log-level', 'Warn'], {}).logLevel).toBe('warn');
+    expect(() => parseServeConfig([], { LOG_LEVEL: 'LOUD' })).toThrow(
+      '--log-level: must be one of fatal, error, warn, info, debug, trace, silent, got "LOUD"',
+    );
+  });
+
   it('refuses durations longer than a timer can wait, by flag, before the gateway starts', () => {
     for (const flag of ['--drain-timeout-ms', '--queue-timeout-ms', '--sim-session-ms']) {
       expect(() => parseServeConfig([flag, '2147483648'], {})).toThrow(
@@ -77,6 +85,11 @@ describe('serve settings from the environment', () => {
 
   it('still refuses an empty flag value by name', () => {
     expect(() => parseServeConfig(['--port', ''], {})).toThrow(/--port: must be an integer/);
+    for (const host of ['', ' ']) {
+      expect(() => parseServeConfig(['--host', host], {})).toThrow(
+        `--host: must be an IP address or a host name, got ${JSON.stringify(host)}`,
+      );
+    }
   });
 });
 

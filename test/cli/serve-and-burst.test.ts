@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,13 @@ const CLEAN_ENV = Object.fromEntries(
     ([name]) => !/^(AUTH_TOKENS|LIVEKIT_|METRICS|PORT|HOST|LOG_LEVEL|GATEWAY_TOKEN)/.test(name),
   ),
 );
+
+/** LiveKit settings that pass, with a secret the output must never show. */
+const LIVEKIT_ENV = {
+  LIVEKIT_URL: 'ws://127.0.0.1:7880',
+  LIVEKIT_API_KEY: 'key',
+  LIVEKIT_API_SECRET: 'abcdefghijklmnopqrstuvwxyz',
+};
 
 interface Served {
   readonly child: ChildProcess;
@@ -109,6 +116,25 @@ describe('voice-admission serve', () => {
     });
   }, 60_000);
 
+  it('keeps serving when the reader of its log leaves (EPIPE), and still drains and exits 0', async () => {
+    const { child, url } = await startServe(['--drain-timeout-ms', '0']);
+    child.stdout!.destroy();
+    for (const user of ['a', 'b', 'c']) expect((await createSession(url, user)).status).toBe(201);
+    child.kill('SIGTERM');
+    expect(await exitCode(child)).toBe(0);
+  }, 60_000);
+
+  it('drains on SIGHUP as on SIGTERM, rather than dying with its sessions open', async () => {
+    const { child, url, lines } = await startServe(['--drain-timeout-ms', '200']);
+    expect((await createSession(url, 'a')).status).toBe(201);
+    child.kill('SIGHUP');
+    expect(await exitCode(child)).toBe(0);
+    expect(lines.find((line) => line.msg === 'drained')).toMatchObject({
+      activeAtStart: 1,
+      closedAtDeadline: 1,
+    });
+  }, 60_000);
+
   it('logs its start as JSON with time and level, naming the backend and that it runs open', async () => {
     const { child, lines } = await startServe(['--log-level', 'info', '--drain-timeout-ms', '0']);
     try {
@@ -157,9 +183,29 @@ describe('voice-admission serve', () => {
     [['--colour', 'red'], {}, /Unknown option '--colour'/],
     [['--log-level', 'loud'], {}, /--log-level: must be one of/],
     [
+      ['--redis-url', 'http://user:abcdefghijklmnopqrstuvwxyz@127.0.0.1:6379'],
+      {},
+      /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/\[redacted\]@127\.0\.0\.1:6379"$/,
+    ],
+    [
+      [],
+      { REDIS_URL: 'redis://:abcdefghijklmnopqrstuvwxyz@127.0.0.1:99999' },
+      /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "redis:\/\/\[redacted\]@127\.0\.0\.1:99999"$/,
+    ],
+    [
       [],
       { LIVEKIT_URL: 'ws://127.0.0.1:7880', LIVEKIT_API_KEY: 'key' },
       /LIVEKIT_API_SECRET: must be set as well to use LiveKit/,
+    ],
+    [
+      [],
+      { ...LIVEKIT_ENV, LIVEKIT_URL: '127.0.0.1:7880' },
+      /^LIVEKIT_URL: must be a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL, got "127\.0\.0\.1:7880"$/,
+    ],
+    [
+      [],
+      { ...LIVEKIT_ENV, LIVEKIT_URL: 'wss://key:abcdefghijklmnopqrstuvwxyz@127.0.0.1:7880' },
+      /^LIVEKIT_URL: must not carry credentials/,
     ],
     [[], { AUTH_TOKENS: '{"short": "acme"}' }, /AUTH_TOKENS entry 1: token must be at least 16/],
     [[], { AUTH_TOKENS: '{"abcdefghijklmnopqrstuvwxyz' }, /AUTH_TOKENS: is not valid JSON/],
@@ -202,7 +248,7 @@ describe('a failed start', () => {
 
 describe('the command line', () => {
   it('prints help for no arguments, help, --help and -h; the version for --version, -v and version', async () => {
-    for (const args of [[], ['help'], ['--help'], ['-h']]) {
+    for (const args of [[], ['help'], ['--help'], ['-h'], ['help', 'help'], ['help', 'version']]) {
       const { code, stdout } = await cliRun(args);
       expect(code).toBe(0);
       expect(stdout).toMatch(/^voice-admission <command> \[options\]/);
@@ -214,6 +260,28 @@ describe('the command line', () => {
     }
     expect((await cliRun(['help', 'burst'])).stdout).toMatch(/^voice-admission burst --url/);
     expect((await cliRun(['serve', '--help'])).stdout).toMatch(/^voice-admission serve/);
+  }, 60_000);
+
+  it('reports stdout it cannot write to (a full disk) in one line and exits 1', async () => {
+    for (const args of [['openapi'], ['demo', '--requests', '10'], ['serve', '--port', '0']]) {
+      const full = openSync('/dev/full', 'w');
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+        stdio: ['ignore', full, 'pipe'],
+        env: CLEAN_ENV,
+      });
+      closeSync(full);
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      // A command that hangs instead is killed, so the test fails rather than waits.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      expect(await exitCode(child), args[0]).toBe(1);
+      clearTimeout(hung);
+      expect(stderr).toBe(
+        'voice-admission: cannot write to stdout: ENOSPC: no space left on device, write (ENOSPC)\n',
+      );
+    }
   }, 60_000);
 
   it('refuses an unknown command with exit 2', async () => {
@@ -229,8 +297,22 @@ describe('the command line', () => {
       expect(stderr).toMatch(new RegExp(`^unknown command "${name}"`));
     }
     const help = await cliRun(['help', 'hasOwnProperty']);
-    expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^voice-admission <command> \[options\]/);
+    expect(help.code).toBe(2);
+    expect(help.stderr).toMatch(/^unknown command "hasOwnProperty"\n/);
+  }, 60_000);
+
+  it('refuses help for an unknown command, and arguments after the version, with exit 2', async () => {
+    const help = await cliRun(['help', 'launch']);
+    expect(help).toMatchObject({ code: 2, stdout: '' });
+    expect(help.stderr).toMatch(/^unknown command "launch"\n\nvoice-admission <command>/);
+    for (const args of [
+      ['--version', '--json'],
+      ['version', 'serve'],
+    ]) {
+      const version = await cliRun(args);
+      expect(version, args.join(' ')).toMatchObject({ code: 2, stdout: '' });
+      expect(version.stderr.split('\n')[0]).toBe(`unexpected argument ${JSON.stringify(args[1])}`);
+    }
   }, 60_000);
 });
 
@@ -290,7 +372,8 @@ describe('voice-admission burst against the gateway', () => {
     const { code, stdout, stderr } = await cliRun(['burst', '--url', url, '--n', '3', '--json']);
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ statuses: { 'network error': 3 } });
-    expect(stderr).toContain(`no request reached ${url}`);
+    // One line, as every runtime failure of the CLI reports it.
+    expect(stderr).toBe(`voice-admission: no request reached ${url}\n`);
   }, 60_000);
 
   it('paces requests with --rate and closes sessions after --hold-ms, so all fit under the cap', async () => {
@@ -319,6 +402,36 @@ describe('voice-admission burst against the gateway', () => {
     }
   }, 60_000);
 
+  it('on Ctrl-C stops sending, closes the sessions it holds at once, reports and exits 130', async () => {
+    const { child: gateway, url } = await startServe(['--drain-timeout-ms', '0']);
+    try {
+      const burst = spawn(
+        process.execPath,
+        [
+          ...['--import', 'tsx', cli, 'burst', '--url', url, '--json'],
+          ...['--n', '100', '--rate', '20', '--hold-ms', '600000'],
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: CLEAN_ENV },
+      );
+      let stdout = '';
+      burst.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const active = async () =>
+        ((await (await fetch(`${url}/readyz`)).json()) as { active: number }).active;
+      while ((await active()) < 3) await new Promise((resolve) => setTimeout(resolve, 50));
+      burst.kill('SIGINT');
+      expect(await exitCode(burst)).toBe(130);
+      const report = JSON.parse(stdout) as { requests: number; created: number };
+      expect(report.requests).toBeLessThan(100);
+      expect(report.created).toBeGreaterThanOrEqual(3);
+      expect(await active()).toBe(0);
+    } finally {
+      gateway.kill('SIGTERM');
+      await exitCode(gateway);
+    }
+  }, 60_000);
+
   it('validates its flags', async () => {
     expect(() => parseBurstConfig([])).toThrow(/--url: is required/);
     expect(() => parseBurstConfig(['--url', 'notaurl'])).toThrow(
@@ -328,11 +441,37 @@ describe('voice-admission burst against the gateway', () => {
       parseBurstConfig(['--url', 'http://x', '--rate', '5', '--concurrency', '2']),
     ).toThrow(/cannot be used together/);
     expect(() => parseBurstConfig(['--url', 'http://x', '--n', '0'])).toThrow(
-      /--n: must be a number >= 1/,
+      /--n: must be an integer >= 1/,
     );
+    // Counts and durations as serve reads them: decimal digits, no fraction quietly cut.
+    for (const [flag, text, range] of [
+      ['--n', '2.5', '>= 1'],
+      ['--n', '0x10', '>= 1'],
+      ['--concurrency', '1e3', '>= 1'],
+      ['--hold-ms', '1.5', 'from 0 to 2147483647'],
+    ] as const) {
+      expect(() => parseBurstConfig(['--url', 'http://x', flag, text])).toThrow(
+        `${flag}: must be an integer ${range}, got ${JSON.stringify(text)}`,
+      );
+    }
+    expect(() => parseBurstConfig(['--url', 'http://x', '--rate', '1e3'])).toThrow(
+      '--rate: must be a decimal number >= 0.001, got "1e3"',
+    );
+    expect(parseBurstConfig(['--url', 'http://x', '--rate', '0.5']).rate).toBe(0.5);
     const { code, stderr } = await cliRun(['burst', '--url', 'notaurl']);
     expect(code).toBe(2);
     expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('refuses a --url with credentials, which fetch would refuse for every request, without showing them', async () => {
+    for (const url of ['http://user:a-password-0123@127.0.0.1:1', 'ftp://user:a-password-0123@x']) {
+      const { code, stdout, stderr } = await cliRun(['burst', '--url', url]);
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr.split('\n')[0]).toMatch(
+        /^--url: must be an http:\/\/ or https:\/\/ URL.*, got "\w+:\/\/\[redacted\]@/,
+      );
+      expect(stderr).not.toContain('a-password-0123');
+    }
+  }, 60_000);
 });

@@ -76,7 +76,7 @@ export async function loadIoredis() {
  * Unix socket path), and one ioredis can parse (it would fail at its first connection, with
  * an error that quotes the URL, password included).
  */
-function isRedisAddress(url: string): boolean {
+export function isRedisAddress(url: string): boolean {
   if (url.trim() === '') return false;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
