@@ -20,7 +20,7 @@ import { RoomLedger } from './ledger.js';
 import { type ReconcileReport, reconcileOnce } from './reconcile.js';
 import { loadRtcSdk, type RtcSdk, type ServerSdk } from './sdk.js';
 import { LiveKitServerApi } from './server-api.js';
-import { mintAgentToken, mintCallerToken } from './tokens.js';
+import { assertCallerIdentity, mintAgentToken, mintCallerToken } from './tokens.js';
 import {
   type RoomSeen,
   WebhookHandler,
@@ -177,6 +177,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     const settings = this.#settings;
     const roomName = settings.roomPrefix + id;
     const metadata = sessionMetadata(id, tenantId, config);
+    assertCallerIdentity(settings, config.userId);
     this.#ledger.claim(roomName, id);
     let roomMayExist = true;
     let createInDoubt = false;
