@@ -1,10 +1,7 @@
 import { BackendError } from '../../iface/errors.js';
-import type { LiveKitSettings } from './config.js';
+import { type LiveKitSettings, MAX_IDENTITY_BYTES } from './config.js';
 import { PROVIDER } from './errors.js';
 import type { ServerSdk } from './sdk.js';
-
-/** The server's `limit.max_participant_identity_length` (its default), in UTF-8 bytes. */
-const MAX_IDENTITY_BYTES = 256;
 
 /**
  * Refuses, before any server call, a `userId` its caller could not join with: the server
