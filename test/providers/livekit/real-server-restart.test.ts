@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import type { LiveKitBackend, LiveKitBackendEvents } from '../../../src/index.js';
 import { describeWithLiveKitServer } from '../../support/livekit-server.js';
-import { startWebhookSink } from './fixture.js';
+import { eventually, startWebhookSink } from './fixture.js';
 import {
   type Caller,
   joinAsCaller,
@@ -95,3 +95,43 @@ describeWithLiveKitServer('LiveKit provider on the real server: the server resta
     },
   );
 });
+
+describeWithLiveKitServer(
+  'LiveKit provider on the real server: the server stopped gracefully',
+  () => {
+    it('a node stopped with SIGTERM closes its rooms without room_finished; after its restart reconciliation ends the sessions, each slot released once', async () => {
+      const sink = await startWebhookSink();
+      const real = await startRealServer({ webhookUrls: [sink.url] });
+      const backend = await realBackend(real, {
+        emptyTimeout: 60,
+        reconcile: { intervalMs: 60_000 },
+      });
+      const outcomes: string[] = [];
+      sink.use((req, res) => {
+        backend.webhookHandler(req, res);
+        res.once('finish', () => outcomes.push(String(res.statusCode)));
+      });
+      const ended = record(backend, 'room_ended');
+      const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
+      const releases: number[] = [];
+      admission.on('released', ({ active }) => releases.push(active));
+      const sessions = await Promise.all(
+        ['a', 'b'].map((userId) => admission.createSession({ userId })),
+      );
+      // Both room_started delivered: the node's webhook queue is empty before it is stopped.
+      await eventually(() => outcomes.length === 2);
+
+      await real.server.terminate();
+      await real.server.restart();
+      expect(sessions.map((s) => s.state)).toEqual(['active', 'active']);
+      const report = await backend.reconcile();
+      expect([...report.ended].sort()).toEqual(sessions.map((s) => s.id).sort());
+      expect(ended.map((e) => e.via)).toEqual(['reconcile', 'reconcile']);
+      expect(await Promise.all(sessions.map(async (s) => (await s.closed).reason))).toEqual([
+        'remote_ended',
+        'remote_ended',
+      ]);
+      expect(releases).toEqual([1, 0]);
+    });
+  },
+);
