@@ -129,6 +129,37 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
     expect(state.peakHeld).toBeLessThanOrEqual(2);
   }, 300_000);
 
+  it('the server restarted under a running job: its slot comes back once, and the worker, registered again, takes the next job', async () => {
+    const real = await startRealServer();
+    const { apiKey, apiSecret } = real.server;
+    const worker = await startAgentWorker({
+      wsUrl: real.wsUrl,
+      apiKey,
+      apiSecret,
+      agentName: 'intake',
+      numIdleProcesses: 0,
+      cap: 2,
+    });
+    onCleanup(() => worker.stop());
+    const awaitAgent = { timeoutMs: 120_000, pollIntervalMs: 100 };
+    const backend = await realBackend(real, { emptyTimeout: 60, awaitAgent });
+    await backend.createSession({ userId: 'before' });
+    expect(worker.state()).toMatchObject({ held: 1, active: 1 });
+
+    // The restarted node has no rooms. The job's process reconnects and re-creates its room
+    // (rooms auto-create on join) under a new sid: that is not the job's room any more.
+    await real.server.kill();
+    await real.server.restart();
+    expect(await worker.until((s) => s.held === 0)).toMatchObject({ active: 0, peakHeld: 1 });
+    // A job dispatched before the worker is registered again would be dropped (no worker).
+    await worker.until((s) => s.registrations === 2);
+
+    const after = await realBackend(real, { emptyTimeout: 60, awaitAgent });
+    await after.createSession({ userId: 'after' });
+    expect(worker.state()).toMatchObject({ held: 1, active: 1, peakHeld: 1, rejected: [] });
+    expect(worker.state().accepted).toHaveLength(2);
+  }, 300_000);
+
   /*
    * When LiveKit server 1.13.5 hands one job id to a second worker: only inside one job
    * request (pkg/service/agentservice.go, AgentHandler.JobRequest), which offers the same job

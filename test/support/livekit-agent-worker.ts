@@ -53,6 +53,8 @@ export type WorkerReport =
        * the server has been told the load of that state.
        */
       readonly loadReports: number;
+      /** Registrations acknowledged by the server (a worker registers again after a reconnect). */
+      readonly registrations: number;
     };
 
 type State = Extract<WorkerReport, { type: 'state' }>;
@@ -74,6 +76,7 @@ const EMPTY: State = {
   accepted: [],
   rejected: [],
   loadReports: 0,
+  registrations: 0,
 };
 
 /**

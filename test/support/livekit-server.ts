@@ -28,10 +28,19 @@ export interface LiveKitServer {
   output(): string;
   /** Kills the process (SIGKILL: no goodbye, rooms and dispatches lost); ports are kept. */
   kill(): Promise<void>;
+  /**
+   * Asks the process to stop, as an operator would (SIGTERM): the node stops taking rooms,
+   * waits for its participants to leave, then closes its rooms and exits. Resolves once it
+   * has exited; ports are kept.
+   */
+  terminate(): Promise<void>;
   /** Starts it again with the same config and ports, with no rooms. */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** From serving `GET /` to taking a SIGTERM, with a margin (see `terminate`). */
+const SERVE_TO_RUNNING_MS = 150;
 
 /** A free UDP port on loopback (released again before the server binds it; fine for tests). */
 function freeUdpPort(): Promise<number> {
@@ -100,6 +109,7 @@ export async function startLiveKitServer(
   const url = `http://127.0.0.1:${ports.http}`;
   const body = configBody(ports, options, keys);
   let child: ChildProcess | undefined;
+  let readyAt = 0;
   let output = '';
 
   const launch = async (): Promise<void> => {
@@ -125,15 +135,24 @@ export async function startLiveKitServer(
     );
     exited.catch(() => undefined);
     await Promise.race([exited, untilReady(url, started)]);
+    readyAt = performance.now();
   };
 
-  const kill = async (): Promise<void> => {
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
     const current = child;
     child = undefined;
     if (current === undefined || current.exitCode !== null || current.signalCode !== null) return;
     const exited = new Promise((resolve) => current.once('exit', resolve));
-    current.kill('SIGKILL');
+    current.kill(signal);
     await exited;
+  };
+  const kill = (): Promise<void> => stopWith('SIGKILL');
+  const terminate = async (): Promise<void> => {
+    // The node answers `GET /` 100 ms before it counts as running (LivekitServer.Start sleeps
+    // that long after Serve), and a SIGTERM before then is swallowed (Stop returns early).
+    const running = readyAt + SERVE_TO_RUNNING_MS - performance.now();
+    if (running > 0) await new Promise((resolve) => setTimeout(resolve, running));
+    await stopWith('SIGTERM');
   };
 
   await launch();
@@ -144,6 +163,7 @@ export async function startLiveKitServer(
     apiSecret,
     output: () => output,
     kill,
+    terminate,
     restart: launch,
     stop: kill,
   };

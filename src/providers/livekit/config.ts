@@ -25,7 +25,7 @@ export interface LiveKitProviderConfig {
   readonly mode?: 'dispatch' | 'join';
   /** Agent dispatched explicitly to every room, with the session as JSON metadata. */
   readonly agentName?: string | undefined;
-  /** Room names are `roomPrefix + sessionId`. Default `'va-'`. */
+  /** Room names are `roomPrefix + sessionId`; at most 220 UTF-8 bytes. Default `'va-'`. */
   readonly roomPrefix?: string;
   /** Seconds an unjoined or emptied room stays open (LiveKit `emptyTimeout`). Default: server's. */
   readonly emptyTimeout?: number;
@@ -36,8 +36,9 @@ export interface LiveKitProviderConfig {
   /**
    * Seconds the caller's access token is valid; at most `emptyTimeout`, so that a caller who
    * never joined cannot re-create the room after the server closed it (rooms auto-create on
-   * join). Default: `emptyTimeout`, or 600 when the server's is used. The server accepts a
-   * token up to 60 s after it expired; rooms re-created in that window are deleted when seen.
+   * join), and at most 3 600. Default: `emptyTimeout`, or 600 when the server's is used. The
+   * server accepts a token up to 60 s after it expired; rooms re-created in that window are
+   * deleted when seen.
    */
   readonly tokenTtl?: number;
   /** Timeout of each server API request. Default 10 000 ms. */
@@ -91,7 +92,7 @@ export interface LiveKitHealthOptions {
 }
 
 export interface LiveKitJoinOptions {
-  /** Identity of the agent participant. Default `'agent'`. */
+  /** Identity of the agent participant; at most 256 UTF-8 bytes. Default `'agent'`. */
   readonly identity?: string;
   /** Display name of the agent participant. Default: none. */
   readonly name?: string;
@@ -167,9 +168,20 @@ const KEYS = [
   'awaitAgent',
 ] as const;
 
-/** LiveKit's limit on room names; ours are the prefix plus a 36-character UUID. */
-const MAX_ROOM_NAME = 256;
+/**
+ * LiveKit's limits (`limit.max_room_name_length`, `limit.max_participant_identity_length`,
+ * their defaults), in UTF-8 bytes as the server counts them. Room names are the prefix plus a
+ * 36-character UUID.
+ */
+const MAX_ROOM_NAME_BYTES = 256;
+export const MAX_IDENTITY_BYTES = 256;
 const SESSION_ID_LENGTH = 36;
+/**
+ * The longest `tokenTtl`, in seconds. The token only lets its caller join (the server refreshes
+ * a joined participant's), and each ended session is remembered for `tokenTtl` + 60 s to
+ * delete rooms its token re-creates.
+ */
+const MAX_TOKEN_TTL = 3_600;
 const uint32 = { min: 0, max: 0xffff_ffff, integer: true } as const;
 const positiveMs = { min: 1 } as const;
 /** setTimeout's largest delay. */
@@ -204,10 +216,11 @@ export function parseLiveKitConfig(
     );
   }
   const roomPrefix = stringField(`${f}.roomPrefix`, value.roomPrefix) ?? 'va-';
-  if (roomPrefix.length > MAX_ROOM_NAME - SESSION_ID_LENGTH || /\s/.test(roomPrefix)) {
+  const maxPrefixBytes = MAX_ROOM_NAME_BYTES - SESSION_ID_LENGTH;
+  if (Buffer.byteLength(roomPrefix, 'utf8') > maxPrefixBytes || /\s/.test(roomPrefix)) {
     throw new ConfigError(
       `${f}.roomPrefix`,
-      `must have no whitespace and at most ${MAX_ROOM_NAME - SESSION_ID_LENGTH} characters, got ${describeValue(roomPrefix)}`,
+      `must have no whitespace and at most ${maxPrefixBytes} bytes in UTF-8, got ${describeValue(roomPrefix)}`,
     );
   }
 
@@ -220,7 +233,7 @@ export function parseLiveKitConfig(
   const tokenTtl = numberField(
     `${f}.tokenTtl`,
     value.tokenTtl,
-    { min: 1, integer: true },
+    { min: 1, max: MAX_TOKEN_TTL, integer: true },
     Math.min(600, emptyTimeout || 600),
   );
   if (emptyTimeout !== undefined && emptyTimeout > 0 && tokenTtl > emptyTimeout) {
@@ -391,8 +404,16 @@ function parseJoin(field: string, raw: unknown): LiveKitSettings['join'] {
     'textTopic',
     'disposeRtcOnStop',
   ]);
+  const identity = stringField(`${field}.identity`, value.identity) ?? 'agent';
+  const identityBytes = Buffer.byteLength(identity, 'utf8');
+  if (identityBytes > MAX_IDENTITY_BYTES) {
+    throw new ConfigError(
+      `${field}.identity`,
+      `must be at most ${MAX_IDENTITY_BYTES} bytes in UTF-8, got ${identityBytes}`,
+    );
+  }
   return {
-    identity: stringField(`${field}.identity`, value.identity) ?? 'agent',
+    identity,
     name: stringField(`${field}.name`, value.name),
     connectTimeoutMs: numberField(
       `${field}.connectTimeoutMs`,

@@ -2,10 +2,13 @@
  * The rooms this backend owns, by name, from just before `CreateRoom` until the room is known
  * gone. It is the provider's own record, apart from the session map, so that reconciliation
  * never mistakes a room being created, or one whose session is settling, for an untracked one.
+ *
+ * A room is told apart from a later one of the same name by its sid: a caller's join
+ * re-creates a room that is gone (the server's `room.auto_create`), under a new sid.
  */
 export class RoomLedger {
-  /** room name -> session id */
-  readonly #owned = new Map<string, string>();
+  /** room name -> its session, and the sid `CreateRoom` answered with (once it has) */
+  readonly #owned = new Map<string, { readonly sessionId: string; sid: string | undefined }>();
   /**
    * Rooms whose deletion failed, or whose creation may still land (a CreateRoom that timed
    * out): reconciliation deletes them once listed, and forgets them when they are not listed
@@ -14,14 +17,29 @@ export class RoomLedger {
   readonly #orphans = new Map<string, number>();
 
   /**
-   * Rooms whose session ended, until the epoch ms given (oldest first, all with the same
-   * window). The caller's token still works a while: joining re-creates the room (the server's
-   * `room.auto_create`) with no session and no slot; such a room is deleted when seen.
+   * Rooms whose session ended, with the sid of the room that ended, until the epoch ms given
+   * (oldest first, all with the same window). The caller's token still works a while: joining
+   * re-creates the room with no session and no slot; such a room is deleted when seen.
    */
-  readonly #ended = new Map<string, number>();
+  readonly #ended = new Map<string, { readonly until: number; readonly sid: string | undefined }>();
 
   claim(room: string, sessionId: string): void {
-    this.#owned.set(room, sessionId);
+    this.#owned.set(room, { sessionId, sid: undefined });
+  }
+
+  /** `CreateRoom` answered: the session's room is the one with this sid. */
+  created(room: string, sid: string): void {
+    const owned = this.#owned.get(room);
+    if (owned !== undefined) owned.sid = sid;
+  }
+
+  /**
+   * Whether a room listed or reported under this sid is another room than the session's own:
+   * the session's room ended unseen (the server restarted, say) and a join re-created it.
+   */
+  replaced(room: string, sid: string): boolean {
+    const owned = this.#owned.get(room)?.sid;
+    return owned !== undefined && sid !== '' && sid !== owned;
   }
 
   /** The room is gone (deleted, or finished on the server). */
@@ -30,21 +48,32 @@ export class RoomLedger {
     this.#orphans.delete(room);
   }
 
-  /** The room's session is over: a room of that name seen before `until` is a late re-creation. */
-  ended(room: string, until: number, now: number): void {
+  /**
+   * The room is gone and its session over: released, and remembered until `until` so that a
+   * room of that name seen meanwhile (under another sid) is known as a late re-creation.
+   */
+  end(room: string, until: number, now: number): void {
     this.#forgetEnded(now);
+    const sid = this.#owned.get(room)?.sid;
+    this.release(room);
     this.#ended.delete(room);
-    this.#ended.set(room, until);
+    this.#ended.set(room, { until, sid });
   }
 
-  /** Whether the room's session ended and its caller's token may still re-create it. */
-  recreatedLate(room: string, now: number): boolean {
+  /**
+   * Whether the room's session ended and its caller's token may still re-create it. `sid`, when
+   * known, tells the room that ended (reported late: a webhook delivered out of order) from a
+   * re-creation.
+   */
+  recreatedLate(room: string, now: number, sid?: string): boolean {
     this.#forgetEnded(now);
-    return this.#ended.has(room) && !this.#owned.has(room);
+    const ended = this.#ended.get(room);
+    if (ended === undefined || this.#owned.has(room)) return false;
+    return sid === undefined || sid === '' || ended.sid === undefined || sid !== ended.sid;
   }
 
   #forgetEnded(now: number): void {
-    for (const [room, until] of this.#ended) {
+    for (const [room, { until }] of this.#ended) {
       if (until > now) return;
       this.#ended.delete(room);
     }
@@ -56,7 +85,7 @@ export class RoomLedger {
   }
 
   sessionFor(room: string): string | undefined {
-    return this.#owned.get(room);
+    return this.#owned.get(room)?.sessionId;
   }
 
   owns(room: string): boolean {
@@ -69,7 +98,7 @@ export class RoomLedger {
 
   /** Owned rooms and their sessions, as of now. */
   snapshot(): ReadonlyMap<string, string> {
-    return new Map(this.#owned);
+    return new Map([...this.#owned].map(([room, { sessionId }]) => [room, sessionId]));
   }
 
   orphans(): string[] {

@@ -20,8 +20,13 @@ import { RoomLedger } from './ledger.js';
 import { type ReconcileReport, reconcileOnce } from './reconcile.js';
 import { loadRtcSdk, type RtcSdk, type ServerSdk } from './sdk.js';
 import { LiveKitServerApi } from './server-api.js';
-import { mintAgentToken, mintCallerToken } from './tokens.js';
-import { WebhookHandler, type WebhookOutcome, type WebhookRequest } from './webhooks.js';
+import { assertCallerIdentity, mintAgentToken, mintCallerToken } from './tokens.js';
+import {
+  type RoomSeen,
+  WebhookHandler,
+  type WebhookOutcome,
+  type WebhookRequest,
+} from './webhooks.js';
 
 /** The server accepts a token up to this long after it expired (livekit/protocol auth). */
 const SERVER_TOKEN_LEEWAY_S = 60;
@@ -96,7 +101,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       {
         roomFinished: (room) => this.#roomEnded(room, 'webhook'),
         participantLeft: (room, identity) => this.#callerLeft(room, identity),
-        roomSeen: (room) => this.#roomSeen(room),
+        roomSeen: (room, sid) => this.#roomSeen(room, sid),
         refused: (error) => this.#events.publish('webhook_refused', { error }),
       },
       { apiKey: settings.apiKey, secrets: [settings.apiSecret] },
@@ -172,17 +177,19 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     const settings = this.#settings;
     const roomName = settings.roomPrefix + id;
     const metadata = sessionMetadata(id, tenantId, config);
+    assertCallerIdentity(settings, config.userId);
     this.#ledger.claim(roomName, id);
     let roomMayExist = true;
     let createInDoubt = false;
     try {
       // Each step waits for its request to finish even when aborted: a request abandoned in
       // flight could still create the room after we leave.
-      await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
+      const sid = await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
         roomMayExist = !refusedByServer(error);
         createInDoubt = roomMayExist;
         throw error;
       });
+      this.#ledger.created(roomName, sid);
       signal.throwIfAborted();
       if (settings.awaitAgent !== undefined && settings.agentName !== undefined) {
         await waitForAgent({
@@ -263,8 +270,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       if (!existed && createInDoubt) {
         this.#ledger.orphan(roomName, Date.now() + 2 * this.#settings.requestTimeoutMs);
       } else {
-        this.#ledger.release(roomName);
-        this.#markEnded(roomName);
+        this.#endRoom(roomName);
       }
     } catch (error) {
       const failure = this.wrap(error, op, 'internal');
@@ -278,8 +284,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
   #roomEnded(roomName: string, via: RemoteEndSource): string | undefined {
     const sessionId = this.#ledger.sessionFor(roomName);
     if (sessionId === undefined || this.getSession(sessionId)?.state !== 'active') return undefined;
-    this.#ledger.release(roomName);
-    this.#markEnded(roomName);
+    this.#endRoom(roomName);
     const joined = this.#joined.get(sessionId);
     this.#joined.delete(sessionId);
     void joined?.leave().catch(() => {
@@ -304,9 +309,17 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     return session.id;
   }
 
-  /** A room of ours started or was joined: delete it if its session already ended. */
-  #roomSeen(roomName: string): boolean {
-    if (!this.#ledger.recreatedLate(roomName, Date.now())) return false;
+  /**
+   * A room of ours started or was joined. Under another sid than its session's room, that
+   * room ended unseen (the server restarted: no room_finished) and a caller's join re-created
+   * it: the session ends. A room re-created after its session ended is deleted.
+   */
+  #roomSeen(roomName: string, sid: string | undefined): RoomSeen {
+    const replaced = sid !== undefined && this.#ledger.replaced(roomName, sid);
+    const endedSession = replaced ? this.#roomEnded(roomName, 'webhook') : undefined;
+    if (!this.#ledger.recreatedLate(roomName, Date.now(), sid)) {
+      return { endedSession, deleting: false };
+    }
     this.#api.deleteRoom(roomName, 'webhook').then(
       () => this.#events.publish('late_room_deleted', { roomName }),
       (error: unknown) =>
@@ -315,14 +328,14 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
           error: this.wrap(error, 'webhook', 'internal'),
         }),
     );
-    return true;
+    return { endedSession, deleting: true };
   }
 
-  /** The room's session is over; its caller's token can still re-create it for a while. */
-  #markEnded(roomName: string): void {
+  /** The room is gone and its session over; its caller's token can still re-create it a while. */
+  #endRoom(roomName: string): void {
     const windowMs = (this.#settings.tokenTtl + SERVER_TOKEN_LEEWAY_S) * 1000;
     const now = Date.now();
-    this.#ledger.ended(roomName, now + windowMs, now);
+    this.#ledger.end(roomName, now + windowMs, now);
   }
 
   /** Our agent participant was disconnected for good: the session cannot go on. */
@@ -353,7 +366,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
         await this.#api.deleteRoom(room, 'reconcile');
       },
       roomGone: (room) => this.#roomEnded(room, 'reconcile') !== undefined,
-      recreatedLate: (room) => this.#ledger.recreatedLate(room, Date.now()),
+      recreatedLate: (room, sid) => this.#ledger.recreatedLate(room, Date.now(), sid),
     });
     if (report.untracked.length > 0) {
       this.#events.publish('untracked_rooms', {

@@ -27,26 +27,34 @@ export interface ReconcileContext {
    */
   roomGone(room: string, sessionId: string): boolean;
   /** Whether the room's session already ended here: the room is a late caller's re-creation. */
-  recreatedLate(room: string): boolean;
+  recreatedLate(room: string, sid: string): boolean;
 }
 
 /**
  * One pass, for webhooks that were lost: lists the server's rooms, ends sessions whose room
  * is gone, retries deletions that failed, and reports (or deletes) rooms with our prefix that
  * nothing here owns. Ownership is snapshotted before listing, so a room created while the
- * list is under way is never taken for gone.
+ * list is under way is never taken for gone. A session's room listed under another sid than
+ * its own is gone too (the server restarted and a reconnecting caller re-created it): the
+ * session ends and that room is deleted.
  */
 export async function reconcileOnce(context: ReconcileContext): Promise<ReconcileReport> {
   const { ledger, prefix } = context;
   const ownedBefore = ledger.snapshot();
-  const listed = new Set((await context.listRooms()).map((room) => room.name));
+  const listed = new Map((await context.listRooms()).map((room) => [room.name, room.sid]));
 
   const ended: string[] = [];
+  const replaced: string[] = [];
   for (const [room, sessionId] of ownedBefore) {
-    if (listed.has(room) || ledger.sessionFor(room) !== sessionId) continue;
+    if (ledger.sessionFor(room) !== sessionId) continue;
+    const sid = listed.get(room);
     if (ledger.isOrphan(room)) {
-      if (ledger.mayForget(room, Date.now())) ledger.release(room);
-    } else if (context.roomGone(room, sessionId)) ended.push(sessionId);
+      if (sid === undefined && ledger.mayForget(room, Date.now())) ledger.release(room);
+    } else if (sid === undefined || ledger.replaced(room, sid)) {
+      if (!context.roomGone(room, sessionId)) continue;
+      ended.push(sessionId);
+      if (sid !== undefined) replaced.push(room);
+    }
   }
 
   const deleted: string[] = [];
@@ -68,13 +76,13 @@ export async function reconcileOnce(context: ReconcileContext): Promise<Reconcil
     }),
   );
 
-  const untracked = [...listed].filter(
+  const untracked = [...listed.keys()].filter(
     (room) => room.startsWith(prefix) && !ownedBefore.has(room) && !ledger.owns(room),
   );
   // A room re-created by a late caller is ours to delete whatever deleteUntracked says.
   const toDelete = context.deleteUntracked
     ? untracked
-    : untracked.filter((room) => context.recreatedLate(room));
-  await Promise.all(toDelete.map(remove));
+    : untracked.filter((room) => context.recreatedLate(room, listed.get(room)!));
+  await Promise.all([...toDelete, ...replaced].map(remove));
   return { ended, untracked, deleted, errors };
 }

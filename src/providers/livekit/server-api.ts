@@ -12,6 +12,8 @@ const DISCONNECTED = 3;
 /** A room as listed by the server: what reconciliation needs. */
 export interface ListedRoom {
   readonly name: string;
+  /** Tells the room from an earlier or later one of the same name. */
+  readonly sid: string;
 }
 
 /**
@@ -37,11 +39,11 @@ export class LiveKitServerApi {
    * Creates the room with the configured options and, when an agent name is configured, its
    * agent dispatch in the same call. A room created without `agents` gets the server's
    * automatic dispatch with an empty agent name, which every worker registered without a name
-   * accepts; naming the agent here replaces it.
+   * accepts; naming the agent here replaces it. Resolves the room's sid.
    */
-  async createRoom(name: string, metadata: string): Promise<void> {
+  async createRoom(name: string, metadata: string): Promise<string> {
     const { emptyTimeout, departureTimeout, maxParticipants, agentName } = this.#settings;
-    await this.#call('create_session', 'CreateRoom', () =>
+    const room = await this.#call('create_session', 'CreateRoom', () =>
       this.#rooms.createRoom({
         name,
         metadata,
@@ -53,6 +55,7 @@ export class LiveKitServerApi {
         ...(maxParticipants === undefined ? {} : { maxParticipants }),
       }),
     );
+    return room.sid;
   }
 
   /** Deletes the room; resolves `false` when it was already gone. */

@@ -13,7 +13,8 @@ export interface WebhookRequest {
 }
 
 /**
- * `ended`: the session was settled; `closed`: the caller left and the session is closing;
+ * `ended`: the session was settled (its room finished, or was re-created under another sid
+ * after the server lost it); `closed`: the caller left and the session is closing;
  * `deleted`: a room re-created after its session ended (a late caller) is being deleted.
  */
 export type WebhookAction = 'ended' | 'closed' | 'deleted' | 'ignored';
@@ -25,14 +26,22 @@ export interface WebhookOutcome {
   readonly action: WebhookAction;
 }
 
+/** What a room starting or being joined did. */
+export interface RoomSeen {
+  /** The session it ended: the session's own room is gone, this one was created since. */
+  readonly endedSession: string | undefined;
+  /** It is a re-creation with no session behind it, being deleted. */
+  readonly deleting: boolean;
+}
+
 /** What a verified webhook acts on. */
 export interface WebhookTarget {
   /** The room finished on the server; returns the session it settled, if we own the room. */
   roomFinished(roomName: string): string | undefined;
   /** A participant left; resolves the session it closes, if that was the caller. */
   participantLeft(roomName: string, identity: string): Promise<string | undefined>;
-  /** A room started or was joined: returns true if it was a late re-creation, now deleted. */
-  roomSeen(roomName: string): boolean;
+  /** A room started or was joined (`sid` tells that room from others of the same name). */
+  roomSeen(roomName: string, sid: string | undefined): RoomSeen;
   /** A webhook was refused (already verified to change nothing). */
   refused(error: BackendError): void;
 }
@@ -98,11 +107,12 @@ export class WebhookHandler {
     if (event.event === 'room_finished') {
       return outcome('ended', this.#target.roomFinished(roomName));
     }
-    if (
-      (event.event === 'room_started' || event.event === 'participant_joined') &&
-      this.#target.roomSeen(roomName)
-    ) {
-      return { event: event.event, roomName, sessionId: undefined, action: 'deleted' };
+    if (event.event === 'room_started' || event.event === 'participant_joined') {
+      const seen = this.#target.roomSeen(roomName, event.room?.sid || undefined);
+      if (seen.endedSession !== undefined) return outcome('ended', seen.endedSession);
+      if (seen.deleting) {
+        return { event: event.event, roomName, sessionId: undefined, action: 'deleted' };
+      }
     }
     const identity = event.participant?.identity;
     // `participant_connection_aborted`: the caller joined but its connection never came up.

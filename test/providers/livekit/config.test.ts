@@ -71,6 +71,18 @@ describe('LiveKit provider config', () => {
     [{ ...base, emptyTimeout: -1 }, 'providerConfig.emptyTimeout', 'must be >= 0, got -1'],
     [{ ...base, tokenTtl: 1.5 }, 'providerConfig.tokenTtl', 'must be an integer'],
     [{ ...base, roomPrefix: 'a b' }, 'providerConfig.roomPrefix', 'no whitespace'],
+    // 110 characters, 220 bytes: with the session id, 256 bytes, the server's limit.
+    [{ ...base, roomPrefix: 'é'.repeat(111) }, 'providerConfig.roomPrefix', 'at most 220 bytes'],
+    [
+      { ...base, join: { identity: 'é'.repeat(129) } },
+      'providerConfig.join.identity',
+      'must be at most 256 bytes in UTF-8, got 258',
+    ],
+    [
+      { ...base, tokenTtl: 10 * 365 * 86_400 },
+      'providerConfig.tokenTtl',
+      'must be <= 3600, got 315360000',
+    ],
     [{ ...base, mode: 'listen' }, 'providerConfig.mode', 'must be one of dispatch, join'],
     [{ ...base, agentNmae: 'x' }, 'providerConfig.agentNmae', 'unknown option'],
     [{ ...base, join: { channels: 3 } }, 'providerConfig.join.channels', 'must be <= 2'],

@@ -164,6 +164,39 @@ function contract(target: string, start: Start): void {
     });
   });
 
+  it(`${target}: a room created again under the same name is another room: a new sid, in ListRooms and in its webhooks`, async () => {
+    const sink = await recordingSink(() => 200);
+    const server = await start({ webhookUrls: [sink.url] });
+    const first = await server.rooms.createRoom({ name: 'again' });
+    await server.rooms.deleteRoom('again');
+    const second = await server.rooms.createRoom({ name: 'again' });
+    expect(second.sid).toMatch(/^RM_/);
+    expect(second.sid).not.toBe(first.sid);
+    expect((await server.rooms.listRooms(['again'])).map((room) => room.sid)).toEqual([second.sid]);
+    await sink.delivered('room_started', 2);
+    const receiver = new WebhookReceiver(server.apiKey, server.apiSecret);
+    const events = await Promise.all(
+      sink.deliveries.map((d) => receiver.receive(d.body, d.authorization)),
+    );
+    expect(events.map((e) => `${e.event} ${e.room?.sid}`)).toEqual([
+      `room_started ${first.sid}`,
+      `room_finished ${first.sid}`,
+      `room_started ${second.sid}`,
+    ]);
+  });
+
+  it(`${target}: room names are limited to 256 bytes in UTF-8`, async () => {
+    const server = await start({});
+    // 128 characters, 256 bytes; then 129 characters, 258 bytes.
+    await server.rooms.createRoom({ name: 'é'.repeat(128) });
+    await expect(server.rooms.createRoom({ name: 'é'.repeat(129) })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_argument',
+      message: 'twirp error unknown: room name length exceeds limits: max length 256',
+    });
+    expect((await server.rooms.listRooms()).map((room) => room.name)).toEqual(['é'.repeat(128)]);
+  });
+
   it(`${target}: a token signed with the wrong secret is refused 401 in plain text that quotes the token`, async () => {
     const server = await start({});
     const wrong = new RoomServiceClient(server.url, server.apiKey, 'w'.repeat(40));
@@ -210,6 +243,12 @@ function contract(target: string, start: Start): void {
     await expect(asCaller.createRoom({ name: 'x' })).rejects.toMatchObject({
       code: 'unauthenticated',
     });
+    // Not even about its own room.
+    await server.rooms.createRoom({ name: 'r1' });
+    for (const call of [() => asCaller.listParticipants('r1'), () => asCaller.deleteRoom('r1')]) {
+      await expect(call()).rejects.toMatchObject({ status: 401, code: 'unauthenticated' });
+    }
+    expect((await server.rooms.listRooms()).map((room) => room.name)).toEqual(['r1']);
     const adminOfR1 = new AccessToken(server.apiKey, server.apiSecret);
     adminOfR1.addGrant({ roomAdmin: true, room: 'r1' });
     const dispatchAsAdmin = new AgentDispatchClient(server.url, undefined, undefined, {

@@ -4,6 +4,7 @@ import { expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { BackendError } from '../../../src/iface/errors.js';
 import type { LiveKitBackend, WebhookOutcome } from '../../../src/index.js';
+import { startAgentWorker } from '../../support/livekit-agent-worker.js';
 import { describeWithLiveKitServer } from '../../support/livekit-server.js';
 import { eventually, onCleanup, startWebhookSink } from './fixture.js';
 import { joinAsCaller, realBackend, startRealServer } from './real-fixture.js';
@@ -58,6 +59,45 @@ describeWithLiveKitServer('LiveKit provider on the real server: callers and agen
     expect(await real.roomNames()).toEqual([]);
     expect(admission.active).toBe(0);
   });
+
+  it('awaitAgent: a job the worker rejects fails the create setup_failed within timeoutMs, rather than hanging', async () => {
+    const real = await startRealServer();
+    const { apiKey, apiSecret } = real.server;
+    // One slot; a job offered while it is held waits 500 ms for it, then is rejected (the
+    // worker reports itself almost full, not full, so the server still offers it jobs).
+    const worker = await startAgentWorker({
+      wsUrl: real.wsUrl,
+      apiKey,
+      apiSecret,
+      agentName: 'intake',
+      numIdleProcesses: 0,
+      cap: 1,
+      waitForSlotMs: 500,
+    });
+    onCleanup(() => worker.stop());
+    const first = await realBackend(real, {
+      emptyTimeout: 60,
+      awaitAgent: { timeoutMs: 120_000, pollIntervalMs: 100 },
+    });
+    await first.createSession({ userId: 'first' });
+
+    const backend = await realBackend(real, {
+      emptyTimeout: 60,
+      awaitAgent: { timeoutMs: 3_000, pollIntervalMs: 100 },
+      requestTimeoutMs: 1_000,
+    });
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const started = performance.now();
+    const error = await admission.createSession({ userId: 'second' }).catch((e: unknown) => e);
+    const tookMs = performance.now() - started;
+    expect(error).toMatchObject({ code: 'setup_failed', op: 'create_session' });
+    expect(worker.state().rejected).toHaveLength(1);
+    // The wait, then at most its last ListParticipants and the room's deletion.
+    expect(tookMs).toBeGreaterThanOrEqual(3_000);
+    expect(tookMs).toBeLessThan(3_000 + 2 * 1_000);
+    expect(admission.active).toBe(0);
+    expect(await real.roomNames()).toHaveLength(1);
+  }, 120_000);
 
   it('a caller joining after its session ended re-creates the room (auto_create); the provider deletes it at once', async () => {
     const sink = await startWebhookSink();

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import type { BackendError } from '../../../src/iface/errors.js';
-import { API_SECRET, liveKitBackend, startStandIn, startWebhookSink } from './fixture.js';
+import {
+  API_SECRET,
+  eventually,
+  liveKitBackend,
+  startStandIn,
+  startWebhookSink,
+} from './fixture.js';
 
 async function setUp() {
   const standIn = await startStandIn();
@@ -105,5 +111,66 @@ describe('LiveKit provider: webhook verification', () => {
     expect(genuine.status).toBe(200);
     expect(await genuine.json()).toMatchObject({ event: 'room_finished', action: 'ended' });
     expect(session.state).toBe('closed');
+  });
+});
+
+describe('LiveKit provider: webhooks out of order, duplicated, or about other rooms', () => {
+  it('a duplicated room_finished releases the slot once; the second is ignored', async () => {
+    const { standIn, backend, admission, finished } = await setUp();
+    const released: number[] = [];
+    admission.on('released', ({ active }) => released.push(active));
+    const authorization = standIn.signWebhook(finished);
+    const first = await backend.handleWebhook({ body: finished, authorization });
+    const second = await backend.handleWebhook({ body: finished, authorization });
+    expect([first.action, second.action]).toEqual(['ended', 'ignored']);
+    expect(released).toEqual([0]);
+  });
+
+  it('the room_started of a closed session’s own room, delivered late, deletes nothing; a re-created room (another sid) is deleted', async () => {
+    const { standIn, backend, session } = await setUp();
+    const { roomName } = session.connection;
+    const lateDeleted: string[] = [];
+    backend.on('late_room_deleted', ({ roomName: room }) => lateDeleted.push(room));
+    // Captured while the room exists: it carries that room's sid.
+    const started = standIn.webhookBody('room_started', roomName);
+    await session.close();
+    const deletes = standIn.calls('DeleteRoom');
+
+    const stale = await backend.handleWebhook({
+      body: started,
+      authorization: standIn.signWebhook(started),
+    });
+    expect(stale).toMatchObject({ event: 'room_started', action: 'ignored' });
+    expect(standIn.calls('DeleteRoom')).toBe(deletes);
+
+    // The caller's still valid token re-creates the room: same name, new sid.
+    standIn.addRoom(roomName);
+    const recreated = standIn.webhookBody('room_started', roomName);
+    const late = await backend.handleWebhook({
+      body: recreated,
+      authorization: standIn.signWebhook(recreated),
+    });
+    expect(late).toMatchObject({ event: 'room_started', action: 'deleted' });
+    await eventually(() => lateDeleted.length === 1);
+    expect(lateDeleted).toEqual([roomName]);
+    expect(standIn.roomNames()).toEqual([]);
+  });
+
+  it('events about rooms it does not own change nothing, whatever their kind', async () => {
+    const { standIn, backend, admission, session } = await setUp();
+    for (const event of [
+      'room_started',
+      'participant_joined',
+      'participant_left',
+      'room_finished',
+    ]) {
+      const body = standIn.webhookBody(event, 'va-not-ours', 'caller');
+      await expect(
+        backend.handleWebhook({ body, authorization: standIn.signWebhook(body) }),
+      ).resolves.toMatchObject({ event, action: 'ignored' });
+    }
+    expect(session.state).toBe('active');
+    expect(admission.active).toBe(1);
+    expect(standIn.calls('DeleteRoom')).toBe(0);
   });
 });

@@ -45,6 +45,7 @@ const jobs = admitAgentJobs(admission, {
 });
 let peakHeld = 0;
 let loadReports = 0;
+let registrations = 0;
 const accepted: string[] = [];
 const rejected: string[] = [];
 const report = (sent?: () => void): void => {
@@ -58,6 +59,7 @@ const report = (sent?: () => void): void => {
       accepted,
       rejected,
       loadReports,
+      registrations,
     },
     sent,
   );
@@ -104,5 +106,9 @@ const worker = new AgentServer(
     },
   }),
 );
-worker.event.once('worker_registered', () => send({ type: 'registered' }));
+worker.event.on('worker_registered', () => {
+  registrations += 1;
+  if (registrations === 1) send({ type: 'registered' });
+  report();
+});
 await worker.run();

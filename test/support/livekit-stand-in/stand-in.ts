@@ -389,8 +389,12 @@ export class LiveKitStandIn {
       ensureCreate(claims);
       const name = stringOf(req.name);
       if (name === '') throw new TwirpError('invalid_argument', 'no room name');
-      if (name.length > 256) {
-        throw new TwirpError('invalid_argument', 'room name length exceeds limits: max length 256');
+      // The server counts bytes, and its message carries Twirp's prefix for a wrapped error.
+      if (Buffer.byteLength(name, 'utf8') > 256) {
+        throw new TwirpError(
+          'invalid_argument',
+          'twirp error unknown: room name length exceeds limits: max length 256',
+        );
       }
       return roomJson(this.#createRoom(req).info);
     },
