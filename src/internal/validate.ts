@@ -99,6 +99,7 @@ export function numberField(
 export interface DurationRule {
   readonly min: number;
   readonly max?: number;
+  readonly integer?: boolean;
   /** Accept `Infinity` (meaning "no timer at all"). */
   readonly infinite?: boolean;
 }
@@ -128,7 +129,7 @@ export function durationField(
   const ms = numberField(
     field,
     value,
-    { min: rule.min, infinite: rule.infinite === true },
+    { min: rule.min, integer: rule.integer === true, infinite: rule.infinite === true },
     fallback as number,
   );
   if (ms !== undefined && ms !== Number.POSITIVE_INFINITY && ms > max) {

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../../iface/errors.js';
 import {
   describeValue,
+  durationField,
   knownKeys,
   numberField,
   objectOrUndefined,
@@ -57,6 +58,9 @@ export interface ResolvedRedisOptions {
   readonly leaseMarginMs: number;
 }
 
+/** Redis keeps lease expiries in whole milliseconds. */
+const LEASE_TTL = { min: 100, integer: true } as const;
+
 export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
   const options = objectOrUndefined('options', raw);
   if (options === undefined) throw new ConfigError('options', 'are required ({ redis, name })');
@@ -71,12 +75,7 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
     'leaseLoss',
     'leaseMarginMs',
   ]);
-  const leaseTtlMs = numberField(
-    'options.leaseTtlMs',
-    options.leaseTtlMs,
-    { min: 100, integer: true },
-    15_000,
-  );
+  const leaseTtlMs = durationField('options.leaseTtlMs', options.leaseTtlMs, LEASE_TTL, 15_000);
   return {
     name: stringField('options.name', options.name, true),
     keyPrefix: stringField('options.keyPrefix', options.keyPrefix) ?? 'voice-admission:',
@@ -87,7 +86,7 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
       { min: 1, max: leaseTtlMs },
       Math.min(1_000, leaseTtlMs),
     ),
-    pollMs: numberField('options.pollMs', options.pollMs, { min: 10 }, 500),
+    pollMs: durationField('options.pollMs', options.pollMs, { min: 10 }, 500),
     localShare: resolveLocalShare(options.whenUnavailable),
     leaseLoss: oneOf('options.leaseLoss', options.leaseLoss, ['end', 'keep'] as const) ?? 'keep',
     leaseMarginMs: numberField(

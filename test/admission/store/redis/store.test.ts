@@ -11,6 +11,7 @@ import {
   redisStore,
 } from '../../../../src/admission/store/redis/redis-store.js';
 import { ConfigError } from '../../../../src/iface/errors.js';
+import { MAX_TIMER_MS } from '../../../../src/internal/validate.js';
 import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
@@ -393,6 +394,13 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(() =>
       redisStore({ redis: server.url, name: 'x', leaseTtlMs: 1_000, leaseMarginMs: 600 }),
     ).toThrow(/options.leaseMarginMs: must be <= 500, got 600/);
+    // Timers Node.js would fire after 1 ms: lease renewal and deadlines (timeoutMs is at most
+    // leaseTtlMs), the wake-up poll.
+    for (const field of ['leaseTtlMs', 'pollMs'] as const) {
+      expect(() => redisStore({ redis: server.url, name: 'x', [field]: 2 ** 31 })).toThrow(
+        `options.${field}: must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports), got 2147483648`,
+      );
+    }
   });
 
   it('refuses at once a URL it cannot use, without quoting the password in it', () => {
