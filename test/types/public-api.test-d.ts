@@ -18,6 +18,7 @@ import {
   type LimitAlgorithm,
   type LimitSample,
   type LiveKitBackend,
+  redisStore,
   type Slot,
   toHttpError,
   type VoiceBackend,
@@ -101,6 +102,26 @@ describe('Admission', () => {
     // @ts-expect-error no such option
     const unknown: AdmissionOptions = { maxConcurrentSessions: 1, queueSize: 10 };
     void unknown;
+  });
+});
+
+describe('events', () => {
+  it('a listener gets the payload of its event, and a misspelt event name does not compile', () => {
+    admission.on('refused', (event) => {
+      expectTypeOf(event.code).toEqualTypeOf<AdmissionErrorCode>();
+      expectTypeOf(event.retryAfterMs).toEqualTypeOf<number | undefined>();
+    });
+    // @ts-expect-error no such event: it would never fire
+    admission.on('refsued', () => undefined);
+    const store = redisStore({ redis: 'redis://127.0.0.1:6379', name: 'voice' });
+    store.on('error', (event) => expectTypeOf(event.operation).toBeString());
+    // @ts-expect-error no such event
+    store.on('errors', () => undefined);
+    void createBackend('livekit', { providerConfig: {} }).then((backend) => {
+      backend.on('room_ended', (event) => expectTypeOf(event.roomName).toBeString());
+      // @ts-expect-error no such event
+      backend.on('room_end', () => undefined);
+    });
   });
 });
 
