@@ -19,6 +19,7 @@ import {
   type LimitSample,
   type LiveKitBackend,
   redisStore,
+  type SimulatedBackend,
   type Slot,
   toHttpError,
   type VoiceBackend,
@@ -45,7 +46,7 @@ describe('createBackend', () => {
     expectTypeOf(
       createBackend('livekit', { providerConfig: { url: 'ws://127.0.0.1:7880' } }),
     ).toEqualTypeOf<Promise<LiveKitBackend>>();
-    expectTypeOf(createBackend('simulated')).toEqualTypeOf<Promise<VoiceBackend>>();
+    expectTypeOf(createBackend('simulated')).toEqualTypeOf<Promise<SimulatedBackend>>();
     const fromConfig: string = process.env.VOICE_PROVIDER ?? 'simulated';
     expectTypeOf(createBackend(fromConfig)).toEqualTypeOf<Promise<VoiceBackend>>();
     expectTypeOf<LiveKitBackend>().toExtend<VoiceBackend>();
@@ -58,6 +59,14 @@ describe('createBackend', () => {
     void createBackend('livekit', { providerConfig: { urll: 'ws://127.0.0.1:7880' } });
     // @ts-expect-error the LiveKit config is required
     void createBackend('livekit');
+  });
+
+  it("types the simulated provider's config under 'simulated'", () => {
+    void createBackend('simulated', { providerConfig: { setupLatencyMs: 1, jitter: 0 } });
+    // @ts-expect-error no such simulated option
+    void createBackend('simulated', { providerConfig: { setupLatncyMs: 1 } });
+    // @ts-expect-error the latency is in milliseconds, a number
+    void createBackend('simulated', { providerConfig: { setupLatencyMs: '1s' } });
   });
 });
 
