@@ -114,6 +114,26 @@ describe('Admission', () => {
   });
 });
 
+describe('exactOptionalPropertyTypes', () => {
+  it('an option set to undefined means its default, in the types as at run time', () => {
+    const fromEnv = Number(process.env.VOICE_LIMIT) || undefined;
+    const options: AdmissionOptions = {
+      maxConcurrentSessions: fromEnv,
+      limit: undefined,
+      tenants: { defaultMax: fromEnv, max: undefined },
+      queue: { maxSize: fromEnv, maxPerTenant: fromEnv, timeoutMs: fromEnv },
+      setup: { concurrency: fromEnv, perSecond: fromEnv, timeoutMs: fromEnv },
+      health: { intervalMs: fromEnv, timeoutMs: fromEnv, failureThreshold: fromEnv },
+      store: undefined,
+      tracer: undefined,
+      telemetry: undefined,
+    };
+    void options;
+    admission.setLimits({ maxConcurrentSessions: fromEnv, tenants: { defaultMax: fromEnv } });
+    void admission.drain({ timeoutMs: fromEnv, closeTimeoutMs: fromEnv });
+  });
+});
+
 describe('events', () => {
   it('a listener gets the payload of its event, and a misspelt event name does not compile', () => {
     admission.on('refused', (event) => {
