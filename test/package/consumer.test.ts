@@ -306,7 +306,7 @@ import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
   });
 
   it(
-    'the declarations type-check without any peer (skipLibCheck false, nodenext and bundler)',
+    'the declarations type-check without any peer (skipLibCheck false; nodenext, bundler, and node10 for CommonJS)',
     async () => {
       writeFileSync(
         join(app, 'types.mts'),
@@ -325,6 +325,8 @@ import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
        void [va.createBackend, va.Admission, telemetry.startPrometheus, telemetry.setupTracing];`,
       );
       expect(await typeCheckBoth(app, ['types.mts', 'types.cts'])).toEqual(CLEAN);
+      // Without `exports`, the subpaths resolve through typesVersions.
+      expect(await typeCheck(app, 'node10', ['types.cts'])).toBe('');
     },
     HUNG_AFTER_MS,
   );
