@@ -74,9 +74,6 @@ export const { createSessionWithLimit, admissionFor } = limitedSessions(
   (backend, options) => new Admission(backend, options),
 );
 
-/** The providers whose configs `createBackend` types by name. */
-type BuiltinProvider = 'livekit' | 'simulated';
-
 /** The registry behind `createBackend` and `registerProvider`. */
 export const providers = new ProviderRegistry(builtinProviders);
 
@@ -95,7 +92,7 @@ export function createBackend(
 // Any name but the built-in ones, whose configs the overloads above type: a mistyped option
 // must not fall through to this untyped one. A run-time `string` is accepted.
 export function createBackend<const N extends string>(
-  name: N & (string extends N ? N : N extends BuiltinProvider ? never : N),
+  name: N & (string extends N ? N : N extends 'livekit' | 'simulated' ? never : N),
   config?: BackendConfig,
 ): Promise<VoiceBackend>;
 export function createBackend(name: string, config: BackendConfig = {}): Promise<VoiceBackend> {
