@@ -20,12 +20,15 @@ export default defineConfig([
   {
     // CommonJS consumers on Node < 20.19 cannot require() ESM-only packages,
     // so the ESM-only runtime dependency is bundled into the CommonJS build.
+    // Split like the ESM build: code shared by the entry points lives in one chunk, so an
+    // error class is one class whichever entry point threw it (`instanceof` holds).
     entry: library,
     format: ['cjs'],
     dts: true,
     sourcemap: true,
     target: 'node20',
     platform: 'node',
+    splitting: true,
     noExternal: ['p-queue'],
   },
 ]);

@@ -5,6 +5,7 @@ import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
 import { builtinProviders } from './providers/builtin.js';
 import type { LiveKitBackend, LiveKitProviderConfig } from './providers/livekit/index.js';
+import type { SimulatedBackend, SimulatedProviderConfig } from './providers/simulated/index.js';
 import { openTelemetry } from './telemetry/instrument.js';
 
 export * from './admission/index.js';
@@ -84,10 +85,14 @@ export function createBackend(
   name: 'livekit',
   config: BackendConfig<LiveKitProviderConfig>,
 ): Promise<LiveKitBackend>;
-// Any name but the literal 'livekit', whose config the overload above types: a mistyped
-// LiveKit option must not fall through to this untyped one. A run-time `string` is accepted.
+export function createBackend(
+  name: 'simulated',
+  config?: BackendConfig<SimulatedProviderConfig>,
+): Promise<SimulatedBackend>;
+// Any name but the built-in ones, whose configs the overloads above type: a mistyped option
+// must not fall through to this untyped one. A run-time `string` is accepted.
 export function createBackend<const N extends string>(
-  name: N & (string extends N ? N : N extends 'livekit' ? never : N),
+  name: N & (string extends N ? N : N extends 'livekit' | 'simulated' ? never : N),
   config?: BackendConfig,
 ): Promise<VoiceBackend>;
 export function createBackend(name: string, config: BackendConfig = {}): Promise<VoiceBackend> {

@@ -34,7 +34,7 @@ export interface DrainResult {
  * of a shared idempotency key counts); every request that waited in the queue emits exactly
  * one `dequeued`; every granted slot emits one `admitted` and, later, one `released`.
  */
-export interface AdmissionEvents extends Record<string, unknown> {
+export interface AdmissionEvents {
   admitted: { readonly tenantId: string; readonly waitedMs: number; readonly active: number };
   queued: { readonly tenantId: string; readonly depth: number };
   dequeued: {

@@ -17,44 +17,44 @@ import type { AdmissionTracer } from './tracer.js';
 
 export interface TenantLimitsOptions {
   /** Cap for tenants without an override. Default: none (only the global cap applies). */
-  readonly defaultMax?: number;
+  readonly defaultMax?: number | undefined;
   /**
    * Per-tenant overrides, 0 for a tenant that may hold nothing: a plain object from tenant id
    * to cap, read by its own keys (a Map is refused, as it has none). In an object literal
    * `__proto__` sets the prototype; for ids that come from input, build the object with
    * `Object.fromEntries`, which makes every id a key.
    */
-  readonly max?: Readonly<Record<string, number>>;
+  readonly max?: Readonly<Record<string, number>> | undefined;
 }
 
 export interface QueueOptions {
   /** Waiters held at most; 0 refuses at once when full (the default). */
-  readonly maxSize?: number;
+  readonly maxSize?: number | undefined;
   /** Waiters one tenant may hold at most, so one tenant cannot fill the queue. Default: maxSize. */
-  readonly maxPerTenant?: number;
+  readonly maxPerTenant?: number | undefined;
   /** Default wait before `queue_timeout`; `Infinity` waits without a deadline. Default 10 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 export interface SetupOptions {
   /** Sessions in their setup phase at once, fixed or `adaptive(...)`. Default: unlimited. */
-  readonly concurrency?: number | AdaptiveLimit;
+  readonly concurrency?: number | AdaptiveLimit | undefined;
   /** Setup starts per second, spaced evenly. Default: unlimited. */
-  readonly perSecond?: number;
+  readonly perSecond?: number | undefined;
   /**
    * A setup taking longer is aborted and its callers get a `timeout` BackendError; `Infinity`
    * sets no timer at all. Default 30 000 ms.
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 export interface HealthGateOptions {
   /** Time between background health checks. Default 5 000 ms. */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /** A check slower than this counts as failed. Default 2 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Consecutive failed checks before admission closes. Default 1. */
-  readonly failureThreshold?: number;
+  readonly failureThreshold?: number | undefined;
 }
 
 export interface AdmissionOptions {
@@ -62,31 +62,31 @@ export interface AdmissionOptions {
    * Sessions (slots) held at once, across everyone sharing the store: the hard ceiling.
    * Default: the backend's `BackendConfig.maxConcurrentSessions`; one of the two is required.
    */
-  readonly maxConcurrentSessions?: number;
+  readonly maxConcurrentSessions?: number | undefined;
   /**
    * An `adaptive(...)` limit on this instance's sessions, found from setup latency and
    * failures; `maxConcurrentSessions` stays the ceiling.
    */
-  readonly limit?: AdaptiveLimit;
-  readonly tenants?: TenantLimitsOptions;
-  readonly queue?: QueueOptions;
-  readonly setup?: SetupOptions;
+  readonly limit?: AdaptiveLimit | undefined;
+  readonly tenants?: TenantLimitsOptions | undefined;
+  readonly queue?: QueueOptions | undefined;
+  readonly setup?: SetupOptions | undefined;
   /** Background health gating; `false` disables it. Enabled by default. */
-  readonly health?: HealthGateOptions | false;
+  readonly health?: HealthGateOptions | false | undefined;
   /**
    * Where slots are counted. Default: `memoryStore()`. The `Admission`s given one store object
    * hold one set of caps (`maxConcurrentSessions`, `tenants`): other caps are refused.
    */
-  readonly store?: CapacityStore;
+  readonly store?: CapacityStore | undefined;
   /** Span hooks; by default the OpenTelemetry ones of the telemetry options. */
-  readonly tracer?: AdmissionTracer;
+  readonly tracer?: AdmissionTracer | undefined;
   /**
    * OpenTelemetry metrics and spans (see docs/autoscaling.md): on by default with the global
    * providers, these options to choose providers, an `Instrumentation` of your own, or `false`
    * to turn reporting off at no cost. The `Admission` of the package entry builds the
    * OpenTelemetry instrumentation from the options; admission itself never loads it.
    */
-  readonly telemetry?: false | TelemetryOptions | Instrumentation;
+  readonly telemetry?: false | TelemetryOptions | Instrumentation | undefined;
 }
 
 export interface ResolvedOptions {

@@ -30,18 +30,20 @@ export interface CreateSessionOptions extends AcquireOptions {
 }
 
 export interface LimitsUpdate {
-  readonly maxConcurrentSessions?: number;
-  readonly tenants?: {
-    readonly defaultMax?: number;
-    readonly max?: Readonly<Record<string, number>>;
-  };
+  readonly maxConcurrentSessions?: number | undefined;
+  readonly tenants?:
+    | {
+        readonly defaultMax?: number | undefined;
+        readonly max?: Readonly<Record<string, number>> | undefined;
+      }
+    | undefined;
 }
 
 export interface DrainOptions {
   /** How long sessions may go on before they are closed. Default 30 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** How long to wait for the closes made at the deadline. Default 5 000 ms. */
-  readonly closeTimeoutMs?: number;
+  readonly closeTimeoutMs?: number | undefined;
 }
 
 export type AdmissionState = 'open' | 'draining' | 'drained';

@@ -3,7 +3,7 @@ import type { RoomServiceClient } from 'livekit-server-sdk';
 import type { Slot } from '../admission/gate/slot.js';
 import { AdmissionError, ConfigError } from '../iface/errors.js';
 import type { Admission } from '../index.js';
-import { describeValue, numberField } from '../internal/validate.js';
+import { describeValue, durationField, numberField } from '../internal/validate.js';
 
 export {
   type LatencySink,
@@ -161,13 +161,13 @@ export function admitAgentJobs(
     { min: 1 },
     30_000,
   );
-  const waitForSlotMs = numberField(
+  const waitForSlotMs = durationField(
     'options.waitForSlotMs',
     options.waitForSlotMs,
     { min: 0 },
     1_500,
   );
-  const endCheckIntervalMs = numberField(
+  const endCheckIntervalMs = durationField(
     'options.endCheckIntervalMs',
     options.endCheckIntervalMs,
     { min: 1 },

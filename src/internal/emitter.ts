@@ -8,8 +8,9 @@ export type Listener<T> = (event: T) => void;
  * A minimal typed event emitter. Emitting with no listeners costs one array length check, so
  * hot paths can emit unconditionally. A throwing listener cannot corrupt the emitter's caller:
  * the error is reported as a process warning instead of unwinding through admission state.
+ * `Events` is an interface without an index signature, so a misspelt event name does not compile.
  */
-export class TypedEmitter<Events extends Record<string, unknown>> {
+export class TypedEmitter<Events extends object> {
   readonly #listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
 
   /** Subscribes; returns the function that unsubscribes. */

@@ -97,6 +97,25 @@ describe('Admission options are validated at construction', () => {
     expect(admission.limit).toBe(5);
   });
 
+  it('takes an option set to undefined as absent, as its type says', async () => {
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 3,
+      limit: undefined,
+      tenants: { defaultMax: undefined, max: undefined },
+      queue: { maxSize: undefined, maxPerTenant: undefined, timeoutMs: undefined },
+      setup: { concurrency: undefined, perSecond: undefined, timeoutMs: undefined },
+      health: { intervalMs: undefined, timeoutMs: undefined, failureThreshold: undefined },
+      store: undefined,
+      tracer: undefined,
+      telemetry: undefined,
+    });
+    admission.setLimits({ maxConcurrentSessions: undefined, tenants: undefined });
+    expect(admission.limit).toBe(3);
+    await expect(
+      admission.drain({ timeoutMs: undefined, closeTimeoutMs: undefined }),
+    ).resolves.toMatchObject({ timedOut: false });
+  });
+
   it('rejects a non-backend', () => {
     expect(() => new Admission({} as never, { maxConcurrentSessions: 1 })).toThrow(
       /backend: must be a VoiceBackend, got an object/,

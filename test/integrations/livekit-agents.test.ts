@@ -6,6 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { admitAgentJobs } from '../../src/integrations/livekit-agents.js';
+import { MAX_TIMER_MS } from '../../src/internal/validate.js';
 import { API_KEY, API_SECRET, eventually, startStandIn } from '../providers/livekit/fixture.js';
 import { describeWithBinary } from '../support/binaries.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
@@ -120,6 +121,19 @@ describe('LiveKit agents adapter', () => {
     );
     expect(admission.active).toBe(0);
   });
+
+  it.each(['waitForSlotMs', 'endCheckIntervalMs'])(
+    'refuses a %s a timer cannot hold when made, not at each job',
+    (field) => {
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 1,
+        health: false,
+      });
+      expect(() => admitAgentJobs(admission, { [field]: 2 ** 31 })).toThrow(
+        `options.${field}: must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports), got 2147483648`,
+      );
+    },
+  );
 });
 
 describe('LiveKit agents adapter with the server (stand-in)', () => {

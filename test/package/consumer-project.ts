@@ -90,8 +90,17 @@ export function runScript(dir: string, file: string, code: string): Promise<Run>
   return run(process.execPath, [file], dir);
 }
 
-/** The module settings an application type-checks with: Node's own, or a bundler's. */
-export type Resolution = 'nodenext' | 'bundler';
+/**
+ * The module settings an application type-checks with: Node's own, a bundler's, or those a
+ * CommonJS project gets without setting `moduleResolution` (node10, which reads no `exports`).
+ */
+export type Resolution = 'nodenext' | 'bundler' | 'node10';
+
+const MODULE_SETTINGS: Record<Resolution, { module: string; moduleResolution: string }> = {
+  nodenext: { module: 'nodenext', moduleResolution: 'nodenext' },
+  bundler: { module: 'preserve', moduleResolution: 'bundler' },
+  node10: { module: 'commonjs', moduleResolution: 'node10' },
+};
 
 /**
  * Type-checks `files` in the project with the strict settings of `tsc --init` and
@@ -110,9 +119,7 @@ export async function typeCheck(
     JSON.stringify({
       compilerOptions: {
         target: 'es2022',
-        ...(resolution === 'nodenext'
-          ? { module: 'nodenext', moduleResolution: 'nodenext' }
-          : { module: 'preserve', moduleResolution: 'bundler' }),
+        ...MODULE_SETTINGS[resolution],
         strict: true,
         noUncheckedIndexedAccess: true,
         exactOptionalPropertyTypes: true,

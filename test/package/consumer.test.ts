@@ -260,6 +260,36 @@ describe('a plain install: the tarball and nothing else', () => {
     }
   }, 60_000);
 
+  it("an error thrown by any entry point is an instance of its entry's class, in both module systems", async () => {
+    const imports = `import { Admission, ConfigError, createBackend, redisStore } from 'voice-admission';
+import { MissingPeerError, openTelemetry } from 'voice-admission/telemetry';
+import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
+    const body = `
+      const thrown = (f) => { try { f(); } catch (e) { return e; } };
+      const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'consumer' });
+      store.on('error', () => undefined);
+      const backend = await createBackend('simulated');
+      const admission = new Admission(backend, { maxConcurrentSessions: 1, store, health: false, telemetry: false });
+      admission.on('store_error', () => undefined);
+      const refused = await admission.createSession({ userId: 'u' }).catch((e) => e);
+      await store.close();
+      const causes = [];
+      for (let e = refused; e !== undefined; e = e.cause) causes.push(e);
+      console.log(JSON.stringify({
+        telemetry: thrown(() => openTelemetry({ maxTenants: -1 })) instanceof ConfigError,
+        agents: thrown(() => admitAgentJobs(null)) instanceof ConfigError,
+        missingPeer: causes.some((e) => e instanceof MissingPeerError),
+      }));`;
+    for (const result of await runBoth(app, 'instances', imports, body)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        telemetry: true,
+        agents: true,
+        missingPeer: true,
+      });
+    }
+  }, 60_000);
+
   it('ships its LICENSE, and every relative link of its README and docs points into the package', () => {
     const installed = join(app, 'node_modules', manifest.name);
     expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
@@ -276,7 +306,7 @@ describe('a plain install: the tarball and nothing else', () => {
   });
 
   it(
-    'the declarations type-check without any peer (skipLibCheck false, nodenext and bundler)',
+    'the declarations type-check without any peer (skipLibCheck false; nodenext, bundler, and node10 for CommonJS)',
     async () => {
       writeFileSync(
         join(app, 'types.mts'),
@@ -295,6 +325,8 @@ describe('a plain install: the tarball and nothing else', () => {
        void [va.createBackend, va.Admission, telemetry.startPrometheus, telemetry.setupTracing];`,
       );
       expect(await typeCheckBoth(app, ['types.mts', 'types.cts'])).toEqual(CLEAN);
+      // Without `exports`, the subpaths resolve through typesVersions.
+      expect(await typeCheck(app, 'node10', ['types.cts'])).toBe('');
     },
     HUNG_AFTER_MS,
   );

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BackendError } from '../../src/iface/errors.js';
+import { MAX_TIMER_MS } from '../../src/internal/validate.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush } from '../support/flush.js';
@@ -59,6 +60,43 @@ describe('simulated backend', () => {
     expect(await timedOut).toMatchObject({ code: 'timeout' });
     expect(failing.simulationStats().setupsFailed).toBe(1);
     expect(failing.getActiveSessionCount()).toBe(0);
+  });
+
+  it.each([
+    [{ setupLatencyMs: 2 ** 31 }, 'setupLatencyMs'],
+    [{ setupTimeoutMs: 2 ** 31 }, 'setupTimeoutMs'],
+    [{ healthLatencyMs: 2 ** 31 }, 'healthLatencyMs'],
+    [{ sessionDurationMs: 2 ** 31 }, 'sessionDurationMs'],
+    [{ sessionDurationMs: { min: 0, max: 2 ** 31 } }, 'sessionDurationMs.max'],
+  ])('refuses %o, a timer Node.js would fire after 1 ms', (providerConfig, field) => {
+    expect(() => new SimulatedBackend({ providerConfig })).toThrow(
+      `providerConfig.${field}: must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports)`,
+    );
+  });
+
+  it('holds a modelled setup latency beyond the longest timer for that long, not 1 ms', async () => {
+    useFakeClock();
+    const backend = new SimulatedBackend({
+      providerConfig: {
+        setupLatencyMs: MAX_TIMER_MS,
+        setupCapacity: 1,
+        contentionExponent: 1,
+        jitter: 0,
+        overloadFailureRate: 0,
+      },
+    });
+    await backend.start();
+    const done: string[] = [];
+    // The second setup, under contention, is modelled at twice the longest timer.
+    const creates = ['first', 'second'].map((userId) =>
+      backend.createSession({ userId }).then(() => done.push(userId)),
+    );
+    vi.advanceTimersByTime(10);
+    await flush();
+    expect(done).toEqual([]);
+    vi.advanceTimersByTime(MAX_TIMER_MS);
+    await Promise.all(creates);
+    expect(done).toEqual(['first', 'second']);
   });
 
   it('ends sessions by themselves after the configured duration', async () => {

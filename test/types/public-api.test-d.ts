@@ -18,6 +18,8 @@ import {
   type LimitAlgorithm,
   type LimitSample,
   type LiveKitBackend,
+  redisStore,
+  type SimulatedBackend,
   type Slot,
   toHttpError,
   type VoiceBackend,
@@ -44,7 +46,7 @@ describe('createBackend', () => {
     expectTypeOf(
       createBackend('livekit', { providerConfig: { url: 'ws://127.0.0.1:7880' } }),
     ).toEqualTypeOf<Promise<LiveKitBackend>>();
-    expectTypeOf(createBackend('simulated')).toEqualTypeOf<Promise<VoiceBackend>>();
+    expectTypeOf(createBackend('simulated')).toEqualTypeOf<Promise<SimulatedBackend>>();
     const fromConfig: string = process.env.VOICE_PROVIDER ?? 'simulated';
     expectTypeOf(createBackend(fromConfig)).toEqualTypeOf<Promise<VoiceBackend>>();
     expectTypeOf<LiveKitBackend>().toExtend<VoiceBackend>();
@@ -57,6 +59,14 @@ describe('createBackend', () => {
     void createBackend('livekit', { providerConfig: { urll: 'ws://127.0.0.1:7880' } });
     // @ts-expect-error the LiveKit config is required
     void createBackend('livekit');
+  });
+
+  it("types the simulated provider's config under 'simulated'", () => {
+    void createBackend('simulated', { providerConfig: { setupLatencyMs: 1, jitter: 0 } });
+    // @ts-expect-error no such simulated option
+    void createBackend('simulated', { providerConfig: { setupLatncyMs: 1 } });
+    // @ts-expect-error the latency is in milliseconds, a number
+    void createBackend('simulated', { providerConfig: { setupLatencyMs: '1s' } });
   });
 });
 
@@ -101,6 +111,46 @@ describe('Admission', () => {
     // @ts-expect-error no such option
     const unknown: AdmissionOptions = { maxConcurrentSessions: 1, queueSize: 10 };
     void unknown;
+  });
+});
+
+describe('exactOptionalPropertyTypes', () => {
+  it('an option set to undefined means its default, in the types as at run time', () => {
+    const fromEnv = Number(process.env.VOICE_LIMIT) || undefined;
+    const options: AdmissionOptions = {
+      maxConcurrentSessions: fromEnv,
+      limit: undefined,
+      tenants: { defaultMax: fromEnv, max: undefined },
+      queue: { maxSize: fromEnv, maxPerTenant: fromEnv, timeoutMs: fromEnv },
+      setup: { concurrency: fromEnv, perSecond: fromEnv, timeoutMs: fromEnv },
+      health: { intervalMs: fromEnv, timeoutMs: fromEnv, failureThreshold: fromEnv },
+      store: undefined,
+      tracer: undefined,
+      telemetry: undefined,
+    };
+    void options;
+    admission.setLimits({ maxConcurrentSessions: fromEnv, tenants: { defaultMax: fromEnv } });
+    void admission.drain({ timeoutMs: fromEnv, closeTimeoutMs: fromEnv });
+  });
+});
+
+describe('events', () => {
+  it('a listener gets the payload of its event, and a misspelt event name does not compile', () => {
+    admission.on('refused', (event) => {
+      expectTypeOf(event.code).toEqualTypeOf<AdmissionErrorCode>();
+      expectTypeOf(event.retryAfterMs).toEqualTypeOf<number | undefined>();
+    });
+    // @ts-expect-error no such event: it would never fire
+    admission.on('refsued', () => undefined);
+    const store = redisStore({ redis: 'redis://127.0.0.1:6379', name: 'voice' });
+    store.on('error', (event) => expectTypeOf(event.operation).toBeString());
+    // @ts-expect-error no such event
+    store.on('errors', () => undefined);
+    void createBackend('livekit', { providerConfig: {} }).then((backend) => {
+      backend.on('room_ended', (event) => expectTypeOf(event.roomName).toBeString());
+      // @ts-expect-error no such event
+      backend.on('room_end', () => undefined);
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import { ConfigError } from '../../iface/errors.js';
 import {
   booleanField,
   describeValue,
+  durationField,
   knownKeys,
   numberField,
   objectOrUndefined,
@@ -184,8 +185,6 @@ const SESSION_ID_LENGTH = 36;
 const MAX_TOKEN_TTL = 3_600;
 const uint32 = { min: 0, max: 0xffff_ffff, integer: true } as const;
 const positiveMs = { min: 1 } as const;
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Validates `providerConfig`, filling url and credentials from `env` when absent. */
 export function parseLiveKitConfig(
@@ -255,7 +254,7 @@ export function parseLiveKitConfig(
     departureTimeout: numberField(`${f}.departureTimeout`, value.departureTimeout, uint32),
     maxParticipants: numberField(`${f}.maxParticipants`, value.maxParticipants, uint32),
     tokenTtl,
-    requestTimeoutMs: numberField(
+    requestTimeoutMs: durationField(
       `${f}.requestTimeoutMs`,
       value.requestTimeoutMs,
       positiveMs,
@@ -274,16 +273,11 @@ function parseAwaitAgent(field: string, raw: unknown): LiveKitSettings['awaitAge
   if (value === undefined) return undefined;
   knownKeys(field, value, ['timeoutMs', 'pollIntervalMs']);
   return {
-    timeoutMs: numberField(
-      `${field}.timeoutMs`,
-      value.timeoutMs,
-      { min: 1, max: MAX_TIMER_MS },
-      10_000,
-    ),
-    pollIntervalMs: numberField(
+    timeoutMs: durationField(`${field}.timeoutMs`, value.timeoutMs, positiveMs, 10_000),
+    pollIntervalMs: durationField(
       `${field}.pollIntervalMs`,
       value.pollIntervalMs,
-      { min: 10, max: MAX_TIMER_MS },
+      { min: 10 },
       250,
     ),
   };
@@ -374,7 +368,7 @@ function parseReconcile(field: string, raw: unknown): LiveKitSettings['reconcile
   const value = objectOrUndefined(field, raw) ?? {};
   knownKeys(field, value, ['intervalMs', 'deleteUntracked']);
   return {
-    intervalMs: numberField(`${field}.intervalMs`, value.intervalMs, { min: 100 }, 30_000),
+    intervalMs: durationField(`${field}.intervalMs`, value.intervalMs, { min: 100 }, 30_000),
     deleteUntracked: booleanField(`${field}.deleteUntracked`, value.deleteUntracked, false),
   };
 }
@@ -383,7 +377,7 @@ function parseHealth(field: string, raw: unknown): LiveKitSettings['health'] {
   const value = objectOrUndefined(field, raw) ?? {};
   knownKeys(field, value, ['timeoutMs', 'degradedLatencyMs']);
   return {
-    timeoutMs: numberField(`${field}.timeoutMs`, value.timeoutMs, positiveMs, 2_000),
+    timeoutMs: durationField(`${field}.timeoutMs`, value.timeoutMs, positiveMs, 2_000),
     degradedLatencyMs: numberField(
       `${field}.degradedLatencyMs`,
       value.degradedLatencyMs,
@@ -415,7 +409,7 @@ function parseJoin(field: string, raw: unknown): LiveKitSettings['join'] {
   return {
     identity,
     name: stringField(`${field}.name`, value.name),
-    connectTimeoutMs: numberField(
+    connectTimeoutMs: durationField(
       `${field}.connectTimeoutMs`,
       value.connectTimeoutMs,
       positiveMs,

@@ -35,7 +35,7 @@ const SERVER_TOKEN_LEEWAY_S = 60;
 export type RemoteEndSource = 'webhook' | 'reconcile' | 'agent_disconnected';
 
 /** Events of a LiveKit backend, for logs and alerts. */
-export interface LiveKitBackendEvents extends Record<string, unknown> {
+export interface LiveKitBackendEvents {
   /** A session ended because its room ended on the server. */
   room_ended: {
     readonly sessionId: string;

@@ -22,7 +22,10 @@ import {
  * `setupTimeoutMs` fails at that deadline (the caller gave up; the greeting is lost).
  */
 export interface SimulatedProviderConfig {
-  /** Setup latency with no contention. Default 120 ms. */
+  /**
+   * Setup latency with no contention. Default 120 ms. A modelled latency beyond 2147483647 ms
+   * (the longest timer Node.js supports, about 24.8 days) is held for that long.
+   */
   readonly setupLatencyMs?: number;
   /** Concurrent setups handled before latency grows. Default 10. */
   readonly setupCapacity?: number;
@@ -122,7 +125,7 @@ export function parseSimulatedConfig(raw: unknown): SimulationModel {
   knownKeys(f, value, KEYS);
   const probability = { min: 0, max: 1 };
   return {
-    setupLatencyMs: numberField(`${f}.setupLatencyMs`, value.setupLatencyMs, { min: 0 }, 120),
+    setupLatencyMs: durationField(`${f}.setupLatencyMs`, value.setupLatencyMs, { min: 0 }, 120),
     setupCapacity: numberField(
       `${f}.setupCapacity`,
       value.setupCapacity,
@@ -143,7 +146,7 @@ export function parseSimulatedConfig(raw: unknown): SimulationModel {
       probability,
       0.3,
     ),
-    setupTimeoutMs: numberField(
+    setupTimeoutMs: durationField(
       `${f}.setupTimeoutMs`,
       value.setupTimeoutMs,
       { min: 1, infinite: true },
@@ -151,7 +154,7 @@ export function parseSimulatedConfig(raw: unknown): SimulationModel {
     ),
     sessionDurationMs: parseDuration(`${f}.sessionDurationMs`, value.sessionDurationMs),
     health: oneOf(`${f}.health`, value.health, ['healthy', 'degraded', 'unhealthy']) ?? 'healthy',
-    healthLatencyMs: numberField(`${f}.healthLatencyMs`, value.healthLatencyMs, { min: 0 }, 2),
+    healthLatencyMs: durationField(`${f}.healthLatencyMs`, value.healthLatencyMs, { min: 0 }, 2),
     seed: numberField(`${f}.seed`, value.seed, { integer: true }, 1),
     url: stringField(`${f}.url`, value.url) ?? 'sim://localhost',
     turns: parseTurns(`${f}.turns`, value.turns),
@@ -198,12 +201,12 @@ function parseTurns(field: string, raw: unknown): TurnModel | undefined {
 function parseDuration(field: string, value: unknown): SimulationModel['sessionDurationMs'] {
   if (value === undefined) return undefined;
   if (typeof value === 'number') {
-    const ms = numberField(field, value, { min: 0 }, 0);
+    const ms = durationField(field, value, { min: 0 }, 0);
     return { min: ms, max: ms };
   }
   const range = objectOrUndefined(field, value) ?? {};
   knownKeys(field, range, ['min', 'max']);
-  const min = numberField(`${field}.min`, range.min, { min: 0 }, 0);
-  const max = numberField(`${field}.max`, range.max, { min }, min);
+  const min = durationField(`${field}.min`, range.min, { min: 0 }, 0);
+  const max = durationField(`${field}.max`, range.max, { min }, min);
   return { min, max };
 }

@@ -9,6 +9,7 @@ import type { HealthState, HealthStatus } from '../../iface/health.js';
 import type { ConnectionInfo } from '../../iface/session.js';
 import { delay } from '../../internal/delay.js';
 import { seededRandom } from '../../internal/random.js';
+import { MAX_TIMER_MS } from '../../internal/validate.js';
 import {
   parseSimulatedConfig,
   type SimulatedProviderConfig,
@@ -138,7 +139,8 @@ export class SimulatedBackend extends BaseBackend<ConnectionInfo> {
       (model.overloadFailureRate * Math.max(0, concurrent - model.setupCapacity)) / concurrent;
     const fails = this.#random() < failureChance;
     try {
-      await delay(Math.min(latency, model.setupTimeoutMs), request.signal);
+      // Contention can model a latency past the longest timer, which would fire after 1 ms.
+      await delay(Math.min(latency, model.setupTimeoutMs, MAX_TIMER_MS), request.signal);
       if (latency > model.setupTimeoutMs) {
         throw new BackendError(
           'timeout',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/iface/errors.js';
+import { MAX_TIMER_MS } from '../../../src/internal/validate.js';
 import { parseLiveKitConfig } from '../../../src/providers/livekit/config.js';
 
 const base = { url: 'wss://voice.example.com', apiKey: 'key', apiSecret: 'a-secret-value' };
@@ -101,6 +102,21 @@ describe('LiveKit provider config', () => {
     const error = configError(raw);
     expect(error.field).toBe(field);
     expect(error.message).toContain(message);
+  });
+
+  it.each([
+    [{ requestTimeoutMs: 2 ** 31 }, 'requestTimeoutMs'],
+    [{ health: { timeoutMs: 2 ** 31 } }, 'health.timeoutMs'],
+    [{ join: { connectTimeoutMs: 2 ** 31 } }, 'join.connectTimeoutMs'],
+    [{ reconcile: { intervalMs: 2 ** 31 } }, 'reconcile.intervalMs'],
+    [{ agentName: 'a', awaitAgent: { timeoutMs: 2 ** 31 } }, 'awaitAgent.timeoutMs'],
+    [{ agentName: 'a', awaitAgent: { pollIntervalMs: 2 ** 31 } }, 'awaitAgent.pollIntervalMs'],
+  ])('refuses %o, a timer Node.js would fire after 1 ms', (options, field) => {
+    const error = configError({ ...base, ...options });
+    expect(error.field).toBe(`providerConfig.${field}`);
+    expect(error.message).toContain(
+      `must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports), got 2147483648`,
+    );
   });
 
   it('never echoes the secret in its errors', () => {

@@ -58,6 +58,9 @@ export interface ResolvedRedisOptions {
   readonly leaseMarginMs: number;
 }
 
+/** Redis keeps lease expiries in whole milliseconds. */
+const LEASE_TTL = { min: 100, integer: true } as const;
+
 export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
   const options = objectOrUndefined('options', raw);
   if (options === undefined) throw new ConfigError('options', 'are required ({ redis, name })');
@@ -74,12 +77,7 @@ export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
   ]);
   // The TTL and pollMs arm timers, so durationField bounds them; the margin, the call deadline
   // and the renewal beat are bounded by the TTL.
-  const leaseTtlMs = durationField(
-    'options.leaseTtlMs',
-    options.leaseTtlMs,
-    { min: 100, integer: true },
-    15_000,
-  );
+  const leaseTtlMs = durationField('options.leaseTtlMs', options.leaseTtlMs, LEASE_TTL, 15_000);
   return {
     name: stringField('options.name', options.name, true),
     keyPrefix: stringField('options.keyPrefix', options.keyPrefix) ?? 'voice-admission:',

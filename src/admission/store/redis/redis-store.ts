@@ -98,7 +98,7 @@ export type RedisStoreBackgroundOperation =
 export type LeaseLossReason = 'expired' | 'no_room' | 'key_taken';
 
 /** What the Redis store reports besides its answers. */
-export interface RedisStoreEvents extends Record<string, unknown> {
+export interface RedisStoreEvents {
   /**
    * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
    * the wake-up subscription, the connection (once per outage) or a release (its lease expires

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../../../internal/validate.js';
 import type { RedisConnection } from './redis-client.js';
 
 /**
@@ -97,7 +98,8 @@ export class Wakeups {
 
   #schedulePoll(): void {
     if (this.#closed) return;
-    const delay = this.#pollMs * (0.5 + Math.random());
+    // Jitter can take the longest pollMs past the longest timer, which would fire after 1 ms.
+    const delay = Math.min(this.#pollMs * (0.5 + Math.random()), MAX_TIMER_MS);
     this.#poll = setTimeout(() => {
       this.#notify();
       this.#schedulePoll();
