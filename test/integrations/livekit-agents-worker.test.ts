@@ -4,10 +4,10 @@ import { eventually, onCleanup } from '../providers/livekit/fixture.js';
 import {
   type RealServer,
   realBackend,
+  startIntakeWorker,
   startRealServer,
 } from '../providers/livekit/real-fixture.js';
 import { describeWithBinary } from '../support/binaries.js';
-import { startAgentWorker } from '../support/livekit-agent-worker.js';
 import { describeWithLiveKitServer } from '../support/livekit-server.js';
 import { startRedis } from '../support/redis-server.js';
 
@@ -27,16 +27,10 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
     'numIdleProcesses %i: a burst of 5 dispatches at a cap of 2 runs 2 agents; every slot comes back when the jobs end',
     async (numIdleProcesses) => {
       const real = await startRealServer();
-      const { apiKey, apiSecret } = real.server;
-      const worker = await startAgentWorker({
-        wsUrl: real.wsUrl,
-        apiKey,
-        apiSecret,
-        agentName: 'intake',
+      const worker = await startIntakeWorker(real, {
         numIdleProcesses,
         cap: 2,
       });
-      onCleanup(() => worker.stop());
       const backend = await realBackend(real, { emptyTimeout: 60 });
 
       const sessions = await Promise.all(
@@ -90,16 +84,10 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
 
   it('a burst of 8 starts through an Admission of cap 2 on a worker of 2 slots: every start gets its agent, no job is rejected, at most 2 held', async () => {
     const real = await startRealServer();
-    const { apiKey, apiSecret } = real.server;
-    const worker = await startAgentWorker({
-      wsUrl: real.wsUrl,
-      apiKey,
-      apiSecret,
-      agentName: 'intake',
+    const worker = await startIntakeWorker(real, {
       numIdleProcesses: 0,
       cap: 2,
     });
-    onCleanup(() => worker.stop());
     // Each create resolves only once its agent is in the room (awaitAgent).
     const backend = await realBackend(real, {
       emptyTimeout: 60,
@@ -131,16 +119,10 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
 
   it('the server restarted under a running job: its slot comes back once, and the worker, registered again, takes the next job', async () => {
     const real = await startRealServer();
-    const { apiKey, apiSecret } = real.server;
-    const worker = await startAgentWorker({
-      wsUrl: real.wsUrl,
-      apiKey,
-      apiSecret,
-      agentName: 'intake',
+    const worker = await startIntakeWorker(real, {
       numIdleProcesses: 0,
       cap: 2,
     });
-    onCleanup(() => worker.stop());
     const awaitAgent = { timeoutMs: 120_000, pollIntervalMs: 100 };
     const backend = await realBackend(real, { emptyTimeout: 60, awaitAgent });
     await backend.createSession({ userId: 'before' });
@@ -178,14 +160,9 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
       const redis = await startRedis();
       onCleanup(() => redis.stop());
       redis.seedLimiter('intake-workers');
-      const { apiKey, apiSecret } = real.server;
       const workers = await Promise.all(
         [0, 1].map(() =>
-          startAgentWorker({
-            wsUrl: real.wsUrl,
-            apiKey,
-            apiSecret,
-            agentName: 'intake',
+          startIntakeWorker(real, {
             numIdleProcesses: 0,
             cap: 2,
             redisUrl: redis.url,
@@ -195,7 +172,6 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
           }),
         ),
       );
-      for (const worker of workers) onCleanup(() => worker.stop());
       const backend = await realBackend(real, { emptyTimeout: 60 });
 
       await backend.createSession({ userId: 'caller' });

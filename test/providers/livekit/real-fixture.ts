@@ -5,6 +5,11 @@ import type { BackendConfig } from '../../../src/iface/backend.js';
 import type { ConnectionInfo, VoiceSession } from '../../../src/iface/session.js';
 import type { LiveKitBackend } from '../../../src/index.js';
 import {
+  type AgentWorkerProcess,
+  startAgentWorker,
+  type WorkerConfig,
+} from '../../support/livekit-agent-worker.js';
+import {
   type LiveKitServer,
   type LiveKitServerOptions,
   startLiveKitServer,
@@ -52,6 +57,26 @@ export function realBackend(
     providerConfig,
     config,
   );
+}
+
+/**
+ * A real agent worker (test/support/livekit-agent-worker.ts) taking the jobs of agent `intake`,
+ * the agent the tests' backends dispatch, on the real server; stopped after the test.
+ */
+export async function startIntakeWorker(
+  real: RealServer,
+  config: Omit<WorkerConfig, 'wsUrl' | 'apiKey' | 'apiSecret' | 'agentName'>,
+): Promise<AgentWorkerProcess> {
+  const { apiKey, apiSecret } = real.server;
+  const worker = await startAgentWorker({
+    wsUrl: real.wsUrl,
+    apiKey,
+    apiSecret,
+    agentName: 'intake',
+    ...config,
+  });
+  onCleanup(() => worker.stop());
+  return worker;
 }
 
 /** A caller in the session's room over loopback WebRTC, with the session's own token. */

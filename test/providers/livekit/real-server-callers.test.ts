@@ -4,10 +4,9 @@ import { expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { BackendError } from '../../../src/iface/errors.js';
 import type { LiveKitBackend, WebhookOutcome } from '../../../src/index.js';
-import { startAgentWorker } from '../../support/livekit-agent-worker.js';
 import { describeWithLiveKitServer } from '../../support/livekit-server.js';
 import { eventually, onCleanup, startWebhookSink } from './fixture.js';
-import { joinAsCaller, realBackend, startRealServer } from './real-fixture.js';
+import { joinAsCaller, realBackend, startIntakeWorker, startRealServer } from './real-fixture.js';
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -62,19 +61,13 @@ describeWithLiveKitServer('LiveKit provider on the real server: callers and agen
 
   it('awaitAgent: a job the worker rejects fails the create setup_failed within timeoutMs, rather than hanging', async () => {
     const real = await startRealServer();
-    const { apiKey, apiSecret } = real.server;
     // One slot; a job offered while it is held waits 500 ms for it, then is rejected (the
     // worker reports itself almost full, not full, so the server still offers it jobs).
-    const worker = await startAgentWorker({
-      wsUrl: real.wsUrl,
-      apiKey,
-      apiSecret,
-      agentName: 'intake',
+    const worker = await startIntakeWorker(real, {
       numIdleProcesses: 0,
       cap: 1,
       waitForSlotMs: 500,
     });
-    onCleanup(() => worker.stop());
     const first = await realBackend(real, {
       emptyTimeout: 60,
       awaitAgent: { timeoutMs: 120_000, pollIntervalMs: 100 },
