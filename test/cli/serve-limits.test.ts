@@ -1,9 +1,8 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
 import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, TOKENS } from './gateway-harness.js';
+import { rawClient } from './support/raw-client.js';
 
 interface ErrorBody {
   readonly error: { readonly code: string; readonly tenantId?: string };
@@ -76,23 +75,11 @@ describe('--queue-per-tenant', () => {
 });
 
 describe('--max-connections', () => {
-  /** A connection to the gateway that sends nothing; `closed` resolves with what it received. */
-  async function idleConnection(url: string) {
-    const { hostname, port } = new URL(url);
-    const socket: Socket = connect(Number(port), hostname);
-    await once(socket, 'connect');
-    let received = '';
-    socket.setEncoding('latin1').on('data', (chunk: string) => {
-      received += chunk;
-    });
-    return { socket, closed: once(socket, 'close').then(() => received) };
-  }
-
   it('closes connections over the limit as they come, says so in the log, and takes them again once some close', async () => {
     const { gateway, logs } = await start(['--max-connections', '2']);
-    const first = await idleConnection(gateway.url);
-    const second = await idleConnection(gateway.url);
-    const third = await idleConnection(gateway.url);
+    const first = await rawClient(gateway.url, '');
+    const second = await rawClient(gateway.url, '');
+    const third = await rawClient(gateway.url, '');
     expect(await third.closed).toBe('');
     await logs.seen((line) => line.msg === 'connections closed: too many open');
     expect(
@@ -100,7 +87,7 @@ describe('--max-connections', () => {
     ).toMatchObject({ level: 'warn', dropped: 1, maxConnections: 2 });
     await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
     // The next ones within 10 s are counted in a later line, not each logged.
-    await (await idleConnection(gateway.url)).closed;
+    await (await rawClient(gateway.url, '')).closed;
     expect(
       logs.lines.filter((line) => line.msg === 'connections closed: too many open'),
     ).toHaveLength(1);

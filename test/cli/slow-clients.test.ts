@@ -1,21 +1,6 @@
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ACME_TOKEN, startGateway, TOKENS } from './gateway-harness.js';
-
-/** Opens a raw connection to the gateway at `url`, writes `head`, and collects what comes back. */
-async function rawClient(url: string, head: string) {
-  const { hostname, port } = new URL(url);
-  const socket: Socket = connect(Number(port), hostname);
-  await once(socket, 'connect');
-  let received = '';
-  socket.setEncoding('latin1').on('data', (chunk: string) => {
-    received += chunk;
-  });
-  const closed = once(socket, 'close').then(() => received);
-  socket.write(head);
-  return { socket, closed };
-}
+import { rawClient } from './support/raw-client.js';
 
 /** Resolves with what the server wrote before closing, or 'still open' after `ms`. */
 function closedWithin(client: { closed: Promise<string> }, ms: number): Promise<string> {
