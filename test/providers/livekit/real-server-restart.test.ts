@@ -99,7 +99,7 @@ describeWithLiveKitServer('LiveKit provider on the real server: the server resta
 describeWithLiveKitServer(
   'LiveKit provider on the real server: the server stopped gracefully',
   () => {
-    it('a node stopped with SIGTERM closes its rooms without room_finished; after its restart reconciliation ends the sessions, each slot released once', async () => {
+    it('a node stopped with SIGTERM: the sessions its webhooks did not end are ended by reconciliation after its restart, each slot released once', async () => {
       const sink = await startWebhookSink();
       const real = await startRealServer({ webhookUrls: [sink.url] });
       const backend = await realBackend(real, {
@@ -123,10 +123,13 @@ describeWithLiveKitServer(
 
       await real.server.terminate();
       await real.server.restart();
-      expect(sessions.map((s) => s.state)).toEqual(['active', 'active']);
+      // The stopping node does not wait for its webhooks: a room_finished it queued while
+      // closing its rooms may or may not have been delivered before it exited.
+      const unreported = sessions.filter((s) => s.state === 'active').map((s) => s.id);
       const report = await backend.reconcile();
-      expect([...report.ended].sort()).toEqual(sessions.map((s) => s.id).sort());
-      expect(ended.map((e) => e.via)).toEqual(['reconcile', 'reconcile']);
+      expect([...report.ended].sort()).toEqual(unreported.sort());
+      expect(ended.filter((e) => e.via === 'reconcile')).toHaveLength(unreported.length);
+      expect(ended).toHaveLength(2);
       expect(await Promise.all(sessions.map(async (s) => (await s.closed).reason))).toEqual([
         'remote_ended',
         'remote_ended',
