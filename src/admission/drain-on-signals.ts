@@ -13,11 +13,11 @@ import type { DrainOptions } from './types.js';
 
 export interface DrainOnSignalsOptions extends DrainOptions {
   /** Default `['SIGTERM', 'SIGINT']`. */
-  readonly signals?: readonly NodeJS.Signals[];
+  readonly signals?: readonly NodeJS.Signals[] | undefined;
   /** Runs after the drain (e.g. `backend.stop()`, closing servers). */
-  readonly onDrained?: (result: DrainResult) => void | Promise<void>;
+  readonly onDrained?: ((result: DrainResult) => void | Promise<void>) | undefined;
   /** Exit the process once drained (code 0, or 1 if `onDrained` threw). Default true. */
-  readonly exit?: boolean;
+  readonly exit?: boolean | undefined;
 }
 
 /**
