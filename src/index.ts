@@ -103,7 +103,7 @@ export function createBackend(name: string, config: BackendConfig = {}): Promise
 export function registerProvider(
   name: string,
   factory: ProviderFactory,
-  options: { replace?: boolean } = {},
+  options: { readonly replace?: boolean | undefined } = {},
 ): void {
   providers.register(name, factory, options);
 }

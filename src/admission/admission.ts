@@ -263,7 +263,10 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    * instance admitted, so every tenant's samples count alike; `tenantId` is checked as
    * everywhere else.
    */
-  observeLatency(latencyMs: number, options: { readonly tenantId?: string } = {}): boolean {
+  observeLatency(
+    latencyMs: number,
+    options: { readonly tenantId?: string | undefined } = {},
+  ): boolean {
     if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 0)
       throw new ConfigError(
         'latencyMs',

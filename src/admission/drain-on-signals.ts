@@ -7,17 +7,21 @@ import {
   knownKeys,
   objectOrUndefined,
 } from '../internal/validate.js';
+import { emitFailureWarning } from '../internal/warning.js';
 import { resolveDrainOptions } from './drain.js';
 import type { DrainResult } from './events.js';
 import type { DrainOptions } from './types.js';
 
 export interface DrainOnSignalsOptions extends DrainOptions {
   /** Default `['SIGTERM', 'SIGINT']`. */
-  readonly signals?: readonly NodeJS.Signals[];
-  /** Runs after the drain (e.g. `backend.stop()`, closing servers). */
-  readonly onDrained?: (result: DrainResult) => void | Promise<void>;
-  /** Exit the process once drained (code 0, or 1 if `onDrained` threw). Default true. */
-  readonly exit?: boolean;
+  readonly signals?: readonly NodeJS.Signals[] | undefined;
+  /**
+   * Runs after the drain (e.g. `backend.stop()`, closing servers). When the drain or this
+   * fails, the failure is a `VoiceAdmissionDrainWarning` process warning, the error its `cause`.
+   */
+  readonly onDrained?: ((result: DrainResult) => void | Promise<void>) | undefined;
+  /** Exit the process once drained (code 0, or 1 if the drain or `onDrained` failed). Default true. */
+  readonly exit?: boolean | undefined;
 }
 
 /**
@@ -63,11 +67,12 @@ export function drainOnSignals(
         return 0;
       })
       .catch((error: unknown) => {
-        console.error('voice-admission: shutdown after drain failed:', error);
+        emitFailureWarning('VoiceAdmissionDrainWarning', error);
         return 1;
       })
       .then((code) => {
-        if (exit) process.exit(code);
+        // Once the warning is out: process.emitWarning emits it on the next tick.
+        if (exit) setImmediate(() => process.exit(code));
       });
   };
   for (const signal of signals) process.on(signal, handler);

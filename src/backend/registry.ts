@@ -16,7 +16,11 @@ export class ProviderRegistry {
   }
 
   /** Registers `factory` under `name`; a taken name throws unless `replace` is set. */
-  register(name: string, factory: ProviderFactory, options: { replace?: boolean } = {}): void {
+  register(
+    name: string,
+    factory: ProviderFactory,
+    options: { readonly replace?: boolean | undefined } = {},
+  ): void {
     stringField('provider name', name, true);
     if (typeof factory !== 'function') {
       throw new ConfigError('factory', `must be a function, got ${typeof factory}`);

@@ -14,23 +14,23 @@ export {
 
 /** What `job.accept()` is called with. */
 export interface AcceptArguments {
-  readonly name?: string;
-  readonly identity?: string;
-  readonly metadata?: string;
-  readonly attributes?: Record<string, string>;
+  readonly name?: string | undefined;
+  readonly identity?: string | undefined;
+  readonly metadata?: string | undefined;
+  readonly attributes?: Record<string, string> | undefined;
 }
 
 export interface AgentJobAdmissionOptions {
   /** The tenant a job counts against. Default: `'default'`. */
-  readonly tenantOf?: (job: JobRequest) => string;
+  readonly tenantOf?: ((job: JobRequest) => string) | undefined;
   /** Arguments for `job.accept()`. Default: none (the worker's defaults). */
-  readonly acceptArguments?: (job: JobRequest) => AcceptArguments;
+  readonly acceptArguments?: ((job: JobRequest) => AcceptArguments) | undefined;
   /**
    * A job accepted but never seen running after this long gives its slot back: the worker
    * waits 7.5 s for the server's assignment and, without one, never launches the job; a launch
    * can also fail. Default 30 000 ms.
    */
-  readonly startTimeoutMs?: number;
+  readonly startTimeoutMs?: number | undefined;
   /**
    * The LiveKit server the worker is registered with. With it, a job's slot is released when
    * its room is gone or its agent participant has left the room (the job ended: its process
@@ -38,7 +38,7 @@ export interface AgentJobAdmissionOptions {
    * the worker's `activeJobs` is read, which never lets a finished job go when
    * `numIdleProcesses` is 0 (the default outside production mode): give it.
    */
-  readonly server?: AgentJobServer;
+  readonly server?: AgentJobServer | undefined;
   /**
    * How long a job offered while every slot is taken waits for one (in the admission's queue,
    * which must then have room: `queue.maxSize` > 0) before it is rejected; 0 rejects at once.
@@ -49,20 +49,20 @@ export interface AgentJobAdmissionOptions {
    * jobs (least often among its workers): a call that has just ended (its room deleted, its
    * slot about to come back here) does not make the next job be dropped. Default 1 500 ms.
    */
-  readonly waitForSlotMs?: number;
+  readonly waitForSlotMs?: number | undefined;
   /**
    * The server's `agents.target_load` (LiveKit's default 0.7). The server offers a job only
    * while some worker for its agent name reports a load below it (otherwise it drops the job
    * without asking any worker), so the worker reports `utilization × serverTargetLoad`: it
    * reaches the target exactly when every slot is taken.
    */
-  readonly serverTargetLoad?: number;
+  readonly serverTargetLoad?: number | undefined;
   /**
    * With `server`, while a job waits for a slot, how often the held jobs are checked (their
    * rooms, their agents), so the slot of a call that has ended comes back at once rather than
    * at the next load report (every 2.5 s). Default 250 ms.
    */
-  readonly endCheckIntervalMs?: number;
+  readonly endCheckIntervalMs?: number | undefined;
   /**
    * A key that makes a job idempotent across workers, e.g. `(job) => job.id`, or a key read
    * from the job's metadata. While a job holds its slot, another request with the same key
@@ -70,7 +70,7 @@ export interface AgentJobAdmissionOptions {
    * rejected: through the admission's store (shared with Redis) when it can claim keys, in
    * this worker otherwise.
    */
-  readonly idempotencyKey?: (job: JobRequest) => string | undefined;
+  readonly idempotencyKey?: ((job: JobRequest) => string | undefined) | undefined;
 }
 
 export interface AgentJobServer {

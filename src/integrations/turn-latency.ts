@@ -4,7 +4,7 @@ import { describeValue, numberField, tenantIdField } from '../internal/validate.
 
 /** Where turn latencies go: an `Admission`, or anything with its `observeLatency`. */
 export interface LatencySink {
-  observeLatency(latencyMs: number, options?: { readonly tenantId?: string }): unknown;
+  observeLatency(latencyMs: number, options?: { readonly tenantId?: string | undefined }): unknown;
 }
 
 /** The part of an `AgentSession` this reads: its `metrics_collected` events. */
@@ -15,9 +15,9 @@ const METRICS_COLLECTED = 'metrics_collected' as voice.AgentSessionEventTypes.Me
 
 export interface TurnLatencyOptions {
   /** The tenant the call belongs to. */
-  readonly tenantId?: string;
+  readonly tenantId?: string | undefined;
   /** Turns waiting for their other metrics, at most (the oldest is dropped). Default 32. */
-  readonly maxPendingTurns?: number;
+  readonly maxPendingTurns?: number | undefined;
 }
 
 interface PendingTurn {

@@ -1,5 +1,6 @@
 import { ConfigError } from '../iface/errors.js';
 import { describeValue } from './validate.js';
+import { emitFailureWarning } from './warning.js';
 
 /** A function called with each event of one name. */
 export type Listener<T> = (event: T) => void;
@@ -40,10 +41,7 @@ export class TypedEmitter<Events extends object> {
       try {
         listener(payload);
       } catch (error) {
-        process.emitWarning(
-          error instanceof Error ? error : new Error(String(error)),
-          'VoiceAdmissionListenerWarning',
-        );
+        emitFailureWarning('VoiceAdmissionListenerWarning', error);
       }
     }
   }

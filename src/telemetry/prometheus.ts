@@ -20,20 +20,20 @@ const PEERS = [
 
 export interface PrometheusOptions {
   /** Serve `/metrics` on this port; `0` picks a free one. Default 9464. */
-  readonly port?: number;
+  readonly port?: number | undefined;
   /** Interface to listen on. Default `0.0.0.0` (a scrape target must be reachable). */
-  readonly host?: string;
+  readonly host?: string | undefined;
   /** Default `/metrics`. */
-  readonly endpoint?: string;
+  readonly endpoint?: string | undefined;
   /** Start no server: mount `handler` on your own (e.g. the gateway's `/metrics`). */
-  readonly serve?: boolean;
+  readonly serve?: boolean | undefined;
   /** Register the meter provider globally, so admissions pick it up. Default true. */
-  readonly global?: boolean;
+  readonly global?: boolean | undefined;
   /**
    * `service.name` of the Resource, reported in the `target_info` series. Default: the
    * `OTEL_SERVICE_NAME` environment variable, else `voice-admission`.
    */
-  readonly serviceName?: string;
+  readonly serviceName?: string | undefined;
 }
 
 export interface PrometheusEndpoint {

@@ -25,11 +25,11 @@ export interface TracingOptions {
    * `service.name` of the Resource on every span. Default: the `OTEL_SERVICE_NAME`
    * environment variable, else `voice-admission`.
    */
-  readonly serviceName?: string;
+  readonly serviceName?: string | undefined;
   /** Export each span as it ends instead of in batches (tests, debugging). Default false. */
-  readonly immediate?: boolean;
+  readonly immediate?: boolean | undefined;
   /** Register globally (context manager and propagators included). Default true. */
-  readonly global?: boolean;
+  readonly global?: boolean | undefined;
 }
 
 export interface Tracing {

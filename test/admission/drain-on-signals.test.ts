@@ -1,26 +1,36 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
-import { drainOnSignals } from '../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { type DrainResult, drainOnSignals } from '../../src/index.js';
 
 const script = new URL('../support/children/drain-on-sigterm.ts', import.meta.url).pathname;
 
-function start(drainTimeoutMs: number): {
+function start(
+  drainTimeoutMs: number,
+  ...flags: string[]
+): {
   child: ChildProcess;
   output: () => string;
+  errors: () => string;
   ready: Promise<void>;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, String(drainTimeoutMs)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, String(drainTimeoutMs), ...flags],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
   const ready = new Promise<void>((resolve) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('ready\n')) resolve();
     });
   });
-  return { child, output: () => output, ready };
+  return { child, output: () => output, errors: () => errors, ready };
 }
 
 describe('drainOnSignals', () => {
@@ -37,6 +47,46 @@ describe('drainOnSignals', () => {
       closedAtDeadline: 3,
       stillActive: 0,
     });
+  });
+
+  it('a failure after the drain is a process warning, then the exit is 1', async () => {
+    const { child, errors, ready } = start(100, 'failing-close');
+    await ready;
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(errors()).toContain('VoiceAdmissionDrainWarning: the server did not close');
+  });
+
+  it('reports a failure after the drain as a warning naming it, not on the console', async () => {
+    const failure = new Error('the server did not close');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    const consoleError = vi.spyOn(console, 'error');
+    process.on('warning', onWarning);
+    const remove = drainOnSignals(
+      { drain: () => Promise.resolve({} as DrainResult) },
+      {
+        signals: ['SIGUSR2'],
+        exit: false,
+        onDrained: () => {
+          throw failure;
+        },
+      },
+    );
+    try {
+      process.emit('SIGUSR2');
+      // The warning is emitted on a later tick.
+      await new Promise(setImmediate);
+      expect(warnings).toEqual([
+        expect.objectContaining({ name: 'VoiceAdmissionDrainWarning', cause: failure }),
+      ]);
+      expect(consoleError).not.toHaveBeenCalled();
+    } finally {
+      remove();
+      process.off('warning', onWarning);
+      consoleError.mockRestore();
+    }
   });
 
   it('a second signal during the drain exits at once with 130', async () => {

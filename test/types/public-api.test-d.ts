@@ -3,33 +3,54 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   type AdaptiveLimit,
+  type AdaptiveLimitOptions,
   type AdmissionError,
   type AdmissionErrorCode,
   type AdmissionOptions,
   type AdmissionRefusal,
   AimdAlgorithm,
+  type AimdOptions,
   adaptive,
   type BackendError,
   type BackendErrorCode,
+  type CapacityStore,
   type ConfigError,
   createBackend,
   createSessionWithLimit,
+  type DrainOnSignalsOptions,
+  type GradientOptions,
   type HttpError,
   type LimitAlgorithm,
   type LimitSample,
+  type LiveKitAwaitAgentOptions,
   type LiveKitBackend,
+  type LiveKitHealthOptions,
+  type LiveKitJoinOptions,
+  type LiveKitProviderConfig,
+  type LiveKitReconcileOptions,
+  type LiveKitWebhookOptions,
+  type PrometheusLatencySignalOptions,
+  type RedisStoreOptions,
   redisStore,
+  type registerProvider,
   type SimulatedBackend,
+  type SimulatedProviderConfig,
+  type SimulatedTurnsConfig,
+  type SloOptions,
   type Slot,
+  type TelemetryOptions,
   toHttpError,
   type VoiceBackend,
   type VoiceSession,
 } from '../../src/index.js';
 import {
+  type AcceptArguments,
   type AgentJobAdmission,
   type AgentJobAdmissionOptions,
   ALMOST_FULL,
   admitAgentJobs,
+  type LatencySink,
+  type TurnLatencyOptions,
 } from '../../src/integrations/livekit-agents.js';
 import {
   type PrometheusEndpoint,
@@ -37,6 +58,7 @@ import {
   setupTracing,
   startPrometheus,
   type Tracing,
+  type TracingOptions,
 } from '../../src/telemetry/index.js';
 
 declare const admission: import('../../src/index.js').Admission;
@@ -131,6 +153,41 @@ describe('exactOptionalPropertyTypes', () => {
     void options;
     admission.setLimits({ maxConcurrentSessions: fromEnv, tenants: { defaultMax: fromEnv } });
     void admission.drain({ timeoutMs: fromEnv, closeTimeoutMs: fromEnv });
+  });
+
+  it('every other optional field of the public options takes undefined as well', () => {
+    type OptionalKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never }[keyof T];
+    /** T with every optional field present and undefined. */
+    type AllUndefined<T> = Omit<T, OptionalKeys<T>> & { [K in OptionalKeys<T>]: undefined };
+    type Options =
+      | LiveKitProviderConfig
+      | LiveKitAwaitAgentOptions
+      | LiveKitWebhookOptions
+      | LiveKitReconcileOptions
+      | LiveKitHealthOptions
+      | LiveKitJoinOptions
+      | SimulatedProviderConfig
+      | SimulatedTurnsConfig
+      | RedisStoreOptions
+      | TelemetryOptions
+      | PrometheusOptions
+      | TracingOptions
+      | AgentJobAdmissionOptions
+      | AcceptArguments
+      | TurnLatencyOptions
+      | AdaptiveLimitOptions
+      | AimdOptions
+      | GradientOptions
+      | SloOptions
+      | PrometheusLatencySignalOptions
+      | DrainOnSignalsOptions
+      | Pick<CapacityStore, 'synchronous'>
+      | NonNullable<Parameters<typeof admission.observeLatency>[1]>
+      | NonNullable<Parameters<LatencySink['observeLatency']>[1]>
+      | NonNullable<Parameters<typeof registerProvider>[2]>;
+    // Distributes over the union: the types that refuse an optional field set to undefined.
+    type Refusing<T> = T extends unknown ? (AllUndefined<T> extends T ? never : T) : never;
+    expectTypeOf<Refusing<Options>>().toBeNever();
   });
 });
 

@@ -16,20 +16,21 @@ export interface AdaptiveLimitOptions {
   /** Never above this (and never above the hard cap it is used under). */
   readonly max: number;
   /** Where it starts. Default: `min`. */
-  readonly initial?: number;
+  readonly initial?: number | undefined;
   /** `'gradient'` (default), `'aimd'`, options for either, or a custom algorithm. */
   readonly algorithm?:
     | 'gradient'
     | 'aimd'
     | { readonly gradient: GradientOptions }
     | { readonly aimd: AimdOptions }
-    | LimitAlgorithm;
+    | LimitAlgorithm
+    | undefined;
   /**
    * Steer the limit by a latency objective on live calls instead of setup latency: samples
    * come from `admission.observeLatency()` or a signal feeding `observeQuantile()`. Not with
    * `algorithm`.
    */
-  readonly slo?: SloOptions;
+  readonly slo?: SloOptions | undefined;
 }
 
 /**

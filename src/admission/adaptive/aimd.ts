@@ -6,16 +6,16 @@ import { SlowStart } from './slow-start.js';
 
 export interface AimdOptions {
   /** Added per round trip while setups are fast and the limit is in use. Default 1. */
-  readonly increase?: number;
+  readonly increase?: number | undefined;
   /** Multiplier on a failed setup or a slow one. Default 0.9. */
-  readonly backoff?: number;
+  readonly backoff?: number | undefined;
   /**
    * Setups slower (on a short average) than this many times the uncontended baseline count as
    * overload, so the threshold calibrates itself instead of being told the capacity. Default 1.3.
    */
-  readonly latencyFactor?: number;
+  readonly latencyFactor?: number | undefined;
   /** Fixed latency threshold instead of `latencyFactor`. */
-  readonly latencyThresholdMs?: number;
+  readonly latencyThresholdMs?: number | undefined;
 }
 
 /** Standard errors a level's latency rise must exceed to count (one check per level). */

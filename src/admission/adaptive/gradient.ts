@@ -4,13 +4,13 @@ import { LatencyFilter } from './latency-filter.js';
 
 export interface GradientOptions {
   /** How far short-term latency may rise over the baseline before shrinking. Default 1.2. */
-  readonly tolerance?: number;
+  readonly tolerance?: number | undefined;
   /** Setups in the short-term latency average. Default 4. */
-  readonly shortWindow?: number;
+  readonly shortWindow?: number | undefined;
   /** Setups over which the baseline may drift up by a factor e. Default 2000. */
-  readonly baselineWindow?: number;
+  readonly baselineWindow?: number | undefined;
   /** Headroom added per round trip while latency holds; default √estimate. */
-  readonly queueSize?: number;
+  readonly queueSize?: number | undefined;
 }
 
 /**

@@ -39,17 +39,17 @@ export interface PrometheusLatencySignalOptions {
    */
   readonly query: string;
   /** The unit of the query's result. Default `seconds` (Prometheus' convention). */
-  readonly unit?: 'seconds' | 'milliseconds';
+  readonly unit?: 'seconds' | 'milliseconds' | undefined;
   /** Time between evaluations. Default 5 000 ms. */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /** One evaluation's deadline. Default 2 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Called with each quantile taken, in ms. */
-  readonly onQuantile?: (quantileMs: number) => void;
+  readonly onQuantile?: ((quantileMs: number) => void) | undefined;
   /** Called with each failed evaluation. Default: none (the limit's `latency_signal` event says when the signal is missing). */
-  readonly onError?: (error: LatencySignalError) => void;
+  readonly onError?: ((error: LatencySignalError) => void) | undefined;
   /** Stops the signal. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface PrometheusLatencySignal {

@@ -11,25 +11,25 @@ import { LatencyWindow } from './latency-window.js';
 /** A latency objective that drives an adaptive limit: see docs/guide.md, "Latency SLO". */
 export interface SloOptions {
   /** Which quantile of response latency the objective is on, 0 < q < 1. Default 0.95. */
-  readonly quantile?: number;
+  readonly quantile?: number | undefined;
   /** The quantile must stay at or under this, in ms. */
   readonly targetMs: number;
   /** Samples older than this do not count. Default 30 000 ms. */
-  readonly windowMs?: number;
+  readonly windowMs?: number | undefined;
   /** How often the limit is reconsidered. Default `windowMs / 6`. */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /** Samples needed (since the last change) before a decision. Default 20. */
-  readonly minSamples?: number;
+  readonly minSamples?: number | undefined;
   /** No sample for this long means the signal is missing. Default `windowMs`. */
-  readonly staleMs?: number;
+  readonly staleMs?: number | undefined;
   /** The limit while the signal is missing. Default: the adaptive limit's `initial`. */
-  readonly fallback?: number;
+  readonly fallback?: number | undefined;
   /**
    * The limit grows only while the quantile is under `targetMs × (1 − headroom)`; between
    * that and the target it holds, so it does not probe across the objective: the margin
    * that keeps short windows' quantiles under the target despite noise. Default 0.2.
    */
-  readonly headroom?: number;
+  readonly headroom?: number | undefined;
 }
 
 /** How the latency signal stands, reported by the `latency_signal` event. */

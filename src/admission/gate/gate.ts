@@ -1,6 +1,7 @@
 import type { AdmissionError, AdmissionErrorCode } from '../../iface/errors.js';
 import { onAbort } from '../../internal/abort.js';
 import { rejectSoon } from '../../internal/reject-soon.js';
+import { emitFailureWarning } from '../../internal/warning.js';
 import type { DequeueOutcome, EventSink } from '../events.js';
 import type { HealthGate } from '../health-gate.js';
 import {
@@ -251,11 +252,7 @@ export class Gate {
 
   reportStoreError(operation: 'acquire' | 'release' | 'bind', error: unknown): void {
     if (this.#events.wants('store_error')) this.#events.emit('store_error', { operation, error });
-    else
-      process.emitWarning(
-        error instanceof Error ? error : new Error(String(error)),
-        'VoiceAdmissionStoreWarning',
-      );
+    else emitFailureWarning('VoiceAdmissionStoreWarning', error);
   }
 
   // ---------------------------------------------------------------- queueing

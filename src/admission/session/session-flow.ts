@@ -4,6 +4,7 @@ import type { SessionConfig, SessionEndReason, VoiceSession } from '../../iface/
 import { onAbort } from '../../internal/abort.js';
 import { tenantOf } from '../../internal/session-config.js';
 import { describeValue } from '../../internal/validate.js';
+import { emitFailureWarning } from '../../internal/warning.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
 import type { EventSink } from '../events.js';
 import type { Gate } from '../gate/gate.js';
@@ -409,10 +410,7 @@ function whenEnded(session: VoiceSession, then: () => void): Promise<void> {
 }
 
 function warnOfClose(error: unknown): void {
-  process.emitWarning(
-    error instanceof Error ? error : new Error(String(error)),
-    'VoiceAdmissionCloseWarning',
-  );
+  emitFailureWarning('VoiceAdmissionCloseWarning', error);
 }
 
 /** Whether a backend's create resolved with what a session must have for its slot's sake. */

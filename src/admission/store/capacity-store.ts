@@ -44,7 +44,7 @@ export interface CapacityStore {
    * True when `tryAcquire` and `release` always answer synchronously (the memory store);
    * enables `Admission.tryAcquire()`.
    */
-  readonly synchronous?: boolean;
+  readonly synchronous?: boolean | undefined;
   /**
    * Takes a slot if both the global and the tenant cap allow it, atomically.
    * Rejects (never refuses) when the store cannot be reached; admission turns that into

@@ -23,17 +23,17 @@ export interface LiveKitProviderConfig {
    * `'dispatch'` (default): rooms and tokens only; an agent worker joins through agent dispatch.
    * `'join'`: this process joins each room itself as the agent, with `@livekit/rtc-node`.
    */
-  readonly mode?: 'dispatch' | 'join';
+  readonly mode?: 'dispatch' | 'join' | undefined;
   /** Agent dispatched explicitly to every room, with the session as JSON metadata. */
   readonly agentName?: string | undefined;
   /** Room names are `roomPrefix + sessionId`; at most 220 UTF-8 bytes. Default `'va-'`. */
-  readonly roomPrefix?: string;
+  readonly roomPrefix?: string | undefined;
   /** Seconds an unjoined or emptied room stays open (LiveKit `emptyTimeout`). Default: server's. */
-  readonly emptyTimeout?: number;
+  readonly emptyTimeout?: number | undefined;
   /** Seconds a room stays open after the last participant left. Default: server's. */
-  readonly departureTimeout?: number;
+  readonly departureTimeout?: number | undefined;
   /** Participants allowed in a room. Default: no limit. */
-  readonly maxParticipants?: number;
+  readonly maxParticipants?: number | undefined;
   /**
    * Seconds the caller's access token is valid; at most `emptyTimeout`, so that a caller who
    * never joined cannot re-create the room after the server closed it (rooms auto-create on
@@ -41,76 +41,76 @@ export interface LiveKitProviderConfig {
    * server accepts a token up to 60 s after it expired; rooms re-created in that window are
    * deleted when seen.
    */
-  readonly tokenTtl?: number;
+  readonly tokenTtl?: number | undefined;
   /** Timeout of each server API request. Default 10 000 ms. */
-  readonly requestTimeoutMs?: number;
-  readonly webhook?: LiveKitWebhookOptions;
+  readonly requestTimeoutMs?: number | undefined;
+  readonly webhook?: LiveKitWebhookOptions | undefined;
   /** Background reconciliation with the server; `false` disables it. */
-  readonly reconcile?: LiveKitReconcileOptions | false;
-  readonly health?: LiveKitHealthOptions;
+  readonly reconcile?: LiveKitReconcileOptions | false | undefined;
+  readonly health?: LiveKitHealthOptions | undefined;
   /** Options of `mode: 'join'`. */
-  readonly join?: LiveKitJoinOptions;
+  readonly join?: LiveKitJoinOptions | undefined;
   /**
    * Hand a session out only once the dispatched agent is in its room (needs `agentName`).
    * The server accepts a dispatch even when no worker can take it; with this, such a create
    * fails with `setup_failed` and its slot is freed. Default: off.
    */
-  readonly awaitAgent?: LiveKitAwaitAgentOptions;
+  readonly awaitAgent?: LiveKitAwaitAgentOptions | undefined;
 }
 
 export interface LiveKitAwaitAgentOptions {
   /** The agent must be in the room within this. Default 10 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Time between two `ListParticipants` asking whether it is. Default 250 ms. */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
 }
 
 export interface LiveKitWebhookOptions {
   /** End the session when the caller (identity = userId) leaves the room. Default false. */
-  readonly endOnCallerLeft?: boolean;
+  readonly endOnCallerLeft?: boolean | undefined;
   /** Clock skew tolerated when checking a webhook's signature expiry, in seconds. Default 10. */
-  readonly clockToleranceSeconds?: number;
+  readonly clockToleranceSeconds?: number | undefined;
   /** Largest webhook body the node:http handler reads. Default 1 MiB. */
-  readonly maxBodyBytes?: number;
+  readonly maxBodyBytes?: number | undefined;
 }
 
 export interface LiveKitReconcileOptions {
   /** Time between runs. Default 30 000 ms. */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /**
    * Delete rooms with our prefix that no session of this backend owns (left by a crashed
    * instance). Safe only when no other live instance creates rooms with the same prefix.
    * Default false: such rooms are only reported.
    */
-  readonly deleteUntracked?: boolean;
+  readonly deleteUntracked?: boolean | undefined;
 }
 
 export interface LiveKitHealthOptions {
   /** Each probe (`GET /`, `ListRooms`) must answer within this. Default 2 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** A check slower than this reports `degraded`. Default 1 000 ms. */
-  readonly degradedLatencyMs?: number;
+  readonly degradedLatencyMs?: number | undefined;
 }
 
 export interface LiveKitJoinOptions {
   /** Identity of the agent participant; at most 256 UTF-8 bytes. Default `'agent'`. */
-  readonly identity?: string;
+  readonly identity?: string | undefined;
   /** Display name of the agent participant. Default: none. */
-  readonly name?: string;
+  readonly name?: string | undefined;
   /** Connecting to the room must finish within this, or the create fails. Default 10 000 ms. */
-  readonly connectTimeoutMs?: number;
+  readonly connectTimeoutMs?: number | undefined;
   /** Sample rate of the published audio track. Default 48 000. */
-  readonly sampleRate?: number;
+  readonly sampleRate?: number | undefined;
   /** Channels of the published audio track. Default 1. */
-  readonly channels?: number;
+  readonly channels?: number | undefined;
   /** Text stream topic read and answered. Default `'lk.chat'` (LiveKit's chat topic). */
-  readonly textTopic?: string;
+  readonly textTopic?: string | undefined;
   /**
    * `stop()` releases @livekit/rtc-node's native runtime, which otherwise keeps the process
    * alive. Set false when something else in the process uses it (e.g. @livekit/agents).
    * Default true.
    */
-  readonly disposeRtcOnStop?: boolean;
+  readonly disposeRtcOnStop?: boolean | undefined;
 }
 
 /** The validated config, defaults applied. */

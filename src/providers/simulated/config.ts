@@ -26,31 +26,31 @@ export interface SimulatedProviderConfig {
    * Setup latency with no contention. Default 120 ms. A modelled latency beyond 2147483647 ms
    * (the longest timer Node.js supports, about 24.8 days) is held for that long.
    */
-  readonly setupLatencyMs?: number;
+  readonly setupLatencyMs?: number | undefined;
   /** Concurrent setups handled before latency grows. Default 10. */
-  readonly setupCapacity?: number;
+  readonly setupCapacity?: number | undefined;
   /** Growth of latency past capacity. Default 1.5. */
-  readonly contentionExponent?: number;
+  readonly contentionExponent?: number | undefined;
   /** Relative spread of latencies, 0..1. Default 0.2. */
-  readonly jitter?: number;
+  readonly jitter?: number | undefined;
   /** Base probability that a setup fails, 0..1. Default 0. */
-  readonly failureRate?: number;
+  readonly failureRate?: number | undefined;
   /** Extra failure probability at full overload, 0..1. Default 0.3. */
-  readonly overloadFailureRate?: number;
+  readonly overloadFailureRate?: number | undefined;
   /** Setups slower than this fail at this deadline. Default: none. */
-  readonly setupTimeoutMs?: number;
+  readonly setupTimeoutMs?: number | undefined;
   /** Sessions end by themselves after this long (`completed`). Default: never. */
-  readonly sessionDurationMs?: number | { readonly min: number; readonly max: number };
+  readonly sessionDurationMs?: number | { readonly min: number; readonly max: number } | undefined;
   /** Health the simulation reports at start. Default `healthy`. */
-  readonly health?: HealthState;
+  readonly health?: HealthState | undefined;
   /** Simulated latency of a health check. Default 2 ms. */
-  readonly healthLatencyMs?: number;
+  readonly healthLatencyMs?: number | undefined;
   /** Seed for reproducible runs. Default 1. */
-  readonly seed?: number;
+  readonly seed?: number | undefined;
   /** URL placed in connection info. Default `sim://localhost`. */
-  readonly url?: string;
+  readonly url?: string | undefined;
   /** Conversation turns on live sessions, with a response latency that grows past a capacity. */
-  readonly turns?: SimulatedTurnsConfig;
+  readonly turns?: SimulatedTurnsConfig | undefined;
 }
 
 /**
@@ -65,17 +65,19 @@ export interface SimulatedProviderConfig {
  */
 export interface SimulatedTurnsConfig {
   /** Time between a session's turns. Default 4 000 ms. */
-  readonly intervalMs?: number;
+  readonly intervalMs?: number | undefined;
   /** Response latency at or under capacity. Default 600 ms. */
-  readonly latencyMs?: number;
+  readonly latencyMs?: number | undefined;
   /** Live sessions served before latency grows. Default 50. */
-  readonly capacity?: number;
+  readonly capacity?: number | undefined;
   /** Growth of latency past capacity. Default 2. */
-  readonly exponent?: number;
+  readonly exponent?: number | undefined;
   /** Relative spread of latencies, 0..1. Default 0.2. */
-  readonly jitter?: number;
+  readonly jitter?: number | undefined;
   /** Capacity changes during the run, e.g. halved for a while, then restored. */
-  readonly capacityChanges?: readonly { readonly atMs: number; readonly capacity: number }[];
+  readonly capacityChanges?:
+    | readonly { readonly atMs: number; readonly capacity: number }[]
+    | undefined;
 }
 
 export interface TurnModel {

@@ -24,27 +24,27 @@ export interface RedisStoreOptions {
   /** The limiter's name: instances with the same name share one cap. */
   readonly name: string;
   /** Key prefix before `{name}`. Default `voice-admission:`. */
-  readonly keyPrefix?: string;
+  readonly keyPrefix?: string | undefined;
   /** A lease not renewed for this long is dropped (crashed instance). Default 15 000 ms. */
-  readonly leaseTtlMs?: number;
+  readonly leaseTtlMs?: number | undefined;
   /** Deadline for each Redis call. Default 1 000 ms. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Waiters also retry this often (jittered ±50%) in case a wake-up message was lost. Default 500 ms. */
-  readonly pollMs?: number;
+  readonly pollMs?: number | undefined;
   /**
    * When Redis cannot be reached: `'refuse'` (default: admission refuses with
    * `store_unavailable`), or `{ localShare }`: admit locally up to that share of the caps and
    * re-assert those leases in Redis once it is back.
    */
-  readonly whenUnavailable?: 'refuse' | { readonly localShare: number };
+  readonly whenUnavailable?: 'refuse' | { readonly localShare: number } | undefined;
   /** Default `'keep'`: a coordination outage does not hang up on callers. */
-  readonly leaseLoss?: LeaseLossPolicy;
+  readonly leaseLoss?: LeaseLossPolicy | undefined;
   /**
    * How long before Redis would expire a lease this instance treats it as gone: covers clock
    * drift, late timers and, under `leaseLoss: 'end'`, the time the backend takes to close a
    * session. Default 10% of the TTL, at least 100 ms; at most half the TTL.
    */
-  readonly leaseMarginMs?: number;
+  readonly leaseMarginMs?: number | undefined;
 }
 
 export interface ResolvedRedisOptions {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { PeriodicTask } from '../../../backend/periodic-task.js';
 import { TypedEmitter } from '../../../internal/emitter.js';
 import { printableField } from '../../../internal/validate.js';
+import { emitFailureWarning } from '../../../internal/warning.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -787,11 +788,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   #reportError(operation: RedisStoreBackgroundOperation, reported: unknown): void {
     const error = withoutCredentialArgs(reported);
     if (this.hasListeners('error')) this.emit('error', { operation, error });
-    else
-      process.emitWarning(
-        error instanceof Error ? error : new Error(String(error)),
-        'VoiceAdmissionRedisWarning',
-      );
+    else emitFailureWarning('VoiceAdmissionRedisWarning', error);
   }
 
   #assertOpen(): void {
