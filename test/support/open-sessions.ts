@@ -48,6 +48,25 @@ export function runningWhenOverdue(
     overdue[session.instance]!.some((t) => t >= session.openedAt && t <= session.closedAt);
 }
 
+/**
+ * When each instance ran late by more than `ms` (`stalled` lines: not scheduled, or its loop held
+ * up), as `instance i: N ms late at t=...`. Past the lease margin an instance cannot act on its
+ * leases in time: docs/redis.md counts it as paused, which only the 'paused' fault excuses.
+ */
+export function stallsLongerThan(
+  instances: readonly { readonly lines: readonly Record<string, unknown>[] }[],
+  ms: number,
+): string[] {
+  return instances.flatMap(({ lines }, instance) =>
+    lines
+      .filter((line) => typeof line.stalled === 'number' && line.stalled > ms)
+      .map(
+        (line) =>
+          `instance ${instance}: ${line.stalled} ms late at t=${(line.t as number).toFixed(1)}`,
+      ),
+  );
+}
+
 export interface OpenSessionsReport {
   /** Most sessions open at once, across the fleet and per tenant. */
   readonly peak: number;

@@ -1,8 +1,8 @@
 // One instance of a service sharing a cap through Redis, driven by the Redis integration
 // tests. The JSON argument says what to do: burst (many concurrent creates, report outcomes),
 // hold (take slots and keep them until killed) or load (creates without end until "stop" on
-// stdin, printing when each backend session opens and closes, for the fault tests; with
-// `waitForGo`, starting only on "go").
+// stdin, printing when each backend session opens and closes and when the process ran late, for
+// the fault tests; with `waitForGo`, starting only on "go").
 import { Cluster, Redis } from 'ioredis';
 import { Admission } from '../../../src/admission/admission.js';
 import { redisStore } from '../../../src/admission/store/redis/redis-store.js';
@@ -63,6 +63,9 @@ await backend.start();
 const print = (line: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 };
+/** How often a load instance checks whether it runs late, and from how late it says so (ms). */
+const STALL_BEAT_MS = 20;
+const STALL_REPORTED_MS = 100;
 /** This machine's clock in ms, comparable across processes. */
 const clock = (): number => performance.timeOrigin + performance.now();
 if (plan.mode === 'load') {
@@ -83,6 +86,16 @@ if (plan.mode === 'load') {
   };
   store.on('lease_lost', (event) => print({ lease_lost: event.reason, t: clock() }));
   store.on('lease_overdue', (event) => print({ lease_overdue: event.reason, t: clock() }));
+  // When this process ran late (not scheduled, or its loop held up): an instance held up past its
+  // lease margin cannot act on its leases in time, so it is, for the caps, a paused one
+  // (docs/redis.md). Printed so that a fault test's failure says whether that happened.
+  let beatAt = clock();
+  setInterval(() => {
+    const now = clock();
+    const late = now - beatAt - STALL_BEAT_MS;
+    if (late >= STALL_REPORTED_MS) print({ stalled: Math.round(late), t: now });
+    beatAt = now;
+  }, STALL_BEAT_MS).unref();
 }
 const admission = new Admission(backend, {
   maxConcurrentSessions: plan.cap,
