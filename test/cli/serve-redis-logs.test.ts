@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
-import { freePort } from '../support/redis-server.js';
+import { freePort } from '../support/free-port.js';
 import { LogLines } from './gateway-harness.js';
 
 let running: RunningGateway | undefined;

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { describe, it } from 'vitest';
+import { freePort, freeUdpPort } from './free-port.js';
 import { liveKitServerMissing, liveKitServerPath } from './livekit-server-binary.js';
-import { freePort } from './redis-server.js';
 
 export interface LiveKitServerOptions {
   /** API keys the server accepts. Default: one fresh key with a 48-character secret. */
@@ -41,18 +40,6 @@ export interface LiveKitServer {
 
 /** From serving `GET /` to taking a SIGTERM, with a margin (see `terminate`). */
 const SERVE_TO_RUNNING_MS = 150;
-
-/** A free UDP port on loopback (released again before the server binds it; fine for tests). */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The server's YAML config, as JSON (a subset of YAML), so no YAML writer is needed: loopback

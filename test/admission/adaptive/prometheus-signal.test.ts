@@ -10,8 +10,8 @@ import {
 import { Admission } from '../../../src/admission/admission.js';
 import { describeWithBinary } from '../../support/binaries.js';
 import { ControlledBackend } from '../../support/controlled-backend.js';
+import { freePort } from '../../support/free-port.js';
 import { type PrometheusServer, startPrometheusServer } from '../../support/prometheus-server.js';
-import { freePort } from '../../support/redis-server.js';
 
 /** Cumulative bucket counts of a turn-latency histogram, as a Python worker would export. */
 let buckets: Record<string, number> = { '0.25': 0, '0.5': 100, '1': 100, '2': 100, '+Inf': 100 };
