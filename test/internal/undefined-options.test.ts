@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AdaptiveLimit } from '../../src/admission/adaptive/adaptive-limit.js';
 import { SloController } from '../../src/admission/adaptive/slo-limit.js';
-import { resolveRedisOptions } from '../../src/admission/store/redis/options.js';
-import { parseLiveKitConfig } from '../../src/providers/livekit/config.js';
-import { parseSimulatedConfig } from '../../src/providers/simulated/config.js';
+import { REDIS_OPTION_KEYS, resolveRedisOptions } from '../../src/admission/store/redis/options.js';
+import { LIVEKIT_CONFIG_KEYS, parseLiveKitConfig } from '../../src/providers/livekit/config.js';
+import {
+  parseSimulatedConfig,
+  SIMULATED_CONFIG_KEYS,
+} from '../../src/providers/simulated/config.js';
 import { resolveTelemetryOptions } from '../../src/telemetry/options.js';
 
 /** `base` with each of `keys` present and set to undefined. */
@@ -25,21 +28,8 @@ describe('an option set to undefined is read as absent', () => {
       'LiveKit providerConfig',
       (raw: object) => parseLiveKitConfig(raw, {}),
       livekit,
-      [
-        'mode',
-        'agentName',
-        'roomPrefix',
-        'emptyTimeout',
-        'departureTimeout',
-        'maxParticipants',
-        'tokenTtl',
-        'requestTimeoutMs',
-        'webhook',
-        'reconcile',
-        'health',
-        'join',
-        'awaitAgent',
-      ],
+      // The credentials are read from the environment when absent: the next case.
+      LIVEKIT_CONFIG_KEYS.filter((key) => !(key in livekit)),
     ],
     [
       'LiveKit credentials from the environment',
@@ -85,26 +75,7 @@ describe('an option set to undefined is read as absent', () => {
       {},
       ['timeoutMs', 'pollIntervalMs'],
     ],
-    [
-      'simulated providerConfig',
-      parseSimulatedConfig,
-      {},
-      [
-        'setupLatencyMs',
-        'setupCapacity',
-        'contentionExponent',
-        'jitter',
-        'failureRate',
-        'overloadFailureRate',
-        'setupTimeoutMs',
-        'sessionDurationMs',
-        'health',
-        'healthLatencyMs',
-        'seed',
-        'url',
-        'turns',
-      ],
-    ],
+    ['simulated providerConfig', parseSimulatedConfig, {}, SIMULATED_CONFIG_KEYS],
     [
       'simulated providerConfig.turns',
       (raw: object) => parseSimulatedConfig({ turns: raw }),
@@ -115,15 +86,7 @@ describe('an option set to undefined is read as absent', () => {
       'redisStore options',
       resolveRedisOptions,
       redis,
-      [
-        'keyPrefix',
-        'leaseTtlMs',
-        'timeoutMs',
-        'pollMs',
-        'whenUnavailable',
-        'leaseLoss',
-        'leaseMarginMs',
-      ],
+      REDIS_OPTION_KEYS.filter((key) => !(key in redis)),
     ],
     [
       'telemetry options',

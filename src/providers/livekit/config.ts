@@ -150,7 +150,8 @@ export interface LiveKitSettings {
   readonly awaitAgent: { readonly timeoutMs: number; readonly pollIntervalMs: number } | undefined;
 }
 
-const KEYS = [
+/** The keys `providerConfig` takes. */
+export const LIVEKIT_CONFIG_KEYS = [
   'url',
   'apiKey',
   'apiSecret',
@@ -193,7 +194,7 @@ export function parseLiveKitConfig(
 ): LiveKitSettings {
   const f = 'providerConfig';
   const value = objectOrUndefined(f, raw) ?? {};
-  knownKeys(f, value, KEYS);
+  knownKeys(f, value, LIVEKIT_CONFIG_KEYS);
 
   const url = stringField(`${f}.url`, value.url ?? nonEmpty(env.LIVEKIT_URL));
   if (url === undefined) {

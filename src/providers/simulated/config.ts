@@ -105,7 +105,8 @@ export interface SimulationModel {
   readonly turns: TurnModel | undefined;
 }
 
-const KEYS = [
+/** The keys `providerConfig` takes. */
+export const SIMULATED_CONFIG_KEYS = [
   'setupLatencyMs',
   'setupCapacity',
   'contentionExponent',
@@ -124,7 +125,7 @@ const KEYS = [
 export function parseSimulatedConfig(raw: unknown): SimulationModel {
   const f = 'providerConfig';
   const value = objectOrUndefined(f, raw) ?? {};
-  knownKeys(f, value, KEYS);
+  knownKeys(f, value, SIMULATED_CONFIG_KEYS);
   const probability = { min: 0, max: 1 };
   return {
     setupLatencyMs: durationField(`${f}.setupLatencyMs`, value.setupLatencyMs, { min: 0 }, 120),

@@ -58,23 +58,26 @@ export interface ResolvedRedisOptions {
   readonly leaseMarginMs: number;
 }
 
+/** The keys `redisStore()` takes. */
+export const REDIS_OPTION_KEYS = [
+  'redis',
+  'name',
+  'keyPrefix',
+  'leaseTtlMs',
+  'timeoutMs',
+  'pollMs',
+  'whenUnavailable',
+  'leaseLoss',
+  'leaseMarginMs',
+] as const;
+
 /** Redis keeps lease expiries in whole milliseconds. */
 const LEASE_TTL = { min: 100, integer: true } as const;
 
 export function resolveRedisOptions(raw: unknown): ResolvedRedisOptions {
   const options = objectOrUndefined('options', raw);
   if (options === undefined) throw new ConfigError('options', 'are required ({ redis, name })');
-  knownKeys('options', options, [
-    'redis',
-    'name',
-    'keyPrefix',
-    'leaseTtlMs',
-    'timeoutMs',
-    'pollMs',
-    'whenUnavailable',
-    'leaseLoss',
-    'leaseMarginMs',
-  ]);
+  knownKeys('options', options, REDIS_OPTION_KEYS);
   // The TTL and pollMs arm timers, so durationField bounds them; the margin, the call deadline
   // and the renewal beat are bounded by the TTL.
   const leaseTtlMs = durationField('options.leaseTtlMs', options.leaseTtlMs, LEASE_TTL, 15_000);
