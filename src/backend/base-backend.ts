@@ -115,8 +115,15 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     return this.#stopping;
   }
 
+  /**
+   * The provider's own rules on a session config, checked before any I/O by admission and by
+   * `createSession`: throws a `ConfigError` naming the field. None by default.
+   */
+  checkSessionConfig(_config: SessionConfig): void {}
+
   async createSession(config: SessionConfig, options: CallOptions = {}): Promise<VoiceSession<C>> {
     validateSessionConfig(config);
+    this.checkSessionConfig(config);
     this.assertRunning('create_session');
     const { signal } = options;
     if (signal?.aborted) throw this.abortError(signal, 'create_session');
