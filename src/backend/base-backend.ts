@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BackendConfig, BackendState, CallOptions, VoiceBackend } from '../iface/backend.js';
-import { BackendError, type BackendOperation } from '../iface/errors.js';
+import { BackendError, type BackendOperation, ConfigError } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
 import type {
   ConnectionInfo,
@@ -163,6 +163,8 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     } catch (error) {
       if (controller.signal.aborted)
         throw this.abortError(controller.signal, 'create_session', error);
+      // The caller's config, found unservable only now: still the caller's error.
+      if (error instanceof ConfigError) throw error;
       throw this.wrap(error, 'create_session', 'setup_failed');
     } finally {
       detach();

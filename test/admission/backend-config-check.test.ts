@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { adaptive } from '../../src/admission/adaptive/adaptive-limit.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
+import type { OpenSessionRequest } from '../../src/backend/base-backend.js';
 import { ConfigError } from '../../src/iface/errors.js';
 import type { SessionConfig } from '../../src/iface/session.js';
 import { Admission } from '../../src/index.js';
@@ -92,5 +93,47 @@ describe("Admission: the backend's own session config rules", () => {
     const { backend } = await setup();
     await expect(backend.createSession({ userId: 'agent' })).rejects.toThrow(ConfigError);
     expect(backend.setupsStarted).toBe(0);
+  });
+});
+
+/** A backend that finds a config unservable only once its create runs, as one without the check. */
+class LateRuledBackend extends ControlledBackend {
+  protected override openSession(request: OpenSessionRequest) {
+    if (request.config.userId === 'agent') {
+      return Promise.reject(
+        new ConfigError('sessionConfig.userId', 'must not be "agent": the agent is in the room'),
+      );
+    }
+    return super.openSession(request);
+  }
+}
+
+describe("Admission: a backend's create refusing the caller's config", () => {
+  it('passes the ConfigError on, and the adaptive limits learn nothing from it', async () => {
+    const backend = new LateRuledBackend({ autoComplete: 'fail' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 8,
+      limit: adaptive({
+        min: 1,
+        max: 8,
+        initial: 4,
+        algorithm: { aimd: { latencyThresholdMs: 60_000 } },
+      }),
+      health: false,
+    });
+    for (let i = 0; i < 3; i++) {
+      await expect(admission.createSession({ userId: 'agent' })).rejects.toMatchObject({
+        name: 'ConfigError',
+        field: 'sessionConfig.userId',
+      });
+    }
+    expect(admission.limit).toBe(4);
+    expect(admission.active).toBe(0);
+    // A failure of the backend itself still shrinks it.
+    await expect(admission.createSession({ userId: 'caller' })).rejects.toMatchObject({
+      name: 'BackendError',
+    });
+    expect(admission.limit).toBeLessThan(4);
   });
 });
