@@ -76,6 +76,8 @@ describe("Admission: the backend's own session config rules", () => {
     const session = await admission.createSession({ userId: 'caller', idempotencyKey: 'call-1' });
     expect(session.userId).toBe('caller');
     expect(store.acquired).toBe(1);
+    // The metric that stayed empty does record a setup.
+    expect(await read('voice.backend.session.create.duration')).toMatchObject([{ value: 1 }]);
     await session.close();
     await flush();
     expect(store.unreleased()).toEqual([]);
