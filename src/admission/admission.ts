@@ -207,6 +207,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     options: CreateSessionOptions = {},
   ): Promise<VoiceSession> {
     validateSessionConfig(config);
+    // The backend's own rules too: a request it could never serve takes no slot, no key and
+    // no setup turn, and its refusal is the caller's error, not a failure of the backend.
+    this.backend.checkSessionConfig?.(config);
     validateCallOptions(options);
     return this.#flow.create(config, options);
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BackendConfig, BackendState, CallOptions, VoiceBackend } from '../iface/backend.js';
-import { BackendError, type BackendOperation } from '../iface/errors.js';
+import { BackendError, type BackendOperation, ConfigError } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
 import type {
   ConnectionInfo,
@@ -115,8 +115,15 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     return this.#stopping;
   }
 
+  /**
+   * The provider's own rules on a session config, checked before any I/O by admission and by
+   * `createSession`: throws a `ConfigError` naming the field. None by default.
+   */
+  checkSessionConfig(_config: SessionConfig): void {}
+
   async createSession(config: SessionConfig, options: CallOptions = {}): Promise<VoiceSession<C>> {
     validateSessionConfig(config);
+    this.checkSessionConfig(config);
     this.assertRunning('create_session');
     const { signal } = options;
     if (signal?.aborted) throw this.abortError(signal, 'create_session');
@@ -156,6 +163,8 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     } catch (error) {
       if (controller.signal.aborted)
         throw this.abortError(controller.signal, 'create_session', error);
+      // The caller's config, found unservable only now: still the caller's error.
+      if (error instanceof ConfigError) throw error;
       throw this.wrap(error, 'create_session', 'setup_failed');
     } finally {
       detach();

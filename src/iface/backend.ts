@@ -28,6 +28,14 @@ export interface VoiceBackend<C extends ConnectionInfo = ConnectionInfo> {
   start(): Promise<void>;
   /** Closes every session (reason `backend_stopped`) and refuses further creates. */
   stop(): Promise<void>;
+  /**
+   * Refuses a session config this backend could never serve (a provider's own limits, beyond
+   * the checks every config passes), by throwing a `ConfigError` that names the field. Runs
+   * without I/O and takes nothing. Admission calls it before a slot is reserved, so the
+   * caller's mistake is refused at once and never counted as a failed setup; `createSession`
+   * must refuse by the same check. `config` has passed the common checks already.
+   */
+  checkSessionConfig?(config: SessionConfig): void;
   createSession(config: SessionConfig, options?: CallOptions): Promise<VoiceSession<C>>;
   /** Sessions created by this backend and not yet closed. */
   getActiveSessionCount(): number;

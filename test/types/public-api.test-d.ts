@@ -33,6 +33,7 @@ import {
   type RedisStoreOptions,
   redisStore,
   type registerProvider,
+  type SessionConfig,
   type SimulatedBackend,
   type SimulatedProviderConfig,
   type SimulatedTurnsConfig,
@@ -72,6 +73,20 @@ describe('createBackend', () => {
     const fromConfig: string = process.env.VOICE_PROVIDER ?? 'simulated';
     expectTypeOf(createBackend(fromConfig)).toEqualTypeOf<Promise<VoiceBackend>>();
     expectTypeOf<LiveKitBackend>().toExtend<VoiceBackend>();
+  });
+
+  it('checkSessionConfig is an optional member of VoiceBackend that every provided backend has', () => {
+    expectTypeOf<VoiceBackend['checkSessionConfig']>().toEqualTypeOf<
+      ((config: SessionConfig) => void) | undefined
+    >();
+    // A backend written before it, without the member, is still a VoiceBackend.
+    expectTypeOf<Omit<VoiceBackend, 'checkSessionConfig'>>().toExtend<VoiceBackend>();
+    expectTypeOf<LiveKitBackend['checkSessionConfig']>().toEqualTypeOf<
+      (config: SessionConfig) => void
+    >();
+    expectTypeOf<SimulatedBackend['checkSessionConfig']>().toEqualTypeOf<
+      (config: SessionConfig) => void
+    >();
   });
 
   it("types the LiveKit provider config under 'livekit'", () => {

@@ -1,5 +1,5 @@
 import type { VoiceBackend } from '../../iface/backend.js';
-import { AdmissionError, BackendError } from '../../iface/errors.js';
+import { AdmissionError, BackendError, ConfigError } from '../../iface/errors.js';
 import type { SessionConfig, SessionEndReason, VoiceSession } from '../../iface/session.js';
 import { onAbort } from '../../internal/abort.js';
 import { tenantOf } from '../../internal/session-config.js';
@@ -229,8 +229,11 @@ export class SessionFlow {
       // The backend's create has settled (or never started): nothing is left to pay for.
       this.#release(slot);
       const error = this.#nameFailure(caught, creation);
-      // Admission stopping a setup says nothing about the backend's capacity.
-      if (start !== undefined && !creation.signal.aborted) this.#learn(slot, start, true);
+      // Admission stopping a setup says nothing about the backend's capacity, nor does a
+      // config the backend refused as the caller's error.
+      if (start !== undefined && !creation.signal.aborted && !(caught instanceof ConfigError)) {
+        this.#learn(slot, start, true);
+      }
       this.#emitFailed(creation.tenantId, started, error);
       creation.fail(error);
       return this.#ended(error, slot.waitedMs);

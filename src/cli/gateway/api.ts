@@ -39,6 +39,11 @@ const error = (description: string, retryAfter = false): ApiResponse => ({
 const BAD_REQUEST = error(
   'The request is malformed (body, path or content type), or its body is not UTF-8.',
 );
+const BAD_SESSION = error(
+  'The request is malformed (body, path or content type), its body is not UTF-8, or the voice ' +
+    'backend could never serve the session it asks for (LiveKit: a `userId` over 256 bytes in ' +
+    'UTF-8): the message names the field.',
+);
 const UNAUTHORIZED = error(
   'No bearer token, an unknown one, or more than one `Authorization` header.',
 );
@@ -88,7 +93,7 @@ export const ROUTES: readonly ApiRoute[] = [
         schema: schema.createdSession,
         location: true,
       },
-      400: BAD_REQUEST,
+      400: BAD_SESSION,
       401: UNAUTHORIZED,
       403: FORBIDDEN,
       409: error('The idempotency key is held by a session of another user.'),

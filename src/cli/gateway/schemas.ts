@@ -67,7 +67,11 @@ export const createSessionBody = {
   required: ['userId'],
   additionalProperties: false,
   properties: {
-    userId: id('The caller this session is for.', 256),
+    userId: id(
+      'The caller this session is for. The voice backend may allow less (LiveKit: at most 256 ' +
+        "bytes in UTF-8, and not its agent participant's identity): 400.",
+      256,
+    ),
     tenantId,
     idempotencyKey: id(
       'Makes creation idempotent per tenant: while a session made with this key is being set ' +

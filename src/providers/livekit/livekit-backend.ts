@@ -8,7 +8,7 @@ import {
 import { PeriodicTask } from '../../backend/periodic-task.js';
 import { REDACTED } from '../../backend/redact.js';
 import type { BackendConfig } from '../../iface/backend.js';
-import { BackendError } from '../../iface/errors.js';
+import type { BackendError } from '../../iface/errors.js';
 import type { ConnectionInfo, SessionConfig, VoiceSession } from '../../iface/session.js';
 import { TypedEmitter } from '../../internal/emitter.js';
 import { waitForAgent } from './agent-presence.js';
@@ -20,7 +20,8 @@ import { RoomLedger } from './ledger.js';
 import { type ReconcileReport, reconcileOnce } from './reconcile.js';
 import { loadRtcSdk, type RtcSdk, type ServerSdk } from './sdk.js';
 import { LiveKitServerApi } from './server-api.js';
-import { assertCallerIdentity, mintAgentToken, mintCallerToken } from './tokens.js';
+import { checkLiveKitSessionConfig } from './session-config.js';
+import { mintAgentToken, mintCallerToken } from './tokens.js';
 import {
   type RoomSeen,
   WebhookHandler,
@@ -161,6 +162,11 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     if (this.#rtc !== undefined && this.#settings.join.disposeRtcOnStop) await this.#rtc.dispose();
   }
 
+  /** LiveKit's limits on a session config; `createSession` applies them before any server call. */
+  override checkSessionConfig(config: SessionConfig): void {
+    checkLiveKitSessionConfig(this.#settings, config);
+  }
+
   protected openSession(request: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
     const opening = this.#open(request);
     this.#opening.add(opening);
@@ -177,7 +183,6 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     const settings = this.#settings;
     const roomName = settings.roomPrefix + id;
     const metadata = sessionMetadata(id, tenantId, config);
-    assertCallerIdentity(settings, config.userId);
     this.#ledger.claim(roomName, id);
     let roomMayExist = true;
     let createInDoubt = false;
@@ -379,21 +384,15 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
   }
 }
 
-/** Room and dispatch metadata: who the session is for, plus the caller's own metadata. */
+/**
+ * Room and dispatch metadata: who the session is for, plus the caller's own metadata (shown
+ * serialisable by `checkSessionConfig`).
+ */
 function sessionMetadata(sessionId: string, tenantId: string, config: SessionConfig): string {
   const fields = { sessionId, tenantId, userId: config.userId };
-  try {
-    return JSON.stringify(
-      config.metadata === undefined ? fields : { ...fields, metadata: config.metadata },
-    );
-  } catch (error) {
-    throw new BackendError(
-      'setup_failed',
-      'create_session',
-      'sessionConfig.metadata must be JSON-serialisable',
-      { provider: PROVIDER, cause: error },
-    );
-  }
+  return JSON.stringify(
+    config.metadata === undefined ? fields : { ...fields, metadata: config.metadata },
+  );
 }
 
 /** The config kept on the backend (`backend.config`) never holds the API secret. */

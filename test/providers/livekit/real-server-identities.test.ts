@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
-import { BackendError } from '../../../src/iface/errors.js';
+import { ConfigError } from '../../../src/iface/errors.js';
 import { describeWithLiveKitServer } from '../../support/livekit-server.js';
 import { jwtClaims } from './fixture.js';
 import { joinAsCaller, realBackend, startRealServer } from './real-fixture.js';
@@ -37,10 +37,10 @@ describeWithLiveKitServer('LiveKit provider on the real server: user ids as iden
     const error = await admission
       .createSession({ userId: 'é'.repeat(129) })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BackendError);
-    expect(error).toMatchObject({ code: 'setup_failed', op: 'create_session' });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ field: 'sessionConfig.userId' });
     expect((error as Error).message).toBe(
-      'sessionConfig.userId is 258 bytes in UTF-8: LiveKit refuses participant identities over 256 bytes',
+      "sessionConfig.userId: must be at most 256 bytes in UTF-8 (LiveKit's participant identity limit), got 258",
     );
     expect(await real.roomNames()).toEqual([]);
     expect(admission.active).toBe(0);
@@ -55,9 +55,9 @@ describeWithLiveKitServer('LiveKit provider on the real server: user ids as iden
       join: { identity: 'assistant', disposeRtcOnStop: false },
     });
     const error = await backend.createSession({ userId: 'assistant' }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'setup_failed', op: 'create_session' });
+    expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toBe(
-      'sessionConfig.userId "assistant" is the agent participant\'s identity (join.identity): the caller joining would disconnect the agent',
+      'sessionConfig.userId: must not be the agent participant\'s identity (providerConfig.join.identity, "assistant"): the caller joining would disconnect the agent',
     );
     expect(await real.roomNames()).toEqual([]);
   });

@@ -143,6 +143,13 @@ export class LiveKitStandIn {
     return this.#calls.get(method) ?? 0;
   }
 
+  /** Twirp calls served (or refused), all methods together. */
+  get totalCalls(): number {
+    let total = 0;
+    for (const count of this.#calls.values()) total += count;
+    return total;
+  }
+
   /** Webhooks sent so far, with the status each delivery got. */
   get deliveries(): readonly WebhookDelivery[] {
     return this.#deliveries;
