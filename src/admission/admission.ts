@@ -346,7 +346,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    * Stops admitting (new requests and queued ones get `draining`), waits up to `timeoutMs`
    * for held slots to be released, then closes the remaining sessions (reason `drained`),
    * cancels setups under way and signals raw slot holders; slots are released once what they
-   * paid for is gone, waited for up to `closeTimeoutMs`. Idempotent.
+   * paid for is gone, waited for up to `closeTimeoutMs`. A call while a drain is under way
+   * returns that drain; a budget it names brings that deadline forward if it ends sooner (a
+   * patient `timeoutMs: Infinity` drain can still be forced with `{ timeoutMs: 0 }`), never back.
    */
   drain(options: DrainOptions = {}): Promise<DrainResult> {
     return this.#drain.run(options);

@@ -22,17 +22,32 @@ interface DrainPlan {
   readonly closeTimeoutMs: number;
 }
 
+/** One of the drain's waits: over when its condition holds, or at its deadline. */
+interface Wait {
+  /** `performance.now()` time at which the wait gives up. */
+  deadline: number;
+  timer: NodeJS.Timeout | undefined;
+  readonly expire: () => void;
+}
+
 /**
  * Stops admitting, waits up to `timeoutMs` for every slot to be released, then tells every
  * holder to stop: setups under way are cancelled (their callers get `draining`), sessions are
  * closed (reason `drained`) and raw slot holders see `slot.signal` abort. Slots are still
  * released only once what they paid for is gone; the drain waits `closeTimeoutMs` for that.
+ * A later `run()` while it lasts can bring either deadline forward, never push it back: an
+ * operator who started a patient drain can still force one.
  */
 export class Drain {
   readonly #parts: DrainParts;
   #result: Promise<DrainResult> | undefined;
   /** Checks, after each release, whether what the drain waits for is over. */
   #check: (() => void) | undefined;
+  /** The wait under way, and which budget it spends. */
+  #wait: Wait | undefined;
+  #closing = false;
+  /** The shortest `closeTimeoutMs` any call asked for. */
+  #closeTimeoutMs = Number.POSITIVE_INFINITY;
 
   constructor(parts: DrainParts) {
     this.#parts = parts;
@@ -43,10 +58,25 @@ export class Drain {
     this.#check?.();
   }
 
-  /** Starts the drain, or returns the one under way. */
+  /**
+   * Starts the drain, or returns the one under way: a budget a later call names brings that
+   * deadline forward if it ends sooner (never back); a call without options just joins.
+   */
   run(options: DrainOptions = {}): Promise<DrainResult> {
-    if (this.#result !== undefined) return this.#result;
     const plan = resolveDrainOptions(options);
+    if (this.#result === undefined) {
+      this.#closeTimeoutMs = plan.closeTimeoutMs;
+      return this.#start(plan.timeoutMs);
+    }
+    if (options.closeTimeoutMs !== undefined) {
+      this.#closeTimeoutMs = Math.min(this.#closeTimeoutMs, plan.closeTimeoutMs);
+    }
+    const named = this.#closing ? options.closeTimeoutMs : options.timeoutMs;
+    if (named !== undefined) this.#hasten(this.#closing ? plan.closeTimeoutMs : plan.timeoutMs);
+    return this.#result;
+  }
+
+  #start(timeoutMs: number): Promise<DrainResult> {
     const { gate, events } = this.#parts;
     const started = performance.now();
     const activeAtStart = gate.active;
@@ -55,7 +85,7 @@ export class Drain {
     this.#parts.stopAdmitting();
     gate.shut();
     let rejectedWaiters = 0;
-    this.#result = this.#finish(plan).then(({ closed, aborted, revoked, timedOut }) => {
+    this.#result = this.#finish(timeoutMs).then(({ closed, aborted, revoked, timedOut }) => {
       this.#parts.finished();
       const result: DrainResult = {
         timedOut,
@@ -76,10 +106,10 @@ export class Drain {
   }
 
   async #finish(
-    plan: DrainPlan,
+    timeoutMs: number,
   ): Promise<{ closed: number; aborted: number; revoked: number; timedOut: boolean }> {
     const { gate, flow, refusals } = this.#parts;
-    if (await this.#within(plan.timeoutMs, () => gate.active === 0)) {
+    if (await this.#within(timeoutMs, () => gate.active === 0)) {
       return { closed: 0, aborted: 0, revoked: 0, timedOut: false };
     }
     const aborted = flow.settingUp;
@@ -88,7 +118,8 @@ export class Drain {
     // Holders stop on their slot's signal: the session flow cancels setups and closes sessions,
     // releasing each slot once its create has settled and its session has closed.
     gate.revokeAll((slot) => refusals.drainDeadline(slot.tenantId));
-    await this.#within(plan.closeTimeoutMs, () => flow.holding === 0);
+    this.#closing = true;
+    await this.#within(this.#closeTimeoutMs, () => flow.holding === 0);
     return { closed, aborted, revoked, timedOut: true };
   }
 
@@ -99,20 +130,33 @@ export class Drain {
   #within(timeoutMs: number, done: () => boolean): Promise<boolean> {
     if (done()) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer =
-        timeoutMs === Number.POSITIVE_INFINITY
-          ? undefined
-          : setTimeout(() => {
-              this.#check = undefined;
-              resolve(false);
-            }, timeoutMs);
-      this.#check = () => {
-        if (!done()) return;
-        clearTimeout(timer);
+      const settle = (over: boolean): void => {
+        clearTimeout(wait.timer);
         this.#check = undefined;
-        resolve(true);
+        this.#wait = undefined;
+        resolve(over);
       };
+      const wait: Wait = {
+        deadline: Number.POSITIVE_INFINITY,
+        timer: undefined,
+        expire: () => settle(false),
+      };
+      this.#wait = wait;
+      this.#check = () => {
+        if (done()) settle(true);
+      };
+      this.#hasten(timeoutMs);
     });
+  }
+
+  /** Moves the deadline of the wait under way to `timeoutMs` from now, if that is sooner. */
+  #hasten(timeoutMs: number): void {
+    const wait = this.#wait;
+    const deadline = performance.now() + timeoutMs;
+    if (wait === undefined || deadline >= wait.deadline) return;
+    clearTimeout(wait.timer);
+    wait.deadline = deadline;
+    wait.timer = setTimeout(wait.expire, timeoutMs);
   }
 }
 

@@ -91,6 +91,44 @@ describe('drain', () => {
     await expect(a).resolves.toMatchObject({ timedOut: false, activeAtStart: 0 });
   });
 
+  it('lets a later call bring a deadline forward, never back; a call without options joins as it is', async () => {
+    useFakeClock();
+    const { backend, admission } = await setup(2);
+    backend.autoComplete = 'succeed';
+    const session = await admission.createSession({ userId: 'long-call' });
+    const drain = admission.drain({ timeoutMs: Number.POSITIVE_INFINITY });
+    const drained = track(drain);
+    expect(admission.drain()).toBe(drain);
+    expect(admission.drain({ timeoutMs: 120_000 })).toBe(drain);
+    vi.advanceTimersByTime(60_000);
+    await flush();
+    expect(drained.result.status).toBe('pending');
+    // Later than the 120 s already in force: ignored.
+    admission.drain({ timeoutMs: 600_000 });
+    vi.advanceTimersByTime(60_000);
+    await flush();
+    await flush();
+    expect(session.state).toBe('closed');
+    expect(drained.result.value).toMatchObject({ timedOut: true, closedAtDeadline: 1 });
+  });
+
+  it('lets a later call shorten the wait for closes once the deadline has passed', async () => {
+    useFakeClock();
+    const { backend, admission } = await setup(2);
+    backend.autoComplete = 'succeed';
+    await admission.createSession({ userId: 'slow-to-close' });
+    backend.teardownWaits = new Promise(() => undefined);
+    const drained = track(admission.drain({ timeoutMs: 0, closeTimeoutMs: 60_000 }));
+    vi.advanceTimersByTime(0);
+    await flush();
+    expect(drained.result.status).toBe('pending');
+    expect(() => admission.drain({ closeTimeoutMs: -1 })).toThrow(/options.closeTimeoutMs/);
+    admission.drain({ closeTimeoutMs: 1_000 });
+    vi.advanceTimersByTime(1_000);
+    await flush();
+    expect(drained.result.value).toMatchObject({ timedOut: true, stillActive: 1 });
+  });
+
   it('is shut before its draining event: a listener is refused like any caller and gets this drain', async () => {
     const { admission } = await setup();
     const inListener: unknown[] = [];

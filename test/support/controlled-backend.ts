@@ -32,6 +32,8 @@ export class ControlledBackend extends BaseBackend<ConnectionInfo> {
   healthChecks = 0;
   /** When set, teardowns fail with this error (after releasing the resource). */
   teardownError: Error | undefined;
+  /** When set, teardowns wait for it before releasing the resource (a slow room deletion). */
+  teardownWaits: Promise<void> | undefined;
   /** When true, health probes never answer (and ignore their abort signal). */
   healthHangs = false;
   /** Called whenever `open` changes, so tests can check it against the slots held. */
@@ -76,6 +78,7 @@ export class ControlledBackend extends BaseBackend<ConnectionInfo> {
           },
           teardown: async () => {
             this.teardowns++;
+            await this.teardownWaits;
             release();
             if (this.teardownError !== undefined) throw this.teardownError;
           },

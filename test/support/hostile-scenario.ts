@@ -111,7 +111,7 @@ export const hostileOpArbitrary: fc.Arbitrary<HostileOp> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('drain' as const),
-      timeoutMs: fc.constantFrom(0, 50, 1_000),
+      timeoutMs: fc.constantFrom(0, 50, 1_000, Number.POSITIVE_INFINITY),
     }),
   },
 );
@@ -191,7 +191,14 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
   admission.on('refused', () => refused++);
 
   const callers: Caller[] = [];
-  let drained: Tracked<unknown> | undefined;
+  let drained: { readonly drain: Promise<unknown>; readonly tracked: Tracked<unknown> } | undefined;
+  // Every drain after the first joins it, bringing its deadlines forward if they end sooner.
+  const drain = (timeoutMs: number): Tracked<unknown> => {
+    const next = admission.drain({ timeoutMs, closeTimeoutMs: 1_000 });
+    if (drained !== undefined && next !== drained.drain) violations.push('a second drain started');
+    drained ??= { drain: next, tracked: track(next) };
+    return drained.tracked;
+  };
   const pick = <T>(items: readonly T[], n: number): T | undefined =>
     items.length === 0 ? undefined : items[n % items.length];
 
@@ -262,7 +269,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
         admission.setTenantLimit(op.tenant, op.max);
         break;
       case 'drain':
-        drained ??= track(admission.drain({ timeoutMs: op.timeoutMs, closeTimeoutMs: 1_000 }));
+        drain(op.timeoutMs);
         break;
     }
     await settleTurns();
@@ -271,13 +278,13 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
     }
   }
 
-  // Wind down: drain, then let every late create and close run out.
-  drained ??= track(admission.drain({ timeoutMs: 100, closeTimeoutMs: 1_000 }));
-  for (let i = 0; i < 60 && (drained.result.status === 'pending' || backend.open > 0); i++) {
+  // Wind down: drain (forcing a patient one), then let every late create and close run out.
+  const ending = drain(100);
+  for (let i = 0; i < 60 && (ending.result.status === 'pending' || backend.open > 0); i++) {
     vi.advanceTimersByTime(50);
     await settleTurns();
   }
-  if (drained.result.status === 'pending') violations.push('drain never resolved');
+  if (ending.result.status === 'pending') violations.push('drain never resolved');
   if (backend.open !== 0) violations.push(`${backend.open} left open after the drain`);
   if (store.held !== 0 || admission.active !== 0) {
     violations.push(`${store.held} slots held after the drain (admission: ${admission.active})`);
