@@ -131,8 +131,16 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     integerFlag(`--${flag}`, raw(flag), min, max);
 
   const metricsPort = int('metrics-port', 0, 65_535);
-  const metricsOn =
-    values.metrics === true || switchOn('METRICS', env.METRICS) || metricsPort !== undefined;
+  // The flag wins over METRICS; an operator who switched metrics off by name did not mean a
+  // port set elsewhere (a template's METRICS_PORT) to switch them back on.
+  const metricsSwitch = values.metrics === true || switchValue('METRICS', env.METRICS);
+  if (metricsSwitch === false && metricsPort !== undefined) {
+    throw new ConfigError(
+      'METRICS',
+      `is ${JSON.stringify(env.METRICS)} (metrics off) but --metrics-port / METRICS_PORT is set: unset one of them`,
+    );
+  }
+  const metricsOn = metricsSwitch === true || metricsPort !== undefined;
   // In any case, as METRICS: LOG_LEVEL=INFO is how many deployments spell it.
   const level = raw('log-level')!.toLowerCase();
   if (!LOG_LEVELS.includes(level)) {
@@ -318,11 +326,15 @@ function list(text: string | undefined): string[] {
     .filter((item) => item !== '');
 }
 
-/** A switch's environment variable: unset or empty is off; anything unrecognised is refused. */
-function switchOn(name: string, value: string | undefined): boolean {
+/**
+ * A switch's environment variable: on, off, or undefined when unset or empty; anything
+ * unrecognised is refused.
+ */
+function switchValue(name: string, value: string | undefined): boolean | undefined {
   const text = (value ?? '').trim().toLowerCase();
+  if (text === '') return undefined;
   if (['1', 'true', 'on', 'yes'].includes(text)) return true;
-  if (['', '0', 'false', 'off', 'no'].includes(text)) return false;
+  if (['0', 'false', 'off', 'no'].includes(text)) return false;
   throw new ConfigError(
     name,
     `must be 1, true, on or yes (or 0, false, off, no), got ${JSON.stringify(value)}`,

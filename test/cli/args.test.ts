@@ -67,6 +67,24 @@ describe('serve settings from the environment', () => {
     );
   });
 
+  it('refuses metrics switched off by METRICS with a metrics port set, rather than let the port switch them on', () => {
+    for (const off of ['0', 'false', 'off', 'no']) {
+      expect(() => parseServeConfig([], { METRICS: off, METRICS_PORT: '9464' })).toThrow(
+        `METRICS: is ${JSON.stringify(off)} (metrics off) but --metrics-port / METRICS_PORT is set: unset one of them`,
+      );
+      expect(() => parseServeConfig(['--metrics-port', '9464'], { METRICS: off })).toThrow(
+        /^METRICS: is .* \(metrics off\) but --metrics-port/,
+      );
+    }
+    // The flag wins over its variable, as for every setting; an empty METRICS is unset.
+    expect(parseServeConfig(['--metrics'], { METRICS: '0', METRICS_PORT: '9464' }).metrics).toEqual(
+      { port: 9464 },
+    );
+    expect(parseServeConfig([], { METRICS: '', METRICS_PORT: '9464' }).metrics).toEqual({
+      port: 9464,
+    });
+  });
+
   it('reads LOG_LEVEL and --log-level in any case, as METRICS is', () => {
     expect(parseServeConfig([], { LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
     expect(parseServeConfig(['--log-level', 'Warn'], {}).logLevel).toBe('warn');

@@ -183,6 +183,11 @@ describe('voice-admission serve', () => {
     [['--colour', 'red'], {}, /Unknown option '--colour'/],
     [['--log-level', 'loud'], {}, /--log-level: must be one of/],
     [
+      [],
+      { METRICS: '0', METRICS_PORT: '9464' },
+      /^METRICS: is "0" \(metrics off\) but --metrics-port \/ METRICS_PORT is set/,
+    ],
+    [
       ['--redis-url', 'http://user:abcdefghijklmnopqrstuvwxyz@127.0.0.1:6379'],
       {},
       /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/\[redacted\]@127\.0\.0\.1:6379"$/,
