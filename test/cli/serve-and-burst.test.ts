@@ -289,6 +289,16 @@ describe('the command line', () => {
     }
   }, 60_000);
 
+  it('bounds the demo burst: a count past the bound is refused at once, not run out of memory', async () => {
+    for (const count of ['10001', '1000000000']) {
+      const { code, stdout, stderr } = await cliRun(['demo', '--requests', count]);
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr.split('\n')[0]).toBe(
+        `--requests: must be an integer from 1 to 10000, got "${count}"`,
+      );
+    }
+  }, 60_000);
+
   it('refuses an unknown command with exit 2', async () => {
     const { code, stderr } = await cliRun(['launch']);
     expect(code).toBe(2);
