@@ -87,6 +87,12 @@ const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'queue-per-tenant': '(default the queue size: one tenant may fill it)',
   'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
   'redis-url': '(needs ioredis installed)',
+  'slo-percentile': '(with --slo-target-ms)',
+  'slo-window-ms': '(with --slo-target-ms)',
+  'slo-initial': '(with --slo-target-ms; default 20, at most --max-sessions)',
+  'redis-name': '(with --redis-url)',
+  'sim-session-ms': '(the simulated backend only; 0: sessions end on DELETE)',
+  'metrics-tenants': '(with --metrics or --metrics-port)',
 };
 
 const SWITCHES = { metrics: 'METRICS' } as const;
@@ -120,13 +126,14 @@ ${Object.entries(FLAGS)
 
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
   const values = parseFlags(argv, Object.keys(FLAGS), Object.keys(SWITCHES));
-  const raw = (flag: keyof typeof FLAGS): string | undefined => {
-    const [name, fallback] = FLAGS[flag];
+  /** What the operator set, by flag or else by variable; undefined for the default. */
+  const given = (flag: keyof typeof FLAGS): string | undefined => {
     // An empty variable is unset (a template that had no value): an empty REDIS_URL must not
     // mean "connect somewhere", nor an empty PORT "refuse to start".
-    const fromEnv = env[name] === '' ? undefined : env[name];
-    return (values[flag] as string | undefined) ?? fromEnv ?? fallback;
+    const fromEnv = env[FLAGS[flag][0]] === '' ? undefined : env[FLAGS[flag][0]];
+    return (values[flag] as string | undefined) ?? fromEnv;
   };
+  const raw = (flag: keyof typeof FLAGS): string | undefined => given(flag) ?? FLAGS[flag][1];
   const int = (flag: keyof typeof FLAGS, min: number, max?: number): number | undefined =>
     integerFlag(`--${flag}`, raw(flag), min, max);
 
@@ -175,6 +182,27 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     metrics: metricsOn ? { port: metricsPort } : undefined,
     metricsTenants: list(raw('metrics-tenants')),
   };
+  // A setting given but left unused is refused: the operator meant it to do something.
+  const unused = (flags: readonly (keyof typeof FLAGS)[], applies: boolean, why: string): void => {
+    const flag = applies ? undefined : flags.find((f) => given(f) !== undefined);
+    if (flag !== undefined) throw new ConfigError(`--${flag}`, `has no effect ${why}`);
+  };
+  unused(
+    ['slo-percentile', 'slo-window-ms', 'slo-initial'],
+    config.slo !== undefined,
+    'without --slo-target-ms (SLO_TARGET_MS)',
+  );
+  unused(['redis-name'], config.redisUrl !== undefined, 'without --redis-url (REDIS_URL)');
+  unused(
+    ['metrics-tenants'],
+    config.metrics !== undefined,
+    'without --metrics or --metrics-port (METRICS, METRICS_PORT)',
+  );
+  unused(
+    ['sim-session-ms'],
+    config.livekit === undefined,
+    'with LiveKit (LIVEKIT_URL set): it ends sessions of the simulated backend',
+  );
   const tokens = readTokens(raw('auth-tokens-file'), env);
   if (tokens === undefined && !isLoopback(config.host)) {
     throw new ConfigError(
@@ -248,7 +276,13 @@ function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTabl
 /** LiveKit when all three variables are set, simulated when none is; anything between refuses. */
 function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
   const missing = LIVEKIT_ENV.filter((name) => (env[name] ?? '') === '');
-  if (missing.length === LIVEKIT_ENV.length) return undefined;
+  if (missing.length === LIVEKIT_ENV.length) {
+    if ((env.LIVEKIT_AGENT_NAME ?? '') === '') return undefined;
+    throw new ConfigError(
+      'LIVEKIT_AGENT_NAME',
+      `has no effect without ${LIVEKIT_ENV.join(', ')} (the simulated backend has no agents)`,
+    );
+  }
   if (missing.length > 0) {
     throw new ConfigError(
       missing.join(', '),

@@ -111,6 +111,43 @@ describe('serve settings from the environment', () => {
   });
 });
 
+describe('settings that would have no effect', () => {
+  it.each([
+    [['--slo-percentile', '90'], {}, '--slo-percentile: has no effect without --slo-target-ms'],
+    [[], { SLO_WINDOW_MS: '5000' }, '--slo-window-ms: has no effect without --slo-target-ms'],
+    [['--slo-initial', '200'], {}, '--slo-initial: has no effect without --slo-target-ms'],
+    [['--redis-name', 'prod'], {}, '--redis-name: has no effect without --redis-url'],
+    [[], { METRICS_TENANTS: 'acme' }, '--metrics-tenants: has no effect without --metrics'],
+    [
+      ['--sim-session-ms', '2000'],
+      {
+        LIVEKIT_URL: 'ws://127.0.0.1:7880',
+        LIVEKIT_API_KEY: 'key',
+        LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789',
+      },
+      '--sim-session-ms: has no effect with LiveKit',
+    ],
+    [[], { LIVEKIT_AGENT_NAME: 'agent' }, 'LIVEKIT_AGENT_NAME: has no effect without LIVEKIT_URL'],
+  ])('refuses %j %j rather than ignore it', (args, env, message) => {
+    expect(() => parseServeConfig(args, env)).toThrow(message);
+  });
+
+  it('takes them with what they apply to, and empty variables as unset', () => {
+    const config = parseServeConfig(
+      ['--slo-target-ms', '800', '--slo-percentile', '90', '--metrics-tenants', 'acme'],
+      { METRICS: '1', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_NAME: 'prod' },
+    );
+    expect(config).toMatchObject({
+      slo: { quantile: 0.9 },
+      metricsTenants: ['acme'],
+      redisName: 'prod',
+    });
+    expect(() =>
+      parseServeConfig([], { SLO_PERCENTILE: '', REDIS_NAME: '', LIVEKIT_AGENT_NAME: '' }),
+    ).not.toThrow();
+  });
+});
+
 describe('--tenant-caps', () => {
   it('takes any tenant id, __proto__ and constructor included, and 0 for a tenant that may hold none', () => {
     const config = parseServeConfig(['--tenant-caps', '__proto__=5,constructor=0,acme=2'], {});
