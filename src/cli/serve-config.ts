@@ -134,8 +134,12 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     return (values[flag] as string | undefined) ?? fromEnv;
   };
   const raw = (flag: keyof typeof FLAGS): string | undefined => given(flag) ?? FLAGS[flag][1];
+  // Errors name what the operator set: MAX_CONCURRENT_SESSIONS in a deployment's environment
+  // is not found by searching it for --max-sessions.
+  const setting = (flag: keyof typeof FLAGS): string =>
+    values[flag] === undefined && given(flag) !== undefined ? FLAGS[flag][0] : `--${flag}`;
   const int = (flag: keyof typeof FLAGS, min: number, max?: number): number | undefined =>
-    integerFlag(`--${flag}`, raw(flag), min, max);
+    integerFlag(setting(flag), raw(flag), min, max);
 
   const metricsPort = int('metrics-port', 0, 65_535);
   // The flag wins over METRICS; an operator who switched metrics off by name did not mean a
@@ -152,28 +156,32 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const level = raw('log-level')!.toLowerCase();
   if (!LOG_LEVELS.includes(level)) {
     throw new ConfigError(
-      '--log-level',
+      setting('log-level'),
       `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw('log-level'))}`,
     );
   }
   const queueSize = int('queue-size', 0)!;
   const config: Omit<ServeConfig, 'tokens'> = {
     port: int('port', 0, 65_535)!,
-    host: hostFlag(raw('host')!),
+    host: hostFlag(setting('host'), raw('host')!),
     maxSessions: int('max-sessions', 1)!,
     tenantMax: int('tenant-max', 1),
-    tenantCaps: parseTenantCaps(raw('tenant-caps')),
+    tenantCaps: parseTenantCaps(setting('tenant-caps'), raw('tenant-caps')),
     queueSize,
     queuePerTenant: int('queue-per-tenant', 0, queueSize),
     queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
     // A rate, not a count: 0.5 is one setup every 2 s. Down to the library's 0.001.
-    setupPerSecond: decimalFlag('--setup-per-second', raw('setup-per-second'), MIN_SETUP_RATE),
+    setupPerSecond: decimalFlag(
+      setting('setup-per-second'),
+      raw('setup-per-second'),
+      MIN_SETUP_RATE,
+    ),
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     maxConnections: int('max-connections', 1)!,
-    redisUrl: redisUrlFlag(raw('redis-url')),
+    redisUrl: redisUrlFlag(setting('redis-url'), raw('redis-url')),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
     slo: readSlo(int),
@@ -185,7 +193,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   // A setting given but left unused is refused: the operator meant it to do something.
   const unused = (flags: readonly (keyof typeof FLAGS)[], applies: boolean, why: string): void => {
     const flag = applies ? undefined : flags.find((f) => given(f) !== undefined);
-    if (flag !== undefined) throw new ConfigError(`--${flag}`, `has no effect ${why}`);
+    if (flag !== undefined) throw new ConfigError(setting(flag), `has no effect ${why}`);
   };
   unused(
     ['slo-percentile', 'slo-window-ms', 'slo-initial'],
@@ -230,19 +238,16 @@ function readSlo(
 }
 
 /** Where to listen: Node reads a blank host as every address, so one is refused by name. */
-function hostFlag(host: string): string {
+function hostFlag(name: string, host: string): string {
   if (host.trim() !== '') return host;
-  throw new ConfigError(
-    '--host',
-    `must be an IP address or a host name, got ${JSON.stringify(host)}`,
-  );
+  throw new ConfigError(name, `must be an IP address or a host name, got ${JSON.stringify(host)}`);
 }
 
 /** The store's address, checked now: the store would refuse it only once the gateway starts. */
-function redisUrlFlag(url: string | undefined): string | undefined {
+function redisUrlFlag(name: string, url: string | undefined): string | undefined {
   if (url === undefined || isRedisAddress(url)) return url;
   throw new ConfigError(
-    '--redis-url',
+    name,
     `must be a redis:// or rediss:// URL, got ${JSON.stringify(withoutCredentials(url))}`,
   );
 }
@@ -328,27 +333,27 @@ function checkLiveKit(livekit: NonNullable<ServeConfig['livekit']>): void {
  * `constructor`); exactly one `=` per entry, each tenant once, and 0 allowed as in
  * `tenants.max` (a tenant that may hold nothing).
  */
-function parseTenantCaps(text: string | undefined): Map<string, number> {
+function parseTenantCaps(name: string, text: string | undefined): Map<string, number> {
   const caps = new Map<string, number>();
   for (const entry of list(text)) {
     const parts = entry.split('=');
     const tenant = parts[0]!.trim();
     if (parts.length !== 2 || tenant === '') {
       throw new ConfigError(
-        '--tenant-caps',
+        name,
         `expects tenant=cap (one "=" per entry), got ${JSON.stringify(entry)}`,
       );
     }
     if (!isPrintable(tenant)) {
       throw new ConfigError(
-        '--tenant-caps',
+        name,
         `tenant ids must not contain control characters or lone surrogates, got ${JSON.stringify(entry)}`,
       );
     }
     if (caps.has(tenant)) {
-      throw new ConfigError('--tenant-caps', `names tenant ${JSON.stringify(tenant)} twice`);
+      throw new ConfigError(name, `names tenant ${JSON.stringify(tenant)} twice`);
     }
-    caps.set(tenant, integerFlag(`--tenant-caps ${tenant}`, parts[1], 0)!);
+    caps.set(tenant, integerFlag(`${name} ${tenant}`, parts[1], 0)!);
   }
   return caps;
 }

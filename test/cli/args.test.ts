@@ -21,10 +21,18 @@ describe('integer flags', () => {
     expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(/got "9007199254740993"/);
   });
 
-  it('applies to environment variables as to flags', () => {
+  it('applies to environment variables as to flags, naming the variable the value came from', () => {
     expect(() => parseServeConfig([], { MAX_CONCURRENT_SESSIONS: '0x10' })).toThrow(
-      /--max-sessions: must be an integer >= 1, got "0x10"/,
+      /^MAX_CONCURRENT_SESSIONS: must be an integer >= 1, got "0x10"/,
     );
+    // The flag wins, and is named, when both are set.
+    expect(() =>
+      parseServeConfig(['--max-sessions', '0'], { MAX_CONCURRENT_SESSIONS: '0x10' }),
+    ).toThrow(/^--max-sessions: must be an integer >= 1, got "0"/);
+    expect(() => parseServeConfig([], { SETUP_PER_SECOND: '0' })).toThrow(
+      /^SETUP_PER_SECOND: must be a decimal number/,
+    );
+    expect(() => parseServeConfig([], { HOST: ' ' })).toThrow(/^HOST: must be an IP address/);
   });
 });
 
@@ -89,7 +97,7 @@ describe('serve settings from the environment', () => {
     expect(parseServeConfig([], { LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
     expect(parseServeConfig(['--log-level', 'Warn'], {}).logLevel).toBe('warn');
     expect(() => parseServeConfig([], { LOG_LEVEL: 'LOUD' })).toThrow(
-      '--log-level: must be one of fatal, error, warn, info, debug, trace, silent, got "LOUD"',
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "LOUD"',
     );
   });
 
@@ -114,10 +122,10 @@ describe('serve settings from the environment', () => {
 describe('settings that would have no effect', () => {
   it.each([
     [['--slo-percentile', '90'], {}, '--slo-percentile: has no effect without --slo-target-ms'],
-    [[], { SLO_WINDOW_MS: '5000' }, '--slo-window-ms: has no effect without --slo-target-ms'],
+    [[], { SLO_WINDOW_MS: '5000' }, 'SLO_WINDOW_MS: has no effect without --slo-target-ms'],
     [['--slo-initial', '200'], {}, '--slo-initial: has no effect without --slo-target-ms'],
     [['--redis-name', 'prod'], {}, '--redis-name: has no effect without --redis-url'],
-    [[], { METRICS_TENANTS: 'acme' }, '--metrics-tenants: has no effect without --metrics'],
+    [[], { METRICS_TENANTS: 'acme' }, 'METRICS_TENANTS: has no effect without --metrics'],
     [
       ['--sim-session-ms', '2000'],
       {
@@ -185,7 +193,9 @@ describe('--tenant-caps', () => {
     ['a\u0001b=1', '--tenant-caps: tenant ids must not contain control characters'],
   ])('refuses %j with an error naming the entry', (text, message) => {
     expect(() => parseServeConfig(['--tenant-caps', text], {})).toThrow(message);
-    expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(message);
+    expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(
+      message.replace('--tenant-caps', 'TENANT_CAPS'),
+    );
   });
 });
 

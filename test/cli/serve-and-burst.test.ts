@@ -260,7 +260,7 @@ describe('voice-admission serve', () => {
     [
       [],
       { REDIS_URL: 'redis://:abcdefghijklmnopqrstuvwxyz@127.0.0.1:99999' },
-      /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "redis:\/\/\[redacted\]@127\.0\.0\.1:99999"$/,
+      /^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL, got "redis:\/\/\[redacted\]@127\.0\.0\.1:99999"$/,
     ],
     [
       [],
