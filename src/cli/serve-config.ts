@@ -211,7 +211,14 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     config.livekit === undefined,
     'with LiveKit (LIVEKIT_URL set): it ends sessions of the simulated backend',
   );
-  const tokens = readTokens(raw('auth-tokens-file'), env);
+  // Port 0 is a free port each time; any other shared by both could only fail to listen.
+  if (metricsPort === config.port && metricsPort !== 0) {
+    throw new ConfigError(
+      setting('metrics-port'),
+      `is the gateway's port (${setting('port')} ${config.port}): leave it unset to serve /metrics there`,
+    );
+  }
+  const tokens = readTokens(setting('auth-tokens-file'), raw('auth-tokens-file'), env);
   if (tokens === undefined && !isLoopback(config.host)) {
     throw new ConfigError(
       'AUTH_TOKENS',
@@ -258,10 +265,15 @@ export function isLoopback(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
-function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTable | undefined {
+/** Tokens from AUTH_TOKENS or the file that `fileSetting` (flag or variable) names. */
+function readTokens(
+  fileSetting: string,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+): TokenTable | undefined {
   const inline = env.AUTH_TOKENS;
   if (inline !== undefined && inline !== '' && file !== undefined) {
-    throw new ConfigError('AUTH_TOKENS', 'and AUTH_TOKENS_FILE cannot both be set');
+    throw new ConfigError('AUTH_TOKENS', `and ${fileSetting} cannot both be set`);
   }
   if (file !== undefined) {
     let text: string;
@@ -269,9 +281,9 @@ function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTabl
       text = readFileSync(file, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigError('AUTH_TOKENS_FILE', `cannot read ${JSON.stringify(file)} (${code})`);
+      throw new ConfigError(fileSetting, `cannot read ${JSON.stringify(file)} (${code})`);
     }
-    return TokenTable.parse(text, 'AUTH_TOKENS_FILE');
+    return TokenTable.parse(text, fileSetting);
   }
   return inline === undefined || inline === ''
     ? undefined

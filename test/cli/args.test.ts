@@ -93,6 +93,33 @@ describe('serve settings from the environment', () => {
     });
   });
 
+  it('refuses a metrics port that is the gateway port, which could only fail to listen', () => {
+    expect(() => parseServeConfig(['--port', '9464', '--metrics-port', '9464'], {})).toThrow(
+      "--metrics-port: is the gateway's port (--port 9464): leave it unset to serve /metrics there",
+    );
+    expect(() => parseServeConfig([], { METRICS_PORT: '8080' })).toThrow(
+      "METRICS_PORT: is the gateway's port (--port 8080)",
+    );
+    // Port 0 is any free port, a different one each time.
+    expect(parseServeConfig(['--port', '0', '--metrics-port', '0'], {}).metrics).toEqual({
+      port: 0,
+    });
+  });
+
+  it('names --auth-tokens-file when the file came from the flag', () => {
+    expect(() => parseServeConfig(['--auth-tokens-file', '/nonexistent/tokens.json'], {})).toThrow(
+      '--auth-tokens-file: cannot read "/nonexistent/tokens.json" (ENOENT)',
+    );
+    expect(() =>
+      parseServeConfig(['--auth-tokens-file', '/nonexistent/tokens.json'], {
+        AUTH_TOKENS: '{}',
+      }),
+    ).toThrow('AUTH_TOKENS: and --auth-tokens-file cannot both be set');
+    expect(() => parseServeConfig([], { AUTH_TOKENS_FILE: '/nonexistent/tokens.json' })).toThrow(
+      'AUTH_TOKENS_FILE: cannot read',
+    );
+  });
+
   it('reads LOG_LEVEL and --log-level in any case, as METRICS is', () => {
     expect(parseServeConfig([], { LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
     expect(parseServeConfig(['--log-level', 'Warn'], {}).logLevel).toBe('warn');
