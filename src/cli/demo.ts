@@ -29,6 +29,13 @@ export const DEFAULT_SCENARIO: DemoScenario = {
   },
 };
 
+/**
+ * The most requests a demo burst takes. Past the cap and the queue (1 100) Admission refuses
+ * the rest at once, so more show nothing new; each request is held in memory until the end
+ * (10 000 take about 15 s and 200 MB, a million run out of heap).
+ */
+export const MAX_DEMO_REQUESTS = 10_000;
+
 /** The Admission the demo's second run goes through. */
 const DEMO_ADMISSION = {
   maxConcurrentSessions: 100,

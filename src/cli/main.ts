@@ -25,14 +25,18 @@ const COMMANDS: Record<string, Command> = {
   serve: {
     usage: async () => (await import('./serve-config.js')).SERVE_USAGE,
     run: async (argv) => {
-      const [{ parseServeConfig }, { serve, closeOnSignals }] = await Promise.all([
-        import('./serve-config.js'),
-        import('./serve.js'),
-      ]);
+      const [{ parseServeConfig }, { serve, closeOnSignals }, { logProcessWarnings }] =
+        await Promise.all([
+          import('./serve-config.js'),
+          import('./serve.js'),
+          import('./process-warnings.js'),
+        ]);
       const config = parseServeConfig(argv, process.env);
       // Logs go through process.stdout, so a failure to write them is handled as for every
       // command (pino's own writer retries a full disk forever, the gateway hung).
       const gateway = await serve(config, { version: VERSION, logStream: process.stdout });
+      // The process is the gateway's: its warnings belong in the gateway's log.
+      logProcessWarnings(gateway.log);
       closeOnSignals(gateway, config.drainTimeoutMs);
       return 0;
     },

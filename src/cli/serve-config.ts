@@ -87,6 +87,12 @@ const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'queue-per-tenant': '(default the queue size: one tenant may fill it)',
   'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
   'redis-url': '(needs ioredis installed)',
+  'slo-percentile': '(with --slo-target-ms)',
+  'slo-window-ms': '(with --slo-target-ms)',
+  'slo-initial': '(with --slo-target-ms; default 20, at most --max-sessions)',
+  'redis-name': '(with --redis-url)',
+  'sim-session-ms': '(the simulated backend only; 0: sessions end on DELETE)',
+  'metrics-tenants': '(with --metrics or --metrics-port)',
 };
 
 const SWITCHES = { metrics: 'METRICS' } as const;
@@ -120,45 +126,62 @@ ${Object.entries(FLAGS)
 
 export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
   const values = parseFlags(argv, Object.keys(FLAGS), Object.keys(SWITCHES));
-  const raw = (flag: keyof typeof FLAGS): string | undefined => {
-    const [name, fallback] = FLAGS[flag];
+  /** What the operator set, by flag or else by variable; undefined for the default. */
+  const given = (flag: keyof typeof FLAGS): string | undefined => {
     // An empty variable is unset (a template that had no value): an empty REDIS_URL must not
     // mean "connect somewhere", nor an empty PORT "refuse to start".
-    const fromEnv = env[name] === '' ? undefined : env[name];
-    return (values[flag] as string | undefined) ?? fromEnv ?? fallback;
+    const fromEnv = env[FLAGS[flag][0]] === '' ? undefined : env[FLAGS[flag][0]];
+    return (values[flag] as string | undefined) ?? fromEnv;
   };
+  const raw = (flag: keyof typeof FLAGS): string | undefined => given(flag) ?? FLAGS[flag][1];
+  // Errors name what the operator set: MAX_CONCURRENT_SESSIONS in a deployment's environment
+  // is not found by searching it for --max-sessions.
+  const setting = (flag: keyof typeof FLAGS): string =>
+    values[flag] === undefined && given(flag) !== undefined ? FLAGS[flag][0] : `--${flag}`;
   const int = (flag: keyof typeof FLAGS, min: number, max?: number): number | undefined =>
-    integerFlag(`--${flag}`, raw(flag), min, max);
+    integerFlag(setting(flag), raw(flag), min, max);
 
   const metricsPort = int('metrics-port', 0, 65_535);
-  const metricsOn =
-    values.metrics === true || switchOn('METRICS', env.METRICS) || metricsPort !== undefined;
+  // The flag wins over METRICS; an operator who switched metrics off by name did not mean a
+  // port set elsewhere (a template's METRICS_PORT) to switch them back on.
+  const metricsSwitch = values.metrics === true || switchValue('METRICS', env.METRICS);
+  if (metricsSwitch === false && metricsPort !== undefined) {
+    throw new ConfigError(
+      'METRICS',
+      `is ${JSON.stringify(env.METRICS)} (metrics off) but --metrics-port / METRICS_PORT is set: unset one of them`,
+    );
+  }
+  const metricsOn = metricsSwitch === true || metricsPort !== undefined;
   // In any case, as METRICS: LOG_LEVEL=INFO is how many deployments spell it.
   const level = raw('log-level')!.toLowerCase();
   if (!LOG_LEVELS.includes(level)) {
     throw new ConfigError(
-      '--log-level',
+      setting('log-level'),
       `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw('log-level'))}`,
     );
   }
   const queueSize = int('queue-size', 0)!;
   const config: Omit<ServeConfig, 'tokens'> = {
     port: int('port', 0, 65_535)!,
-    host: hostFlag(raw('host')!),
+    host: hostFlag(setting('host'), raw('host')!),
     maxSessions: int('max-sessions', 1)!,
     tenantMax: int('tenant-max', 1),
-    tenantCaps: parseTenantCaps(raw('tenant-caps')),
+    tenantCaps: parseTenantCaps(setting('tenant-caps'), raw('tenant-caps')),
     queueSize,
     queuePerTenant: int('queue-per-tenant', 0, queueSize),
     queueTimeoutMs: int('queue-timeout-ms', 1, MAX_TIMER_MS)!,
     setupConcurrency: int('setup-concurrency', 1),
     // A rate, not a count: 0.5 is one setup every 2 s. Down to the library's 0.001.
-    setupPerSecond: decimalFlag('--setup-per-second', raw('setup-per-second'), MIN_SETUP_RATE),
+    setupPerSecond: decimalFlag(
+      setting('setup-per-second'),
+      raw('setup-per-second'),
+      MIN_SETUP_RATE,
+    ),
     // Durations arm timers: checked here, by flag, up to the longest a timer can wait (the
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     maxConnections: int('max-connections', 1)!,
-    redisUrl: redisUrlFlag(raw('redis-url')),
+    redisUrl: redisUrlFlag(setting('redis-url'), raw('redis-url')),
     redisName: raw('redis-name')!,
     livekit: readLiveKit(env),
     slo: readSlo(int),
@@ -167,7 +190,35 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     metrics: metricsOn ? { port: metricsPort } : undefined,
     metricsTenants: list(raw('metrics-tenants')),
   };
-  const tokens = readTokens(raw('auth-tokens-file'), env);
+  // A setting given but left unused is refused: the operator meant it to do something.
+  const unused = (flags: readonly (keyof typeof FLAGS)[], applies: boolean, why: string): void => {
+    const flag = applies ? undefined : flags.find((f) => given(f) !== undefined);
+    if (flag !== undefined) throw new ConfigError(setting(flag), `has no effect ${why}`);
+  };
+  unused(
+    ['slo-percentile', 'slo-window-ms', 'slo-initial'],
+    config.slo !== undefined,
+    'without --slo-target-ms (SLO_TARGET_MS)',
+  );
+  unused(['redis-name'], config.redisUrl !== undefined, 'without --redis-url (REDIS_URL)');
+  unused(
+    ['metrics-tenants'],
+    config.metrics !== undefined,
+    'without --metrics or --metrics-port (METRICS, METRICS_PORT)',
+  );
+  unused(
+    ['sim-session-ms'],
+    config.livekit === undefined,
+    'with LiveKit (LIVEKIT_URL set): it ends sessions of the simulated backend',
+  );
+  // Port 0 is a free port each time; any other shared by both could only fail to listen.
+  if (metricsPort === config.port && metricsPort !== 0) {
+    throw new ConfigError(
+      setting('metrics-port'),
+      `is the gateway's port (${setting('port')} ${config.port}): leave it unset to serve /metrics there`,
+    );
+  }
+  const tokens = readTokens(setting('auth-tokens-file'), raw('auth-tokens-file'), env);
   if (tokens === undefined && !isLoopback(config.host)) {
     throw new ConfigError(
       'AUTH_TOKENS',
@@ -194,19 +245,16 @@ function readSlo(
 }
 
 /** Where to listen: Node reads a blank host as every address, so one is refused by name. */
-function hostFlag(host: string): string {
+function hostFlag(name: string, host: string): string {
   if (host.trim() !== '') return host;
-  throw new ConfigError(
-    '--host',
-    `must be an IP address or a host name, got ${JSON.stringify(host)}`,
-  );
+  throw new ConfigError(name, `must be an IP address or a host name, got ${JSON.stringify(host)}`);
 }
 
 /** The store's address, checked now: the store would refuse it only once the gateway starts. */
-function redisUrlFlag(url: string | undefined): string | undefined {
+function redisUrlFlag(name: string, url: string | undefined): string | undefined {
   if (url === undefined || isRedisAddress(url)) return url;
   throw new ConfigError(
-    '--redis-url',
+    name,
     `must be a redis:// or rediss:// URL, got ${JSON.stringify(withoutCredentials(url))}`,
   );
 }
@@ -217,10 +265,15 @@ export function isLoopback(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
-function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTable | undefined {
+/** Tokens from AUTH_TOKENS or the file that `fileSetting` (flag or variable) names. */
+function readTokens(
+  fileSetting: string,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+): TokenTable | undefined {
   const inline = env.AUTH_TOKENS;
   if (inline !== undefined && inline !== '' && file !== undefined) {
-    throw new ConfigError('AUTH_TOKENS', 'and AUTH_TOKENS_FILE cannot both be set');
+    throw new ConfigError('AUTH_TOKENS', `and ${fileSetting} cannot both be set`);
   }
   if (file !== undefined) {
     let text: string;
@@ -228,9 +281,9 @@ function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTabl
       text = readFileSync(file, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigError('AUTH_TOKENS_FILE', `cannot read ${JSON.stringify(file)} (${code})`);
+      throw new ConfigError(fileSetting, `cannot read ${JSON.stringify(file)} (${code})`);
     }
-    return TokenTable.parse(text, 'AUTH_TOKENS_FILE');
+    return TokenTable.parse(text, fileSetting);
   }
   return inline === undefined || inline === ''
     ? undefined
@@ -240,7 +293,13 @@ function readTokens(file: string | undefined, env: NodeJS.ProcessEnv): TokenTabl
 /** LiveKit when all three variables are set, simulated when none is; anything between refuses. */
 function readLiveKit(env: NodeJS.ProcessEnv): ServeConfig['livekit'] {
   const missing = LIVEKIT_ENV.filter((name) => (env[name] ?? '') === '');
-  if (missing.length === LIVEKIT_ENV.length) return undefined;
+  if (missing.length === LIVEKIT_ENV.length) {
+    if ((env.LIVEKIT_AGENT_NAME ?? '') === '') return undefined;
+    throw new ConfigError(
+      'LIVEKIT_AGENT_NAME',
+      `has no effect without ${LIVEKIT_ENV.join(', ')} (the simulated backend has no agents)`,
+    );
+  }
   if (missing.length > 0) {
     throw new ConfigError(
       missing.join(', '),
@@ -286,27 +345,27 @@ function checkLiveKit(livekit: NonNullable<ServeConfig['livekit']>): void {
  * `constructor`); exactly one `=` per entry, each tenant once, and 0 allowed as in
  * `tenants.max` (a tenant that may hold nothing).
  */
-function parseTenantCaps(text: string | undefined): Map<string, number> {
+function parseTenantCaps(name: string, text: string | undefined): Map<string, number> {
   const caps = new Map<string, number>();
   for (const entry of list(text)) {
     const parts = entry.split('=');
     const tenant = parts[0]!.trim();
     if (parts.length !== 2 || tenant === '') {
       throw new ConfigError(
-        '--tenant-caps',
+        name,
         `expects tenant=cap (one "=" per entry), got ${JSON.stringify(entry)}`,
       );
     }
     if (!isPrintable(tenant)) {
       throw new ConfigError(
-        '--tenant-caps',
+        name,
         `tenant ids must not contain control characters or lone surrogates, got ${JSON.stringify(entry)}`,
       );
     }
     if (caps.has(tenant)) {
-      throw new ConfigError('--tenant-caps', `names tenant ${JSON.stringify(tenant)} twice`);
+      throw new ConfigError(name, `names tenant ${JSON.stringify(tenant)} twice`);
     }
-    caps.set(tenant, integerFlag(`--tenant-caps ${tenant}`, parts[1], 0)!);
+    caps.set(tenant, integerFlag(`${name} ${tenant}`, parts[1], 0)!);
   }
   return caps;
 }
@@ -318,11 +377,15 @@ function list(text: string | undefined): string[] {
     .filter((item) => item !== '');
 }
 
-/** A switch's environment variable: unset or empty is off; anything unrecognised is refused. */
-function switchOn(name: string, value: string | undefined): boolean {
+/**
+ * A switch's environment variable: on, off, or undefined when unset or empty; anything
+ * unrecognised is refused.
+ */
+function switchValue(name: string, value: string | undefined): boolean | undefined {
   const text = (value ?? '').trim().toLowerCase();
+  if (text === '') return undefined;
   if (['1', 'true', 'on', 'yes'].includes(text)) return true;
-  if (['', '0', 'false', 'off', 'no'].includes(text)) return false;
+  if (['0', 'false', 'off', 'no'].includes(text)) return false;
   throw new ConfigError(
     name,
     `must be 1, true, on or yes (or 0, false, off, no), got ${JSON.stringify(value)}`,

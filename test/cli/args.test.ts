@@ -21,10 +21,18 @@ describe('integer flags', () => {
     expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(/got "9007199254740993"/);
   });
 
-  it('applies to environment variables as to flags', () => {
+  it('applies to environment variables as to flags, naming the variable the value came from', () => {
     expect(() => parseServeConfig([], { MAX_CONCURRENT_SESSIONS: '0x10' })).toThrow(
-      /--max-sessions: must be an integer >= 1, got "0x10"/,
+      /^MAX_CONCURRENT_SESSIONS: must be an integer >= 1, got "0x10"/,
     );
+    // The flag wins, and is named, when both are set.
+    expect(() =>
+      parseServeConfig(['--max-sessions', '0'], { MAX_CONCURRENT_SESSIONS: '0x10' }),
+    ).toThrow(/^--max-sessions: must be an integer >= 1, got "0"/);
+    expect(() => parseServeConfig([], { SETUP_PER_SECOND: '0' })).toThrow(
+      /^SETUP_PER_SECOND: must be a decimal number/,
+    );
+    expect(() => parseServeConfig([], { HOST: ' ' })).toThrow(/^HOST: must be an IP address/);
   });
 });
 
@@ -67,11 +75,56 @@ describe('serve settings from the environment', () => {
     );
   });
 
+  it('refuses metrics switched off by METRICS with a metrics port set, rather than let the port switch them on', () => {
+    for (const off of ['0', 'false', 'off', 'no']) {
+      expect(() => parseServeConfig([], { METRICS: off, METRICS_PORT: '9464' })).toThrow(
+        `METRICS: is ${JSON.stringify(off)} (metrics off) but --metrics-port / METRICS_PORT is set: unset one of them`,
+      );
+      expect(() => parseServeConfig(['--metrics-port', '9464'], { METRICS: off })).toThrow(
+        /^METRICS: is .* \(metrics off\) but --metrics-port/,
+      );
+    }
+    // The flag wins over its variable, as for every setting; an empty METRICS is unset.
+    expect(parseServeConfig(['--metrics'], { METRICS: '0', METRICS_PORT: '9464' }).metrics).toEqual(
+      { port: 9464 },
+    );
+    expect(parseServeConfig([], { METRICS: '', METRICS_PORT: '9464' }).metrics).toEqual({
+      port: 9464,
+    });
+  });
+
+  it('refuses a metrics port that is the gateway port, which could only fail to listen', () => {
+    expect(() => parseServeConfig(['--port', '9464', '--metrics-port', '9464'], {})).toThrow(
+      "--metrics-port: is the gateway's port (--port 9464): leave it unset to serve /metrics there",
+    );
+    expect(() => parseServeConfig([], { METRICS_PORT: '8080' })).toThrow(
+      "METRICS_PORT: is the gateway's port (--port 8080)",
+    );
+    // Port 0 is any free port, a different one each time.
+    expect(parseServeConfig(['--port', '0', '--metrics-port', '0'], {}).metrics).toEqual({
+      port: 0,
+    });
+  });
+
+  it('names --auth-tokens-file when the file came from the flag', () => {
+    expect(() => parseServeConfig(['--auth-tokens-file', '/nonexistent/tokens.json'], {})).toThrow(
+      '--auth-tokens-file: cannot read "/nonexistent/tokens.json" (ENOENT)',
+    );
+    expect(() =>
+      parseServeConfig(['--auth-tokens-file', '/nonexistent/tokens.json'], {
+        AUTH_TOKENS: '{}',
+      }),
+    ).toThrow('AUTH_TOKENS: and --auth-tokens-file cannot both be set');
+    expect(() => parseServeConfig([], { AUTH_TOKENS_FILE: '/nonexistent/tokens.json' })).toThrow(
+      'AUTH_TOKENS_FILE: cannot read',
+    );
+  });
+
   it('reads LOG_LEVEL and --log-level in any case, as METRICS is', () => {
     expect(parseServeConfig([], { LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
     expect(parseServeConfig(['--log-level', 'Warn'], {}).logLevel).toBe('warn');
     expect(() => parseServeConfig([], { LOG_LEVEL: 'LOUD' })).toThrow(
-      '--log-level: must be one of fatal, error, warn, info, debug, trace, silent, got "LOUD"',
+      'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "LOUD"',
     );
   });
 
@@ -90,6 +143,43 @@ describe('serve settings from the environment', () => {
         `--host: must be an IP address or a host name, got ${JSON.stringify(host)}`,
       );
     }
+  });
+});
+
+describe('settings that would have no effect', () => {
+  it.each([
+    [['--slo-percentile', '90'], {}, '--slo-percentile: has no effect without --slo-target-ms'],
+    [[], { SLO_WINDOW_MS: '5000' }, 'SLO_WINDOW_MS: has no effect without --slo-target-ms'],
+    [['--slo-initial', '200'], {}, '--slo-initial: has no effect without --slo-target-ms'],
+    [['--redis-name', 'prod'], {}, '--redis-name: has no effect without --redis-url'],
+    [[], { METRICS_TENANTS: 'acme' }, 'METRICS_TENANTS: has no effect without --metrics'],
+    [
+      ['--sim-session-ms', '2000'],
+      {
+        LIVEKIT_URL: 'ws://127.0.0.1:7880',
+        LIVEKIT_API_KEY: 'key',
+        LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789',
+      },
+      '--sim-session-ms: has no effect with LiveKit',
+    ],
+    [[], { LIVEKIT_AGENT_NAME: 'agent' }, 'LIVEKIT_AGENT_NAME: has no effect without LIVEKIT_URL'],
+  ])('refuses %j %j rather than ignore it', (args, env, message) => {
+    expect(() => parseServeConfig(args, env)).toThrow(message);
+  });
+
+  it('takes them with what they apply to, and empty variables as unset', () => {
+    const config = parseServeConfig(
+      ['--slo-target-ms', '800', '--slo-percentile', '90', '--metrics-tenants', 'acme'],
+      { METRICS: '1', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_NAME: 'prod' },
+    );
+    expect(config).toMatchObject({
+      slo: { quantile: 0.9 },
+      metricsTenants: ['acme'],
+      redisName: 'prod',
+    });
+    expect(() =>
+      parseServeConfig([], { SLO_PERCENTILE: '', REDIS_NAME: '', LIVEKIT_AGENT_NAME: '' }),
+    ).not.toThrow();
   });
 });
 
@@ -130,7 +220,9 @@ describe('--tenant-caps', () => {
     ['a\u0001b=1', '--tenant-caps: tenant ids must not contain control characters'],
   ])('refuses %j with an error naming the entry', (text, message) => {
     expect(() => parseServeConfig(['--tenant-caps', text], {})).toThrow(message);
-    expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(message);
+    expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(
+      message.replace('--tenant-caps', 'TENANT_CAPS'),
+    );
   });
 });
 

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { formatBurstReport, parseBurstConfig, runBurst } from '../../src/cli/burst.js';
-import { ACME_TOKEN, exitCode, TOKENS } from './gateway-harness.js';
+import { ACME_TOKEN, exitCode, LogLines, TOKENS } from './gateway-harness.js';
 
 const run = promisify(execFile);
 const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const warnOnSignal = new URL('./support/warn-on-signal.mjs', import.meta.url).pathname;
 /** An environment without the variables serve reads, so the machine's own cannot leak in. */
 const CLEAN_ENV = Object.fromEntries(
   Object.entries(process.env).filter(
@@ -28,20 +29,27 @@ interface Served {
   readonly child: ChildProcess;
   readonly url: string;
   readonly lines: Record<string, unknown>[];
+  readonly logs: LogLines;
+  /** What it wrote to stderr so far. */
+  readonly stderr: () => string;
 }
 
-/** `voice-admission serve` in a child process; resolves once it listens. */
+/** `voice-admission serve` in a child process (`nodeArgs` go to node); resolves once it listens. */
 async function startServe(
   args: string[],
   env: Record<string, string> = {},
-  host = '127.0.0.1',
+  nodeArgs: string[] = [],
 ): Promise<Served> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', cli, 'serve', '--port', '0', '--host', host, ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...CLEAN_ENV, ...env } },
+    [...nodeArgs, '--import', 'tsx', cli, 'serve', '--port', '0', '--host', '127.0.0.1', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...CLEAN_ENV, ...env } },
   );
-  const lines: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const logs = new LogLines();
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -49,14 +57,14 @@ async function startServe(
       const parts = buffered.split('\n');
       buffered = parts.pop()!;
       for (const text of parts) {
-        const line = JSON.parse(text) as Record<string, unknown>;
-        lines.push(line);
+        logs.write(text);
+        const line = logs.lines.at(-1)!;
         if (line.msg === 'listening') resolve(line.url as string);
       }
     });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
   });
-  return { child, url, lines };
+  return { child, url, lines: logs.lines, logs, stderr: () => stderr };
 }
 
 /**
@@ -153,6 +161,63 @@ describe('voice-admission serve', () => {
     }
   }, 60_000);
 
+  it("logs process warnings as JSON lines at warn, in place of Node's print on stderr", async () => {
+    const { child, logs, stderr } = await startServe(['--drain-timeout-ms', '0'], {}, [
+      '--import',
+      warnOnSignal,
+    ]);
+    try {
+      child.kill('SIGUSR2');
+      const isWarning = (name: string) => (line: Record<string, unknown>) =>
+        (line.warning as { name?: unknown } | undefined)?.name === name;
+      for (const name of ['DeprecationWarning', 'VoiceAdmissionLiveKitWarning']) {
+        await logs.seen(isWarning(name));
+      }
+      await logs.seen(isWarning('MaxListenersExceededWarning'));
+      const warnings = logs.lines.filter((line) => line.msg === 'process warning');
+      expect(warnings).toHaveLength(3);
+      expect(warnings[0]).toMatchObject({
+        level: 'warn',
+        warning: {
+          name: 'DeprecationWarning',
+          code: 'DEP_EXAMPLE',
+          message: 'old API',
+          detail: 'use the new one',
+        },
+      });
+      expect(warnings[1]).toMatchObject({
+        warning: { name: 'VoiceAdmissionLiveKitWarning', message: 'join failed: timeout' },
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await exitCode(child);
+    }
+    expect(stderr()).toBe('');
+  }, 60_000);
+
+  it("leaves Node's warning output as the operator set it with Node's own flags", async () => {
+    for (const [nodeArgs, env, printed] of [
+      [['--no-warnings'], {}, []],
+      [[], { NODE_NO_WARNINGS: '1' }, []],
+      [['--disable-warning=DEP_EXAMPLE'], {}, ['VoiceAdmissionLiveKitWarning', 'MaxListeners']],
+    ] as const) {
+      const { child, lines, stderr } = await startServe(['--drain-timeout-ms', '0'], env, [
+        ...nodeArgs,
+        '--import',
+        warnOnSignal,
+      ]);
+      child.kill('SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      child.kill('SIGTERM');
+      await exitCode(child);
+      expect(lines.filter((line) => line.msg === 'process warning')).toEqual([]);
+      expect(stderr().match(/^\(node:\d+\) .*$/gm) ?? [], nodeArgs.join(' ')).toHaveLength(
+        printed.length,
+      );
+      for (const name of printed) expect(stderr()).toContain(name);
+    }
+  }, 60_000);
+
   it('takes tokens from AUTH_TOKENS_FILE and requires them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'serve-tokens-'));
     const file = join(dir, 'tokens.json');
@@ -183,6 +248,11 @@ describe('voice-admission serve', () => {
     [['--colour', 'red'], {}, /Unknown option '--colour'/],
     [['--log-level', 'loud'], {}, /--log-level: must be one of/],
     [
+      [],
+      { METRICS: '0', METRICS_PORT: '9464' },
+      /^METRICS: is "0" \(metrics off\) but --metrics-port \/ METRICS_PORT is set/,
+    ],
+    [
       ['--redis-url', 'http://user:abcdefghijklmnopqrstuvwxyz@127.0.0.1:6379'],
       {},
       /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/\[redacted\]@127\.0\.0\.1:6379"$/,
@@ -190,7 +260,7 @@ describe('voice-admission serve', () => {
     [
       [],
       { REDIS_URL: 'redis://:abcdefghijklmnopqrstuvwxyz@127.0.0.1:99999' },
-      /^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL, got "redis:\/\/\[redacted\]@127\.0\.0\.1:99999"$/,
+      /^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL, got "redis:\/\/\[redacted\]@127\.0\.0\.1:99999"$/,
     ],
     [
       [],
@@ -280,6 +350,16 @@ describe('the command line', () => {
       clearTimeout(hung);
       expect(stderr).toBe(
         'voice-admission: cannot write to stdout: ENOSPC: no space left on device, write (ENOSPC)\n',
+      );
+    }
+  }, 60_000);
+
+  it('bounds the demo burst: a count past the bound is refused at once, not run out of memory', async () => {
+    for (const count of ['10001', '1000000000']) {
+      const { code, stdout, stderr } = await cliRun(['demo', '--requests', count]);
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr.split('\n')[0]).toBe(
+        `--requests: must be an integer from 1 to 10000, got "${count}"`,
       );
     }
   }, 60_000);

@@ -1,0 +1,44 @@
+import type { FastifyBaseLogger } from 'fastify';
+
+/**
+ * Node's own settings of its warning output. When the operator used one, Node prints (or
+ * not) as told: a JSON line could not honour `--disable-warning` or the file of
+ * `--redirect-warnings` without reading Node's options the way Node does.
+ */
+const WARNING_FLAGS =
+  /^--(no-warnings|redirect-warnings|disable-warning|trace-warnings|trace-deprecation)\b/;
+
+/**
+ * Process warnings (a MaxListenersExceededWarning, a DeprecationWarning, the library's
+ * `VoiceAdmission*Warning`s) go to `log` as JSON lines at `warn`, in place of Node's plain
+ * print on stderr, which log pipelines cannot parse. Node prints them from a `'warning'`
+ * listener of its own, `onWarning`, the first one, added before any module runs: that
+ * listener is replaced, so each warning is still reported once, and other listeners (those
+ * of `--import`ed modules) stay. Nothing changes when the operator set Node's warning output
+ * (a flag, or NODE_NO_WARNINGS=1), nor when Node's printer is not found where it should be.
+ */
+export function logProcessWarnings(log: FastifyBaseLogger): void {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const [printer] = process.listeners('warning');
+  if (
+    printer?.name !== 'onWarning' ||
+    process.env.NODE_NO_WARNINGS === '1' ||
+    flags.some((flag) => WARNING_FLAGS.test(flag))
+  ) {
+    return;
+  }
+  process.off('warning', printer);
+  process.on('warning', (warning: Error & { code?: unknown; detail?: unknown }) => {
+    log.warn(
+      {
+        warning: {
+          name: warning.name,
+          code: warning.code,
+          message: warning.message,
+          ...(typeof warning.detail === 'string' ? { detail: warning.detail } : {}),
+        },
+      },
+      'process warning',
+    );
+  });
+}
