@@ -46,7 +46,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
   readonly #backoff: number;
   readonly #latencyFactor: number;
   readonly #thresholdMs: number | undefined;
-  readonly #latency = new LatencyFilter(4, 2_000);
+  readonly #latency = new LatencyFilter(4, 2_000, true);
   readonly #slowStart = new SlowStart();
   /** The highest level whose round trip held, 0 before any did. */
   #held = 0;
@@ -118,11 +118,14 @@ export class AimdAlgorithm implements LimitAlgorithm {
     this.#round.add(sample.latencyMs);
     if (this.#round.count < level) return estimate;
     // A probe is judged against the level below it (a small step shows only there) and, so
-    // that small steps cannot creep past the knee, against slow start's baseline.
+    // that small steps cannot creep past the knee, against slow start's baseline. A level
+    // judged again after a failed probe is not a probe: held to its own fastest round, it
+    // would step down on jitter alone, each step lower held to the same round.
     const baseline = this.#slowStart.baseline;
     const slower =
       baseline.risesTo(this.#round, LEVEL_SIGMAS, this.#overloadRise()) ||
-      this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true;
+      (level > this.#held &&
+        this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true);
     if (slower) {
       if (this.#held > 0 && this.#held < level) return this.#back(level);
       // Past the knee latency often grows faster than linearly, so Little's law undershoots.

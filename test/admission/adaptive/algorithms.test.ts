@@ -215,6 +215,19 @@ describe('aimd slow start and knee', () => {
     },
   );
 
+  it.each([10, 20])(
+    'keeps the knee (%i) once found while setups there differ only by jitter',
+    (knee) => {
+      const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
+      const { limits } = burst(limit, knee, 60 * knee);
+      const exit = limits.findIndex((value, i) => i > 0 && value < limits[i - 1]!);
+      const peak = Math.max(...limits);
+      // Once the overshoot is back, jitter at the knee must not read as overload: not against
+      // an uncontended latency taken from a few fast first setups, nor against one fast round.
+      expect(Math.min(...limits.slice(exit + 2 * peak))).toBeGreaterThanOrEqual(knee * 0.9);
+    },
+  );
+
   it('doubles per round trip while setups are as fast as at the start', () => {
     const aimd = new AimdAlgorithm();
     let estimate = 4;
