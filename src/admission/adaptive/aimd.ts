@@ -103,11 +103,15 @@ export class AimdAlgorithm implements LimitAlgorithm {
     const level = Math.floor(estimate);
     const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
     const overloaded = sample.failed || this.#latency.short > threshold;
-    if (overloaded && current && this.#draining === 0) {
+    // A failed setup that ran under this limit counts even while the overshoot drains.
+    if (overloaded && current && (this.#draining === 0 || sample.failed)) {
+      // A failed setup shows its own count overloaded, at most `backoff` below the limit.
+      const below = sample.failed
+        ? Math.max(estimate * this.#backoff, Math.min(level, sample.inflight) - 1)
+        : level;
       // A level not yet held goes back to the last that did (or one below it, if none did).
-      if (!this.#judged) return this.#back(level);
+      if (!this.#judged) return this.#back(level, below);
       if (!sample.failed) return this.#move(estimate * this.#backoff, this.#wait);
-      const below = Math.max(estimate * this.#backoff, Math.min(level, sample.inflight) - 1);
       return this.#move(below, Math.min(MAX_WAIT, this.#wait * 2));
     }
     // Only setups started at the limit in force, all of it in use, judge it.
@@ -128,7 +132,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
       (level > this.#held &&
         this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true);
     if (slower) {
-      if (this.#held > 0 && this.#held < level) return this.#back(level);
+      if (this.#held > 0 && this.#held < level) return this.#back(level, level);
       // Past the knee latency often grows faster than linearly, so Little's law undershoots.
       const little = (level * baseline.mean) / this.#round.mean;
       return this.#move(Math.min(level - 1, Math.sqrt(level * little)), this.#wait);
@@ -149,11 +153,14 @@ export class AimdAlgorithm implements LimitAlgorithm {
     return this.#move(level + step, this.#wait);
   }
 
-  /** Back to the last level that held, waiting twice as long before the next probe. */
-  #back(level: number): number {
+  /**
+   * Back to the last level that held, or to `below` if lower (a failed setup's count showed the
+   * level that held overloaded too), waiting twice as long before the next probe.
+   */
+  #back(level: number, below: number): number {
     this.#streak = 0;
     const target = this.#held > 0 && this.#held < level ? this.#held : level - 1;
-    return this.#move(target, Math.min(MAX_WAIT, this.#wait * 2));
+    return this.#move(Math.min(target, below), Math.min(MAX_WAIT, this.#wait * 2));
   }
 
   /**

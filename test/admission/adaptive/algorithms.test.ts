@@ -338,6 +338,29 @@ describe('aimd slow start and knee', () => {
     expect(limit.current).toBeGreaterThanOrEqual(54);
   });
 
+  it('goes below the level that held when a probe fails a setup started within it', () => {
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
+    const latency = backend(() => 20);
+    drive(limit, latency, 3_000);
+    let held = limit.current;
+    while (limit.current <= held) {
+      held = limit.current;
+      drive(limit, latency, 1);
+    }
+    limit.record({ latencyMs: 100, failed: true, inflight: held });
+    expect(limit.current).toBe(held - 1);
+  });
+
+  it('is lowered by a failed setup that ran under the new limit while the overshoot drains', () => {
+    const aimd = new AimdAlgorithm();
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
+    const latency = backend(() => 40);
+    while (aimd.slowStart) drive(limit, latency, 1);
+    const knee = limit.current;
+    limit.record({ latencyMs: 100, failed: true, inflight: knee });
+    expect(limit.current).toBe(knee - 1);
+  });
+
   it('goes back to the level that held when a probe fails a setup', () => {
     const aimd = new AimdAlgorithm();
     const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
