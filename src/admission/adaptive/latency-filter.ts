@@ -17,8 +17,10 @@ export class LatencyFilter {
   readonly #fullWindow: boolean;
 
   /**
-   * `fullWindow`: no baseline below the plain mean until the long window has filled, since
-   * the lowest mean of the first few samples sits in the jitter's low tail.
+   * `fullWindow`: an average counts only once its window has filled: the short one is NaN
+   * until then (one or two setups are jitter, not a trend), and the baseline is no lower than
+   * the plain mean until the long window has filled (the lowest mean of the first few samples
+   * sits in the jitter's low tail).
    */
   constructor(shortWindow: number, baselineWindow: number, fullWindow = false) {
     this.#shortWindow = shortWindow;
@@ -28,7 +30,7 @@ export class LatencyFilter {
   }
 
   get short(): number {
-    return this.#short;
+    return this.#fullWindow && this.#shortSamples < this.#shortWindow ? Number.NaN : this.#short;
   }
 
   get baseline(): number {

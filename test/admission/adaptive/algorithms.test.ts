@@ -361,6 +361,18 @@ describe('aimd slow start and knee', () => {
     expect(limit.current).toBe(knee - 1);
   });
 
+  it('does not step down on one slow setup right after the limit moved', () => {
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
+    const latency = backend(() => 20);
+    drive(limit, latency, 3_000);
+    const before = limit.current;
+    while (limit.current === before) drive(limit, latency, 1);
+    const moved = limit.current;
+    // One setup is jitter, not a trend: the short average waits for its window.
+    limit.record({ latencyMs: 200, failed: false, inflight: moved });
+    expect(limit.current).toBe(moved);
+  });
+
   it('goes back to the level that held when a probe fails a setup', () => {
     const aimd = new AimdAlgorithm();
     const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
