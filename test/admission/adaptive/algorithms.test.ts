@@ -296,6 +296,26 @@ describe('aimd slow start and knee', () => {
     expect(limit.current).toBeGreaterThanOrEqual(knee);
   });
 
+  it('is not raised by the overshoot to a count a setup failed with', () => {
+    const aimd = new AimdAlgorithm();
+    let estimate = 5;
+    for (let i = 0; i < 60; i++) {
+      const latencyMs = 100 + ((i * 7) % 11) - 5;
+      estimate = aimd.update(estimate, { latencyMs, failed: false, inflight: 1 + (i % 20) });
+    }
+    // A setup fails with 22 in flight, before latency shows anything.
+    estimate = aimd.update(estimate, { latencyMs: 100, failed: true, inflight: 22 });
+    expect(aimd.slowStart).toBe(false);
+    expect(estimate).toBe(21);
+    // The overshoot comes back as fast as the flat part up to 25 in flight, then slower: where
+    // latency bends (inside the jitter, or on a convex curve) lies past the count that failed.
+    for (let inflight = 21; inflight <= 70; inflight++) {
+      const latencyMs = 100 * Math.max(1, inflight / 25) ** 2;
+      estimate = aimd.update(estimate, { latencyMs, failed: false, inflight });
+    }
+    expect(estimate).toBeLessThanOrEqual(21);
+  });
+
   it('does not lower the limit on a flat backend, whatever its latency', () => {
     fc.assert(
       fc.property(
