@@ -27,8 +27,7 @@ const MAX_WAIT = 32;
 
 /**
  * Additive increase, multiplicative decrease, as TCP does it, with the knee found by latency.
- * Slow start doubles the limit every round trip until setups fail or slow down clearly, or
- * latency by in-flight count already shows the limit in force past the knee (see
+ * Slow start doubles the limit every round trip until setups fail or slow down clearly (see
  * `SlowStart`), then drops straight to the in-flight count that was still fast instead of
  * cutting from the overshoot; once the setups the overshoot started are back, it rises to the
  * knee all setups since the start show if that is higher. Every new level is then judged on one

@@ -13,12 +13,6 @@ export interface Knee {
   readonly flatMs: number;
   /** Rise over `flatMs` at the highest in-flight count seen, as a share of it. */
   readonly rise: number;
-  /** Latency added per setup in flight past `inflight`. */
-  readonly slopeMs: number;
-  /** `slopeMs` over its standard error: how far the rise stands out of the jitter. */
-  readonly sigmas: number;
-  /** Setups that started with more than `inflight` in flight: what the slope rests on. */
-  readonly past: number;
 }
 
 /**
@@ -85,13 +79,7 @@ export class LatencyProfile {
         slope * slope * sxx;
       if (best !== undefined && error >= best.error) continue;
       const rise = flat > 0 ? (slope * (top.inflight - bend)) / flat : 0;
-      // Three parameters fitted (flat, slope, bend); the slope's error from the residuals.
-      const residual = count > 3 ? Math.max(0, error) / (count - 3) : Number.POSITIVE_INFINITY;
-      const sigmas = residual > 0 ? slope / Math.sqrt(residual / varX) : Number.POSITIVE_INFINITY;
-      best = {
-        error,
-        knee: { inflight: bend, flatMs: flat, rise, slopeMs: slope, sigmas, past: above.count },
-      };
+      best = { error, knee: { inflight: bend, flatMs: flat, rise } };
     }
     return best !== undefined && best.knee.rise > 0 ? best.knee : undefined;
   }

@@ -13,15 +13,10 @@ const SIGMAS = 3;
  * failures, so slow start ends at the first clear rise of setup latency over the baseline of
  * the setups before it (the mean of the last few setups past `rise` of the baseline, the
  * share the limit's owner calls overload, and past what the jitter seen so far explains), or at
- * the first failure. Sooner still when latency by in-flight count bends upwards clearly (the
- * slope past the bend, fitted on a window's worth of setups, standing `SIGMAS` standard errors
- * out of the jitter) and the line, carried on to the limit now in force, passes `rise`: the
- * setups started at that limit are overloaded already, and waiting for them to report lets
- * doubling carry the limit further past the knee. It answers with the in-flight count that
- * was still fast: the bend; on a rise, the lower of where latency bent upwards by the
- * in-flight count each setup started with (`LatencyProfile`) and Little's law on the setups
- * that rose (as many as would have been as fast as the baseline); on a failure, one below the
- * failed setup's. The limit drops there at once instead of cutting
+ * the first failure. It answers with the in-flight count that was still fast: the lower of
+ * where latency bent upwards by the in-flight count each setup started with (`LatencyProfile`)
+ * and Little's law on the setups that rose (as many as would have been as fast as the
+ * baseline), or one below a failed setup's. The limit drops there at once instead of cutting
  * from the overshoot a step at a time. The setups the overshoot started come back a round trip
  * later, each measuring a count past the knee; once they are all back, `settle` fits the knee
  * again on every setup since the start, the overshoot's included. Few setups past the knee at
@@ -63,23 +58,12 @@ export class SlowStart {
       this.#inflights.shift();
     }
     if (this.#baseline.count < MIN_BASELINE || this.#latencies.length < WINDOW) return undefined;
-    // The setups started now run with about `estimate` in flight and report a round trip
-    // later: once the counts already back show a rise clear of the jitter that, carried on
-    // to `estimate`, reaches overload, waiting for them only lets doubling go further.
-    const knee = this.#profile?.knee();
-    if (
-      knee !== undefined &&
-      knee.past >= WINDOW &&
-      knee.sigmas > SIGMAS &&
-      knee.slopeMs * (estimate - knee.inflight) > rise * knee.flatMs
-    )
-      return this.#exit(knee.inflight);
     const recent = { mean: mean(this.#latencies), count: WINDOW };
     if (!this.#baseline.risesTo(recent, SIGMAS, rise)) return undefined;
     // Little's law: the recent setups would have been as fast as the baseline with this many.
     // Either estimate can run high on its own (few setups past the knee yet), so the lower.
     const little = (mean(this.#inflights) * this.#baseline.mean) / recent.mean;
-    return this.#exit(Math.min(little, knee?.inflight ?? little));
+    return this.#exit(Math.min(little, this.#profile?.knee()?.inflight ?? little));
   }
 
   /**
