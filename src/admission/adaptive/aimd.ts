@@ -30,15 +30,16 @@ const MAX_WAIT = 32;
  * Slow start doubles the limit every round trip until setups fail or slow down clearly (see
  * `SlowStart`), then drops straight to the in-flight count that was still fast instead of
  * cutting from the overshoot; once the setups the overshoot started are back, it rises to the
- * knee all setups since the start show if that is higher. Every new level is then judged on one
- * round trip of setups (the first against the latency slow start saw without contention, a
- * probe against the level below it): a level slower than jitter explains steps down, one that
- * holds is kept and, after a wait, probed one step above. Steps grow while probes keep holding,
- * so a backend that grew is followed quickly. A probe that fails a setup or slows down goes
- * back to the last level that held and doubles the wait, so a capacity already found is probed
- * rarely. A failure at a level that held lowers it to the level below the failed setup's (at
- * most by `backoff`); a short-term latency past `latencyFactor` x the baseline multiplies the
- * limit by `backoff`.
+ * knee all setups since the start show if that is higher (never to a count a setup failed
+ * with). Every new level is then judged on one round trip of setups (the first against the
+ * latency slow start saw without contention, a probe against the level below it): a level
+ * slower than jitter explains steps down, one that holds is kept and, after a wait, probed one
+ * step above. Steps grow while probes keep holding, so a backend that grew is followed quickly.
+ * A probe that fails a setup or slows down goes back to the last level that held and doubles
+ * the wait, so a capacity already found is probed rarely. A setup that fails under the limit
+ * in force, also while the overshoot drains, lowers it below the failed setup's in-flight count
+ * (at most by `backoff` once the level held); a short-term latency past `latencyFactor` x the
+ * baseline multiplies the limit by `backoff`.
  */
 export class AimdAlgorithm implements LimitAlgorithm {
   readonly name = 'aimd';

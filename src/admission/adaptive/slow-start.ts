@@ -19,9 +19,9 @@ const SIGMAS = 3;
  * baseline), or one below a failed setup's. The limit drops there at once instead of cutting
  * from the overshoot a step at a time. The setups the overshoot started come back a round trip
  * later, each measuring a count past the knee; once they are all back, `settle` fits the knee
- * again on every setup since the start, the overshoot's included. Few setups past the knee at
- * the exit can place it low; the overshoot's cannot lower it again (they ran under a limit no
- * longer in force).
+ * again on every setup since the start, the overshoot's included, and keeps it below any count
+ * a setup failed with. Few setups past the knee at the exit can place it low; the overshoot's
+ * cannot lower it again (they ran under a limit no longer in force).
  */
 export class SlowStart {
   readonly #baseline = new LatencyStats();
