@@ -30,15 +30,16 @@ const MAX_WAIT = 32;
  * Slow start doubles the limit every round trip until setups fail or slow down clearly (see
  * `SlowStart`), then drops straight to the in-flight count that was still fast instead of
  * cutting from the overshoot; once the setups the overshoot started are back, it rises to the
- * knee all setups since the start show if that is higher. Every new level is then judged on one
- * round trip of setups (the first against the latency slow start saw without contention, a
- * probe against the level below it): a level slower than jitter explains steps down, one that
- * holds is kept and, after a wait, probed one step above. Steps grow while probes keep holding,
- * so a backend that grew is followed quickly. A probe that fails a setup or slows down goes
- * back to the last level that held and doubles the wait, so a capacity already found is probed
- * rarely. A failure at a level that held lowers it to the level below the failed setup's (at
- * most by `backoff`); a short-term latency past `latencyFactor` x the baseline multiplies the
- * limit by `backoff`.
+ * knee all setups since the start show if that is higher (never to a count a setup failed
+ * with). Every new level is then judged on one round trip of setups (the first against the
+ * latency slow start saw without contention, a probe against the level below it): a level
+ * slower than jitter explains steps down, one that holds is kept and, after a wait, probed one
+ * step above. Steps grow while probes keep holding, so a backend that grew is followed quickly.
+ * A probe that fails a setup or slows down goes back to the last level that held and doubles
+ * the wait, so a capacity already found is probed rarely. A setup that fails under the limit
+ * in force, also while the overshoot drains, lowers it below the failed setup's in-flight count
+ * (at most by `backoff` once the level held); a short-term latency past `latencyFactor` x the
+ * baseline multiplies the limit by `backoff`.
  */
 export class AimdAlgorithm implements LimitAlgorithm {
   readonly name = 'aimd';
@@ -46,7 +47,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
   readonly #backoff: number;
   readonly #latencyFactor: number;
   readonly #thresholdMs: number | undefined;
-  readonly #latency = new LatencyFilter(4, 2_000);
+  readonly #latency = new LatencyFilter(4, 2_000, true);
   readonly #slowStart = new SlowStart();
   /** The highest level whose round trip held, 0 before any did. */
   #held = 0;
@@ -102,11 +103,15 @@ export class AimdAlgorithm implements LimitAlgorithm {
     const level = Math.floor(estimate);
     const threshold = this.#thresholdMs ?? this.#latency.baseline * this.#latencyFactor;
     const overloaded = sample.failed || this.#latency.short > threshold;
-    if (overloaded && current && this.#draining === 0) {
+    // A failed setup that ran under this limit counts even while the overshoot drains.
+    if (overloaded && current && (this.#draining === 0 || sample.failed)) {
+      // A failed setup shows its own count overloaded, at most `backoff` below the limit.
+      const below = sample.failed
+        ? Math.max(estimate * this.#backoff, Math.min(level, sample.inflight) - 1)
+        : level;
       // A level not yet held goes back to the last that did (or one below it, if none did).
-      if (!this.#judged) return this.#back(level);
+      if (!this.#judged) return this.#back(level, below);
       if (!sample.failed) return this.#move(estimate * this.#backoff, this.#wait);
-      const below = Math.max(estimate * this.#backoff, Math.min(level, sample.inflight) - 1);
       return this.#move(below, Math.min(MAX_WAIT, this.#wait * 2));
     }
     // Only setups started at the limit in force, all of it in use, judge it.
@@ -118,13 +123,16 @@ export class AimdAlgorithm implements LimitAlgorithm {
     this.#round.add(sample.latencyMs);
     if (this.#round.count < level) return estimate;
     // A probe is judged against the level below it (a small step shows only there) and, so
-    // that small steps cannot creep past the knee, against slow start's baseline.
+    // that small steps cannot creep past the knee, against slow start's baseline. A level
+    // judged again after a failed probe is not a probe: held to its own fastest round, it
+    // would step down on jitter alone, each step lower held to the same round.
     const baseline = this.#slowStart.baseline;
     const slower =
       baseline.risesTo(this.#round, LEVEL_SIGMAS, this.#overloadRise()) ||
-      this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true;
+      (level > this.#held &&
+        this.#heldLatency?.risesTo(this.#round, LEVEL_SIGMAS, LEVEL_MIN_RISE) === true);
     if (slower) {
-      if (this.#held > 0 && this.#held < level) return this.#back(level);
+      if (this.#held > 0 && this.#held < level) return this.#back(level, level);
       // Past the knee latency often grows faster than linearly, so Little's law undershoots.
       const little = (level * baseline.mean) / this.#round.mean;
       return this.#move(Math.min(level - 1, Math.sqrt(level * little)), this.#wait);
@@ -145,11 +153,14 @@ export class AimdAlgorithm implements LimitAlgorithm {
     return this.#move(level + step, this.#wait);
   }
 
-  /** Back to the last level that held, waiting twice as long before the next probe. */
-  #back(level: number): number {
+  /**
+   * Back to the last level that held, or to `below` if lower (a failed setup's count showed the
+   * level that held overloaded too), waiting twice as long before the next probe.
+   */
+  #back(level: number, below: number): number {
     this.#streak = 0;
     const target = this.#held > 0 && this.#held < level ? this.#held : level - 1;
-    return this.#move(target, Math.min(MAX_WAIT, this.#wait * 2));
+    return this.#move(Math.min(target, below), Math.min(MAX_WAIT, this.#wait * 2));
   }
 
   /**

@@ -14,15 +14,23 @@ export class LatencyFilter {
   readonly #shortWindow: number;
   readonly #longWindow: number;
   readonly #baselineDrift: number;
+  readonly #fullWindow: boolean;
 
-  constructor(shortWindow: number, baselineWindow: number) {
+  /**
+   * `fullWindow`: an average counts only once its window has filled: the short one is NaN
+   * until then (one or two setups are jitter, not a trend), and the baseline is no lower than
+   * the plain mean until the long window has filled (the lowest mean of the first few samples
+   * sits in the jitter's low tail).
+   */
+  constructor(shortWindow: number, baselineWindow: number, fullWindow = false) {
     this.#shortWindow = shortWindow;
     this.#longWindow = shortWindow * 4;
     this.#baselineDrift = 1 + 1 / baselineWindow;
+    this.#fullWindow = fullWindow;
   }
 
   get short(): number {
-    return this.#short;
+    return this.#fullWindow && this.#shortSamples < this.#shortWindow ? Number.NaN : this.#short;
   }
 
   get baseline(): number {
@@ -41,7 +49,10 @@ export class LatencyFilter {
     // Plain means until the windows fill, then exponential moving averages.
     this.#short = average(this.#short, latencyMs, Math.min(this.#shortSamples, this.#shortWindow));
     this.#long = average(this.#long, latencyMs, Math.min(this.#samples, this.#longWindow));
-    this.#baseline = Math.min(this.#long, this.#baseline * this.#baselineDrift);
+    this.#baseline =
+      this.#fullWindow && this.#samples <= this.#longWindow
+        ? this.#long
+        : Math.min(this.#long, this.#baseline * this.#baselineDrift);
   }
 }
 

@@ -19,9 +19,9 @@ const SIGMAS = 3;
  * baseline), or one below a failed setup's. The limit drops there at once instead of cutting
  * from the overshoot a step at a time. The setups the overshoot started come back a round trip
  * later, each measuring a count past the knee; once they are all back, `settle` fits the knee
- * again on every setup since the start, the overshoot's included. Few setups past the knee at
- * the exit can place it low; the overshoot's cannot lower it again (they ran under a limit no
- * longer in force).
+ * again on every setup since the start, the overshoot's included, and keeps it below any count
+ * a setup failed with. Few setups past the knee at the exit can place it low; the overshoot's
+ * cannot lower it again (they ran under a limit no longer in force).
  */
 export class SlowStart {
   readonly #baseline = new LatencyStats();
@@ -29,6 +29,8 @@ export class SlowStart {
   readonly #inflights: number[] = [];
   #profile: LatencyProfile | undefined = new LatencyProfile();
   #active = true;
+  /** The lowest in-flight count a setup failed with: overloaded, whatever latency says. */
+  #failedAt = Number.POSITIVE_INFINITY;
 
   /** Latency of the setups before the rise: the backend without contention. */
   get baseline(): LatencyStats {
@@ -44,7 +46,10 @@ export class SlowStart {
    * (the in-flight count that was still fast) once setups fail or slow down, ending it.
    */
   observe(sample: LimitSample, estimate: number, rise: number): number | undefined {
-    if (sample.failed) return this.#exit(Math.min(estimate, sample.inflight - 1));
+    if (sample.failed) {
+      this.#failedAt = sample.inflight;
+      return this.#exit(Math.min(estimate, sample.inflight - 1));
+    }
     this.#profile?.add(sample.inflight, sample.latencyMs);
     this.#latencies.push(sample.latencyMs);
     this.#inflights.push(sample.inflight);
@@ -63,16 +68,22 @@ export class SlowStart {
 
   /**
    * Feeds a setup that slow start's overshoot started, after the exit: it measures a level
-   * past the knee. Returns the knee all setups since the start show once `last` is true,
-   * undefined if latency did not rise by `rise` past the flat part, and then forgets them.
+   * past the knee. Returns the knee all setups since the start show once `last` is true (below
+   * any count a setup failed with), undefined if latency did not rise by `rise` past the flat
+   * part, and then forgets them.
    */
   settle(sample: LimitSample, last: boolean, rise: number): number | undefined {
     const profile = this.#profile;
-    if (!sample.failed) profile?.add(sample.inflight, sample.latencyMs);
+    if (sample.failed) this.#failedAt = Math.min(this.#failedAt, sample.inflight);
+    else profile?.add(sample.inflight, sample.latencyMs);
     if (!last || profile === undefined) return undefined;
     this.#profile = undefined;
     const knee = profile.knee();
-    return knee !== undefined && knee.rise > rise ? knee.inflight : undefined;
+    // Where latency first rises a little inside the jitter, the fit bends late: never at or
+    // past a count that failed.
+    return knee !== undefined && knee.rise > rise
+      ? Math.min(knee.inflight, this.#failedAt - 1)
+      : undefined;
   }
 
   #exit(knee: number): number {

@@ -215,6 +215,19 @@ describe('aimd slow start and knee', () => {
     },
   );
 
+  it.each([10, 20])(
+    'keeps the knee (%i) once found while setups there differ only by jitter',
+    (knee) => {
+      const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
+      const { limits } = burst(limit, knee, 60 * knee);
+      const exit = limits.findIndex((value, i) => i > 0 && value < limits[i - 1]!);
+      const peak = Math.max(...limits);
+      // Once the overshoot is back, jitter at the knee must not read as overload: not against
+      // an uncontended latency taken from a few fast first setups, nor against one fast round.
+      expect(Math.min(...limits.slice(exit + 2 * peak))).toBeGreaterThanOrEqual(knee * 0.9);
+    },
+  );
+
   it('doubles per round trip while setups are as fast as at the start', () => {
     const aimd = new AimdAlgorithm();
     let estimate = 4;
@@ -259,6 +272,26 @@ describe('aimd slow start and knee', () => {
     expect(limit.current).toBeGreaterThanOrEqual(knee);
   });
 
+  it('is not raised by the overshoot to a count a setup failed with', () => {
+    const aimd = new AimdAlgorithm();
+    let estimate = 5;
+    for (let i = 0; i < 60; i++) {
+      const latencyMs = 100 + ((i * 7) % 11) - 5;
+      estimate = aimd.update(estimate, { latencyMs, failed: false, inflight: 1 + (i % 20) });
+    }
+    // A setup fails with 22 in flight, before latency shows anything.
+    estimate = aimd.update(estimate, { latencyMs: 100, failed: true, inflight: 22 });
+    expect(aimd.slowStart).toBe(false);
+    expect(estimate).toBe(21);
+    // The overshoot comes back as fast as the flat part up to 25 in flight, then slower: where
+    // latency bends (inside the jitter, or on a convex curve) lies past the count that failed.
+    for (let inflight = 21; inflight <= 70; inflight++) {
+      const latencyMs = 100 * Math.max(1, inflight / 25) ** 2;
+      estimate = aimd.update(estimate, { latencyMs, failed: false, inflight });
+    }
+    expect(estimate).toBeLessThanOrEqual(21);
+  });
+
   it('does not lower the limit on a flat backend, whatever its latency', () => {
     fc.assert(
       fc.property(
@@ -299,6 +332,41 @@ describe('aimd slow start and knee', () => {
     knee = 60;
     drive(limit, latency, 20_000);
     expect(limit.current).toBeGreaterThanOrEqual(54);
+  });
+
+  it('goes below the level that held when a probe fails a setup started within it', () => {
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
+    const latency = backend(() => 20);
+    drive(limit, latency, 3_000);
+    let held = limit.current;
+    while (limit.current <= held) {
+      held = limit.current;
+      drive(limit, latency, 1);
+    }
+    limit.record({ latencyMs: 100, failed: true, inflight: held });
+    expect(limit.current).toBe(held - 1);
+  });
+
+  it('is lowered by a failed setup that ran under the new limit while the overshoot drains', () => {
+    const aimd = new AimdAlgorithm();
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
+    const latency = backend(() => 40);
+    while (aimd.slowStart) drive(limit, latency, 1);
+    const knee = limit.current;
+    limit.record({ latencyMs: 100, failed: true, inflight: knee });
+    expect(limit.current).toBe(knee - 1);
+  });
+
+  it('does not step down on one slow setup right after the limit moved', () => {
+    const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
+    const latency = backend(() => 20);
+    drive(limit, latency, 3_000);
+    const before = limit.current;
+    while (limit.current === before) drive(limit, latency, 1);
+    const moved = limit.current;
+    // One setup is jitter, not a trend: the short average waits for its window.
+    limit.record({ latencyMs: 200, failed: false, inflight: moved });
+    expect(limit.current).toBe(moved);
   });
 
   it('goes back to the level that held when a probe fails a setup', () => {
