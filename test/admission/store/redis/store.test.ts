@@ -372,6 +372,29 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(errors).toContain('release');
   });
 
+  it('is unavailable from a call Redis failed until Redis answers again, which it finds out with no traffic', async () => {
+    const flaky = await startRedis();
+    try {
+      flaky.seedLimiter('flaky');
+      // A client the store does not own: the renewal beat, not the client's events, tells it.
+      const client = new Redis(flaky.url);
+      clients.push(client);
+      client.on('error', () => undefined);
+      const store = redisStore({ redis: client, name: 'flaky', timeoutMs: 200, leaseTtlMs: 300 });
+      stores.push(store);
+      store.on('error', () => undefined);
+      expect(await store.usage()).toMatchObject({ active: 0 });
+      expect(store.available).toBe(true);
+      await flaky.kill();
+      await expect(store.tryAcquire(request('t'))).rejects.toThrow(/redis/);
+      expect(store.available).toBe(false);
+      await flaky.restart();
+      await vi.waitFor(() => expect(store.available).toBe(true), { timeout: 3_000 });
+    } finally {
+      await flaky.stop();
+    }
+  });
+
   it('validates its options', () => {
     expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
     // An empty URL would make ioredis connect to whatever listens on localhost:6379.
