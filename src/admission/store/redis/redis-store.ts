@@ -101,11 +101,12 @@ export type LeaseLossReason = 'expired' | 'no_room' | 'key_taken';
 /** What the Redis store reports besides its answers. */
 export interface RedisStoreEvents {
   /**
-   * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
-   * the wake-up subscription, the connection (once per outage) or a release (its lease expires
-   * within the TTL); or Redis is configured so that the caps may not hold (`config`, checked
-   * when the store connects: an eviction policy that may drop the limiter's keys); or Redis
-   * lost the limiter's data and new leases wait while held ones are re-asserted (`recovery`).
+   * Work no caller waits for failed: a renewal (retried next beat; reported once per outage), a
+   * purge of expired leases, the wake-up subscription, the connection (once per outage) or a
+   * release (its lease expires within the TTL); or Redis is configured so that the caps may not
+   * hold (`config`, checked when the store connects: an eviction policy that may drop the
+   * limiter's keys); or Redis lost the limiter's data and new leases wait while held ones are
+   * re-asserted (`recovery`).
    */
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
   /**
@@ -198,6 +199,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   readonly #inflight = new Set<Promise<void>>();
   /** Redis failed the last call (or the connection the store opened went down). */
   #failing = false;
+  /** A renewal failure was reported since the last round that succeeded. */
+  #renewalReported = false;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -227,7 +230,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     // A failed renewal is retried next beat; leases outlive two missed beats.
     this.#renewal = new PeriodicTask(
       () => this.#renew(),
-      (error) => this.#reportError('renew', error),
+      (error) => this.#renewalFailed(error),
     );
     this.#renewal.start(Math.max(50, Math.floor(this.options.leaseTtlMs / 3)));
     this.#wakeups = new Wakeups(
@@ -581,6 +584,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       }
     };
     await Promise.all(Array.from({ length: RENEW_WINDOW }, worker));
+    this.#renewalReported = false;
+  }
+
+  /** Reported once per outage: a renewal fails on every beat for as long as it lasts. */
+  #renewalFailed(error: unknown): void {
+    if (this.#renewalReported) return;
+    this.#renewalReported = true;
+    this.#reportError('renew', error);
   }
 
   /**
@@ -710,7 +721,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   #renewSoon(): void {
     if (this.#closed || (this.#book.size === 0 && !this.#failing)) return;
-    this.#renewal.runNow().catch((error: unknown) => this.#reportError('renew', error));
+    this.#renewal.runNow().catch((error: unknown) => this.#renewalFailed(error));
   }
 
   /**

@@ -395,6 +395,35 @@ describeWithBinary('redis-server', 'redis store', () => {
     }
   });
 
+  it('a renewal that fails on every beat is reported once per outage', async () => {
+    const store = newStore(undefined, 300);
+    const renewals: Error[] = [];
+    store.on('error', (e) => {
+      if (e.operation === 'renew') renewals.push(e.error as Error);
+    });
+    store.on('lease_lost', () => undefined);
+    await store.tryAcquire(request('t'));
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      // Redis refuses writes (OOM): every renewal fails while it lasts.
+      await server.cli('CONFIG', 'SET', 'maxmemory', '1');
+      await wait(700);
+      expect(renewals).toHaveLength(1);
+      expect(renewals[0]!.message).toMatch(/OOM/);
+      expect(store.available).toBe(false);
+      await server.cli('CONFIG', 'SET', 'maxmemory', '0');
+      await vi.waitFor(() => expect(store.available).toBe(true));
+      await wait(300);
+      // The next outage is reported again.
+      await server.cli('CONFIG', 'SET', 'maxmemory', '1');
+      await vi.waitFor(() => expect(renewals).toHaveLength(2));
+      await wait(400);
+      expect(renewals).toHaveLength(2);
+    } finally {
+      await server.cli('CONFIG', 'SET', 'maxmemory', '0');
+    }
+  });
+
   it('validates its options', () => {
     expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
     // An empty URL would make ioredis connect to whatever listens on localhost:6379.
