@@ -326,6 +326,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       setupConcurrency: this.#smoother.concurrency,
       utilization: gate.active / this.#limits.current,
       admitting: gate.admitting,
+      storeAvailable: this.#store.available !== false,
       health: this.#health?.status,
       tenants,
       slo: this.#limits.adaptive?.slo?.stats(performance.now()),

@@ -70,6 +70,11 @@ export interface AdmissionStats {
   readonly setupConcurrency: number;
   readonly utilization: number;
   readonly admitting: boolean;
+  /**
+   * False while the store cannot take acquires (Redis out of reach): every request is refused
+   * `store_unavailable` meanwhile, whatever `admitting` says.
+   */
+  readonly storeAvailable: boolean;
   readonly health: HealthStatus | undefined;
   readonly tenants: readonly TenantStats[];
   /** The latency objective steering `limit`, when it has one. */

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
+import { describeWithBinary } from '../support/binaries.js';
 import { freePort } from '../support/free-port.js';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { LogLines } from './gateway-harness.js';
 
 let running: RunningGateway | undefined;
@@ -46,5 +48,51 @@ describe('serve with a Redis store', () => {
     const line = logs.lines.find((l) => l.msg === 'redis store error' && l.operation === 'acquire');
     expect(line).toMatchObject({ level: 'error', err: { type: 'RedisUnavailableError' } });
     expect(warnings.map((w) => w.name)).toEqual([]);
+  });
+});
+
+describeWithBinary('redis-server', 'serve with a Redis store that goes away', () => {
+  let server: RedisServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  /** The answer to `/readyz`: its status and body. */
+  const readiness = async () => {
+    const response = await fetch(`${running!.url}/readyz`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+  /** Polls `/readyz` until its status is `status`; returns that answer. */
+  const readinessBecomes = async (status: number) => {
+    for (;;) {
+      const answer = await readiness();
+      if (answer.status === status) return answer;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  it('readyz answers 503 naming the store while Redis is down, and 200 again once it is back', async () => {
+    server = await startRedis();
+    server.seedLimiter('voice');
+    running = await serve(
+      parseServeConfig(['--port', '0', '--redis-url', server.url, '--redis-name', 'voice'], {}),
+      { version: 'test', logStream: new LogLines() },
+    );
+    await running.admission.acquire().then((slot) => slot.release());
+    expect(await readiness()).toMatchObject({
+      status: 200,
+      body: { ready: true, store: 'available' },
+    });
+
+    await server.kill();
+    const down = await readinessBecomes(503);
+    expect(down.body).toMatchObject({ ready: false, state: 'open', store: 'unavailable' });
+    await expect(running.admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+
+    // Back without any request to the store: the gateway finds out on its own.
+    await server.restart();
+    const back = await readinessBecomes(200);
+    expect(back.body).toMatchObject({ ready: true, store: 'available' });
   });
 });

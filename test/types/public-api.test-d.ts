@@ -134,6 +134,13 @@ describe('Admission', () => {
     else expectTypeOf(slot.code).toEqualTypeOf<AdmissionErrorCode>();
   });
 
+  it('stats() says whether the store can take acquires, as every store tells (optionally)', () => {
+    expectTypeOf(admission.stats().storeAvailable).toEqualTypeOf<boolean>();
+    expectTypeOf<CapacityStore['available']>().toEqualTypeOf<boolean | undefined>();
+    const store = redisStore({ redis: 'redis://127.0.0.1:6379', name: 'voice' });
+    expectTypeOf(store.available).toEqualTypeOf<boolean>();
+  });
+
   it('options are checked: their documented shape compiles, unknown keys and wrong types do not', () => {
     expectTypeOf({
       maxConcurrentSessions: 100,
@@ -196,7 +203,7 @@ describe('exactOptionalPropertyTypes', () => {
       | SloOptions
       | PrometheusLatencySignalOptions
       | DrainOnSignalsOptions
-      | Pick<CapacityStore, 'synchronous'>
+      | Pick<CapacityStore, 'synchronous' | 'available'>
       | NonNullable<Parameters<typeof admission.observeLatency>[1]>
       | NonNullable<Parameters<LatencySink['observeLatency']>[1]>
       | NonNullable<Parameters<typeof registerProvider>[2]>;

@@ -46,6 +46,11 @@ export interface CapacityStore {
    */
   readonly synchronous?: boolean | undefined;
   /**
+   * False while the store cannot take acquires (a shared store that cannot reach its server):
+   * they reject meanwhile, and admission refuses `store_unavailable`. Absent means always.
+   */
+  readonly available?: boolean | undefined;
+  /**
    * Takes a slot if both the global and the tenant cap allow it, atomically.
    * Rejects (never refuses) when the store cannot be reached; admission turns that into
    * `store_unavailable`.

@@ -55,6 +55,7 @@ class MemoryLease implements Lease {
 export class MemoryCapacityStore implements CapacityStore {
   readonly kind = 'memory';
   readonly synchronous = true;
+  readonly available = true;
   /**
    * The Admissions counting here, which hold the same caps.
    * @internal

@@ -229,7 +229,8 @@ export const ROUTES: readonly ApiRoute[] = [
     operationId: 'readiness',
     method: 'GET',
     url: '/readyz',
-    summary: 'Readiness: whether this instance admits (healthy backend, not draining).',
+    summary:
+      'Readiness: whether this instance admits (healthy backend, store reachable, not draining).',
     tags: ['operations'],
     authenticated: false,
     responses: {

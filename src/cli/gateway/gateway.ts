@@ -207,9 +207,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     ...route('readiness'),
     handler: async (_request, reply) => {
       const stats = admission.stats();
-      return reply.code(stats.admitting ? 200 : 503).send({
-        ready: stats.admitting,
+      const ready = stats.admitting && stats.storeAvailable;
+      return reply.code(ready ? 200 : 503).send({
+        ready,
         state: stats.state,
+        store: stats.storeAvailable ? 'available' : 'unavailable',
         health: stats.health?.status ?? 'unknown',
         active: stats.active,
         queued: stats.queued,

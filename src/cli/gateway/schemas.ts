@@ -212,11 +212,16 @@ export const alive = {
 
 export const readiness = {
   type: 'object',
-  required: ['ready', 'state', 'health', 'active', 'queued', 'limit'],
+  required: ['ready', 'state', 'store', 'health', 'active', 'queued', 'limit'],
   additionalProperties: false,
   properties: {
     ready: { type: 'boolean' },
     state: { type: 'string', enum: ['open', 'draining', 'drained'] },
+    store: {
+      type: 'string',
+      enum: ['available', 'unavailable'],
+      description: 'Whether the capacity store can be reached (with --redis-url, Redis).',
+    },
     health: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy', 'unknown'] },
     active: { type: 'integer', description: 'Slots held by this instance.' },
     queued: { type: 'integer' },

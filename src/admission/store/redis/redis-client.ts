@@ -158,14 +158,19 @@ export function withDeadline<T>(operation: Promise<T>, ms: number, what: string)
       },
       (error: unknown) => {
         clearTimeout(timer);
-        reject(
-          error instanceof Error
-            ? new RedisUnavailableError(`redis ${what} failed: ${explainRefusal(error.message)}`, {
-                cause: withoutCredentialArgs(error),
-              })
-            : error,
-        );
+        reject(redisFailure(what, error));
       },
     );
+  });
+}
+
+/**
+ * A failure of Redis to do `what`, as the store reports it: the rules the store needs when the
+ * user's ACL refused it, no credentials quoted.
+ */
+export function redisFailure(what: string, error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  return new RedisUnavailableError(`redis ${what} failed: ${explainRefusal(error.message)}`, {
+    cause: withoutCredentialArgs(error),
   });
 }

@@ -101,11 +101,12 @@ export type LeaseLossReason = 'expired' | 'no_room' | 'key_taken';
 /** What the Redis store reports besides its answers. */
 export interface RedisStoreEvents {
   /**
-   * Work no caller waits for failed: a renewal (retried next beat), a purge of expired leases,
-   * the wake-up subscription, the connection (once per outage) or a release (its lease expires
-   * within the TTL); or Redis is configured so that the caps may not hold (`config`, checked
-   * when the store connects: an eviction policy that may drop the limiter's keys); or Redis
-   * lost the limiter's data and new leases wait while held ones are re-asserted (`recovery`).
+   * Work no caller waits for failed: a renewal (retried next beat; reported once per outage), a
+   * purge of expired leases, the wake-up subscription, the connection (once per outage) or a
+   * release (its lease expires within the TTL); or Redis is configured so that the caps may not
+   * hold (`config`, checked when the store connects: an eviction policy that may drop the
+   * limiter's keys); or Redis lost the limiter's data and new leases wait while held ones are
+   * re-asserted (`recovery`).
    */
   error: { readonly operation: RedisStoreBackgroundOperation; readonly error: unknown };
   /**
@@ -196,6 +197,10 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   #passedTotal = 0;
   /** Redis calls under way, each settled (never rejecting). */
   readonly #inflight = new Set<Promise<void>>();
+  /** Redis failed the last call (or the connection the store opened went down). */
+  #failing = false;
+  /** A renewal failure was reported since the last round that succeeded. */
+  #renewalReported = false;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -225,7 +230,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     // A failed renewal is retried next beat; leases outlive two missed beats.
     this.#renewal = new PeriodicTask(
       () => this.#renew(),
-      (error) => this.#reportError('renew', error),
+      (error) => this.#renewalFailed(error),
     );
     this.#renewal.start(Math.max(50, Math.floor(this.options.leaseTtlMs / 3)));
     this.#wakeups = new Wakeups(
@@ -480,6 +485,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     };
   }
 
+  /**
+   * Whether acquires can be served now: false from a call Redis failed, or from the connection
+   * the store opened going down, until Redis answers a call again. Meanwhile every renewal beat
+   * (and a reconnection) tries Redis, so it comes back with no traffic. Always true under
+   * `whenUnavailable: { localShare }`, which admits locally meanwhile.
+   */
+  get available(): boolean {
+    return !this.#failing || this.#local !== undefined;
+  }
+
   /** Leases this process holds now. */
   get held(): number {
     return this.#book.size;
@@ -556,6 +571,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   async #renew(): Promise<void> {
     this.#enforceDeadlines();
     const leases = this.#book.list();
+    // Nothing to renew while Redis fails: an empty renewal finds out when it is back. Its
+    // failure is the outage already reported by the call that failed first.
+    if (leases.length === 0 && this.#failing) await this.#renewChunk([]).catch(() => undefined);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < leases.length && !this.#closed) {
@@ -566,6 +584,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       }
     };
     await Promise.all(Array.from({ length: RENEW_WINDOW }, worker));
+    this.#renewalReported = false;
+  }
+
+  /** Reported once per outage: a renewal fails on every beat for as long as it lasts. */
+  #renewalFailed(error: unknown): void {
+    if (this.#renewalReported) return;
+    this.#renewalReported = true;
+    this.#reportError('renew', error);
   }
 
   /**
@@ -694,8 +720,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   #renewSoon(): void {
-    if (this.#closed || this.#book.size === 0) return;
-    this.#renewal.runNow().catch((error: unknown) => this.#reportError('renew', error));
+    if (this.#closed || (this.#book.size === 0 && !this.#failing)) return;
+    this.#renewal.runNow().catch((error: unknown) => this.#renewalFailed(error));
   }
 
   /**
@@ -751,6 +777,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       connection !== undefined
         ? send(connection)
         : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
+    call.then(
+      () => {
+        this.#failing = false;
+      },
+      () => {
+        this.#failing = true;
+      },
+    );
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
     return this.#track(call);
   }
@@ -771,16 +805,19 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
 
   /**
    * A connection the store opened reports its errors here: once per outage (ioredis emits one
-   * per reconnect attempt), and again only after it was ready in between.
+   * per reconnect attempt), and again only after it was ready in between. Ready again with no
+   * lease held, it tries Redis at once; leases held are renewed at the next beat, as ever.
    */
   #watchConnection(connection: RedisConnection): void {
     let reported = false;
     connection.on('error', (error) => {
+      this.#failing = true;
       if (!reported) this.#reportError('connection', error);
       reported = true;
     });
     connection.on('ready', () => {
       reported = false;
+      if (this.#book.size === 0) this.#renewSoon();
     });
   }
 

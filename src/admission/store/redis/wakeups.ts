@@ -1,5 +1,5 @@
 import { MAX_TIMER_MS } from '../../../internal/validate.js';
-import type { RedisConnection } from './redis-client.js';
+import { type RedisConnection, redisFailure } from './redis-client.js';
 
 /**
  * Tells local waiters when a slot may have been freed elsewhere: a pub/sub message from every
@@ -88,7 +88,7 @@ export class Wakeups {
           reported = false;
         });
         subscriber.subscribe(this.#channel).catch((error: unknown) => {
-          if (!this.#closed) this.#onError(error);
+          if (!this.#closed) this.#onError(redisFailure('subscribe', error));
         });
       },
       (error: unknown) => this.#onError(error),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisStoreOptions } from '../../../../src/admission/store/redis/options.js';
 import {
@@ -117,6 +117,17 @@ describeWithBinary('redis-server', 'redis store: Redis as operators configure it
         expect(await store.tryAcquire(request)).toHaveProperty('id');
       },
     );
+
+    it('without SUBSCRIBE is told which rules the store needs, as for a refused script', async () => {
+      const store = newStore({ redis: await userUrl('nosub', `${REDIS_ACL} -subscribe`) });
+      const events: { operation: string; error: unknown }[] = [];
+      store.on('error', (event) => events.push(event));
+      store.onCapacityFreed(() => undefined);
+      await vi.waitFor(() => expect(events.map((e) => e.operation)).toContain('subscribe'));
+      const { message } = events.find((e) => e.operation === 'subscribe')!.error as Error;
+      expect(message).toMatch(/NOPERM.*'subscribe'/);
+      expect(message).toContain(`the Redis user needs the ACL rules ${REDIS_ACL_COMMANDS}`);
+    });
   });
 
   describe('maxmemory-policy', () => {

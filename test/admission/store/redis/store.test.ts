@@ -372,6 +372,58 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(errors).toContain('release');
   });
 
+  it('is unavailable from a call Redis failed until Redis answers again, which it finds out with no traffic', async () => {
+    const flaky = await startRedis();
+    try {
+      flaky.seedLimiter('flaky');
+      // A client the store does not own: the renewal beat, not the client's events, tells it.
+      const client = new Redis(flaky.url);
+      clients.push(client);
+      client.on('error', () => undefined);
+      const store = redisStore({ redis: client, name: 'flaky', timeoutMs: 200, leaseTtlMs: 300 });
+      stores.push(store);
+      store.on('error', () => undefined);
+      expect(await store.usage()).toMatchObject({ active: 0 });
+      expect(store.available).toBe(true);
+      await flaky.kill();
+      await expect(store.tryAcquire(request('t'))).rejects.toThrow(/redis/);
+      expect(store.available).toBe(false);
+      await flaky.restart();
+      await vi.waitFor(() => expect(store.available).toBe(true), { timeout: 3_000 });
+    } finally {
+      await flaky.stop();
+    }
+  });
+
+  it('a renewal that fails on every beat is reported once per outage', async () => {
+    const store = newStore(undefined, 300);
+    const renewals: Error[] = [];
+    store.on('error', (e) => {
+      if (e.operation === 'renew') renewals.push(e.error as Error);
+    });
+    store.on('lease_lost', () => undefined);
+    await store.tryAcquire(request('t'));
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      // Redis refuses writes (OOM): every renewal fails while it lasts.
+      await server.cli('CONFIG', 'SET', 'maxmemory', '1');
+      await wait(700);
+      expect(renewals).toHaveLength(1);
+      expect(renewals[0]!.message).toMatch(/OOM/);
+      expect(store.available).toBe(false);
+      await server.cli('CONFIG', 'SET', 'maxmemory', '0');
+      await vi.waitFor(() => expect(store.available).toBe(true));
+      await wait(300);
+      // The next outage is reported again.
+      await server.cli('CONFIG', 'SET', 'maxmemory', '1');
+      await vi.waitFor(() => expect(renewals).toHaveLength(2));
+      await wait(400);
+      expect(renewals).toHaveLength(2);
+    } finally {
+      await server.cli('CONFIG', 'SET', 'maxmemory', '0');
+    }
+  });
+
   it('validates its options', () => {
     expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
     // An empty URL would make ioredis connect to whatever listens on localhost:6379.
