@@ -128,15 +128,15 @@ describe('aimd slow start and knee', () => {
   const fast = (inflight: number): LimitSample => ({ latencyMs: 100, failed: false, inflight });
 
   /**
-   * A backend whose setups take 100 ms up to `knee()` at once, then slow down as
-   * (n / knee)^1.5, with ±20% jitter from a fixed sequence (the bench's simulation, in steps).
-   */
-  /**
    * Where the default `latencyFactor` (1.3) says overload starts on this curve: setups 30%
    * slower than uncontended, at knee × 1.3^(2/3).
    */
   const overloadFrom = (knee: number): number => knee * 1.3 ** (2 / 3);
 
+  /**
+   * A backend whose setups take 100 ms up to `knee()` at once, then slow down as
+   * (n / knee)^1.5, with ±20% jitter from a fixed sequence (the bench's simulation, in steps).
+   */
   function backend(knee: () => number): (inflight: number) => number {
     let seed = 42;
     return (inflight) => {
@@ -159,6 +159,16 @@ describe('aimd slow start and knee', () => {
       seen.push(limit.current);
     }
     return seen;
+  }
+
+  /** Drives setups until a probe starts (the limit rises above a level that held): that level. */
+  function untilProbe(limit: AdaptiveLimit, latency: (inflight: number) => number): number {
+    let held = limit.current;
+    while (limit.current <= held) {
+      held = limit.current;
+      drive(limit, latency, 1);
+    }
+    return held;
   }
 
   /**
@@ -338,11 +348,7 @@ describe('aimd slow start and knee', () => {
     const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: new AimdAlgorithm() });
     const latency = backend(() => 20);
     drive(limit, latency, 3_000);
-    let held = limit.current;
-    while (limit.current <= held) {
-      held = limit.current;
-      drive(limit, latency, 1);
-    }
+    const held = untilProbe(limit, latency);
     limit.record({ latencyMs: 100, failed: true, inflight: held });
     expect(limit.current).toBe(held - 1);
   });
@@ -374,12 +380,7 @@ describe('aimd slow start and knee', () => {
     const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
     const latency = backend(() => 20);
     drive(limit, latency, 3_000);
-    // Run until a probe starts: the limit rises by one above a level that held.
-    let held = limit.current;
-    while (limit.current <= held) {
-      held = limit.current;
-      drive(limit, latency, 1);
-    }
+    const held = untilProbe(limit, latency);
     limit.record({ latencyMs: 100, failed: true, inflight: limit.current });
     expect(limit.current).toBe(held);
   });
