@@ -43,6 +43,7 @@ function admission(options: {
 }
 
 const ANCHOR = 'p-limit';
+const TENANTS_ONLY = 'Admission (8 tenants, telemetry off)';
 const FULL = 'Admission (8 tenants, telemetry on)';
 
 /** Each runs in its own process (bench/child.ts). */
@@ -59,6 +60,7 @@ export const contenders: Contenders = {
     }),
   'Admission (memory, telemetry off)': () =>
     measureQueued(CYCLES, () => admission({ tenants: false, telemetry: false })),
+  [TENANTS_ONLY]: () => measureQueued(CYCLES, () => admission({ tenants: true, telemetry: false })),
   [FULL]: () => measureQueued(CYCLES, () => admission({ tenants: true, telemetry: true })),
 };
 
