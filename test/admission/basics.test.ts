@@ -505,6 +505,34 @@ describe('Admission: stats and events', () => {
     }
   });
 
+  it('reads the clock once for a pass that times out many waiters, and once for a drain that refuses many', async () => {
+    useFakeClock();
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 100, timeoutMs: 1_000 },
+    });
+    const waits: number[] = [];
+    admission.on('dequeued', (e) => waits.push(e.waitedMs));
+    const slot = await admission.acquire();
+    const refused = (count: number) =>
+      Array.from({ length: count }, () => admission.acquire().catch((e: AdmissionError) => e.code));
+    const timingOut = refused(50);
+    vi.advanceTimersByTime(500);
+    const draining = refused(50);
+    const now = vi.spyOn(performance, 'now');
+    vi.advanceTimersByTime(500);
+    expect(now.mock.calls.length).toBeLessThan(5);
+    expect(await Promise.all(timingOut)).toEqual(timingOut.map(() => 'queue_timeout'));
+    now.mockClear();
+    const drained = admission.drain({ timeoutMs: 0 });
+    expect(now.mock.calls.length).toBeLessThan(5);
+    expect(await Promise.all(draining)).toEqual(draining.map(() => 'draining'));
+    expect(waits).toEqual([...timingOut.map(() => 1_000), ...draining.map(() => 500)]);
+    slot.release();
+    await drained;
+    now.mockRestore();
+  });
+
   it('a throwing listener does not break admission: it is a warning named for it', async () => {
     const { admission } = await setup();
     const bug = new Error('listener bug');

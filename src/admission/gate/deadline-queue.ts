@@ -18,11 +18,12 @@ interface Group<T> {
  */
 export class DeadlineQueue<T extends Deadlined> {
   readonly #groups = new Map<number, Group<T>>();
-  readonly #onExpired: (item: T) => void;
+  /** Called with each expired entry and the clock reading the expiry pass took for them all. */
+  readonly #onExpired: (item: T, now: number) => void;
   #timer: NodeJS.Timeout | undefined;
   #armedFor = Number.POSITIVE_INFINITY;
 
-  constructor(onExpired: (item: T) => void) {
+  constructor(onExpired: (item: T, now: number) => void) {
     this.#onExpired = onExpired;
   }
 
@@ -75,7 +76,7 @@ export class DeadlineQueue<T extends Deadlined> {
       this.#dropDoneHeads(waitMs, group);
     }
     // Expire after the scan: expiring may enqueue or grant, which touches the groups.
-    for (const item of expired) this.#onExpired(item);
+    for (const item of expired) this.#onExpired(item, now);
     const next = this.#earliest();
     if (next < this.#armedFor) this.#arm(next);
   }

@@ -81,8 +81,8 @@ export class Gate {
   #active = 0;
   readonly #slots = new SlotList();
   readonly #queue = new FairQueue<Waiter>();
-  readonly #deadlines = new DeadlineQueue<Waiter>((waiter) =>
-    this.#leaveQueue(waiter, 'queue_timeout'),
+  readonly #deadlines = new DeadlineQueue<Waiter>((waiter, now) =>
+    this.#leaveQueue(waiter, 'queue_timeout', undefined, now),
   );
   readonly #retry = new RetryEstimator();
   /** The store refused for the global cap while requests wait; cleared likewise. */
@@ -240,7 +240,9 @@ export class Gate {
     this.shut();
     const waiters = this.#queue.removeAll();
     for (const waiter of this.#acquiring) if (waiter.state === 'acquiring') waiters.push(waiter);
-    for (const waiter of waiters) this.#leaveQueue(waiter, 'draining');
+    // One clock reading for the whole pass: every wait it reports ends at it.
+    const now = performance.now();
+    for (const waiter of waiters) this.#leaveQueue(waiter, 'draining', undefined, now);
     this.#deadlines.clear();
     return waiters.length;
   }
@@ -335,15 +337,23 @@ export class Gate {
     return promise;
   }
 
-  /** A waiter leaves without a slot (timeout, abort, drain, store failure). */
-  #leaveQueue(waiter: Waiter, outcome: Exclude<DequeueOutcome, 'admitted'>, cause?: unknown): void {
+  /**
+   * A waiter leaves without a slot (timeout, abort, drain, store failure). `now`, the reading of
+   * a pass that removes many, spares each its own.
+   */
+  #leaveQueue(
+    waiter: Waiter,
+    outcome: Exclude<DequeueOutcome, 'admitted'>,
+    cause?: unknown,
+    now?: number,
+  ): void {
     if (waiter.state === 'done') return;
     if (waiter.state === 'acquiring') this.#acquiringLeft++;
     waiter.state = 'done';
     waiter.detach();
     this.#queue.remove(waiter);
     this.#deadlines.trim(waiter.waitMs);
-    this.#emitDequeued(waiter, outcome);
+    this.#emitDequeued(waiter, outcome, now === undefined ? undefined : now - waiter.enqueuedAt);
     let error: AdmissionError;
     if (outcome === 'store_unavailable') error = this.#storeUnavailable(waiter, cause);
     else if (outcome === 'queue_timeout') {
