@@ -8,6 +8,31 @@ import type { FastifyBaseLogger } from 'fastify';
 const WARNING_FLAGS =
   /^--(no-warnings|redirect-warnings|disable-warning|trace-warnings|trace-deprecation)\b/;
 
+/** A cause's message can be a whole server reply: the line keeps its start. */
+const MAX_CAUSE_MESSAGE_LENGTH = 500;
+
+/**
+ * The failure behind a warning (the library's warnings carry one), as its name and message:
+ * enough to tell a Redis reply from a socket error without the stack of a log line per cause.
+ */
+function describeCause(cause: unknown): { name?: string; message: string } {
+  const message = cause instanceof Error ? cause.message : describeThrown(cause);
+  const bounded =
+    message.length > MAX_CAUSE_MESSAGE_LENGTH
+      ? `${message.slice(0, MAX_CAUSE_MESSAGE_LENGTH)}…`
+      : message;
+  return cause instanceof Error ? { name: cause.name, message: bounded } : { message: bounded };
+}
+
+/** What was thrown when it is no Error; `String()` itself throws for an object without a prototype. */
+function describeThrown(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 /**
  * Process warnings (a MaxListenersExceededWarning, a DeprecationWarning, the library's
  * `VoiceAdmission*Warning`s) go to `log` as JSON lines at `warn`, in place of Node's plain
@@ -36,6 +61,7 @@ export function logProcessWarnings(log: FastifyBaseLogger): void {
           code: warning.code,
           message: warning.message,
           ...(typeof warning.detail === 'string' ? { detail: warning.detail } : {}),
+          ...('cause' in warning ? { cause: describeCause(warning.cause) } : {}),
         },
       },
       'process warning',

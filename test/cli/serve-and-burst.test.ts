@@ -170,12 +170,16 @@ describe('voice-admission serve', () => {
       child.kill('SIGUSR2');
       const isWarning = (name: string) => (line: Record<string, unknown>) =>
         (line.warning as { name?: unknown } | undefined)?.name === name;
-      for (const name of ['DeprecationWarning', 'VoiceAdmissionLiveKitWarning']) {
+      for (const name of [
+        'DeprecationWarning',
+        'VoiceAdmissionLiveKitWarning',
+        'VoiceAdmissionStoreWarning',
+      ]) {
         await logs.seen(isWarning(name));
       }
       await logs.seen(isWarning('MaxListenersExceededWarning'));
       const warnings = logs.lines.filter((line) => line.msg === 'process warning');
-      expect(warnings).toHaveLength(3);
+      expect(warnings).toHaveLength(4);
       expect(warnings[0]).toMatchObject({
         level: 'warn',
         warning: {
@@ -188,6 +192,15 @@ describe('voice-admission serve', () => {
       expect(warnings[1]).toMatchObject({
         warning: { name: 'VoiceAdmissionLiveKitWarning', message: 'join failed: timeout' },
       });
+      expect(warnings[1]!.warning).not.toHaveProperty('cause');
+      // The failure behind it, its message cut to a bounded start.
+      expect(warnings[2]).toMatchObject({
+        warning: {
+          name: 'VoiceAdmissionStoreWarning',
+          message: 'renewal failed',
+          cause: { name: 'ReplyError', message: `ERR ${'x'.repeat(496)}…` },
+        },
+      });
     } finally {
       child.kill('SIGTERM');
       await exitCode(child);
@@ -199,7 +212,11 @@ describe('voice-admission serve', () => {
     for (const [nodeArgs, env, printed] of [
       [['--no-warnings'], {}, []],
       [[], { NODE_NO_WARNINGS: '1' }, []],
-      [['--disable-warning=DEP_EXAMPLE'], {}, ['VoiceAdmissionLiveKitWarning', 'MaxListeners']],
+      [
+        ['--disable-warning=DEP_EXAMPLE'],
+        {},
+        ['VoiceAdmissionLiveKitWarning', 'VoiceAdmissionStoreWarning', 'MaxListeners'],
+      ],
     ] as const) {
       const { child, lines, stderr } = await startServe(['--drain-timeout-ms', '0'], env, [
         ...nodeArgs,

@@ -1,6 +1,6 @@
 // `node --import ./warn-on-signal.mjs`: on SIGUSR2 the process gets the warnings a running
-// gateway may see: a dependency's deprecation, one of the library's own, and Node's
-// MaxListenersExceededWarning.
+// gateway may see: a dependency's deprecation, two of the library's own (one with the failure
+// behind it as its cause, a long server reply), and Node's MaxListenersExceededWarning.
 import { EventEmitter } from 'node:events';
 
 process.on('SIGUSR2', () => {
@@ -10,6 +10,11 @@ process.on('SIGUSR2', () => {
     detail: 'use the new one',
   });
   process.emitWarning('join failed: timeout', 'VoiceAdmissionLiveKitWarning');
+  const reply = new Error(`ERR ${'x'.repeat(5000)}`);
+  reply.name = 'ReplyError';
+  const storeWarning = new Error('renewal failed', { cause: reply });
+  storeWarning.name = 'VoiceAdmissionStoreWarning';
+  process.emitWarning(storeWarning);
   const emitter = new EventEmitter();
   emitter.setMaxListeners(1);
   emitter.on('event', () => {});

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PeriodicTask } from '../../../backend/periodic-task.js';
+import { noop } from '../../../internal/abort.js';
 import { TypedEmitter } from '../../../internal/emitter.js';
 import { printableField } from '../../../internal/validate.js';
 import { emitFailureWarning } from '../../../internal/warning.js';
@@ -367,14 +368,22 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     );
   }
 
-  /** Counts `work` among the calls close() waits for, until it settles. */
-  #track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
+  /**
+   * Counts `work` among the calls close() waits for, until it settles, and then tells
+   * `onSettled` whether it succeeded.
+   */
+  #track<T>(work: Promise<T>, onSettled: (succeeded: boolean) => void = noop): Promise<T> {
+    const settled: Promise<void> = work.then(
+      () => {
+        this.#inflight.delete(settled);
+        onSettled(true);
+      },
+      () => {
+        this.#inflight.delete(settled);
+        onSettled(false);
+      },
     );
     this.#inflight.add(settled);
-    void settled.then(() => this.#inflight.delete(settled));
     return work;
   }
 
@@ -777,16 +786,10 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       connection !== undefined
         ? send(connection)
         : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
-    call.then(
-      () => {
-        this.#failing = false;
-      },
-      () => {
-        this.#failing = true;
-      },
-    );
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
-    return this.#track(call);
+    return this.#track(call, (answered) => {
+      this.#failing = !answered;
+    });
   }
 
   /**
