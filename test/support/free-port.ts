@@ -57,3 +57,15 @@ export function freePort(): Promise<number> {
 export function freeUdpPort(): Promise<number> {
   return freeBelowEphemeral('udp');
 }
+
+/**
+ * Two distinct free TCP ports, for a server that binds both: picked one after the other and
+ * released at once, the same port could come up twice.
+ */
+export async function twoFreePorts(): Promise<[number, number]> {
+  const first = await freePort();
+  for (;;) {
+    const second = await freePort();
+    if (second !== first) return [first, second];
+  }
+}

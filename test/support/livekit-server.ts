@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'vitest';
-import { freePort, freeUdpPort } from './free-port.js';
+import { freeUdpPort, twoFreePorts } from './free-port.js';
 import { liveKitServerMissing, liveKitServerPath } from './livekit-server-binary.js';
 
 export interface LiveKitServerOptions {
@@ -92,7 +92,8 @@ export async function startLiveKitServer(
     [`APIlk${randomBytes(6).toString('hex')}`]: randomBytes(36).toString('base64url'),
   };
   const [apiKey, apiSecret] = Object.entries(keys)[0]!;
-  const ports = { http: await freePort(), tcp: await freePort(), udp: await freeUdpPort() };
+  const [http, tcp] = await twoFreePorts();
+  const ports = { http, tcp, udp: await freeUdpPort() };
   const url = `http://127.0.0.1:${ports.http}`;
   const body = configBody(ports, options, keys);
   let child: ChildProcess | undefined;

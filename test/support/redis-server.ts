@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { limiterKeys } from '../../src/admission/store/redis/keys.js';
-import { freePort } from './free-port.js';
+import { freePort, twoFreePorts } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -31,10 +31,17 @@ export interface RedisServer {
 
 /**
  * Starts a throwaway redis-server on a free loopback port: no persistence, its own temp dir,
- * killed by `stop()`. `extraArgs` adds server options (e.g. cluster mode).
+ * killed by `stop()`. `extraArgs` adds server options. A cluster node gets its cluster bus on a
+ * free port of its own: by default the bus listens on the port + 10,000, which may be in the
+ * kernel's ephemeral range and taken by any outgoing connection.
  */
-export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedis(
+  extraArgs: readonly string[] = [],
+  { cluster = false }: { readonly cluster?: boolean } = {},
+): Promise<RedisServer> {
+  const [port, busPort] = cluster ? await twoFreePorts() : [await freePort()];
+  const clusterArgs =
+    busPort === undefined ? [] : ['--cluster-enabled', 'yes', '--cluster-port', String(busPort)];
   const dir = mkdtempSync(join(tmpdir(), 'va-redis-'));
   let child: ChildProcess | undefined;
 
@@ -52,6 +59,7 @@ export async function startRedis(extraArgs: readonly string[] = []): Promise<Red
         'no',
         '--dir',
         dir,
+        ...clusterArgs,
         ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -135,9 +143,7 @@ export interface RedisCluster {
 export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   for (let i = 0; i < masters; i++) {
-    nodes.push(
-      await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`]),
-    );
+    nodes.push(await startRedis(['--cluster-config-file', `nodes-${i}.conf`], { cluster: true }));
   }
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((node) => node.stop()));
