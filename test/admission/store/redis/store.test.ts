@@ -13,6 +13,7 @@ import {
 import { ConfigError } from '../../../../src/iface/errors.js';
 import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
+import { freePort } from '../../../support/free-port.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
 
 const request = (tenantId: string, globalLimit = 3, tenantLimit = Number.POSITIVE_INFINITY) => ({
@@ -396,31 +397,38 @@ describeWithBinary('redis-server', 'redis store', () => {
   });
 
   it('a renewal that fails on every beat is reported once per outage', async () => {
-    const store = newStore(undefined, 300);
-    const renewals: Error[] = [];
-    store.on('error', (e) => {
-      if (e.operation === 'renew') renewals.push(e.error as Error);
-    });
-    store.on('lease_lost', () => undefined);
-    await store.tryAcquire(request('t'));
-    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // A Redis of its own, made a replica of a master that is not there: it answers reads and
+    // refuses every write (READONLY) for as long as that lasts. Refusing only growth (OOM) would
+    // not do: a renewal that finds its lease already expired only drops it, which OOM allows.
+    const readOnly = await startRedis();
+    const absentMaster = await freePort();
     try {
-      // Redis refuses writes (OOM): every renewal fails while it lasts.
-      await server.cli('CONFIG', 'SET', 'maxmemory', '1');
+      readOnly.seedLimiter('read-only');
+      const store = redisStore({ redis: readOnly.url, name: 'read-only', leaseTtlMs: 300 });
+      stores.push(store);
+      const renewals: Error[] = [];
+      store.on('error', (e) => {
+        if (e.operation === 'renew') renewals.push(e.error as Error);
+      });
+      store.on('lease_lost', () => undefined);
+      await store.tryAcquire(request('t'));
+      const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      const outage = () => readOnly.cli('REPLICAOF', '127.0.0.1', String(absentMaster));
+      await outage();
       await wait(700);
       expect(renewals).toHaveLength(1);
-      expect(renewals[0]!.message).toMatch(/OOM/);
+      expect(renewals[0]!.message).toMatch(/READONLY/);
       expect(store.available).toBe(false);
-      await server.cli('CONFIG', 'SET', 'maxmemory', '0');
+      await readOnly.cli('REPLICAOF', 'NO', 'ONE');
       await vi.waitFor(() => expect(store.available).toBe(true));
       await wait(300);
       // The next outage is reported again.
-      await server.cli('CONFIG', 'SET', 'maxmemory', '1');
+      await outage();
       await vi.waitFor(() => expect(renewals).toHaveLength(2));
       await wait(400);
       expect(renewals).toHaveLength(2);
     } finally {
-      await server.cli('CONFIG', 'SET', 'maxmemory', '0');
+      await readOnly.stop();
     }
   });
 
