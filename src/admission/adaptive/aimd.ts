@@ -47,7 +47,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
   readonly #backoff: number;
   readonly #latencyFactor: number;
   readonly #thresholdMs: number | undefined;
-  readonly #latency = new LatencyFilter(4, 2_000, true);
+  readonly #latency = new LatencyFilter(4, 2_000, { fullWindow: true });
   readonly #slowStart = new SlowStart();
   /** The highest level whose round trip held, 0 before any did. */
   #held = 0;

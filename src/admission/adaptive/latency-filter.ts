@@ -22,7 +22,11 @@ export class LatencyFilter {
    * the plain mean until the long window has filled (the lowest mean of the first few samples
    * sits in the jitter's low tail).
    */
-  constructor(shortWindow: number, baselineWindow: number, fullWindow = false) {
+  constructor(
+    shortWindow: number,
+    baselineWindow: number,
+    { fullWindow = false }: { readonly fullWindow?: boolean } = {},
+  ) {
     this.#shortWindow = shortWindow;
     this.#longWindow = shortWindow * 4;
     this.#baselineDrift = 1 + 1 / baselineWindow;
