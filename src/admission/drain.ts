@@ -68,11 +68,12 @@ export class Drain {
       this.#closeTimeoutMs = plan.closeTimeoutMs;
       return this.#start(plan.timeoutMs);
     }
+    // Each budget bears on its own phase: the wait for holders, then the close at its end.
     if (options.closeTimeoutMs !== undefined) {
       this.#closeTimeoutMs = Math.min(this.#closeTimeoutMs, plan.closeTimeoutMs);
+      if (this.#closing) this.#hasten(plan.closeTimeoutMs);
     }
-    const named = this.#closing ? options.closeTimeoutMs : options.timeoutMs;
-    if (named !== undefined) this.#hasten(this.#closing ? plan.closeTimeoutMs : plan.timeoutMs);
+    if (options.timeoutMs !== undefined && !this.#closing) this.#hasten(plan.timeoutMs);
     return this.#result;
   }
 
