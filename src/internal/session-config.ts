@@ -71,14 +71,14 @@ export function tenantOf(config: { readonly tenantId?: string | undefined }): st
  * the walk before shared objects make it long.
  */
 function checkMetadataSize(metadata: object): void {
-  const refuse = (why: string) => new ConfigError('sessionConfig.metadata', `must ${why}`);
+  const refusal = (why: string) => new ConfigError('sessionConfig.metadata', `must ${why}`);
   const pending: [object, number][] = [[metadata, 1]];
   let values = 0;
   let characters = 0;
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [node, depth] = next;
     if (depth > MAX_METADATA_DEPTH) {
-      throw refuse(`be nested at most ${MAX_METADATA_DEPTH} levels deep (and hold no cycle)`);
+      throw refusal(`be nested at most ${MAX_METADATA_DEPTH} levels deep (and hold no cycle)`);
     }
     // An array's holes serialise as null: its length, checked before its items are read, is
     // what it holds.
@@ -86,7 +86,7 @@ function checkMetadataSize(metadata: object): void {
     const children: readonly unknown[] = isArray ? node : Object.values(node);
     values += children.length;
     if (values > MAX_METADATA_VALUES) {
-      throw refuse(
+      throw refusal(
         `hold at most ${MAX_METADATA_VALUES} values, counting a shared object each time it is reached (as JSON writes it)`,
       );
     }
@@ -96,7 +96,7 @@ function checkMetadataSize(metadata: object): void {
       else if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
     }
     if (characters > MAX_METADATA_CHARACTERS) {
-      throw refuse(
+      throw refusal(
         `hold at most ${MAX_METADATA_CHARACTERS} characters of keys and strings, counting a shared one each time it is reached (as JSON writes it)`,
       );
     }
