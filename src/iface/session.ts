@@ -51,7 +51,9 @@ export interface SessionConfig {
   readonly agentCallback?: AgentCallback | undefined;
   /**
    * Free-form JSON-serialisable metadata passed to the provider (e.g. room metadata), nested
-   * at most 64 levels deep.
+   * at most 64 levels deep, with at most 100,000 values (object entries and array items) and
+   * 1,000,000 characters of keys and strings, an object or string shared by reference counted
+   * each time it is reached, as JSON writes it.
    */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
   /**

@@ -17,6 +17,17 @@ export const DEFAULT_TENANT = 'default';
  */
 const MAX_METADATA_DEPTH = 64;
 
+/**
+ * Most values (object entries and array items) and most characters (keys and strings) taken in
+ * `metadata`, each counted every time it is reached, as JSON.stringify writes it: objects
+ * shared by reference (a = { x: b, y: b }, b = { x: c, y: c }, ...) serialise exponentially
+ * larger than they are, and walking them path by path takes as long. A million characters is
+ * about twice the room metadata LiveKit takes by default (512 KiB), and metadata rarely holds a
+ * tenth of the values; both keep the walk, and a provider's serialising, to milliseconds.
+ */
+const MAX_METADATA_VALUES = 100_000;
+const MAX_METADATA_CHARACTERS = 1_000_000;
+
 const SESSION_CONFIG_KEYS = [
   'userId',
   'tenantId',
@@ -41,12 +52,7 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   stringField('sessionConfig.connectionUrl', value.connectionUrl);
   functionField('sessionConfig.agentCallback', value.agentCallback);
   const metadata = objectOrUndefined('sessionConfig.metadata', value.metadata);
-  if (metadata !== undefined && nestedDeeperThan(metadata, MAX_METADATA_DEPTH)) {
-    throw new ConfigError(
-      'sessionConfig.metadata',
-      `must be nested at most ${MAX_METADATA_DEPTH} levels deep (and hold no cycle)`,
-    );
-  }
+  if (metadata !== undefined) checkMetadataSize(metadata);
   printableField(
     'sessionConfig.idempotencyKey',
     stringField('sessionConfig.idempotencyKey', value.idempotencyKey),
@@ -59,17 +65,40 @@ export function tenantOf(config: { readonly tenantId?: string | undefined }): st
 }
 
 /**
- * Whether objects and arrays nest in `value` more than `levels` deep, `value` being the first
- * level. Walked without recursion, so depth costs no stack; a cycle nests without end.
+ * Refuses `metadata` nested deeper than MAX_METADATA_DEPTH, `metadata` being the first level,
+ * or larger, serialised, than MAX_METADATA_VALUES and MAX_METADATA_CHARACTERS allow. Walked
+ * without recursion, so depth costs no stack; a cycle nests without end, and the budgets stop
+ * the walk before shared objects make it long.
  */
-function nestedDeeperThan(value: object, levels: number): boolean {
-  const pending: [object, number][] = [[value, 1]];
+function checkMetadataSize(metadata: object): void {
+  const refusal = (why: string) => new ConfigError('sessionConfig.metadata', `must ${why}`);
+  const pending: [object, number][] = [[metadata, 1]];
+  let values = 0;
+  let characters = 0;
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [node, depth] = next;
-    if (depth > levels) return true;
-    for (const child of Object.values(node)) {
-      if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
+    if (depth > MAX_METADATA_DEPTH) {
+      throw refusal(`be nested at most ${MAX_METADATA_DEPTH} levels deep (and hold no cycle)`);
+    }
+    // An array's holes serialise as null: its length, checked before its items are read, is
+    // what it holds.
+    const isArray = Array.isArray(node);
+    const children: readonly unknown[] = isArray ? node : Object.values(node);
+    values += children.length;
+    if (values > MAX_METADATA_VALUES) {
+      throw refusal(
+        `hold at most ${MAX_METADATA_VALUES} values, counting a shared object each time it is reached (as JSON writes it)`,
+      );
+    }
+    if (!isArray) for (const key of Object.keys(node)) characters += key.length;
+    for (const child of children) {
+      if (typeof child === 'string') characters += child.length;
+      else if (typeof child === 'object' && child !== null) pending.push([child, depth + 1]);
+    }
+    if (characters > MAX_METADATA_CHARACTERS) {
+      throw refusal(
+        `hold at most ${MAX_METADATA_CHARACTERS} characters of keys and strings, counting a shared one each time it is reached (as JSON writes it)`,
+      );
     }
   }
-  return false;
 }

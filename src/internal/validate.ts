@@ -180,12 +180,15 @@ export function isPrintable(value: string): boolean {
   return true;
 }
 
-/** Throws unless `value` is free of control characters (C0 and DEL). */
+/**
+ * Throws unless `value` is printable (see isPrintable). The value is quoted shortened: an id
+ * can be any length, and the error may reach a log or a response.
+ */
 export function printableField(field: string, value: string | undefined): void {
   if (value === undefined || isPrintable(value)) return;
   throw new ConfigError(
     field,
-    `must not contain control characters or lone surrogates, got ${JSON.stringify(value)}`,
+    `must not contain control characters or lone surrogates, got ${describeValue(value)}`,
   );
 }
 

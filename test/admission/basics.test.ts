@@ -204,6 +204,52 @@ describe('Admission: slots and refusals', () => {
     await (await accepted).close();
   });
 
+  it('refuses metadata that shares objects into more than 100,000 values, as JSON would write them', async () => {
+    const { admission, store, backend } = await setup();
+    // 40 levels, each object reached twice: 2^41 values to serialise, from 41 objects.
+    let shared: Record<string, unknown> = { leaf: 1 };
+    for (let level = 0; level < 40; level++) shared = { a: shared, b: shared };
+    const message =
+      'sessionConfig.metadata: must hold at most 100000 values, counting a shared object each time it is reached (as JSON writes it)';
+    for (const metadata of [shared, { list: Array(100_001).fill(0) }, { list: Array(1e9) }]) {
+      await expect(admission.createSession({ userId: 'u', metadata })).rejects.toThrow(message);
+      await expect(backend.createSession({ userId: 'u', metadata })).rejects.toThrow(message);
+    }
+    expect(store.acquired).toBe(0);
+    // The object itself holds 1 value, its list the other 99,999.
+    const accepted = admission.createSession({
+      userId: 'u',
+      metadata: { list: Array(99_999).fill(0) },
+    });
+    await flush();
+    for (const pending of backend.pending.values()) pending.succeed();
+    await (await accepted).close();
+  });
+
+  it('refuses metadata whose keys and strings, each counted every time reached, pass 1,000,000 characters', async () => {
+    const { admission, store, backend } = await setup();
+    const block = 'x'.repeat(10_000);
+    const message =
+      'sessionConfig.metadata: must hold at most 1000000 characters of keys and strings, counting a shared one each time it is reached (as JSON writes it)';
+    for (const metadata of [
+      { strings: Array(101).fill(block) },
+      { keys: Array(101).fill({ [block]: 0 }) },
+      { text: 'x'.repeat(1_000_000) },
+    ]) {
+      await expect(admission.createSession({ userId: 'u', metadata })).rejects.toThrow(message);
+      await expect(backend.createSession({ userId: 'u', metadata })).rejects.toThrow(message);
+    }
+    expect(store.acquired).toBe(0);
+    // "text" and its string: 4 + 999,996 characters.
+    const accepted = admission.createSession({
+      userId: 'u',
+      metadata: { text: 'x'.repeat(999_996) },
+    });
+    await flush();
+    for (const pending of backend.pending.values()) pending.succeed();
+    await (await accepted).close();
+  });
+
   it('raw slots: acquire, run and release', async () => {
     const { admission } = await setup();
     const slot = await admission.acquire({ tenantId: 't' });

@@ -131,6 +131,21 @@ describe('tenant ids are checked where every store would refuse them', () => {
     expect(admission.stats().active).toBe(0);
   });
 
+  it('a refused id is quoted shortened: a long one is not echoed whole into the error', async () => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 1,
+      health: false,
+    });
+    const id = `${'x'.repeat(100_000)}\u0000`;
+    const quoted = `got "${'x'.repeat(57)}..."`;
+    await expect(admission.createSession({ userId: id })).rejects.toThrow(
+      `sessionConfig.userId: must not contain control characters or lone surrogates, ${quoted}`,
+    );
+    expect(() =>
+      memoryStore().tryAcquire({ tenantId: id, globalLimit: 1, tenantLimit: 1 }),
+    ).toThrow(`tenantId: must not contain control characters or lone surrogates, ${quoted}`);
+  });
+
   it('ids with characters outside the BMP (surrogate pairs) are taken', async () => {
     const admission = new Admission(new HostileBackend(), {
       maxConcurrentSessions: 1,

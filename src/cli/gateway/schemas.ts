@@ -82,7 +82,8 @@ export const createSessionBody = {
       type: 'object',
       description:
         'Free-form JSON passed to the provider (LiveKit: room metadata), nested at most 64 ' +
-        'levels deep.',
+        'levels deep, with at most 100,000 values (object entries and array items) and ' +
+        '1,000,000 characters of keys and strings.',
     },
     priority: {
       type: 'integer',
