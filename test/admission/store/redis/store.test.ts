@@ -483,7 +483,7 @@ describeWithBinary('redis-server', 'redis store', () => {
         expect(store.available).toBe(false);
         await accept(refusing);
         // Found out with no traffic: the renewal beat tries a write.
-        await vi.waitFor(() => expect(store.available).toBe(true));
+        await vi.waitFor(() => expect(store.available).toBe(true), { timeout: 3_000 });
         expect((await store.tryAcquire(request('t'))).refused).toBeUndefined();
       } finally {
         await refusing.stop();
@@ -520,7 +520,9 @@ describeWithBinary('redis-server', 'redis store', () => {
       await wait(400);
       expect(renewals).toHaveLength(1);
       await readOnly.cli('REPLICAOF', 'NO', 'ONE');
-      await vi.waitFor(async () => expect((await store.usage()).active).toBe(1));
+      await vi.waitFor(async () => expect((await store.usage()).active).toBe(1), {
+        timeout: 3_000,
+      });
       await store.release(local);
     } finally {
       await readOnly.stop();
