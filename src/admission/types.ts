@@ -71,8 +71,8 @@ export interface AdmissionStats {
   readonly utilization: number;
   readonly admitting: boolean;
   /**
-   * False while the store cannot take acquires (Redis out of reach): every request is refused
-   * `store_unavailable` meanwhile, whatever `admitting` says.
+   * False while the store cannot take acquires (Redis out of reach, or refusing writes): every
+   * request is refused `store_unavailable` meanwhile, whatever `admitting` says.
    */
   readonly storeAvailable: boolean;
   readonly health: HealthStatus | undefined;

@@ -95,4 +95,28 @@ describeWithBinary('redis-server', 'serve with a Redis store that goes away', ()
     const back = await readinessBecomes(200);
     expect(back.body).toMatchObject({ ready: true, store: 'available' });
   });
+
+  it('readyz stays 503 while Redis answers but refuses writes, and turns 200 once it takes them', async () => {
+    server = await startRedis();
+    server.seedLimiter('voice');
+    running = await serve(
+      parseServeConfig(['--port', '0', '--redis-url', server.url, '--redis-name', 'voice'], {}),
+      { version: 'test', logStream: new LogLines() },
+    );
+    await running.admission.acquire().then((slot) => slot.release());
+
+    // A replica of a master that is not there: reads are answered, writes refused (READONLY).
+    await server.cli('REPLICAOF', '127.0.0.1', String(await freePort()));
+    await expect(running.admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+    // The store reconnects on READONLY, and answers to calls that write nothing come back.
+    const until = performance.now() + 1_500;
+    while (performance.now() < until) {
+      expect(await readiness()).toMatchObject({ status: 503, body: { store: 'unavailable' } });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    await server.cli('REPLICAOF', 'NO', 'ONE');
+    const back = await readinessBecomes(200);
+    expect(back.body).toMatchObject({ ready: true, store: 'available' });
+  });
 });

@@ -46,8 +46,9 @@ export interface CapacityStore {
    */
   readonly synchronous?: boolean | undefined;
   /**
-   * False while the store cannot take acquires (a shared store that cannot reach its server):
-   * they reject meanwhile, and admission refuses `store_unavailable`. Absent means always.
+   * False while the store cannot take acquires (a shared store that cannot reach its server,
+   * or whose server refuses writes): they reject meanwhile, and admission refuses
+   * `store_unavailable`. Absent means always.
    */
   readonly available?: boolean | undefined;
   /**

@@ -230,7 +230,7 @@ export const ROUTES: readonly ApiRoute[] = [
     method: 'GET',
     url: '/readyz',
     summary:
-      'Readiness: whether this instance admits (healthy backend, store reachable, not draining).',
+      'Readiness: whether this instance admits (healthy backend, store taking leases, not draining).',
     tags: ['operations'],
     authenticated: false,
     responses: {

@@ -221,7 +221,8 @@ export const readiness = {
     store: {
       type: 'string',
       enum: ['available', 'unavailable'],
-      description: 'Whether the capacity store can be reached (with --redis-url, Redis).',
+      description:
+        'Whether the capacity store takes leases (with --redis-url, Redis answers and takes writes).',
     },
     health: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy', 'unknown'] },
     active: { type: 'integer', description: 'Slots held by this instance.' },

@@ -65,6 +65,19 @@ function onReadOnly(error: Error): boolean {
   return error.message.startsWith('READONLY');
 }
 
+/**
+ * Redis's refusals of a write while it still answers: out of memory under `maxmemory` (OOM), a
+ * replica (READONLY), unable to persist (MISCONF), fewer replicas than `min-replicas-to-write`
+ * (NOREPLICAS).
+ */
+const WRITE_REFUSED = /^(?:OOM|READONLY|MISCONF|NOREPLICAS) /;
+
+/** Whether a call failed (as `withDeadline` rejects) because Redis refused to write. */
+export function isWriteRefusal(error: unknown): boolean {
+  const reply = error instanceof RedisUnavailableError ? error.cause : undefined;
+  return reply instanceof Error && WRITE_REFUSED.test(reply.message);
+}
+
 /** ioredis, an optional peer: without it, a `MissingPeerError` that says to install it. */
 export async function loadIoredis() {
   return (await loadPeers('redisStore', ['ioredis'], () => import('ioredis'))).Redis;

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PeriodicTask } from '../../../backend/periodic-task.js';
-import { noop } from '../../../internal/abort.js';
 import { TypedEmitter } from '../../../internal/emitter.js';
 import { printableField } from '../../../internal/validate.js';
 import { emitFailureWarning } from '../../../internal/warning.js';
@@ -25,6 +24,7 @@ import {
 } from './options.js';
 import {
   connect,
+  isWriteRefusal,
   LuaScript,
   type RedisConnection,
   RedisUnavailableError,
@@ -32,7 +32,7 @@ import {
   withoutCredentialArgs,
 } from './redis-client.js';
 import { evictionProblem } from './requirements.js';
-import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE } from './scripts.js';
+import { BATCH, BIND_SESSION, CLAIM, PURGE, RENEW, USAGE, WRITE_PROBE } from './scripts.js';
 import { Wakeups } from './wakeups.js';
 
 /** A release to send; `passedOn` once its lease went to a new holder in the same turn instead. */
@@ -80,6 +80,7 @@ const SCRIPTS = {
   claim: new LuaScript(CLAIM),
   bindSession: new LuaScript(BIND_SESSION),
   usage: new LuaScript(USAGE),
+  writeProbe: new LuaScript(WRITE_PROBE),
 };
 
 /** The store's work that no caller waits for, named in its `error` events. */
@@ -198,9 +199,17 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   #passedTotal = 0;
   /** Redis calls under way, each settled (never rejecting). */
   readonly #inflight = new Set<Promise<void>>();
-  /** Redis failed the last call (or the connection the store opened went down). */
+  /**
+   * Redis failed the last call other than by refusing a write (or the connection the store
+   * opened went down): any answer ends that.
+   */
   #failing = false;
-  /** A renewal failure was reported since the last round that succeeded. */
+  /**
+   * Redis refused a write (out of memory, a replica...) and has taken none since: meanwhile it
+   * may answer calls that write nothing, but no lease can be taken.
+   */
+  #writesRefused = false;
+  /** A renewal failure was reported since Redis last took leases at the end of a round. */
   #renewalReported = false;
 
   constructor(options: RedisStoreOptions) {
@@ -271,6 +280,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     }
     this.#enforceDeadlines();
     if (status === 1) {
+      // Redis wrote the lease: it takes writes.
+      this.#writesRefused = false;
       if (this.#closed) {
         // Nothing renews it from now on: give it back rather than hand out a slot set to expire.
         void this.#sendRelease({ release: lease, passedOn: false });
@@ -368,21 +379,12 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     );
   }
 
-  /**
-   * Counts `work` among the calls close() waits for, until it settles, and then tells
-   * `onSettled` whether it succeeded.
-   */
-  #track<T>(work: Promise<T>, onSettled: (succeeded: boolean) => void = noop): Promise<T> {
-    const settled: Promise<void> = work.then(
-      () => {
-        this.#inflight.delete(settled);
-        onSettled(true);
-      },
-      () => {
-        this.#inflight.delete(settled);
-        onSettled(false);
-      },
-    );
+  /** Counts `work` among the calls close() waits for, until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    const forget = (): void => {
+      this.#inflight.delete(settled);
+    };
+    const settled: Promise<void> = work.then(forget, forget);
     this.#inflight.add(settled);
     return work;
   }
@@ -495,13 +497,21 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   /**
-   * Whether acquires can be served now: false from a call Redis failed, or from the connection
-   * the store opened going down, until Redis answers a call again. Meanwhile every renewal beat
-   * (and a reconnection) tries Redis, so it comes back with no traffic. Always true under
-   * `whenUnavailable: { localShare }`, which admits locally meanwhile.
+   * Whether acquires can be served now, that is whether Redis takes leases. False from a call
+   * Redis failed, or from the connection the store opened going down, until Redis answers a
+   * call again; and from a write Redis refused (OOM, READONLY, MISCONF, NOREPLICAS) until it
+   * takes one again (a granted acquire, or the write each renewal beat tries meanwhile): calls
+   * that write nothing go through meanwhile and do not count. Every renewal beat (and a
+   * reconnection, when the connection was the trouble) tries Redis, so it comes back with no
+   * traffic. Always true under `whenUnavailable: { localShare }`, which admits locally meanwhile.
    */
   get available(): boolean {
-    return !this.#failing || this.#local !== undefined;
+    return this.#takesLeases || this.#local !== undefined;
+  }
+
+  /** Redis answers, and takes writes. */
+  get #takesLeases(): boolean {
+    return !this.#failing && !this.#writesRefused;
   }
 
   /** Leases this process holds now. */
@@ -580,9 +590,13 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   async #renew(): Promise<void> {
     this.#enforceDeadlines();
     const leases = this.#book.list();
-    // Nothing to renew while Redis fails: an empty renewal finds out when it is back. Its
-    // failure is the outage already reported by the call that failed first.
-    if (leases.length === 0 && this.#failing) await this.#renewChunk([]).catch(() => undefined);
+    // While Redis fails, one call finds out when it is back (its failure is the outage already
+    // reported by the call that failed first): a write while Redis refuses writes; otherwise,
+    // with nothing to renew, an empty renewal.
+    if (this.#writesRefused) await this.#probeWrites().catch(() => undefined);
+    else if (leases.length === 0 && this.#failing) {
+      await this.#renewChunk([]).catch(() => undefined);
+    }
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < leases.length && !this.#closed) {
@@ -593,7 +607,17 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       }
     };
     await Promise.all(Array.from({ length: RENEW_WINDOW }, worker));
-    this.#renewalReported = false;
+    // The outage is over once Redis takes leases again, not when a round had nothing to write.
+    if (this.#takesLeases) this.#renewalReported = false;
+  }
+
+  /**
+   * Tries a write: while Redis refuses writes, calls that write nothing still go through, so
+   * only a write tells when it takes leases again.
+   */
+  async #probeWrites(): Promise<void> {
+    await this.#run(SCRIPTS.writeProbe, 'write probe', []);
+    this.#writesRefused = false;
   }
 
   /** Reported once per outage: a renewal fails on every beat for as long as it lasts. */
@@ -729,7 +753,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   #renewSoon(): void {
-    if (this.#closed || (this.#book.size === 0 && !this.#failing)) return;
+    if (this.#closed || (this.#book.size === 0 && this.#takesLeases)) return;
     this.#renewal.runNow().catch((error: unknown) => this.#renewalFailed(error));
   }
 
@@ -787,9 +811,21 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         ? send(connection)
         : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
-    return this.#track(call, (answered) => {
-      this.#failing = !answered;
-    });
+    return this.#track(
+      call.then(
+        (reply) => {
+          this.#failing = false;
+          return reply;
+        },
+        (error: unknown) => {
+          // A refused write is an answer: Redis is there, but takes no lease until it writes again.
+          const refused = isWriteRefusal(error);
+          if (refused) this.#writesRefused = true;
+          this.#failing = !refused;
+          throw error;
+        },
+      ),
+    );
   }
 
   /**
@@ -809,7 +845,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /**
    * A connection the store opened reports its errors here: once per outage (ioredis emits one
    * per reconnect attempt), and again only after it was ready in between. Ready again with no
-   * lease held, it tries Redis at once; leases held are renewed at the next beat, as ever.
+   * lease held, it tries Redis at once; leases held are renewed at the next beat, as ever. Not
+   * while Redis refuses writes: a reconnection says nothing of those (and the client reconnects
+   * on each READONLY, so trying at once would loop); the renewal beat tries a write.
    */
   #watchConnection(connection: RedisConnection): void {
     let reported = false;
@@ -820,7 +858,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     });
     connection.on('ready', () => {
       reported = false;
-      if (this.#book.size === 0) this.#renewSoon();
+      if (this.#book.size === 0 && !this.#writesRefused) this.#renewSoon();
     });
   }
 

@@ -298,6 +298,15 @@ end
 return result
 `;
 
+/**
+ * A write that changes nothing (ZADD XX of a member no lease has), refused as any write is while
+ * Redis refuses writes (OOM, READONLY, MISCONF, NOREPLICAS): it tells when Redis takes them again.
+ */
+export const WRITE_PROBE = `
+redis.call('ZADD', KEYS[1], 'XX', 0, '')
+return 1
+`;
+
 /** Drops up to PURGE_MAX expired leases; returns how many expired ones are left. */
 export const PURGE = `${PRELUDE}
 return purge(now_ms())

@@ -22,6 +22,37 @@ const request = (tenantId: string, globalLimit = 3, tenantLimit = Number.POSITIV
   tenantLimit,
 });
 
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Ways to make a Redis refuse every write while it still answers reads, named by the error
+ * Redis answers a write with, each with the command that makes it take writes again.
+ */
+const writeRefusals: readonly {
+  readonly reply: string;
+  readonly refuse: (redis: RedisServer) => Promise<unknown>;
+  readonly accept: (redis: RedisServer) => Promise<unknown>;
+}[] = [
+  {
+    // A replica of a master that is not there.
+    reply: 'READONLY',
+    refuse: async (redis) => redis.cli('REPLICAOF', '127.0.0.1', String(await freePort())),
+    accept: (redis) => redis.cli('REPLICAOF', 'NO', 'ONE'),
+  },
+  {
+    // Memory full under noeviction (Redis's default policy).
+    reply: 'OOM',
+    refuse: (redis) => redis.cli('CONFIG', 'SET', 'maxmemory', '1'),
+    accept: (redis) => redis.cli('CONFIG', 'SET', 'maxmemory', '0'),
+  },
+  {
+    // Fewer replicas than min-replicas-to-write.
+    reply: 'NOREPLICAS',
+    refuse: (redis) => redis.cli('CONFIG', 'SET', 'min-replicas-to-write', '1'),
+    accept: (redis) => redis.cli('CONFIG', 'SET', 'min-replicas-to-write', '0'),
+  },
+];
+
 describeWithBinary('redis-server', 'redis store', () => {
   let server: RedisServer;
   const stores: RedisCapacityStore[] = [];
@@ -412,7 +443,6 @@ describeWithBinary('redis-server', 'redis store', () => {
       });
       store.on('lease_lost', () => undefined);
       await store.tryAcquire(request('t'));
-      const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       const outage = () => readOnly.cli('REPLICAOF', '127.0.0.1', String(absentMaster));
       await outage();
       await wait(700);
@@ -427,6 +457,73 @@ describeWithBinary('redis-server', 'redis store', () => {
       await vi.waitFor(() => expect(renewals).toHaveLength(2));
       await wait(400);
       expect(renewals).toHaveLength(2);
+    } finally {
+      await readOnly.stop();
+    }
+  });
+
+  it.each(writeRefusals)(
+    'is unavailable while Redis answers reads but refuses writes ($reply), until it takes writes again',
+    async ({ reply, refuse, accept }) => {
+      const refusing = await startRedis();
+      try {
+        refusing.seedLimiter('refusing');
+        const store = redisStore({ redis: refusing.url, name: 'refusing', leaseTtlMs: 300 });
+        stores.push(store);
+        store.on('error', () => undefined);
+        await store.release((await store.tryAcquire(request('t'))) as Lease);
+        await refuse(refusing);
+        await expect(store.tryAcquire(request('t'))).rejects.toThrow(reply);
+        expect(store.available).toBe(false);
+        // Calls that write nothing go through: usage, and the renewal beats (every 100 ms) with
+        // no lease to renew. No lease can be taken meanwhile, so the store stays unavailable.
+        expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+        expect(store.available).toBe(false);
+        await wait(400);
+        expect(store.available).toBe(false);
+        await accept(refusing);
+        // Found out with no traffic: the renewal beat tries a write.
+        await vi.waitFor(() => expect(store.available).toBe(true), { timeout: 3_000 });
+        expect((await store.tryAcquire(request('t'))).refused).toBeUndefined();
+      } finally {
+        await refusing.stop();
+      }
+    },
+  );
+
+  it('a renewal outage ends when Redis takes writes again, not when a round has nothing to write', async () => {
+    const readOnly = await startRedis();
+    const absentMaster = await freePort();
+    try {
+      readOnly.seedLimiter('read-only');
+      // The local share keeps granting leases, which the renewal then tries to put in Redis.
+      const store = redisStore({
+        redis: readOnly.url,
+        name: 'read-only',
+        leaseTtlMs: 300,
+        whenUnavailable: { localShare: 0.5 },
+      });
+      stores.push(store);
+      const renewals: Error[] = [];
+      store.on('error', (e) => {
+        if (e.operation === 'renew') renewals.push(e.error as Error);
+      });
+      store.on('lease_lost', () => undefined);
+      const inRedis = (await store.tryAcquire(request('t', 4))) as Lease;
+      await readOnly.cli('REPLICAOF', '127.0.0.1', String(absentMaster));
+      await vi.waitFor(() => expect(renewals).toHaveLength(1));
+      // With no lease left, renewal rounds have nothing to write and go through.
+      await store.release(inRedis);
+      await wait(300);
+      // Granted locally: each round fails to put it in Redis, within the same outage.
+      const local = (await store.tryAcquire(request('t', 4))) as Lease;
+      await wait(400);
+      expect(renewals).toHaveLength(1);
+      await readOnly.cli('REPLICAOF', 'NO', 'ONE');
+      await vi.waitFor(async () => expect((await store.usage()).active).toBe(1), {
+        timeout: 3_000,
+      });
+      await store.release(local);
     } finally {
       await readOnly.stop();
     }
