@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PeriodicTask } from '../../../backend/periodic-task.js';
+import { noop } from '../../../internal/abort.js';
 import { TypedEmitter } from '../../../internal/emitter.js';
 import { printableField } from '../../../internal/validate.js';
 import { emitFailureWarning } from '../../../internal/warning.js';
@@ -379,12 +380,24 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     );
   }
 
-  /** Counts `work` among the calls close() waits for, until it settles. */
-  #track<T>(work: Promise<T>): Promise<T> {
-    const forget = (): void => {
-      this.#inflight.delete(settled);
-    };
-    const settled: Promise<void> = work.then(forget, forget);
+  /**
+   * Counts `work` among the calls close() waits for, until it settles, and then tells
+   * `onSettled` how it ended (in the same reaction: no promise more per call).
+   */
+  #track<T>(
+    work: Promise<T>,
+    onSettled: (failed: boolean, error: unknown) => void = noop,
+  ): Promise<T> {
+    const settled: Promise<void> = work.then(
+      () => {
+        this.#inflight.delete(settled);
+        onSettled(false, undefined);
+      },
+      (error: unknown) => {
+        this.#inflight.delete(settled);
+        onSettled(true, error);
+      },
+    );
     this.#inflight.add(settled);
     return work;
   }
@@ -811,21 +824,15 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         ? send(connection)
         : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
-    return this.#track(
-      call.then(
-        (reply) => {
-          this.#failing = false;
-          return reply;
-        },
-        (error: unknown) => {
-          // A refused write is an answer: Redis is there, but takes no lease until it writes again.
-          const refused = isWriteRefusal(error);
-          if (refused) this.#writesRefused = true;
-          this.#failing = !refused;
-          throw error;
-        },
-      ),
-    );
+    return this.#track(call, (failed, error) => this.#noteOutcome(failed, error));
+  }
+
+  /** What a call's outcome tells: whether Redis answers, and whether it refused a write. */
+  #noteOutcome(failed: boolean, error: unknown): void {
+    // A refused write is an answer: Redis is there, but takes no lease until it writes again.
+    const refused = failed && isWriteRefusal(error);
+    if (refused) this.#writesRefused = true;
+    this.#failing = failed && !refused;
   }
 
   /**
