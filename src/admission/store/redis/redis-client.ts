@@ -62,15 +62,26 @@ export function connect(redis: unknown): { client: Promise<RedisConnection>; own
  * reaches the primary. The failed command is not sent again (scripts keep their order).
  */
 function onReadOnly(error: Error): boolean {
-  return error.message.startsWith('READONLY');
+  return READ_ONLY.test(error.message);
 }
+
+/**
+ * Matches an error reply whose code is one of `codes` (`READONLY You can't write...`), also as
+ * Redis before 7 wraps an error that a call inside a script got:
+ * `ERR Error running script (call to f_...): @user_script:2: -READONLY You can't write...`.
+ */
+function replyCode(codes: string): RegExp {
+  return new RegExp(`^(?:${codes}) |^ERR Error running script .*?: -(?:${codes}) `);
+}
+
+const READ_ONLY = replyCode('READONLY');
 
 /**
  * Redis's refusals of a write while it still answers: out of memory under `maxmemory` (OOM), a
  * replica (READONLY), unable to persist (MISCONF), fewer replicas than `min-replicas-to-write`
  * (NOREPLICAS).
  */
-const WRITE_REFUSED = /^(?:OOM|READONLY|MISCONF|NOREPLICAS) /;
+const WRITE_REFUSED = replyCode('OOM|READONLY|MISCONF|NOREPLICAS');
 
 /** Whether a call failed (as `withDeadline` rejects) because Redis refused to write. */
 export function isWriteRefusal(error: unknown): boolean {

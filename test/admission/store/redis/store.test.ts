@@ -1,11 +1,15 @@
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../../../src/admission/admission.js';
 import type { AdmissionOptions } from '../../../../src/admission/options.js';
 import type { AcquireRequest, Lease } from '../../../../src/admission/store/capacity-store.js';
 import type { RedisLease } from '../../../../src/admission/store/redis/lease-book.js';
-import { withDeadline } from '../../../../src/admission/store/redis/redis-client.js';
+import {
+  isWriteRefusal,
+  RedisUnavailableError,
+  withDeadline,
+} from '../../../../src/admission/store/redis/redis-client.js';
 import {
   type RedisCapacityStore,
   redisStore,
@@ -676,5 +680,38 @@ describeWithBinary('redis-server', 'redis store', () => {
     await store.release(lease as Lease);
     await store.close();
     expect(await client.ping()).toBe('PONG');
+  });
+});
+
+describe('a refused write, as Redis replies it', () => {
+  const failed = (reply: string) =>
+    new RedisUnavailableError('acquire', { cause: new Error(reply) });
+
+  it('is read from the reply code, also as Redis before 7 wraps a script call that got it', () => {
+    expect(isWriteRefusal(failed("READONLY You can't write against a read only replica."))).toBe(
+      true,
+    );
+    expect(isWriteRefusal(failed("OOM command not allowed when used memory > 'maxmemory'."))).toBe(
+      true,
+    );
+    expect(
+      isWriteRefusal(
+        failed(
+          'ERR Error running script (call to f_5c1f): @user_script:12: @user_script: 12: -MISCONF Redis is configured to save RDB snapshots, but it is currently not able to persist on disk.',
+        ),
+      ),
+    ).toBe(true);
+    expect(isWriteRefusal(failed('NOREPLICAS Not enough good replicas to write.'))).toBe(true);
+  });
+
+  it('is not any other failure', () => {
+    expect(isWriteRefusal(failed('ERR unknown command'))).toBe(false);
+    expect(
+      isWriteRefusal(failed('ERR Error running script (call to f_5c1f): @user_script:3: boom')),
+    ).toBe(false);
+    expect(isWriteRefusal(failed('Connection is closed.'))).toBe(false);
+    expect(isWriteRefusal(new Error("READONLY You can't write against a read only replica."))).toBe(
+      false,
+    );
   });
 });
