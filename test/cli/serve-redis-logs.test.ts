@@ -63,6 +63,17 @@ describeWithBinary('redis-server', 'serve with a Redis store that goes away', ()
     const response = await fetch(`${running!.url}/readyz`);
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
+  /** A gateway on a Redis of its own, that has taken and released a slot there. */
+  const serveOnItsOwnRedis = async () => {
+    server = await startRedis();
+    server.seedLimiter('voice');
+    running = await serve(
+      parseServeConfig(['--port', '0', '--redis-url', server.url, '--redis-name', 'voice'], {}),
+      { version: 'test', logStream: new LogLines() },
+    );
+    await running.admission.acquire().then((slot) => slot.release());
+    return { redis: server, gateway: running };
+  };
   /** Polls `/readyz` until its status is `status`; returns that answer. */
   const readinessBecomes = async (status: number) => {
     for (;;) {
@@ -73,41 +84,29 @@ describeWithBinary('redis-server', 'serve with a Redis store that goes away', ()
   };
 
   it('readyz answers 503 naming the store while Redis is down, and 200 again once it is back', async () => {
-    server = await startRedis();
-    server.seedLimiter('voice');
-    running = await serve(
-      parseServeConfig(['--port', '0', '--redis-url', server.url, '--redis-name', 'voice'], {}),
-      { version: 'test', logStream: new LogLines() },
-    );
-    await running.admission.acquire().then((slot) => slot.release());
+    const { redis, gateway } = await serveOnItsOwnRedis();
     expect(await readiness()).toMatchObject({
       status: 200,
       body: { ready: true, store: 'available' },
     });
 
-    await server.kill();
+    await redis.kill();
     const down = await readinessBecomes(503);
     expect(down.body).toMatchObject({ ready: false, state: 'open', store: 'unavailable' });
-    await expect(running.admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+    await expect(gateway.admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
 
     // Back without any request to the store: the gateway finds out on its own.
-    await server.restart();
+    await redis.restart();
     const back = await readinessBecomes(200);
     expect(back.body).toMatchObject({ ready: true, store: 'available' });
   });
 
   it('readyz stays 503 while Redis answers but refuses writes, and turns 200 once it takes them', async () => {
-    server = await startRedis();
-    server.seedLimiter('voice');
-    running = await serve(
-      parseServeConfig(['--port', '0', '--redis-url', server.url, '--redis-name', 'voice'], {}),
-      { version: 'test', logStream: new LogLines() },
-    );
-    await running.admission.acquire().then((slot) => slot.release());
+    const { redis, gateway } = await serveOnItsOwnRedis();
 
     // A replica of a master that is not there: reads are answered, writes refused (READONLY).
-    await server.cli('REPLICAOF', '127.0.0.1', String(await freePort()));
-    await expect(running.admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
+    await redis.cli('REPLICAOF', '127.0.0.1', String(await freePort()));
+    await expect(gateway.admission.acquire()).rejects.toMatchObject({ code: 'store_unavailable' });
     // The store reconnects on READONLY, and answers to calls that write nothing come back.
     const until = performance.now() + 1_500;
     while (performance.now() < until) {
@@ -115,7 +114,7 @@ describeWithBinary('redis-server', 'serve with a Redis store that goes away', ()
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
 
-    await server.cli('REPLICAOF', 'NO', 'ONE');
+    await redis.cli('REPLICAOF', 'NO', 'ONE');
     const back = await readinessBecomes(200);
     expect(back.body).toMatchObject({ ready: true, store: 'available' });
   });
