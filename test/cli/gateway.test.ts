@@ -292,6 +292,26 @@ describe('the gateway over HTTP', () => {
     expect(logs.lines.filter((l) => l.msg === 'request' && l.status === 400)).toHaveLength(4);
   });
 
+  it('answers 414 uri_too_long to a path id over the router limit, echoing nothing of it, before authentication', async () => {
+    const { call, logs } = await startGateway({ tokens: TOKENS });
+    const id = encodeURIComponent(`\u001b[31m${'a'.repeat(2_000)}`);
+    for (const [method, path] of [
+      ['GET', `/v1/sessions/${id}`],
+      ['POST', `/v1/slots/${id}/renew`],
+    ] as const) {
+      const response = await call(method, path);
+      expect(response.status).toBe(414);
+      // The whole body: a fixed message, nothing of the path.
+      expect(await response.json()).toEqual({
+        error: {
+          code: 'uri_too_long',
+          message: 'the path is too long: ids are at most 256 characters',
+        },
+      });
+    }
+    expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('answers 409 to an idempotency key held by another user, without disclosing the session', async () => {
     const { call } = await startGateway();
     const created = await call('POST', '/v1/sessions', {

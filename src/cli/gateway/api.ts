@@ -61,6 +61,8 @@ const TOO_MANY = error(
   true,
 );
 const TOO_LARGE = error('The body is too large.');
+/** The router refuses a path id far over the schemas' bound before it is validated. */
+const URI_TOO_LONG = error('The path id is over 1024 characters (ids are at most 256).');
 const NOT_JSON = error(
   'The body is not `application/json`, or is sent with a `Content-Encoding` (bodies are taken ' +
     'uncompressed only).',
@@ -118,6 +120,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such session for this token.'),
+      414: URI_TOO_LONG,
     },
   },
   {
@@ -133,6 +136,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such session for this token.'),
+      414: URI_TOO_LONG,
       ...UNWANTED_BODY,
     },
   },
@@ -177,6 +181,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such slot for this token (released, or its lease expired).'),
+      414: URI_TOO_LONG,
       413: TOO_LARGE,
       415: NOT_JSON,
     },
@@ -194,6 +199,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such slot for this token (released, or its lease expired).'),
+      414: URI_TOO_LONG,
       ...UNWANTED_BODY,
     },
   },

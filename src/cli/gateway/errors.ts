@@ -7,7 +7,17 @@ const FRAMEWORK_CODES: Readonly<Record<number, string>> = {
   400: 'bad_request',
   404: 'not_found',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
+};
+
+/**
+ * Fixed messages for Fastify's errors whose own message quotes the request's path: a client
+ * may put anything there (escape sequences included), and errors never echo values.
+ */
+const QUOTING_ERRORS: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'the path is not valid percent-encoded UTF-8',
+  FST_ERR_MAX_PARAM_LENGTH: 'the path is too long: ids are at most 256 characters',
 };
 
 /**
@@ -36,7 +46,8 @@ function frameworkError(error: unknown): HttpError | undefined {
 
 /** The framework's message, without the request's own text (Fastify quotes a bad path). */
 function messageOf(error: Error & { code?: unknown; validation?: unknown }): string {
-  if (error.code === 'FST_ERR_BAD_URL') return 'the path is not valid percent-encoded UTF-8';
+  const fixed = typeof error.code === 'string' ? QUOTING_ERRORS[error.code] : undefined;
+  if (fixed !== undefined) return fixed;
   return error.validation === undefined
     ? error.message
     : error.message.replace(/^(body|params)\//, '$1.');

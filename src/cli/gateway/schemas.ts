@@ -38,7 +38,8 @@ export const errorBody = {
             'Machine-readable reason: an admission refusal code (capacity, tenant_capacity, ' +
             'queue_full, queue_timeout, unhealthy, draining, duplicate, store_unavailable), a ' +
             'backend error code, or bad_request, unauthorized, forbidden, not_found, ' +
-            'method_not_allowed, request_timeout, payload_too_large, unsupported_media_type, ' +
+            'method_not_allowed, request_timeout, payload_too_large, uri_too_long, ' +
+            'unsupported_media_type, ' +
             'headers_too_large, internal.',
         },
         message: { type: 'string' },
