@@ -11,13 +11,18 @@ const FRAMEWORK_CODES: Readonly<Record<number, string>> = {
   415: 'unsupported_media_type',
 };
 
+/** The 415 answer to a body that is not JSON, whoever refuses it. */
+export const NOT_JSON_MESSAGE = 'the body must be JSON, sent with Content-Type: application/json';
+
 /**
- * Fixed messages for Fastify's errors whose own message quotes the request's path: a client
- * may put anything there (escape sequences included), and errors never echo values.
+ * Fixed messages for Fastify's errors whose own message quotes the request's path (a client
+ * may put anything there, escape sequences included, and errors never echo values) or does
+ * not say what to send instead.
  */
-const QUOTING_ERRORS: Readonly<Record<string, string>> = {
+const FIXED_MESSAGES: Readonly<Record<string, string>> = {
   FST_ERR_BAD_URL: 'the path is not valid percent-encoded UTF-8',
   FST_ERR_MAX_PARAM_LENGTH: 'the path is too long: ids are at most 256 characters',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: NOT_JSON_MESSAGE,
 };
 
 /**
@@ -46,7 +51,7 @@ function frameworkError(error: unknown): HttpError | undefined {
 
 /** The framework's message, without the request's own text (Fastify quotes a bad path). */
 function messageOf(error: Error & { code?: unknown; validation?: unknown }): string {
-  const fixed = typeof error.code === 'string' ? QUOTING_ERRORS[error.code] : undefined;
+  const fixed = typeof error.code === 'string' ? FIXED_MESSAGES[error.code] : undefined;
   if (fixed !== undefined) return fixed;
   return error.validation === undefined
     ? error.message

@@ -15,7 +15,7 @@ import {
 import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { authorizationOf, HttpRefusal, type TokenTable } from './auth.js';
-import { answerClientError, toGatewayHttpError } from './errors.js';
+import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { noteOf } from './request-notes.js';
@@ -191,6 +191,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
           done(error && clearerJsonError(text, error), parsed),
         );
       }
+    });
+    // Any other content type (or none): an empty body is no body here too, since clients
+    // and libraries set one by default (fetch sends text/plain); any other is not JSON.
+    api.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      const refusal =
+        encodingRefusal(request) ??
+        ((body as Buffer).length === 0
+          ? undefined
+          : new HttpRefusal(415, 'unsupported_media_type', NOT_JSON_MESSAGE));
+      done(refusal ?? null, undefined);
     });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
