@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
-import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, TOKENS } from './gateway-harness.js';
+import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, startGateway, TOKENS } from './gateway-harness.js';
 import { rawClient } from './support/raw-client.js';
 
 interface ErrorBody {
@@ -98,6 +98,31 @@ describe('--max-connections', () => {
       .poll(async () => (await fetch(`${gateway.url}/healthz`).catch(() => undefined))?.status)
       .toBe(200);
     second.socket.destroy();
+  });
+
+  it('counts every closed connection in a log line soon after, without a line per connection', async () => {
+    const { url, app, logs } = await startGateway({ maxConnections: 2, dropsLogIntervalMs: 200 });
+    const held = [await rawClient(url, ''), await rawClient(url, '')];
+    const logged = () =>
+      logs.lines
+        .filter((line) => line.msg === 'connections closed: too many open')
+        .map((line) => line.dropped as number);
+    const sum = () => logged().reduce((total, dropped) => total + dropped, 0);
+    const burst = async (count: number) => {
+      const clients = await Promise.all(Array.from({ length: count }, () => rawClient(url, '')));
+      await Promise.all(clients.map((client) => client.closed));
+    };
+    await burst(20);
+    // The first at once, the rest in the summary at the end of the interval.
+    await expect.poll(sum).toBe(20);
+    await burst(15);
+    await expect.poll(sum).toBe(35);
+    // A burst the gateway closes within is counted by the line written as it closes.
+    await burst(7);
+    for (const client of held) client.socket.destroy();
+    await app.close();
+    expect(sum()).toBe(42);
+    expect(logged().length).toBeLessThanOrEqual(6);
   });
 
   it('is 4096 unless set, by flag or MAX_CONNECTIONS', () => {
