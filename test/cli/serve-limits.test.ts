@@ -125,6 +125,28 @@ describe('--max-connections', () => {
     expect(logged().length).toBeLessThanOrEqual(6);
   });
 
+  it('leaves /healthz and /readyz on --metrics-port answering while the API port is flooded', async () => {
+    const { gateway } = await start(['--max-connections', '5', '--metrics-port', '0']);
+    const flood = await Promise.all(Array.from({ length: 10 }, () => rawClient(gateway.url, '')));
+    await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+    const probe = async (path: string) => {
+      const response = await fetch(new URL(path, gateway.metricsUrl));
+      return { status: response.status, body: await response.text() };
+    };
+    expect(await probe('/healthz')).toEqual({ status: 200, body: '{"status":"alive"}' });
+    expect(JSON.parse((await probe('/readyz')).body)).toMatchObject({ ready: true, active: 0 });
+    expect((await probe('/metrics')).status).toBe(200);
+    expect(await probe('/v1/slots')).toEqual({
+      status: 404,
+      body: '{"error":{"code":"not_found","message":"no such route"}}',
+    });
+    // Draining, readiness says so there too.
+    const drained = gateway.admission.drain({ timeoutMs: 0 });
+    expect((await probe('/readyz')).status).toBe(503);
+    await drained;
+    for (const client of flood) client.socket.destroy();
+  });
+
   it('is 4096 unless set, by flag or MAX_CONNECTIONS', () => {
     expect(parseServeConfig([], {}).maxConnections).toBe(4_096);
     expect(parseServeConfig([], { MAX_CONNECTIONS: '10' }).maxConnections).toBe(10);

@@ -19,6 +19,7 @@ import { logDrops } from './drop-log.js';
 import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
+import { ALIVE, readiness } from './probes.js';
 import { noteOf } from './request-notes.js';
 import { RouteMethods } from './route-methods.js';
 import { sessionRoutes } from './session-routes.js';
@@ -215,21 +216,12 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     latencyRoutes(api, admission, route);
   });
 
-  app.route({ ...route('liveness'), handler: async () => ({ status: 'alive' }) });
+  app.route({ ...route('liveness'), handler: async () => ALIVE });
   app.route({
     ...route('readiness'),
     handler: async (_request, reply) => {
-      const stats = admission.stats();
-      const ready = stats.admitting && stats.storeAvailable;
-      return reply.code(ready ? 200 : 503).send({
-        ready,
-        state: stats.state,
-        store: stats.storeAvailable ? 'available' : 'unavailable',
-        health: stats.health?.status ?? 'unknown',
-        active: stats.active,
-        queued: stats.queued,
-        limit: stats.limit,
-      });
+      const { status, body } = readiness(admission);
+      return reply.code(status).send(body);
     },
   });
   const document = openApiDocument(options.version);
