@@ -1,3 +1,5 @@
+import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
+
 /*
  * The JSON Schemas of the HTTP API: Fastify validates requests and serializes responses with
  * them, and the OpenAPI document (openapi.ts) is built from them, so the two cannot disagree.
@@ -19,7 +21,7 @@ const id = (description: string, maxLength: number) =>
 export const tenantId = id(
   'Tenant the request acts for. A tenant token may only name its own tenant (or omit it); ' +
     'an operator token may name any, and `default` is used when omitted.',
-  128,
+  MAX_TENANT_ID_LENGTH,
 );
 
 export const errorBody = {
