@@ -43,7 +43,10 @@ export function parseFlags(
   }
 }
 
-/** Decimal digits only: Number() would also take "0x10", "1e3", "0b1" or "Infinity". */
+/**
+ * Decimal digits only, as written: Number() would also take "0x10", "1e3", "0b1" or
+ * "Infinity", and " 5" (a space is no digit: a value with one is a slip, refused by name).
+ */
 const INTEGER = /^-?\d+$/;
 const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
 
@@ -76,7 +79,7 @@ function numberFlag(
   kind: string,
 ): number | undefined {
   if (text === undefined) return undefined;
-  const value = pattern.test(text.trim()) ? Number(text) : Number.NaN;
+  const value = pattern.test(text) ? Number(text) : Number.NaN;
   if (!(value >= min && value <= max)) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
     throw new ConfigError(flag, `must be ${kind} ${range}, got ${JSON.stringify(text)}`);

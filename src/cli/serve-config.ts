@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { isRedisAddress } from '../admission/store/redis/redis-client.js';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
-import { isPrintable, MAX_TIMER_MS } from '../internal/validate.js';
+import { isTenantId, MAX_TENANT_ID_LENGTH } from '../internal/tenant-id.js';
+import { describeValue, MAX_TIMER_MS } from '../internal/validate.js';
 import { parseLiveKitConfig } from '../providers/livekit/config.js';
 import { decimalFlag, integerFlag, parseFlags } from './args.js';
 import { TokenTable } from './gateway/auth.js';
@@ -188,7 +189,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     simSessionMs: int('sim-session-ms', 0, MAX_TIMER_MS)!,
     logLevel: level,
     metrics: metricsOn ? { port: metricsPort } : undefined,
-    metricsTenants: list(raw('metrics-tenants')),
+    metricsTenants: parseTenants(setting('metrics-tenants'), raw('metrics-tenants')),
   };
   // A setting given but left unused is refused: the operator meant it to do something.
   const unused = (flags: readonly (keyof typeof FLAGS)[], applies: boolean, why: string): void => {
@@ -347,21 +348,16 @@ function checkLiveKit(livekit: NonNullable<ServeConfig['livekit']>): void {
  */
 function parseTenantCaps(name: string, text: string | undefined): Map<string, number> {
   const caps = new Map<string, number>();
-  for (const entry of list(text)) {
-    const parts = entry.split('=');
-    const tenant = parts[0]!.trim();
+  for (const entry of list(name, text)) {
+    const parts = entry.split('=').map((part) => part.trim());
+    const tenant = parts[0]!;
     if (parts.length !== 2 || tenant === '') {
       throw new ConfigError(
         name,
         `expects tenant=cap (one "=" per entry), got ${JSON.stringify(entry)}`,
       );
     }
-    if (!isPrintable(tenant)) {
-      throw new ConfigError(
-        name,
-        `tenant ids must not contain control characters or lone surrogates, got ${JSON.stringify(entry)}`,
-      );
-    }
+    checkTenantId(name, tenant);
     if (caps.has(tenant)) {
       throw new ConfigError(name, `names tenant ${JSON.stringify(tenant)} twice`);
     }
@@ -370,11 +366,35 @@ function parseTenantCaps(name: string, text: string | undefined): Map<string, nu
   return caps;
 }
 
-function list(text: string | undefined): string[] {
-  return (text ?? '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
+/** Tenants with their own metric label: tenant ids, as the API takes them. */
+function parseTenants(name: string, text: string | undefined): string[] {
+  const tenants = list(name, text);
+  for (const tenant of tenants) checkTenantId(name, tenant);
+  return tenants;
+}
+
+function checkTenantId(name: string, tenant: string): void {
+  if (isTenantId(tenant)) return;
+  throw new ConfigError(
+    name,
+    `tenant ids must be 1-${MAX_TENANT_ID_LENGTH} printable characters, got ${describeValue(tenant)}`,
+  );
+}
+
+/**
+ * Comma-separated entries, spaces around the commas allowed. An empty entry (`a,,b`, `a,`) is
+ * refused: it is a slip, an entry left out of a template, not nothing.
+ */
+function list(name: string, text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const items = text.split(',').map((item) => item.trim());
+  if (items.includes('')) {
+    throw new ConfigError(
+      name,
+      `has an empty entry (a comma too many), got ${describeValue(text)}`,
+    );
+  }
+  return items;
 }
 
 /**

@@ -13,11 +13,15 @@ import {
 } from '../index.js';
 import { type PrometheusEndpoint, startPrometheus } from '../telemetry/prometheus.js';
 import { createGateway, type GatewayLogOptions } from './gateway/gateway.js';
+import { startOpsServer } from './gateway/ops-server.js';
 import type { ServeConfig } from './serve-config.js';
 
 export interface RunningGateway {
   readonly url: string;
-  /** Where Prometheus scrapes, when metrics are on. */
+  /**
+   * Where Prometheus scrapes, when metrics are on. With a metrics port, `/healthz` and
+   * `/readyz` are served there too.
+   */
   readonly metricsUrl: string | undefined;
   readonly admission: Admission;
   readonly log: FastifyBaseLogger;
@@ -53,12 +57,8 @@ async function start(
   const prometheus: PrometheusEndpoint | undefined =
     config.metrics === undefined
       ? undefined
-      : await startPrometheus({
-          global: false,
-          ...(config.metrics.port === undefined
-            ? { serve: false }
-            : { serve: true, port: config.metrics.port, host: config.host }),
-        });
+      : // Served by the gateway, on its port or the metrics port's server with the probes.
+        await startPrometheus({ global: false, serve: false });
   if (prometheus !== undefined) opened.add(() => prometheus.stop());
   let webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
   let backend: VoiceBackend;
@@ -125,6 +125,17 @@ async function start(
             tenants: [...namedTenants, ...(config.tokens?.tenants ?? []), ...config.metricsTenants],
           },
   });
+  // Opened before the gateway, so closed after it: probes answer while requests finish.
+  const ops =
+    prometheus === undefined || config.metrics?.port === undefined
+      ? undefined
+      : await startOpsServer({
+          admission,
+          metrics: prometheus.handler,
+          host: config.host,
+          port: config.metrics.port,
+        });
+  if (ops !== undefined) opened.add(() => ops.close());
   const app = createGateway({
     admission,
     tokens: config.tokens,
@@ -132,10 +143,7 @@ async function start(
       level: config.logLevel,
       ...(options.logStream === undefined ? {} : { stream: options.logStream }),
     },
-    metrics:
-      prometheus !== undefined && config.metrics?.port === undefined
-        ? prometheus.handler
-        : undefined,
+    metrics: ops === undefined ? prometheus?.handler : undefined,
     livekitWebhook: webhook,
     version: options.version,
     maxConnections: config.maxConnections,
@@ -144,7 +152,7 @@ async function start(
   if (store !== undefined) logStoreEvents(store, admission, app.log);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
-  const metricsUrl = prometheus === undefined ? undefined : (prometheus.url ?? `${url}/metrics`);
+  const metricsUrl = prometheus === undefined ? undefined : `${ops?.url ?? url}/metrics`;
   if (config.tokens === undefined) {
     app.log.warn(
       { host: config.host },

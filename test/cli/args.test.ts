@@ -5,7 +5,7 @@ import { parseServeConfig } from '../../src/cli/serve-config.js';
 import { LogLines } from './gateway-harness.js';
 
 describe('integer flags', () => {
-  it.each(['0x10', '1e3', '0b1', '0o7', '+5', '5.0', '1_000', ' ', 'Infinity', '--3'])(
+  it.each(['0x10', '1e3', '0b1', '0o7', '+5', '5.0', '1_000', ' ', 'Infinity', '--3', ' 5', '5\n'])(
     'refuses %j: only decimal digits are an integer',
     (text) => {
       expect(() => integerFlag('--max-sessions', text, 1)).toThrow(
@@ -14,8 +14,8 @@ describe('integer flags', () => {
     },
   );
 
-  it('takes decimal digits, around spaces, and names the range of a value outside it', () => {
-    expect(integerFlag('--port', ' 8080 ', 0, 65_535)).toBe(8080);
+  it('takes decimal digits, and names the range of a value outside it', () => {
+    expect(integerFlag('--port', '8080', 0, 65_535)).toBe(8080);
     expect(integerFlag('--port', '007', 0, 65_535)).toBe(7);
     expect(() => integerFlag('--port', '-1', 0, 65_535)).toThrow(/from 0 to 65535, got "-1"/);
     expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(/got "9007199254740993"/);
@@ -31,6 +31,13 @@ describe('integer flags', () => {
     ).toThrow(/^--max-sessions: must be an integer >= 1, got "0"/);
     expect(() => parseServeConfig([], { SETUP_PER_SECOND: '0' })).toThrow(
       /^SETUP_PER_SECOND: must be a decimal number/,
+    );
+    // As written: a space is no digit, in a variable as in a flag.
+    expect(() => parseServeConfig([], { MAX_CONCURRENT_SESSIONS: ' 5' })).toThrow(
+      'MAX_CONCURRENT_SESSIONS: must be an integer >= 1, got " 5"',
+    );
+    expect(() => parseServeConfig([], { SETUP_PER_SECOND: '0.5 ' })).toThrow(
+      'SETUP_PER_SECOND: must be a decimal number >= 0.001, got "0.5 "',
     );
     expect(() => parseServeConfig([], { HOST: ' ' })).toThrow(/^HOST: must be an IP address/);
   });
@@ -217,11 +224,45 @@ describe('--tenant-caps', () => {
     ['acme=5,globex=1,acme=6', '--tenant-caps: names tenant "acme" twice'],
     ['acme=-1', '--tenant-caps acme: must be an integer >= 0, got "-1"'],
     ['acme=', '--tenant-caps acme: must be an integer >= 0, got ""'],
-    ['a\u0001b=1', '--tenant-caps: tenant ids must not contain control characters'],
+    ['a\u0001b=1', '--tenant-caps: tenant ids must be 1-128 printable characters'],
+    [`${'t'.repeat(129)}=1`, '--tenant-caps: tenant ids must be 1-128 printable characters'],
+    ['acme=1,,globex=2', '--tenant-caps: has an empty entry (a comma too many)'],
+    ['acme=1,', '--tenant-caps: has an empty entry (a comma too many)'],
+    [',acme=1', '--tenant-caps: has an empty entry (a comma too many)'],
   ])('refuses %j with an error naming the entry', (text, message) => {
     expect(() => parseServeConfig(['--tenant-caps', text], {})).toThrow(message);
     expect(() => parseServeConfig([], { TENANT_CAPS: text })).toThrow(
       message.replace('--tenant-caps', 'TENANT_CAPS'),
+    );
+  });
+});
+
+describe('tenant ids in settings', () => {
+  const longest = '\u{1F600}'.repeat(128); // 128 characters, 256 UTF-16 code units
+
+  it('takes 128 characters wherever a tenant is named, as the API does', () => {
+    const config = parseServeConfig(['--metrics', '--tenant-caps', `${longest}=1`], {
+      METRICS_TENANTS: `${longest}, acme`,
+      AUTH_TOKENS: JSON.stringify({ 'acme-token-0123456789': longest }),
+    });
+    expect([...config.tenantCaps.keys()]).toEqual([longest]);
+    expect(config.metricsTenants).toEqual([longest, 'acme']);
+    expect(config.tokens?.tenants).toEqual([longest]);
+  });
+
+  it.each([
+    [`${'t'.repeat(129)}`, 'METRICS_TENANTS: tenant ids must be 1-128 printable characters'],
+    ['acme,\u001b[31m', 'METRICS_TENANTS: tenant ids must be 1-128 printable characters'],
+    ['acme,,globex', 'METRICS_TENANTS: has an empty entry (a comma too many)'],
+    ['acme,', 'METRICS_TENANTS: has an empty entry (a comma too many)'],
+  ])('refuses METRICS_TENANTS %j, naming it', (text, message) => {
+    expect(() => parseServeConfig(['--metrics'], { METRICS_TENANTS: text })).toThrow(message);
+  });
+
+  it('refuses a token for a tenant id over 128 characters, naming its entry', () => {
+    const tokens = JSON.stringify({ 'acme-token-0123456789': `${longest}x` });
+    expect(() => parseServeConfig([], { AUTH_TOKENS: tokens })).toThrow(
+      'AUTH_TOKENS entry 1: tenant must be "*" or a tenant id (1-128 printable characters)',
     );
   });
 });
@@ -232,13 +273,13 @@ describe('--setup-per-second', () => {
     ['.25', 0.25],
     ['2', 2],
     ['2.', 2],
-    [' 0.001 ', 0.001],
+    ['0.001', 0.001],
   ])('takes the rate %j, as setup.perSecond does', (text, rate) => {
     expect(parseServeConfig(['--setup-per-second', text], {}).setupPerSecond).toBe(rate);
     expect(parseServeConfig([], { SETUP_PER_SECOND: text }).setupPerSecond).toBe(rate);
   });
 
-  it.each(['0', '0.0009', '-1', '1e3', '0x10', 'Infinity', 'NaN', '1.2.3', '', '1,5'])(
+  it.each(['0', '0.0009', '-1', '1e3', '0x10', 'Infinity', 'NaN', '1.2.3', '', '1,5', ' 0.5'])(
     'refuses %j, naming the flag and the bound',
     (text) => {
       expect(() => parseServeConfig(['--setup-per-second', text], {})).toThrow(

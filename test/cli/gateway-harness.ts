@@ -63,6 +63,8 @@ export interface HarnessOptions {
   readonly livekitWebhook?: GatewayOptions['livekitWebhook'];
   readonly logLevel?: string;
   readonly requestTimeoutMs?: number;
+  readonly maxConnections?: number;
+  readonly dropsLogIntervalMs?: number;
 }
 
 /** A gateway on a random loopback port over a simulated backend; closed after the test. */
@@ -87,6 +89,10 @@ export async function startGateway(options: HarnessOptions = {}) {
     ...(options.requestTimeoutMs === undefined
       ? {}
       : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.dropsLogIntervalMs === undefined
+      ? {}
+      : { dropsLogIntervalMs: options.dropsLogIntervalMs }),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   closers.push(async () => {

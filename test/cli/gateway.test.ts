@@ -143,14 +143,30 @@ describe('the gateway over HTTP', () => {
     });
   });
 
-  it('answers 415 to a body that is not JSON, 404 to unknown routes and absent /metrics', async () => {
-    const { call } = await startGateway();
+  it('answers 415 to a body that is not JSON, saying what is, 404 to unknown routes and absent /metrics', async () => {
+    const { url, call } = await startGateway();
     const plain = await call('POST', '/v1/sessions', {
       body: '{"userId":"u"}',
       headers: { 'content-type': 'text/plain' },
     });
     expect(plain.status).toBe(415);
-    expect(await plain.json()).toMatchObject({ error: { code: 'unsupported_media_type' } });
+    const notJson = {
+      error: {
+        code: 'unsupported_media_type',
+        message: 'the body must be JSON, sent with Content-Type: application/json',
+      },
+    };
+    expect(await plain.json()).toEqual(notJson);
+    // Without a content type, and with one Fastify cannot parse, it is the same answer.
+    for (const headers of [{}, { 'content-type': 'json' }]) {
+      const response = await fetch(`${url}/v1/sessions`, {
+        method: 'POST',
+        headers,
+        body: new Uint8Array(Buffer.from('{"userId":"u"}')),
+      });
+      expect(response.status).toBe(415);
+      expect(await response.json()).toEqual(notJson);
+    }
     const missing = await call('GET', '/v1/nothing');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found' } });
@@ -197,6 +213,25 @@ describe('the gateway over HTTP', () => {
     }
     expect(admission.stats().active).toBe(1);
     expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
+  it('takes an empty body as none whatever its content type, on every route that reads bodies', async () => {
+    const { call } = await startGateway({ tokens: TOKENS });
+    const empty = (method: string, path: string, type: string) =>
+      call(method, path, { token: ACME_TOKEN, body: '', headers: { 'content-type': type } });
+    const created = await empty('POST', '/v1/slots', 'text/plain');
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    expect(
+      (await empty('POST', `/v1/slots/${id}/renew`, 'application/x-www-form-urlencoded')).status,
+    ).toBe(200);
+    expect((await empty('DELETE', `/v1/slots/${id}`, 'text/plain;charset=UTF-8')).status).toBe(200);
+    // A required body stays required: refused as missing, not as the wrong type.
+    const session = await empty('POST', '/v1/sessions', 'text/plain');
+    expect(session.status).toBe(400);
+    expect(await session.json()).toEqual({
+      error: { code: 'bad_request', message: 'body must be object' },
+    });
   });
 
   it('answers 415 to a compressed body, naming its encoding, and creates nothing', async () => {
@@ -290,6 +325,26 @@ describe('the gateway over HTTP', () => {
     });
     expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
     expect(logs.lines.filter((l) => l.msg === 'request' && l.status === 400)).toHaveLength(4);
+  });
+
+  it('answers 414 uri_too_long to a path id over the router limit, echoing nothing of it, before authentication', async () => {
+    const { call, logs } = await startGateway({ tokens: TOKENS });
+    const id = encodeURIComponent(`\u001b[31m${'a'.repeat(2_000)}`);
+    for (const [method, path] of [
+      ['GET', `/v1/sessions/${id}`],
+      ['POST', `/v1/slots/${id}/renew`],
+    ] as const) {
+      const response = await call(method, path);
+      expect(response.status).toBe(414);
+      // The whole body: a fixed message, nothing of the path.
+      expect(await response.json()).toEqual({
+        error: {
+          code: 'uri_too_long',
+          message: 'the path is too long: ids are at most 256 characters',
+        },
+      });
+    }
+    expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 
   it('answers 409 to an idempotency key held by another user, without disclosing the session', async () => {

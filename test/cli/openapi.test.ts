@@ -138,6 +138,7 @@ describe('the OpenAPI document', () => {
     await hit('GET', `/v1/sessions/${id}`, { token: ACME_TOKEN });
     await hit('GET', `/v1/sessions/${id}`, { token: GLOBEX_TOKEN }); // 404
     await hit('GET', '/v1/sessions/%E0%A4%A', { token: ACME_TOKEN }); // 400
+    await hit('GET', `/v1/sessions/${'a'.repeat(2_000)}`, { token: ACME_TOKEN }); // 414
     await hit('DELETE', `/v1/sessions/${id}`, { token: OPERATOR_TOKEN });
     await hit('DELETE', `/v1/sessions/${id}`, { token: OPERATOR_TOKEN }); // 404
 
@@ -182,6 +183,7 @@ describe('the OpenAPI document', () => {
       '404',
       '409',
       '413',
+      '414',
       '415',
       '429',
       '503',

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningGateway, serve } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/cli/serve-config.js';
-import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, TOKENS } from './gateway-harness.js';
+import { ACME_TOKEN, GLOBEX_TOKEN, LogLines, startGateway, TOKENS } from './gateway-harness.js';
 import { rawClient } from './support/raw-client.js';
 
 interface ErrorBody {
@@ -98,6 +98,53 @@ describe('--max-connections', () => {
       .poll(async () => (await fetch(`${gateway.url}/healthz`).catch(() => undefined))?.status)
       .toBe(200);
     second.socket.destroy();
+  });
+
+  it('counts every closed connection in a log line soon after, without a line per connection', async () => {
+    const { url, app, logs } = await startGateway({ maxConnections: 2, dropsLogIntervalMs: 200 });
+    const held = [await rawClient(url, ''), await rawClient(url, '')];
+    const logged = () =>
+      logs.lines
+        .filter((line) => line.msg === 'connections closed: too many open')
+        .map((line) => line.dropped as number);
+    const sum = () => logged().reduce((total, dropped) => total + dropped, 0);
+    const burst = async (count: number) => {
+      const clients = await Promise.all(Array.from({ length: count }, () => rawClient(url, '')));
+      await Promise.all(clients.map((client) => client.closed));
+    };
+    await burst(20);
+    // The first at once, the rest in the summary at the end of the interval.
+    await expect.poll(sum).toBe(20);
+    await burst(15);
+    await expect.poll(sum).toBe(35);
+    // A burst the gateway closes within is counted by the line written as it closes.
+    await burst(7);
+    for (const client of held) client.socket.destroy();
+    await app.close();
+    expect(sum()).toBe(42);
+    expect(logged().length).toBeLessThanOrEqual(6);
+  });
+
+  it('leaves /healthz and /readyz on --metrics-port answering while the API port is flooded', async () => {
+    const { gateway } = await start(['--max-connections', '5', '--metrics-port', '0']);
+    const flood = await Promise.all(Array.from({ length: 10 }, () => rawClient(gateway.url, '')));
+    await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+    const probe = async (path: string) => {
+      const response = await fetch(new URL(path, gateway.metricsUrl));
+      return { status: response.status, body: await response.text() };
+    };
+    expect(await probe('/healthz')).toEqual({ status: 200, body: '{"status":"alive"}' });
+    expect(JSON.parse((await probe('/readyz')).body)).toMatchObject({ ready: true, active: 0 });
+    expect((await probe('/metrics')).status).toBe(200);
+    expect(await probe('/v1/slots')).toEqual({
+      status: 404,
+      body: '{"error":{"code":"not_found","message":"no such route"}}',
+    });
+    // Draining, readiness says so there too.
+    const drained = gateway.admission.drain({ timeoutMs: 0 });
+    expect((await probe('/readyz')).status).toBe(503);
+    await drained;
+    for (const client of flood) client.socket.destroy();
   });
 
   it('is 4096 unless set, by flag or MAX_CONNECTIONS', () => {

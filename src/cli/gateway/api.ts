@@ -61,15 +61,18 @@ const TOO_MANY = error(
   true,
 );
 const TOO_LARGE = error('The body is too large.');
+/** The router refuses a path id far over the schemas' bound before it is validated. */
+const URI_TOO_LONG = error('The path id is over 1024 characters (ids are at most 256).');
 const NOT_JSON = error(
-  'The body is not `application/json`, or is sent with a `Content-Encoding` (bodies are taken ' +
-    'uncompressed only).',
+  'The body is not empty and not sent as `application/json`, or is sent with a ' +
+    '`Content-Encoding` (bodies are taken uncompressed only). An empty body is none, whatever ' +
+    'its content type.',
 );
 /** Fastify reads the body of any request that carries one, also where the route takes none. */
 const UNWANTED_BODY = {
   413: error('A body was sent, and is too large.'),
   415: error(
-    'A body was sent, and is not `application/json` or is sent with a `Content-Encoding`.',
+    'A body was sent, not empty and not as `application/json`, or with a `Content-Encoding`.',
   ),
 };
 const UNAVAILABLE = error(
@@ -118,6 +121,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such session for this token.'),
+      414: URI_TOO_LONG,
     },
   },
   {
@@ -133,6 +137,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such session for this token.'),
+      414: URI_TOO_LONG,
       ...UNWANTED_BODY,
     },
   },
@@ -177,6 +182,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such slot for this token (released, or its lease expired).'),
+      414: URI_TOO_LONG,
       413: TOO_LARGE,
       415: NOT_JSON,
     },
@@ -194,6 +200,7 @@ export const ROUTES: readonly ApiRoute[] = [
       400: BAD_REQUEST,
       401: UNAUTHORIZED,
       404: error('No such slot for this token (released, or its lease expired).'),
+      414: URI_TOO_LONG,
       ...UNWANTED_BODY,
     },
   },

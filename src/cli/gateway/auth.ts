@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../iface/errors.js';
-import { isPrintable } from '../../internal/validate.js';
+import { isTenantId, MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
 
 /** The tenant value of an operator token: it may act for any tenant. */
 export const ANY_TENANT = '*';
@@ -9,7 +9,6 @@ export const ANY_TENANT = '*';
 const DEFAULT_TENANT = 'default';
 /** Shorter tokens are refused: they could be guessed. */
 export const MIN_TOKEN_LENGTH = 16;
-const MAX_TENANT_LENGTH = 128;
 
 /** Who a request acts as: a tenant, or anyone allowed every tenant (operator, or an open gateway). */
 export interface Caller {
@@ -82,10 +81,10 @@ export class TokenTable {
         );
       }
       first.set(token, index);
-      if (typeof tenant !== 'string' || !isTenantId(tenant)) {
+      if (typeof tenant !== 'string' || !(tenant === ANY_TENANT || isTenantId(tenant))) {
         throw new ConfigError(
           where,
-          `tenant must be "*" or a tenant id (1-${MAX_TENANT_LENGTH} printable characters)`,
+          `tenant must be "*" or a tenant id (1-${MAX_TENANT_ID_LENGTH} printable characters)`,
         );
       }
       return { digest: digest(token), scope: tenant };
@@ -220,9 +219,4 @@ function members(text: string): [string, unknown][] {
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
-}
-
-function isTenantId(value: string): boolean {
-  if (value === ANY_TENANT) return true;
-  return value.length > 0 && value.length <= MAX_TENANT_LENGTH && isPrintable(value);
 }

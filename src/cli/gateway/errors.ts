@@ -7,7 +7,22 @@ const FRAMEWORK_CODES: Readonly<Record<number, string>> = {
   400: 'bad_request',
   404: 'not_found',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
+};
+
+/** The 415 answer to a body that is not JSON, whoever refuses it. */
+export const NOT_JSON_MESSAGE = 'the body must be JSON, sent with Content-Type: application/json';
+
+/**
+ * Fixed messages for Fastify's errors whose own message quotes the request's path (a client
+ * may put anything there, escape sequences included, and errors never echo values) or does
+ * not say what to send instead.
+ */
+const FIXED_MESSAGES: Readonly<Record<string, string>> = {
+  FST_ERR_BAD_URL: 'the path is not valid percent-encoded UTF-8',
+  FST_ERR_MAX_PARAM_LENGTH: 'the path is too long: ids are at most 256 characters',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: NOT_JSON_MESSAGE,
 };
 
 /**
@@ -36,7 +51,8 @@ function frameworkError(error: unknown): HttpError | undefined {
 
 /** The framework's message, without the request's own text (Fastify quotes a bad path). */
 function messageOf(error: Error & { code?: unknown; validation?: unknown }): string {
-  if (error.code === 'FST_ERR_BAD_URL') return 'the path is not valid percent-encoded UTF-8';
+  const fixed = typeof error.code === 'string' ? FIXED_MESSAGES[error.code] : undefined;
+  if (fixed !== undefined) return fixed;
   return error.validation === undefined
     ? error.message
     : error.message.replace(/^(body|params)\//, '$1.');

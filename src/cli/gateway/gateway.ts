@@ -15,9 +15,11 @@ import {
 import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { authorizationOf, HttpRefusal, type TokenTable } from './auth.js';
-import { answerClientError, toGatewayHttpError } from './errors.js';
+import { logDrops } from './drop-log.js';
+import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
+import { ALIVE, readiness } from './probes.js';
 import { noteOf } from './request-notes.js';
 import { RouteMethods } from './route-methods.js';
 import { sessionRoutes } from './session-routes.js';
@@ -57,6 +59,8 @@ export interface GatewayOptions {
    * Default none.
    */
   readonly maxConnections?: number;
+  /** How often connections closed over `maxConnections` are counted in a log line. Default 10 s. */
+  readonly dropsLogIntervalMs?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -74,7 +78,7 @@ export interface RouteShape {
  */
 const WEBHOOK_MAX_BODY_BYTES = 1_048_576;
 
-/** Connections refused over `maxConnections` are logged at most once in this long. */
+/** Connections closed over `maxConnections` are counted in a log line this often. */
 const DROPS_LOG_INTERVAL_MS = 10_000;
 
 /** Routes probed every few seconds: their access lines are at debug level. */
@@ -130,7 +134,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   app.server.maxHeadersCount = 0;
   if (options.maxConnections !== undefined) {
     app.server.maxConnections = options.maxConnections;
-    logDrops(app, options.maxConnections);
+    logDrops(app, options.maxConnections, options.dropsLogIntervalMs ?? DROPS_LOG_INTERVAL_MS);
   }
   const connections = new ClosableConnections(app.server);
   app.addHook('preClose', async () => connections.close());
@@ -192,6 +196,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
         );
       }
     });
+    // Any other content type (or none): an empty body is no body here too, since clients
+    // and libraries set one by default (fetch sends text/plain); any other is not JSON.
+    api.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      const refusal =
+        encodingRefusal(request) ??
+        ((body as Buffer).length === 0
+          ? undefined
+          : new HttpRefusal(415, 'unsupported_media_type', NOT_JSON_MESSAGE));
+      done(refusal ?? null, undefined);
+    });
     if (tokens !== undefined) {
       api.addHook('onRequest', async (request) => {
         noteOf(request).caller = tokens.authenticate(authorizationOf(request.raw));
@@ -202,21 +216,12 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     latencyRoutes(api, admission, route);
   });
 
-  app.route({ ...route('liveness'), handler: async () => ({ status: 'alive' }) });
+  app.route({ ...route('liveness'), handler: async () => ALIVE });
   app.route({
     ...route('readiness'),
     handler: async (_request, reply) => {
-      const stats = admission.stats();
-      const ready = stats.admitting && stats.storeAvailable;
-      return reply.code(ready ? 200 : 503).send({
-        ready,
-        state: stats.state,
-        store: stats.storeAvailable ? 'available' : 'unavailable',
-        health: stats.health?.status ?? 'unknown',
-        active: stats.active,
-        queued: stats.queued,
-        limit: stats.limit,
-      });
+      const { status, body } = readiness(admission);
+      return reply.code(status).send(body);
     },
   });
   const document = openApiDocument(options.version);
@@ -323,23 +328,6 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown)
   else if (error instanceof BackendError) request.log.warn({ err: error }, 'backend failed');
   if (reply.sent || reply.raw.destroyed) return;
   void reply.code(status).headers(headers).send(body);
-}
-
-/**
- * Warns of connections closed over the limit: one line at the first, then at most one every
- * DROPS_LOG_INTERVAL_MS with how many were closed since the last, so a flood of connections
- * does not become a flood of log lines.
- */
-function logDrops(app: FastifyInstance, maxConnections: number): void {
-  let dropped = 0;
-  let quietUntil = Number.NEGATIVE_INFINITY;
-  app.server.on('drop', () => {
-    dropped++;
-    if (performance.now() < quietUntil) return;
-    quietUntil = performance.now() + DROPS_LOG_INTERVAL_MS;
-    app.log.warn({ dropped, maxConnections }, 'connections closed: too many open');
-    dropped = 0;
-  });
 }
 
 /** One line per request, written when its connection is done with it, whatever happened. */

@@ -1,3 +1,5 @@
+import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
+
 /*
  * The JSON Schemas of the HTTP API: Fastify validates requests and serializes responses with
  * them, and the OpenAPI document (openapi.ts) is built from them, so the two cannot disagree.
@@ -19,7 +21,7 @@ const id = (description: string, maxLength: number) =>
 export const tenantId = id(
   'Tenant the request acts for. A tenant token may only name its own tenant (or omit it); ' +
     'an operator token may name any, and `default` is used when omitted.',
-  128,
+  MAX_TENANT_ID_LENGTH,
 );
 
 export const errorBody = {
@@ -38,7 +40,8 @@ export const errorBody = {
             'Machine-readable reason: an admission refusal code (capacity, tenant_capacity, ' +
             'queue_full, queue_timeout, unhealthy, draining, duplicate, store_unavailable), a ' +
             'backend error code, or bad_request, unauthorized, forbidden, not_found, ' +
-            'method_not_allowed, request_timeout, payload_too_large, unsupported_media_type, ' +
+            'method_not_allowed, request_timeout, payload_too_large, uri_too_long, ' +
+            'unsupported_media_type, ' +
             'headers_too_large, internal.',
         },
         message: { type: 'string' },
