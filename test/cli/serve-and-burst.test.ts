@@ -538,12 +538,12 @@ describe('voice-admission burst against the gateway', () => {
       parseBurstConfig(['--url', 'http://x', '--rate', '5', '--concurrency', '2']),
     ).toThrow(/cannot be used together/);
     expect(() => parseBurstConfig(['--url', 'http://x', '--n', '0'])).toThrow(
-      /--n: must be an integer >= 1/,
+      /--n: must be an integer from 1 to 100000/,
     );
     // Counts and durations as serve reads them: decimal digits, no fraction quietly cut.
     for (const [flag, text, range] of [
-      ['--n', '2.5', '>= 1'],
-      ['--n', '0x10', '>= 1'],
+      ['--n', '2.5', 'from 1 to 100000'],
+      ['--n', '0x10', 'from 1 to 100000'],
       ['--concurrency', '1e3', '>= 1'],
       ['--hold-ms', '1.5', 'from 0 to 2147483647'],
     ] as const) {
@@ -560,6 +560,19 @@ describe('voice-admission burst against the gateway', () => {
     expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('bounds --n: a count past the bound is refused at once with exit 2, not run out of memory', async () => {
+    for (const count of ['100001', '99999999999']) {
+      const { code, stdout, stderr } = await cliRun([
+        ...['burst', '--url', 'http://127.0.0.1:18080', '--n', count],
+      ]);
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr.split('\n')[0]).toBe(
+        `--n: must be an integer from 1 to 100000, got "${count}"`,
+      );
+      expect(stderr).toContain('at most 100000');
+    }
+  }, 60_000);
 
   it('refuses a --url with credentials, which fetch would refuse for every request, without showing them', async () => {
     for (const url of ['http://user:a-password-0123@127.0.0.1:1', 'ftp://user:a-password-0123@x']) {
