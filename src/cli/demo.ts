@@ -234,14 +234,17 @@ export function summarize(bare: RunReport, admitted: RunReport): string {
  * count, and the one-line verdict.
  */
 export async function runDemo(scenario: DemoScenario, out: NodeJS.WriteStream): Promise<void> {
-  const { simulation } = scenario;
+  const { simulation, requests } = scenario;
   const { tenants, setup } = DEMO_ADMISSION;
+  // A small burst reaches only the first tenants of the sequence: count those it has.
+  const senders = new Set(tenantSequence(scenario)).size;
+  const burst = requests === 1 ? 'One request' : `A burst of ${requests} simultaneous requests`;
   out.write(
     `Simulated backend, no media: setup ${simulation.setupLatencyMs} ms, slower past ` +
       `${simulation.setupCapacity} setups\nat once; a join slower than ` +
-      `${simulation.setupTimeoutMs} ms fails. A burst of ${scenario.requests} simultaneous ` +
-      `requests\nfrom ${Object.keys(scenario.tenants).length} tenants, sent twice: straight ` +
-      `to the backend, then through Admission\n(cap ${DEMO_ADMISSION.maxConcurrentSessions}, ` +
+      `${simulation.setupTimeoutMs} ms fails. ${burst}\nfrom ${counted(senders, 'tenant')}, ` +
+      `sent twice: straight to the backend, then through Admission\n` +
+      `(cap ${DEMO_ADMISSION.maxConcurrentSessions}, ` +
       `tenant caps ${tenants.max.acme}/${tenants.defaultMax}, a queue, ` +
       `${setup.concurrency} setups at once).\n\n`,
   );
@@ -262,8 +265,15 @@ async function withProgress(
 ): Promise<RunReport> {
   const bar = new ProgressBar(out, requests);
   const report = await run((answered) => bar.update(answered, label));
-  out.write(`${label}: ${requests} requests, all sessions over after ${formatMs(report.wallMs)}\n`);
+  out.write(
+    `${label}: ${counted(requests, 'request')}, all sessions over after ${formatMs(report.wallMs)}\n`,
+  );
   return report;
+}
+
+/** `1 request`, `2 requests`. */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function finish(

@@ -4,10 +4,25 @@ import {
   formatReports,
   joinedWithin,
   type RunReport,
+  runDemo,
   runWithAdmission,
   runWithoutAdmission,
   summarize,
 } from '../../src/cli/demo.js';
+
+/** Runs the demo as the CLI does, into a string (not a terminal: no progress bar). */
+async function demoText(requests: number): Promise<string> {
+  let text = '';
+  const out = {
+    isTTY: false,
+    write: (chunk: string) => {
+      text += chunk;
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream;
+  await runDemo({ ...DEFAULT_SCENARIO, requests }, out);
+  return text;
+}
 
 describe('the demo', () => {
   it('without admission the burst makes setups fail; through Admission the peak stays at the cap and none fails', async () => {
@@ -41,5 +56,17 @@ describe('the demo', () => {
     expect(joinedWithin(report, 50)).toBe(30);
     expect(joinedWithin(report, 25)).toBe(10);
     expect(joinedWithin(report, 90)).toBeNaN();
+  });
+
+  it('counts the tenants and requests the burst really has: one request comes from one tenant', async () => {
+    const one = await demoText(1);
+    const flowing = one.replace(/\s+/g, ' ');
+    expect(flowing).toContain('One request from 1 tenant, sent twice');
+    expect(one).toMatch(/^without admission: 1 request, /m);
+    expect(one).toMatch(/^through Admission: 1 request, /m);
+    expect((await demoText(2)).replace(/\s+/g, ' ')).toContain(
+      'A burst of 2 simultaneous requests from 2 tenants, sent twice',
+    );
+    for (const line of one.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
   });
 });

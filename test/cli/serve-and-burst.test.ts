@@ -447,14 +447,58 @@ describe('voice-admission burst against the gateway', () => {
     }
   }, 60_000);
 
-  it('authenticates with GATEWAY_TOKEN', async () => {
+  it('authenticates with GATEWAY_TOKEN; without one every request is refused 401, and it exits 1 saying so', async () => {
     const { child, url } = await startServe(['--drain-timeout-ms', '0'], { AUTH_TOKENS: TOKENS });
     try {
       const args = ['burst', '--url', url, '--n', '2', '--json'];
-      const without = JSON.parse((await cliRun(args)).stdout) as { statuses: object };
-      expect(without.statuses).toEqual({ '401': 2 });
-      const withToken = JSON.parse((await cliRun(args, { GATEWAY_TOKEN: ACME_TOKEN })).stdout);
-      expect(withToken).toMatchObject({ created: 2, statuses: { '201': 2 } });
+      const without = await cliRun(args);
+      expect(JSON.parse(without.stdout)).toMatchObject({ statuses: { '401': 2 } });
+      expect(without.code).toBe(1);
+      expect(without.stderr).toBe(
+        "voice-admission: 2 of 2 requests were refused 401: set GATEWAY_TOKEN to one of the gateway's tokens\n",
+      );
+      const withToken = await cliRun(args, { GATEWAY_TOKEN: ACME_TOKEN });
+      expect(JSON.parse(withToken.stdout)).toMatchObject({ created: 2, statuses: { '201': 2 } });
+      expect(withToken.code).toBe(0);
+      // A token that may not act for one of the tenants: half the load was never sent.
+      const otherTenant = await cliRun([...args, '--tenants', 'acme,globex'], {
+        GATEWAY_TOKEN: ACME_TOKEN,
+      });
+      expect(JSON.parse(otherTenant.stdout)).toMatchObject({ statuses: { '201': 1, '403': 1 } });
+      expect(otherTenant.code).toBe(1);
+      expect(otherTenant.stderr).toBe(
+        'voice-admission: 1 of 2 requests were refused 403: check that GATEWAY_TOKEN may act for every tenant of --tenants\n',
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await exitCode(child);
+    }
+  }, 60_000);
+
+  it('exits 1 when --url is not the gateway base URL (every request 404), 0 when the gateway refuses for load (429, 503)', async () => {
+    const { child, url } = await startServe([
+      ...['--max-sessions', '1', '--queue-size', '0', '--drain-timeout-ms', '5000'],
+    ]);
+    try {
+      const wrong = await cliRun(['burst', '--url', `${url}/v1`, '--n', '3', '--json']);
+      expect(JSON.parse(wrong.stdout)).toMatchObject({ statuses: { '404': 3 } });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toBe(
+        "voice-admission: 3 of 3 requests were refused 404: check --url, the gateway's base URL (without /v1)\n",
+      );
+      // The cap full: every request refused 429, which is the gateway doing its job.
+      expect((await createSession(url, 'holder')).status).toBe(201);
+      const full = await cliRun(['burst', '--url', url, '--n', '3', '--json']);
+      expect(JSON.parse(full.stdout)).toMatchObject({ statuses: { '429': 3 } });
+      expect(full).toMatchObject({ code: 0, stderr: '' });
+      // Draining: every request refused 503.
+      child.kill('SIGTERM');
+      while ((await fetch(`${url}/readyz`)).status !== 503) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const draining = await cliRun(['burst', '--url', url, '--n', '3', '--json']);
+      expect(JSON.parse(draining.stdout)).toMatchObject({ statuses: { '503': 3 } });
+      expect(draining).toMatchObject({ code: 0, stderr: '' });
     } finally {
       child.kill('SIGTERM');
       await exitCode(child);
@@ -538,12 +582,12 @@ describe('voice-admission burst against the gateway', () => {
       parseBurstConfig(['--url', 'http://x', '--rate', '5', '--concurrency', '2']),
     ).toThrow(/cannot be used together/);
     expect(() => parseBurstConfig(['--url', 'http://x', '--n', '0'])).toThrow(
-      /--n: must be an integer >= 1/,
+      /--n: must be an integer from 1 to 100000/,
     );
     // Counts and durations as serve reads them: decimal digits, no fraction quietly cut.
     for (const [flag, text, range] of [
-      ['--n', '2.5', '>= 1'],
-      ['--n', '0x10', '>= 1'],
+      ['--n', '2.5', 'from 1 to 100000'],
+      ['--n', '0x10', 'from 1 to 100000'],
       ['--concurrency', '1e3', '>= 1'],
       ['--hold-ms', '1.5', 'from 0 to 2147483647'],
     ] as const) {
@@ -560,6 +604,19 @@ describe('voice-admission burst against the gateway', () => {
     expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('bounds --n: a count past the bound is refused at once with exit 2, not run out of memory', async () => {
+    for (const count of ['100001', '99999999999']) {
+      const { code, stdout, stderr } = await cliRun([
+        ...['burst', '--url', 'http://127.0.0.1:18080', '--n', count],
+      ]);
+      expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+      expect(stderr.split('\n')[0]).toBe(
+        `--n: must be an integer from 1 to 100000, got "${count}"`,
+      );
+      expect(stderr).toContain('at most 100000');
+    }
+  }, 60_000);
 
   it('refuses a --url with credentials, which fetch would refuse for every request, without showing them', async () => {
     for (const url of ['http://user:a-password-0123@127.0.0.1:1', 'ftp://user:a-password-0123@x']) {

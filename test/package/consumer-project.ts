@@ -54,11 +54,17 @@ function consumerEnvironment(): NodeJS.ProcessEnv {
   );
 }
 
-/** `npm pack` of this repository (its `prepare` script builds dist/); the tarball's path. */
+/** `npm pack` of this repository (its `prepack` script builds dist/); the tarball's path. */
 export async function pack(destination: string): Promise<string> {
   const packed = await run('npm', ['pack', '--silent', '--pack-destination', destination], root);
   if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
   return join(destination, packed.stdout.trim().split('\n').at(-1)!);
+}
+
+/** An application with the package installed, and what npm printed on stderr installing it. */
+export interface Installed {
+  readonly dir: string;
+  readonly warnings: string;
 }
 
 /**
@@ -69,7 +75,7 @@ export async function consumerProject(
   dir: string,
   tarball: string,
   packages: readonly string[],
-): Promise<string> {
+): Promise<Installed> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
@@ -81,7 +87,7 @@ export async function consumerProject(
     dir,
   );
   if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.stderr}`);
-  return dir;
+  return { dir, warnings: installed.stderr };
 }
 
 /** Writes `code` to `file` in the project and runs it with node. */

@@ -11,6 +11,7 @@ import {
   documents,
   gatewayImage,
   HUNG_AFTER_MS,
+  type Installed,
   manifest,
   pack,
   packagesTheExamplesNeed,
@@ -39,7 +40,7 @@ const SCENARIOS = {
   image: gatewayImage().packages,
 } as const satisfies Record<string, readonly string[]>;
 type Scenario = keyof typeof SCENARIOS;
-const installs = new Map<Scenario, Promise<string>>();
+const installs = new Map<Scenario, Promise<Installed>>();
 /** What packing and the installs may take, and removing them again. */
 const INSTALL_BUDGET_MS = 180_000;
 
@@ -57,7 +58,7 @@ beforeAll(async () => {
 }, INSTALL_BUDGET_MS);
 
 /** The application of `scenario`, once installed. */
-const project = (scenario: Scenario): Promise<string> => installs.get(scenario)!;
+const project = async (scenario: Scenario): Promise<string> => (await installs.get(scenario)!).dir;
 
 const CLEAN = { nodenext: '', bundler: '' };
 
@@ -119,6 +120,17 @@ describe('a plain install: the tarball and nothing else', () => {
   beforeAll(async () => {
     app = await project('plain');
   }, 180_000);
+
+  it('installs without running or asking to allow any script of the package', async () => {
+    const installed = join(app, 'node_modules', manifest.name, 'package.json');
+    const { scripts = {} } = JSON.parse(readFileSync(installed, 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    // What npm runs when it installs a package (prepare: from git or a folder).
+    const atInstall = ['preinstall', 'install', 'postinstall', 'prepare'];
+    expect(Object.keys(scripts).filter((name) => atInstall.includes(name))).toEqual([]);
+    expect((await installs.get('plain')!).warnings).not.toMatch(/install.scripts|allowScripts/);
+  });
 
   it("npx voice-admission --help, --version, and each command's --help answer and exit 0", async () => {
     const help = await run('npx', ['--no-install', 'voice-admission', '--help'], app);
