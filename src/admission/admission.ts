@@ -61,7 +61,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     caps: () => this.#limits.caps(),
     adopt: (caps, tenantId) => {
       this.#limits.adopt(caps);
-      this.#limitsChanged(tenantId);
+      this.#limitsChanged(tenantId, true);
     },
   };
 
@@ -289,17 +289,23 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     return this.#health.checkNow();
   }
 
-  /** Changes caps at run time. Lowering never evicts; raising lets waiters in at once. */
+  /**
+   * Changes caps at run time. Lowering never evicts; raising lets waiters in at once; a tenant
+   * cap lowered to 0 refuses that tenant's waiters at once (`tenant_capacity`).
+   */
   setLimits(update: LimitsUpdate): void {
     this.#limits.update(update);
-    this.#limitsChanged();
+    this.#limitsChanged(undefined, true);
     this.#shareCaps(undefined);
   }
 
-  /** Sets one tenant's cap; `undefined` returns it to the default. */
+  /**
+   * Sets one tenant's cap; `undefined` returns it to the default. 0 refuses the tenant's
+   * waiters at once, as it will its next requests.
+   */
   setTenantLimit(tenantId: string, max: number | undefined): void {
     this.#limits.setTenant(tenantId, max);
-    this.#limitsChanged(tenantId);
+    this.#limitsChanged(tenantId, true);
     this.#shareCaps(tenantId);
   }
 
@@ -366,8 +372,12 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     if (admitting) this.#gate.capacityMayHaveFreed();
   }
 
-  /** Reports the limits now in force and lets waiters in if they rose. */
-  #limitsChanged(tenantId?: string): void {
+  /**
+   * Reports the limits now in force and lets waiters in if they rose. After a change of tenant
+   * caps (`tenantCaps`: of `tenantId`'s, or of any), waiters of a tenant now capped at 0 are
+   * refused at once.
+   */
+  #limitsChanged(tenantId?: string, tenantCaps = false): void {
     if (this.hasListeners('limits')) {
       this.emit('limits', {
         maxConcurrentSessions: this.#limits.hard,
@@ -375,7 +385,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         setupConcurrency: this.#smoother.concurrency,
       });
     }
-    this.#gate.capacityMayHaveFreed(tenantId);
+    if (!tenantCaps) this.#gate.capacityMayHaveFreed(tenantId);
+    else {
+      const changed = tenantId === undefined ? this.#limits.shutOutTenants() : [tenantId];
+      this.#gate.tenantCapsChanged(changed, tenantId);
+    }
   }
 
   /** The store no longer counts this slot: stop what it admitted, so the cap holds. */

@@ -19,7 +19,8 @@ export interface TenantLimitsOptions {
   /** Cap for tenants without an override. Default: none (only the global cap applies). */
   readonly defaultMax?: number | undefined;
   /**
-   * Per-tenant overrides, 0 for a tenant that may hold nothing: a plain object from tenant id
+   * Per-tenant overrides, 0 for a tenant that may hold nothing (its requests are refused at
+   * once with `tenant_capacity` and no `retryAfterMs`, never queued): a plain object from tenant id
    * to cap, read by its own keys (a Map is refused, as it has none). In an object literal
    * `__proto__` sets the prototype; for ids that come from input, build the object with
    * `Object.fromEntries`, which makes every id a key.

@@ -286,7 +286,8 @@ describe('Admission: tryAcquire', () => {
     (slot as Slot).release();
     const refusal = admission.tryAcquire({ tenantId: 'capped' });
     expect(refusal).toMatchObject({ code: 'tenant_capacity', tenantId: 'capped' });
-    expect((refusal as AdmissionRefusal).retryAfterMs).toBeGreaterThan(0);
+    // Capped at 0: no wait helps, so no retry hint.
+    expect((refusal as AdmissionRefusal).retryAfterMs).toBeUndefined();
     expect(() => admission.tryAcquire({ tenantId: '' })).toThrow(ConfigError);
   });
 
@@ -471,6 +472,64 @@ describe('Admission: tenants', () => {
     await expect(admission.acquire({ tenantId: 'other' })).resolves.toBeDefined();
   });
 
+  it('refuses a tenant capped at 0 at once, for good, whatever the call, and queues none of it', async () => {
+    const { admission, backend } = await setup({
+      tenants: { max: { blocked: 0 } },
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+    });
+    const refusal = {
+      name: 'AdmissionError',
+      code: 'tenant_capacity',
+      tenantId: 'blocked',
+      retryAfterMs: undefined,
+      retryable: false,
+    };
+    const calls = [
+      admission.acquire({ tenantId: 'blocked' }),
+      admission.run({ tenantId: 'blocked' }, () => 'ran'),
+      admission.createSession({ userId: 'u', tenantId: 'blocked' }),
+    ].map((call) => track<unknown>(call));
+    expect(admission.queued).toBe(0);
+    await flush();
+    for (const call of calls) expect(call.result.error).toMatchObject(refusal);
+    expect(admission.tryAcquire({ tenantId: 'blocked' })).toEqual({
+      code: 'tenant_capacity',
+      tenantId: 'blocked',
+      retryAfterMs: undefined,
+    });
+    expect(backend.pending.size).toBe(0);
+  });
+
+  it('refuses the waiters of a tenant at once when its cap is lowered to 0', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+    });
+    const held = await admission.acquire({ tenantId: 'other' });
+    const waiting = [admission.acquire({ tenantId: 't' }), admission.acquire({ tenantId: 't' })];
+    const bystander = admission.acquire({ tenantId: 'other' });
+    const outcomes = waiting.map(track);
+    admission.setTenantLimit('t', 0);
+    await flush();
+    for (const outcome of outcomes) {
+      expect(outcome.result.error).toMatchObject({
+        code: 'tenant_capacity',
+        retryAfterMs: undefined,
+      });
+    }
+    expect(admission.queued).toBe(1);
+    held.release();
+    (await bystander).release();
+
+    admission.setTenantLimit('t', 1);
+    await admission.acquire({ tenantId: 'other' });
+    const queuedAgain = track(admission.acquire({ tenantId: 't' }));
+    admission.setLimits({ tenants: { max: { t: 0 } } });
+    await flush();
+    expect(queuedAgain.result.error).toMatchObject({ code: 'tenant_capacity' });
+    expect(admission.queued).toBe(0);
+  });
+
   it('changes caps at run time: raising admits waiters at once, lowering evicts nobody', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
     await admission.acquire();
@@ -487,7 +546,7 @@ describe('Admission: tenants', () => {
     });
     admission.setTenantLimit('t', 0);
     await expect(admission.acquire({ tenantId: 't' }, { timeoutMs: 0 })).rejects.toMatchObject({
-      code: 'capacity',
+      code: 'tenant_capacity',
     });
     expect(admission.tenantLimit('t')).toBe(0);
     admission.setTenantLimit('t', undefined);

@@ -71,6 +71,11 @@ export class Limits implements CapsView {
     return this.#tenantMax.get(tenantId) ?? this.#tenantDefault;
   }
 
+  /** Tenants whose cap is 0 (only an override can be: the default is at least 1). */
+  *shutOutTenants(): IterableIterator<string> {
+    for (const [tenantId, max] of this.#tenantMax) if (max === 0) yield tenantId;
+  }
+
   /** Applies `setLimits()`: every field is checked before anything changes. */
   update(update: LimitsUpdate): void {
     const value = objectOrUndefined('update', update) ?? {};
