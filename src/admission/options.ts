@@ -33,7 +33,11 @@ export interface QueueOptions {
   readonly maxSize?: number | undefined;
   /** Waiters one tenant may hold at most, so one tenant cannot fill the queue. Default: maxSize. */
   readonly maxPerTenant?: number | undefined;
-  /** Default wait before `queue_timeout`; `Infinity` waits without a deadline. Default 10 000 ms. */
+  /**
+   * Default wait before `queue_timeout`; `Infinity` waits without a deadline. Default 10 000 ms.
+   * A waiter keeps the process alive until its deadline; one without a deadline keeps nothing
+   * alive: only a slot's release can admit it, and what holds the slot keeps the process up.
+   */
   readonly timeoutMs?: number | undefined;
 }
 

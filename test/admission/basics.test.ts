@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { Slot } from '../../src/admission/gate/slot.js';
@@ -25,6 +27,22 @@ async function setup(options: Partial<ConstructorParameters<typeof Admission>[1]
 afterEach(() => {
   vi.useRealTimers();
 });
+
+const queuedWaitScript = new URL('../support/children/queued-wait.ts', import.meta.url).pathname;
+
+/** Runs the queued-wait script in `mode`; resolves with its exit code, output and run time. */
+async function runQueuedWait(mode: string) {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', queuedWaitScript, mode], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = await once(child, 'exit');
+  return { code, output, elapsedMs: performance.now() - started };
+}
 
 describe('Admission: slots and refusals', () => {
   it('reserves the slot before calling the backend, and refuses over the cap without calling it', async () => {
@@ -410,6 +428,20 @@ describe('Admission: queue', () => {
     expect((byDefault.result.error as AdmissionError).retryAfterMs).toBeGreaterThan(0);
     expect(admission.queued).toBe(0);
   });
+
+  it('keeps the process alive while a request waits for its deadline, and no longer', async () => {
+    const timedOut = await runQueuedWait('deadline');
+    expect(timedOut).toMatchObject({ code: 0, output: 'refused queue_timeout\n' });
+    // Admitted long before its 60 s deadline: the process ends with the script, not then.
+    const admitted = await runQueuedWait('release');
+    expect(admitted).toMatchObject({ code: 0, output: 'admitted second\n' });
+    expect(admitted.elapsedMs).toBeLessThan(30_000);
+  }, 60_000);
+
+  it('keeps nothing alive for a request without a deadline that nothing can admit', async () => {
+    // Node ends a script whose top-level await can never settle with code 13.
+    expect(await runQueuedWait('nothing')).toMatchObject({ code: 13, output: '' });
+  }, 60_000);
 
   it('a per-request timeout of 0 refuses instead of waiting', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
