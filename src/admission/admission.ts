@@ -200,18 +200,20 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   /**
    * Admits and creates a session: reserves a slot (waiting in the queue if allowed), runs the
    * backend's create through setup smoothing, and binds the slot to the session so it is
-   * released once the session has closed, whatever ends it.
+   * released once the session has closed, whatever ends it. `config` is read once, at the
+   * call: each field's value then is the one admitted, keyed and created.
    */
   async createSession(
     config: SessionConfig,
     options: CreateSessionOptions = {},
   ): Promise<VoiceSession> {
-    validateSessionConfig(config);
+    // Every later step sees this snapshot, never the caller's object again.
+    const snapshot = validateSessionConfig(config);
     // The backend's own rules too: a request it could never serve takes no slot, no key and
     // no setup turn, and its refusal is the caller's error, not a failure of the backend.
-    this.backend.checkSessionConfig?.(config);
+    this.backend.checkSessionConfig?.(snapshot);
     validateCallOptions(options);
-    return this.#flow.create(config, options);
+    return this.#flow.create(snapshot, options);
   }
 
   /**

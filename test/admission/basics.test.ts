@@ -202,6 +202,44 @@ describe('Admission: slots and refusals', () => {
     expect(store.acquired).toBe(0);
   });
 
+  it('reads the session config once: a changing field cannot be admitted as one value and created as another', async () => {
+    const { admission, backend, store } = await setup({ tenants: { max: { A: 1, B: 0 } } });
+    backend.autoComplete = 'succeed';
+    let reads = 0;
+    const capped = {
+      userId: 'u',
+      get tenantId() {
+        reads++;
+        return reads === 3 ? 'A' : 'B';
+      },
+    };
+    await expect(admission.createSession(capped)).rejects.toMatchObject({
+      code: 'tenant_capacity',
+      tenantId: 'B',
+    });
+    expect(reads).toBe(1);
+    expect(store.acquired).toBe(0);
+
+    reads = 0;
+    const session = await admission.createSession({
+      userId: 'u',
+      get tenantId() {
+        reads++;
+        return reads === 1 ? 'A' : 'B';
+      },
+    });
+    expect(session.tenantId).toBe('A');
+    expect(admission.stats().tenants).toMatchObject([{ tenantId: 'A', active: 1 }]);
+
+    const own = new Error('the caller’s own');
+    const throwing = {
+      get userId(): string {
+        throw own;
+      },
+    };
+    await expect(admission.createSession(throwing)).rejects.toBe(own);
+  });
+
   it('refuses metadata nested too deep to serialise (or with a cycle) before reserving anything', async () => {
     const { admission, store, backend } = await setup();
     // 65 levels: the object itself and 64 below it.
