@@ -6,7 +6,7 @@ import {
   durationField,
   knownKeys,
   numberField,
-  objectOrUndefined,
+  optionsOrUndefined,
 } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import { resolveTenantCaps, SESSION_CAP } from './gate/limits.js';
@@ -62,6 +62,12 @@ export interface HealthGateOptions {
   readonly failureThreshold?: number | undefined;
 }
 
+/**
+ * The options of an `Admission`. They, and the option objects in them (`queue`, `setup`,
+ * `health`, `tenants`, `tenants.max`), are plain objects (object literals, or without a
+ * prototype): an array, or an object that inherits fields (`Object.create(defaults)`, a class
+ * instance), is refused with a `ConfigError`.
+ */
 export interface AdmissionOptions {
   /**
    * Sessions (slots) held at once, across everyone sharing the store: the hard ceiling.
@@ -127,7 +133,7 @@ const durationMs = { min: 1, infinite: true } as const;
  * backend config).
  */
 export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOptions {
-  const options = objectOrUndefined('options', raw);
+  const options = optionsOrUndefined('options', raw);
   if (options === undefined)
     throw new ConfigError('options', 'are required (at least maxConcurrentSessions)');
   knownKeys('options', options, [
@@ -144,7 +150,7 @@ export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOpt
   const maxConcurrentSessions = resolveCap(options.maxConcurrentSessions, backend);
   const tenants = resolveTenantCaps('options.tenants', options.tenants);
 
-  const queue = objectOrUndefined('options.queue', options.queue) ?? {};
+  const queue = optionsOrUndefined('options.queue', options.queue) ?? {};
   knownKeys('options.queue', queue, ['maxSize', 'maxPerTenant', 'timeoutMs']);
   const maxSize = numberField('options.queue.maxSize', queue.maxSize, { min: 0, integer: true }, 0);
   const resolvedQueue = {
@@ -158,7 +164,7 @@ export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOpt
     timeoutMs: durationField('options.queue.timeoutMs', queue.timeoutMs, durationMs, 10_000),
   };
 
-  const setup = objectOrUndefined('options.setup', options.setup) ?? {};
+  const setup = optionsOrUndefined('options.setup', options.setup) ?? {};
   knownKeys('options.setup', setup, ['concurrency', 'perSecond', 'timeoutMs']);
   const resolvedSetup = {
     concurrency:
@@ -211,7 +217,7 @@ function resolveAdaptive(raw: unknown): AdaptiveLimit | undefined {
 function resolveHealth(raw: unknown): ResolvedOptions['health'] {
   if (raw === false) return undefined;
   if (raw === true) throw new ConfigError('options.health', 'must be an object or false, got true');
-  const health = objectOrUndefined('options.health', raw) ?? {};
+  const health = optionsOrUndefined('options.health', raw) ?? {};
   knownKeys('options.health', health, ['intervalMs', 'timeoutMs', 'failureThreshold']);
   const intervalMs = durationField(
     'options.health.intervalMs',
