@@ -7,6 +7,7 @@ import { TypedEmitter } from '../internal/emitter.js';
 import { validateSessionConfig } from '../internal/session-config.js';
 import { describeValue, objectOrUndefined, tenantIdField } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
+import { MAX_LATENCY_MS } from './adaptive/slo-limit.js';
 import { checkedSlotRequest, invalid, validateCallOptions } from './call-options.js';
 import { Drain } from './drain.js';
 import type { AdmissionEvents, DrainResult, EventSink } from './events.js';
@@ -266,16 +267,17 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    * audio) to a `limit` with a latency objective (`adaptive({ slo })`). Returns false, and
    * does nothing, when the limit has no objective. The objective covers every call this
    * instance admitted, so every tenant's samples count alike; `tenantId` is checked as
-   * everywhere else.
+   * everywhere else. A latency is a number of ms from 0 to one hour (3,600,000: the
+   * gateway's bound too); the first sample makes `stats().slo.state` `live` at once.
    */
   observeLatency(
     latencyMs: number,
     options: { readonly tenantId?: string | undefined } = {},
   ): boolean {
-    if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 0)
+    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs <= MAX_LATENCY_MS))
       throw new ConfigError(
         'latencyMs',
-        `must be a finite number >= 0, got ${describeValue(latencyMs)}`,
+        `must be a number from 0 to ${MAX_LATENCY_MS} (one hour), got ${describeValue(latencyMs)}`,
       );
     const tenantId = objectOrUndefined('options', options)?.tenantId;
     if (tenantId !== undefined) tenantIdField('options.tenantId', tenantId);
