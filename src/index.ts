@@ -3,6 +3,7 @@ import { limitedSessions } from './admission/create-session-with-limit.js';
 import { type AdmissionOptions, isInstrumentation } from './admission/options.js';
 import { ProviderRegistry } from './backend/registry.js';
 import type { BackendConfig, ProviderFactory, VoiceBackend } from './iface/backend.js';
+import { isPlainObject } from './internal/validate.js';
 import { builtinProviders } from './providers/builtin.js';
 import type { LiveKitBackend, LiveKitProviderConfig } from './providers/livekit/index.js';
 import type { SimulatedBackend, SimulatedProviderConfig } from './providers/simulated/index.js';
@@ -63,8 +64,9 @@ export class Admission extends CoreAdmission {
 }
 
 function withTelemetry(options: AdmissionOptions): AdmissionOptions {
-  // Anything but an options object is left for Admission to name in its error.
-  if (options === null || typeof options !== 'object') return options;
+  // Anything but a plain options object is left for Admission to name in its error: a spread
+  // would make an array an object and drop inherited fields.
+  if (!isPlainObject(options)) return options;
   const { telemetry } = options;
   if (telemetry === false || isInstrumentation(telemetry)) return options;
   return { ...options, telemetry: openTelemetry(telemetry) };

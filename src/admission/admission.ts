@@ -7,6 +7,7 @@ import { TypedEmitter } from '../internal/emitter.js';
 import { validateSessionConfig } from '../internal/session-config.js';
 import { describeValue, objectOrUndefined, tenantIdField } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
+import { MAX_LATENCY_MS } from './adaptive/slo-limit.js';
 import { checkedSlotRequest, invalid, validateCallOptions } from './call-options.js';
 import { Drain } from './drain.js';
 import type { AdmissionEvents, DrainResult, EventSink } from './events.js';
@@ -61,7 +62,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     caps: () => this.#limits.caps(),
     adopt: (caps, tenantId) => {
       this.#limits.adopt(caps);
-      this.#limitsChanged(tenantId);
+      this.#limitsChanged(tenantId, true);
     },
   };
 
@@ -200,18 +201,20 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   /**
    * Admits and creates a session: reserves a slot (waiting in the queue if allowed), runs the
    * backend's create through setup smoothing, and binds the slot to the session so it is
-   * released once the session has closed, whatever ends it.
+   * released once the session has closed, whatever ends it. `config` is read once, at the
+   * call: each field's value then is the one admitted, keyed and created.
    */
   async createSession(
     config: SessionConfig,
     options: CreateSessionOptions = {},
   ): Promise<VoiceSession> {
-    validateSessionConfig(config);
+    // Every later step sees this snapshot, never the caller's object again.
+    const snapshot = validateSessionConfig(config);
     // The backend's own rules too: a request it could never serve takes no slot, no key and
     // no setup turn, and its refusal is the caller's error, not a failure of the backend.
-    this.backend.checkSessionConfig?.(config);
+    this.backend.checkSessionConfig?.(snapshot);
     validateCallOptions(options);
-    return this.#flow.create(config, options);
+    return this.#flow.create(snapshot, options);
   }
 
   /**
@@ -264,16 +267,17 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    * audio) to a `limit` with a latency objective (`adaptive({ slo })`). Returns false, and
    * does nothing, when the limit has no objective. The objective covers every call this
    * instance admitted, so every tenant's samples count alike; `tenantId` is checked as
-   * everywhere else.
+   * everywhere else. A latency is a number of ms from 0 to one hour (3,600,000: the
+   * gateway's bound too); the first sample makes `stats().slo.state` `live` at once.
    */
   observeLatency(
     latencyMs: number,
     options: { readonly tenantId?: string | undefined } = {},
   ): boolean {
-    if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 0)
+    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs <= MAX_LATENCY_MS))
       throw new ConfigError(
         'latencyMs',
-        `must be a finite number >= 0, got ${describeValue(latencyMs)}`,
+        `must be a number from 0 to ${MAX_LATENCY_MS} (one hour), got ${describeValue(latencyMs)}`,
       );
     const tenantId = objectOrUndefined('options', options)?.tenantId;
     if (tenantId !== undefined) tenantIdField('options.tenantId', tenantId);
@@ -289,17 +293,23 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     return this.#health.checkNow();
   }
 
-  /** Changes caps at run time. Lowering never evicts; raising lets waiters in at once. */
+  /**
+   * Changes caps at run time. Lowering never evicts; raising lets waiters in at once; a tenant
+   * cap lowered to 0 refuses that tenant's waiters at once (`tenant_capacity`).
+   */
   setLimits(update: LimitsUpdate): void {
     this.#limits.update(update);
-    this.#limitsChanged();
+    this.#limitsChanged(undefined, true);
     this.#shareCaps(undefined);
   }
 
-  /** Sets one tenant's cap; `undefined` returns it to the default. */
+  /**
+   * Sets one tenant's cap; `undefined` returns it to the default. 0 refuses the tenant's
+   * waiters at once, as it will its next requests.
+   */
   setTenantLimit(tenantId: string, max: number | undefined): void {
     this.#limits.setTenant(tenantId, max);
-    this.#limitsChanged(tenantId);
+    this.#limitsChanged(tenantId, true);
     this.#shareCaps(tenantId);
   }
 
@@ -366,8 +376,12 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     if (admitting) this.#gate.capacityMayHaveFreed();
   }
 
-  /** Reports the limits now in force and lets waiters in if they rose. */
-  #limitsChanged(tenantId?: string): void {
+  /**
+   * Reports the limits now in force and lets waiters in if they rose. After a change of tenant
+   * caps (`tenantCaps`: of `tenantId`'s, or of any), waiters of a tenant now capped at 0 are
+   * refused at once.
+   */
+  #limitsChanged(tenantId?: string, tenantCaps = false): void {
     if (this.hasListeners('limits')) {
       this.emit('limits', {
         maxConcurrentSessions: this.#limits.hard,
@@ -375,7 +389,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         setupConcurrency: this.#smoother.concurrency,
       });
     }
-    this.#gate.capacityMayHaveFreed(tenantId);
+    if (!tenantCaps) this.#gate.capacityMayHaveFreed(tenantId);
+    else {
+      const changed = tenantId === undefined ? this.#limits.shutOutTenants() : [tenantId];
+      this.#gate.tenantCapsChanged(changed, tenantId);
+    }
   }
 
   /** The store no longer counts this slot: stop what it admitted, so the cap holds. */

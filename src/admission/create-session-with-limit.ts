@@ -1,7 +1,7 @@
 import type { VoiceBackend } from '../iface/backend.js';
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
-import { describeValue } from '../internal/validate.js';
+import { describeValue, optionsOrUndefined } from '../internal/validate.js';
 import type { Admission } from './admission.js';
 import type { AdmissionOptions } from './options.js';
 import type { CreateSessionOptions } from './types.js';
@@ -49,6 +49,8 @@ export function limitedSessions<A extends Admission>(
         `must be a number or AdmissionOptions, got ${describeValue(maxOrOptions)}`,
       );
     }
+    // Read below without Admission's checks when it exists already: the same rule as there.
+    optionsOrUndefined('maxOrOptions', options);
     const existing = admissions.get(backend);
     if (existing === undefined) {
       const created = admit(backend, options);

@@ -6,6 +6,8 @@ import type { LatencySignalState } from './adaptive/slo-limit.js';
 export type DequeueOutcome =
   | 'admitted'
   | 'queue_timeout'
+  /** Its tenant's cap was lowered to 0 while it waited. */
+  | 'tenant_capacity'
   | 'aborted'
   | 'draining'
   | 'store_unavailable';

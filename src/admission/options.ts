@@ -6,7 +6,7 @@ import {
   durationField,
   knownKeys,
   numberField,
-  objectOrUndefined,
+  optionsOrUndefined,
 } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
 import { resolveTenantCaps, SESSION_CAP } from './gate/limits.js';
@@ -19,7 +19,8 @@ export interface TenantLimitsOptions {
   /** Cap for tenants without an override. Default: none (only the global cap applies). */
   readonly defaultMax?: number | undefined;
   /**
-   * Per-tenant overrides, 0 for a tenant that may hold nothing: a plain object from tenant id
+   * Per-tenant overrides, 0 for a tenant that may hold nothing (its requests are refused at
+   * once with `tenant_capacity` and no `retryAfterMs`, never queued): a plain object from tenant id
    * to cap, read by its own keys (a Map is refused, as it has none). In an object literal
    * `__proto__` sets the prototype; for ids that come from input, build the object with
    * `Object.fromEntries`, which makes every id a key.
@@ -32,7 +33,11 @@ export interface QueueOptions {
   readonly maxSize?: number | undefined;
   /** Waiters one tenant may hold at most, so one tenant cannot fill the queue. Default: maxSize. */
   readonly maxPerTenant?: number | undefined;
-  /** Default wait before `queue_timeout`; `Infinity` waits without a deadline. Default 10 000 ms. */
+  /**
+   * Default wait before `queue_timeout`; `Infinity` waits without a deadline. Default 10 000 ms.
+   * A waiter keeps the process alive until its deadline; one without a deadline keeps nothing
+   * alive: only a slot's release can admit it, and what holds the slot keeps the process up.
+   */
   readonly timeoutMs?: number | undefined;
 }
 
@@ -57,6 +62,12 @@ export interface HealthGateOptions {
   readonly failureThreshold?: number | undefined;
 }
 
+/**
+ * The options of an `Admission`. They, and the option objects in them (`queue`, `setup`,
+ * `health`, `tenants`, `tenants.max`), are plain objects (object literals, or without a
+ * prototype): an array, or an object that inherits fields (`Object.create(defaults)`, a class
+ * instance), is refused with a `ConfigError`.
+ */
 export interface AdmissionOptions {
   /**
    * Sessions (slots) held at once, across everyone sharing the store: the hard ceiling.
@@ -122,7 +133,7 @@ const durationMs = { min: 1, infinite: true } as const;
  * backend config).
  */
 export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOptions {
-  const options = objectOrUndefined('options', raw);
+  const options = optionsOrUndefined('options', raw);
   if (options === undefined)
     throw new ConfigError('options', 'are required (at least maxConcurrentSessions)');
   knownKeys('options', options, [
@@ -139,7 +150,7 @@ export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOpt
   const maxConcurrentSessions = resolveCap(options.maxConcurrentSessions, backend);
   const tenants = resolveTenantCaps('options.tenants', options.tenants);
 
-  const queue = objectOrUndefined('options.queue', options.queue) ?? {};
+  const queue = optionsOrUndefined('options.queue', options.queue) ?? {};
   knownKeys('options.queue', queue, ['maxSize', 'maxPerTenant', 'timeoutMs']);
   const maxSize = numberField('options.queue.maxSize', queue.maxSize, { min: 0, integer: true }, 0);
   const resolvedQueue = {
@@ -153,7 +164,7 @@ export function resolveOptions(raw: unknown, backend: VoiceBackend): ResolvedOpt
     timeoutMs: durationField('options.queue.timeoutMs', queue.timeoutMs, durationMs, 10_000),
   };
 
-  const setup = objectOrUndefined('options.setup', options.setup) ?? {};
+  const setup = optionsOrUndefined('options.setup', options.setup) ?? {};
   knownKeys('options.setup', setup, ['concurrency', 'perSecond', 'timeoutMs']);
   const resolvedSetup = {
     concurrency:
@@ -206,7 +217,7 @@ function resolveAdaptive(raw: unknown): AdaptiveLimit | undefined {
 function resolveHealth(raw: unknown): ResolvedOptions['health'] {
   if (raw === false) return undefined;
   if (raw === true) throw new ConfigError('options.health', 'must be an object or false, got true');
-  const health = objectOrUndefined('options.health', raw) ?? {};
+  const health = optionsOrUndefined('options.health', raw) ?? {};
   knownKeys('options.health', health, ['intervalMs', 'timeoutMs', 'failureThreshold']);
   const intervalMs = durationField(
     'options.health.intervalMs',

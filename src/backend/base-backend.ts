@@ -121,8 +121,12 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
    */
   checkSessionConfig(_config: SessionConfig): void {}
 
-  async createSession(config: SessionConfig, options: CallOptions = {}): Promise<VoiceSession<C>> {
-    validateSessionConfig(config);
+  async createSession(
+    sessionConfig: SessionConfig,
+    options: CallOptions = {},
+  ): Promise<VoiceSession<C>> {
+    // Every later step sees this snapshot, never the caller's object again.
+    const config = validateSessionConfig(sessionConfig);
     this.checkSessionConfig(config);
     this.assertRunning('create_session');
     const { signal } = options;

@@ -21,7 +21,7 @@ export interface HttpError {
 
 /**
  * How each refusal reaches an HTTP caller. 429: this service is at a limit, retry later
- * (`Retry-After` says when). 503: this instance cannot admit anyone now (unhealthy, draining,
+ * (`Retry-After` says when; without it, a tenant capped at 0: no retry helps). 503: this instance cannot admit anyone now (unhealthy, draining,
  * store down): retry, possibly elsewhere. 409: the idempotency key is taken. 499 (the client
  * went away) is never seen by a client; it is what an access log records.
  */
@@ -86,8 +86,11 @@ export function toHttpError(error: unknown): HttpError {
   };
 }
 
-/** 429 and 503 always say when to retry: the admission's estimate, or one second. */
+/**
+ * When to retry: a 429 says it when the admission estimated it (a tenant capped at 0 has no
+ * estimate: no wait helps, so nothing invites a retry); a 503 always, one second by default.
+ */
 function retryAfter(status: number, retryAfterMs: number | undefined): Record<string, string> {
-  if (status !== 429 && status !== 503) return {};
+  if (status !== 503 && (status !== 429 || retryAfterMs === undefined)) return {};
   return { 'retry-after': String(Math.max(1, Math.ceil((retryAfterMs ?? 1_000) / 1_000))) };
 }

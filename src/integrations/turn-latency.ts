@@ -1,4 +1,5 @@
 import type { metrics, voice } from '@livekit/agents';
+import { MAX_LATENCY_MS } from '../admission/adaptive/slo-limit.js';
 import { ConfigError } from '../iface/errors.js';
 import { describeValue, numberField, tenantIdField } from '../internal/validate.js';
 
@@ -66,8 +67,9 @@ export function reportTurnLatency(
     if (turn.eouMs !== undefined && turn.ttftMs !== undefined && turn.ttfbMs !== undefined) {
       pending.delete(speechId);
       const latencyMs = turn.eouMs + turn.ttftMs + turn.ttfbMs;
-      // A part a plugin did not measure (reported as -1) makes no latency.
-      if (turn.eouMs >= 0 && turn.ttftMs >= 0 && turn.ttfbMs >= 0 && Number.isFinite(latencyMs))
+      // A part a plugin did not measure (reported as -1) makes no latency, nor does a sum
+      // past the bound a sample may have (a broken clock): the listener must not throw.
+      if (turn.eouMs >= 0 && turn.ttftMs >= 0 && turn.ttfbMs >= 0 && latencyMs <= MAX_LATENCY_MS)
         sink.observeLatency(latencyMs, tenant);
       return;
     }

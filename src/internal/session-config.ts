@@ -38,8 +38,11 @@ const SESSION_CONFIG_KEYS = [
 ] as const;
 
 /**
- * Checks a session config before any I/O. Shared by admission (refuse before reserving a
- * slot) and by every backend (refuse before calling the provider).
+ * Checks a session config before any I/O and returns a snapshot of it: each known field read
+ * once, into a plain object holding those present. Shared by admission (refuse before
+ * reserving a slot) and by every backend (refuse before calling the provider); both go on with
+ * the snapshot, so a getter cannot be admitted as one tenant and created as another. An error
+ * a getter throws is passed through as it is.
  */
 export function validateSessionConfig(config: unknown): SessionConfig {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
@@ -47,17 +50,23 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   }
   const value = config as Record<string, unknown>;
   knownKeys('sessionConfig', value, SESSION_CONFIG_KEYS);
-  printableField('sessionConfig.userId', stringField('sessionConfig.userId', value.userId, true));
-  printableField('sessionConfig.tenantId', stringField('sessionConfig.tenantId', value.tenantId));
-  stringField('sessionConfig.connectionUrl', value.connectionUrl);
-  functionField('sessionConfig.agentCallback', value.agentCallback);
-  const metadata = objectOrUndefined('sessionConfig.metadata', value.metadata);
-  if (metadata !== undefined) checkMetadataSize(metadata);
+  const { userId, tenantId, connectionUrl, agentCallback, metadata, idempotencyKey } = value;
+  printableField('sessionConfig.userId', stringField('sessionConfig.userId', userId, true));
+  printableField('sessionConfig.tenantId', stringField('sessionConfig.tenantId', tenantId));
+  stringField('sessionConfig.connectionUrl', connectionUrl);
+  functionField('sessionConfig.agentCallback', agentCallback);
+  if (objectOrUndefined('sessionConfig.metadata', metadata) !== undefined) {
+    checkMetadataSize(metadata as object);
+  }
   printableField(
     'sessionConfig.idempotencyKey',
-    stringField('sessionConfig.idempotencyKey', value.idempotencyKey),
+    stringField('sessionConfig.idempotencyKey', idempotencyKey),
   );
-  return config as SessionConfig;
+  const snapshot: Record<string, unknown> = { userId };
+  const optional = { tenantId, connectionUrl, agentCallback, metadata, idempotencyKey };
+  for (const [key, field] of Object.entries(optional))
+    if (field !== undefined) snapshot[key] = field;
+  return snapshot as unknown as SessionConfig;
 }
 
 export function tenantOf(config: { readonly tenantId?: string | undefined }): string {

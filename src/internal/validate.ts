@@ -36,6 +36,30 @@ export function objectOrUndefined(
   return value as Record<string, unknown>;
 }
 
+/** Whether `value` is an object literal's kind: its prototype is Object.prototype or null. */
+export function isPlainObject(value: unknown): value is object {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * As `objectOrUndefined`, for an object of options: also refuses one that inherits from another
+ * object (`Object.create(defaults)`, a class instance), as its inherited fields would be read by
+ * some steps and not by others (a spread, the check for unknown keys).
+ */
+export function optionsOrUndefined(
+  field: string,
+  value: unknown,
+): Record<string, unknown> | undefined {
+  const options = objectOrUndefined(field, value);
+  if (options === undefined || isPlainObject(options)) return options;
+  throw new ConfigError(
+    field,
+    'must be a plain object (an object literal: its fields are its own, none inherited)',
+  );
+}
+
 /** Rejects keys the options type does not know, so a typo never passes silently. */
 export function knownKeys(
   field: string,

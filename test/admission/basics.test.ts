@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { Slot } from '../../src/admission/gate/slot.js';
@@ -25,6 +27,22 @@ async function setup(options: Partial<ConstructorParameters<typeof Admission>[1]
 afterEach(() => {
   vi.useRealTimers();
 });
+
+const queuedWaitScript = new URL('../support/children/queued-wait.ts', import.meta.url).pathname;
+
+/** Runs the queued-wait script in `mode`; resolves with its exit code, output and run time. */
+async function runQueuedWait(mode: string) {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', queuedWaitScript, mode], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const [code] = await once(child, 'exit');
+  return { code, output, elapsedMs: performance.now() - started };
+}
 
 describe('Admission: slots and refusals', () => {
   it('reserves the slot before calling the backend, and refuses over the cap without calling it', async () => {
@@ -184,6 +202,44 @@ describe('Admission: slots and refusals', () => {
     expect(store.acquired).toBe(0);
   });
 
+  it('reads the session config once: a changing field cannot be admitted as one value and created as another', async () => {
+    const { admission, backend, store } = await setup({ tenants: { max: { A: 1, B: 0 } } });
+    backend.autoComplete = 'succeed';
+    let reads = 0;
+    const capped = {
+      userId: 'u',
+      get tenantId() {
+        reads++;
+        return reads === 3 ? 'A' : 'B';
+      },
+    };
+    await expect(admission.createSession(capped)).rejects.toMatchObject({
+      code: 'tenant_capacity',
+      tenantId: 'B',
+    });
+    expect(reads).toBe(1);
+    expect(store.acquired).toBe(0);
+
+    reads = 0;
+    const session = await admission.createSession({
+      userId: 'u',
+      get tenantId() {
+        reads++;
+        return reads === 1 ? 'A' : 'B';
+      },
+    });
+    expect(session.tenantId).toBe('A');
+    expect(admission.stats().tenants).toMatchObject([{ tenantId: 'A', active: 1 }]);
+
+    const own = new Error('the caller’s own');
+    const throwing = {
+      get userId(): string {
+        throw own;
+      },
+    };
+    await expect(admission.createSession(throwing)).rejects.toBe(own);
+  });
+
   it('refuses metadata nested too deep to serialise (or with a cycle) before reserving anything', async () => {
     const { admission, store, backend } = await setup();
     // 65 levels: the object itself and 64 below it.
@@ -286,7 +342,8 @@ describe('Admission: tryAcquire', () => {
     (slot as Slot).release();
     const refusal = admission.tryAcquire({ tenantId: 'capped' });
     expect(refusal).toMatchObject({ code: 'tenant_capacity', tenantId: 'capped' });
-    expect((refusal as AdmissionRefusal).retryAfterMs).toBeGreaterThan(0);
+    // Capped at 0: no wait helps, so no retry hint.
+    expect((refusal as AdmissionRefusal).retryAfterMs).toBeUndefined();
     expect(() => admission.tryAcquire({ tenantId: '' })).toThrow(ConfigError);
   });
 
@@ -410,6 +467,20 @@ describe('Admission: queue', () => {
     expect(admission.queued).toBe(0);
   });
 
+  it('keeps the process alive while a request waits for its deadline, and no longer', async () => {
+    const timedOut = await runQueuedWait('deadline');
+    expect(timedOut).toMatchObject({ code: 0, output: 'refused queue_timeout\n' });
+    // Admitted long before its 60 s deadline: the process ends with the script, not then.
+    const admitted = await runQueuedWait('release');
+    expect(admitted).toMatchObject({ code: 0, output: 'admitted second\n' });
+    expect(admitted.elapsedMs).toBeLessThan(30_000);
+  }, 60_000);
+
+  it('keeps nothing alive for a request without a deadline that nothing can admit', async () => {
+    // Node ends a script whose top-level await can never settle with code 13.
+    expect(await runQueuedWait('nothing')).toMatchObject({ code: 13, output: '' });
+  }, 60_000);
+
   it('a per-request timeout of 0 refuses instead of waiting', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
     await admission.acquire();
@@ -471,6 +542,64 @@ describe('Admission: tenants', () => {
     await expect(admission.acquire({ tenantId: 'other' })).resolves.toBeDefined();
   });
 
+  it('refuses a tenant capped at 0 at once, for good, whatever the call, and queues none of it', async () => {
+    const { admission, backend } = await setup({
+      tenants: { max: { blocked: 0 } },
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+    });
+    const refusal = {
+      name: 'AdmissionError',
+      code: 'tenant_capacity',
+      tenantId: 'blocked',
+      retryAfterMs: undefined,
+      retryable: false,
+    };
+    const calls = [
+      admission.acquire({ tenantId: 'blocked' }),
+      admission.run({ tenantId: 'blocked' }, () => 'ran'),
+      admission.createSession({ userId: 'u', tenantId: 'blocked' }),
+    ].map((call) => track<unknown>(call));
+    expect(admission.queued).toBe(0);
+    await flush();
+    for (const call of calls) expect(call.result.error).toMatchObject(refusal);
+    expect(admission.tryAcquire({ tenantId: 'blocked' })).toEqual({
+      code: 'tenant_capacity',
+      tenantId: 'blocked',
+      retryAfterMs: undefined,
+    });
+    expect(backend.pending.size).toBe(0);
+  });
+
+  it('refuses the waiters of a tenant at once when its cap is lowered to 0', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+    });
+    const held = await admission.acquire({ tenantId: 'other' });
+    const waiting = [admission.acquire({ tenantId: 't' }), admission.acquire({ tenantId: 't' })];
+    const bystander = admission.acquire({ tenantId: 'other' });
+    const outcomes = waiting.map(track);
+    admission.setTenantLimit('t', 0);
+    await flush();
+    for (const outcome of outcomes) {
+      expect(outcome.result.error).toMatchObject({
+        code: 'tenant_capacity',
+        retryAfterMs: undefined,
+      });
+    }
+    expect(admission.queued).toBe(1);
+    held.release();
+    (await bystander).release();
+
+    admission.setTenantLimit('t', 1);
+    await admission.acquire({ tenantId: 'other' });
+    const queuedAgain = track(admission.acquire({ tenantId: 't' }));
+    admission.setLimits({ tenants: { max: { t: 0 } } });
+    await flush();
+    expect(queuedAgain.result.error).toMatchObject({ code: 'tenant_capacity' });
+    expect(admission.queued).toBe(0);
+  });
+
   it('changes caps at run time: raising admits waiters at once, lowering evicts nobody', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
     await admission.acquire();
@@ -487,7 +616,7 @@ describe('Admission: tenants', () => {
     });
     admission.setTenantLimit('t', 0);
     await expect(admission.acquire({ tenantId: 't' }, { timeoutMs: 0 })).rejects.toMatchObject({
-      code: 'capacity',
+      code: 'tenant_capacity',
     });
     expect(admission.tenantLimit('t')).toBe(0);
     admission.setTenantLimit('t', undefined);

@@ -45,15 +45,17 @@ describe('fair queue', () => {
 
   it("a waiter held back by its tenant's cap never blocks other tenants' waiters", async () => {
     const admission = await admissionWith(3);
-    admission.setTenantLimit('A', 0);
-    const blockedA = admission.acquire({ tenantId: 'A' });
+    admission.setTenantLimit('A', 1);
+    const heldA = await admission.acquire({ tenantId: 'A' });
+    // First in line by priority, but at its tenant's cap.
+    const blockedA = admission.acquire({ tenantId: 'A', priority: 1 });
     void blockedA.catch(() => undefined);
-    const filler = await Promise.all([1, 2, 3].map(() => admission.acquire({ tenantId: 'B' })));
+    const filler = await Promise.all([1, 2].map(() => admission.acquire({ tenantId: 'B' })));
     const waitingC = admission.acquire({ tenantId: 'C' });
     await flush();
     expect(admission.stats().tenants.map((t) => [t.tenantId, t.active, t.queued])).toEqual([
-      ['A', 0, 1],
-      ['B', 3, 0],
+      ['A', 1, 1],
+      ['B', 2, 0],
       ['C', 0, 1],
     ]);
     // Capacity appears without any release (a raised cap): A is first in line but at its
@@ -63,11 +65,12 @@ describe('fair queue', () => {
     expect(slotC.tenantId).toBe('C');
     expect(admission.stats().tenants.find((t) => t.tenantId === 'A')).toMatchObject({
       queued: 1,
-      active: 0,
+      active: 1,
     });
     for (const slot of [...filler, slotC]) slot.release();
     await admission.drain({ timeoutMs: 0 });
     await expect(blockedA).rejects.toMatchObject({ code: 'draining' });
+    heldA.release();
   });
 
   it('tenants holding the same share take turns round-robin', async () => {

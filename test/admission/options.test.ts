@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { ConfigError } from '../../src/iface/errors.js';
-import { createSessionWithLimit } from '../../src/index.js';
+import { createSessionWithLimit, Admission as EntryAdmission } from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 
 const backend = new ControlledBackend();
@@ -84,6 +84,36 @@ describe('Admission options are validated at construction', () => {
   ])('%j throws a ConfigError naming the field', (options, message) => {
     expect(construct(options)).toThrow(ConfigError);
     expect(construct(options)).toThrow(message);
+  });
+
+  it('refuses an array or an object that inherits its fields, from either entry point', () => {
+    class Options {
+      maxConcurrentSessions = 3;
+    }
+    const refused: [unknown, RegExp][] = [
+      [[], /^options: must be an object, got an array$/],
+      [Object.create({ maxConcurrentSessions: 3 }), /^options: must be a plain object/],
+      [new Options(), /^options: must be a plain object/],
+      [
+        { maxConcurrentSessions: 3, queue: Object.create({ maxSize: 5 }) },
+        /^options.queue: must be a plain object/,
+      ],
+      [
+        { maxConcurrentSessions: 3, tenants: { max: Object.create({ acme: 0 }) } },
+        /^options.tenants.max: must be a plain object/,
+      ],
+    ];
+    for (const [options, message] of refused) {
+      expect(construct(options)).toThrow(message);
+      expect(() => new EntryAdmission(backend, options as never)).toThrow(message);
+    }
+    // Without a prototype, every field is its own.
+    const bare = Object.assign(Object.create(null), { maxConcurrentSessions: 3, telemetry: false });
+    expect(new EntryAdmission(backend, bare).maxConcurrentSessions).toBe(3);
+    const admission = construct({ maxConcurrentSessions: 3 })();
+    expect(() => admission.setLimits(Object.create({ maxConcurrentSessions: 1 }))).toThrow(
+      /^update: must be a plain object/,
+    );
   });
 
   it('accepts Infinity where it means "no limit"', () => {
@@ -171,5 +201,10 @@ describe('Admission options are validated at construction', () => {
     await expect(createSessionWithLimit(backend, { userId: 'u' }, 'ten' as never)).rejects.toThrow(
       /maxOrOptions: must be a number or AdmissionOptions/,
     );
+    for (const options of [[], Object.create({ maxConcurrentSessions: 3 })]) {
+      await expect(createSessionWithLimit(backend, { userId: 'u' }, options)).rejects.toThrow(
+        /^maxOrOptions: must be (an|a plain) object/,
+      );
+    }
   });
 });

@@ -50,6 +50,20 @@ describe('the gateway over HTTP', () => {
     expect((await call('DELETE', `/v1/sessions/${session.id}`)).status).toBe(404);
   });
 
+  it('refuses a tenant capped at 0 at once, with 429 tenant_capacity and no Retry-After', async () => {
+    const { call } = await startGateway({
+      admission: { tenants: { max: { acme: 0 } }, queue: { maxSize: 10, timeoutMs: 60_000 } },
+    });
+    const refused = await call('POST', '/v1/sessions', {
+      body: { userId: 'caller-1', tenantId: 'acme' },
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBeNull();
+    const { error } = (await refused.json()) as { error: Record<string, unknown> };
+    expect(error).toMatchObject({ code: 'tenant_capacity', tenantId: 'acme' });
+    expect(error).not.toHaveProperty('retryAfterMs');
+  });
+
   it.each([
     ['bad JSON', '{"userId": ', 400, /JSON/],
     ['an array', '[1]', 400, /body must be object/],

@@ -48,6 +48,13 @@ describe('toHttpError', () => {
     expect(toHttpError(new AdmissionError('duplicate', 'held')).headers).toEqual({});
   });
 
+  it('sends no Retry-After on a 429 no wait can help (a tenant capped at 0)', () => {
+    const shutOut = toHttpError(new AdmissionError('tenant_capacity', 'capped at 0'));
+    expect(shutOut.status).toBe(429);
+    expect(shutOut.headers).toEqual({});
+    expect(shutOut.body.error).not.toHaveProperty('retryAfterMs');
+  });
+
   it('does not disclose who holds a duplicate key', () => {
     const answer = toHttpError(
       new AdmissionError('duplicate', 'key held by session s-123', { sessionId: 's-123' }),

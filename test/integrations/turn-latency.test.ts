@@ -134,6 +134,11 @@ describe('reportTurnLatency', () => {
     emit(session, llm('c', 100));
     emit(session, tts('c', -1));
     expect(seen).toEqual([300]);
+    // Past the hour a latency sample may span: a broken measurement, not a turn.
+    emit(session, eou('d', 3_600_000));
+    emit(session, llm('d', 1));
+    emit(session, tts('d', 1));
+    expect(seen).toEqual([300]);
   });
 
   it('names what it refuses', () => {

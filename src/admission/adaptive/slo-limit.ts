@@ -8,6 +8,12 @@ import {
 } from '../../internal/validate.js';
 import { LatencyWindow } from './latency-window.js';
 
+/**
+ * The longest response latency taken as a sample, in ms (one hour): longer is no turn of a
+ * live call but a broken measurement. The gateway takes samples under the same bound.
+ */
+export const MAX_LATENCY_MS = 3_600_000;
+
 /** A latency objective that drives an adaptive limit: see docs/guide.md, "Latency SLO". */
 export interface SloOptions {
   /** Which quantile of response latency the objective is on, 0 < q < 1. Default 0.95. */
@@ -34,7 +40,10 @@ export interface SloOptions {
 
 /** How the latency signal stands, reported by the `latency_signal` event. */
 export interface LatencySignalState {
-  /** `live`: fresh samples steer the limit; `missing`: none lately, the limit is the fallback. */
+  /**
+   * `live`: fresh samples steer the limit (from the first sample on; the limit follows at the
+   * next interval); `missing`: none lately (or none yet), the limit is the fallback.
+   */
   readonly state: 'live' | 'missing';
   /** The window's quantile when last computed, ms. */
   readonly quantileMs: number | undefined;
@@ -146,13 +155,19 @@ export class SloController {
   /** One response-latency sample (a turn's end of speech to first audio). */
   observe(latencyMs: number, now: number): void {
     this.#window.add(latencyMs, now);
-    this.#lastSampleAt = now;
+    this.#sampled(now);
   }
 
   /** A quantile computed elsewhere over the same window (a Prometheus query, say). */
   observeQuantile(quantileMs: number, now: number): void {
     this.#external = { ms: quantileMs, at: now };
+    this.#sampled(now);
+  }
+
+  /** A sample makes the signal live at once; the limit follows at the next interval. */
+  #sampled(now: number): void {
     this.#lastSampleAt = now;
+    this.#report('live');
   }
 
   /** Calls `listener` whenever the signal turns live or missing. */

@@ -11,7 +11,9 @@ interface Group<T> {
 }
 
 /**
- * Expires entries at their deadline with one unref'ed timer for all of them. Entries are
+ * Expires entries at their deadline with one timer for all of them. The timer keeps the process
+ * alive while entries wait (a caller awaits each one's outcome) and is cleared once none does,
+ * so nothing is kept alive for waiters already gone. Entries are
  * grouped by wait duration: within a group deadlines only grow, so each group is a FIFO and
  * adding is O(1); an entry that leaves early is marked done and dropped once it reaches the
  * head of its group (waiters mostly leave in FIFO order, so that is almost at once).
@@ -41,7 +43,9 @@ export class DeadlineQueue<T extends Deadlined> {
   /** Drops done entries at the head of `waitMs`'s group; call after an entry leaves early. */
   trim(waitMs: number): void {
     const group = this.#groups.get(waitMs);
-    if (group !== undefined) this.#dropDoneHeads(waitMs, group);
+    if (group === undefined) return;
+    this.#dropDoneHeads(waitMs, group);
+    if (this.#groups.size === 0) this.#disarm();
   }
 
   /** Forgets every entry and stops the timer (used when everything is rejected anyway). */
@@ -97,7 +101,6 @@ export class DeadlineQueue<T extends Deadlined> {
       () => this.#expire(),
       Math.max(0, Math.ceil(deadline - performance.now())),
     );
-    this.#timer.unref();
   }
 
   #disarm(): void {

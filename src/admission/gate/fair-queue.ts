@@ -247,6 +247,16 @@ export class FairQueue<E extends QueueEntry> {
     for (const tenantId of this.#blocked) this.unblock(tenantId);
   }
 
+  /** The entries `tenantId` has queued, at every priority. */
+  entriesOf(tenantId: string): E[] {
+    const entries: E[] = [];
+    const line = this.#lines.get(tenantId);
+    for (let lane = line?.firstLane; lane !== undefined; lane = lane.sibling) {
+      for (let entry = lane.head; entry !== undefined; entry = entry.next) entries.push(entry as E);
+    }
+    return entries;
+  }
+
   /** Removes and returns every entry (used by drain). */
   removeAll(): E[] {
     const all: E[] = [];

@@ -206,6 +206,7 @@ export class Gate {
     if (this.#health !== undefined && !this.#health.open) {
       return this.#refusalValue(tenantId, 'unhealthy', this.#health.retryAfterMs());
     }
+    if (this.#shutOut(tenantId)) return this.#refusalValue(tenantId, 'tenant_capacity', undefined);
     let blockedBy: RefusalReason = 'capacity';
     if (!this.#mustQueue(tenantId)) {
       const result = this.#tryStore(tenantId) as AcquireResult;
@@ -228,6 +229,21 @@ export class Gate {
     if (tenantId === undefined) this.#queue.unblockAll();
     else this.#queue.unblock(tenantId);
     if (this.#queue.size > 0) this.#pump(now);
+  }
+
+  /**
+   * Tenant caps changed: the waiters of `tenantIds` whose cap is now 0 are refused at once (no
+   * wait can end in a slot), and the rest may proceed if caps rose.
+   */
+  tenantCapsChanged(tenantIds: Iterable<string>, raisedFor?: string): void {
+    const now = performance.now();
+    for (const tenantId of tenantIds) {
+      if (!this.#shutOut(tenantId)) continue;
+      for (const waiter of this.#queue.entriesOf(tenantId)) {
+        this.#leaveQueue(waiter, 'tenant_capacity', undefined, now);
+      }
+    }
+    this.capacityMayHaveFreed(raisedFor);
   }
 
   /** Stops admitting for good: new requests are refused with `draining`, waiters keep waiting. */
@@ -285,7 +301,10 @@ export class Gate {
     return this.#enqueueOrRefuse(request, result.refused);
   }
 
-  /** Refusals decided without touching the store: draining, unhealthy. */
+  /**
+   * Refusals decided without touching the store: draining, unhealthy, and a tenant capped at 0,
+   * which no wait can help (no retry hint: only an operator raising the cap can).
+   */
   #refusalBeforeQueue(request: GateRequest): AdmissionError | undefined {
     if (!this.#open) return this.#refuse(request, 'draining');
     if (this.#health !== undefined && !this.#health.open) {
@@ -294,7 +313,13 @@ export class Gate {
         retryAfterMs: this.#health.retryAfterMs(),
       });
     }
+    if (this.#shutOut(request.tenantId)) return this.#refuse(request, 'tenant_capacity');
     return undefined;
+  }
+
+  /** Whether `tenantId` may hold no slot at all (its cap is 0). */
+  #shutOut(tenantId: string): boolean {
+    return this.#limits.tenant(tenantId) === 0;
   }
 
   #enqueueOrRefuse(request: GateRequest, blockedBy: RefusalReason): Promise<unknown> {
@@ -542,6 +567,11 @@ export class Gate {
       } else this.#admit(waiter, result, hold, performance.now());
     } else if (left) {
       this.#queue.released(hold);
+    } else if (this.#shutOut(waiter.tenantId)) {
+      // Its tenant's cap fell to 0 while the store decided: no turn can come.
+      this.#queue.released(hold);
+      waiter.state = 'queued';
+      this.#leaveQueue(waiter, 'tenant_capacity');
     } else {
       // Back in its place and its turn, its tenant no longer counted as holding the slot.
       waiter.state = 'queued';

@@ -1,7 +1,7 @@
 import {
   knownKeys,
   numberField,
-  objectOrUndefined,
+  optionsOrUndefined,
   tenantIdField,
 } from '../../internal/validate.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
@@ -28,10 +28,10 @@ export interface TenantCaps {
 
 /** Reads `tenants: { defaultMax, max }`, naming `field` in errors. */
 export function resolveTenantCaps(field: string, raw: unknown): TenantCaps {
-  const tenants = objectOrUndefined(field, raw) ?? {};
+  const tenants = optionsOrUndefined(field, raw) ?? {};
   knownKeys(field, tenants, ['defaultMax', 'max']);
   const defaultMax = numberField(`${field}.defaultMax`, tenants.defaultMax, TENANT_DEFAULT, INF);
-  const overrides = objectOrUndefined(`${field}.max`, tenants.max) ?? {};
+  const overrides = optionsOrUndefined(`${field}.max`, tenants.max) ?? {};
   const max = new Map<string, number>();
   for (const [tenantId, value] of Object.entries(overrides)) {
     tenantIdField(`${field}.max`, tenantId);
@@ -71,9 +71,14 @@ export class Limits implements CapsView {
     return this.#tenantMax.get(tenantId) ?? this.#tenantDefault;
   }
 
+  /** Tenants whose cap is 0 (only an override can be: the default is at least 1). */
+  *shutOutTenants(): IterableIterator<string> {
+    for (const [tenantId, max] of this.#tenantMax) if (max === 0) yield tenantId;
+  }
+
   /** Applies `setLimits()`: every field is checked before anything changes. */
   update(update: LimitsUpdate): void {
-    const value = objectOrUndefined('update', update) ?? {};
+    const value = optionsOrUndefined('update', update) ?? {};
     knownKeys('update', value, ['maxConcurrentSessions', 'tenants']);
     const hard = numberField(
       'update.maxConcurrentSessions',
@@ -81,7 +86,7 @@ export class Limits implements CapsView {
       SESSION_CAP,
     );
     if (value.tenants !== undefined) {
-      const tenants = objectOrUndefined('update.tenants', value.tenants) ?? {};
+      const tenants = optionsOrUndefined('update.tenants', value.tenants) ?? {};
       const parsed = resolveTenantCaps('update.tenants', tenants);
       if (tenants.defaultMax !== undefined) this.#tenantDefault = parsed.defaultMax;
       if (tenants.max !== undefined) this.#tenantMax = parsed.max;

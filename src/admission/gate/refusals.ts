@@ -81,8 +81,12 @@ export class Refusals {
     switch (code) {
       case 'capacity':
         return `all ${this.#caps.current} session slots are in use`;
-      case 'tenant_capacity':
-        return `tenant "${tenantId}" holds all ${this.#caps.tenant(tenantId ?? '')} of its session slots`;
+      case 'tenant_capacity': {
+        const cap = this.#caps.tenant(tenantId ?? '');
+        return cap === 0
+          ? `tenant "${tenantId}" may hold no session (its cap is 0)`
+          : `tenant "${tenantId}" holds all ${cap} of its session slots`;
+      }
       case 'queue_full':
         return 'the admission queue is full';
       case 'queue_timeout':

@@ -57,7 +57,7 @@ const STEER_FORBIDDEN = error(
 );
 const TOO_MANY = error(
   'A limit is reached (capacity, tenant_capacity, queue_full, queue_timeout): retry after ' +
-    '`Retry-After` seconds.',
+    '`Retry-After` seconds. Without it the tenant is capped at 0: no retry helps.',
   true,
 );
 const TOO_LARGE = error('The body is too large.');

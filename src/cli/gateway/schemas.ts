@@ -7,6 +7,8 @@ import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
  * JSON Schema 2020-12 dialect of OpenAPI 3.1.
  */
 
+import { MAX_LATENCY_MS } from '../../admission/adaptive/slo-limit.js';
+
 /**
  * Printable text: no control characters, C0, DEL or C1 (so no ANSI escapes, 7-bit or 8-bit,
  * and no NEL, which some log viewers take for a line break), and no lone surrogate (matched
@@ -261,7 +263,7 @@ export const latencyBody = {
       type: 'array',
       minItems: 1,
       maxItems: 1_000,
-      items: { type: 'number', minimum: 0, maximum: 3_600_000 },
+      items: { type: 'number', minimum: 0, maximum: MAX_LATENCY_MS },
       description:
         "Response latencies of live calls, in ms: for each turn, end of the caller's speech " +
         "to the agent's first audio (end-of-utterance delay + LLM time to first token + TTS " +

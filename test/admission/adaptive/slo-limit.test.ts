@@ -201,6 +201,30 @@ describe('Admission with a latency objective', () => {
     await admission.drain();
   });
 
+  it('turns the signal live with the sample that arrives, as stats() and the event say', async () => {
+    useFakeClock();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 100,
+      limit: adaptive({ min: 2, max: 50, initial: 8, slo: { targetMs: 1_000, staleMs: 5_000 } }),
+      health: false,
+    });
+    const signals: string[] = [];
+    admission.on('latency_signal', (e) => signals.push(e.state));
+    expect(admission.stats().slo).toMatchObject({ state: 'missing', samples: 0 });
+    admission.observeLatency(300);
+    expect(admission.stats().slo).toMatchObject({ state: 'live', samples: 1 });
+    expect(signals).toEqual(['live']);
+    // Stale: missing again, and the next sample is live at once.
+    vi.advanceTimersByTime(10_000);
+    expect(signals).toEqual(['live', 'missing']);
+    admission.observeLatency(300);
+    expect(admission.stats().slo?.state).toBe('live');
+    expect(signals).toEqual(['live', 'missing', 'live']);
+    await admission.drain();
+  });
+
   it('refuses a sample that is not a latency, and ignores samples without an objective', async () => {
     const backend = new ControlledBackend();
     await backend.start();
@@ -209,6 +233,11 @@ describe('Admission with a latency objective', () => {
     expect(plain.stats().slo).toBeUndefined();
     expect(() => plain.observeLatency(Number.NaN)).toThrow(/latencyMs.*NaN/);
     expect(() => plain.observeLatency(-1)).toThrow(/latencyMs/);
+    // The bound the gateway takes samples under: one hour.
+    expect(() => plain.observeLatency(1e308)).toThrow(
+      /latencyMs: must be a number from 0 to 3600000 \(one hour\), got 1e\+308/,
+    );
+    expect(plain.observeLatency(3_600_000)).toBe(false);
     expect(() => plain.observeLatency(1, { tenantId: '' })).toThrow(/tenantId/);
     expect(() => plain.observeLatency(1, null as never)).toThrow(
       /^options: must be an object, got null$/,
