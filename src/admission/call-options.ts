@@ -1,5 +1,6 @@
 import { ConfigError } from '../iface/errors.js';
 import { DEFAULT_TENANT } from '../internal/session-config.js';
+import { isTooLong, TOO_LONG } from '../internal/tenant-id.js';
 import {
   describeValue,
   durationField,
@@ -54,6 +55,7 @@ export function checkedSlotRequest(
   if (!isPrintable(tenantId)) {
     return mustBe('request.tenantId', 'free of control characters and lone surrogates', tenantId);
   }
+  if (isTooLong(tenantId)) return mustBe('request.tenantId', TOO_LONG, tenantId);
   if (priority !== undefined && !Number.isInteger(priority)) {
     return mustBe('request.priority', 'an integer', priority);
   }

@@ -6,7 +6,7 @@ import type { SloStats } from './adaptive/slo-limit.js';
 
 /** Who a raw slot is for. */
 export interface SlotRequest {
-  /** Default `'default'`. */
+  /** Default `'default'`; 1 to 128 printable characters. */
   readonly tenantId?: string | undefined;
   /** Higher is served first; default 0. */
   readonly priority?: number | undefined;

@@ -44,7 +44,9 @@ export type AgentCallback = (
 /** What the caller asks for. Only `userId` is required. */
 export interface SessionConfig {
   readonly userId: string;
-  /** Tenant for per-tenant caps; `'default'` when omitted. */
+  /**
+   * Tenant for per-tenant caps; `'default'` when omitted. 1 to 128 printable characters.
+   */
   readonly tenantId?: string | undefined;
   /** Override of the provider's connection URL for this session. */
   readonly connectionUrl?: string | undefined;

@@ -1,7 +1,8 @@
 import type { metrics, voice } from '@livekit/agents';
 import { MAX_LATENCY_MS } from '../admission/adaptive/slo-limit.js';
 import { ConfigError } from '../iface/errors.js';
-import { describeValue, numberField, tenantIdField } from '../internal/validate.js';
+import { tenantIdField } from '../internal/tenant-id.js';
+import { describeValue, numberField } from '../internal/validate.js';
 
 /** Where turn latencies go: an `Admission`, or anything with its `observeLatency`. */
 export interface LatencySink {

@@ -1,5 +1,6 @@
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig } from '../iface/session.js';
+import { tenantIdField } from './tenant-id.js';
 import {
   functionField,
   knownKeys,
@@ -52,7 +53,7 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   knownKeys('sessionConfig', value, SESSION_CONFIG_KEYS);
   const { userId, tenantId, connectionUrl, agentCallback, metadata, idempotencyKey } = value;
   printableField('sessionConfig.userId', stringField('sessionConfig.userId', userId, true));
-  printableField('sessionConfig.tenantId', stringField('sessionConfig.tenantId', tenantId));
+  if (tenantId !== undefined) tenantIdField('sessionConfig.tenantId', tenantId);
   stringField('sessionConfig.connectionUrl', connectionUrl);
   functionField('sessionConfig.agentCallback', agentCallback);
   if (objectOrUndefined('sessionConfig.metadata', metadata) !== undefined) {

@@ -1,4 +1,5 @@
-import { isPrintable } from './validate.js';
+import { ConfigError } from '../iface/errors.js';
+import { describeValue, isPrintable, printableField, stringField } from './validate.js';
 
 /**
  * The longest tenant id, in characters (code points, as JSON Schema's `maxLength` counts
@@ -9,8 +10,29 @@ export const MAX_TENANT_ID_LENGTH = 128;
 
 /** Whether `value` is a tenant id: 1 to MAX_TENANT_ID_LENGTH printable characters. */
 export function isTenantId(value: string): boolean {
-  if (value === '' || !isPrintable(value)) return false;
+  return value !== '' && isPrintable(value) && !isTooLong(value);
+}
+
+/**
+ * Whether `value` has more than MAX_TENANT_ID_LENGTH characters. Counted only past that many
+ * UTF-16 units, which is never fewer than its characters: ids in bounds cost one comparison.
+ */
+export function isTooLong(value: string): boolean {
+  if (value.length <= MAX_TENANT_ID_LENGTH) return false;
   let characters = 0;
-  for (const _ of value) if (++characters > MAX_TENANT_ID_LENGTH) return false;
-  return true;
+  for (const _ of value) if (++characters > MAX_TENANT_ID_LENGTH) return true;
+  return false;
+}
+
+/** What an over-long tenant id is told. */
+export const TOO_LONG = `at most ${MAX_TENANT_ID_LENGTH} characters`;
+
+/** Validates a tenant id: a non-empty string of printable characters, not too long. */
+export function tenantIdField(field: string, value: unknown): string {
+  const tenantId = stringField(field, value, true);
+  printableField(field, tenantId);
+  if (isTooLong(tenantId)) {
+    throw new ConfigError(field, `must be ${TOO_LONG}, got ${describeValue(tenantId)}`);
+  }
+  return tenantId;
 }

@@ -167,13 +167,6 @@ export function durationField(
   return ms;
 }
 
-/** Checks a tenant id as every store accepts it: a non-empty string without control characters. */
-export function tenantIdField(field: string, value: unknown): string {
-  const tenantId = stringField(field, value, true);
-  printableField(field, tenantId);
-  return tenantId;
-}
-
 /** Validates a non-empty string field. */
 export function stringField(field: string, value: unknown, required: true): string;
 export function stringField(field: string, value: unknown, required?: false): string | undefined;

@@ -156,6 +156,35 @@ describe('tenant ids are checked where every store would refuse them', () => {
     slot.release();
   });
 
+  it('tenant ids are at most 128 characters everywhere one is named, as the gateway takes them', async () => {
+    const admission = new Admission(new HostileBackend(), {
+      maxConcurrentSessions: 2,
+      health: false,
+    });
+    const long = 'x'.repeat(129);
+    const refused = /must be at most 128 characters, got "x{57}\.\.\."/;
+    await expect(admission.createSession({ userId: 'u', tenantId: long })).rejects.toThrow(refused);
+    await expect(admission.acquire({ tenantId: long })).rejects.toThrow(refused);
+    await expect(admission.run({ tenantId: long }, () => 1)).rejects.toThrow(refused);
+    expect(() => admission.tryAcquire({ tenantId: long })).toThrow(refused);
+    expect(() => admission.setTenantLimit(long, 1)).toThrow(refused);
+    expect(() => admission.observeLatency(1, { tenantId: long })).toThrow(refused);
+    expect(
+      () =>
+        new Admission(new HostileBackend(), {
+          maxConcurrentSessions: 1,
+          tenants: { max: { [long]: 1 } },
+        }),
+    ).toThrow(refused);
+    expect(admission.stats().active).toBe(0);
+    // Characters, not UTF-16 units: 128 emoji are 256 units and one id.
+    const slots = await Promise.all([
+      admission.acquire({ tenantId: 'x'.repeat(128) }),
+      admission.acquire({ tenantId: '\u{1f600}'.repeat(128) }),
+    ]);
+    for (const slot of slots) slot.release();
+  });
+
   it('raw slot requests and tenant caps refuse them too', async () => {
     const admission = new Admission(new HostileBackend(), {
       maxConcurrentSessions: 1,

@@ -1,9 +1,5 @@
-import {
-  knownKeys,
-  numberField,
-  optionsOrUndefined,
-  tenantIdField,
-} from '../../internal/validate.js';
+import { tenantIdField } from '../../internal/tenant-id.js';
+import { knownKeys, numberField, optionsOrUndefined } from '../../internal/validate.js';
 import type { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
 import type { SharedCaps } from '../store/shared-caps.js';
 import type { LimitsUpdate } from '../types.js';

@@ -1,4 +1,4 @@
-import { tenantIdField } from '../../internal/validate.js';
+import { tenantIdField } from '../../internal/tenant-id.js';
 import type {
   AcquireRequest,
   AcquireResult,
