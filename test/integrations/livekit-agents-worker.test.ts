@@ -106,7 +106,12 @@ describeWithLiveKitServer('admitAgentJobs on a real @livekit/agents worker', () 
     // agent is in: the next start is dispatched while the worker may still count that call.
     await Promise.all(
       Array.from({ length: 8 }, async (_, i) => {
-        const session = await admission.createSession({ userId: `caller-${i}` });
+        const session = await admission
+          .createSession({ userId: `caller-${i}` })
+          .catch((error: unknown) => {
+            // What the worker printed says why an agent never joined (a job process killed?).
+            throw new Error(`${String(error)}\nworker output:\n${worker.output()}`);
+          });
         await session.close();
       }),
     );

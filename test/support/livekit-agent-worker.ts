@@ -64,6 +64,8 @@ export interface AgentWorkerProcess {
   state(): State;
   /** Resolves at the first report (past or future) for which `check` holds. */
   until(check: (state: State) => boolean): Promise<State>;
+  /** The last of what it and its job processes printed, for a failure's message. */
+  output(): string;
   /** Kills the worker and its job processes. */
   stop(): Promise<void>;
 }
@@ -132,6 +134,7 @@ export async function startAgentWorker(config: WorkerConfig): Promise<AgentWorke
   });
   return {
     state: () => state,
+    output: () => output,
     until: (check) =>
       check(state)
         ? Promise.resolve(state)

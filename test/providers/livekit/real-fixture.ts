@@ -61,7 +61,11 @@ export function realBackend(
 
 /**
  * A real agent worker (test/support/livekit-agent-worker.ts) taking the jobs of agent `intake`,
- * the agent the tests' backends dispatch, on the real server; stopped after the test.
+ * the agent the tests' backends dispatch, on the real server; stopped after the test. Its job
+ * processes get a minute to initialize unless told otherwise: a burst forks several at once,
+ * each loading @livekit/agents, and on a loaded 2-core machine that outlasts the worker's own
+ * 10 s default, which kills the process and its job never runs (its agent never joins), as
+ * docs/livekit.md warns. What the tests look at is admission, not that start-up.
  */
 export async function startIntakeWorker(
   real: RealServer,
@@ -73,6 +77,7 @@ export async function startIntakeWorker(
     apiKey,
     apiSecret,
     agentName: 'intake',
+    initializeProcessTimeout: 60_000,
     ...config,
   });
   onCleanup(() => worker.stop());
