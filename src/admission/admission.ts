@@ -63,7 +63,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     caps: () => this.#limits.caps(),
     adopt: (caps, tenantId) => {
       this.#limits.adopt(caps);
-      this.#limitsChanged(tenantId, true);
+      this.#tenantCapsChanged(tenantId);
     },
   };
 
@@ -300,7 +300,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    */
   setLimits(update: LimitsUpdate): void {
     this.#limits.update(update);
-    this.#limitsChanged(undefined, true);
+    this.#tenantCapsChanged(undefined);
     this.#shareCaps(undefined);
   }
 
@@ -310,7 +310,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    */
   setTenantLimit(tenantId: string, max: number | undefined): void {
     this.#limits.setTenant(tenantId, max);
-    this.#limitsChanged(tenantId, true);
+    this.#tenantCapsChanged(tenantId);
     this.#shareCaps(tenantId);
   }
 
@@ -377,24 +377,29 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     if (admitting) this.#gate.capacityMayHaveFreed();
   }
 
+  /** The adaptive limits moved: reports them, and lets waiters in if they rose. */
+  #limitsChanged(): void {
+    this.#reportLimits();
+    this.#gate.capacityMayHaveFreed();
+  }
+
   /**
-   * Reports the limits now in force and lets waiters in if they rose. After a change of tenant
-   * caps (`tenantCaps`: of `tenantId`'s, or of any), waiters of a tenant now capped at 0 are
-   * refused at once.
+   * Caps were set (`tenantId`'s, or any when undefined): reports the limits, refuses at once the
+   * waiters of a tenant now capped at 0, and lets waiters in if caps rose.
    */
-  #limitsChanged(tenantId?: string, tenantCaps = false): void {
-    if (this.hasListeners('limits')) {
-      this.emit('limits', {
-        maxConcurrentSessions: this.#limits.hard,
-        limit: this.#limits.current,
-        setupConcurrency: this.#smoother.concurrency,
-      });
-    }
-    if (!tenantCaps) this.#gate.capacityMayHaveFreed(tenantId);
-    else {
-      const changed = tenantId === undefined ? this.#limits.shutOutTenants() : [tenantId];
-      this.#gate.tenantCapsChanged(changed, tenantId);
-    }
+  #tenantCapsChanged(tenantId: string | undefined): void {
+    this.#reportLimits();
+    const changed = tenantId === undefined ? this.#limits.shutOutTenants() : [tenantId];
+    this.#gate.tenantCapsChanged(changed, tenantId);
+  }
+
+  #reportLimits(): void {
+    if (!this.hasListeners('limits')) return;
+    this.emit('limits', {
+      maxConcurrentSessions: this.#limits.hard,
+      limit: this.#limits.current,
+      setupConcurrency: this.#smoother.concurrency,
+    });
   }
 
   /** The store no longer counts this slot: stop what it admitted, so the cap holds. */

@@ -600,6 +600,23 @@ describe('Admission: tenants', () => {
     expect(admission.queued).toBe(0);
   });
 
+  it('keeps each tenant capped at 0 shut out until its own cap is lifted, however often it was set', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 5,
+      tenants: { max: { t: 0, u: 0 } },
+    });
+    const refusal = { code: 'tenant_capacity' };
+    admission.setTenantLimit('t', 0);
+    admission.setTenantLimit('t', undefined);
+    (await admission.acquire({ tenantId: 't' })).release();
+    await expect(admission.acquire({ tenantId: 'u' })).rejects.toMatchObject(refusal);
+    admission.setLimits({ tenants: { max: { u: 0, v: 2 } } });
+    (await admission.acquire({ tenantId: 't' })).release();
+    await expect(admission.acquire({ tenantId: 'u' })).rejects.toMatchObject(refusal);
+    admission.setTenantLimit('u', 1);
+    (await admission.acquire({ tenantId: 'u' })).release();
+  });
+
   it('changes caps at run time: raising admits waiters at once, lowering evicts nobody', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
     await admission.acquire();

@@ -206,7 +206,8 @@ export class Gate {
     if (this.#health !== undefined && !this.#health.open) {
       return this.#refusalValue(tenantId, 'unhealthy', this.#health.retryAfterMs());
     }
-    if (this.#shutOut(tenantId)) return this.#refusalValue(tenantId, 'tenant_capacity', undefined);
+    if (this.#limits.isShutOut(tenantId))
+      return this.#refusalValue(tenantId, 'tenant_capacity', undefined);
     let blockedBy: RefusalReason = 'capacity';
     if (!this.#mustQueue(tenantId)) {
       const result = this.#tryStore(tenantId) as AcquireResult;
@@ -238,7 +239,7 @@ export class Gate {
   tenantCapsChanged(tenantIds: Iterable<string>, raisedFor?: string): void {
     const now = performance.now();
     for (const tenantId of tenantIds) {
-      if (!this.#shutOut(tenantId)) continue;
+      if (!this.#limits.isShutOut(tenantId)) continue;
       for (const waiter of this.#queue.entriesOf(tenantId)) {
         this.#leaveQueue(waiter, 'tenant_capacity', undefined, now);
       }
@@ -313,13 +314,8 @@ export class Gate {
         retryAfterMs: this.#health.retryAfterMs(),
       });
     }
-    if (this.#shutOut(request.tenantId)) return this.#refuse(request, 'tenant_capacity');
+    if (this.#limits.isShutOut(request.tenantId)) return this.#refuse(request, 'tenant_capacity');
     return undefined;
-  }
-
-  /** Whether `tenantId` may hold no slot at all (its cap is 0). */
-  #shutOut(tenantId: string): boolean {
-    return this.#limits.tenant(tenantId) === 0;
   }
 
   #enqueueOrRefuse(request: GateRequest, blockedBy: RefusalReason): Promise<unknown> {
@@ -567,7 +563,7 @@ export class Gate {
       } else this.#admit(waiter, result, hold, performance.now());
     } else if (left) {
       this.#queue.released(hold);
-    } else if (this.#shutOut(waiter.tenantId)) {
+    } else if (this.#limits.isShutOut(waiter.tenantId)) {
       // Its tenant's cap fell to 0 while the store decided: no turn can come.
       this.#queue.released(hold);
       waiter.state = 'queued';

@@ -47,12 +47,15 @@ export class Limits implements CapsView {
   readonly adaptive: AdaptiveLimit | undefined;
   #tenantDefault: number;
   #tenantMax: Map<string, number>;
+  /** Overrides of 0, so that while there are none `isShutOut` reads no map. */
+  #shutOut: number;
 
   constructor(hard: number, adaptive: AdaptiveLimit | undefined, tenants: TenantCaps) {
     this.hard = hard;
     this.adaptive = adaptive;
     this.#tenantDefault = tenants.defaultMax;
     this.#tenantMax = new Map(tenants.max);
+    this.#shutOut = zeroCaps(this.#tenantMax);
   }
 
   /** The cap on sessions in force: the adaptive limit when there is one, under the hard cap. */
@@ -67,8 +70,14 @@ export class Limits implements CapsView {
     return this.#tenantMax.get(tenantId) ?? this.#tenantDefault;
   }
 
+  /** Whether `tenantId` may hold no slot at all: its cap is 0. */
+  isShutOut(tenantId: string): boolean {
+    return this.#shutOut > 0 && this.#tenantMax.get(tenantId) === 0;
+  }
+
   /** Tenants whose cap is 0 (only an override can be: the default is at least 1). */
   *shutOutTenants(): IterableIterator<string> {
+    if (this.#shutOut === 0) return;
     for (const [tenantId, max] of this.#tenantMax) if (max === 0) yield tenantId;
   }
 
@@ -85,7 +94,10 @@ export class Limits implements CapsView {
       const tenants = optionsOrUndefined('update.tenants', value.tenants) ?? {};
       const parsed = resolveTenantCaps('update.tenants', tenants);
       if (tenants.defaultMax !== undefined) this.#tenantDefault = parsed.defaultMax;
-      if (tenants.max !== undefined) this.#tenantMax = parsed.max;
+      if (tenants.max !== undefined) {
+        this.#tenantMax = parsed.max;
+        this.#shutOut = zeroCaps(parsed.max);
+      }
     }
     if (hard !== undefined) this.hard = hard;
   }
@@ -104,12 +116,25 @@ export class Limits implements CapsView {
     this.hard = caps.maxConcurrentSessions;
     this.#tenantDefault = caps.tenantDefaultMax;
     this.#tenantMax = new Map(caps.tenantMax);
+    this.#shutOut = zeroCaps(this.#tenantMax);
   }
 
   /** Sets one tenant's cap; `undefined` returns it to the default. */
   setTenant(tenantId: string, max: number | undefined): void {
     tenantIdField('tenantId', tenantId);
-    if (max === undefined) this.#tenantMax.delete(tenantId);
-    else this.#tenantMax.set(tenantId, numberField(`tenants.max.${tenantId}`, max, TENANT_CAP, 0));
+    const cap =
+      max === undefined ? undefined : numberField(`tenants.max.${tenantId}`, max, TENANT_CAP, 0);
+    if (this.#tenantMax.get(tenantId) === 0) this.#shutOut--;
+    if (cap === undefined) this.#tenantMax.delete(tenantId);
+    else {
+      this.#tenantMax.set(tenantId, cap);
+      if (cap === 0) this.#shutOut++;
+    }
   }
+}
+
+function zeroCaps(max: ReadonlyMap<string, number>): number {
+  let count = 0;
+  for (const cap of max.values()) if (cap === 0) count++;
+  return count;
 }
