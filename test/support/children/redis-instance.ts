@@ -8,6 +8,7 @@ import { Admission } from '../../../src/admission/admission.js';
 import { redisStore } from '../../../src/admission/store/redis/redis-store.js';
 import { AdmissionError } from '../../../src/iface/errors.js';
 import { SimulatedBackend } from '../../../src/providers/simulated/simulated-backend.js';
+import { machineClock as clock } from '../machine-clock.js';
 
 interface Plan {
   readonly mode: 'burst' | 'hold' | 'load';
@@ -66,8 +67,6 @@ const print = (line: Record<string, unknown>): void => {
 /** How often a load instance checks whether it runs late, and from how late it says so (ms). */
 const STALL_BEAT_MS = 20;
 const STALL_REPORTED_MS = 100;
-/** This machine's clock in ms, comparable across processes. */
-const clock = (): number => performance.timeOrigin + performance.now();
 if (plan.mode === 'load') {
   // What the backend really has open: from the create call until the session has closed.
   const create = backend.createSession.bind(backend);

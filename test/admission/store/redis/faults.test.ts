@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeWithBinary } from '../../../support/binaries.js';
+import { machineClock as clock } from '../../../support/machine-clock.js';
 import {
   openedBefore,
   openSessions,
@@ -34,7 +35,6 @@ type Policy = 'end' | 'keep';
 type Fault = 'cut off' | 'paused' | 'slow and reset' | 'restored from an older snapshot';
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const clock = (): number => performance.timeOrigin + performance.now();
 
 describeWithBinary('redis-server', 'faults on one instance of three sharing a cap', () => {
   let server: RedisServer;
