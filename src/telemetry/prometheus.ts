@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type MeterProvider, metrics } from '@opentelemetry/api';
-import { ClosableConnections } from '../internal/closable-connections.js';
+import { listenHttp } from '../internal/http-listener.js';
 import { loadPeers } from '../internal/peers.js';
 import {
   booleanField,
@@ -89,45 +89,31 @@ export async function startPrometheus(
   if (global) metrics.setGlobalMeterProvider(meterProvider);
   const handler = (request: IncomingMessage, response: ServerResponse): void =>
     exporter.getMetricsRequestHandler(request, response);
-  const server = serve ? await listen(handler, endpoint, host, port) : undefined;
-  const connections = server === undefined ? undefined : new ClosableConnections(server);
-  const address = server?.address();
-  const listening = typeof address === 'object' && address !== null ? address.port : undefined;
+  // Our own server rather than the exporter's: it tells us the port when asked for port 0.
+  const listener = serve
+    ? await listenHttp(
+        (request, response) => {
+          if (request.method === 'GET' && request.url?.split('?')[0] === endpoint)
+            handler(request, response);
+          else response.writeHead(404).end();
+        },
+        host,
+        port,
+      ).catch(async (error: unknown) => {
+        // Nothing is left behind by a port that could not be had.
+        if (global) metrics.disable();
+        await meterProvider.shutdown();
+        throw error;
+      })
+    : undefined;
   return {
     meterProvider,
-    url:
-      listening === undefined
-        ? undefined
-        : `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${listening}${endpoint}`,
+    url: listener === undefined ? undefined : `${listener.origin}${endpoint}`,
     handler,
     stop: async () => {
       if (global) metrics.disable();
       await meterProvider.shutdown();
-      connections?.close();
-      await new Promise<void>((resolve) =>
-        server === undefined ? resolve() : server.close(() => resolve()),
-      );
+      await listener?.close();
     },
   };
-}
-
-/** Our own server rather than the exporter's: it tells us the port when asked for port 0. */
-function listen(
-  handler: (request: IncomingMessage, response: ServerResponse) => void,
-  endpoint: string,
-  host: string,
-  port: number,
-): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.method === 'GET' && request.url?.split('?')[0] === endpoint)
-      handler(request, response);
-    else response.writeHead(404).end();
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
 }

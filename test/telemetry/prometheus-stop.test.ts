@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { metrics } from '@opentelemetry/api';
 import { expect, it } from 'vitest';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 
@@ -21,5 +22,32 @@ it('stop() ends connections that carry no request: a silent or half-sent scrape'
     expect(await Promise.race([stopped, late])).toBe('stopped');
   } finally {
     for (const socket of sockets) socket.destroy();
+  }
+});
+
+it('gives a url that reaches it on an IPv6 or wildcard address', async () => {
+  for (const host of ['::1', '::', '0.0.0.0']) {
+    const endpoint = await startPrometheus({ port: 0, host, global: false });
+    try {
+      const response = await fetch(endpoint.url!);
+      expect(response.status, `${host}: ${endpoint.url}`).toBe(200);
+      await response.text();
+    } finally {
+      await endpoint.stop();
+    }
+  }
+});
+
+it('leaves no global meter provider behind when its port is taken', async () => {
+  const taken = await startPrometheus({ port: 0, host: '127.0.0.1', global: false });
+  try {
+    const { port } = new URL(taken.url!);
+    await expect(
+      startPrometheus({ port: Number(port), host: '127.0.0.1', global: true }),
+    ).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    // The no-op provider again: a meter from it records nothing.
+    expect(metrics.getMeterProvider().constructor.name).not.toBe('MeterProvider');
+  } finally {
+    await taken.stop();
   }
 });

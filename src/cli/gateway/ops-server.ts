@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Admission } from '../../index.js';
-import { ClosableConnections } from '../../internal/closable-connections.js';
+import { listenHttp } from '../../internal/http-listener.js';
 import type { MetricsHandler } from './gateway.js';
 import { ALIVE, readiness } from './probes.js';
 
@@ -24,37 +23,25 @@ export async function startOpsServer(options: {
   readonly port: number;
 }): Promise<OpsServer> {
   const { admission, metrics } = options;
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const path = request.url?.split('?')[0];
-    if (request.method !== 'GET') {
-      response.setHeader('allow', 'GET');
-      return send(response, 405, refusal('method_not_allowed', 'this port takes GET only'));
-    }
-    if (path === '/metrics') return metrics(request, response);
-    if (path === '/healthz') return send(response, 200, ALIVE);
-    if (path === '/readyz') {
-      const { status, body } = readiness(admission);
-      return send(response, status, body);
-    }
-    send(response, 404, refusal('not_found', 'no such route'));
-  });
-  const connections = new ClosableConnections(server);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { address, family, port } = server.address() as AddressInfo;
-  const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
-  return {
-    url: `http://${family === 'IPv6' ? `[${host}]` : host}:${port}`,
-    close: async () => {
-      connections.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+  const listener = await listenHttp(
+    (request: IncomingMessage, response: ServerResponse) => {
+      const path = request.url?.split('?')[0];
+      if (request.method !== 'GET') {
+        response.setHeader('allow', 'GET');
+        return send(response, 405, refusal('method_not_allowed', 'this port takes GET only'));
+      }
+      if (path === '/metrics') return metrics(request, response);
+      if (path === '/healthz') return send(response, 200, ALIVE);
+      if (path === '/readyz') {
+        const { status, body } = readiness(admission);
+        return send(response, status, body);
+      }
+      send(response, 404, refusal('not_found', 'no such route'));
     },
-  };
+    options.host,
+    options.port,
+  );
+  return { url: listener.origin, close: listener.close };
 }
 
 /** The API's error body. */
