@@ -66,6 +66,35 @@ describe('Admission: slots and refusals', () => {
     expect(admission.active).toBe(2);
   });
 
+  it("estimates the retry of a request its own tenant cap holds back from that tenant's slots", async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 2,
+      tenants: { max: { t: 1 } },
+      queue: { maxSize: 1 },
+    });
+    // Nothing released yet, so slots are taken to last a second: two global slots free one
+    // every 500 ms, the tenant's single slot one a second.
+    const held = await admission.acquire({ tenantId: 't' });
+    await expect(admission.acquire({ tenantId: 't' }, { timeoutMs: 5 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+      retryAfterMs: 1_000,
+    });
+    const other = await admission.acquire({ tenantId: 'u' });
+    // Held back by the global cap alone: the global estimate.
+    await expect(admission.acquire({ tenantId: 'u' }, { timeoutMs: 5 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+      retryAfterMs: 500,
+    });
+    const queued = admission.acquire({ tenantId: 't' });
+    await expect(admission.acquire({ tenantId: 't' })).rejects.toMatchObject({
+      code: 'queue_full',
+      retryAfterMs: 2_000,
+    });
+    held.release();
+    (await queued).release();
+    other.release();
+  });
+
   it('gives a retryAfterMs on refusals a retry can fix, and none on aborts', async () => {
     const { admission, backend } = await setup({ maxConcurrentSessions: 1 });
     backend.autoComplete = 'succeed';

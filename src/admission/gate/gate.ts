@@ -344,7 +344,7 @@ export class Gate {
         queue.maxPerTenant - this.#inFlightFor(tenantId, false),
       )
     ) {
-      const retryAfterMs = this.#estimateRetry(tenantId, 'capacity');
+      const retryAfterMs = this.#estimateRetry(tenantId, this.#heldBackBy(tenantId));
       return rejectSoon(this.#refuse(request, 'queue_full', { retryAfterMs }));
     }
     const promise = waiter.promise();
@@ -378,7 +378,7 @@ export class Gate {
     let error: AdmissionError;
     if (outcome === 'store_unavailable') error = this.#storeUnavailable(waiter, cause);
     else if (outcome === 'queue_timeout') {
-      const retryAfterMs = this.#estimateRetry(waiter.tenantId, 'capacity');
+      const retryAfterMs = this.#estimateRetry(waiter.tenantId, this.#heldBackBy(waiter.tenantId));
       error = this.#refuse(waiter, 'queue_timeout', { retryAfterMs });
     } else error = this.#refuse(waiter, outcome, { cause });
     waiter.reject(error);
@@ -639,6 +639,16 @@ export class Gate {
         outcome,
       });
     }
+  }
+
+  /**
+   * What holds a queued request of `tenantId` back: its tenant's cap when the tenant holds that
+   * many slots here (then only its own releases help), else the global cap.
+   */
+  #heldBackBy(tenantId: string): RefusalReason {
+    return this.#queue.heldBy(tenantId) >= this.#limits.tenant(tenantId)
+      ? 'tenant_capacity'
+      : 'capacity';
   }
 
   #estimateRetry(tenantId: string, blockedBy: RefusalReason): number {
