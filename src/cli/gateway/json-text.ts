@@ -22,7 +22,10 @@ export function repeatsAName(text: string): boolean {
       at += literal.length;
       if (nameNext) {
         const names = open.at(-1)!;
-        const name = JSON.parse(literal) as string;
+        // Only escapes need decoding, and most names have none.
+        const name = literal.includes('\\')
+          ? (JSON.parse(literal) as string)
+          : literal.slice(1, -1);
         if (names.has(name)) return true;
         names.add(name);
         nameNext = false;
