@@ -1,10 +1,25 @@
-/** A JSON string literal, matched at `lastIndex` (sticky). */
-const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
+/**
+ * Where the JSON string literal starting at `at` in `text` ends (just past its closing quote).
+ * A loop rather than a regular expression: one over a string of a few megabytes overflows the
+ * stack. Linear: each backslash before a quote is counted once.
+ */
+function stringEnd(text: string, at: number): number {
+  for (let from = at + 1; ; ) {
+    const quote = text.indexOf('"', from);
+    if (quote < 0) throw new SyntaxError('unterminated JSON string');
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    // An even run of backslashes escapes itself, not the quote.
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
+  }
+}
+
+const BACKSLASH = 0x5c;
 
 /** The JSON string literal starting at `at` in `text`. */
 export function stringAt(text: string, at: number): string {
-  JSON_STRING.lastIndex = at;
-  return JSON_STRING.exec(text)![0];
+  return text.slice(at, stringEnd(text, at));
 }
 
 /**
@@ -18,9 +33,9 @@ export function repeatsAName(text: string): boolean {
   for (let at = 0; at < text.length; ) {
     const char = text[at]!;
     if (char === '"') {
-      const literal = stringAt(text, at);
-      at += literal.length;
+      const end = stringEnd(text, at);
       if (nameNext) {
+        const literal = text.slice(at, end);
         const names = open.at(-1)!;
         // Only escapes need decoding, and most names have none.
         const name = literal.includes('\\')
@@ -30,6 +45,7 @@ export function repeatsAName(text: string): boolean {
         names.add(name);
         nameNext = false;
       }
+      at = end;
       continue;
     }
     if (char === '{') {
