@@ -79,7 +79,15 @@ describe('the gateway over HTTP', () => {
       400,
       /nor a "constructor" key holding "prototype"/,
     ],
-
+    // JSON.parse keeps the last of the two: a proxy reading the first checked another request.
+    ['a key given twice', '{"userId":"alice","userId":"mallory"}', 400, /a key twice/],
+    ['a key given twice, once escaped', '{"userId":"u","user\\u0049d":"v"}', 400, /a key twice/],
+    [
+      'a key given twice in metadata',
+      '{"userId":"u","metadata":{"a":1,"a":2}}',
+      400,
+      /a key twice/,
+    ],
     ['an unknown field', { userId: 'u', color: 'red' }, 400, /must NOT have additional properties/],
     ['no userId', { tenantId: 't' }, 400, /must have required property 'userId'/],
     ['a bad priority', { userId: 'u', priority: 1.5 }, 400, /body.priority must be integer/],
@@ -126,6 +134,13 @@ describe('the gateway over HTTP', () => {
       expect(backend.getActiveSessionCount()).toBe(0);
     },
   );
+
+  it('takes a name repeated in different objects of one body', async () => {
+    const { call } = await startGateway();
+    const body =
+      '{"userId":"u","metadata":{"userId":"x","list":[{"a":1},{"a":2}],"o":{},"p":{"a":1}}}';
+    expect((await call('POST', '/v1/sessions', { body })).status).toBe(201);
+  });
 
   it('takes ids with characters outside the BMP: a surrogate pair is one character', async () => {
     const { call } = await startGateway();

@@ -78,6 +78,13 @@ describe('slots for agent workers', () => {
     const text = await second.text();
     expect(JSON.parse(text)).toEqual({ error: { code: 'duplicate', message: 'the key is held' } });
     expect(text).not.toContain(id);
+    // Nor is a body naming the key twice served with the last one, a key that is free.
+    const twice = await call('POST', '/v1/slots', {
+      body: '{"key":"job-7","key":"job-8"}',
+      token: ACME_TOKEN,
+    });
+    expect(twice.status).toBe(400);
+    expect(await twice.json()).toMatchObject({ error: { code: 'bad_request' } });
     // Keys are per tenant: another tenant's job with the same id is its own.
     expect(
       (await call('POST', '/v1/slots', { body: { key: 'job-7' }, token: GLOBEX_TOKEN })).status,

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../iface/errors.js';
 import { isTenantId, MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
+import { stringAt } from './json-text.js';
 
 /** The tenant value of an operator token: it may act for any tenant. */
 export const ANY_TENANT = '*';
@@ -172,8 +173,6 @@ export function mayAccess(caller: Caller, tenantId: string): boolean {
   return caller.scope === ANY_TENANT || caller.scope === tenantId;
 }
 
-const JSON_STRING = /"(?:[^"\\]|\\.)*"/y;
-
 /**
  * The members of the text of a JSON object, in order and with any key given twice kept twice.
  * `text` must be known to be valid JSON for an object (JSON.parse took it).
@@ -185,8 +184,7 @@ function members(text: string): [string, unknown][] {
     while (' \t\n\r'.includes(text[at]!)) at++;
   };
   const string = (): string => {
-    JSON_STRING.lastIndex = at;
-    const literal = JSON_STRING.exec(text)![0];
+    const literal = stringAt(text, at);
     at += literal.length;
     return literal;
   };

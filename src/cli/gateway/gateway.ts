@@ -17,6 +17,7 @@ import { type ApiRoute, apiRoute } from './api.js';
 import { authorizationOf, HttpRefusal, type TokenTable } from './auth.js';
 import { logDrops } from './drop-log.js';
 import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
+import { repeatsAName } from './json-text.js';
 import { latencyRoutes } from './latency-routes.js';
 import { openApiDocument } from './openapi.js';
 import { ALIVE, readiness } from './probes.js';
@@ -80,6 +81,9 @@ const WEBHOOK_MAX_BODY_BYTES = 1_048_576;
 
 /** Connections closed over `maxConnections` are counted in a log line this often. */
 const DROPS_LOG_INTERVAL_MS = 10_000;
+
+/** The refusal of a body with an object that names a member twice (the name is not echoed). */
+const REPEATED_NAME = 'the body names a key twice in one object';
 
 /** Routes probed every few seconds: their access lines are at debug level. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -191,9 +195,14 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
         done(new HttpRefusal(400, 'bad_request', 'the body is not valid UTF-8'), undefined);
       } else {
         const text = bytes.toString('utf8');
-        json(request, text, (error, parsed) =>
-          done(error && clearerJsonError(text, error), parsed),
-        );
+        json(request, text, (error, parsed) => {
+          if (error) done(clearerJsonError(text, error), undefined);
+          // JSON.parse keeps the last of a name given twice: a proxy or a log reading the
+          // first would have seen another request than the one served.
+          else if (repeatsAName(text)) {
+            done(new HttpRefusal(400, 'bad_request', REPEATED_NAME), undefined);
+          } else done(null, parsed);
+        });
       }
     });
     // Any other content type (or none): an empty body is no body here too, since clients
