@@ -193,13 +193,13 @@ export function admitAgentJobs(
    * else by `running` (the worker's `activeJobs`, read at load reports only).
    */
   const releaseEnded = async (running: ReadonlySet<string> | undefined): Promise<void> => {
-    const seen = presence === undefined ? undefined : await presence([...held.values()]);
+    const seen = presence === undefined ? undefined : await presence(held);
     const now = performance.now();
     for (const [jobId, entry] of [...held]) {
       const ended =
         seen === undefined
           ? running !== undefined && endedByActiveJobs(entry, running.has(jobId))
-          : endedByPresence(entry, seen.get(entry.identity) ?? 'unknown');
+          : endedByPresence(entry, seen.get(jobId) ?? 'unknown');
       if (ended || startTimedOut(entry, now)) release(jobId);
     }
   };
@@ -352,13 +352,13 @@ function endedByPresence(entry: HeldJob, presence: Presence): boolean {
 }
 
 /**
- * Asks the server where held jobs' agents are: one ListRooms for which rooms still exist, then
- * one ListParticipants per room that does. A failed call, or a job without a room, counts as
- * unknown (the slot is kept).
+ * Asks the server where held jobs' agents are, by job id (jobs in different rooms may share
+ * an agent identity): one ListRooms for which rooms still exist, then one ListParticipants per
+ * room that does. A failed call, or a job without a room, counts as unknown (the slot is kept).
  */
 function roomPresence(
   server: AgentJobServer,
-): (jobs: readonly HeldJob[]) => Promise<Map<string, Presence>> {
+): (jobs: ReadonlyMap<string, HeldJob>) => Promise<Map<string, Presence>> {
   const url = server.url.replace(/^ws/, 'http');
   let client: Promise<RoomServiceClient> | undefined;
   return async (jobs) => {
@@ -367,7 +367,7 @@ function roomPresence(
     );
     const rooms = await client;
     const seen = new Map<string, Presence>();
-    const names = [...new Set(jobs.flatMap((job) => job.roomName ?? []))];
+    const names = [...new Set([...jobs.values()].flatMap((job) => job.roomName ?? []))];
     // Room name to sid, for the rooms that exist (ListParticipants answers an empty list, not
     // an error, for a room the server has not).
     const existing =
@@ -389,8 +389,8 @@ function roomPresence(
                   new Set(list.filter((p) => p.state !== DISCONNECTED).map((p) => p.identity)),
                 () => undefined,
               );
-        for (const job of jobs) {
-          if (job.roomName === roomName) seen.set(job.identity, presenceIn(job, sid, identities));
+        for (const [jobId, job] of jobs) {
+          if (job.roomName === roomName) seen.set(jobId, presenceIn(job, sid, identities));
         }
       }),
     );

@@ -203,6 +203,34 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     expect(jobs.heldJobs()).toBe(0);
   });
 
+  it('jobs accepted under one agent identity are told apart: one whose room is gone frees its slot, one whose agent is in its room keeps it', async () => {
+    const standIn = await startStandIn();
+    standIn.addRoom('room-a');
+    standIn.addRoom('room-b');
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 2,
+      health: false,
+      telemetry: false,
+    });
+    // An identity needs to be unique only within its room: one name for every job is common.
+    const jobs = admitAgentJobs(admission, {
+      server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+      acceptArguments: () => ({ identity: 'assistant' }),
+    });
+    await jobs.requestFunc(jobRequest('a').request);
+    await jobs.requestFunc(jobRequest('b').request);
+    standIn.join('room-a', 'assistant');
+    standIn.finishRoom('room-b');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(1);
+    expect(admission.active).toBe(1);
+
+    // Job a's agent leaves its room: its slot comes back too.
+    standIn.leave('room-a', 'assistant');
+    await jobs.loadFunc(workerRunning([]));
+    expect(admission.active).toBe(0);
+  });
+
   it("a job's room deleted and re-created under the same name by its agent's late join is a new room: the slot comes back", async () => {
     const standIn = await startStandIn();
     standIn.addRoom('room-a');
