@@ -84,7 +84,8 @@ export interface AgentJobServer {
 export interface AgentJobAdmission {
   /**
    * Accepts a job only once a slot is reserved for it, waiting up to `waitForSlotMs` for one;
-   * rejects it otherwise. Throws, holding no slot, when `tenantOf`, `idempotencyKey` or
+   * rejects it otherwise. A job offered again while held here is accepted on the slot it holds
+   * (without `idempotencyKey`; with one, it is rejected). Throws, holding no slot, when `tenantOf`, `idempotencyKey` or
    * `acceptArguments` throws or the admission refuses the tenant id as invalid: the worker
    * logs that and rejects the job.
    */
@@ -238,11 +239,22 @@ export function admitAgentJobs(
       // Read before a slot is taken: one that throws (metadata that is not JSON) holds none.
       const key = options.idempotencyKey?.(job);
       const args = options.acceptArguments?.(job) ?? {};
+      const accept = () => job.accept(args.name, args.identity, args.metadata, args.attributes);
+      // A job offered again while this worker holds it (its first answer lost with the
+      // worker's connection) is accepted on the slot it holds; with a key, it is refused like
+      // any second holder of the key.
+      const reoffered = () => key === undefined && held.has(job.id);
+      if (reoffered()) return accept();
       const slot = await acquire(options.tenantOf?.(job) ?? 'default');
       if (slot === undefined) {
         // With no other worker for this agent name, the server drops the job.
         await job.reject();
         return;
+      }
+      if (reoffered()) {
+        // Offered twice at once: the other offer took the slot first.
+        slot.release();
+        return accept();
       }
       if (key !== undefined && !(await claimKey(admission, slot, key, held))) {
         slot.release();
@@ -260,7 +272,7 @@ export function admitAgentJobs(
         missing: 0,
       });
       try {
-        await job.accept(args.name, args.identity, args.metadata, args.attributes);
+        await accept();
       } catch (error) {
         release(job.id);
         throw error;

@@ -110,6 +110,35 @@ describe('LiveKit agents adapter', () => {
     },
   );
 
+  it('the same job offered again while held (one after the other, or both at once) is accepted on the one slot it holds', async () => {
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 2,
+      health: false,
+    });
+    const jobs = admitAgentJobs(admission, { waitForSlotMs: 0 });
+    const [a1, a2] = [jobRequest('a'), jobRequest('a')];
+    await Promise.all([jobs.requestFunc(a1.request), jobs.requestFunc(a2.request)]);
+    const b = jobRequest('b');
+    await jobs.requestFunc(b.request);
+    // Every slot is taken, and job b still gets its answer the second time.
+    const again = jobRequest('b');
+    await jobs.requestFunc(again.request);
+    expect([a1.answers, a2.answers, b.answers, again.answers]).toEqual([
+      ['accepted'],
+      ['accepted'],
+      ['accepted'],
+      ['accepted'],
+    ]);
+    expect(admission.active).toBe(2);
+
+    // Both jobs end: every slot comes back.
+    await jobs.loadFunc(workerRunning(['a', 'b']));
+    await jobs.loadFunc(workerRunning([]));
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(0);
+    expect(admission.active).toBe(0);
+  });
+
   it('a tenant the admission cannot take is an error the worker logs, not a silent rejection of every job', async () => {
     const admission = new Admission(new ControlledBackend(), {
       maxConcurrentSessions: 1,
