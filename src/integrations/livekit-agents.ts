@@ -28,7 +28,8 @@ export interface AgentJobAdmissionOptions {
   /**
    * A job accepted but never seen running after this long gives its slot back: the worker
    * waits 7.5 s for the server's assignment and, without one, never launches the job; a launch
-   * can also fail. Default 30 000 ms.
+   * can also fail. With `server`, only once the server answers about the job: one it cannot be
+   * asked about may be running unseen. Default 30 000 ms.
    */
   readonly startTimeoutMs?: number | undefined;
   /**
@@ -197,11 +198,14 @@ export function admitAgentJobs(
     const seen = presence === undefined ? undefined : await presence(held);
     const now = performance.now();
     for (const [jobId, entry] of [...held]) {
+      const where = seen?.get(jobId) ?? 'unknown';
       const ended =
         seen === undefined
           ? running !== undefined && endedByActiveJobs(entry, running.has(jobId))
-          : endedByPresence(entry, seen.get(jobId) ?? 'unknown');
-      if (ended || startTimedOut(entry, now)) release(jobId);
+          : endedByPresence(entry, where);
+      // A job the server could not be asked about may be running unseen: it keeps its slot.
+      const timedOut = startTimedOut(entry, now) && (seen === undefined || where !== 'unknown');
+      if (ended || timedOut) release(jobId);
     }
   };
   const endWatch =

@@ -260,6 +260,30 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     expect(admission.active).toBe(0);
   });
 
+  it('a job the server cannot be asked about (a wrong apiSecret) keeps its slot past startTimeoutMs: it may be running', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const standIn = await startStandIn();
+      standIn.addRoom('room-a');
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 1,
+        health: false,
+        telemetry: false,
+      });
+      const jobs = admitAgentJobs(admission, {
+        server: { url: standIn.url, apiKey: API_KEY, apiSecret: 'not-the-secret'.repeat(3) },
+        startTimeoutMs: 30_000,
+      });
+      await jobs.requestFunc(jobRequest('a').request);
+      standIn.join('room-a', 'agent-a');
+      vi.advanceTimersByTime(31_000);
+      await jobs.loadFunc(workerRunning(['a']));
+      expect(admission.active).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("a job's room deleted and re-created under the same name by its agent's late join is a new room: the slot comes back", async () => {
     const standIn = await startStandIn();
     standIn.addRoom('room-a');
