@@ -28,7 +28,8 @@ export interface AgentJobAdmissionOptions {
   /**
    * A job accepted but never seen running after this long gives its slot back: the worker
    * waits 7.5 s for the server's assignment and, without one, never launches the job; a launch
-   * can also fail. Default 30 000 ms.
+   * can also fail. With `server`, only once the server answers about the job: one it cannot be
+   * asked about may be running unseen. Default 30 000 ms.
    */
   readonly startTimeoutMs?: number | undefined;
   /**
@@ -84,7 +85,8 @@ export interface AgentJobServer {
 export interface AgentJobAdmission {
   /**
    * Accepts a job only once a slot is reserved for it, waiting up to `waitForSlotMs` for one;
-   * rejects it otherwise. Throws, holding no slot, when `tenantOf`, `idempotencyKey` or
+   * rejects it otherwise. A job offered again while held here is accepted on the slot it holds
+   * (without `idempotencyKey`; with one, it is rejected). Throws, holding no slot, when `tenantOf`, `idempotencyKey` or
    * `acceptArguments` throws or the admission refuses the tenant id as invalid: the worker
    * logs that and rejects the job.
    */
@@ -193,14 +195,17 @@ export function admitAgentJobs(
    * else by `running` (the worker's `activeJobs`, read at load reports only).
    */
   const releaseEnded = async (running: ReadonlySet<string> | undefined): Promise<void> => {
-    const seen = presence === undefined ? undefined : await presence([...held.values()]);
+    const seen = presence === undefined ? undefined : await presence(held);
     const now = performance.now();
     for (const [jobId, entry] of [...held]) {
+      const where = seen?.get(jobId) ?? 'unknown';
       const ended =
         seen === undefined
           ? running !== undefined && endedByActiveJobs(entry, running.has(jobId))
-          : endedByPresence(entry, seen.get(entry.identity) ?? 'unknown');
-      if (ended || startTimedOut(entry, now)) release(jobId);
+          : endedByPresence(entry, where);
+      // A job the server could not be asked about may be running unseen: it keeps its slot.
+      const timedOut = startTimedOut(entry, now) && (seen === undefined || where !== 'unknown');
+      if (ended || timedOut) release(jobId);
     }
   };
   const endWatch =
@@ -238,11 +243,22 @@ export function admitAgentJobs(
       // Read before a slot is taken: one that throws (metadata that is not JSON) holds none.
       const key = options.idempotencyKey?.(job);
       const args = options.acceptArguments?.(job) ?? {};
+      const accept = () => job.accept(args.name, args.identity, args.metadata, args.attributes);
+      // A job offered again while this worker holds it (its first answer lost with the
+      // worker's connection) is accepted on the slot it holds; with a key, it is refused like
+      // any second holder of the key.
+      const reoffered = () => key === undefined && held.has(job.id);
+      if (reoffered()) return accept();
       const slot = await acquire(options.tenantOf?.(job) ?? 'default');
       if (slot === undefined) {
         // With no other worker for this agent name, the server drops the job.
         await job.reject();
         return;
+      }
+      if (reoffered()) {
+        // Offered twice at once: the other offer took the slot first.
+        slot.release();
+        return accept();
       }
       if (key !== undefined && !(await claimKey(admission, slot, key, held))) {
         slot.release();
@@ -260,7 +276,7 @@ export function admitAgentJobs(
         missing: 0,
       });
       try {
-        await job.accept(args.name, args.identity, args.metadata, args.attributes);
+        await accept();
       } catch (error) {
         release(job.id);
         throw error;
@@ -352,13 +368,13 @@ function endedByPresence(entry: HeldJob, presence: Presence): boolean {
 }
 
 /**
- * Asks the server where held jobs' agents are: one ListRooms for which rooms still exist, then
- * one ListParticipants per room that does. A failed call, or a job without a room, counts as
- * unknown (the slot is kept).
+ * Asks the server where held jobs' agents are, by job id (jobs in different rooms may share
+ * an agent identity): one ListRooms for which rooms still exist, then one ListParticipants per
+ * room that does. A failed call, or a job without a room, counts as unknown (the slot is kept).
  */
 function roomPresence(
   server: AgentJobServer,
-): (jobs: readonly HeldJob[]) => Promise<Map<string, Presence>> {
+): (jobs: ReadonlyMap<string, HeldJob>) => Promise<Map<string, Presence>> {
   const url = server.url.replace(/^ws/, 'http');
   let client: Promise<RoomServiceClient> | undefined;
   return async (jobs) => {
@@ -367,7 +383,7 @@ function roomPresence(
     );
     const rooms = await client;
     const seen = new Map<string, Presence>();
-    const names = [...new Set(jobs.flatMap((job) => job.roomName ?? []))];
+    const names = [...new Set([...jobs.values()].flatMap((job) => job.roomName ?? []))];
     // Room name to sid, for the rooms that exist (ListParticipants answers an empty list, not
     // an error, for a room the server has not).
     const existing =
@@ -389,8 +405,8 @@ function roomPresence(
                   new Set(list.filter((p) => p.state !== DISCONNECTED).map((p) => p.identity)),
                 () => undefined,
               );
-        for (const job of jobs) {
-          if (job.roomName === roomName) seen.set(job.identity, presenceIn(job, sid, identities));
+        for (const [jobId, job] of jobs) {
+          if (job.roomName === roomName) seen.set(jobId, presenceIn(job, sid, identities));
         }
       }),
     );

@@ -110,6 +110,35 @@ describe('LiveKit agents adapter', () => {
     },
   );
 
+  it('the same job offered again while held (one after the other, or both at once) is accepted on the one slot it holds', async () => {
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 2,
+      health: false,
+    });
+    const jobs = admitAgentJobs(admission, { waitForSlotMs: 0 });
+    const [a1, a2] = [jobRequest('a'), jobRequest('a')];
+    await Promise.all([jobs.requestFunc(a1.request), jobs.requestFunc(a2.request)]);
+    const b = jobRequest('b');
+    await jobs.requestFunc(b.request);
+    // Every slot is taken, and job b still gets its answer the second time.
+    const again = jobRequest('b');
+    await jobs.requestFunc(again.request);
+    expect([a1.answers, a2.answers, b.answers, again.answers]).toEqual([
+      ['accepted'],
+      ['accepted'],
+      ['accepted'],
+      ['accepted'],
+    ]);
+    expect(admission.active).toBe(2);
+
+    // Both jobs end: every slot comes back.
+    await jobs.loadFunc(workerRunning(['a', 'b']));
+    await jobs.loadFunc(workerRunning([]));
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(0);
+    expect(admission.active).toBe(0);
+  });
+
   it('a tenant the admission cannot take is an error the worker logs, not a silent rejection of every job', async () => {
     const admission = new Admission(new ControlledBackend(), {
       maxConcurrentSessions: 1,
@@ -201,6 +230,58 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     standIn.leave('room-a', 'agent-a');
     await jobs.loadFunc(workerRunning([]));
     expect(jobs.heldJobs()).toBe(0);
+  });
+
+  it('jobs accepted under one agent identity are told apart: one whose room is gone frees its slot, one whose agent is in its room keeps it', async () => {
+    const standIn = await startStandIn();
+    standIn.addRoom('room-a');
+    standIn.addRoom('room-b');
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 2,
+      health: false,
+      telemetry: false,
+    });
+    // An identity needs to be unique only within its room: one name for every job is common.
+    const jobs = admitAgentJobs(admission, {
+      server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
+      acceptArguments: () => ({ identity: 'assistant' }),
+    });
+    await jobs.requestFunc(jobRequest('a').request);
+    await jobs.requestFunc(jobRequest('b').request);
+    standIn.join('room-a', 'assistant');
+    standIn.finishRoom('room-b');
+    await jobs.loadFunc(workerRunning([]));
+    expect(jobs.heldJobs()).toBe(1);
+    expect(admission.active).toBe(1);
+
+    // Job a's agent leaves its room: its slot comes back too.
+    standIn.leave('room-a', 'assistant');
+    await jobs.loadFunc(workerRunning([]));
+    expect(admission.active).toBe(0);
+  });
+
+  it('a job the server cannot be asked about (a wrong apiSecret) keeps its slot past startTimeoutMs: it may be running', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const standIn = await startStandIn();
+      standIn.addRoom('room-a');
+      const admission = new Admission(new ControlledBackend(), {
+        maxConcurrentSessions: 1,
+        health: false,
+        telemetry: false,
+      });
+      const jobs = admitAgentJobs(admission, {
+        server: { url: standIn.url, apiKey: API_KEY, apiSecret: 'not-the-secret'.repeat(3) },
+        startTimeoutMs: 30_000,
+      });
+      await jobs.requestFunc(jobRequest('a').request);
+      standIn.join('room-a', 'agent-a');
+      vi.advanceTimersByTime(31_000);
+      await jobs.loadFunc(workerRunning(['a']));
+      expect(admission.active).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a job's room deleted and re-created under the same name by its agent's late join is a new room: the slot comes back", async () => {

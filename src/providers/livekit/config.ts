@@ -307,9 +307,12 @@ function parseServerUrl(field: string, url: string): { httpUrl: string; wsUrl: s
     throw new ConfigError(field, 'must not carry credentials; use apiKey and apiSecret');
   }
   if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') {
+    // A query or fragment is described, not quoted: a connection URL carries its access token there.
+    const extra =
+      parsed.search !== '' ? ' with a query' : parsed.hash !== '' ? ' with a fragment' : '';
     throw new ConfigError(
       field,
-      `must be the server's address without a path or query, got ${describeValue(url)}`,
+      `must be the server's address without a path or query, got ${describeValue(`${parsed.origin}${parsed.pathname}`)}${extra}`,
     );
   }
   return {

@@ -134,7 +134,8 @@ export class WebhookHandler {
     readBody(req, this.#options.maxBodyBytes).then(
       async (body) => {
         if (body === undefined) {
-          reply(res, 413, { error: 'webhook body too large' });
+          // The rest of the body is left unread: the connection cannot carry another request.
+          reply(res, 413, { error: 'webhook body too large' }, { Connection: 'close' });
           return;
         }
         const { authorization } = req.headers;
@@ -208,18 +209,26 @@ function unverifiedIssuer(token: string | undefined): string | undefined {
   }
 }
 
-/** Reads the body as UTF-8; resolves `undefined` when it exceeds `limit` bytes. */
+/**
+ * Reads the body as UTF-8; resolves `undefined` as soon as it exceeds `limit` bytes, reading no
+ * further: a body sent by anyone can be endless.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

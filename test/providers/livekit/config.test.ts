@@ -139,4 +139,15 @@ describe('LiveKit provider config', () => {
     expect(error.message).not.toContain('pa55');
     expect(error.message).toContain(shown);
   });
+
+  it('never echoes the query of a url given with one, such as a connection url with its access token', () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYWxsZXIifQ.c2lnbmF0dXJl';
+    const error = configError({
+      ...base,
+      url: `wss://voice.example.com/rtc?access_token=${token}`,
+    });
+    expect(error.message).toBe(
+      `providerConfig.url: must be the server's address without a path or query, got "wss://voice.example.com/rtc" with a query`,
+    );
+  });
 });

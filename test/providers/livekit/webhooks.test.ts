@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import type { BackendError } from '../../../src/iface/errors.js';
@@ -111,6 +112,42 @@ describe('LiveKit provider: webhook verification', () => {
     expect(genuine.status).toBe(200);
     expect(await genuine.json()).toMatchObject({ event: 'room_finished', action: 'ended' });
     expect(session.state).toBe('closed');
+  });
+
+  it('the node:http handler answers 413 once a body passes the limit, without reading a body that does not end', async () => {
+    const { backend, session } = await setUp();
+    const sink = await startWebhookSink();
+    sink.use(backend.webhookHandler);
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    // Chunked, so no Content-Length tells the size up front; the body ends only after 64 MiB.
+    const answer = await new Promise<{ status: number | undefined; sent: number; ended: boolean }>(
+      (resolve, reject) => {
+        const req = request(sink.url, { method: 'POST', headers: { Authorization: 'x' } });
+        let sent = 0;
+        let ended = false;
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, sent, ended });
+          req.destroy();
+        });
+        req.on('error', reject);
+        const write = (): void => {
+          while (sent < 64 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!req.write(chunk)) {
+              req.once('drain', write);
+              return;
+            }
+          }
+          ended = true;
+          req.end();
+        };
+        write();
+      },
+    );
+    expect(answer.status).toBe(413);
+    expect(answer.ended).toBe(false);
+    expect(session.state).toBe('active');
   });
 });
 
