@@ -86,9 +86,9 @@ export interface AgentJobAdmission {
   /**
    * Accepts a job only once a slot is reserved for it, waiting up to `waitForSlotMs` for one;
    * rejects it otherwise. A job offered again while held here is accepted on the slot it holds
-   * (without `idempotencyKey`; with one, it is rejected). Throws, holding no slot, when `tenantOf`, `idempotencyKey` or
-   * `acceptArguments` throws or the admission refuses the tenant id as invalid: the worker
-   * logs that and rejects the job.
+   * (without `idempotencyKey`; with one, it is rejected). Throws, holding no slot, when
+   * `tenantOf`, `idempotencyKey` or `acceptArguments` throws or the admission refuses the
+   * tenant id as invalid: the worker logs that and rejects the job.
    */
   readonly requestFunc: (job: JobRequest) => Promise<void>;
   /**
