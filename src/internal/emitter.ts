@@ -8,7 +8,8 @@ export type Listener<T> = (event: T) => void;
 /**
  * A minimal typed event emitter. Emitting with no listeners costs one array length check, so
  * hot paths can emit unconditionally. A throwing listener cannot corrupt the emitter's caller:
- * the error is reported as a process warning instead of unwinding through admission state.
+ * the error is reported as a process warning instead of unwinding through admission state;
+ * so is the rejection of an async listener's promise, instead of an unhandled rejection.
  * `Events` is an interface without an index signature, so a misspelt event name does not compile.
  */
 export class TypedEmitter<Events extends object> {
@@ -39,10 +40,20 @@ export class TypedEmitter<Events extends object> {
     if (list === undefined) return;
     for (const listener of list) {
       try {
-        listener(payload);
+        const returned: unknown = listener(payload);
+        // An async listener fails by rejecting: unhandled, that would end the process.
+        if (isThenable(returned)) returned.then(undefined, warnOfListener);
       } catch (error) {
-        emitFailureWarning('VoiceAdmissionListenerWarning', error);
+        warnOfListener(error);
       }
     }
   }
+}
+
+function warnOfListener(error: unknown): void {
+  emitFailureWarning('VoiceAdmissionListenerWarning', error);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
 }

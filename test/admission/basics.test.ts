@@ -752,6 +752,34 @@ describe('Admission: stats and events', () => {
     }
   });
 
+  it('an async listener that rejects does not break admission either: it is the same warning', async () => {
+    const { admission } = await setup();
+    const bug = new Error('async listener bug');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    admission.on('released', async () => {
+      throw bug;
+    });
+    try {
+      const slot = await admission.acquire();
+      expect(slot.release()).toBe(true);
+      // The rejection is seen on a later tick, and its warning emitted on the one after.
+      await new Promise(setImmediate);
+      await new Promise(setImmediate);
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          name: 'VoiceAdmissionListenerWarning',
+          message: 'async listener bug',
+          cause: bug,
+        }),
+      ]);
+      expect(admission.active).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('refuses a listener that is not a function when it is added', async () => {
     const { admission } = await setup();
     expect(() => admission.on('admitted', 'log' as never)).toThrow(
