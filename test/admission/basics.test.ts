@@ -671,6 +671,31 @@ describe('Admission: stats and events', () => {
     ]);
   });
 
+  it('gives stats that add up inside every event listener: a waiter dequeued admitted is counted active', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 1 } });
+    const seen: string[] = [];
+    for (const event of ['admitted', 'queued', 'dequeued', 'released'] as const) {
+      admission.on(event, () => {
+        const { active, queued, tenants } = admission.stats();
+        const byTenant = tenants.reduce((sum, tenant) => sum + tenant.active, 0);
+        const queuedByTenant = tenants.reduce((sum, tenant) => sum + tenant.queued, 0);
+        seen.push(`${event}: active ${active}/${byTenant} queued ${queued}/${queuedByTenant}`);
+      });
+    }
+    const slot = await admission.acquire({ tenantId: 'a' });
+    const waiting = admission.acquire({ tenantId: 'b' });
+    slot.release();
+    (await waiting).release();
+    expect(seen).toEqual([
+      'admitted: active 1/1 queued 0/0',
+      'queued: active 1/1 queued 1/1',
+      'released: active 0/0 queued 1/1',
+      'dequeued: active 1/1 queued 0/0',
+      'admitted: active 1/1 queued 0/0',
+      'released: active 0/0 queued 0/0',
+    ]);
+  });
+
   it('reports no negative wait for a request queued by a release listener and granted by that release', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 1 } });
     // Every clock read later than the one before, so the order of reads shows in the waits.
