@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { Slot } from '../../src/admission/gate/slot.js';
@@ -502,6 +502,40 @@ describe('Admission: queue', () => {
     held.release();
     const slot = await next;
     expect(slot.released).toBe(false);
+  });
+
+  it('hangs one abort listener on a signal shared by any number of waiting calls', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 50 },
+    });
+    // A server's shutdown signal passed to every call: more than 10 listeners on it would be
+    // a MaxListenersExceededWarning, a leak alarm for calls that are merely waiting.
+    const shutdown = new AbortController();
+    const held = await admission.acquire();
+    const waiting = Array.from({ length: 20 }, (_, i) =>
+      i % 2 === 0
+        ? admission.acquire({}, { signal: shutdown.signal }).catch((e: AdmissionError) => e.code)
+        : admission
+            .createSession({ userId: `caller-${i}` }, { signal: shutdown.signal })
+            .catch((e: AdmissionError) => e.code),
+    );
+    await flush();
+    expect(admission.queued).toBe(20);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    shutdown.abort();
+    expect(await Promise.all(waiting)).toEqual(waiting.map(() => 'aborted'));
+    expect(admission.queued).toBe(0);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    held.release();
+    // And none is left behind by calls that finished without an abort.
+    const other = new AbortController();
+    const slot = await admission.acquire({}, { signal: other.signal });
+    const next = admission.acquire({}, { signal: other.signal });
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1);
+    slot.release();
+    (await next).release();
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
   });
 
   it('serves higher priority first', async () => {
