@@ -24,9 +24,14 @@ export class TypedEmitter<Events extends object> {
     const list = this.#listeners[event] ?? [];
     // Copy on write: an emit that is under way keeps iterating the old array.
     this.#listeners[event] = [...list, listener];
+    let subscribed = true;
+    // Removes this subscription alone, once: a function added twice stays added once.
     return () => {
       const current = this.#listeners[event];
-      if (current) this.#listeners[event] = current.filter((l) => l !== listener);
+      if (!subscribed || current === undefined) return;
+      subscribed = false;
+      const at = current.lastIndexOf(listener);
+      if (at >= 0) this.#listeners[event] = current.toSpliced(at, 1);
     };
   }
 

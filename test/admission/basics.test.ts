@@ -839,6 +839,19 @@ describe('Admission: stats and events', () => {
     }
   });
 
+  it('removes only its own subscription: one function added twice is still called once after one removal', async () => {
+    const { admission } = await setup();
+    const seen: number[] = [];
+    const record = (e: { active: number }) => seen.push(e.active);
+    const offFirst = admission.on('admitted', record);
+    admission.on('admitted', record);
+    offFirst();
+    // Calling it again removes nothing more.
+    offFirst();
+    (await admission.acquire()).release();
+    expect(seen).toEqual([1]);
+  });
+
   it('refuses a listener that is not a function when it is added', async () => {
     const { admission } = await setup();
     expect(() => admission.on('admitted', 'log' as never)).toThrow(
