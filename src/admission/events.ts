@@ -34,7 +34,8 @@ export interface DrainResult {
 /**
  * Everything admission reports. Every caller refused emits exactly one `refused` (each caller
  * of a shared idempotency key counts); every request that waited in the queue emits exactly
- * one `dequeued`; every granted slot emits one `admitted` and, later, one `released`.
+ * one `dequeued`; every granted slot emits one `admitted` and, later, one `released`. A
+ * listener's `stats()` add up: a waiter dequeued `admitted` is counted active already.
  */
 export interface AdmissionEvents {
   admitted: { readonly tenantId: string; readonly waitedMs: number; readonly active: number };

@@ -8,7 +8,8 @@ export type Listener<T> = (event: T) => void;
 /**
  * A minimal typed event emitter. Emitting with no listeners costs one array length check, so
  * hot paths can emit unconditionally. A throwing listener cannot corrupt the emitter's caller:
- * the error is reported as a process warning instead of unwinding through admission state.
+ * the error is reported as a process warning instead of unwinding through admission state;
+ * so is the rejection of an async listener's promise, instead of an unhandled rejection.
  * `Events` is an interface without an index signature, so a misspelt event name does not compile.
  */
 export class TypedEmitter<Events extends object> {
@@ -23,9 +24,14 @@ export class TypedEmitter<Events extends object> {
     const list = this.#listeners[event] ?? [];
     // Copy on write: an emit that is under way keeps iterating the old array.
     this.#listeners[event] = [...list, listener];
+    let subscribed = true;
+    // Removes this subscription alone, once: a function added twice stays added once.
     return () => {
       const current = this.#listeners[event];
-      if (current) this.#listeners[event] = current.filter((l) => l !== listener);
+      if (!subscribed || current === undefined) return;
+      subscribed = false;
+      const at = current.lastIndexOf(listener);
+      if (at >= 0) this.#listeners[event] = current.toSpliced(at, 1);
     };
   }
 
@@ -39,10 +45,20 @@ export class TypedEmitter<Events extends object> {
     if (list === undefined) return;
     for (const listener of list) {
       try {
-        listener(payload);
+        const returned: unknown = listener(payload);
+        // An async listener fails by rejecting: unhandled, that would end the process.
+        if (isThenable(returned)) returned.then(undefined, warnOfListener);
       } catch (error) {
-        emitFailureWarning('VoiceAdmissionListenerWarning', error);
+        warnOfListener(error);
       }
     }
   }
+}
+
+function warnOfListener(error: unknown): void {
+  emitFailureWarning('VoiceAdmissionListenerWarning', error);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
 }

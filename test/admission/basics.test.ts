@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { Slot } from '../../src/admission/gate/slot.js';
@@ -533,6 +533,40 @@ describe('Admission: queue', () => {
     expect(slot.released).toBe(false);
   });
 
+  it('hangs one abort listener on a signal shared by any number of waiting calls', async () => {
+    const { admission } = await setup({
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 50 },
+    });
+    // A server's shutdown signal passed to every call: more than 10 listeners on it would be
+    // a MaxListenersExceededWarning, a leak alarm for calls that are merely waiting.
+    const shutdown = new AbortController();
+    const held = await admission.acquire();
+    const waiting = Array.from({ length: 20 }, (_, i) =>
+      i % 2 === 0
+        ? admission.acquire({}, { signal: shutdown.signal }).catch((e: AdmissionError) => e.code)
+        : admission
+            .createSession({ userId: `caller-${i}` }, { signal: shutdown.signal })
+            .catch((e: AdmissionError) => e.code),
+    );
+    await flush();
+    expect(admission.queued).toBe(20);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(1);
+    shutdown.abort();
+    expect(await Promise.all(waiting)).toEqual(waiting.map(() => 'aborted'));
+    expect(admission.queued).toBe(0);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    held.release();
+    // And none is left behind by calls that finished without an abort.
+    const other = new AbortController();
+    const slot = await admission.acquire({}, { signal: other.signal });
+    const next = admission.acquire({}, { signal: other.signal });
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1);
+    slot.release();
+    (await next).release();
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0);
+  });
+
   it('serves higher priority first', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 10 } });
     const held = await admission.acquire();
@@ -700,6 +734,31 @@ describe('Admission: stats and events', () => {
     ]);
   });
 
+  it('gives stats that add up inside every event listener: a waiter dequeued admitted is counted active', async () => {
+    const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 1 } });
+    const seen: string[] = [];
+    for (const event of ['admitted', 'queued', 'dequeued', 'released'] as const) {
+      admission.on(event, () => {
+        const { active, queued, tenants } = admission.stats();
+        const byTenant = tenants.reduce((sum, tenant) => sum + tenant.active, 0);
+        const queuedByTenant = tenants.reduce((sum, tenant) => sum + tenant.queued, 0);
+        seen.push(`${event}: active ${active}/${byTenant} queued ${queued}/${queuedByTenant}`);
+      });
+    }
+    const slot = await admission.acquire({ tenantId: 'a' });
+    const waiting = admission.acquire({ tenantId: 'b' });
+    slot.release();
+    (await waiting).release();
+    expect(seen).toEqual([
+      'admitted: active 1/1 queued 0/0',
+      'queued: active 1/1 queued 1/1',
+      'released: active 0/0 queued 1/1',
+      'dequeued: active 1/1 queued 0/0',
+      'admitted: active 1/1 queued 0/0',
+      'released: active 0/0 queued 0/0',
+    ]);
+  });
+
   it('reports no negative wait for a request queued by a release listener and granted by that release', async () => {
     const { admission } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 1 } });
     // Every clock read later than the one before, so the order of reads shows in the waits.
@@ -779,6 +838,47 @@ describe('Admission: stats and events', () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+
+  it('an async listener that rejects does not break admission either: it is the same warning', async () => {
+    const { admission } = await setup();
+    const bug = new Error('async listener bug');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    admission.on('released', async () => {
+      throw bug;
+    });
+    try {
+      const slot = await admission.acquire();
+      expect(slot.release()).toBe(true);
+      // The rejection is seen on a later tick, and its warning emitted on the one after.
+      await new Promise(setImmediate);
+      await new Promise(setImmediate);
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          name: 'VoiceAdmissionListenerWarning',
+          message: 'async listener bug',
+          cause: bug,
+        }),
+      ]);
+      expect(admission.active).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('removes only its own subscription: one function added twice is still called once after one removal', async () => {
+    const { admission } = await setup();
+    const seen: number[] = [];
+    const record = (e: { active: number }) => seen.push(e.active);
+    const offFirst = admission.on('admitted', record);
+    admission.on('admitted', record);
+    offFirst();
+    // Calling it again removes nothing more.
+    offFirst();
+    (await admission.acquire()).release();
+    expect(seen).toEqual([1]);
   });
 
   it('refuses a listener that is not a function when it is added', async () => {

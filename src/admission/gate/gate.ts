@@ -407,16 +407,24 @@ export class Gate {
   #grant(lease: Lease, waitedMs: number): Slot {
     const hold = this.#queue.holdOf(lease.tenantId);
     this.#queue.granted(hold);
-    return this.#slotFor(lease, hold, waitedMs, performance.now());
+    return this.#announce(this.#slotFor(lease, hold, waitedMs, performance.now()));
   }
 
-  /** The slot holding `lease` from `now` on, its tenant's hold counted already. */
+  /**
+   * The slot holding `lease` from `now` on, its tenant's hold counted already: counted active,
+   * not announced yet (see `#announce`).
+   */
   #slotFor(lease: Lease, hold: TenantHold, waitedMs: number, now: number): Slot {
     this.#active++;
     const slot = new Slot(lease, hold, waitedMs, this.#active, this.#releaseSlot, now);
     this.#slots.add(slot);
+    return slot;
+  }
+
+  #announce(slot: Slot): Slot {
     if (this.#events.wants('admitted')) {
-      this.#events.emit('admitted', { tenantId: lease.tenantId, waitedMs, active: this.#active });
+      const { tenantId, waitedMs } = slot;
+      this.#events.emit('admitted', { tenantId, waitedMs, active: this.#active });
     }
     return slot;
   }
@@ -526,8 +534,10 @@ export class Gate {
     this.#deadlines.trim(waiter.waitMs);
     // `now` may predate a waiter a listener queued during the release that started this pass.
     const waitedMs = Math.max(0, now - waiter.enqueuedAt);
+    // Counted active before any listener hears of it: its tenant counts it as held already.
+    const slot = this.#slotFor(lease, hold, waitedMs, now);
     this.#emitDequeued(waiter, 'admitted', waitedMs);
-    waiter.grant(this.#slotFor(lease, hold, waitedMs, now));
+    waiter.grant(this.#announce(slot));
   }
 
   /**
