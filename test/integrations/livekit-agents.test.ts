@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
+import type { AdmissionOptions } from '../../src/admission/options.js';
 import { redisStore } from '../../src/admission/store/redis/redis-store.js';
 import { admitAgentJobs } from '../../src/integrations/livekit-agents.js';
 import { MAX_TIMER_MS } from '../../src/internal/validate.js';
@@ -28,15 +29,19 @@ function jobRequest(id: string, roomSid = '') {
 }
 
 /** The part of the worker the adapter reads: the jobs running in its child processes. */
+/** An Admission over a backend the test controls, with no health checks and no telemetry. */
+function quietAdmission(options: Omit<AdmissionOptions, 'health' | 'telemetry'>): Admission {
+  return new Admission(new ControlledBackend(), { ...options, health: false, telemetry: false });
+}
+
 function workerRunning(runningJobIds: readonly string[]) {
   return { activeJobs: runningJobIds.map((id) => ({ job: new Job({ id }) })) } as never;
 }
 
 describe('LiveKit agents adapter', () => {
   it('accepts a job only with a slot, reports utilization as load, and frees the slot when the job ends', async () => {
-    const admission = new Admission(new ControlledBackend(), {
+    const admission = quietAdmission({
       maxConcurrentSessions: 2,
-      health: false,
     });
     const jobs = admitAgentJobs(admission, {
       tenantOf: (job) => job.room?.name ?? 'default',
@@ -66,9 +71,8 @@ describe('LiveKit agents adapter', () => {
   it('gives the slot back when an accepted job never starts, or when accepting fails', async () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     try {
-      const admission = new Admission(new ControlledBackend(), {
+      const admission = quietAdmission({
         maxConcurrentSessions: 2,
-        health: false,
       });
       const jobs = admitAgentJobs(admission, { startTimeoutMs: 30_000 });
       await jobs.requestFunc(jobRequest('never-starts').request);
@@ -99,9 +103,8 @@ describe('LiveKit agents adapter', () => {
   ] as const)(
     'an %s that throws holds no slot: the worker rejects the job',
     async (_name, options) => {
-      const admission = new Admission(new ControlledBackend(), {
+      const admission = quietAdmission({
         maxConcurrentSessions: 1,
-        health: false,
       });
       const jobs = admitAgentJobs(admission, { waitForSlotMs: 0, ...options });
       await expect(jobs.requestFunc(jobRequest('no-json').request)).rejects.toThrow(SyntaxError);
@@ -111,9 +114,8 @@ describe('LiveKit agents adapter', () => {
   );
 
   it('the same job offered again while held (one after the other, or both at once) is accepted on the one slot it holds', async () => {
-    const admission = new Admission(new ControlledBackend(), {
+    const admission = quietAdmission({
       maxConcurrentSessions: 2,
-      health: false,
     });
     const jobs = admitAgentJobs(admission, { waitForSlotMs: 0 });
     const [a1, a2] = [jobRequest('a'), jobRequest('a')];
@@ -140,9 +142,8 @@ describe('LiveKit agents adapter', () => {
   });
 
   it('a tenant the admission cannot take is an error the worker logs, not a silent rejection of every job', async () => {
-    const admission = new Admission(new ControlledBackend(), {
+    const admission = quietAdmission({
       maxConcurrentSessions: 1,
-      health: false,
     });
     const jobs = admitAgentJobs(admission, { tenantOf: () => 'acme\n', waitForSlotMs: 0 });
     await expect(jobs.requestFunc(jobRequest('a').request)).rejects.toThrow(
@@ -154,9 +155,8 @@ describe('LiveKit agents adapter', () => {
   it.each(['waitForSlotMs', 'endCheckIntervalMs'])(
     'refuses a %s a timer cannot hold when made, not at each job',
     (field) => {
-      const admission = new Admission(new ControlledBackend(), {
+      const admission = quietAdmission({
         maxConcurrentSessions: 1,
-        health: false,
       });
       expect(() => admitAgentJobs(admission, { [field]: 2 ** 31 })).toThrow(
         `options.${field}: must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports), got 2147483648`,
@@ -170,11 +170,9 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     const standIn = await startStandIn();
     standIn.addRoom('room-a');
     standIn.addRoom('room-b');
-    const admission = new Admission(new ControlledBackend(), {
+    const admission = quietAdmission({
       maxConcurrentSessions: 1,
       queue: { maxSize: 10 },
-      health: false,
-      telemetry: false,
     });
     const jobs = admitAgentJobs(admission, {
       server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
@@ -236,10 +234,8 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     const standIn = await startStandIn();
     standIn.addRoom('room-a');
     standIn.addRoom('room-b');
-    const admission = new Admission(new ControlledBackend(), {
+    const admission = quietAdmission({
       maxConcurrentSessions: 2,
-      health: false,
-      telemetry: false,
     });
     // An identity needs to be unique only within its room: one name for every job is common.
     const jobs = admitAgentJobs(admission, {
@@ -265,10 +261,8 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
     try {
       const standIn = await startStandIn();
       standIn.addRoom('room-a');
-      const admission = new Admission(new ControlledBackend(), {
+      const admission = quietAdmission({
         maxConcurrentSessions: 1,
-        health: false,
-        telemetry: false,
       });
       const jobs = admitAgentJobs(admission, {
         server: { url: standIn.url, apiKey: API_KEY, apiSecret: 'not-the-secret'.repeat(3) },
@@ -287,10 +281,8 @@ describe('LiveKit agents adapter with the server (stand-in)', () => {
   it("a job's room deleted and re-created under the same name by its agent's late join is a new room: the slot comes back", async () => {
     const standIn = await startStandIn();
     standIn.addRoom('room-a');
-    const admission = new Admission(new ControlledBackend(), {
+    const admission = quietAdmission({
       maxConcurrentSessions: 1,
-      health: false,
-      telemetry: false,
     });
     const jobs = admitAgentJobs(admission, {
       server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
@@ -344,11 +336,9 @@ describe('LiveKit agents adapter: invariants (stand-in server with failing calls
         fc.array(step, { maxLength: 20 }),
         async (cap, steps) => {
           run += 1;
-          const admission = new Admission(new ControlledBackend(), {
+          const admission = quietAdmission({
             maxConcurrentSessions: cap,
             queue: { maxSize: 50 },
-            health: false,
-            telemetry: false,
           });
           const jobs = admitAgentJobs(admission, {
             server: { url: standIn.url, apiKey: API_KEY, apiSecret: API_SECRET },
@@ -407,10 +397,8 @@ describeWithBinary('redis-server', 'LiveKit agents adapter: job idempotency acro
       const worker = () => {
         const client = new Redis(redis.url);
         clients.push(client);
-        const admission = new Admission(new ControlledBackend(), {
+        const admission = quietAdmission({
           maxConcurrentSessions: 4,
-          health: false,
-          telemetry: false,
           store: redisStore({ redis: client, name: 'intake-workers' }),
         });
         return { admission, jobs: admitAgentJobs(admission, { idempotencyKey: (job) => job.id }) };
