@@ -421,6 +421,7 @@ export class Gate {
     return slot;
   }
 
+  /** Tells the `admitted` listeners of `slot`, once it counts as active; returns it. */
   #announce(slot: Slot): Slot {
     if (this.#events.wants('admitted')) {
       const { tenantId, waitedMs } = slot;
