@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { isRedisAddress } from '../admission/store/redis/redis-client.js';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
-import { isTenantId, MAX_TENANT_ID_LENGTH } from '../internal/tenant-id.js';
+import { isTenantId, TENANT_ID_RULE } from '../internal/tenant-id.js';
 import { describeValue, MAX_TIMER_MS } from '../internal/validate.js';
 import { parseLiveKitConfig } from '../providers/livekit/config.js';
 import { decimalFlag, integerFlag, parseFlags } from './args.js';
@@ -375,10 +375,7 @@ function parseTenants(name: string, text: string | undefined): string[] {
 
 function checkTenantId(name: string, tenant: string): void {
   if (isTenantId(tenant)) return;
-  throw new ConfigError(
-    name,
-    `tenant ids must be 1-${MAX_TENANT_ID_LENGTH} printable characters, got ${describeValue(tenant)}`,
-  );
+  throw new ConfigError(name, `tenant ids must be ${TENANT_ID_RULE}, got ${describeValue(tenant)}`);
 }
 
 /**

@@ -21,9 +21,10 @@ export interface HttpError {
 
 /**
  * How each refusal reaches an HTTP caller. 429: this service is at a limit, retry later
- * (`Retry-After` says when; without it, a tenant capped at 0: no retry helps). 503: this instance cannot admit anyone now (unhealthy, draining,
- * store down): retry, possibly elsewhere. 409: the idempotency key is taken. 499 (the client
- * went away) is never seen by a client; it is what an access log records.
+ * (`Retry-After` says when; without it, a tenant capped at 0: no retry helps). 503: this
+ * instance cannot admit anyone now (unhealthy, draining, store down): retry, possibly
+ * elsewhere. 409: the idempotency key is taken. 499 (the client went away) is never seen by a
+ * client; it is what an access log records.
  */
 const ADMISSION_STATUS: Record<AdmissionErrorCode, number> = {
   capacity: 429,

@@ -24,6 +24,9 @@ export function isTooLong(value: string): boolean {
   return false;
 }
 
+/** What a tenant id is, as settings that list ids say when one is not. */
+export const TENANT_ID_RULE = `1-${MAX_TENANT_ID_LENGTH} printable characters`;
+
 /** What an over-long tenant id is told. */
 export const TOO_LONG = `at most ${MAX_TENANT_ID_LENGTH} characters`;
 

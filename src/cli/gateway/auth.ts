@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ConfigError } from '../../iface/errors.js';
-import { isTenantId, MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
+import { isTenantId, TENANT_ID_RULE } from '../../internal/tenant-id.js';
 import { stringAt } from './json-text.js';
 
 /** The tenant value of an operator token: it may act for any tenant. */
@@ -83,10 +83,7 @@ export class TokenTable {
       }
       first.set(token, index);
       if (typeof tenant !== 'string' || !(tenant === ANY_TENANT || isTenantId(tenant))) {
-        throw new ConfigError(
-          where,
-          `tenant must be "*" or a tenant id (1-${MAX_TENANT_ID_LENGTH} printable characters)`,
-        );
+        throw new ConfigError(where, `tenant must be "*" or a tenant id (${TENANT_ID_RULE})`);
       }
       return { digest: digest(token), scope: tenant };
     });

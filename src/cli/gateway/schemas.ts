@@ -1,3 +1,4 @@
+import { MAX_LATENCY_MS } from '../../admission/adaptive/slo-limit.js';
 import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
 
 /*
@@ -6,8 +7,6 @@ import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
  * They use only keywords that mean the same in draft-07 (Fastify's validator) and in the
  * JSON Schema 2020-12 dialect of OpenAPI 3.1.
  */
-
-import { MAX_LATENCY_MS } from '../../admission/adaptive/slo-limit.js';
 
 /**
  * Printable text: no control characters, C0, DEL or C1 (so no ANSI escapes, 7-bit or 8-bit,
