@@ -8,7 +8,7 @@
  */
 export class RoomLedger {
   /** room name -> its session, and the sid `CreateRoom` answered with (once it has) */
-  readonly #owned = new Map<string, { readonly sessionId: string; sid: string | undefined }>();
+  readonly #owned = new Map<string, OwnedRoom>();
   /**
    * Rooms whose deletion failed, or whose creation may still land (a CreateRoom that timed
    * out): reconciliation deletes them once listed, and forgets them when they are not listed
@@ -24,13 +24,45 @@ export class RoomLedger {
   readonly #ended = new Map<string, { readonly until: number; readonly sid: string | undefined }>();
 
   claim(room: string, sessionId: string): void {
-    this.#owned.set(room, { sessionId, sid: undefined });
+    this.#owned.set(room, { sessionId, sid: undefined, creating: true, finishedSids: [] });
   }
 
   /** `CreateRoom` answered: the session's room is the one with this sid. */
   created(room: string, sid: string): void {
     const owned = this.#owned.get(room);
     if (owned !== undefined) owned.sid = sid;
+  }
+
+  /**
+   * The room finished on the server: while its session is being created, this is remembered
+   * for the create to find (`finishedDuringCreate`). `sid` is the finished room's, undefined
+   * when not told. Returns whether it was remembered: false when no session is being created
+   * or the finished room is known to be another than the session's (another sid).
+   */
+  finishedWhileCreating(room: string, sid: string | undefined): boolean {
+    const owned = this.#owned.get(room);
+    if (owned?.creating !== true) return false;
+    if (sid !== undefined && owned.sid !== undefined && sid !== owned.sid) return false;
+    // Before CreateRoom answers, which room it is can only be told once it has.
+    owned.finishedSids.push(sid);
+    return true;
+  }
+
+  /**
+   * Whether the session's own room finished since `claim`. A finish told under another sid
+   * than the one `CreateRoom` answered was another room of that name, and does not count.
+   */
+  finishedDuringCreate(room: string): boolean {
+    const owned = this.#owned.get(room);
+    return owned?.finishedSids.some((sid) => sid === undefined || sid === owned.sid) ?? false;
+  }
+
+  /** The session is created: a finish from now on is its room ending, not its create's. */
+  createCompleted(room: string): void {
+    const owned = this.#owned.get(room);
+    if (owned === undefined) return;
+    owned.creating = false;
+    owned.finishedSids.length = 0;
   }
 
   /**
@@ -96,9 +128,11 @@ export class RoomLedger {
     return this.#orphans.has(room);
   }
 
-  /** Owned rooms and their sessions, as of now. */
-  snapshot(): ReadonlyMap<string, string> {
-    return new Map([...this.#owned].map(([room, { sessionId }]) => [room, sessionId]));
+  /** Owned rooms, their sessions and the sids known so far, as of now. */
+  snapshot(): ReadonlyMap<string, Readonly<Pick<OwnedRoom, 'sessionId' | 'sid'>>> {
+    return new Map(
+      [...this.#owned].map(([room, { sessionId, sid }]) => [room, { sessionId, sid }]),
+    );
   }
 
   orphans(): string[] {
@@ -109,4 +143,13 @@ export class RoomLedger {
   mayForget(room: string, now: number): boolean {
     return (this.#orphans.get(room) ?? 0) <= now;
   }
+}
+
+interface OwnedRoom {
+  readonly sessionId: string;
+  sid: string | undefined;
+  /** From `claim` until the create is complete (`createCompleted`). */
+  creating: boolean;
+  /** Sids of rooms of this name reported finished while creating (undefined: not told). */
+  readonly finishedSids: (string | undefined)[];
 }

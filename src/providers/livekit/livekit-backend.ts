@@ -8,7 +8,7 @@ import {
 import { PeriodicTask } from '../../backend/periodic-task.js';
 import { REDACTED } from '../../backend/redact.js';
 import type { BackendConfig } from '../../iface/backend.js';
-import type { BackendError } from '../../iface/errors.js';
+import { BackendError } from '../../iface/errors.js';
 import type { ConnectionInfo, SessionConfig, VoiceSession } from '../../iface/session.js';
 import { TypedEmitter } from '../../internal/emitter.js';
 import { waitForAgent } from './agent-presence.js';
@@ -100,7 +100,10 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       receiver,
       settings.webhook,
       {
-        roomFinished: (room) => this.#roomEnded(room, 'webhook'),
+        roomFinished: (room, sid) =>
+          this.#ledger.finishedWhileCreating(room, sid)
+            ? this.#ledger.sessionFor(room)
+            : this.#roomEnded(room, 'webhook'),
         participantLeft: (room, identity) => this.#callerLeft(room, identity),
         roomSeen: (room, sid) => this.#roomSeen(room, sid),
         refused: (error) => this.#events.publish('webhook_refused', { error }),
@@ -196,13 +199,18 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       });
       this.#ledger.created(roomName, sid);
       signal.throwIfAborted();
+      this.#throwIfFinished(roomName);
       if (settings.awaitAgent !== undefined && settings.agentName !== undefined) {
         await waitForAgent({
           roomName,
           agentName: settings.agentName,
           ...settings.awaitAgent,
           signal,
-          hasAgent: () => this.#api.hasAgent(roomName),
+          hasAgent: () => {
+            // A room that finished meanwhile will see no agent: stop polling it.
+            this.#throwIfFinished(roomName);
+            return this.#api.hasAgent(roomName);
+          },
         });
       }
       const token = await mintCallerToken(this.#sdk, settings, roomName, config.userId);
@@ -226,6 +234,8 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
         this.#joined.set(id, joined);
         signal.throwIfAborted();
       }
+      this.#throwIfFinished(roomName);
+      this.#ledger.createCompleted(roomName);
       return {
         connection: { url: config.connectionUrl ?? settings.wsUrl, roomName, token },
         teardown: () => this.#teardown(id, roomName),
@@ -239,6 +249,21 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       }
       throw error;
     }
+  }
+
+  /**
+   * The room finished on the server while the session was being created (a webhook or a
+   * reconciliation told so): the create fails rather than hand out a session whose room is
+   * gone, or that an agent's join re-created with nothing to end it.
+   */
+  #throwIfFinished(roomName: string): void {
+    if (!this.#ledger.finishedDuringCreate(roomName)) return;
+    throw new BackendError(
+      'setup_failed',
+      'create_session',
+      `room ${roomName} finished on the server while the session was being created`,
+      { provider: PROVIDER },
+    );
   }
 
   protected probeHealth(signal: AbortSignal): Promise<ProbeResult> {
@@ -370,7 +395,9 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       deleteRoom: async (room) => {
         await this.#api.deleteRoom(room, 'reconcile');
       },
-      roomGone: (room) => this.#roomEnded(room, 'reconcile') !== undefined,
+      roomGone: (room, sid) =>
+        !this.#ledger.finishedWhileCreating(room, sid) &&
+        this.#roomEnded(room, 'reconcile') !== undefined,
       recreatedLate: (room, sid) => this.#ledger.recreatedLate(room, Date.now(), sid),
     });
     if (report.untracked.length > 0) {

@@ -22,10 +22,10 @@ export interface ReconcileContext {
   /** Deletes a room; a room already gone is not an error. */
   deleteRoom(name: string): Promise<void>;
   /**
-   * The room of a created session is gone: end the session. Returns false while the session
-   * is not registered yet (its create is still under way) or no longer active.
+   * The room (of this sid) is gone: end its session. Returns false while the session is not
+   * registered yet (its create is still under way, and will fail) or no longer active.
    */
-  roomGone(room: string, sessionId: string): boolean;
+  roomGone(room: string, sid: string): boolean;
   /** Whether the room's session already ended here: the room is a late caller's re-creation. */
   recreatedLate(room: string, sid: string): boolean;
 }
@@ -45,13 +45,15 @@ export async function reconcileOnce(context: ReconcileContext): Promise<Reconcil
 
   const ended: string[] = [];
   const replaced: string[] = [];
-  for (const [room, sessionId] of ownedBefore) {
+  for (const [room, { sessionId, sid: ownSid }] of ownedBefore) {
     if (ledger.sessionFor(room) !== sessionId) continue;
     const sid = listed.get(room);
     if (ledger.isOrphan(room)) {
       if (sid === undefined && ledger.mayForget(room, Date.now())) ledger.release(room);
-    } else if (sid === undefined || ledger.replaced(room, sid)) {
-      if (!context.roomGone(room, sessionId)) continue;
+    } else if (ownSid !== undefined && (sid === undefined || ledger.replaced(room, sid))) {
+      // A room whose CreateRoom had not answered before the list was asked for may be missing
+      // from it only because it did not exist yet: ownSid tells which rooms are known created.
+      if (!context.roomGone(room, ownSid)) continue;
       ended.push(sessionId);
       if (sid !== undefined) replaced.push(room);
     }

@@ -14,8 +14,10 @@ export interface WebhookRequest {
 
 /**
  * `ended`: the session was settled (its room finished, or was re-created under another sid
- * after the server lost it); `closed`: the caller left and the session is closing;
- * `deleted`: a room re-created after its session ended (a late caller) is being deleted.
+ * after the server lost it), or, still being created, its room finished: the create fails
+ * (unless `CreateRoom` then answers with another sid: that was another room of the name);
+ * `closed`: the caller left and the session is closing; `deleted`: a room re-created after
+ * its session ended (a late caller) is being deleted.
  */
 export type WebhookAction = 'ended' | 'closed' | 'deleted' | 'ignored';
 
@@ -36,8 +38,11 @@ export interface RoomSeen {
 
 /** What a verified webhook acts on. */
 export interface WebhookTarget {
-  /** The room finished on the server; returns the session it settled, if we own the room. */
-  roomFinished(roomName: string): string | undefined;
+  /**
+   * The room (`sid`, when told) finished on the server; returns the session it settled, or
+   * whose create it fails, if we own the room.
+   */
+  roomFinished(roomName: string, sid: string | undefined): string | undefined;
   /** A participant left; resolves the session it closes, if that was the caller. */
   participantLeft(roomName: string, identity: string): Promise<string | undefined>;
   /** A room started or was joined (`sid` tells that room from others of the same name). */
@@ -97,6 +102,7 @@ export class WebhookHandler {
       throw refusal;
     }
     const roomName = event.room?.name || undefined;
+    const roomSid = event.room?.sid || undefined;
     const outcome = (action: WebhookAction, sessionId?: string): WebhookOutcome => ({
       event: event.event,
       roomName,
@@ -105,10 +111,10 @@ export class WebhookHandler {
     });
     if (roomName === undefined) return outcome('ignored');
     if (event.event === 'room_finished') {
-      return outcome('ended', this.#target.roomFinished(roomName));
+      return outcome('ended', this.#target.roomFinished(roomName, roomSid));
     }
     if (event.event === 'room_started' || event.event === 'participant_joined') {
-      const seen = this.#target.roomSeen(roomName, event.room?.sid || undefined);
+      const seen = this.#target.roomSeen(roomName, roomSid);
       if (seen.endedSession !== undefined) return outcome('ended', seen.endedSession);
       if (seen.deleting) {
         return { event: event.event, roomName, sessionId: undefined, action: 'deleted' };

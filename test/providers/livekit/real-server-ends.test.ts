@@ -53,6 +53,28 @@ describeWithLiveKitServer('LiveKit provider on the real server: rooms the server
     expect(admission.active).toBe(0);
   });
 
+  it('the room ends while its session waits for its agent: its room_finished fails the create at the next poll, the slot is released once', async () => {
+    const sink = await startWebhookSink();
+    const real = await startRealServer({ webhookUrls: [sink.url] });
+    const backend = await realBackend(real, {
+      emptyTimeout: 1,
+      awaitAgent: { timeoutMs: 10_000, pollIntervalMs: 100 },
+    });
+    sink.use(backend.webhookHandler);
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const released: number[] = [];
+    admission.on('released', ({ active }) => released.push(active));
+
+    // No worker takes the dispatch: nobody joins, and the room ends at its emptyTimeout.
+    const error = await admission.createSession({ userId: 'never-joins' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'setup_failed', op: 'create_session' });
+    expect((error as Error).message).toMatch(
+      /^room va-.* finished on the server while the session was being created$/,
+    );
+    expect(released).toEqual([0]);
+    expect(await real.roomNames()).toEqual([]);
+  });
+
   it('webhooks off: reconciliation notices the room the server ended and frees the slot', async () => {
     const real = await startRealServer();
     const backend = await realBackend(real, { emptyTimeout: 1, reconcile: { intervalMs: 200 } });

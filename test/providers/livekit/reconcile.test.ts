@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
-import { liveKitBackend, startStandIn } from './fixture.js';
+import { eventually, liveKitBackend, startStandIn } from './fixture.js';
 
 describe('LiveKit provider: reconciliation', () => {
   it('ends sessions whose room is gone when the webhook was lost, and frees their slots', async () => {
@@ -74,6 +74,54 @@ describe('LiveKit provider: reconciliation', () => {
     expect(report.deleted).toEqual([session.connection.roomName]);
     expect(report.untracked).toEqual([]);
     expect(standIn.roomNames()).toEqual([]);
+  });
+
+  it('a room found gone while its session waits for its agent fails the create at the next poll', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn, {
+      awaitAgent: { timeoutMs: 3_000, pollIntervalMs: 50 },
+    });
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const creating = admission.createSession({ userId: 'a' });
+    creating.catch(() => undefined);
+    await eventually(() => standIn.calls('RoomService/ListParticipants') > 0);
+    const roomName = standIn.roomNames()[0]!;
+    // The server ended the room, its webhook lost, and a join re-created it under another sid.
+    standIn.finishRoom(roomName, { notify: false });
+    standIn.addRoom(roomName);
+
+    // The create, not reconciliation, ends what it started.
+    expect(await backend.reconcile()).toEqual({
+      ended: [],
+      untracked: [],
+      deleted: [],
+      errors: [],
+    });
+    await expect(creating).rejects.toMatchObject({
+      code: 'setup_failed',
+      message: `room ${roomName} finished on the server while the session was being created`,
+    });
+    expect(admission.stats()).toMatchObject({ active: 0, settingUp: 0 });
+    expect(standIn.roomNames()).toEqual([]);
+  });
+
+  it('does not take a room whose CreateRoom has not answered yet for gone', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    let answer = (): void => undefined;
+    const heldUntil = new Promise<void>((resolve) => (answer = resolve));
+    standIn.inject({ methods: ['CreateRoom'], heldUntil, times: 1 });
+    const creating = backend.createSession({ userId: 'a' });
+    await eventually(() => standIn.calls('RoomService/CreateRoom') === 1);
+
+    expect(await backend.reconcile()).toEqual({
+      ended: [],
+      untracked: [],
+      deleted: [],
+      errors: [],
+    });
+    answer();
+    expect((await creating).state).toBe('active');
   });
 
   it('runs on its own every intervalMs on an unref-ed timer, stopped by stop()', async () => {

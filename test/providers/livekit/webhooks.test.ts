@@ -211,3 +211,73 @@ describe('LiveKit provider: webhooks out of order, duplicated, or about other ro
     expect(standIn.calls('DeleteRoom')).toBe(0);
   });
 });
+
+describe('LiveKit provider: a room that finishes while its session is being created', () => {
+  /**
+   * A create whose CreateRoom answer is late: the room exists on the server, and the backend
+   * does not know its sid yet. Reconciliation is off (the fixture's default).
+   */
+  async function createAnsweredLate() {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    const released: number[] = [];
+    admission.on('released', ({ active }) => released.push(active));
+    let answer = (): void => undefined;
+    const answerHeldUntil = new Promise<void>((resolve) => (answer = resolve));
+    standIn.inject({ methods: ['CreateRoom'], answerHeldUntil, times: 1 });
+    const creating = admission.createSession({ userId: 'caller' });
+    creating.catch(() => undefined);
+    await eventually(() => standIn.roomNames().length === 1);
+    const roomName = standIn.roomNames()[0]!;
+    // Captured while the room exists: it carries that room's sid.
+    const finished = standIn.webhookBody('room_finished', roomName);
+    return { standIn, backend, admission, released, answer, creating, roomName, finished };
+  }
+
+  it('a room_finished delivered before CreateRoom answers fails the create; the slot is released once', async () => {
+    const { standIn, backend, admission, released, answer, creating, roomName, finished } =
+      await createAnsweredLate();
+    standIn.finishRoom(roomName, { notify: false });
+    const outcome = await backend.handleWebhook({
+      body: finished,
+      authorization: standIn.signWebhook(finished),
+    });
+    answer();
+
+    await expect(creating).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'setup_failed',
+      op: 'create_session',
+      message: `room ${roomName} finished on the server while the session was being created`,
+    });
+    expect(outcome).toMatchObject({ event: 'room_finished', roomName, action: 'ended' });
+    expect(admission.stats()).toMatchObject({ active: 0, settingUp: 0 });
+    expect(released).toEqual([0]);
+    expect(backend.getActiveSessionCount()).toBe(0);
+    expect(standIn.roomNames()).toEqual([]);
+  });
+
+  it('a room_finished for another room of the name (another sid) does not end the create', async () => {
+    const { standIn, backend, admission, released, answer, creating, roomName, finished } =
+      await createAnsweredLate();
+    const body = JSON.parse(finished) as { room: Record<string, unknown> };
+    const another = JSON.stringify({ ...body, room: { ...body.room, sid: 'RM_another' } });
+    await backend.handleWebhook({ body: another, authorization: standIn.signWebhook(another) });
+    answer();
+
+    const session = await creating;
+    expect(session.state).toBe('active');
+    expect(admission.active).toBe(1);
+    expect(released).toEqual([]);
+    expect(standIn.roomNames()).toEqual([roomName]);
+    // The room it made is still the session's: its own room_finished ends it as usual.
+    const own = await backend.handleWebhook({
+      body: finished,
+      authorization: standIn.signWebhook(finished),
+    });
+    expect(own).toMatchObject({ sessionId: session.id, action: 'ended' });
+    expect((await session.closed).reason).toBe('remote_ended');
+    expect(released).toEqual([0]);
+  });
+});

@@ -316,7 +316,7 @@ export class LiveKitStandIn {
       }
       const call = `${service}/${name}`;
       this.#calls.set(call, (this.#calls.get(call) ?? 0) + 1);
-      await this.#applyFaults(name!);
+      const answerHolds = await this.#applyFaults(name!);
       let request: Record<string, unknown>;
       try {
         request = JSON.parse(body) as Record<string, unknown>;
@@ -324,6 +324,7 @@ export class LiveKitStandIn {
         throw new TwirpError('malformed', 'the json request could not be decoded');
       }
       const response = handler(request, auth.claims);
+      await Promise.all(answerHolds);
       const json = JSON.stringify(response);
       res.writeHead(200, {
         'Content-Type': 'application/json',
@@ -373,17 +374,21 @@ export class LiveKitStandIn {
     return { claims: verified.claims };
   }
 
-  async #applyFaults(method: string): Promise<void> {
+  /** Applies the faults before the call is served; resolves the holds on its answer. */
+  async #applyFaults(method: string): Promise<Promise<void>[]> {
+    const answerHolds: Promise<void>[] = [];
     for (const fault of this.#faults) {
       if (fault.methods !== undefined && !fault.methods.includes(method)) continue;
       if (fault.remaining <= 0) continue;
       fault.remaining--;
+      if (fault.answerHeldUntil !== undefined) answerHolds.push(fault.answerHeldUntil);
       if (fault.heldUntil !== undefined) await fault.heldUntil;
       if (fault.latencyMs !== undefined) {
         await new Promise((resolve) => setTimeout(resolve, fault.latencyMs));
       }
       if (fault.error !== undefined) throw faultError(fault.error);
     }
+    return answerHolds;
   }
 
   // ------------------------------------------------------------------ Twirp handlers
@@ -644,6 +649,8 @@ export interface Fault {
   readonly latencyMs?: number;
   /** Holds the answer until this settles: a server slower than any client timeout. */
   readonly heldUntil?: Promise<void>;
+  /** Serves the call, then holds its answer until this settles: the server acted, late to say. */
+  readonly answerHeldUntil?: Promise<void>;
   /** Answer this Twirp error (500, 503 or 429) instead of serving the call. */
   readonly error?: FaultError;
   /** Requests it applies to; default: until removed. */
