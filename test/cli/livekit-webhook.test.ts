@@ -1,3 +1,4 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { API_SECRET, liveKitBackend, startStandIn } from '../providers/livekit/fixture.js';
 import { ACME_TOKEN, startGateway, TOKENS } from './gateway-harness.js';
@@ -77,5 +78,54 @@ describe('POST /webhooks/livekit', () => {
     });
     expect(oversized.status).toBe(413);
     expect(await oversized.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  });
+
+  it('answers as the OpenAPI document says, whatever the action: ended, ignored, deleted', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn);
+    const { call } = await startGateway({
+      backend,
+      tokens: TOKENS,
+      livekitWebhook: (request) => backend.handleWebhook(request),
+    });
+    const document = (await (await call('GET', '/openapi.json')).json()) as {
+      paths: Record<string, { post: { responses: Record<string, { content: object }> } }>;
+    };
+    const { schema } = (
+      document.paths['/webhooks/livekit']!.post.responses['200']!.content as Record<
+        string,
+        { schema: object }
+      >
+    )['application/json']!;
+    const documented = new Ajv2020({ strict: false }).compile(schema);
+    const deliver = async (body: string): Promise<unknown> => {
+      const response = await call('POST', '/webhooks/livekit', {
+        body,
+        headers: {
+          'content-type': 'application/webhook+json',
+          authorization: standIn.signWebhook(body),
+        },
+      });
+      expect(response.status).toBe(200);
+      const outcome: unknown = await response.json();
+      expect(documented(outcome), JSON.stringify(outcome)).toBe(true);
+      return outcome;
+    };
+
+    const open = async (userId: string) => {
+      const created = await call('POST', '/v1/sessions', { body: { userId }, token: ACME_TOKEN });
+      return (await created.json()) as { id: string; connection: { roomName: string } };
+    };
+    const ended = await open('u1');
+    const finished = standIn.webhookBody('room_finished', ended.connection.roomName);
+    expect(await deliver(finished)).toMatchObject({ action: 'ended' });
+    expect(await deliver(finished)).toMatchObject({ action: 'ignored' });
+    // The caller's still valid token re-creates a closed session's room (a new sid): deleted.
+    const closed = await open('u2');
+    const deleted = await call('DELETE', `/v1/sessions/${closed.id}`, { token: ACME_TOKEN });
+    expect(deleted.status).toBe(200);
+    standIn.addRoom(closed.connection.roomName);
+    const recreated = standIn.webhookBody('room_started', closed.connection.roomName);
+    expect(await deliver(recreated)).toMatchObject({ action: 'deleted' });
   });
 });

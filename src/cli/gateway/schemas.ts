@@ -1,5 +1,6 @@
 import { MAX_LATENCY_MS } from '../../admission/adaptive/slo-limit.js';
 import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
+import { WEBHOOK_ACTIONS } from '../../providers/livekit/webhooks.js';
 
 /*
  * The JSON Schemas of the HTTP API: Fastify validates requests and serializes responses with
@@ -243,7 +244,7 @@ export const webhookOutcome = {
     event: { type: 'string' },
     roomName: { type: 'string' },
     sessionId: { type: 'string' },
-    action: { type: 'string', enum: ['ended', 'closed', 'ignored'] },
+    action: { type: 'string', enum: WEBHOOK_ACTIONS },
   },
 } as const;
 

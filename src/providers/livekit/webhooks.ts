@@ -19,7 +19,9 @@ export interface WebhookRequest {
  * `closed`: the caller left and the session is closing; `deleted`: a room re-created after
  * its session ended (a late caller) is being deleted.
  */
-export type WebhookAction = 'ended' | 'closed' | 'deleted' | 'ignored';
+export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];
+/** Every `WebhookAction`, for the schemas that describe a webhook's answer. */
+export const WEBHOOK_ACTIONS = ['ended', 'closed', 'deleted', 'ignored'] as const;
 
 export interface WebhookOutcome {
   readonly event: string;
