@@ -127,7 +127,7 @@ function contract(target: string, start: Start): void {
     expect(await server.listDispatchNames('named')).toEqual(['intake']);
   });
 
-  it(`${target}: rooms are listed by name and deleted; a missing room is not_found`, async () => {
+  it(`${target}: rooms are listed by name and deleted; a missing room is not_found, but lists no participants`, async () => {
     const server = await start({});
     const created = await server.rooms.createRoom({ name: 'r1', emptyTimeout: 30 });
     expect(created).toMatchObject({ name: 'r1', emptyTimeout: 30 });
@@ -140,6 +140,9 @@ function contract(target: string, start: Start): void {
       code: 'not_found',
       message: 'twirp error unknown: requested room does not exist',
     });
+    // The presence checks read "no participants" for a room that is gone or never was.
+    expect(await server.rooms.listParticipants('r1')).toEqual([]);
+    expect(await server.rooms.listParticipants('nope')).toEqual([]);
   });
 
   it(`${target}: a dispatch auto-creates its room, carries its metadata, and is listed and deleted`, async () => {
