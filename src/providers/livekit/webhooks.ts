@@ -19,9 +19,17 @@ export interface WebhookRequest {
  * `closed`: the caller left and the session is closing; `deleted`: a room re-created after
  * its session ended (a late caller) is being deleted.
  */
-export type WebhookAction = (typeof WEBHOOK_ACTIONS)[number];
+export type WebhookAction = 'ended' | 'closed' | 'deleted' | 'ignored';
+
+/** Every `WebhookAction` (a record, so that one added to the type must be added here). */
+const ACTIONS: Record<WebhookAction, true> = {
+  ended: true,
+  closed: true,
+  deleted: true,
+  ignored: true,
+};
 /** Every `WebhookAction`, for the schemas that describe a webhook's answer. */
-export const WEBHOOK_ACTIONS = ['ended', 'closed', 'deleted', 'ignored'] as const;
+export const WEBHOOK_ACTIONS = Object.keys(ACTIONS) as WebhookAction[];
 
 export interface WebhookOutcome {
   readonly event: string;
