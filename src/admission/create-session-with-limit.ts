@@ -1,8 +1,9 @@
 import type { VoiceBackend } from '../iface/backend.js';
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
-import { describeValue, optionsOrUndefined } from '../internal/validate.js';
+import { describeValue, numberField, optionsOrUndefined } from '../internal/validate.js';
 import type { Admission } from './admission.js';
+import { resolveTenantCaps, SESSION_CAP } from './gate/limits.js';
 import type { AdmissionOptions } from './options.js';
 import type { CreateSessionOptions } from './types.js';
 
@@ -58,8 +59,15 @@ export function limitedSessions<A extends Admission>(
       return created;
     }
     if (existing.state !== 'open') return existing;
+    // Checked as the first call's options are, so a bad value is named as the caller wrote it
+    // (setLimits would call it `update.…`).
+    const max = numberField(
+      'options.maxConcurrentSessions',
+      options.maxConcurrentSessions,
+      SESSION_CAP,
+    );
+    if (options.tenants !== undefined) resolveTenantCaps('options.tenants', options.tenants);
     // Compared with the hard cap: the adaptive limit moves on its own and is not a setting.
-    const max = options.maxConcurrentSessions;
     const maxChanged = max !== undefined && max !== existing.maxConcurrentSessions;
     if (maxChanged || options.tenants !== undefined) {
       existing.setLimits({

@@ -207,4 +207,25 @@ describe('Admission options are validated at construction', () => {
       );
     }
   });
+
+  it('createSessionWithLimit names a bad limit on a later call as on the first', async () => {
+    const later = new ControlledBackend({ autoComplete: 'succeed' });
+    await later.start();
+    const session = await createSessionWithLimit(later, { userId: 'u' }, 2);
+    await expect(createSessionWithLimit(later, { userId: 'u' }, 0)).rejects.toThrow(
+      /^options.maxConcurrentSessions: must be >= 1, got 0/,
+    );
+    await expect(
+      createSessionWithLimit(
+        later,
+        { userId: 'u' },
+        {
+          maxConcurrentSessions: 2,
+          tenants: { defaultMax: -1 },
+        },
+      ),
+    ).rejects.toThrow(/^options.tenants.defaultMax: must be >= 1/);
+    await session.close();
+    await later.stop();
+  });
 });
