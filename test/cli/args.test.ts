@@ -190,6 +190,30 @@ describe('settings that would have no effect', () => {
   });
 });
 
+describe('--redis-name', () => {
+  const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it.each(['prod voice', 'bad{name}', 'é', 'n'.repeat(101), ''])(
+    'refuses %j by flag or variable before the gateway starts, as the store would',
+    (name) => {
+      const rule = 'must be 1-100 characters of A-Z a-z 0-9 . _ : -';
+      expect(() => parseServeConfig(['--redis-name', name], redis)).toThrow(
+        `--redis-name: ${rule}, got ${JSON.stringify(name)}`,
+      );
+      // An empty variable is unset: the default name.
+      if (name === '') return;
+      expect(() => parseServeConfig([], { ...redis, REDIS_NAME: name })).toThrow(
+        `REDIS_NAME: ${rule}, got ${JSON.stringify(name)}`,
+      );
+    },
+  );
+
+  it('takes the characters a limiter name may have', () => {
+    const name = 'prod-voice_1.eu:west';
+    expect(parseServeConfig([], { ...redis, REDIS_NAME: name }).redisName).toBe(name);
+  });
+});
+
 describe('--tenant-caps', () => {
   it('takes any tenant id, __proto__ and constructor included, and 0 for a tenant that may hold none', () => {
     const config = parseServeConfig(['--tenant-caps', '__proto__=5,constructor=0,acme=2'], {});
