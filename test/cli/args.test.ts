@@ -43,6 +43,18 @@ describe('integer flags', () => {
   });
 });
 
+describe('a flag given twice', () => {
+  it.each([
+    [['--tenant-caps', 'acme=1', '--tenant-caps', 'globex=2'], '--tenant-caps'],
+    [['--port', '8080', '--port=9090'], '--port'],
+    [['--metrics', '--metrics'], '--metrics'],
+  ])('refuses %j rather than keep the last value alone', (argv, flag) => {
+    expect(() => parseServeConfig(argv, {})).toThrow(
+      `${flag} is given twice: give it once (only the last would count)`,
+    );
+  });
+});
+
 describe('serve settings from the environment', () => {
   it('takes an empty variable as unset, as a templated deployment leaves it', () => {
     const config = parseServeConfig([], {
