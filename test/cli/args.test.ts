@@ -202,6 +202,15 @@ describe('settings that would have no effect', () => {
   });
 });
 
+describe('--redis-url', () => {
+  it('refuses a URL it cannot use without quoting its query, where ioredis takes a password', () => {
+    const url = 'reddis://cache:6379/0?password=pa55word-x';
+    expect(() => parseServeConfig([], { REDIS_URL: url })).toThrow(
+      'REDIS_URL: must be a redis:// or rediss:// URL, got "reddis://cache:6379/0?[redacted]"',
+    );
+  });
+});
+
 describe('--redis-name', () => {
   const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
 

@@ -573,6 +573,9 @@ describeWithBinary('redis-server', 'redis store', () => {
       // ioredis would only fail at its first connection, with the URL in its error.
       ['redis://:pa55word-x@127.0.0.1:99999', '"redis://[redacted]@127.0.0.1:99999"'],
       ['redis://:pa55/word-x@cache:6379', '"redis://[redacted]@cache:6379"'],
+      // ioredis takes options from the query, the password too.
+      ['valkey://cache:6379?password=pa55word-x', '"valkey://cache:6379?[redacted]"'],
+      ['redis://cache:99999/0?db=1&password=pa55word-x', '"redis://cache:99999/0?[redacted]"'],
     ]) {
       const error = (() => {
         try {
