@@ -209,6 +209,17 @@ describe('--redis-url', () => {
       'REDIS_URL: must be a redis:// or rediss:// URL, got "reddis://cache:6379/0?[redacted]"',
     );
   });
+
+  it('refuses an address without a scheme that ioredis would read as a Unix socket path', () => {
+    for (const url of ['cache:6379/2', 'redis:/cache:6379']) {
+      expect(() => parseServeConfig([], { REDIS_URL: url })).toThrow(
+        `REDIS_URL: must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
+      );
+    }
+    for (const url of ['cache:6379', '//cache:6379/2', '/run/redis.sock', 'redis://cache/2']) {
+      expect(parseServeConfig([], { REDIS_URL: url }).redisUrl).toBe(url);
+    }
+  });
 });
 
 describe('--redis-name', () => {

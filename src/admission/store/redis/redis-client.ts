@@ -106,7 +106,11 @@ export function isRedisAddress(url: string): boolean {
   if (scheme === undefined) {
     // A socket path, or [//]host:port as ioredis reads it.
     if (url.startsWith('/') && !url.startsWith('//')) return true;
-    return URL.canParse(`redis://${url.replace(/^\/\//, '')}`);
+    const address = `redis://${url.replace(/^\/\//, '')}`;
+    if (!URL.canParse(address)) return false;
+    // After host:port, ioredis reads a path as a Unix socket and ignores host and port
+    // (`cache:6379/2`, `redis:/cache:6379`); after //host:port, as the database.
+    return url.startsWith('//') || ['', '/'].includes(new URL(address).pathname);
   }
   return (scheme === 'redis' || scheme === 'rediss') && URL.canParse(url);
 }

@@ -576,6 +576,9 @@ describeWithBinary('redis-server', 'redis store', () => {
       // ioredis takes options from the query, the password too.
       ['valkey://cache:6379?password=pa55word-x', '"valkey://cache:6379?[redacted]"'],
       ['redis://cache:99999/0?db=1&password=pa55word-x', '"redis://cache:99999/0?[redacted]"'],
+      // Without a scheme, ioredis reads a path as a Unix socket: host and port would be ignored.
+      ['cache:6379/2', '"cache:6379/2"'],
+      ['redis:/cache:6379', '"redis:/cache:6379"'],
     ]) {
       const error = (() => {
         try {
