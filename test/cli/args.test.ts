@@ -210,8 +210,8 @@ describe('--redis-url', () => {
     );
   });
 
-  it('refuses an address without a scheme that ioredis would read as a Unix socket path', () => {
-    for (const url of ['cache:6379/2', 'redis:/cache:6379']) {
+  it('refuses an address ioredis would read as a Unix socket path, or with a database that is no number', () => {
+    for (const url of ['cache:6379/2', 'redis:/cache:6379', 'redis://cache/db1', 'rediss://c/-1']) {
       expect(() => parseServeConfig([], { REDIS_URL: url })).toThrow(
         `REDIS_URL: must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
       );

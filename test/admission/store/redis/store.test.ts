@@ -610,6 +610,9 @@ describeWithBinary('redis-server', 'redis store', () => {
       // Without a scheme, ioredis reads a path as a Unix socket: host and port would be ignored.
       ['cache:6379/2', '"cache:6379/2"'],
       ['redis:/cache:6379', '"redis:/cache:6379"'],
+      // A database that is no number: ioredis sends SELECT NaN before every command, unhandled.
+      ['redis://cache:6379/abc', '"redis://cache:6379/abc"'],
+      ['//cache:6379/0/1', '"//cache:6379/0/1"'],
     ]) {
       const error = (() => {
         try {
