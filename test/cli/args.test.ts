@@ -216,7 +216,11 @@ describe('--redis-url', () => {
         `REDIS_URL: must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
       );
     }
-    for (const url of ['cache:6379', '//cache:6379/2', '/run/redis.sock', 'redis://cache/2']) {
+    expect(() => parseServeConfig([], { REDIS_URL: '/run/redis.sock?db=one' })).toThrow(
+      'REDIS_URL: must be a redis:// or rediss:// URL, got "/run/redis.sock?[redacted]"',
+    );
+    const taken = ['cache:6379', '//cache:6379/2', '/run/redis.sock?db=1', 'redis://cache/2?db=3'];
+    for (const url of taken) {
       expect(parseServeConfig([], { REDIS_URL: url }).redisUrl).toBe(url);
     }
   });

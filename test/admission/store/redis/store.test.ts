@@ -613,6 +613,7 @@ describeWithBinary('redis-server', 'redis store', () => {
       // A database that is no number: ioredis sends SELECT NaN before every command, unhandled.
       ['redis://cache:6379/abc', '"redis://cache:6379/abc"'],
       ['//cache:6379/0/1', '"//cache:6379/0/1"'],
+      ['redis://cache:6379?db=abc', '"redis://cache:6379?[redacted]"'],
     ]) {
       const error = (() => {
         try {
