@@ -23,12 +23,15 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
 
 /**
  * `url` without its user name and password: everything between the scheme's `//` (or the
- * start) and the last `@`. Works on text that does not parse as a URL (a password with a `/`
- * or `@` in it, a typo in the scheme), which is when a URL gets quoted in an error.
+ * start) and the last `@`, and everything after the first `?` or `#` (ioredis takes a
+ * `password` from the query, a connection URL carries an `access_token` there). Works on text
+ * that does not parse as a URL (a password with a `/` or `@` in it, a typo in the scheme),
+ * which is when a URL gets quoted in an error.
  */
 export function withoutCredentials(url: string): string {
   const at = url.lastIndexOf('@');
-  if (at < 0) return url;
   const start = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0].length ?? 0;
-  return `${url.slice(0, start)}${REDACTED}${url.slice(at)}`;
+  const shown = at < 0 ? url : `${url.slice(0, start)}${REDACTED}${url.slice(at)}`;
+  const query = shown.search(/[?#]/);
+  return query < 0 ? shown : `${shown.slice(0, query + 1)}${REDACTED}`;
 }

@@ -9,7 +9,9 @@ export class UsageError extends Error {
 /**
  * Parses `--flag value` options (all strings, plus the boolean `switches`). A value that
  * starts with a dash (`--max-sessions -1`) is taken as the value, so it reaches validation
- * and gets a message about the value rather than about the syntax.
+ * and gets a message about the value rather than about the syntax. A flag given twice is
+ * refused: only its last value would count (`--tenant-caps a=1 --tenant-caps b=2` would drop
+ * `a`'s cap).
  */
 export function parseFlags(
   argv: readonly string[],
@@ -27,8 +29,9 @@ export function parseFlags(
       args.push(arg);
     }
   }
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    const { values } = parseArgs({
+    parsed = parseArgs({
       args,
       options: Object.fromEntries([
         ...valued.map((flag) => [flag, { type: 'string' as const }]),
@@ -36,10 +39,22 @@ export function parseFlags(
       ]),
       strict: true,
       allowPositionals: false,
+      tokens: true,
     });
-    return values as Record<string, string | boolean | undefined>;
   } catch (error) {
     throw new UsageError(firstLine(error));
+  }
+  const flags = (parsed.tokens ?? []).flatMap((token) =>
+    token.kind === 'option' ? [token.name] : [],
+  );
+  refuseRepeated(flags);
+  return parsed.values as Record<string, string | boolean | undefined>;
+}
+
+function refuseRepeated(flags: readonly string[]): void {
+  const repeated = flags.find((flag, index) => flags.indexOf(flag) !== index);
+  if (repeated !== undefined) {
+    throw new UsageError(`--${repeated} is given twice: give it once (only the last would count)`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isLimiterName, LIMITER_NAME_RULE } from '../admission/store/redis/keys.js';
 import { isRedisAddress } from '../admission/store/redis/redis-client.js';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
@@ -183,7 +184,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     maxConnections: int('max-connections', 1)!,
     redisUrl: redisUrlFlag(setting('redis-url'), raw('redis-url')),
-    redisName: raw('redis-name')!,
+    redisName: redisNameFlag(setting('redis-name'), raw('redis-name')!),
     livekit: readLiveKit(env),
     slo: readSlo(int),
     simSessionMs: int('sim-session-ms', 0, MAX_TIMER_MS)!,
@@ -258,6 +259,12 @@ function redisUrlFlag(name: string, url: string | undefined): string | undefined
     name,
     `must be a redis:// or rediss:// URL, got ${JSON.stringify(withoutCredentials(url))}`,
   );
+}
+
+/** The limiter's name, checked now: the store would refuse it only once the backend has started. */
+function redisNameFlag(name: string, limiter: string): string {
+  if (isLimiterName(limiter)) return limiter;
+  throw new ConfigError(name, `must be ${LIMITER_NAME_RULE}, got ${JSON.stringify(limiter)}`);
 }
 
 /** Loopback addresses, where running without tokens only exposes the gateway to this machine. */

@@ -43,6 +43,18 @@ describe('integer flags', () => {
   });
 });
 
+describe('a flag given twice', () => {
+  it.each([
+    [['--tenant-caps', 'acme=1', '--tenant-caps', 'globex=2'], '--tenant-caps'],
+    [['--port', '8080', '--port=9090'], '--port'],
+    [['--metrics', '--metrics'], '--metrics'],
+  ])('refuses %j rather than keep the last value alone', (argv, flag) => {
+    expect(() => parseServeConfig(argv, {})).toThrow(
+      `${flag} is given twice: give it once (only the last would count)`,
+    );
+  });
+});
+
 describe('serve settings from the environment', () => {
   it('takes an empty variable as unset, as a templated deployment leaves it', () => {
     const config = parseServeConfig([], {
@@ -187,6 +199,54 @@ describe('settings that would have no effect', () => {
     expect(() =>
       parseServeConfig([], { SLO_PERCENTILE: '', REDIS_NAME: '', LIVEKIT_AGENT_NAME: '' }),
     ).not.toThrow();
+  });
+});
+
+describe('--redis-url', () => {
+  it('refuses a URL it cannot use without quoting its query, where ioredis takes a password', () => {
+    const url = 'reddis://cache:6379/0?password=pa55word-x';
+    expect(() => parseServeConfig([], { REDIS_URL: url })).toThrow(
+      'REDIS_URL: must be a redis:// or rediss:// URL, got "reddis://cache:6379/0?[redacted]"',
+    );
+  });
+
+  it('refuses an address ioredis would read as a Unix socket path, or with a database that is no number', () => {
+    for (const url of ['cache:6379/2', 'redis:/cache:6379', 'redis://cache/db1', 'rediss://c/-1']) {
+      expect(() => parseServeConfig([], { REDIS_URL: url })).toThrow(
+        `REDIS_URL: must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`,
+      );
+    }
+    expect(() => parseServeConfig([], { REDIS_URL: '/run/redis.sock?db=one' })).toThrow(
+      'REDIS_URL: must be a redis:// or rediss:// URL, got "/run/redis.sock?[redacted]"',
+    );
+    const taken = ['cache:6379', '//cache:6379/2', '/run/redis.sock?db=1', 'redis://cache/2?db=3'];
+    for (const url of taken) {
+      expect(parseServeConfig([], { REDIS_URL: url }).redisUrl).toBe(url);
+    }
+  });
+});
+
+describe('--redis-name', () => {
+  const redis = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it.each(['prod voice', 'bad{name}', 'é', 'n'.repeat(101), ''])(
+    'refuses %j by flag or variable before the gateway starts, as the store would',
+    (name) => {
+      const rule = 'must be 1-100 characters of A-Z a-z 0-9 . _ : -';
+      expect(() => parseServeConfig(['--redis-name', name], redis)).toThrow(
+        `--redis-name: ${rule}, got ${JSON.stringify(name)}`,
+      );
+      // An empty variable is unset: the default name.
+      if (name === '') return;
+      expect(() => parseServeConfig([], { ...redis, REDIS_NAME: name })).toThrow(
+        `REDIS_NAME: ${rule}, got ${JSON.stringify(name)}`,
+      );
+    },
+  );
+
+  it('takes the characters a limiter name may have', () => {
+    const name = 'prod-voice_1.eu:west';
+    expect(parseServeConfig([], { ...redis, REDIS_NAME: name }).redisName).toBe(name);
   });
 });
 

@@ -263,6 +263,7 @@ describe('voice-admission serve', () => {
     [['--max-sessions', '-1'], {}, /--max-sessions: must be an integer >= 1, got "-1"/],
     [['--max-sessions', 'lots'], {}, /--max-sessions: must be an integer >= 1, got "lots"/],
     [['--colour', 'red'], {}, /Unknown option '--colour'/],
+    [['--max-sessions', '5', '--max-sessions', '50'], {}, /^--max-sessions is given twice/],
     [['--log-level', 'loud'], {}, /--log-level: must be one of/],
     [
       [],
@@ -304,7 +305,8 @@ describe('voice-admission serve', () => {
   ])(
     'refuses to start on %j %j: one line naming the problem, the usage, exit 2',
     async (args, env, message) => {
-      const { code, stdout, stderr } = await cliRun(['serve', '--host', '127.0.0.1', ...args], env);
+      // HOST is cleared: the gateway would listen on 127.0.0.1 unless a case names a host.
+      const { code, stdout, stderr } = await cliRun(['serve', ...args], env);
       expect(code).toBe(2);
       expect(stdout).toBe('');
       const [first] = stderr.split('\n');

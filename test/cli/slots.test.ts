@@ -219,4 +219,36 @@ describe('slots with the Redis store', () => {
       await store.close();
     }
   });
+
+  it('refuses a key held through another gateway on the same limiter, until that slot is released', async () => {
+    const name = `slot-keys-${Date.now()}`;
+    redis.seedLimiter(name);
+    const stores = [redisStore({ redis: redis.url, name }), redisStore({ redis: redis.url, name })];
+    const gateways: Awaited<ReturnType<typeof startGateway>>[] = [];
+    try {
+      for (const store of stores) {
+        gateways.push(await startGateway({ admission: { maxConcurrentSessions: 5, store } }));
+      }
+      const [a, b] = gateways as [(typeof gateways)[0], (typeof gateways)[0]];
+      const taken = await a.call('POST', '/v1/slots', { body: { key: 'job-9' } });
+      expect(taken.status).toBe(201);
+      const second = await b.call('POST', '/v1/slots', { body: { key: 'job-9' } });
+      expect(second.status).toBe(409);
+      expect(await second.json()).toEqual({
+        error: { code: 'duplicate', message: 'the key is held' },
+      });
+      expect((await stores[1]!.usage()).active).toBe(1); // the refused request's slot is back
+      // Keys are per tenant, and a session's idempotency key is not a slot's key.
+      const other = { key: 'job-9', tenantId: 'globex' };
+      expect((await b.call('POST', '/v1/slots', { body: other })).status).toBe(201);
+      const session = { userId: 'u', idempotencyKey: 'job-9' };
+      expect((await b.call('POST', '/v1/sessions', { body: session })).status).toBe(201);
+      const { id } = (await taken.json()) as SlotBody;
+      await a.call('DELETE', `/v1/slots/${id}`);
+      expect((await b.call('POST', '/v1/slots', { body: { key: 'job-9' } })).status).toBe(201);
+    } finally {
+      for (const { app } of gateways) await app.close();
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
 });

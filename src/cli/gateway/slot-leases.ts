@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admission } from '../../admission/admission.js';
 import type { Slot } from '../../admission/gate/slot.js';
+import { AdmissionError } from '../../iface/errors.js';
 import { HttpRefusal } from './auth.js';
 
 export const DEFAULT_TTL_SECONDS = 60;
@@ -71,7 +72,7 @@ export class SlotLeases {
       if (this.#keys.has(keyId)) throw new HttpRefusal(409, 'duplicate', 'the key is held');
       this.#keys.set(keyId, PENDING);
     }
-    let slot: Slot;
+    let slot: Slot | undefined;
     try {
       slot = await this.#admission.acquire(
         {
@@ -80,7 +81,11 @@ export class SlotLeases {
         },
         { signal, ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }) },
       );
+      if (request.key !== undefined) await this.#claim(slot, request.key);
+      // A drain's deadline reached while the key was being claimed: no listener would hear it.
+      if (slot.signal.aborted) throw slot.signal.reason;
     } catch (error) {
+      slot?.release();
       if (keyId !== undefined) this.#keys.delete(keyId);
       throw error;
     }
@@ -100,6 +105,27 @@ export class SlotLeases {
     // A drain that reaches its deadline takes the slot back.
     slot.signal.addEventListener('abort', () => this.#end(lease, 'revoked'), { once: true });
     return view(lease);
+  }
+
+  /**
+   * Ties `key` to the slot's lease in a shared store, so that one key is held once across
+   * every gateway on the limiter (the map above knows this process only). Its own namespace:
+   * two line breaks, where a session's idempotency claim has one.
+   */
+  async #claim(slot: Slot, key: string): Promise<void> {
+    const { store } = this.#admission;
+    if (store.claim === undefined) return;
+    let claimed: boolean;
+    try {
+      claimed = (await store.claim(slot.lease, `slot\n${slot.tenantId}\n${key}`)).claimed;
+    } catch (cause) {
+      throw new AdmissionError('store_unavailable', 'the capacity store could not be reached', {
+        tenantId: slot.tenantId,
+        retryAfterMs: 1_000,
+        cause,
+      });
+    }
+    if (!claimed) throw new HttpRefusal(409, 'duplicate', 'the key is held');
   }
 
   /** Starts the lease anew; undefined when the slot is not held (or not by `mayHold`). */

@@ -97,18 +97,31 @@ export async function loadIoredis() {
 /**
  * Whether ioredis should be given `url`: not blank (ioredis would quietly connect to
  * localhost:6379), with no scheme but redis:// or rediss:// (ioredis would read any other as a
- * Unix socket path), and one ioredis can parse (it would fail at its first connection, with
- * an error that quotes the URL, password included).
+ * Unix socket path), one ioredis can parse (it would fail at its first connection, with an
+ * error that quotes the URL, password included), and whose database, as a path or a `db`
+ * parameter, is a number (ioredis would send `SELECT NaN` before every command, failing each
+ * without a handler).
  */
 export function isRedisAddress(url: string): boolean {
   if (url.trim() === '') return false;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
-  if (scheme === undefined) {
-    // A socket path, or [//]host:port as ioredis reads it.
-    if (url.startsWith('/') && !url.startsWith('//')) return true;
-    return URL.canParse(`redis://${url.replace(/^\/\//, '')}`);
-  }
-  return (scheme === 'redis' || scheme === 'rediss') && URL.canParse(url);
+  if (scheme !== undefined && scheme !== 'redis' && scheme !== 'rediss') return false;
+  // Without a scheme, ioredis reads a socket path, or [//]host:port.
+  const socket = scheme === undefined && url.startsWith('/') && !url.startsWith('//');
+  const address =
+    scheme !== undefined
+      ? url
+      : socket
+        ? `redis://localhost${url}`
+        : `redis://${url.replace(/^\/\//, '')}`;
+  if (!URL.canParse(address)) return false;
+  const { pathname, searchParams } = new URL(address);
+  // After host:port, ioredis reads a path as a Unix socket and ignores host and port
+  // (`cache:6379/2`, `redis:/cache:6379`); after redis://host:port or //host:port, as the
+  // database.
+  const hostAndPort = scheme === undefined && !socket && !url.startsWith('//');
+  const path = socket || (hostAndPort ? /^\/?$/ : /^(\/\d*)?$/).test(pathname);
+  return path && searchParams.getAll('db').every((db) => /^\d+$/.test(db));
 }
 
 /** A Lua script run by SHA, loaded on first use (and again after a restart wiped the cache). */

@@ -77,8 +77,18 @@ export class Wakeups {
           const [publisher, freed] = message.split(' ');
           if (publisher !== this.#self) this.#notify(slotCount(freed));
         });
-        // ioredis re-subscribes on reconnect; the poll covers the gap meanwhile. One report per
-        // outage: ioredis emits an error per reconnect attempt.
+        // ioredis re-subscribes on reconnect, but only to channels Redis confirmed: a SUBSCRIBE
+        // it gave up on (Redis down past its retries) is sent again here once connected. The
+        // poll covers the gap meanwhile. One report per outage: ioredis emits an error per
+        // reconnect attempt.
+        let subscribeFailed = false;
+        const subscribe = (): void => {
+          subscribeFailed = false;
+          subscriber.subscribe(this.#channel).catch((error: unknown) => {
+            subscribeFailed = true;
+            if (!this.#closed) this.#onError(redisFailure('subscribe', error));
+          });
+        };
         let reported = false;
         subscriber.on('error', (error) => {
           if (!reported) this.#onError(error);
@@ -86,10 +96,9 @@ export class Wakeups {
         });
         subscriber.on('ready', () => {
           reported = false;
+          if (subscribeFailed && !this.#closed) subscribe();
         });
-        subscriber.subscribe(this.#channel).catch((error: unknown) => {
-          if (!this.#closed) this.#onError(redisFailure('subscribe', error));
-        });
+        subscribe();
       },
       (error: unknown) => this.#onError(error),
     );

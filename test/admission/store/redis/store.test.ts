@@ -431,6 +431,37 @@ describeWithBinary('redis-server', 'redis store', () => {
     }
   });
 
+  it('subscribes again once Redis is back when its first SUBSCRIBE gave up, so wake-ups arrive', async () => {
+    const late = await startRedis();
+    try {
+      await late.kill();
+      // Gives up on a command after one reconnect; ioredis gives up after 20 by default (10 s).
+      const client = new Redis(late.url, { maxRetriesPerRequest: 1, retryStrategy: () => 20 });
+      clients.push(client);
+      client.on('error', () => undefined);
+      // No poll meanwhile: only the wake-up message tells of freed slots.
+      const store = redisStore({ redis: client, name: 'late', pollMs: 60_000 });
+      stores.push(store);
+      // The connection's own errors come first; this is the SUBSCRIBE itself failing.
+      const gaveUp = new Promise<void>((resolve) =>
+        store.on('error', ({ error }) => /subscribe failed/.test(String(error)) && resolve()),
+      );
+      const freed: (number | undefined)[] = [];
+      store.onCapacityFreed((count) => freed.push(count));
+      await gaveUp;
+      await late.restart();
+      await vi.waitFor(
+        async () => {
+          await late.cli('PUBLISH', 'voice-admission:{late}:freed', 'elsewhere 2');
+          expect(freed).toContain(2);
+        },
+        { timeout: 3_000, interval: 100 },
+      );
+    } finally {
+      await late.stop();
+    }
+  });
+
   it('a renewal that fails on every beat is reported once per outage', async () => {
     // A Redis of its own, made a replica of a master that is not there: it answers reads and
     // refuses every write (READONLY) for as long as that lasts. Refusing only growth (OOM) would
@@ -573,6 +604,16 @@ describeWithBinary('redis-server', 'redis store', () => {
       // ioredis would only fail at its first connection, with the URL in its error.
       ['redis://:pa55word-x@127.0.0.1:99999', '"redis://[redacted]@127.0.0.1:99999"'],
       ['redis://:pa55/word-x@cache:6379', '"redis://[redacted]@cache:6379"'],
+      // ioredis takes options from the query, the password too.
+      ['valkey://cache:6379?password=pa55word-x', '"valkey://cache:6379?[redacted]"'],
+      ['redis://cache:99999/0?db=1&password=pa55word-x', '"redis://cache:99999/0?[redacted]"'],
+      // Without a scheme, ioredis reads a path as a Unix socket: host and port would be ignored.
+      ['cache:6379/2', '"cache:6379/2"'],
+      ['redis:/cache:6379', '"redis:/cache:6379"'],
+      // A database that is no number: ioredis sends SELECT NaN before every command, unhandled.
+      ['redis://cache:6379/abc', '"redis://cache:6379/abc"'],
+      ['//cache:6379/0/1', '"//cache:6379/0/1"'],
+      ['redis://cache:6379?db=abc', '"redis://cache:6379?[redacted]"'],
     ]) {
       const error = (() => {
         try {
