@@ -82,6 +82,10 @@ async function start(
       : redisStore({ redis: config.redisUrl, name: config.redisName });
   if (store !== undefined) opened.add(() => store.close());
   const namedTenants = [...config.tenantCaps.keys()];
+  // Every tenant the operator named gets a metric label of its own: naming them bounds them.
+  const labelledTenants = [
+    ...new Set([...namedTenants, ...(config.tokens?.tenants ?? []), ...config.metricsTenants]),
+  ];
   const admission = new Admission(backend, {
     maxConcurrentSessions: config.maxSessions,
     ...(config.tenantMax === undefined && namedTenants.length === 0
@@ -122,7 +126,8 @@ async function start(
         ? false
         : {
             meterProvider: prometheus.meterProvider,
-            tenants: [...namedTenants, ...(config.tokens?.tenants ?? []), ...config.metricsTenants],
+            tenants: labelledTenants,
+            ...(labelledTenants.length === 0 ? {} : { maxTenants: labelledTenants.length }),
           },
   });
   // Opened before the gateway, so closed after it: probes answer while requests finish.

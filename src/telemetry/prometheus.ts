@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type MeterProvider, metrics } from '@opentelemetry/api';
+import { ConfigError } from '../iface/errors.js';
 import { listenHttp } from '../internal/http-listener.js';
 import { loadPeers } from '../internal/peers.js';
 import {
@@ -27,7 +28,10 @@ export interface PrometheusOptions {
   readonly endpoint?: string | undefined;
   /** Start no server: mount `handler` on your own (e.g. the gateway's `/metrics`). */
   readonly serve?: boolean | undefined;
-  /** Register the meter provider globally, so admissions pick it up. Default true. */
+  /**
+   * Register the meter provider globally, so admissions pick it up. Default true. Refused (a
+   * `ConfigError`) when another meter provider is registered globally already.
+   */
   readonly global?: boolean | undefined;
   /**
    * `service.name` of the Resource, reported in the `target_info` series. Default: the
@@ -86,7 +90,16 @@ export async function startPrometheus(
     readers: [exporter],
     resource: serviceResource(resources, serviceName),
   });
-  if (global) metrics.setGlobalMeterProvider(meterProvider);
+  // The API keeps the provider registered first: ours would not be the one admissions read,
+  // and unregistering it at stop() would take the other one down.
+  if (global && !metrics.setGlobalMeterProvider(meterProvider)) {
+    await meterProvider.shutdown();
+    throw new ConfigError(
+      'options.global',
+      'another meter provider is registered globally: pass global: false and hand admissions ' +
+        'this meterProvider',
+    );
+  }
   const handler = (request: IncomingMessage, response: ServerResponse): void =>
     exporter.getMetricsRequestHandler(request, response);
   // Our own server rather than the exporter's: it tells us the port when asked for port 0.

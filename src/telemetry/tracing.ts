@@ -1,4 +1,4 @@
-import { type TracerProvider, trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, type TracerProvider, trace } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { ConfigError } from '../iface/errors.js';
 import { loadPeers } from '../internal/peers.js';
@@ -28,7 +28,10 @@ export interface TracingOptions {
   readonly serviceName?: string | undefined;
   /** Export each span as it ends instead of in batches (tests, debugging). Default false. */
   readonly immediate?: boolean | undefined;
-  /** Register globally (context manager and propagators included). Default true. */
+  /**
+   * Register globally (context manager and propagators included). Default true. Refused (a
+   * `ConfigError`) when another tracer provider is registered globally already.
+   */
   readonly global?: boolean | undefined;
 }
 
@@ -73,7 +76,19 @@ export async function setupTracing(options: TracingOptions): Promise<Tracing> {
       immediate ? new sdk.SimpleSpanProcessor(exporter) : new sdk.BatchSpanProcessor(exporter),
     ],
   });
-  if (global) tracerProvider.register();
+  if (global) {
+    // The API keeps the provider registered first: ours would trace nothing, and unregistering
+    // it at shutdown() would take the other one down.
+    if (registeredTracerProvider() !== NO_TRACER_PROVIDER) {
+      await tracerProvider.shutdown();
+      throw new ConfigError(
+        'options.global',
+        'another tracer provider is registered globally: pass global: false and hand ' +
+          'admissions this tracerProvider',
+      );
+    }
+    tracerProvider.register();
+  }
   return {
     tracerProvider,
     forceFlush: () => tracerProvider.forceFlush(),
@@ -82,4 +97,13 @@ export async function setupTracing(options: TracingOptions): Promise<Tracing> {
       if (global) trace.disable();
     },
   };
+}
+
+/** What the global tracer provider delegates to while none is registered. */
+const NO_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/** The tracer provider registered globally, or NO_TRACER_PROVIDER. */
+function registeredTracerProvider(): TracerProvider {
+  const global = trace.getTracerProvider();
+  return global instanceof ProxyTracerProvider ? global.getDelegate() : global;
 }

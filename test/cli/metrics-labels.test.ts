@@ -45,6 +45,30 @@ describe('metric labels for tenants', () => {
     expect(text.length).toBeLessThan(64 * 1024);
   });
 
+  it('gives every tenant the operator named a label of its own, however many are named', async () => {
+    const named = Array.from({ length: 60 }, (_, i) => `tenant-${i}`);
+    const config = parseServeConfig(
+      ['--port', '0', '--metrics', '--max-sessions', '100', '--metrics-tenants', named.join(',')],
+      { AUTH_TOKENS: TOKENS },
+    );
+    running = await serve(config, { version: 'test', logStream: new LogLines() });
+    const taken = await Promise.all(
+      named.map((tenantId) =>
+        fetch(`${running!.url}/v1/slots`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${OPERATOR_TOKEN}`,
+          },
+          body: JSON.stringify({ tenantId }),
+        }),
+      ),
+    );
+    expect(taken.map((r) => r.status)).toEqual(Array(60).fill(201));
+    const text = await (await fetch(running.metricsUrl!)).text();
+    expect(tenantLabels(text)).toEqual(new Set(named));
+  });
+
   it('serves /metrics on a port of its own with --metrics-port, and not on the API port', async () => {
     const config = parseServeConfig(['--port', '0', '--metrics-port', '0'], {});
     running = await serve(config, { version: 'test', logStream: new LogLines() });

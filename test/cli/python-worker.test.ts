@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,20 +17,75 @@ function documentedClient(): string {
   return block;
 }
 
+/** Runs a script of test/cli/python with only the standard library and the documented client. */
+async function runWithClient(script: string, args: string[]): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'slot-client-'));
+  writeFileSync(join(dir, 'admission_slots.py'), documentedClient());
+  const path = new URL(`./python/${script}`, import.meta.url).pathname;
+  const { stdout } = await run('python3', ['-s', path, ...args], {
+    env: { PATH: process.env.PATH ?? '', PYTHONPATH: dir },
+  });
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+/** How the proxy spoils a renewal: what an ingress in front of a restarting gateway answers. */
+type Fault = 'bad_gateway_page' | 'cut_short' | 'stall' | 'pass';
+
+/**
+ * A proxy in front of the gateway that spoils renewals in turn, as `faults` says (then passes
+ * them), and passes everything else. Returns its URL and how to close it.
+ */
+async function startFaultyProxy(target: string, faults: Fault[]) {
+  const forward = async (request: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    return fetch(`${target}${request.url}`, {
+      method: request.method ?? 'GET',
+      headers: {
+        authorization: request.headers.authorization ?? '',
+        ...(body.length > 0 ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body.length > 0 ? { body } : {}),
+    });
+  };
+  const answer = async (request: IncomingMessage, response: ServerResponse, fault: Fault) => {
+    if (fault === 'stall') return;
+    if (fault === 'bad_gateway_page') {
+      response.writeHead(502, { 'content-type': 'text/html' }).end('<html>Bad Gateway</html>');
+      return;
+    }
+    const forwarded = await forward(request);
+    const text = await forwarded.text();
+    response.writeHead(forwarded.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
+    if (fault === 'cut_short') response.write(text.slice(0, 5), () => response.destroy());
+    else response.end(text);
+  };
+  const server = createServer((request, response) => {
+    const fault = request.url?.endsWith('/renew') ? (faults.shift() ?? 'pass') : 'pass';
+    answer(request, response, fault).catch(() => response.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('a Python agent worker (standard library only) against a real gateway', () => {
   it('takes a slot per job, is refused a job another worker holds, keeps it by renewing, releases it', async () => {
     const { url, admission } = await startGateway({
       tokens: TOKENS,
       admission: { maxConcurrentSessions: 2, queue: { maxSize: 0 } },
     });
-    const dir = mkdtempSync(join(tmpdir(), 'slot-client-'));
-    writeFileSync(join(dir, 'admission_slots.py'), documentedClient());
-    const script = new URL('./python/slot_flow.py', import.meta.url).pathname;
-    // Only the standard library and the documented client are importable.
-    const { stdout } = await run('python3', ['-s', script, url, ACME_TOKEN], {
-      env: { PATH: process.env.PATH ?? '', PYTHONPATH: dir },
-    });
-    const steps = JSON.parse(stdout) as Record<string, unknown>;
+    const steps = await runWithClient('slot_flow.py', [url, ACME_TOKEN]);
     expect(steps).toMatchObject({
       same_job_elsewhere: { status: 409, code: 'duplicate', retry_after: null },
       renewals: 4,
@@ -40,6 +96,24 @@ describe('a Python agent worker (standard library only) against a real gateway',
       after_release: { status: 201 },
     });
     expect((steps.when_full as { retry_after: number }).retry_after).toBeGreaterThanOrEqual(1);
+    expect(admission.stats().active).toBe(0);
+  }, 60_000);
+
+  it('keeps renewing through answers the gateway never gave: an error page, a cut-short body, a stall', async () => {
+    const { url, admission } = await startGateway({
+      tokens: TOKENS,
+      admission: { maxConcurrentSessions: 2, queue: { maxSize: 0 } },
+    });
+    const faults: Fault[] = ['bad_gateway_page', 'pass', 'cut_short', 'pass', 'stall'];
+    const proxy = await startFaultyProxy(url, faults);
+    try {
+      const steps = await runWithClient('heartbeat_faults.py', [proxy.url, url, ACME_TOKEN]);
+      expect(steps).toMatchObject({ lost: false, heartbeat_errors: [], still_held: true });
+      expect(steps.renewals).toBeGreaterThanOrEqual(6);
+      expect(faults).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
     expect(admission.stats().active).toBe(0);
   }, 60_000);
 });

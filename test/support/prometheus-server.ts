@@ -11,8 +11,21 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-/** Starts the real prometheus binary on a free loopback port, scraping `target` every second. */
-export async function startPrometheusServer(target: URL): Promise<PrometheusServer> {
+/**
+ * The user and password of a Prometheus started with `basicAuth`; the hash is bcrypt's of the
+ * password (Prometheus' own documentation example), as its web configuration takes it.
+ */
+export const PROMETHEUS_USER = { name: 'admin', password: 'test' } as const;
+const PASSWORD_BCRYPT = '$2b$12$hNf2lSsxfm0.i4a.1kVpSOVyBCfIB51VRjgBUyv6kdnyTlgWj81Ay';
+
+/**
+ * Starts the real prometheus binary on a free loopback port, scraping `target` every second;
+ * with `basicAuth`, its API asks for PROMETHEUS_USER.
+ */
+export async function startPrometheusServer(
+  target: URL,
+  options: { basicAuth?: boolean } = {},
+): Promise<PrometheusServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'va-prometheus-'));
   const config = join(dir, 'prometheus.yml');
@@ -30,9 +43,14 @@ export async function startPrometheusServer(target: URL): Promise<PrometheusServ
       '',
     ].join('\n'),
   );
+  const web = join(dir, 'web.yml');
+  writeFileSync(web, `basic_auth_users:\n  ${PROMETHEUS_USER.name}: ${PASSWORD_BCRYPT}\n`);
+  const authorization = `Basic ${Buffer.from(`${PROMETHEUS_USER.name}:${PROMETHEUS_USER.password}`).toString('base64')}`;
+  const headers: Record<string, string> = options.basicAuth ? { authorization } : {};
   const child: ChildProcess = spawn(
     'prometheus',
     [
+      ...(options.basicAuth ? [`--web.config.file=${web}`] : []),
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -47,7 +65,7 @@ export async function startPrometheusServer(target: URL): Promise<PrometheusServ
   const url = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt++) {
     if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
-    const ready = await fetch(`${url}/-/ready`).then(
+    const ready = await fetch(`${url}/-/ready`, { headers }).then(
       (r) => r.ok,
       () => false,
     );
@@ -58,7 +76,9 @@ export async function startPrometheusServer(target: URL): Promise<PrometheusServ
   return {
     url,
     query: async (promql) => {
-      const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, {
+        headers,
+      });
       const body = (await response.json()) as { data: { result: { value: [number, string] }[] } };
       return body.data.result.map((sample) => Number(sample.value[1]));
     },

@@ -284,6 +284,28 @@ describe('admission metrics', () => {
     expect(after.every((p) => p.value === 0)).toBe(true);
   });
 
+  it('bounds error.type: a backend error with a code of its own making counts as internal', async () => {
+    const { meterProvider, read } = testMeter();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 10,
+      health: false,
+      telemetry: { meterProvider },
+    });
+    // A backend of the user's whose errors look like ours, with a code per room.
+    vi.spyOn(backend, 'createSession').mockImplementation(async () => {
+      throw Object.assign(new Error('no room'), {
+        name: 'BackendError',
+        code: `room-${Math.random()}`,
+      });
+    });
+    for (let i = 0; i < 5; i++) await admission.createSession({ userId: 'u' }).catch(() => {});
+    const failures = await read('voice.backend.session.create.duration');
+    expect(failures.map((p) => p.attributes['error.type'])).toEqual(['internal']);
+    expect(failures[0]!.value).toBe(5);
+  });
+
   it('adds up admissions sharing a meter provider, and counters never go down when one is replaced', async () => {
     const { meterProvider, read } = testMeter();
     const backend = new ControlledBackend({ autoComplete: 'succeed' });

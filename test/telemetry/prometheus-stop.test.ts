@@ -51,3 +51,20 @@ it('leaves no global meter provider behind when its port is taken', async () => 
     await taken.stop();
   }
 });
+
+it('neither replaces a meter provider registered globally before it nor unregisters it', async () => {
+  const first = await startPrometheus({ port: 0, host: '127.0.0.1' });
+  try {
+    await expect(startPrometheus({ port: 0, host: '127.0.0.1' })).rejects.toMatchObject({
+      code: 'invalid_config',
+      field: 'options.global',
+    });
+    expect(metrics.getMeterProvider()).toBe(first.meterProvider);
+    const second = await startPrometheus({ port: 0, host: '127.0.0.1', global: false });
+    await second.stop();
+    expect(metrics.getMeterProvider()).toBe(first.meterProvider);
+  } finally {
+    await first.stop();
+  }
+  expect(metrics.getMeterProvider()).not.toBe(first.meterProvider);
+});

@@ -1,9 +1,11 @@
 import {
   DiagConsoleLogger,
   diag,
+  type ProxyTracerProvider,
   SpanStatusCode,
   type Tracer,
   type TracerProvider,
+  trace,
 } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +23,15 @@ describe('admission spans', () => {
   });
   afterAll(async () => {
     await tracing.shutdown();
+  });
+
+  it('setupTracing refuses to register over the tracer provider registered before it', async () => {
+    await expect(setupTracing({ exporter: new InMemorySpanExporter() })).rejects.toMatchObject({
+      code: 'invalid_config',
+      field: 'options.global',
+    });
+    const registered = trace.getTracerProvider() as ProxyTracerProvider;
+    expect(registered.getDelegate()).toBe(tracing.tracerProvider);
   });
 
   const spansNamed = (name: string): ReadableSpan[] =>

@@ -9,6 +9,7 @@ import {
   oneOf,
   stringField,
 } from '../../internal/validate.js';
+import { emitFailureWarning } from '../../internal/warning.js';
 
 /** Why one evaluation of the query gave no quantile. */
 export type LatencySignalErrorCode = 'unreachable' | 'query_failed' | 'no_data' | 'bad_value';
@@ -30,7 +31,10 @@ export interface QuantileSink {
 }
 
 export interface PrometheusLatencySignalOptions {
-  /** Prometheus' base URL, e.g. `http://prometheus:9090`. */
+  /**
+   * Prometheus' base URL, e.g. `http://prometheus:9090`. Credentials in it
+   * (`http://user:password@prometheus:9090`) are sent as Basic authorization.
+   */
   readonly url: string;
   /**
    * An instant query whose result is the objective's quantile over the objective's window, e.g.
@@ -83,7 +87,7 @@ export function prometheusLatencySignal(
     'onError',
     'signal',
   ]);
-  const base = parseUrl(`${f}.url`, stringField(`${f}.url`, value.url, true));
+  const { base, authorization } = parseUrl(`${f}.url`, stringField(`${f}.url`, value.url, true));
   const query = stringField(`${f}.query`, value.query, true);
   const scale =
     (oneOf(`${f}.unit`, value.unit, ['seconds', 'milliseconds']) ?? 'seconds') === 'seconds'
@@ -97,6 +101,10 @@ export function prometheusLatencySignal(
 
   const endpoint = new URL('api/v1/query', base);
   endpoint.searchParams.set('query', query);
+  const headers = {
+    accept: 'application/json',
+    ...(authorization === undefined ? {} : { authorization }),
+  };
   const stopped = new AbortController();
   let timer: NodeJS.Timeout | undefined;
 
@@ -104,10 +112,11 @@ export function prometheusLatencySignal(
     let quantileMs: number;
     try {
       const deadline = AbortSignal.any([stopped.signal, AbortSignal.timeout(timeoutMs)]);
-      quantileMs = (await queryOnce(endpoint, deadline)) * scale;
+      quantileMs = (await queryOnce(endpoint, headers, deadline)) * scale;
     } catch (error) {
       if (stopped.signal.aborted) return;
-      onError?.(
+      callBack(
+        onError,
         error instanceof LatencySignalError
           ? error
           : new LatencySignalError('unreachable', `cannot reach Prometheus at ${endpoint.origin}`, {
@@ -118,7 +127,7 @@ export function prometheusLatencySignal(
     }
     if (stopped.signal.aborted) return;
     sink.observeQuantile(quantileMs);
-    onQuantile?.(quantileMs);
+    callBack(onQuantile, quantileMs);
   };
   const loop = (): void => {
     timer = setTimeout(() => {
@@ -142,9 +151,25 @@ export function prometheusLatencySignal(
   return { stop };
 }
 
+/**
+ * Calls the caller's callback. One that throws is reported as a process warning: thrown out of
+ * an evaluation it would be an unhandled rejection, which ends the process.
+ */
+function callBack<T>(callback: ((value: T) => void) | undefined, value: T): void {
+  try {
+    callback?.(value);
+  } catch (error) {
+    emitFailureWarning('VoiceAdmissionListenerWarning', error);
+  }
+}
+
 /** The highest value of the query's instant vector (or its scalar). */
-async function queryOnce(endpoint: URL, signal: AbortSignal): Promise<number> {
-  const response = await fetch(endpoint, { signal, headers: { accept: 'application/json' } });
+async function queryOnce(
+  endpoint: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<number> {
+  const response = await fetch(endpoint, { signal, headers });
   const body = (await response.json().catch(() => undefined)) as PrometheusAnswer | undefined;
   if (!response.ok || body?.status !== 'success') {
     throw new LatencySignalError(
@@ -173,14 +198,23 @@ interface PrometheusAnswer {
   readonly data?: { readonly resultType?: string; readonly result?: unknown };
 }
 
-function parseUrl(field: string, raw: string): URL {
+/**
+ * The base URL without credentials, and theirs as a Basic `authorization` header: fetch refuses
+ * a URL that carries them (naming the URL, password included, in its error).
+ */
+function parseUrl(field: string, raw: string): { base: URL; authorization: string | undefined } {
   let url: URL;
   try {
     url = new URL(raw.endsWith('/') ? raw : `${raw}/`);
   } catch {
     throw new ConfigError(field, `must be an http(s) URL, got ${describeValue(raw)}`);
   }
+  // The scheme alone: the URL may carry a password.
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new ConfigError(field, `must be an http(s) URL, got ${describeValue(raw)}`);
-  return url;
+    throw new ConfigError(field, `must be an http(s) URL, got ${url.protocol}`);
+  if (url.username === '' && url.password === '') return { base: url, authorization: undefined };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  return { base: url, authorization: `Basic ${Buffer.from(credentials).toString('base64')}` };
 }

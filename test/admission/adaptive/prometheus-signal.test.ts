@@ -11,7 +11,11 @@ import { Admission } from '../../../src/admission/admission.js';
 import { describeWithBinary } from '../../support/binaries.js';
 import { ControlledBackend } from '../../support/controlled-backend.js';
 import { freePort } from '../../support/free-port.js';
-import { type PrometheusServer, startPrometheusServer } from '../../support/prometheus-server.js';
+import {
+  PROMETHEUS_USER,
+  type PrometheusServer,
+  startPrometheusServer,
+} from '../../support/prometheus-server.js';
 
 /** Cumulative bucket counts of a turn-latency histogram, as a Python worker would export. */
 let buckets: Record<string, number> = { '0.25': 0, '0.5': 100, '1': 100, '2': 100, '+Inf': 100 };
@@ -153,13 +157,89 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
     slot.release();
     await admission.drain();
   }, 60_000);
+
+  it('reports a callback that throws as a warning, and goes on evaluating', async () => {
+    const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 1_000 } });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    let calls = 0;
+    const signal = prometheusLatencySignal(limit, {
+      url: prometheus.url,
+      query: 'vector(0.5)',
+      intervalMs: 50,
+      onQuantile: () => {
+        calls++;
+        throw new Error('a dashboard that is down');
+      },
+    });
+    try {
+      await expect.poll(() => calls, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => warnings.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      signal.stop();
+      process.off('warning', onWarning);
+      process.off('unhandledRejection', onRejection);
+    }
+    expect(rejections).toEqual([]);
+    expect(warnings[0]).toMatchObject({
+      name: 'VoiceAdmissionListenerWarning',
+      message: 'a dashboard that is down',
+    });
+  }, 30_000);
 });
+
+it("queries a Prometheus behind basic auth with the URL's credentials, which no message shows", async () => {
+  const prometheus = await startPrometheusServer(new URL('http://127.0.0.1:9/metrics'), {
+    basicAuth: true,
+  });
+  try {
+    const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 1_000 } });
+    const withUser = (password: string) => {
+      const url = new URL(prometheus.url);
+      url.username = PROMETHEUS_USER.name;
+      url.password = password;
+      return url.href;
+    };
+    const stop = new AbortController();
+    const outcome = first<number | LatencySignalError>((settle) =>
+      prometheusLatencySignal(limit, {
+        url: withUser(PROMETHEUS_USER.password),
+        query: 'vector(0.5)',
+        onQuantile: settle,
+        onError: settle,
+        signal: stop.signal,
+      }),
+    );
+    const refused = first<LatencySignalError>((onError) =>
+      prometheusLatencySignal(limit, {
+        url: withUser('not-the-password'),
+        query: 'vector(0.5)',
+        onError,
+        signal: stop.signal,
+      }),
+    );
+    expect(await outcome).toBe(500);
+    const error = await refused;
+    stop.abort();
+    expect(error.code).toBe('query_failed');
+    expect(`${error.message} ${String(error.cause)}`).not.toContain('not-the-password');
+  } finally {
+    await prometheus.stop();
+  }
+}, 60_000);
 
 it('refuses bad options, naming the field', () => {
   const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 100 } });
   expect(() => prometheusLatencySignal(limit, { url: 'ftp://x', query: 'up' })).toThrow(
     /prometheusLatencySignal\.url.*ftp/,
   );
+  expect(() =>
+    prometheusLatencySignal(limit, { url: 'ftp://reader:s3cret@x', query: 'up' }),
+  ).toThrow(/^(?!.*s3cret).*url.*ftp/);
   expect(() => prometheusLatencySignal(limit, { url: 'http://127.0.0.1:9', query: '' })).toThrow(
     /prometheusLatencySignal\.query/,
   );
