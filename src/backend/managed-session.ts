@@ -66,7 +66,9 @@ export class ManagedSession<C extends ConnectionInfo = ConnectionInfo> implement
     if (this.#state === 'closed') return this.closed;
     if (this.#closing !== undefined) return this.#closing;
     this.#state = 'closing';
-    this.#closing = this.#teardown(reason).then(
+    // A teardown that throws instead of rejecting fails the close alike: it must not leave
+    // the session closing forever, nor make `close()` (and `stop()`) throw.
+    this.#closing = new Promise<void>((resolve) => resolve(this.#teardown(reason))).then(
       () => this.#end(reason, undefined),
       (error: unknown) => this.#end(reason, toCloseError(error, this.provider)),
     );

@@ -74,6 +74,21 @@ describe('BaseBackend lifecycle and bookkeeping', () => {
     expect(backend.getActiveSessionCount()).toBe(0);
   });
 
+  it('settles a close whose teardown throws instead of rejecting, and still stops', async () => {
+    const backend = new SyncThrowingTeardownBackend();
+    await backend.start();
+    const closedByHand = await backend.createSession({ userId: 'a' });
+    const end = await closedByHand.close();
+    expect(end.error).toMatchObject({ code: 'internal', op: 'close_session' });
+    expect(end.error?.message).toContain('room service client not configured');
+    expect(closedByHand.state).toBe('closed');
+    expect(await closedByHand.close()).toBe(end);
+    await backend.createSession({ userId: 'b' });
+    await backend.stop();
+    expect(backend.state).toBe('stopped');
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
   it('does not leak the caller token through JSON or inspection', async () => {
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
@@ -120,6 +135,25 @@ class UncancellableBackend extends BaseBackend<ConnectionInfo> {
       teardown: async () => {
         await flush();
         this.open--;
+      },
+    };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+/** A provider whose teardown, typed as returning a promise, throws before it returns one. */
+class SyncThrowingTeardownBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'sync-throwing-teardown';
+  constructor() {
+    super({});
+  }
+  protected async openSession({ id }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    return {
+      connection: { url: 'ws://localhost', roomName: id, token: 'token' },
+      teardown: (): Promise<void> => {
+        throw new Error('room service client not configured');
       },
     };
   }
