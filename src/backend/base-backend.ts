@@ -10,6 +10,7 @@ import type {
 } from '../iface/session.js';
 import { lentBy, noop, onAbort } from '../internal/abort.js';
 import { tenantOf, validateSessionConfig } from '../internal/session-config.js';
+import { messageOf } from '../internal/thrown.js';
 import { ManagedSession, type SessionTeardown } from './managed-session.js';
 
 /** What a provider hands back once its side of a session exists. */
@@ -193,7 +194,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       return finish(await this.probeHealth(signal));
     } catch (error) {
       if (signal.aborted) throw this.abortError(signal, 'health_check', error);
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = messageOf(error);
       return finish({ healthy: false, status: 'unhealthy', reason });
     }
   }
@@ -246,7 +247,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     fallback: BackendError['code'],
   ): BackendError {
     if (error instanceof BackendError) return error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return this.error(fallback, op, `${op.replace('_', ' ')} failed: ${message}`, error);
   }
 

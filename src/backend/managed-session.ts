@@ -6,6 +6,7 @@ import type {
   SessionState,
   VoiceSession,
 } from '../iface/session.js';
+import { messageOf } from '../internal/thrown.js';
 
 /** Provider-side teardown of a session's resources (e.g. deleting its room). */
 export type SessionTeardown = (reason: SessionEndReason) => Promise<void>;
@@ -117,7 +118,7 @@ export class ManagedSession<C extends ConnectionInfo = ConnectionInfo> implement
 
 function toCloseError(error: unknown, provider: string): BackendError {
   if (error instanceof BackendError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return new BackendError('internal', 'close_session', `closing the session failed: ${message}`, {
     provider,
     cause: error,
