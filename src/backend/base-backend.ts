@@ -43,11 +43,11 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   readonly #sessions = new Map<string, ManagedSession<C>>();
-  /** Creates under way; `stop()` aborts them. */
-  readonly #inflight = new Set<{
-    readonly controller: AbortController;
-    readonly done: Promise<void>;
-  }>();
+  /** Creates under way, by session id; `stop()` aborts them. */
+  readonly #inflight = new Map<
+    string,
+    { readonly controller: AbortController; readonly done: Promise<void> }
+  >();
 
   protected constructor(config: BackendConfig) {
     this.config = config;
@@ -67,7 +67,10 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   /** Provider shutdown work, run after every session is closed. */
   protected async onStop(): Promise<void> {}
 
-  /** Session ids become room names, so they must be unique forever, not only per process. */
+  /**
+   * Session ids become room names, so they must be unique forever, not only per process; a
+   * create given the id of a session open or being created here is refused before any I/O.
+   */
   protected newSessionId(): string {
     return randomUUID();
   }
@@ -102,7 +105,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   stop(): Promise<void> {
     if (this.#stopping !== undefined) return this.#stopping;
     this.#state = 'stopping';
-    const creates = [...this.#inflight];
+    const creates = [...this.#inflight.values()];
     for (const { controller } of creates) {
       controller.abort(this.error('stopped', 'create_session', 'the backend is stopping'));
     }
@@ -132,6 +135,16 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     this.assertRunning('create_session');
     const { signal } = options;
     if (signal?.aborted) throw this.abortError(signal, 'create_session');
+    const id = this.newSessionId();
+    // Sessions are kept by id: a second one under the same id would be lost to the count and
+    // to stop(), and its room would be the first one's.
+    if (this.#sessions.has(id) || this.#inflight.has(id)) {
+      throw this.error(
+        'internal',
+        'create_session',
+        `newSessionId() returned ${JSON.stringify(id)}, the id of a session still open or being created; session ids must be unique`,
+      );
+    }
 
     // A lent controller is the caller's signal already; `stop()` may abort it directly.
     const lent = lentBy(options);
@@ -140,8 +153,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       lent === undefined ? onAbort(signal, () => controller.abort(signal?.reason)) : noop;
     let finished = (): void => undefined;
     const create = { controller, done: new Promise<void>((resolve) => (finished = resolve)) };
-    this.#inflight.add(create);
-    const id = this.newSessionId();
+    this.#inflight.set(id, create);
     const tenantId = tenantOf(config);
     try {
       const opened = await this.openSession({ id, tenantId, config, signal: controller.signal });
@@ -173,7 +185,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       throw this.wrap(error, 'create_session', 'setup_failed');
     } finally {
       detach();
-      this.#inflight.delete(create);
+      this.#inflight.delete(id);
       finished();
     }
   }

@@ -89,6 +89,27 @@ describe('BaseBackend lifecycle and bookkeeping', () => {
     expect(backend.getActiveSessionCount()).toBe(0);
   });
 
+  it('refuses a session id already in use, before any provider work, so no session is lost to stop()', async () => {
+    const backend = new FixedIdBackend('room-1');
+    await backend.start();
+    const first = backend.createSession({ userId: 'a' });
+    // A second create while the first is under way, then once it is open.
+    await expect(backend.createSession({ userId: 'b' })).rejects.toMatchObject({
+      code: 'internal',
+      op: 'create_session',
+      message: expect.stringContaining('newSessionId() returned "room-1"'),
+    });
+    const session = await first;
+    await expect(backend.createSession({ userId: 'c' })).rejects.toMatchObject({
+      code: 'internal',
+    });
+    expect(backend.opened).toBe(1);
+    expect(backend.getSession('room-1')).toBe(session);
+    await backend.stop();
+    expect(session.state).toBe('closed');
+    expect(backend.open).toBe(0);
+  });
+
   it('does not leak the caller token through JSON or inspection', async () => {
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
@@ -154,6 +175,35 @@ class SyncThrowingTeardownBackend extends BaseBackend<ConnectionInfo> {
       connection: { url: 'ws://localhost', roomName: id, token: 'token' },
       teardown: (): Promise<void> => {
         throw new Error('room service client not configured');
+      },
+    };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+/** A provider that gives every session the same id, as a careless `newSessionId` would. */
+class FixedIdBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'fixed-id';
+  opened = 0;
+  open = 0;
+  readonly #id: string;
+  constructor(id: string) {
+    super({});
+    this.#id = id;
+  }
+  protected override newSessionId(): string {
+    return this.#id;
+  }
+  protected async openSession({ id }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    this.opened++;
+    this.open++;
+    await flush();
+    return {
+      connection: { url: 'ws://localhost', roomName: id, token: 'token' },
+      teardown: async () => {
+        this.open--;
       },
     };
   }
