@@ -11,6 +11,7 @@ import type {
 import { lentBy, noop, onAbort } from '../internal/abort.js';
 import { tenantOf, validateSessionConfig } from '../internal/session-config.js';
 import { messageOf } from '../internal/thrown.js';
+import { describeValue } from '../internal/validate.js';
 import { ManagedSession, type SessionTeardown } from './managed-session.js';
 
 /** What a provider hands back once its side of a session exists. */
@@ -157,6 +158,14 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     const tenantId = tenantOf(config);
     try {
       const opened = await this.openSession({ id, tenantId, config, signal: controller.signal });
+      // Without a teardown the session could never be closed, nor its provider work undone.
+      if (!isOpenedSession(opened)) {
+        throw this.error(
+          'internal',
+          'create_session',
+          `openSession resolved with ${describeValue(opened)}, not an OpenedSession (connection, teardown)`,
+        );
+      }
       if (controller.signal.aborted) {
         // The provider finished despite the abort: undo its work before reporting the abort
         // (a failing teardown becomes the abort error's cause, below).
@@ -267,4 +276,16 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     if (signal.reason instanceof BackendError) return signal.reason;
     return this.error('aborted', op, `${op.replace('_', ' ')} was aborted`, cause ?? signal.reason);
   }
+}
+
+/** Whether a provider's openSession resolved with what a session needs to be kept and closed. */
+function isOpenedSession(value: unknown): value is OpenedSession<ConnectionInfo> {
+  const opened = value as Partial<OpenedSession<ConnectionInfo>> | null;
+  return (
+    typeof opened === 'object' &&
+    opened !== null &&
+    typeof opened.connection === 'object' &&
+    opened.connection !== null &&
+    typeof opened.teardown === 'function'
+  );
 }

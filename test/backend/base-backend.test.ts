@@ -110,6 +110,23 @@ describe('BaseBackend lifecycle and bookkeeping', () => {
     expect(backend.open).toBe(0);
   });
 
+  it('refuses what openSession hands back that is not an OpenedSession, naming what it got', async () => {
+    const backend = new ResolvingBackend();
+    await backend.start();
+    for (const resolved of [undefined, null, {}, { connection: CONNECTION }]) {
+      backend.resolves = resolved;
+      await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
+        name: 'BackendError',
+        code: 'internal',
+        op: 'create_session',
+        message: expect.stringMatching(
+          /^openSession resolved with .+, not an OpenedSession \(connection, teardown\)$/,
+        ),
+      });
+    }
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
   it('does not leak the caller token through JSON or inspection', async () => {
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
@@ -206,6 +223,23 @@ class FixedIdBackend extends BaseBackend<ConnectionInfo> {
         this.open--;
       },
     };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+const CONNECTION: ConnectionInfo = { url: 'ws://localhost', roomName: 'room', token: 'token' };
+
+/** A provider whose openSession resolves with whatever a test sets. */
+class ResolvingBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'resolving';
+  resolves: unknown;
+  constructor() {
+    super({});
+  }
+  protected async openSession(): Promise<OpenedSession<ConnectionInfo>> {
+    return this.resolves as OpenedSession<ConnectionInfo>;
   }
   protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
     return { healthy: true, status: 'healthy' };
