@@ -65,7 +65,10 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   /** Provider start-up work (background loops, connections). */
   protected async onStart(): Promise<void> {}
 
-  /** Provider shutdown work, run after every session is closed. */
+  /**
+   * Provider shutdown work, run after every session is closed. Its failure rejects `stop()`
+   * as a BackendError; the backend is stopped all the same.
+   */
   protected async onStop(): Promise<void> {}
 
   /**
@@ -114,8 +117,14 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       // Creates under way undo their provider work on abort; wait so nothing outlives stop().
       await Promise.all(creates.map(({ done }) => done));
       await Promise.all([...this.#sessions.values()].map((s) => s.close('backend_stopped')));
-      await this.onStop();
-      this.#state = 'stopped';
+      try {
+        await this.onStop();
+      } catch (error) {
+        throw this.wrap(error, 'stop', 'internal');
+      } finally {
+        // Its sessions are closed and it refuses creates: stopped, even if its own shutdown failed.
+        this.#state = 'stopped';
+      }
     })();
     return this.#stopping;
   }

@@ -127,6 +127,22 @@ describe('BaseBackend lifecycle and bookkeeping', () => {
     expect(backend.getActiveSessionCount()).toBe(0);
   });
 
+  it('reports a failing provider shutdown as a BackendError of stop(), and ends stopped', async () => {
+    const backend = new FailingStopBackend();
+    await backend.start();
+    const session = await backend.createSession({ userId: 'u' });
+    const failure = await backend.stop().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(BackendError);
+    expect(failure).toMatchObject({
+      code: 'internal',
+      op: 'stop',
+      message: 'stop failed: media client would not disconnect',
+    });
+    expect(backend.state).toBe('stopped');
+    expect(session.state).toBe('closed');
+    await expect(backend.stop()).rejects.toBe(failure);
+  });
+
   it('does not leak the caller token through JSON or inspection', async () => {
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
@@ -243,6 +259,23 @@ class ResolvingBackend extends BaseBackend<ConnectionInfo> {
   }
   protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
     return { healthy: true, status: 'healthy' };
+  }
+}
+
+/** A provider whose own shutdown work fails. */
+class FailingStopBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'failing-stop';
+  constructor() {
+    super({});
+  }
+  protected async openSession({ id }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    return { connection: { ...CONNECTION, roomName: id }, teardown: async () => undefined };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+  protected override async onStop(): Promise<void> {
+    throw new Error('media client would not disconnect');
   }
 }
 
