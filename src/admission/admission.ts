@@ -76,6 +76,14 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     ) {
       throw new ConfigError('backend', `must be a VoiceBackend, got ${describeValue(backend)}`);
     }
+    // Asked on every create: found wrong here, not as a TypeError in each caller's face.
+    const { checkSessionConfig } = backend;
+    if (checkSessionConfig !== undefined && typeof checkSessionConfig !== 'function') {
+      throw new ConfigError(
+        'backend.checkSessionConfig',
+        `must be a function when set, got ${describeValue(checkSessionConfig)}`,
+      );
+    }
     const resolved = resolveOptions(options, backend);
     this.backend = backend;
     this.#store = resolved.store;

@@ -1,5 +1,6 @@
 import type { VoiceBackend } from '../iface/backend.js';
 import type { HealthStatus } from '../iface/health.js';
+import { messageOf } from '../internal/thrown.js';
 import { describeValue } from '../internal/validate.js';
 
 export interface HealthGateConfig {
@@ -90,7 +91,7 @@ export class HealthGate {
         latencyMs: performance.now() - started,
         reason: controller.signal.aborted
           ? `health check did not answer within ${this.#config.timeoutMs} ms`
-          : `health check failed: ${error instanceof Error ? error.message : String(error)}`,
+          : `health check failed: ${messageOf(error)}`,
       };
     } finally {
       clearTimeout(timeout);

@@ -10,6 +10,8 @@ import type {
 } from '../iface/session.js';
 import { lentBy, noop, onAbort } from '../internal/abort.js';
 import { tenantOf, validateSessionConfig } from '../internal/session-config.js';
+import { messageOf } from '../internal/thrown.js';
+import { describeValue } from '../internal/validate.js';
 import { ManagedSession, type SessionTeardown } from './managed-session.js';
 
 /** What a provider hands back once its side of a session exists. */
@@ -42,11 +44,11 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   readonly #sessions = new Map<string, ManagedSession<C>>();
-  /** Creates under way; `stop()` aborts them. */
-  readonly #inflight = new Set<{
-    readonly controller: AbortController;
-    readonly done: Promise<void>;
-  }>();
+  /** Creates under way, by session id; `stop()` aborts them. */
+  readonly #inflight = new Map<
+    string,
+    { readonly controller: AbortController; readonly done: Promise<void> }
+  >();
 
   protected constructor(config: BackendConfig) {
     this.config = config;
@@ -63,10 +65,16 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   /** Provider start-up work (background loops, connections). */
   protected async onStart(): Promise<void> {}
 
-  /** Provider shutdown work, run after every session is closed. */
+  /**
+   * Provider shutdown work, run after every session is closed. Its failure rejects `stop()`
+   * as a BackendError; the backend is stopped all the same.
+   */
   protected async onStop(): Promise<void> {}
 
-  /** Session ids become room names, so they must be unique forever, not only per process. */
+  /**
+   * Session ids become room names, so they must be unique forever, not only per process; a
+   * create given the id of a session open or being created here is refused before any I/O.
+   */
   protected newSessionId(): string {
     return randomUUID();
   }
@@ -101,7 +109,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
   stop(): Promise<void> {
     if (this.#stopping !== undefined) return this.#stopping;
     this.#state = 'stopping';
-    const creates = [...this.#inflight];
+    const creates = [...this.#inflight.values()];
     for (const { controller } of creates) {
       controller.abort(this.error('stopped', 'create_session', 'the backend is stopping'));
     }
@@ -109,8 +117,14 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       // Creates under way undo their provider work on abort; wait so nothing outlives stop().
       await Promise.all(creates.map(({ done }) => done));
       await Promise.all([...this.#sessions.values()].map((s) => s.close('backend_stopped')));
-      await this.onStop();
-      this.#state = 'stopped';
+      try {
+        await this.onStop();
+      } catch (error) {
+        throw this.wrap(error, 'stop', 'internal');
+      } finally {
+        // Its sessions are closed and it refuses creates: stopped, even if its own shutdown failed.
+        this.#state = 'stopped';
+      }
     })();
     return this.#stopping;
   }
@@ -131,6 +145,16 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     this.assertRunning('create_session');
     const { signal } = options;
     if (signal?.aborted) throw this.abortError(signal, 'create_session');
+    const id = this.newSessionId();
+    // Sessions are kept by id: a second one under the same id would be lost to the count and
+    // to stop(), and its room would be the first one's.
+    if (this.#sessions.has(id) || this.#inflight.has(id)) {
+      throw this.error(
+        'internal',
+        'create_session',
+        `newSessionId() returned ${JSON.stringify(id)}, the id of a session still open or being created; session ids must be unique`,
+      );
+    }
 
     // A lent controller is the caller's signal already; `stop()` may abort it directly.
     const lent = lentBy(options);
@@ -139,11 +163,18 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       lent === undefined ? onAbort(signal, () => controller.abort(signal?.reason)) : noop;
     let finished = (): void => undefined;
     const create = { controller, done: new Promise<void>((resolve) => (finished = resolve)) };
-    this.#inflight.add(create);
-    const id = this.newSessionId();
+    this.#inflight.set(id, create);
     const tenantId = tenantOf(config);
     try {
       const opened = await this.openSession({ id, tenantId, config, signal: controller.signal });
+      // Without a teardown the session could never be closed, nor its provider work undone.
+      if (!isOpenedSession(opened)) {
+        throw this.error(
+          'internal',
+          'create_session',
+          `openSession resolved with ${describeValue(opened)}, not an OpenedSession (connection, teardown)`,
+        );
+      }
       if (controller.signal.aborted) {
         // The provider finished despite the abort: undo its work before reporting the abort
         // (a failing teardown becomes the abort error's cause, below).
@@ -172,7 +203,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       throw this.wrap(error, 'create_session', 'setup_failed');
     } finally {
       detach();
-      this.#inflight.delete(create);
+      this.#inflight.delete(id);
       finished();
     }
   }
@@ -193,7 +224,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
       return finish(await this.probeHealth(signal));
     } catch (error) {
       if (signal.aborted) throw this.abortError(signal, 'health_check', error);
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = messageOf(error);
       return finish({ healthy: false, status: 'unhealthy', reason });
     }
   }
@@ -246,7 +277,7 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     fallback: BackendError['code'],
   ): BackendError {
     if (error instanceof BackendError) return error;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return this.error(fallback, op, `${op.replace('_', ' ')} failed: ${message}`, error);
   }
 
@@ -254,4 +285,16 @@ export abstract class BaseBackend<C extends ConnectionInfo = ConnectionInfo>
     if (signal.reason instanceof BackendError) return signal.reason;
     return this.error('aborted', op, `${op.replace('_', ' ')} was aborted`, cause ?? signal.reason);
   }
+}
+
+/** Whether a provider's openSession resolved with what a session needs to be kept and closed. */
+function isOpenedSession(value: unknown): value is OpenedSession<ConnectionInfo> {
+  const opened = value as Partial<OpenedSession<ConnectionInfo>> | null;
+  return (
+    typeof opened === 'object' &&
+    opened !== null &&
+    typeof opened.connection === 'object' &&
+    opened.connection !== null &&
+    typeof opened.teardown === 'function'
+  );
 }

@@ -6,6 +6,7 @@ import type {
   SessionState,
   VoiceSession,
 } from '../iface/session.js';
+import { messageOf } from '../internal/thrown.js';
 
 /** Provider-side teardown of a session's resources (e.g. deleting its room). */
 export type SessionTeardown = (reason: SessionEndReason) => Promise<void>;
@@ -66,7 +67,9 @@ export class ManagedSession<C extends ConnectionInfo = ConnectionInfo> implement
     if (this.#state === 'closed') return this.closed;
     if (this.#closing !== undefined) return this.#closing;
     this.#state = 'closing';
-    this.#closing = this.#teardown(reason).then(
+    // A teardown that throws instead of rejecting fails the close alike: it must not leave
+    // the session closing forever, nor make `close()` (and `stop()`) throw.
+    this.#closing = new Promise<void>((resolve) => resolve(this.#teardown(reason))).then(
       () => this.#end(reason, undefined),
       (error: unknown) => this.#end(reason, toCloseError(error, this.provider)),
     );
@@ -115,7 +118,7 @@ export class ManagedSession<C extends ConnectionInfo = ConnectionInfo> implement
 
 function toCloseError(error: unknown, provider: string): BackendError {
   if (error instanceof BackendError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return new BackendError('internal', 'close_session', `closing the session failed: ${message}`, {
     provider,
     cause: error,

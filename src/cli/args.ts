@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
+import { messageOf } from '../internal/thrown.js';
 
 /** A command line the CLI refuses: one line of message, then the command's usage; exit 2. */
 export class UsageError extends Error {
@@ -103,6 +104,6 @@ function numberFlag(
 }
 
 function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return message.split('\n')[0]!;
 }

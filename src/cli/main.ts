@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from '../iface/errors.js';
+import { messageOf } from '../internal/thrown.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './args.js';
 
@@ -117,7 +118,7 @@ async function main(argv: readonly string[]): Promise<number> {
 /** One line, no stack trace: what failed and its code, if any. */
 function reportFailure(error: unknown, what = ''): void {
   const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   process.stderr.write(
     `voice-admission: ${what}${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
   );

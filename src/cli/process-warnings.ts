@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { messageOf } from '../internal/thrown.js';
 
 /**
  * Node's own settings of its warning output. When the operator used one, Node prints (or
@@ -16,21 +17,12 @@ const MAX_CAUSE_MESSAGE_LENGTH = 500;
  * enough to tell a Redis reply from a socket error without the stack of a log line per cause.
  */
 function describeCause(cause: unknown): { name?: string; message: string } {
-  const message = cause instanceof Error ? cause.message : describeThrown(cause);
+  const message = messageOf(cause);
   const bounded =
     message.length > MAX_CAUSE_MESSAGE_LENGTH
       ? `${message.slice(0, MAX_CAUSE_MESSAGE_LENGTH)}…`
       : message;
   return cause instanceof Error ? { name: cause.name, message: bounded } : { message: bounded };
-}
-
-/** What was thrown when it is no Error; `String()` itself throws for an object without a prototype. */
-function describeThrown(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }
 
 /**

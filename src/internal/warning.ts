@@ -1,3 +1,4 @@
+import { messageOf } from './thrown.js';
 /**
  * Reports a failure that no caller or listener can be handed as a process warning named
  * `type` (`VoiceAdmission…Warning`), the error as its cause. Given an Error,
@@ -5,7 +6,7 @@
  * `process.on('warning')` listener could not tell these warnings apart.
  */
 export function emitFailureWarning(type: string, failure: unknown): void {
-  const warning = new Error(failure instanceof Error ? failure.message : String(failure), {
+  const warning = new Error(messageOf(failure), {
     cause: failure,
   });
   warning.name = type;

@@ -6,6 +6,7 @@ import type {
   AdmissionTracer,
 } from '../admission/tracer.js';
 import { redact } from '../backend/redact.js';
+import { messageOf } from '../internal/thrown.js';
 import { ATTRIBUTE } from './attributes.js';
 import { errorCode } from './error-code.js';
 import type { TenantLabels } from './tenant-labels.js';
@@ -108,7 +109,7 @@ function recordError(span: Span, error: unknown): void {
   span.recordException(
     error instanceof Error
       ? { name: error.name, message: redact(error.message) }
-      : { name: 'Error', message: redact(String(error)) },
+      : { name: 'Error', message: redact(messageOf(error)) },
   );
   span.setStatus({ code: SpanStatusCode.ERROR, message: code });
 }

@@ -125,6 +125,38 @@ describe('Admission: slots and refusals', () => {
     expect(store.unreleased()).toEqual([]);
   });
 
+  it('releases the slot of a session whose closed rejects with a value that has no string form, and warns of it', async () => {
+    const { admission, backend, store } = await setup();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const noStringForm = Object.create(null) as object;
+      let rejectClosed = (_reason: unknown): void => undefined;
+      const closed = new Promise<never>((_, reject) => {
+        rejectClosed = reject;
+      });
+      const session = { id: 's1', close: () => closed, closed };
+      vi.spyOn(backend, 'createSession').mockResolvedValueOnce(session as never);
+      await admission.createSession({ userId: 'u' });
+      rejectClosed(noStringForm);
+      await flush();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(admission.active).toBe(0);
+      expect(store.unreleased()).toEqual([]);
+      expect(warnings).toHaveBeenCalledWith(
+        expect.objectContaining({ name: 'VoiceAdmissionCloseWarning', message: '[object Object]' }),
+      );
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      warnings.mockRestore();
+    }
+  });
+
   it('releases the slot when the backend fails the create, and surfaces the BackendError', async () => {
     const { admission, backend, store } = await setup();
     const pending = admission.createSession({ userId: 'u' });

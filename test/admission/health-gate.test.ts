@@ -98,6 +98,29 @@ describe('health gate', () => {
     }
   });
 
+  it('a check failing with a value that has no string form counts as failed, in the background too', async () => {
+    const { backend, admission } = await setup();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const noStringForm = Object.create(null) as object;
+      vi.spyOn(backend, 'healthCheck').mockRejectedValue(noStringForm);
+      await tick(1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(admission.stats().health).toMatchObject({
+        healthy: false,
+        reason: 'health check failed: [object Object]',
+      });
+      await expect(admission.checkHealth()).resolves.toMatchObject({ healthy: false });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('keeps queued requests waiting through an outage and serves them on recovery', async () => {
     const { backend, admission } = await setup();
     admission.setLimits({ maxConcurrentSessions: 1 });

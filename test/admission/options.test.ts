@@ -152,6 +152,15 @@ describe('Admission options are validated at construction', () => {
     );
   });
 
+  it('rejects a backend whose checkSessionConfig is set but not a function', () => {
+    const careless = Object.assign(new ControlledBackend(), {
+      checkSessionConfig: { maxUserIdBytes: 64 },
+    });
+    expect(() => new Admission(careless as never, { maxConcurrentSessions: 1 })).toThrow(
+      /backend.checkSessionConfig: must be a function when set, got an object/,
+    );
+  });
+
   it('rejects bad per-call options before reserving anything', async () => {
     const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
     await expect(admission.acquire({}, { timeoutMs: -1 })).rejects.toThrow(

@@ -74,6 +74,75 @@ describe('BaseBackend lifecycle and bookkeeping', () => {
     expect(backend.getActiveSessionCount()).toBe(0);
   });
 
+  it('settles a close whose teardown throws instead of rejecting, and still stops', async () => {
+    const backend = new SyncThrowingTeardownBackend();
+    await backend.start();
+    const closedByHand = await backend.createSession({ userId: 'a' });
+    const end = await closedByHand.close();
+    expect(end.error).toMatchObject({ code: 'internal', op: 'close_session' });
+    expect(end.error?.message).toContain('room service client not configured');
+    expect(closedByHand.state).toBe('closed');
+    expect(await closedByHand.close()).toBe(end);
+    await backend.createSession({ userId: 'b' });
+    await backend.stop();
+    expect(backend.state).toBe('stopped');
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
+  it('refuses a session id already in use, before any provider work, so no session is lost to stop()', async () => {
+    const backend = new FixedIdBackend('room-1');
+    await backend.start();
+    const first = backend.createSession({ userId: 'a' });
+    // A second create while the first is under way, then once it is open.
+    await expect(backend.createSession({ userId: 'b' })).rejects.toMatchObject({
+      code: 'internal',
+      op: 'create_session',
+      message: expect.stringContaining('newSessionId() returned "room-1"'),
+    });
+    const session = await first;
+    await expect(backend.createSession({ userId: 'c' })).rejects.toMatchObject({
+      code: 'internal',
+    });
+    expect(backend.opened).toBe(1);
+    expect(backend.getSession('room-1')).toBe(session);
+    await backend.stop();
+    expect(session.state).toBe('closed');
+    expect(backend.open).toBe(0);
+  });
+
+  it('refuses what openSession hands back that is not an OpenedSession, naming what it got', async () => {
+    const backend = new ResolvingBackend();
+    await backend.start();
+    for (const resolved of [undefined, null, {}, { connection: CONNECTION }]) {
+      backend.resolves = resolved;
+      await expect(backend.createSession({ userId: 'u' })).rejects.toMatchObject({
+        name: 'BackendError',
+        code: 'internal',
+        op: 'create_session',
+        message: expect.stringMatching(
+          /^openSession resolved with .+, not an OpenedSession \(connection, teardown\)$/,
+        ),
+      });
+    }
+    expect(backend.getActiveSessionCount()).toBe(0);
+  });
+
+  it('reports a failing provider shutdown as a BackendError of stop(), and ends stopped', async () => {
+    const backend = new FailingStopBackend();
+    await backend.start();
+    const session = await backend.createSession({ userId: 'u' });
+    const failure = await backend.stop().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(BackendError);
+    expect(failure).toMatchObject({
+      code: 'internal',
+      op: 'stop',
+      message: 'stop failed: media client would not disconnect',
+    });
+    expect(backend.state).toBe('stopped');
+    expect(session.state).toBe('closed');
+    await expect(backend.stop()).rejects.toBe(failure);
+  });
+
   it('does not leak the caller token through JSON or inspection', async () => {
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
@@ -125,6 +194,88 @@ class UncancellableBackend extends BaseBackend<ConnectionInfo> {
   }
   protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
     return { healthy: true, status: 'healthy' };
+  }
+}
+
+/** A provider whose teardown, typed as returning a promise, throws before it returns one. */
+class SyncThrowingTeardownBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'sync-throwing-teardown';
+  constructor() {
+    super({});
+  }
+  protected async openSession({ id }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    return {
+      connection: { url: 'ws://localhost', roomName: id, token: 'token' },
+      teardown: (): Promise<void> => {
+        throw new Error('room service client not configured');
+      },
+    };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+/** A provider that gives every session the same id, as a careless `newSessionId` would. */
+class FixedIdBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'fixed-id';
+  opened = 0;
+  open = 0;
+  readonly #id: string;
+  constructor(id: string) {
+    super({});
+    this.#id = id;
+  }
+  protected override newSessionId(): string {
+    return this.#id;
+  }
+  protected async openSession({ id }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    this.opened++;
+    this.open++;
+    await flush();
+    return {
+      connection: { url: 'ws://localhost', roomName: id, token: 'token' },
+      teardown: async () => {
+        this.open--;
+      },
+    };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+const CONNECTION: ConnectionInfo = { url: 'ws://localhost', roomName: 'room', token: 'token' };
+
+/** A provider whose openSession resolves with whatever a test sets. */
+class ResolvingBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'resolving';
+  resolves: unknown;
+  constructor() {
+    super({});
+  }
+  protected async openSession(): Promise<OpenedSession<ConnectionInfo>> {
+    return this.resolves as OpenedSession<ConnectionInfo>;
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+}
+
+/** A provider whose own shutdown work fails. */
+class FailingStopBackend extends BaseBackend<ConnectionInfo> {
+  readonly provider = 'failing-stop';
+  constructor() {
+    super({});
+  }
+  protected async openSession({ id }: OpenSessionRequest): Promise<OpenedSession<ConnectionInfo>> {
+    return { connection: { ...CONNECTION, roomName: id }, teardown: async () => undefined };
+  }
+  protected async probeHealth(): Promise<{ healthy: true; status: 'healthy' }> {
+    return { healthy: true, status: 'healthy' };
+  }
+  protected override async onStop(): Promise<void> {
+    throw new Error('media client would not disconnect');
   }
 }
 

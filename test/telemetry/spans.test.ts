@@ -8,7 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/index.js';
 import { ADMISSION_SPAN, CREATE_SPAN } from '../../src/telemetry/spans.js';
 import { setupTracing, type Tracing } from '../../src/telemetry/tracing.js';
@@ -89,6 +89,21 @@ describe('admission spans', () => {
       'error.type': 'capacity',
     });
     expect(refused?.events[0]?.name).toBe('exception');
+  });
+
+  it('records a failure thrown as a value with no string form, and ends its spans', async () => {
+    exporter.reset();
+    const backend = new ControlledBackend();
+    await backend.start();
+    vi.spyOn(backend, 'createSession').mockRejectedValueOnce(Object.create(null));
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+    await admission.createSession({ userId: 'u' }).catch(() => undefined);
+    await flush();
+    const spans = [...spansNamed(ADMISSION_SPAN), ...spansNamed(CREATE_SPAN)];
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      expect(span.events[0]?.attributes?.['exception.message']).toBe('[object Object]');
+    }
   });
 
   it('keeps the passwords and tokens a backend quotes in its error out of span events', async () => {

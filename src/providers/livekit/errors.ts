@@ -1,6 +1,7 @@
 import { codeForHttpStatus, describeTransportFailure } from '../../backend/http.js';
 import { redact } from '../../backend/redact.js';
 import { BackendError, type BackendErrorCode, type BackendOperation } from '../../iface/errors.js';
+import { messageOf } from '../../internal/thrown.js';
 
 export const PROVIDER = 'livekit';
 
@@ -96,7 +97,7 @@ export function toBackendError(
       },
     );
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return new BackendError('internal', op, `LiveKit ${call} failed: ${redact(message, secrets)}`, {
     provider: PROVIDER,
     cause: error,

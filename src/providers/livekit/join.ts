@@ -3,6 +3,7 @@ import { withTimeout } from '../../backend/http.js';
 import { redact } from '../../backend/redact.js';
 import { BackendError } from '../../iface/errors.js';
 import type { AgentCallback } from '../../iface/session.js';
+import { messageOf } from '../../internal/thrown.js';
 import type { LiveKitSettings } from './config.js';
 import { PROVIDER } from './errors.js';
 import type { RtcSdk } from './sdk.js';
@@ -99,7 +100,7 @@ function joinError(error: unknown, request: JoinRequest): BackendError {
     return request.signal.reason;
   }
   const timedOut = error instanceof Error && error.name === 'TimeoutError';
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return new BackendError(
     timedOut ? 'timeout' : 'unavailable',
     'create_session',
@@ -229,6 +230,6 @@ function call<A extends unknown[]>(listener: Listener<A>, ...args: A): void {
 }
 
 function warn(what: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   process.emitWarning(`${what}: ${message}`, 'VoiceAdmissionLiveKitWarning');
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../iface/errors.js';
 import type { SessionConfig } from '../../iface/session.js';
+import { messageOf } from '../../internal/thrown.js';
 import { type LiveKitSettings, MAX_IDENTITY_BYTES } from './config.js';
 
 /**
@@ -30,7 +31,7 @@ export function checkLiveKitSessionConfig(settings: LiveKitSettings, config: Ses
     } catch (error) {
       throw new ConfigError(
         'sessionConfig.metadata',
-        `must be JSON-serialisable: ${error instanceof Error ? error.message : String(error)}`,
+        `must be JSON-serialisable: ${messageOf(error)}`,
       );
     }
   }

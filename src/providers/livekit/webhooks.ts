@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookReceiver } from 'livekit-server-sdk';
 import { redact } from '../../backend/redact.js';
 import { BackendError } from '../../iface/errors.js';
+import { messageOf } from '../../internal/thrown.js';
 import type { LiveKitSettings } from './config.js';
 import { PROVIDER } from './errors.js';
 
@@ -160,12 +161,12 @@ export class WebhookHandler {
           reply(res, 200, outcome);
         } catch (error) {
           const refused = error instanceof BackendError && error.code === 'unauthenticated';
-          const message = error instanceof Error ? error.message : String(error);
+          const message = messageOf(error);
           reply(res, refused ? 401 : 500, { error: redact(message, this.#secrets) });
         }
       },
       (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
+        const message = messageOf(error);
         reply(res, 400, { error: `could not read the webhook body: ${message}` });
       },
     );
@@ -187,7 +188,7 @@ export class WebhookHandler {
 
   #why(error: unknown): string {
     const code = (error as { code?: unknown } | null)?.code;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     switch (code) {
       case 'ERR_JWT_EXPIRED':
         return 'stale: its signature has expired';
