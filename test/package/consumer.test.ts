@@ -248,6 +248,40 @@ describe('a plain install: the tarball and nothing else', () => {
     }
   }, 60_000);
 
+  it('an ES module application bundled with esbuild builds without the optional peers, and names them when used', async () => {
+    writeFileSync(
+      join(app, 'bundled.mjs'),
+      `import { createBackend, createSessionWithLimit, AdmissionError, redisStore } from 'voice-admission';
+import { setupTracing, startPrometheus } from 'voice-admission/telemetry';
+import { admitAgentJobs } from 'voice-admission/livekit-agents';
+${FLOW}
+const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'bundled' });
+store.on('error', () => undefined);
+const missing = [await startPrometheus({ port: 0 }).catch((e) => e), await setupTracing({ exporter: { export() {}, async shutdown() {} } }).catch((e) => e)];
+await store.close();
+console.log(JSON.stringify([typeof admitAgentJobs, ...missing.map((e) => e.code)]));`,
+    );
+    // The bundler is the application's tool, as tsc is: this repository's copy.
+    const esbuild = join(root, 'node_modules/.bin/esbuild');
+    const bundled = await run(
+      esbuild,
+      ['bundled.mjs', '--bundle', '--platform=node', '--format=esm', '--outfile=dist/bundled.mjs'],
+      app,
+    );
+    expect({ code: bundled.code, errors: bundled.stderr.match(/\[ERROR\].*/g) }).toEqual({
+      code: 0,
+      errors: null,
+    });
+    const ran = await run(process.execPath, ['dist/bundled.mjs'], app);
+    expect(ran.stderr).toBe('');
+    const [flow, missing] = ran.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(flow).toEqual({ room: true, code: 'capacity', isError: true });
+    expect(missing).toEqual(['function', 'missing_peer', 'missing_peer']);
+  }, 60_000);
+
   it('a Redis store given a URL without ioredis says to install it, in both module systems', async () => {
     const imports = `import { Admission, createBackend, redisStore } from 'voice-admission';`;
     const body = `
