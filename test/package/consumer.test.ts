@@ -46,7 +46,12 @@ const INSTALL_BUDGET_MS = 180_000;
 
 // Tens of thousands of installed files: on a busy disk removing them takes as long as writing
 // them did, so the hook has the installs' budget and does not block the event loop meanwhile.
-afterAll(() => rm(work, { recursive: true, force: true }), INSTALL_BUDGET_MS);
+// It waits for every install first: with a test name filter, scenarios no test awaited are still
+// writing, and removing under them fails with ENOTEMPTY.
+afterAll(async () => {
+  await Promise.allSettled(installs.values());
+  await rm(work, { recursive: true, force: true });
+}, INSTALL_BUDGET_MS);
 beforeAll(async () => {
   const tarball = await pack(work);
   // One install per scenario, all at once: mostly waiting on the disk and npm's cache.
