@@ -16,6 +16,7 @@ import {
   pack,
   packagesTheExamplesNeed,
   peersNamedFor,
+  readmeInstallWithoutPeers,
   root,
   run,
   runScript,
@@ -31,9 +32,10 @@ import {
 
 const work = mkdtempSync(join(tmpdir(), 'va-consumer-'));
 const markdowns = documents(readdirSync(join(root, 'docs')));
-/** What each scenario installs besides the tarball. */
+/** What each scenario gives `npm install` besides the tarball: packages, and flags if any. */
 const SCENARIOS = {
   plain: [],
+  noPeers: readmeInstallWithoutPeers(),
   prometheus: peersNamedFor('startPrometheus'),
   tracing: peersNamedFor('setupTracing'),
   examples: packagesTheExamplesNeed(markdowns),
@@ -381,6 +383,23 @@ import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
     },
     HUNG_AFTER_MS,
   );
+});
+
+describe('an install with npm --legacy-peer-deps (no peers installed), as the README gives it', () => {
+  let app: string;
+  beforeAll(async () => {
+    app = await project('noPeers');
+  }, 180_000);
+
+  it('admits, and loads every entry point, in both module systems', async () => {
+    const imports = `import { createBackend, createSessionWithLimit, AdmissionError } from 'voice-admission';
+import { startPrometheus } from 'voice-admission/telemetry';
+import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
+    for (const result of await runBoth(app, 'no-peers', imports, FLOW)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ room: true, code: 'capacity', isError: true });
+    }
+  }, 60_000);
 });
 
 describe('the Prometheus helper with exactly the peers docs/autoscaling.md names', () => {
