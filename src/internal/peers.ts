@@ -18,21 +18,17 @@ export class MissingPeerError extends Error {
 }
 
 /**
- * Runs `load` (the helper's dynamic imports) and turns a missing module into a
- * `MissingPeerError`; any other failure passes through unchanged.
+ * The rejection handler for a peer's dynamic `import()`: a missing module becomes a
+ * `MissingPeerError` naming `packages`; any other failure passes through unchanged. Chained
+ * directly on each `import()`, it also tells bundlers (esbuild) that the import may fail at run
+ * time, so an application that bundles this package builds without its optional peers.
  */
-export async function loadPeers<T>(
-  helper: string,
-  packages: readonly string[],
-  load: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
+export function missingPeer(helper: string, packages: readonly string[]) {
+  return (error: unknown): never => {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       throw new MissingPeerError(helper, packages, error);
     }
     throw error;
-  }
+  };
 }

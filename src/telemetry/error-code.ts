@@ -34,8 +34,8 @@ const KNOWN: Record<AdmissionErrorCode | BackendErrorCode | ConfigError['code'],
 
 /**
  * The code of one of this package's errors, `internal` for anything else. Matched by name and
- * shape rather than `instanceof`: a CommonJS build bundles each entry point with its own copy
- * of the error classes.
+ * shape rather than `instanceof`: the error may come from this package's other build (an
+ * application that both imports and requires it), whose classes are copies of these.
  */
 export function errorCode(error: unknown): string {
   if (error instanceof Error && CODED.has(error.name)) {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type MeterProvider, metrics } from '@opentelemetry/api';
 import { ConfigError } from '../iface/errors.js';
 import { listenHttp } from '../internal/http-listener.js';
-import { loadPeers } from '../internal/peers.js';
+import { missingPeer } from '../internal/peers.js';
 import {
   booleanField,
   knownKeys,
@@ -75,16 +75,13 @@ export async function startPrometheus(
   const global = booleanField('options.global', value.global, true);
   const serviceName = serviceNameOf('options.serviceName', value.serviceName);
 
-  const [{ PrometheusExporter }, { MeterProvider: SdkMeterProvider }, resources] = await loadPeers(
-    'startPrometheus',
-    PEERS,
-    () =>
-      Promise.all([
-        import('@opentelemetry/exporter-prometheus'),
-        import('@opentelemetry/sdk-metrics'),
-        import('@opentelemetry/resources'),
-      ]),
-  );
+  const missing = missingPeer('startPrometheus', PEERS);
+  const [{ PrometheusExporter }, { MeterProvider: SdkMeterProvider }, resources] =
+    await Promise.all([
+      import('@opentelemetry/exporter-prometheus').catch(missing),
+      import('@opentelemetry/sdk-metrics').catch(missing),
+      import('@opentelemetry/resources').catch(missing),
+    ]);
   const exporter = new PrometheusExporter({ endpoint, preventServerStart: true });
   const meterProvider = new SdkMeterProvider({
     readers: [exporter],

@@ -1,7 +1,7 @@
 import { ProxyTracerProvider, type TracerProvider, trace } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { ConfigError } from '../iface/errors.js';
-import { loadPeers } from '../internal/peers.js';
+import { missingPeer } from '../internal/peers.js';
 import { booleanField, describeValue, knownKeys, objectOrUndefined } from '../internal/validate.js';
 import { serviceNameOf, serviceResource } from './service-resource.js';
 
@@ -67,9 +67,11 @@ export async function setupTracing(options: TracingOptions): Promise<Tracing> {
   const immediate = booleanField('options.immediate', value.immediate, false);
   const global = booleanField('options.global', value.global, true);
 
-  const [sdk, resources] = await loadPeers('setupTracing', PEERS, () =>
-    Promise.all([import('@opentelemetry/sdk-trace-node'), import('@opentelemetry/resources')]),
-  );
+  const missing = missingPeer('setupTracing', PEERS);
+  const [sdk, resources] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node').catch(missing),
+    import('@opentelemetry/resources').catch(missing),
+  ]);
   const tracerProvider = new sdk.NodeTracerProvider({
     resource: serviceResource(resources, serviceName),
     spanProcessors: [

@@ -176,6 +176,20 @@ export function peersNamedFor(helper: string): string[] {
   return line[1]!.trim().split(/\s+/);
 }
 
+/**
+ * The README's install command for npm with `--legacy-peer-deps`, which installs no peers:
+ * its arguments besides this package (the flag among them), as `npm install` takes them.
+ */
+export function readmeInstallWithoutPeers(): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const line = /npm install (--legacy-peer-deps [^\n`]+)/.exec(readme);
+  if (line === null) throw new Error('README.md gives no npm install --legacy-peer-deps command');
+  return line[1]!
+    .trim()
+    .split(/\s+/)
+    .filter((arg) => arg !== manifest.name);
+}
+
 /** `text` with each line ended by `\` (a shell or Dockerfile continuation) joined to the next. */
 function joinedLines(text: string): string {
   return text.replace(/\\\n\s*/g, ' ');

@@ -16,6 +16,7 @@ import {
   pack,
   packagesTheExamplesNeed,
   peersNamedFor,
+  readmeInstallWithoutPeers,
   root,
   run,
   runScript,
@@ -31,9 +32,10 @@ import {
 
 const work = mkdtempSync(join(tmpdir(), 'va-consumer-'));
 const markdowns = documents(readdirSync(join(root, 'docs')));
-/** What each scenario installs besides the tarball. */
+/** What each scenario gives `npm install` besides the tarball: packages, and flags if any. */
 const SCENARIOS = {
   plain: [],
+  noPeers: readmeInstallWithoutPeers(),
   prometheus: peersNamedFor('startPrometheus'),
   tracing: peersNamedFor('setupTracing'),
   examples: packagesTheExamplesNeed(markdowns),
@@ -46,7 +48,12 @@ const INSTALL_BUDGET_MS = 180_000;
 
 // Tens of thousands of installed files: on a busy disk removing them takes as long as writing
 // them did, so the hook has the installs' budget and does not block the event loop meanwhile.
-afterAll(() => rm(work, { recursive: true, force: true }), INSTALL_BUDGET_MS);
+// It waits for every install first: with a test name filter, scenarios no test awaited are still
+// writing, and removing under them fails with ENOTEMPTY.
+afterAll(async () => {
+  await Promise.allSettled(installs.values());
+  await rm(work, { recursive: true, force: true });
+}, INSTALL_BUDGET_MS);
 beforeAll(async () => {
   const tarball = await pack(work);
   // One install per scenario, all at once: mostly waiting on the disk and npm's cache.
@@ -248,6 +255,40 @@ describe('a plain install: the tarball and nothing else', () => {
     }
   }, 60_000);
 
+  it('an ES module application bundled with esbuild builds without the optional peers, and names them when used', async () => {
+    writeFileSync(
+      join(app, 'bundled.mjs'),
+      `import { createBackend, createSessionWithLimit, AdmissionError, redisStore } from 'voice-admission';
+import { setupTracing, startPrometheus } from 'voice-admission/telemetry';
+import { admitAgentJobs } from 'voice-admission/livekit-agents';
+${FLOW}
+const store = redisStore({ redis: 'redis://127.0.0.1:1', name: 'bundled' });
+store.on('error', () => undefined);
+const missing = [await startPrometheus({ port: 0 }).catch((e) => e), await setupTracing({ exporter: { export() {}, async shutdown() {} } }).catch((e) => e)];
+await store.close();
+console.log(JSON.stringify([typeof admitAgentJobs, ...missing.map((e) => e.code)]));`,
+    );
+    // The bundler is the application's tool, as tsc is: this repository's copy.
+    const esbuild = join(root, 'node_modules/.bin/esbuild');
+    const bundled = await run(
+      esbuild,
+      ['bundled.mjs', '--bundle', '--platform=node', '--format=esm', '--outfile=dist/bundled.mjs'],
+      app,
+    );
+    expect({ code: bundled.code, errors: bundled.stderr.match(/\[ERROR\].*/g) }).toEqual({
+      code: 0,
+      errors: null,
+    });
+    const ran = await run(process.execPath, ['dist/bundled.mjs'], app);
+    expect(ran.stderr).toBe('');
+    const [flow, missing] = ran.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(flow).toEqual({ room: true, code: 'capacity', isError: true });
+    expect(missing).toEqual(['function', 'missing_peer', 'missing_peer']);
+  }, 60_000);
+
   it('a Redis store given a URL without ioredis says to install it, in both module systems', async () => {
     const imports = `import { Admission, createBackend, redisStore } from 'voice-admission';`;
     const body = `
@@ -342,6 +383,23 @@ import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
     },
     HUNG_AFTER_MS,
   );
+});
+
+describe('an install with npm --legacy-peer-deps (no peers installed), as the README gives it', () => {
+  let app: string;
+  beforeAll(async () => {
+    app = await project('noPeers');
+  }, 180_000);
+
+  it('admits, and loads every entry point, in both module systems', async () => {
+    const imports = `import { createBackend, createSessionWithLimit, AdmissionError } from 'voice-admission';
+import { startPrometheus } from 'voice-admission/telemetry';
+import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
+    for (const result of await runBoth(app, 'no-peers', imports, FLOW)) {
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ room: true, code: 'capacity', isError: true });
+    }
+  }, 60_000);
 });
 
 describe('the Prometheus helper with exactly the peers docs/autoscaling.md names', () => {

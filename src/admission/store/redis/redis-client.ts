@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { REDACTED, withoutCredentials } from '../../../backend/redact.js';
 import { ConfigError } from '../../../iface/errors.js';
-import { loadPeers } from '../../../internal/peers.js';
+import { missingPeer } from '../../../internal/peers.js';
 import { describeValue } from '../../../internal/validate.js';
 import { explainRefusal } from './requirements.js';
 
@@ -91,7 +91,7 @@ export function isWriteRefusal(error: unknown): boolean {
 
 /** ioredis, an optional peer: without it, a `MissingPeerError` that says to install it. */
 export async function loadIoredis() {
-  return (await loadPeers('redisStore', ['ioredis'], () => import('ioredis'))).Redis;
+  return (await import('ioredis').catch(missingPeer('redisStore', ['ioredis']))).Redis;
 }
 
 /**
