@@ -101,6 +101,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       tenantDefaultMax: resolved.tenantDefaultMax,
       tenantMax: resolved.tenantMax,
     });
+    // Both checked before either is claimed, for the same reason.
+    adaptive?.checkClaimable(this, 'options.limit');
+    setupAdaptive?.checkClaimable(this, 'options.setup.concurrency');
     adaptive?.claim(this, 'options.limit');
     setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#limits = new Limits(resolved.maxConcurrentSessions, adaptive, {

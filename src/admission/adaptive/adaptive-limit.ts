@@ -126,14 +126,19 @@ export class AdaptiveLimit {
     this.#listeners.push(listener);
   }
 
-  /** @internal Binds the limit to its one user: its state describes one backend's capacity. */
-  claim(owner: object, field: string): void {
+  /** @internal Refuses an `owner` other than the one `claim` bound this limit to. */
+  checkClaimable(owner: object, field: string): void {
     if (this.#owner !== undefined && this.#owner !== owner) {
       throw new ConfigError(
         field,
         'this adaptive limit already drives another admission; create one per use',
       );
     }
+  }
+
+  /** @internal Binds the limit to its one user: its state describes one backend's capacity. */
+  claim(owner: object, field: string): void {
+    this.checkClaimable(owner, field);
     this.#owner = owner;
   }
 }

@@ -76,4 +76,27 @@ describe('Admission with adaptive limits', () => {
       () => new Admission(backend, { maxConcurrentSessions: 10, limit: 5 as never, health: false }),
     ).toThrow(/options.limit: must be adaptive/);
   });
+
+  it('an Admission refused for its setup limit leaves its session limit free', () => {
+    const backend = new ControlledBackend();
+    const setupLimit = adaptive({ min: 1, max: 10 });
+    new Admission(backend, {
+      maxConcurrentSessions: 10,
+      setup: { concurrency: setupLimit },
+      health: false,
+    });
+    const limit = adaptive({ min: 1, max: 10 });
+    expect(
+      () =>
+        new Admission(backend, {
+          maxConcurrentSessions: 10,
+          limit,
+          setup: { concurrency: setupLimit },
+          health: false,
+        }),
+    ).toThrow(/options.setup.concurrency: this adaptive limit already drives another admission/);
+    expect(new Admission(backend, { maxConcurrentSessions: 10, limit, health: false }).limit).toBe(
+      1,
+    );
+  });
 });
