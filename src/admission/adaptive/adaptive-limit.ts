@@ -155,6 +155,12 @@ function resolveAlgorithm(raw: unknown): LimitAlgorithm {
     const value = raw as Record<string, unknown>;
     if (typeof value.update === 'function' && typeof value.name === 'string')
       return raw as LimitAlgorithm;
+    const keys = Object.keys(value);
+    if (keys.length > 1)
+      throw new ConfigError(
+        'adaptive.algorithm',
+        `must name one algorithm, got ${keys.join(', ')}`,
+      );
     if ('gradient' in value) return new GradientAlgorithm(value.gradient as GradientOptions);
     if ('aimd' in value) return new AimdAlgorithm(value.aimd as AimdOptions);
   }

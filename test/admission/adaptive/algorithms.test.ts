@@ -111,6 +111,12 @@ describe('adaptive()', () => {
     expect(() => adaptive({ min: 1, max: 5, algorithm: { gradient: { tolerance: 0.5 } } })).toThrow(
       /gradient.tolerance: must be >= 1/,
     );
+    expect(() =>
+      adaptive({ min: 1, max: 5, algorithm: { aimd: {}, gradient: {} } as never }),
+    ).toThrow(/adaptive.algorithm: must name one algorithm, got aimd, gradient/);
+    expect(() =>
+      adaptive({ min: 1, max: 5, algorithm: { aimd: {}, backoff: 0.5 } as never }),
+    ).toThrow(/adaptive.algorithm: must name one algorithm, got aimd, backoff/);
   });
 
   it('reports changes and starts at initial, or at min', () => {
