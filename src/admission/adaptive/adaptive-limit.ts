@@ -84,7 +84,10 @@ export class AdaptiveLimit {
   record(sample: LimitSample): boolean {
     // A latency objective steers this limit; setups say nothing about it.
     if (this.slo !== undefined) return false;
-    const next = this.algorithm.update(this.#estimate, sample);
+    const next = this.algorithm.update(this.#estimate, {
+      ...sample,
+      latencyMs: measurableLatency(sample.latencyMs),
+    });
     // Only a setup that ran under the present limit may lower it (see LimitSample.inflight).
     if (next < this.#estimate && sample.inflight > this.#estimate) return false;
     return this.#apply(next);
@@ -146,6 +149,19 @@ export class AdaptiveLimit {
 /** An adaptive limit, for `limit` or `setup.concurrency` in `Admission` options. */
 export function adaptive(options: AdaptiveLimitOptions): AdaptiveLimit {
   return new AdaptiveLimit(options);
+}
+
+/**
+ * Setup latencies under this many ms read as this: below it the ratios the algorithms compare
+ * are timer and scheduling noise (0.05 ms after 0 ms is no fiftyfold rise), not contention.
+ */
+const LATENCY_RESOLUTION_MS = 1;
+
+/** Never under the resolution; NaN (a custom caller's) reads as the resolution too. */
+function measurableLatency(latencyMs: number): number {
+  return Number.isNaN(latencyMs)
+    ? LATENCY_RESOLUTION_MS
+    : Math.max(latencyMs, LATENCY_RESOLUTION_MS);
 }
 
 function resolveAlgorithm(raw: unknown): LimitAlgorithm {
