@@ -46,6 +46,8 @@ export class AdaptiveLimit {
   readonly slo: SloController | undefined;
   #estimate: number;
   #current: number;
+  /** The hard cap this limit is used under (see `capAt`). */
+  #ceiling = Number.POSITIVE_INFINITY;
   #owner: object | undefined;
   readonly #listeners: ((limit: number) => void)[] = [];
 
@@ -116,12 +118,29 @@ export class AdaptiveLimit {
 
   #apply(proposed: number): boolean {
     const next = Number.isFinite(proposed) ? proposed : this.#estimate;
-    this.#estimate = Math.min(this.max, Math.max(this.min, next));
+    this.#estimate = this.#bounded(next);
     const current = Math.floor(this.#estimate);
     if (current === this.#current) return false;
     this.#current = current;
     for (const listener of this.#listeners) listener(current);
     return true;
+  }
+
+  /** `estimate` within `[min, max]` and not above the hard cap (unless that is under `min`). */
+  #bounded(estimate: number): number {
+    return Math.max(this.min, Math.min(this.max, this.#ceiling, estimate));
+  }
+
+  /**
+   * @internal The hard cap this limit is used under, whenever it is set. The estimate is held
+   * under it, so each step is taken from the limit in force, and raising the cap lets the
+   * limit climb from there rather than jump to wherever it drifted meanwhile. Tells no
+   * listener: the limit in force was the hard cap already.
+   */
+  capAt(ceiling: number): void {
+    this.#ceiling = ceiling;
+    this.#estimate = this.#bounded(this.#estimate);
+    this.#current = Math.floor(this.#estimate);
   }
 
   /** Calls `listener` with the new limit whenever it changes. */

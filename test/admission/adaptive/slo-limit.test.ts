@@ -201,6 +201,29 @@ describe('Admission with a latency objective', () => {
     await admission.drain();
   });
 
+  it('steps from the hard cap when it was lowered under the limit', async () => {
+    useFakeClock();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const limit = adaptive({
+      min: 2,
+      max: 50,
+      initial: 40,
+      slo: { targetMs: 1_000, windowMs: 6_000, intervalMs: 1_000, minSamples: 5 },
+    });
+    const admission = new Admission(backend, { maxConcurrentSessions: 50, limit, health: false });
+    const held = await Promise.all(Array.from({ length: 10 }, () => admission.acquire()));
+    admission.setLimits({ maxConcurrentSessions: 10 });
+    expect(limit.current).toBe(10);
+
+    // Twice the target halves the limit in force at once, not a limit no longer in force.
+    for (let i = 0; i < 10; i++) admission.observeLatency(2_000);
+    vi.advanceTimersByTime(1_000);
+    expect(admission.stats().limit).toBe(5);
+    for (const slot of held) slot.release();
+    await admission.drain();
+  });
+
   it('turns the signal live with the sample that arrives, as stats() and the event say', async () => {
     useFakeClock();
     const backend = new ControlledBackend();
