@@ -8,7 +8,7 @@ import {
 import { AimdAlgorithm, type AimdOptions } from './aimd.js';
 import type { LimitAlgorithm, LimitSample } from './algorithm.js';
 import { GradientAlgorithm, type GradientOptions } from './gradient.js';
-import { SloController, type SloOptions } from './slo-limit.js';
+import { latencyField, SloController, type SloOptions } from './slo-limit.js';
 
 export interface AdaptiveLimitOptions {
   /** Never below this. */
@@ -97,12 +97,12 @@ export class AdaptiveLimit {
 
   /** One response-latency sample of a live call, for a limit with `slo`; ignored otherwise. */
   observeLatency(latencyMs: number): void {
-    this.slo?.observe(latencyMs, performance.now());
+    this.slo?.observe(latencyField('latencyMs', latencyMs), performance.now());
   }
 
   /** The objective's quantile computed elsewhere (a Prometheus query), for a limit with `slo`. */
   observeQuantile(quantileMs: number): void {
-    this.slo?.observeQuantile(quantileMs, performance.now());
+    this.slo?.observeQuantile(latencyField('quantileMs', quantileMs), performance.now());
   }
 
   /** @internal Starts steering by the objective; `inUse` counts the calls this limit admitted. */

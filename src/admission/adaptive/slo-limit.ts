@@ -14,6 +14,16 @@ import { LatencyWindow } from './latency-window.js';
  */
 export const MAX_LATENCY_MS = 3_600_000;
 
+/** `value` if it is a latency (ms from 0 to `MAX_LATENCY_MS`), else a ConfigError naming `field`. */
+export function latencyField(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= MAX_LATENCY_MS))
+    throw new ConfigError(
+      field,
+      `must be a number from 0 to ${MAX_LATENCY_MS} (one hour), got ${describeValue(value)}`,
+    );
+  return value;
+}
+
 /** A latency objective that drives an adaptive limit: see docs/guide.md, "Latency SLO". */
 export interface SloOptions {
   /** Which quantile of response latency the objective is on, 0 < q < 1. Default 0.95. */

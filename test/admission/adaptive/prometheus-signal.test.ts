@@ -149,6 +149,8 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
     expect(await codes(prometheus.url, 'histogram_quantile(')).toBe('query_failed');
     expect(await codes(prometheus.url, 'no_such_metric_seconds')).toBe('no_data');
     expect(await codes(prometheus.url, '-1')).toBe('bad_value');
+    // Two hours: no turn's latency, and more than the limit takes as a sample.
+    expect(await codes(prometheus.url, '7200')).toBe('bad_value');
 
     // Nothing arrived: the event says so and the limit is the configured one; admission admits.
     expect(await signal).toBe('missing');

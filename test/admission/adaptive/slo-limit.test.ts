@@ -145,6 +145,15 @@ describe('SloController', () => {
       /adaptive\.slo.*target/,
     );
   });
+
+  it('refuses, fed directly, a sample or quantile that is not a latency', () => {
+    const limit = adaptive({ min: 1, max: 10, slo: { targetMs: 100 } });
+    for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY, '5' as never]) {
+      expect(() => limit.observeLatency(bad)).toThrow(/latencyMs: must be a number from 0/);
+      expect(() => limit.observeQuantile(bad)).toThrow(/quantileMs: must be a number from 0/);
+    }
+    expect(limit.slo?.stats(0)).toMatchObject({ state: 'missing', samples: 0 });
+  });
 });
 
 describe('Admission with a latency objective', () => {
