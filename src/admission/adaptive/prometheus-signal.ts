@@ -133,7 +133,8 @@ export function prometheusLatencySignal(
       return;
     }
     if (stopped.signal.aborted) return;
-    sink.observeQuantile(quantileMs);
+    // A sink of the caller's own may throw, as a callback may.
+    callBack((ms: number) => sink.observeQuantile(ms), quantileMs);
     callBack(onQuantile, quantileMs);
   };
   const loop = (): void => {
