@@ -115,6 +115,8 @@ export class SloController {
   #state: LatencySignalState['state'] | undefined;
   #quantileMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** How long the last tick ran behind its time (see `start`). */
+  #stalledMs = 0;
 
   constructor(raw: unknown, bounds: Bounds) {
     const value = objectOrUndefined('adaptive.slo', raw);
@@ -188,7 +190,15 @@ export class SloController {
   /** Runs `tick` every `intervalMs` until `stop()`; the timer never keeps the process alive. */
   start(tick: () => void): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(tick, this.intervalMs);
+    let due = performance.now() + this.intervalMs;
+    this.#timer = setInterval(() => {
+      // A tick behind its time means the event loop stalled: samples that arrived meanwhile
+      // are still queued behind this tick, so the stall does not count as silence.
+      const now = performance.now();
+      this.#stalledMs = Math.max(0, now - due);
+      due = now + this.intervalMs;
+      tick();
+    }, this.intervalMs);
     this.#timer.unref();
   }
 
@@ -210,7 +220,7 @@ export class SloController {
 
   /** The next estimate, from the current one and the calls in progress (see the class). */
   next(estimate: number, inUse: number, now: number): number {
-    if (now - this.#lastSampleAt > this.staleMs) {
+    if (now - this.#lastSampleAt - this.#stalledMs > this.staleMs) {
       this.#report('missing');
       this.#restart(now);
       return this.fallback;

@@ -233,6 +233,43 @@ describe('Admission with a latency objective', () => {
     await admission.drain();
   });
 
+  it('does not take a stall of the process for missing samples', async () => {
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 100,
+      limit: adaptive({
+        min: 2,
+        max: 50,
+        initial: 20,
+        slo: { targetMs: 1_000, windowMs: 600, intervalMs: 100, minSamples: 5 },
+      }),
+      health: false,
+    });
+    const signals: string[] = [];
+    admission.on('latency_signal', (e) => signals.push(e.state));
+    const held = await Promise.all(Array.from({ length: 20 }, () => admission.acquire()));
+    // Samples arrive as I/O does: after the timers of each turn of the event loop.
+    let feeding = true;
+    const feed = (): void => {
+      if (!feeding) return;
+      admission.observeLatency(3_000);
+      setTimeout(() => setImmediate(feed), 10);
+    };
+    feed();
+    await expect.poll(() => admission.limit).toBe(10);
+    const stallEnds = performance.now() + 900;
+    while (performance.now() < stallEnds) {
+      // The event loop is blocked: the objective's timer falls behind, samples queue up.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    feeding = false;
+    expect(signals).toEqual(['live']);
+    expect(admission.limit).toBe(10);
+    for (const slot of held) slot.release();
+    await admission.drain();
+  });
+
   it('turns the signal live with the sample that arrives, as stats() and the event say', async () => {
     useFakeClock();
     const backend = new ControlledBackend();
