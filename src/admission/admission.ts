@@ -8,7 +8,7 @@ import { validateSessionConfig } from '../internal/session-config.js';
 import { tenantIdField } from '../internal/tenant-id.js';
 import { describeValue, objectOrUndefined } from '../internal/validate.js';
 import { AdaptiveLimit } from './adaptive/adaptive-limit.js';
-import { MAX_LATENCY_MS } from './adaptive/slo-limit.js';
+import { latencyField } from './adaptive/slo-limit.js';
 import { checkedSlotRequest, invalid, validateCallOptions } from './call-options.js';
 import { Drain } from './drain.js';
 import type { AdmissionEvents, DrainResult, EventSink } from './events.js';
@@ -109,6 +109,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       tenantDefaultMax: resolved.tenantDefaultMax,
       tenantMax: resolved.tenantMax,
     });
+    // Both checked before either is claimed, for the same reason.
+    adaptive?.checkClaimable(this, 'options.limit');
+    setupAdaptive?.checkClaimable(this, 'options.setup.concurrency');
     adaptive?.claim(this, 'options.limit');
     setupAdaptive?.claim(this, 'options.setup.concurrency');
     this.#limits = new Limits(resolved.maxConcurrentSessions, adaptive, {
@@ -283,11 +286,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     latencyMs: number,
     options: { readonly tenantId?: string | undefined } = {},
   ): boolean {
-    if (typeof latencyMs !== 'number' || !(latencyMs >= 0 && latencyMs <= MAX_LATENCY_MS))
-      throw new ConfigError(
-        'latencyMs',
-        `must be a number from 0 to ${MAX_LATENCY_MS} (one hour), got ${describeValue(latencyMs)}`,
-      );
+    latencyField('latencyMs', latencyMs);
     const tenantId = objectOrUndefined('options', options)?.tenantId;
     if (tenantId !== undefined) tenantIdField('options.tenantId', tenantId);
     const limit = this.#limits.adaptive;

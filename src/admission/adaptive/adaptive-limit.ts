@@ -8,7 +8,7 @@ import {
 import { AimdAlgorithm, type AimdOptions } from './aimd.js';
 import type { LimitAlgorithm, LimitSample } from './algorithm.js';
 import { GradientAlgorithm, type GradientOptions } from './gradient.js';
-import { SloController, type SloOptions } from './slo-limit.js';
+import { latencyField, SloController, type SloOptions } from './slo-limit.js';
 
 export interface AdaptiveLimitOptions {
   /** Never below this. */
@@ -46,6 +46,8 @@ export class AdaptiveLimit {
   readonly slo: SloController | undefined;
   #estimate: number;
   #current: number;
+  /** The hard cap this limit is used under (see `capAt`). */
+  #ceiling = Number.POSITIVE_INFINITY;
   #owner: object | undefined;
   readonly #listeners: ((limit: number) => void)[] = [];
 
@@ -84,7 +86,10 @@ export class AdaptiveLimit {
   record(sample: LimitSample): boolean {
     // A latency objective steers this limit; setups say nothing about it.
     if (this.slo !== undefined) return false;
-    const next = this.algorithm.update(this.#estimate, sample);
+    const next = this.algorithm.update(this.#estimate, {
+      ...sample,
+      latencyMs: measurableLatency(sample.latencyMs),
+    });
     // Only a setup that ran under the present limit may lower it (see LimitSample.inflight).
     if (next < this.#estimate && sample.inflight > this.#estimate) return false;
     return this.#apply(next);
@@ -92,12 +97,12 @@ export class AdaptiveLimit {
 
   /** One response-latency sample of a live call, for a limit with `slo`; ignored otherwise. */
   observeLatency(latencyMs: number): void {
-    this.slo?.observe(latencyMs, performance.now());
+    this.slo?.observe(latencyField('latencyMs', latencyMs), performance.now());
   }
 
   /** The objective's quantile computed elsewhere (a Prometheus query), for a limit with `slo`. */
   observeQuantile(quantileMs: number): void {
-    this.slo?.observeQuantile(quantileMs, performance.now());
+    this.slo?.observeQuantile(latencyField('quantileMs', quantileMs), performance.now());
   }
 
   /** @internal Starts steering by the objective; `inUse` counts the calls this limit admitted. */
@@ -113,7 +118,7 @@ export class AdaptiveLimit {
 
   #apply(proposed: number): boolean {
     const next = Number.isFinite(proposed) ? proposed : this.#estimate;
-    this.#estimate = Math.min(this.max, Math.max(this.min, next));
+    this.#estimate = this.#bounded(next);
     const current = Math.floor(this.#estimate);
     if (current === this.#current) return false;
     this.#current = current;
@@ -121,19 +126,41 @@ export class AdaptiveLimit {
     return true;
   }
 
+  /** `estimate` within `[min, max]` and not above the hard cap (unless that is under `min`). */
+  #bounded(estimate: number): number {
+    return Math.max(this.min, Math.min(this.max, this.#ceiling, estimate));
+  }
+
+  /**
+   * @internal The hard cap this limit is used under, whenever it is set. The estimate is held
+   * under it, so each step is taken from the limit in force, and raising the cap lets the
+   * limit climb from there rather than jump to wherever it drifted meanwhile. Tells no
+   * listener: the limit in force was the hard cap already.
+   */
+  capAt(ceiling: number): void {
+    this.#ceiling = ceiling;
+    this.#estimate = this.#bounded(this.#estimate);
+    this.#current = Math.floor(this.#estimate);
+  }
+
   /** Calls `listener` with the new limit whenever it changes. */
   onChange(listener: (limit: number) => void): void {
     this.#listeners.push(listener);
   }
 
-  /** @internal Binds the limit to its one user: its state describes one backend's capacity. */
-  claim(owner: object, field: string): void {
+  /** @internal Refuses an `owner` other than the one `claim` bound this limit to. */
+  checkClaimable(owner: object, field: string): void {
     if (this.#owner !== undefined && this.#owner !== owner) {
       throw new ConfigError(
         field,
         'this adaptive limit already drives another admission; create one per use',
       );
     }
+  }
+
+  /** @internal Binds the limit to its one user: its state describes one backend's capacity. */
+  claim(owner: object, field: string): void {
+    this.checkClaimable(owner, field);
     this.#owner = owner;
   }
 }
@@ -143,6 +170,19 @@ export function adaptive(options: AdaptiveLimitOptions): AdaptiveLimit {
   return new AdaptiveLimit(options);
 }
 
+/**
+ * Setup latencies under this many ms read as this: below it the ratios the algorithms compare
+ * are timer and scheduling noise (0.05 ms after 0 ms is no fiftyfold rise), not contention.
+ */
+const LATENCY_RESOLUTION_MS = 1;
+
+/** Never under the resolution; NaN (a custom caller's) reads as the resolution too. */
+function measurableLatency(latencyMs: number): number {
+  return Number.isNaN(latencyMs)
+    ? LATENCY_RESOLUTION_MS
+    : Math.max(latencyMs, LATENCY_RESOLUTION_MS);
+}
+
 function resolveAlgorithm(raw: unknown): LimitAlgorithm {
   if (raw === undefined || raw === 'gradient') return new GradientAlgorithm();
   if (raw === 'aimd') return new AimdAlgorithm();
@@ -150,6 +190,12 @@ function resolveAlgorithm(raw: unknown): LimitAlgorithm {
     const value = raw as Record<string, unknown>;
     if (typeof value.update === 'function' && typeof value.name === 'string')
       return raw as LimitAlgorithm;
+    const keys = Object.keys(value);
+    if (keys.length > 1)
+      throw new ConfigError(
+        'adaptive.algorithm',
+        `must name one algorithm, got ${keys.join(', ')}`,
+      );
     if ('gradient' in value) return new GradientAlgorithm(value.gradient as GradientOptions);
     if ('aimd' in value) return new AimdAlgorithm(value.aimd as AimdOptions);
   }

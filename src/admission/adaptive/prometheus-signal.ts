@@ -10,6 +10,7 @@ import {
   stringField,
 } from '../../internal/validate.js';
 import { emitFailureWarning } from '../../internal/warning.js';
+import { MAX_LATENCY_MS } from './slo-limit.js';
 
 /** Why one evaluation of the query gave no quantile. */
 export type LatencySignalErrorCode = 'unreachable' | 'query_failed' | 'no_data' | 'bad_value';
@@ -113,6 +114,12 @@ export function prometheusLatencySignal(
     try {
       const deadline = AbortSignal.any([stopped.signal, AbortSignal.timeout(timeoutMs)]);
       quantileMs = (await queryOnce(endpoint, headers, deadline)) * scale;
+      // The bound every latency sample is taken under; past it the sink would refuse it.
+      if (quantileMs > MAX_LATENCY_MS)
+        throw new LatencySignalError(
+          'bad_value',
+          `the query returned ${quantileMs} ms, over one hour`,
+        );
     } catch (error) {
       if (stopped.signal.aborted) return;
       callBack(
@@ -126,7 +133,8 @@ export function prometheusLatencySignal(
       return;
     }
     if (stopped.signal.aborted) return;
-    sink.observeQuantile(quantileMs);
+    // A sink of the caller's own may throw, as a callback may.
+    callBack((ms: number) => sink.observeQuantile(ms), quantileMs);
     callBack(onQuantile, quantileMs);
   };
   const loop = (): void => {

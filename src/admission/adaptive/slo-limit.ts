@@ -14,6 +14,16 @@ import { LatencyWindow } from './latency-window.js';
  */
 export const MAX_LATENCY_MS = 3_600_000;
 
+/** `value` if it is a latency (ms from 0 to `MAX_LATENCY_MS`), else a ConfigError naming `field`. */
+export function latencyField(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= MAX_LATENCY_MS))
+    throw new ConfigError(
+      field,
+      `must be a number from 0 to ${MAX_LATENCY_MS} (one hour), got ${describeValue(value)}`,
+    );
+  return value;
+}
+
 /** A latency objective that drives an adaptive limit: see docs/guide.md, "Latency SLO". */
 export interface SloOptions {
   /** Which quantile of response latency the objective is on, 0 < q < 1. Default 0.95. */
@@ -105,6 +115,8 @@ export class SloController {
   #state: LatencySignalState['state'] | undefined;
   #quantileMs: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** How long the last tick ran behind its time (see `start`). */
+  #stalledMs = 0;
 
   constructor(raw: unknown, bounds: Bounds) {
     const value = objectOrUndefined('adaptive.slo', raw);
@@ -178,7 +190,15 @@ export class SloController {
   /** Runs `tick` every `intervalMs` until `stop()`; the timer never keeps the process alive. */
   start(tick: () => void): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(tick, this.intervalMs);
+    let due = performance.now() + this.intervalMs;
+    this.#timer = setInterval(() => {
+      // A tick behind its time means the event loop stalled: samples that arrived meanwhile
+      // are still queued behind this tick, so the stall does not count as silence.
+      const now = performance.now();
+      this.#stalledMs = Math.max(0, now - due);
+      due = now + this.intervalMs;
+      tick();
+    }, this.intervalMs);
     this.#timer.unref();
   }
 
@@ -200,7 +220,7 @@ export class SloController {
 
   /** The next estimate, from the current one and the calls in progress (see the class). */
   next(estimate: number, inUse: number, now: number): number {
-    if (now - this.#lastSampleAt > this.staleMs) {
+    if (now - this.#lastSampleAt - this.#stalledMs > this.staleMs) {
       this.#report('missing');
       this.#restart(now);
       return this.fallback;

@@ -42,8 +42,7 @@ export function resolveTenantCaps(field: string, raw: unknown): TenantCaps {
  * are validated here; whoever changes them tells the gate that capacity may have freed.
  */
 export class Limits implements CapsView {
-  /** The hard cap. */
-  hard: number;
+  #hard: number;
   readonly adaptive: AdaptiveLimit | undefined;
   #tenantDefault: number;
   #tenantMax: Map<string, number>;
@@ -51,11 +50,17 @@ export class Limits implements CapsView {
   #shutOut: number;
 
   constructor(hard: number, adaptive: AdaptiveLimit | undefined, tenants: TenantCaps) {
-    this.hard = hard;
     this.adaptive = adaptive;
+    this.#hard = hard;
+    adaptive?.capAt(hard);
     this.#tenantDefault = tenants.defaultMax;
     this.#tenantMax = new Map(tenants.max);
     this.#shutOut = zeroCaps(this.#tenantMax);
+  }
+
+  /** The hard cap; set only through `#setHard`, which holds the adaptive limit under it. */
+  get hard(): number {
+    return this.#hard;
   }
 
   /** The cap on sessions in force: the adaptive limit when there is one, under the hard cap. */
@@ -99,7 +104,12 @@ export class Limits implements CapsView {
         this.#shutOut = zeroCaps(parsed.max);
       }
     }
-    if (hard !== undefined) this.hard = hard;
+    if (hard !== undefined) this.#setHard(hard);
+  }
+
+  #setHard(hard: number): void {
+    this.#hard = hard;
+    this.adaptive?.capAt(hard);
   }
 
   /** The caps as Admissions sharing a memory store hold them (the adaptive limit aside). */
@@ -113,7 +123,7 @@ export class Limits implements CapsView {
 
   /** Takes caps another Admission sharing the store set (already validated there). */
   adopt(caps: SharedCaps): void {
-    this.hard = caps.maxConcurrentSessions;
+    this.#setHard(caps.maxConcurrentSessions);
     this.#tenantDefault = caps.tenantDefaultMax;
     this.#tenantMax = new Map(caps.tenantMax);
     this.#shutOut = zeroCaps(this.#tenantMax);

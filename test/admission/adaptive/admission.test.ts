@@ -49,6 +49,27 @@ describe('Admission with adaptive limits', () => {
     expect(admission.stats()).toMatchObject({ limit: 3, maxConcurrentSessions: 3 });
   });
 
+  it('never takes the limit over the hard cap, so raising the cap climbs from it', async () => {
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const limit = adaptive({ min: 2, max: 100, initial: 4, algorithm: 'gradient' });
+    const admission = new Admission(backend, { maxConcurrentSessions: 50, limit, health: false });
+    admission.setLimits({ maxConcurrentSessions: 3 });
+    expect(limit.current).toBe(3);
+    for (let i = 0; i < 10; i++) {
+      const sessions = await Promise.all(
+        Array.from({ length: admission.limit }, (_, j) =>
+          admission.createSession({ userId: `u${i}-${j}` }),
+        ),
+      );
+      for (const session of sessions) await session.close();
+      await flush();
+      expect(limit.current).toBeLessThanOrEqual(3);
+    }
+    admission.setLimits({ maxConcurrentSessions: 50 });
+    expect(admission.limit).toBe(3);
+  });
+
   it('adapts the concurrency of setups when setup.concurrency is adaptive', async () => {
     const backend = new ControlledBackend({ autoComplete: 'fail' });
     await backend.start();
@@ -75,5 +96,28 @@ describe('Admission with adaptive limits', () => {
     expect(
       () => new Admission(backend, { maxConcurrentSessions: 10, limit: 5 as never, health: false }),
     ).toThrow(/options.limit: must be adaptive/);
+  });
+
+  it('an Admission refused for its setup limit leaves its session limit free', () => {
+    const backend = new ControlledBackend();
+    const setupLimit = adaptive({ min: 1, max: 10 });
+    new Admission(backend, {
+      maxConcurrentSessions: 10,
+      setup: { concurrency: setupLimit },
+      health: false,
+    });
+    const limit = adaptive({ min: 1, max: 10 });
+    expect(
+      () =>
+        new Admission(backend, {
+          maxConcurrentSessions: 10,
+          limit,
+          setup: { concurrency: setupLimit },
+          health: false,
+        }),
+    ).toThrow(/options.setup.concurrency: this adaptive limit already drives another admission/);
+    expect(new Admission(backend, { maxConcurrentSessions: 10, limit, health: false }).limit).toBe(
+      1,
+    );
   });
 });

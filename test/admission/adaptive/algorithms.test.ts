@@ -111,7 +111,24 @@ describe('adaptive()', () => {
     expect(() => adaptive({ min: 1, max: 5, algorithm: { gradient: { tolerance: 0.5 } } })).toThrow(
       /gradient.tolerance: must be >= 1/,
     );
+    expect(() =>
+      adaptive({ min: 1, max: 5, algorithm: { aimd: {}, gradient: {} } as never }),
+    ).toThrow(/adaptive.algorithm: must name one algorithm, got aimd, gradient/);
+    expect(() =>
+      adaptive({ min: 1, max: 5, algorithm: { aimd: {}, backoff: 0.5 } as never }),
+    ).toThrow(/adaptive.algorithm: must name one algorithm, got aimd, backoff/);
   });
+
+  it.each(['aimd', 'gradient'] as const)(
+    '%s: takes sub-millisecond jitter of instant setups for no rise in latency',
+    (algorithm) => {
+      const limit = adaptive({ min: 2, max: 100, initial: 4, algorithm });
+      feed(limit, 20, { latencyMs: 0, failed: false });
+      const seen = feed(limit, 200, { latencyMs: 0.05, failed: false });
+      expect(isNonDecreasing(seen)).toBe(true);
+      expect(limit.current).toBe(100);
+    },
+  );
 
   it('reports changes and starts at initial, or at min', () => {
     expect(adaptive({ min: 3, max: 9 }).current).toBe(3);

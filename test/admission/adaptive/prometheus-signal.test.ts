@@ -149,6 +149,8 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
     expect(await codes(prometheus.url, 'histogram_quantile(')).toBe('query_failed');
     expect(await codes(prometheus.url, 'no_such_metric_seconds')).toBe('no_data');
     expect(await codes(prometheus.url, '-1')).toBe('bad_value');
+    // Two hours: no turn's latency, and more than the limit takes as a sample.
+    expect(await codes(prometheus.url, '7200')).toBe('bad_value');
 
     // Nothing arrived: the event says so and the limit is the configured one; admission admits.
     expect(await signal).toBe('missing');
@@ -158,7 +160,7 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
     await admission.drain();
   }, 60_000);
 
-  it('reports a callback that throws as a warning, and goes on evaluating', async () => {
+  it('reports a callback or sink that throws as a warning, and goes on evaluating', async () => {
     const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 1_000 } });
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
@@ -176,11 +178,23 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
         throw new Error('a dashboard that is down');
       },
     });
+    let sinkCalls = 0;
+    const brokenSink = prometheusLatencySignal(
+      {
+        observeQuantile: () => {
+          sinkCalls++;
+          throw new Error('a sink of its own that broke');
+        },
+      },
+      { url: prometheus.url, query: 'vector(0.5)', intervalMs: 50 },
+    );
     try {
       await expect.poll(() => calls, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-      await expect.poll(() => warnings.length).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => sinkCalls, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(() => warnings.length).toBeGreaterThanOrEqual(6);
     } finally {
       signal.stop();
+      brokenSink.stop();
       process.off('warning', onWarning);
       process.off('unhandledRejection', onRejection);
     }
@@ -189,6 +203,7 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
       name: 'VoiceAdmissionListenerWarning',
       message: 'a dashboard that is down',
     });
+    expect(warnings.map((warning) => warning.message)).toContain('a sink of its own that broke');
   }, 30_000);
 });
 

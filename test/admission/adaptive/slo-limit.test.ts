@@ -145,6 +145,15 @@ describe('SloController', () => {
       /adaptive\.slo.*target/,
     );
   });
+
+  it('refuses, fed directly, a sample or quantile that is not a latency', () => {
+    const limit = adaptive({ min: 1, max: 10, slo: { targetMs: 100 } });
+    for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY, '5' as never]) {
+      expect(() => limit.observeLatency(bad)).toThrow(/latencyMs: must be a number from 0/);
+      expect(() => limit.observeQuantile(bad)).toThrow(/quantileMs: must be a number from 0/);
+    }
+    expect(limit.slo?.stats(0)).toMatchObject({ state: 'missing', samples: 0 });
+  });
 });
 
 describe('Admission with a latency objective', () => {
@@ -197,6 +206,66 @@ describe('Admission with a latency objective', () => {
     expect(signals).toEqual(['live', 'missing']);
     expect(admission.limit).toBe(8);
     expect(admission.stats().slo?.state).toBe('missing');
+    for (const slot of held) slot.release();
+    await admission.drain();
+  });
+
+  it('steps from the hard cap when it was lowered under the limit', async () => {
+    useFakeClock();
+    const backend = new ControlledBackend();
+    await backend.start();
+    const limit = adaptive({
+      min: 2,
+      max: 50,
+      initial: 40,
+      slo: { targetMs: 1_000, windowMs: 6_000, intervalMs: 1_000, minSamples: 5 },
+    });
+    const admission = new Admission(backend, { maxConcurrentSessions: 50, limit, health: false });
+    const held = await Promise.all(Array.from({ length: 10 }, () => admission.acquire()));
+    admission.setLimits({ maxConcurrentSessions: 10 });
+    expect(limit.current).toBe(10);
+
+    // Twice the target halves the limit in force at once, not a limit no longer in force.
+    for (let i = 0; i < 10; i++) admission.observeLatency(2_000);
+    vi.advanceTimersByTime(1_000);
+    expect(admission.stats().limit).toBe(5);
+    for (const slot of held) slot.release();
+    await admission.drain();
+  });
+
+  it('does not take a stall of the process for missing samples', async () => {
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 100,
+      limit: adaptive({
+        min: 2,
+        max: 50,
+        initial: 20,
+        slo: { targetMs: 1_000, windowMs: 600, intervalMs: 100, minSamples: 5 },
+      }),
+      health: false,
+    });
+    const signals: string[] = [];
+    admission.on('latency_signal', (e) => signals.push(e.state));
+    const held = await Promise.all(Array.from({ length: 20 }, () => admission.acquire()));
+    // Samples arrive as I/O does: after the timers of each turn of the event loop.
+    let feeding = true;
+    const feed = (): void => {
+      if (!feeding) return;
+      admission.observeLatency(3_000);
+      setTimeout(() => setImmediate(feed), 10);
+    };
+    feed();
+    await expect.poll(() => admission.limit).toBe(10);
+    const stallEnds = performance.now() + 900;
+    while (performance.now() < stallEnds) {
+      // The event loop is blocked: the objective's timer falls behind, samples queue up.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    feeding = false;
+    expect(signals).toEqual(['live']);
+    expect(admission.limit).toBe(10);
     for (const slot of held) slot.release();
     await admission.drain();
   });
