@@ -10,6 +10,7 @@ import { CheckingStore } from '../support/checking-store.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush, settle, track } from '../support/flush.js';
+import { watchUnhandledRejections } from '../support/unhandled-rejections.js';
 
 async function setup(options: Partial<ConstructorParameters<typeof Admission>[1]> = {}) {
   const backend = new ControlledBackend();
@@ -128,11 +129,7 @@ describe('Admission: slots and refusals', () => {
   it('releases the slot of a session whose closed rejects with a value that has no string form, and warns of it', async () => {
     const { admission, backend, store } = await setup();
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on('unhandledRejection', onUnhandled);
+    const unhandled = watchUnhandledRejections();
     try {
       const noStringForm = Object.create(null) as object;
       let rejectClosed = (_reason: unknown): void => undefined;
@@ -150,9 +147,9 @@ describe('Admission: slots and refusals', () => {
       expect(warnings).toHaveBeenCalledWith(
         expect.objectContaining({ name: 'VoiceAdmissionCloseWarning', message: '[object Object]' }),
       );
-      expect(unhandled).toEqual([]);
+      expect(unhandled.reasons).toEqual([]);
     } finally {
-      process.off('unhandledRejection', onUnhandled);
+      unhandled.stop();
       warnings.mockRestore();
     }
   });

@@ -3,6 +3,7 @@ import { Admission } from '../../src/admission/admission.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush, track } from '../support/flush.js';
+import { watchUnhandledRejections } from '../support/unhandled-rejections.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -100,11 +101,7 @@ describe('health gate', () => {
 
   it('a check failing with a value that has no string form counts as failed, in the background too', async () => {
     const { backend, admission } = await setup();
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => {
-      unhandled.push(reason);
-    };
-    process.on('unhandledRejection', onUnhandled);
+    const unhandled = watchUnhandledRejections();
     try {
       const noStringForm = Object.create(null) as object;
       vi.spyOn(backend, 'healthCheck').mockRejectedValue(noStringForm);
@@ -115,9 +112,9 @@ describe('health gate', () => {
         reason: 'health check failed: [object Object]',
       });
       await expect(admission.checkHealth()).resolves.toMatchObject({ healthy: false });
-      expect(unhandled).toEqual([]);
+      expect(unhandled.reasons).toEqual([]);
     } finally {
-      process.off('unhandledRejection', onUnhandled);
+      unhandled.stop();
     }
   });
 

@@ -16,6 +16,7 @@ import {
   type PrometheusServer,
   startPrometheusServer,
 } from '../../support/prometheus-server.js';
+import { watchUnhandledRejections } from '../../support/unhandled-rejections.js';
 
 /** Cumulative bucket counts of a turn-latency histogram, as a Python worker would export. */
 let buckets: Record<string, number> = { '0.25': 0, '0.5': 100, '1': 100, '2': 100, '+Inf': 100 };
@@ -165,9 +166,7 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
-    const rejections: unknown[] = [];
-    const onRejection = (reason: unknown) => rejections.push(reason);
-    process.on('unhandledRejection', onRejection);
+    const rejections = watchUnhandledRejections();
     let calls = 0;
     const signal = prometheusLatencySignal(limit, {
       url: prometheus.url,
@@ -196,9 +195,9 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
       signal.stop();
       brokenSink.stop();
       process.off('warning', onWarning);
-      process.off('unhandledRejection', onRejection);
+      rejections.stop();
     }
-    expect(rejections).toEqual([]);
+    expect(rejections.reasons).toEqual([]);
     expect(warnings[0]).toMatchObject({
       name: 'VoiceAdmissionListenerWarning',
       message: 'a dashboard that is down',
