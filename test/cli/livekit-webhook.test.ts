@@ -3,15 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { API_SECRET, liveKitBackend, startStandIn } from '../providers/livekit/fixture.js';
 import { ACME_TOKEN, startGateway, TOKENS } from './gateway-harness.js';
 
+/** A gateway over a LiveKit backend on the stand-in, with the webhook route. */
+async function gatewayWithWebhooks() {
+  const standIn = await startStandIn();
+  const backend = await liveKitBackend(standIn);
+  const { call, logs } = await startGateway({
+    backend,
+    tokens: TOKENS,
+    livekitWebhook: (request) => backend.handleWebhook(request),
+  });
+  return { standIn, backend, call, logs };
+}
+
 describe('POST /webhooks/livekit', () => {
   it('passes the raw body to the verifier: a signed room_finished ends the session, a forged one is 401', async () => {
-    const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn);
-    const { call, logs } = await startGateway({
-      backend,
-      tokens: TOKENS,
-      livekitWebhook: (request) => backend.handleWebhook(request),
-    });
+    const { standIn, backend, call, logs } = await gatewayWithWebhooks();
     const created = await call('POST', '/v1/sessions', {
       body: { userId: 'u' },
       token: ACME_TOKEN,
@@ -43,13 +49,7 @@ describe('POST /webhooks/livekit', () => {
   });
 
   it("takes a signed room_finished carrying the room's metadata, past the /v1 body limit", async () => {
-    const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn);
-    const { call } = await startGateway({
-      backend,
-      tokens: TOKENS,
-      livekitWebhook: (request) => backend.handleWebhook(request),
-    });
+    const { standIn, backend, call } = await gatewayWithWebhooks();
     // Metadata the create body may carry becomes the room's metadata, a JSON string inside
     // the webhook's JSON: escaped twice over, it outgrows the 16 KiB a create body may take.
     const created = await call('POST', '/v1/sessions', {
@@ -81,13 +81,7 @@ describe('POST /webhooks/livekit', () => {
   });
 
   it('answers as the OpenAPI document says, whatever the action: ended, ignored, deleted', async () => {
-    const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn);
-    const { call } = await startGateway({
-      backend,
-      tokens: TOKENS,
-      livekitWebhook: (request) => backend.handleWebhook(request),
-    });
+    const { standIn, call } = await gatewayWithWebhooks();
     const document = (await (await call('GET', '/openapi.json')).json()) as {
       paths: Record<string, { post: { responses: Record<string, { content: object }> } }>;
     };
