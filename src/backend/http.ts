@@ -36,6 +36,9 @@ const UNREACHABLE = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** What OpenSSL reports when the peer of an https:// request answered in plain text. */
+const NOT_TLS = 'ERR_SSL_WRONG_VERSION_NUMBER';
+
 /**
  * Recognises the errors `fetch` throws when no HTTP answer came back: a timeout signal firing
  * (`TimeoutError`), an abort (`AbortError`), or a connection failure (`TypeError: fetch failed`
@@ -46,6 +49,12 @@ export function describeTransportFailure(error: unknown): TransportFailure | und
   if (error.name === 'TimeoutError') return { code: 'timeout', detail: 'timed out' };
   if (error.name === 'AbortError') return { code: 'aborted', detail: 'was aborted' };
   const systemCode = causeCode(error);
+  if (systemCode === NOT_TLS) {
+    return {
+      code: 'unavailable',
+      detail: `did not speak TLS (${NOT_TLS}): is it a plain http:// or ws:// server?`,
+    };
+  }
   if (systemCode !== undefined && UNREACHABLE.has(systemCode)) {
     return { code: 'unavailable', detail: `unreachable (${systemCode})` };
   }

@@ -28,9 +28,12 @@ export interface LiveKitProviderConfig {
   readonly agentName?: string | undefined;
   /** Room names are `roomPrefix + sessionId`; at most 220 UTF-8 bytes. Default `'va-'`. */
   readonly roomPrefix?: string | undefined;
-  /** Seconds an unjoined or emptied room stays open (LiveKit `emptyTimeout`). Default: server's. */
+  /**
+   * Seconds an unjoined or emptied room stays open (LiveKit `emptyTimeout`); at least 1, as
+   * LiveKit reads 0 as the server's default. Default: server's.
+   */
   readonly emptyTimeout?: number | undefined;
-  /** Seconds a room stays open after the last participant left. Default: server's. */
+  /** Seconds a room stays open after the last participant left; at least 1. Default: server's. */
   readonly departureTimeout?: number | undefined;
   /** Participants allowed in a room. Default: no limit. */
   readonly maxParticipants?: number | undefined;
@@ -185,6 +188,7 @@ const SESSION_ID_LENGTH = 36;
  */
 const MAX_TOKEN_TTL = 3_600;
 const uint32 = { min: 0, max: 0xffff_ffff, integer: true } as const;
+const roomSeconds = { ...uint32, min: 1 } as const;
 const positiveMs = { min: 1 } as const;
 
 /** Validates `providerConfig`, filling url and credentials from `env` when absent. */
@@ -205,7 +209,9 @@ export function parseLiveKitConfig(
   if (apiKey === undefined) {
     throw new ConfigError(`${f}.apiKey`, 'is required (or set LIVEKIT_API_KEY)');
   }
+  refuseSurroundingWhitespace(`${f}.apiKey`, apiKey);
   const apiSecret = secretField(`${f}.apiSecret`, value.apiSecret, env.LIVEKIT_API_SECRET);
+  refuseSurroundingWhitespace(`${f}.apiSecret`, apiSecret);
 
   const mode = oneOf(`${f}.mode`, value.mode, ['dispatch', 'join']) ?? 'dispatch';
   const agentName = stringField(`${f}.agentName`, value.agentName);
@@ -229,14 +235,14 @@ export function parseLiveKitConfig(
     throw new ConfigError(`${f}.awaitAgent`, 'needs agentName: it waits for the dispatched agent');
   }
 
-  const emptyTimeout = numberField(`${f}.emptyTimeout`, value.emptyTimeout, uint32);
+  const emptyTimeout = roomTimeout(`${f}.emptyTimeout`, value.emptyTimeout);
   const tokenTtl = numberField(
     `${f}.tokenTtl`,
     value.tokenTtl,
     { min: 1, max: MAX_TOKEN_TTL, integer: true },
-    Math.min(600, emptyTimeout || 600),
+    Math.min(600, emptyTimeout ?? 600),
   );
-  if (emptyTimeout !== undefined && emptyTimeout > 0 && tokenTtl > emptyTimeout) {
+  if (emptyTimeout !== undefined && tokenTtl > emptyTimeout) {
     throw new ConfigError(
       `${f}.tokenTtl`,
       `must be at most emptyTimeout (${emptyTimeout}), got ${tokenTtl}: a caller joining after the room closed would re-create it with no session`,
@@ -252,7 +258,7 @@ export function parseLiveKitConfig(
     agentName,
     roomPrefix,
     emptyTimeout,
-    departureTimeout: numberField(`${f}.departureTimeout`, value.departureTimeout, uint32),
+    departureTimeout: roomTimeout(`${f}.departureTimeout`, value.departureTimeout),
     maxParticipants: numberField(`${f}.maxParticipants`, value.maxParticipants, uint32),
     tokenTtl,
     requestTimeoutMs: durationField(
@@ -319,6 +325,33 @@ function parseServerUrl(field: string, url: string): { httpUrl: string; wsUrl: s
     httpUrl: `${secure ? 'https' : 'http'}://${parsed.host}`,
     wsUrl: `${secure ? 'wss' : 'ws'}://${parsed.host}`,
   };
+}
+
+/**
+ * A room timeout in seconds. 0 is refused: LiveKit's CreateRoom reads it as "the server's
+ * default", not "at once" nor "never", which is what a user writing 0 means.
+ */
+function roomTimeout(field: string, value: unknown): number | undefined {
+  if (value === 0) {
+    throw new ConfigError(
+      field,
+      "must be >= 1: LiveKit reads 0 as the server's default; leave it unset for that",
+    );
+  }
+  return numberField(field, value, roomSeconds);
+}
+
+/**
+ * No server key has whitespace around it, so such a credential (often a trailing newline read
+ * from a file) could only fail every call with a 401. The value is not quoted: it may be secret.
+ */
+function refuseSurroundingWhitespace(field: string, value: string): void {
+  if (value.trim() !== value) {
+    throw new ConfigError(
+      field,
+      'must not begin or end with whitespace (a trailing newline from a file or a secret store?)',
+    );
+  }
 }
 
 /** Like `stringField`, but never echoes the value: it is a secret. */

@@ -5,6 +5,9 @@ import { messageOf } from '../../internal/thrown.js';
 
 export const PROVIDER = 'livekit';
 
+/** Appended where the answer shows another HTTP service answers at the configured url. */
+export const IS_IT_LIVEKIT = 'is url a LiveKit server?';
+
 /** Twirp error codes (as LiveKit's server sends them) mapped onto backend codes. */
 const TWIRP_CODES: Readonly<Record<string, BackendErrorCode>> = {
   unauthenticated: 'unauthenticated',
@@ -72,12 +75,23 @@ export function toBackendError(
   secrets: readonly string[],
 ): BackendError {
   if (error instanceof BackendError) return error;
+  if (error instanceof SyntaxError) {
+    // A 2xx whose body is not JSON: the SDK's parse of a page some other service served. Its
+    // message quotes that page, so it is not kept.
+    return notLiveKit(op, `${call} failed: not a LiveKit answer`);
+  }
   if (isServerError(error)) {
+    const said = redact(error.message, secrets);
+    if (error.status === 404 && error.code === undefined) {
+      // LiveKit answers an unknown route with a Twirp error; a bare 404 (often an HTML page,
+      // noise if quoted) comes from something else.
+      const cause = new ServerAnswer(said, error.status, error.code);
+      return notLiveKit(op, `${call} failed: 404: not a LiveKit answer`, cause);
+    }
     const code =
       (error.code === undefined ? undefined : TWIRP_CODES[error.code]) ??
       codeForHttpStatus(error.status);
     const twirp = error.code === undefined ? '' : ` ${error.code}`;
-    const said = redact(error.message, secrets);
     return new BackendError(
       code,
       op,
@@ -101,6 +115,14 @@ export function toBackendError(
   return new BackendError('internal', op, `LiveKit ${call} failed: ${redact(message, secrets)}`, {
     provider: PROVIDER,
     cause: error,
+  });
+}
+
+/** Another HTTP service answered at the configured url. */
+function notLiveKit(op: BackendOperation, what: string, cause?: ServerAnswer): BackendError {
+  return new BackendError('unavailable', op, `LiveKit ${what}, ${IS_IT_LIVEKIT}`, {
+    provider: PROVIDER,
+    cause,
   });
 }
 

@@ -2,6 +2,7 @@ import { describeTransportFailure, TimeoutError, withTimeout } from '../../backe
 import { BackendError } from '../../iface/errors.js';
 import type { HealthStatus } from '../../iface/health.js';
 import type { LiveKitSettings } from './config.js';
+import { IS_IT_LIVEKIT } from './errors.js';
 
 export type ProbeResult = Omit<HealthStatus, 'checkedAt' | 'latencyMs'>;
 
@@ -59,7 +60,13 @@ async function probeHttp(httpUrl: string, timeoutMs: number, signal: AbortSignal
   const body = (await response.text()).trim();
   if (response.status === 200 && body === 'OK') return;
   if (response.status === 406) throw new ProbeFailure('answered 406: the server is not ready');
-  throw new ProbeFailure(`answered ${response.status} instead of 200 OK`);
+  // A 5xx may come from a proxy in front of a LiveKit server that is down; anything else
+  // means another service answers at this address.
+  if (response.status >= 500)
+    throw new ProbeFailure(`answered ${response.status} instead of 200 OK`);
+  throw new ProbeFailure(
+    `answered ${response.status} with something other than LiveKit's OK, ${IS_IT_LIVEKIT}`,
+  );
 }
 
 /** A probe's own finding, already worded for the health reason. */

@@ -69,7 +69,7 @@ describe('LiveKit provider config', () => {
     [{ ...base, url: 'wss://u:p@h' }, 'providerConfig.url', 'must not carry credentials'],
     [{ ...base, apiKey: undefined }, 'providerConfig.apiKey', 'LIVEKIT_API_KEY'],
     [{ ...base, apiSecret: undefined }, 'providerConfig.apiSecret', 'LIVEKIT_API_SECRET'],
-    [{ ...base, emptyTimeout: -1 }, 'providerConfig.emptyTimeout', 'must be >= 0, got -1'],
+    [{ ...base, emptyTimeout: -1 }, 'providerConfig.emptyTimeout', 'must be >= 1, got -1'],
     [{ ...base, tokenTtl: 1.5 }, 'providerConfig.tokenTtl', 'must be an integer'],
     [{ ...base, roomPrefix: 'a b' }, 'providerConfig.roomPrefix', 'no whitespace'],
     // 110 characters, 220 bytes: with the session id, 256 bytes, the server's limit.
@@ -118,6 +118,33 @@ describe('LiveKit provider config', () => {
       `must be <= ${MAX_TIMER_MS} ms (the longest timer Node.js supports), got 2147483648`,
     );
   });
+
+  it.each([
+    ['emptyTimeout', 0],
+    ['departureTimeout', 0],
+  ])('refuses %s: %d, which LiveKit would read as the server default', (field, value) => {
+    const error = configError({ ...base, [field]: value });
+    expect(error.field).toBe(`providerConfig.${field}`);
+    expect(error.message).toContain("must be >= 1: LiveKit reads 0 as the server's default");
+  });
+
+  it.each([
+    [{ apiKey: 'key\n' }, {}, 'providerConfig.apiKey'],
+    [{ apiSecret: ' a-secret-value' }, {}, 'providerConfig.apiSecret'],
+    [
+      { apiSecret: undefined },
+      { LIVEKIT_API_SECRET: 'a-secret-value\r\n' },
+      'providerConfig.apiSecret',
+    ],
+  ])(
+    'refuses %o (env %o) with whitespace around it, which no server key matches',
+    (options, env, field) => {
+      const error = configError({ ...base, ...options }, env);
+      expect(error.field).toBe(field);
+      expect(error.message).toContain('must not begin or end with whitespace');
+      expect(error.message).not.toContain('a-secret-value');
+    },
+  );
 
   it('never echoes the secret in its errors', () => {
     const error = configError({ ...base, apiSecret: ['a-secret-value'] });

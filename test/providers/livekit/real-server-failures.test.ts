@@ -31,6 +31,22 @@ describeWithLiveKitServer('LiveKit provider on the real server: failures', () =>
     expect(health.reason).not.toMatch(TOKEN_FRAGMENT);
   });
 
+  it('a wss:// url for a plain server: the create and health say it did not speak TLS', async () => {
+    const real = await startRealServer();
+    const backend = await realBackend(real, { url: real.wsUrl.replace('ws:', 'wss:') });
+
+    const error = await backend.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    const plain =
+      'did not speak TLS (ERR_SSL_WRONG_VERSION_NUMBER): is it a plain http:// or ws:// server?';
+    expect(error).toMatchObject({
+      code: 'unavailable',
+      message: `LiveKit CreateRoom failed: server ${plain}`,
+    });
+    const health = await backend.healthCheck();
+    expect(health).toMatchObject({ healthy: false, status: 'unhealthy' });
+    expect(health.reason).toContain(`GET / failed: server ${plain}`);
+  });
+
   it('the server stopped: the health gate closes and refuses without I/O; restarted: it reopens, and reconciliation ends the sessions it lost', async () => {
     const real = await startRealServer();
     const backend = await realBackend(real, { reconcile: { intervalMs: 60_000 } });
