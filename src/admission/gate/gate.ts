@@ -130,6 +130,11 @@ export class Gate {
     return this.#active;
   }
 
+  /** How long a request asking for `timeoutMs` (undefined: the default) may wait in the queue. */
+  queueWaitMs(timeoutMs: number | undefined): number {
+    return timeoutMs ?? this.#queueConfig.timeoutMs;
+  }
+
   /** Requests waiting in the queue, and those a shared store is deciding on. */
   get queued(): number {
     return this.#queue.size + this.#acquiring.size - this.#acquiringLeft;
@@ -321,7 +326,7 @@ export class Gate {
   #enqueueOrRefuse(request: GateRequest, blockedBy: RefusalReason): Promise<unknown> {
     const { tenantId, signal } = request;
     const queue = this.#queueConfig;
-    const wait = request.timeoutMs ?? queue.timeoutMs;
+    const wait = this.queueWaitMs(request.timeoutMs);
     if (queue.maxSize === 0 || wait === 0) {
       const retryAfterMs = this.#estimateRetry(tenantId, blockedBy);
       return rejectSoon(this.#refuse(request, blockedBy, { retryAfterMs }));

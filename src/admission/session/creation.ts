@@ -6,6 +6,8 @@ interface Caller {
   readonly resolve: (session: VoiceSession) => void;
   readonly reject: (error: unknown) => void;
   readonly detach: () => void;
+  /** `performance.now()` past which it would rather be refused than wait for a slot. */
+  readonly queueDeadline: number;
 }
 
 /** Tells how each caller's wait ended, so each refused caller is reported once. */
@@ -88,8 +90,11 @@ export class Creation {
     return this.#gone;
   }
 
-  /** A caller's wait for the session; rejects at once when `signal` aborts. */
-  join(signal: AbortSignal | undefined): Promise<VoiceSession> {
+  /**
+   * A caller's wait for the session; rejects at once when `signal` aborts. `queueDeadline`
+   * bounds its wait for a slot (see `refuseOverdue`).
+   */
+  join(signal: AbortSignal | undefined, queueDeadline: number): Promise<VoiceSession> {
     // Refused like any request with an aborted signal, even when the session is there.
     if (signal?.aborted) {
       const error = this.#onAbortedBy(signal);
@@ -109,6 +114,7 @@ export class Creation {
           this.#rejectCaller(caller, error);
           if (this.#callers.size === 0) this.#controller.abort(error);
         }),
+        queueDeadline,
       };
       this.#callers.add(caller);
     });
@@ -133,6 +139,22 @@ export class Creation {
       caller.resolve(session);
     }
     return true;
+  }
+
+  /**
+   * The wait for a slot ran out for the caller who set its bound: answers `error` to every
+   * caller whose own bound has passed by `now`. Returns the latest bound of those still
+   * waiting, for which the creation waits on, or undefined when nobody does.
+   */
+  refuseOverdue(error: unknown, now: number): number | undefined {
+    let latest: number | undefined;
+    for (const caller of [...this.#callers]) {
+      if (caller.queueDeadline <= now) {
+        this.#callers.delete(caller);
+        this.#rejectCaller(caller, error);
+      } else latest = Math.max(latest ?? caller.queueDeadline, caller.queueDeadline);
+    }
+    return latest;
   }
 
   /** The creation failed: every caller still waiting gets `error`; nobody can join it now. */
