@@ -30,6 +30,9 @@ export class Creation {
   readonly #callers = new Set<Caller>();
   readonly #answered: CallerAnswered;
   readonly #onAbortedBy: (signal: AbortSignal) => unknown;
+  readonly #queueTimedOut: () => unknown;
+  /** Until a slot is granted, a caller who joined is refused once its own bound passes. */
+  #waitingForSlot = true;
   #session: VoiceSession | undefined;
   #failed = false;
   #ended = false;
@@ -40,17 +43,20 @@ export class Creation {
   /**
    * @param answered called for every caller rejected, with its error.
    * @param abortedBy the error for a caller whose own signal aborted.
+   * @param queueTimedOut the error for a caller whose bound on the wait for a slot passed.
    */
   constructor(
     tenantId: string,
     userId: string,
     answered: CallerAnswered,
     abortedBy: (signal: AbortSignal) => unknown,
+    queueTimedOut: () => unknown,
   ) {
     this.tenantId = tenantId;
     this.userId = userId;
     this.#answered = answered;
     this.#onAbortedBy = abortedBy;
+    this.#queueTimedOut = queueTimedOut;
   }
 
   /** Aborts when nobody will receive the session: every caller left, or it was cancelled. */
@@ -92,7 +98,8 @@ export class Creation {
 
   /**
    * A caller's wait for the session; rejects at once when `signal` aborts. `queueDeadline`
-   * bounds its wait for a slot (see `refuseOverdue`).
+   * bounds its wait for a slot: the first caller's is the gate's to keep (see
+   * `refuseOverdue`), a later one's is kept here.
    */
   join(signal: AbortSignal | undefined, queueDeadline: number): Promise<VoiceSession> {
     // Refused like any request with an aborted signal, even when the session is there.
@@ -104,20 +111,40 @@ export class Creation {
       return Promise.reject(error);
     }
     if (this.#session !== undefined) return Promise.resolve(this.#session);
+    const joined = this.#callers.size > 0;
     return new Promise<VoiceSession>((resolve, reject) => {
+      const detachAbort = onAbort(signal, () => this.#leave(caller, this.#onAbortedBy(signal!)));
+      const timer =
+        joined && this.#waitingForSlot && queueDeadline !== Number.POSITIVE_INFINITY
+          ? setTimeout(() => {
+              // Once a slot is granted, the setup is under way: no bound on the queue applies.
+              if (this.#waitingForSlot) this.#leave(caller, this.#queueTimedOut());
+            }, queueDeadline - performance.now())
+          : undefined;
+      timer?.unref();
       const caller: Caller = {
         resolve,
         reject,
-        detach: onAbort(signal, () => {
-          if (!this.#callers.delete(caller)) return;
-          const error = this.#onAbortedBy(signal!);
-          this.#rejectCaller(caller, error);
-          if (this.#callers.size === 0) this.#controller.abort(error);
-        }),
+        detach: () => {
+          detachAbort();
+          clearTimeout(timer);
+        },
         queueDeadline,
       };
       this.#callers.add(caller);
     });
+  }
+
+  /** A slot was granted: the callers' bounds on the wait for one no longer apply. */
+  admitted(): void {
+    this.#waitingForSlot = false;
+  }
+
+  /** A caller stops waiting, answered `error`; the creation stops when nobody waits. */
+  #leave(caller: Caller, error: unknown): void {
+    if (!this.#callers.delete(caller)) return;
+    this.#rejectCaller(caller, error);
+    if (this.#callers.size === 0) this.#controller.abort(error);
   }
 
   /** Nobody will receive the session: aborts the setup and answers every caller with `error`. */

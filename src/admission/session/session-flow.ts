@@ -118,6 +118,7 @@ export class SessionFlow {
       config.userId,
       this.#answered,
       this.#abortedBy(tenantId),
+      () => this.#options.gate.queueTimeout(tenantId),
     );
     if (key !== undefined) this.#keys.hold(key, creation);
     const joined = creation.join(options.signal, this.#queueDeadline(options));
@@ -160,6 +161,7 @@ export class SessionFlow {
     let slot: Slot;
     try {
       slot = await this.#acquire(creation, options);
+      creation.admitted();
     } catch (error) {
       creation.fail(error);
       return this.#ended(error, 0);
