@@ -121,4 +121,43 @@ describe('idempotent creation', () => {
     expect(backend.open).toBe(0);
     expect(admission.active).toBe(0);
   });
+  it("a retry keeps its own queue bound: the first caller's running out does not refuse it", async () => {
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10 },
+      health: false,
+    });
+    const blocker = await admission.createSession({ userId: 'other' });
+    const config = { userId: 'caller', idempotencyKey: 'job-5' };
+    const first = admission.createSession(config, { timeoutMs: 30 });
+    const retried = admission.createSession(config, { timeoutMs: 5_000 });
+    await expect(first).rejects.toMatchObject({ code: 'queue_timeout' });
+    await blocker.close();
+    const session = await retried;
+    expect(session.state).toBe('active');
+    // The key still leads to it, and only one session was made for it.
+    await expect(admission.createSession(config)).resolves.toBe(session);
+    expect(backend.setupsStarted).toBe(2);
+  });
+  it("a retry's shorter queue bound refuses it in time, while the request it joined waits on", async () => {
+    const backend = new ControlledBackend({ autoComplete: 'succeed' });
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 10 },
+      health: false,
+    });
+    const blocker = await admission.createSession({ userId: 'other' });
+    const config = { userId: 'caller', idempotencyKey: 'job-6' };
+    const first = admission.createSession(config, { timeoutMs: 5_000 });
+    const started = performance.now();
+    await expect(admission.createSession(config, { timeoutMs: 30 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+    });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    await blocker.close();
+    await expect(first).resolves.toMatchObject({ state: 'active' });
+  });
 });

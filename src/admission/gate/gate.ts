@@ -130,6 +130,17 @@ export class Gate {
     return this.#active;
   }
 
+  /** How long a request asking for `timeoutMs` (undefined: the default) may wait in the queue. */
+  queueWaitMs(timeoutMs: number | undefined): number {
+    return timeoutMs ?? this.#queueConfig.timeoutMs;
+  }
+
+  /** The refusal of a request whose bound on its wait ran out; reported by whoever answers it. */
+  queueTimeout(tenantId: string): AdmissionError {
+    const retryAfterMs = this.#estimateRetry(tenantId, this.#heldBackBy(tenantId));
+    return this.#refusals.error(tenantId, 'queue_timeout', { retryAfterMs });
+  }
+
   /** Requests waiting in the queue, and those a shared store is deciding on. */
   get queued(): number {
     return this.#queue.size + this.#acquiring.size - this.#acquiringLeft;
@@ -321,7 +332,7 @@ export class Gate {
   #enqueueOrRefuse(request: GateRequest, blockedBy: RefusalReason): Promise<unknown> {
     const { tenantId, signal } = request;
     const queue = this.#queueConfig;
-    const wait = request.timeoutMs ?? queue.timeoutMs;
+    const wait = this.queueWaitMs(request.timeoutMs);
     if (queue.maxSize === 0 || wait === 0) {
       const retryAfterMs = this.#estimateRetry(tenantId, blockedBy);
       return rejectSoon(this.#refuse(request, blockedBy, { retryAfterMs }));
@@ -378,8 +389,10 @@ export class Gate {
     let error: AdmissionError;
     if (outcome === 'store_unavailable') error = this.#storeUnavailable(waiter, cause);
     else if (outcome === 'queue_timeout') {
-      const retryAfterMs = this.#estimateRetry(waiter.tenantId, this.#heldBackBy(waiter.tenantId));
-      error = this.#refuse(waiter, 'queue_timeout', { retryAfterMs });
+      error = this.queueTimeout(waiter.tenantId);
+      if (waiter.reportRefusal) {
+        this.#emitRefused(waiter.tenantId, 'queue_timeout', error.retryAfterMs);
+      }
     } else error = this.#refuse(waiter, outcome, { cause });
     waiter.reject(error);
   }

@@ -6,6 +6,8 @@ interface Caller {
   readonly resolve: (session: VoiceSession) => void;
   readonly reject: (error: unknown) => void;
   readonly detach: () => void;
+  /** `performance.now()` past which it would rather be refused than wait for a slot. */
+  readonly queueDeadline: number;
 }
 
 /** Tells how each caller's wait ended, so each refused caller is reported once. */
@@ -28,6 +30,9 @@ export class Creation {
   readonly #callers = new Set<Caller>();
   readonly #answered: CallerAnswered;
   readonly #onAbortedBy: (signal: AbortSignal) => unknown;
+  readonly #queueTimedOut: () => unknown;
+  /** Until a slot is granted, a caller who joined is refused once its own bound passes. */
+  #waitingForSlot = true;
   #session: VoiceSession | undefined;
   #failed = false;
   #ended = false;
@@ -38,17 +43,20 @@ export class Creation {
   /**
    * @param answered called for every caller rejected, with its error.
    * @param abortedBy the error for a caller whose own signal aborted.
+   * @param queueTimedOut the error for a caller whose bound on the wait for a slot passed.
    */
   constructor(
     tenantId: string,
     userId: string,
     answered: CallerAnswered,
     abortedBy: (signal: AbortSignal) => unknown,
+    queueTimedOut: () => unknown,
   ) {
     this.tenantId = tenantId;
     this.userId = userId;
     this.#answered = answered;
     this.#onAbortedBy = abortedBy;
+    this.#queueTimedOut = queueTimedOut;
   }
 
   /** Aborts when nobody will receive the session: every caller left, or it was cancelled. */
@@ -88,8 +96,12 @@ export class Creation {
     return this.#gone;
   }
 
-  /** A caller's wait for the session; rejects at once when `signal` aborts. */
-  join(signal: AbortSignal | undefined): Promise<VoiceSession> {
+  /**
+   * A caller's wait for the session; rejects at once when `signal` aborts. `queueDeadline`
+   * bounds its wait for a slot: the first caller's is the gate's to keep (see
+   * `refuseOverdue`), a later one's is kept here.
+   */
+  join(signal: AbortSignal | undefined, queueDeadline: number): Promise<VoiceSession> {
     // Refused like any request with an aborted signal, even when the session is there.
     if (signal?.aborted) {
       const error = this.#onAbortedBy(signal);
@@ -99,19 +111,40 @@ export class Creation {
       return Promise.reject(error);
     }
     if (this.#session !== undefined) return Promise.resolve(this.#session);
+    const joined = this.#callers.size > 0;
     return new Promise<VoiceSession>((resolve, reject) => {
+      const detachAbort = onAbort(signal, () => this.#leave(caller, this.#onAbortedBy(signal!)));
+      const timer =
+        joined && this.#waitingForSlot && queueDeadline !== Number.POSITIVE_INFINITY
+          ? setTimeout(() => {
+              // Once a slot is granted, the setup is under way: no bound on the queue applies.
+              if (this.#waitingForSlot) this.#leave(caller, this.#queueTimedOut());
+            }, queueDeadline - performance.now())
+          : undefined;
+      timer?.unref();
       const caller: Caller = {
         resolve,
         reject,
-        detach: onAbort(signal, () => {
-          if (!this.#callers.delete(caller)) return;
-          const error = this.#onAbortedBy(signal!);
-          this.#rejectCaller(caller, error);
-          if (this.#callers.size === 0) this.#controller.abort(error);
-        }),
+        detach: () => {
+          detachAbort();
+          clearTimeout(timer);
+        },
+        queueDeadline,
       };
       this.#callers.add(caller);
     });
+  }
+
+  /** A slot was granted: the callers' bounds on the wait for one no longer apply. */
+  admitted(): void {
+    this.#waitingForSlot = false;
+  }
+
+  /** A caller stops waiting, answered `error`; the creation stops when nobody waits. */
+  #leave(caller: Caller, error: unknown): void {
+    if (!this.#callers.delete(caller)) return;
+    this.#rejectCaller(caller, error);
+    if (this.#callers.size === 0) this.#controller.abort(error);
   }
 
   /** Nobody will receive the session: aborts the setup and answers every caller with `error`. */
@@ -133,6 +166,22 @@ export class Creation {
       caller.resolve(session);
     }
     return true;
+  }
+
+  /**
+   * The wait for a slot ran out for the caller who set its bound: answers `error` to every
+   * caller whose own bound has passed by `now`. Returns the latest bound of those still
+   * waiting, for which the creation waits on, or undefined when nobody does.
+   */
+  refuseOverdue(error: unknown, now: number): number | undefined {
+    let latest: number | undefined;
+    for (const caller of [...this.#callers]) {
+      if (caller.queueDeadline <= now) {
+        this.#callers.delete(caller);
+        this.#rejectCaller(caller, error);
+      } else latest = Math.max(latest ?? caller.queueDeadline, caller.queueDeadline);
+    }
+    return latest;
   }
 
   /** The creation failed: every caller still waiting gets `error`; nobody can join it now. */

@@ -98,7 +98,7 @@ export class SessionFlow {
         this.#reportRefused(tenantId, error);
         throw error;
       }
-      if (existing.joinable) return existing.join(options.signal);
+      if (existing.joinable) return existing.join(options.signal, this.#queueDeadline(options));
       // Its callers left or it was cancelled, but its session may still be open: the key is
       // free only once that is over.
       if (options.signal?.aborted) throw this.#rejectAborted(tenantId, options.signal);
@@ -118,9 +118,10 @@ export class SessionFlow {
       config.userId,
       this.#answered,
       this.#abortedBy(tenantId),
+      () => this.#options.gate.queueTimeout(tenantId),
     );
     if (key !== undefined) this.#keys.hold(key, creation);
-    const joined = creation.join(options.signal);
+    const joined = creation.join(options.signal, this.#queueDeadline(options));
     void this.#run(creation, config, options, key);
     return joined;
   }
@@ -156,17 +157,11 @@ export class SessionFlow {
     key: string | undefined,
     span: AdmissionSpan | undefined,
   ): Promise<Outcome> {
-    const { gate, store } = this.#options;
+    const { store } = this.#options;
     let slot: Slot;
     try {
-      slot = (await gate.acquire({
-        tenantId: creation.tenantId,
-        priority: options.priority ?? 0,
-        signal: creation.signal,
-        timeoutMs: options.timeoutMs,
-        work: undefined,
-        reportRefusal: false,
-      })) as Slot;
+      slot = await this.#acquire(creation, options);
+      creation.admitted();
     } catch (error) {
       creation.fail(error);
       return this.#ended(error, 0);
@@ -182,6 +177,39 @@ export class SessionFlow {
       }
     }
     return this.#setUp(creation, config, slot, claimKey, span);
+  }
+
+  /**
+   * Waits for a slot, as long as the first caller's `timeoutMs` allows and then, for callers
+   * who joined with a longer bound of their own, on until the latest of theirs: a retry is
+   * refused by its own bound, not by the one of the request it joined.
+   */
+  async #acquire(creation: Creation, options: CreateSessionOptions): Promise<Slot> {
+    const { gate } = this.#options;
+    let timeoutMs = options.timeoutMs;
+    for (;;) {
+      try {
+        return (await gate.acquire({
+          tenantId: creation.tenantId,
+          priority: options.priority ?? 0,
+          signal: creation.signal,
+          timeoutMs,
+          work: undefined,
+          reportRefusal: false,
+        })) as Slot;
+      } catch (error) {
+        if (!(error instanceof AdmissionError) || error.code !== 'queue_timeout') throw error;
+        const now = performance.now();
+        const latest = creation.refuseOverdue(error, now);
+        if (latest === undefined) throw error;
+        timeoutMs = latest - now;
+      }
+    }
+  }
+
+  /** When a caller asking with `options` would rather be refused than wait on for a slot. */
+  #queueDeadline(options: CreateSessionOptions): number {
+    return performance.now() + this.#options.gate.queueWaitMs(options.timeoutMs);
   }
 
   /** Claims the key in a shared store, so another instance cannot create a second session. */
