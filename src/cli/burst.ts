@@ -7,6 +7,8 @@ import { formatMs, percentile, table } from './stats.js';
 
 /** The status recorded for a request that got no HTTP answer. */
 const NETWORK_ERROR = 'network error';
+/** The status recorded for a request cut off by Ctrl-C before its answer came. */
+const INTERRUPTED = 'interrupted';
 
 /**
  * The most requests a burst sends. Every answer is kept until the report, so memory grows with
@@ -59,7 +61,8 @@ Exits 1 when the run could not measure the load asked for: no request got an HTT
 any was refused for the request itself, a 4xx other than 429 (401 or 403: GATEWAY_TOKEN or
 --tenants; 404: --url is not the gateway's base URL). Refusals for load (429, 503) are the
 gateway at work: exit 0. Ctrl-C stops early: the sessions held for --hold-ms are closed at
-once, the report covers what was sent, exit 130.
+once, requests still waiting for an answer are cut off (counted as "interrupted"), the
+report covers what was sent, exit 130.
 `;
 
 export function parseBurstConfig(
@@ -115,7 +118,8 @@ function headers(config: BurstConfig, json: boolean): Record<string, string> {
 
 /**
  * Runs the burst; `onProgress` is told after each response. Once `stop` aborts, no request
- * starts, those under way finish, and the sessions held for `--hold-ms` are closed at once.
+ * starts, those still waiting for an answer are cut off (a hung gateway would otherwise keep
+ * the burst from ever reporting), and the sessions held for `--hold-ms` are closed at once.
  */
 export async function runBurst(
   config: BurstConfig,
@@ -133,6 +137,12 @@ export async function runBurst(
   const one = async (i: number): Promise<void> => {
     const t0 = performance.now();
     let status = NETWORK_ERROR;
+    // Cut off only while no answer has come: once one has, its body is read to the end, so a
+    // session the gateway created is known and closed. The gateway closes those it created
+    // for a client that left before its answer.
+    const cutOff = new AbortController();
+    const cut = () => cutOff.abort();
+    stop?.addEventListener('abort', cut, { once: true });
     try {
       const response = await fetch(`${config.url}/v1/sessions`, {
         method: 'POST',
@@ -142,7 +152,9 @@ export async function runBurst(
           // None named: the gateway's default, or the token's own tenant.
           tenantId: config.tenants[i % config.tenants.length],
         }),
+        signal: cutOff.signal,
       });
+      stop?.removeEventListener('abort', cut);
       status = String(response.status);
       const body = (await response.json()) as { id?: string; error?: { code?: string } };
       if (response.status === 201 && body.id !== undefined) {
@@ -152,9 +164,11 @@ export async function runBurst(
         refusals[body.error.code] = (refusals[body.error.code] ?? 0) + 1;
       }
     } catch {
-      // counted as a network error
+      if (cutOff.signal.aborted) status = INTERRUPTED; // otherwise counted as a network error
     }
-    latencyMs.push(performance.now() - t0);
+    stop?.removeEventListener('abort', cut);
+    // Time to Ctrl-C is no latency of the gateway's.
+    if (status !== INTERRUPTED) latencyMs.push(performance.now() - t0);
     statuses[status] = (statuses[status] ?? 0) + 1;
     onProgress?.(++done);
   };
