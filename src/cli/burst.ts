@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
 import { MAX_TIMER_MS } from '../internal/validate.js';
@@ -117,15 +118,16 @@ function headers(config: BurstConfig, json: boolean): Record<string, string> {
 }
 
 /**
- * Runs the burst; `onProgress` is told after each response. Once `stop` aborts, no request
+ * Runs the burst; `onProgress` is told after each response. Once `stopSignal` aborts, no request
  * starts, those still waiting for an answer are cut off (a hung gateway would otherwise keep
  * the burst from ever reporting), and the sessions held for `--hold-ms` are closed at once.
  */
 export async function runBurst(
   config: BurstConfig,
   onProgress?: (done: number) => void,
-  stop?: AbortSignal,
+  stopSignal?: AbortSignal,
 ): Promise<BurstReport> {
+  const stop = withManyListeners(stopSignal);
   const statuses: Record<string, number> = {};
   const refusals: Record<string, number> = {};
   const latencyMs: number[] = [];
@@ -142,7 +144,7 @@ export async function runBurst(
     // for a client that left before its answer.
     const cutOff = new AbortController();
     const cut = () => cutOff.abort();
-    stop?.addEventListener('abort', cut, { once: true });
+    stop.addEventListener('abort', cut, { once: true });
     try {
       const response = await fetch(`${config.url}/v1/sessions`, {
         method: 'POST',
@@ -154,7 +156,7 @@ export async function runBurst(
         }),
         signal: cutOff.signal,
       });
-      stop?.removeEventListener('abort', cut);
+      stop.removeEventListener('abort', cut);
       status = String(response.status);
       const body = (await response.json()) as { id?: string; error?: { code?: string } };
       if (response.status === 201 && body.id !== undefined) {
@@ -166,7 +168,7 @@ export async function runBurst(
     } catch {
       if (cutOff.signal.aborted) status = INTERRUPTED; // otherwise counted as a network error
     }
-    stop?.removeEventListener('abort', cut);
+    stop.removeEventListener('abort', cut);
     // Time to Ctrl-C is no latency of the gateway's.
     if (status !== INTERRUPTED) latencyMs.push(performance.now() - t0);
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -178,7 +180,7 @@ export async function runBurst(
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < config.n; i++) {
       await sleep(started + i * spacing - performance.now(), stop);
-      if (stop?.aborted) break;
+      if (stop.aborted) break;
       inFlight.push(one(i));
     }
     await Promise.all(inFlight);
@@ -187,7 +189,7 @@ export async function runBurst(
     const lanes = Math.min(config.concurrency ?? config.n, config.n);
     await Promise.all(
       Array.from({ length: lanes }, async () => {
-        while (next < config.n && !stop?.aborted) await one(next++);
+        while (next < config.n && !stop.aborted) await one(next++);
       }),
     );
   }
@@ -202,7 +204,19 @@ export async function runBurst(
   };
 }
 
-async function closeLater(config: BurstConfig, id: string, stop?: AbortSignal): Promise<void> {
+/**
+ * A signal that follows `outer`, for the many listeners of a burst: one for each request
+ * waiting for an answer and each session held, far past the 10 at which Node warns of a leak.
+ */
+function withManyListeners(outer: AbortSignal | undefined): AbortSignal {
+  const inner = new AbortController();
+  setMaxListeners(0, inner.signal);
+  if (outer?.aborted) inner.abort();
+  else outer?.addEventListener('abort', () => inner.abort(), { once: true });
+  return inner.signal;
+}
+
+async function closeLater(config: BurstConfig, id: string, stop: AbortSignal): Promise<void> {
   await sleep(config.holdMs, stop);
   await fetch(`${config.url}/v1/sessions/${encodeURIComponent(id)}`, {
     method: 'DELETE',
@@ -211,16 +225,16 @@ async function closeLater(config: BurstConfig, id: string, stop?: AbortSignal): 
 }
 
 /** Waits `ms` (nothing when not positive), or until `stop` aborts. */
-function sleep(ms: number, stop: AbortSignal | undefined): Promise<void> {
-  if (ms <= 0 || stop?.aborted) return Promise.resolve();
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  if (ms <= 0 || stop.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      stop?.removeEventListener('abort', done);
+      stop.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    stop?.addEventListener('abort', done, { once: true });
+    stop.addEventListener('abort', done, { once: true });
   });
 }
 

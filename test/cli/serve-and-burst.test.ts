@@ -546,6 +546,21 @@ describe('voice-admission burst against the gateway', () => {
     }
   }, 60_000);
 
+  it('holds many sessions and requests at once without warning on stderr', async () => {
+    const { child, url } = await startServe(['--max-sessions', '20', '--drain-timeout-ms', '0']);
+    try {
+      const { code, stdout, stderr } = await cliRun([
+        ...['burst', '--url', url, '--json'],
+        ...['--n', '15', '--concurrency', '15', '--hold-ms', '100'],
+      ]);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(stdout)).toMatchObject({ created: 15 });
+    } finally {
+      child.kill('SIGTERM');
+      await exitCode(child);
+    }
+  }, 60_000);
+
   it('on Ctrl-C stops sending, closes the sessions it holds at once, reports and exits 130', async () => {
     const { child: gateway, url, lines } = await startServe(['--drain-timeout-ms', '0']);
     try {
