@@ -306,6 +306,7 @@ export async function burstCommand(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
   const report = await runBurst(config, (done) => bar.update(done, 'responses'), stop.signal);
   process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
+  bar.end();
   process.stdout.write(
     config.json ? `${JSON.stringify(jsonReport(report))}\n` : `${formatBurstReport(report)}\n`,
   );
