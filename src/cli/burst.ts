@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
 import { MAX_TIMER_MS } from '../internal/validate.js';
-import { decimalFlag, integerFlag, parseFlags } from './args.js';
+import { decimalFlag, integerFlag, parseFlags, tenantsFlag } from './args.js';
 import { ProgressBar } from './progress.js';
 import { formatMs, percentile, table } from './stats.js';
 
@@ -87,7 +87,7 @@ export function parseBurstConfig(
     n: integerFlag('--n', values.n, 1, MAX_BURST_REQUESTS) ?? 100,
     concurrency,
     rate,
-    tenants: (values.tenants ?? '').split(',').filter((t) => t !== ''),
+    tenants: tenantsFlag('--tenants', values.tenants),
     holdMs: integerFlag('--hold-ms', values['hold-ms'], 0, MAX_TIMER_MS) ?? 0,
     token: env.GATEWAY_TOKEN === '' ? undefined : env.GATEWAY_TOKEN,
     json: values.json === true,

@@ -662,6 +662,14 @@ describe('voice-admission burst against the gateway', () => {
       '--rate: must be a decimal number >= 0.001, got "1e3"',
     );
     expect(parseBurstConfig(['--url', 'http://x', '--rate', '0.5']).rate).toBe(0.5);
+    // Tenants as serve reads them: spaces around the commas are no part of a tenant id.
+    expect(parseBurstConfig(['--url', 'http://x', '--tenants', ' a, b ']).tenants).toEqual([
+      'a',
+      'b',
+    ]);
+    expect(() => parseBurstConfig(['--url', 'http://x', '--tenants', 'a,,b'])).toThrow(
+      '--tenants: has an empty entry (a comma too many), got "a,,b"',
+    );
     const { code, stderr } = await cliRun(['burst', '--url', 'notaurl']);
     expect(code).toBe(2);
     expect(stderr.split('\n')[0]).toBe('--url: must be an http:// or https:// URL, got "notaurl"');
