@@ -172,7 +172,8 @@ export async function runBurst(
     // Time to Ctrl-C is no latency of the gateway's.
     if (status !== INTERRUPTED) latencyMs.push(performance.now() - t0);
     statuses[status] = (statuses[status] ?? 0) + 1;
-    onProgress?.(++done);
+    done++; // not inside the optional call below: without onProgress it would not count
+    onProgress?.(done);
   };
 
   if (config.rate !== undefined) {
