@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../iface/errors.js';
+import { isTenantId, TENANT_ID_RULE } from '../internal/tenant-id.js';
 import { messageOf } from '../internal/thrown.js';
+import { describeValue } from '../internal/validate.js';
 
 /** A command line the CLI refuses: one line of message, then the command's usage; exit 2. */
 export class UsageError extends Error {
@@ -101,6 +103,34 @@ function numberFlag(
     throw new ConfigError(flag, `must be ${kind} ${range}, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+/**
+ * Comma-separated entries, spaces around the commas allowed. An empty entry (`a,,b`, `a,`) is
+ * refused: it is a slip, an entry left out of a template, not nothing.
+ */
+export function listFlag(name: string, text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const items = text.split(',').map((item) => item.trim());
+  if (items.includes('')) {
+    throw new ConfigError(
+      name,
+      `has an empty entry (a comma too many), got ${describeValue(text)}`,
+    );
+  }
+  return items;
+}
+
+/** Comma-separated tenant ids, as the API takes them. */
+export function tenantsFlag(name: string, text: string | undefined): string[] {
+  const tenants = listFlag(name, text);
+  for (const tenant of tenants) checkTenantId(name, tenant);
+  return tenants;
+}
+
+export function checkTenantId(name: string, tenant: string): void {
+  if (isTenantId(tenant)) return;
+  throw new ConfigError(name, `tenant ids must be ${TENANT_ID_RULE}, got ${describeValue(tenant)}`);
 }
 
 function firstLine(error: unknown): string {

@@ -1,12 +1,15 @@
+import { setMaxListeners } from 'node:events';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
 import { MAX_TIMER_MS } from '../internal/validate.js';
-import { decimalFlag, integerFlag, parseFlags } from './args.js';
+import { decimalFlag, integerFlag, parseFlags, tenantsFlag } from './args.js';
 import { ProgressBar } from './progress.js';
 import { formatMs, percentile, table } from './stats.js';
 
 /** The status recorded for a request that got no HTTP answer. */
 const NETWORK_ERROR = 'network error';
+/** The status recorded for a request cut off by Ctrl-C before its answer came. */
+const INTERRUPTED = 'interrupted';
 
 /**
  * The most requests a burst sends. Every answer is kept until the report, so memory grows with
@@ -59,7 +62,8 @@ Exits 1 when the run could not measure the load asked for: no request got an HTT
 any was refused for the request itself, a 4xx other than 429 (401 or 403: GATEWAY_TOKEN or
 --tenants; 404: --url is not the gateway's base URL). Refusals for load (429, 503) are the
 gateway at work: exit 0. Ctrl-C stops early: the sessions held for --hold-ms are closed at
-once, the report covers what was sent, exit 130.
+once, requests still waiting for an answer are cut off (counted as "interrupted"), the
+report covers what was sent, exit 130.
 `;
 
 export function parseBurstConfig(
@@ -83,7 +87,7 @@ export function parseBurstConfig(
     n: integerFlag('--n', values.n, 1, MAX_BURST_REQUESTS) ?? 100,
     concurrency,
     rate,
-    tenants: (values.tenants ?? '').split(',').filter((t) => t !== ''),
+    tenants: tenantsFlag('--tenants', values.tenants),
     holdMs: integerFlag('--hold-ms', values['hold-ms'], 0, MAX_TIMER_MS) ?? 0,
     token: env.GATEWAY_TOKEN === '' ? undefined : env.GATEWAY_TOKEN,
     json: values.json === true,
@@ -114,14 +118,16 @@ function headers(config: BurstConfig, json: boolean): Record<string, string> {
 }
 
 /**
- * Runs the burst; `onProgress` is told after each response. Once `stop` aborts, no request
- * starts, those under way finish, and the sessions held for `--hold-ms` are closed at once.
+ * Runs the burst; `onProgress` is told after each response. Once `stopSignal` aborts, no request
+ * starts, those still waiting for an answer are cut off (a hung gateway would otherwise keep
+ * the burst from ever reporting), and the sessions held for `--hold-ms` are closed at once.
  */
 export async function runBurst(
   config: BurstConfig,
   onProgress?: (done: number) => void,
-  stop?: AbortSignal,
+  stopSignal?: AbortSignal,
 ): Promise<BurstReport> {
+  const stop = withManyListeners(stopSignal);
   const statuses: Record<string, number> = {};
   const refusals: Record<string, number> = {};
   const latencyMs: number[] = [];
@@ -133,6 +139,12 @@ export async function runBurst(
   const one = async (i: number): Promise<void> => {
     const t0 = performance.now();
     let status = NETWORK_ERROR;
+    // Cut off only while no answer has come: once one has, its body is read to the end, so a
+    // session the gateway created is known and closed. The gateway closes those it created
+    // for a client that left before its answer.
+    const cutOff = new AbortController();
+    const cut = () => cutOff.abort();
+    stop.addEventListener('abort', cut, { once: true });
     try {
       const response = await fetch(`${config.url}/v1/sessions`, {
         method: 'POST',
@@ -142,7 +154,9 @@ export async function runBurst(
           // None named: the gateway's default, or the token's own tenant.
           tenantId: config.tenants[i % config.tenants.length],
         }),
+        signal: cutOff.signal,
       });
+      stop.removeEventListener('abort', cut);
       status = String(response.status);
       const body = (await response.json()) as { id?: string; error?: { code?: string } };
       if (response.status === 201 && body.id !== undefined) {
@@ -152,11 +166,14 @@ export async function runBurst(
         refusals[body.error.code] = (refusals[body.error.code] ?? 0) + 1;
       }
     } catch {
-      // counted as a network error
+      if (cutOff.signal.aborted) status = INTERRUPTED; // otherwise counted as a network error
     }
-    latencyMs.push(performance.now() - t0);
+    stop.removeEventListener('abort', cut);
+    // Time to Ctrl-C is no latency of the gateway's.
+    if (status !== INTERRUPTED) latencyMs.push(performance.now() - t0);
     statuses[status] = (statuses[status] ?? 0) + 1;
-    onProgress?.(++done);
+    done++; // not inside the optional call below: without onProgress it would not count
+    onProgress?.(done);
   };
 
   if (config.rate !== undefined) {
@@ -164,7 +181,7 @@ export async function runBurst(
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < config.n; i++) {
       await sleep(started + i * spacing - performance.now(), stop);
-      if (stop?.aborted) break;
+      if (stop.aborted) break;
       inFlight.push(one(i));
     }
     await Promise.all(inFlight);
@@ -173,7 +190,7 @@ export async function runBurst(
     const lanes = Math.min(config.concurrency ?? config.n, config.n);
     await Promise.all(
       Array.from({ length: lanes }, async () => {
-        while (next < config.n && !stop?.aborted) await one(next++);
+        while (next < config.n && !stop.aborted) await one(next++);
       }),
     );
   }
@@ -188,7 +205,19 @@ export async function runBurst(
   };
 }
 
-async function closeLater(config: BurstConfig, id: string, stop?: AbortSignal): Promise<void> {
+/**
+ * A signal that follows `outer`, for the many listeners of a burst: one for each request
+ * waiting for an answer and each session held, far past the 10 at which Node warns of a leak.
+ */
+function withManyListeners(outer: AbortSignal | undefined): AbortSignal {
+  const inner = new AbortController();
+  setMaxListeners(0, inner.signal);
+  if (outer?.aborted) inner.abort();
+  else outer?.addEventListener('abort', () => inner.abort(), { once: true });
+  return inner.signal;
+}
+
+async function closeLater(config: BurstConfig, id: string, stop: AbortSignal): Promise<void> {
   await sleep(config.holdMs, stop);
   await fetch(`${config.url}/v1/sessions/${encodeURIComponent(id)}`, {
     method: 'DELETE',
@@ -197,16 +226,16 @@ async function closeLater(config: BurstConfig, id: string, stop?: AbortSignal): 
 }
 
 /** Waits `ms` (nothing when not positive), or until `stop` aborts. */
-function sleep(ms: number, stop: AbortSignal | undefined): Promise<void> {
-  if (ms <= 0 || stop?.aborted) return Promise.resolve();
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  if (ms <= 0 || stop.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      stop?.removeEventListener('abort', done);
+      stop.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    stop?.addEventListener('abort', done, { once: true });
+    stop.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -278,6 +307,7 @@ export async function burstCommand(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
   const report = await runBurst(config, (done) => bar.update(done, 'responses'), stop.signal);
   process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
+  bar.end();
   process.stdout.write(
     config.json ? `${JSON.stringify(jsonReport(report))}\n` : `${formatBurstReport(report)}\n`,
   );

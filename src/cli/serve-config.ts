@@ -4,10 +4,16 @@ import { isLimiterName, LIMITER_NAME_RULE } from '../admission/store/redis/keys.
 import { isRedisAddress } from '../admission/store/redis/redis-client.js';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
-import { isTenantId, TENANT_ID_RULE } from '../internal/tenant-id.js';
-import { describeValue, MAX_TIMER_MS } from '../internal/validate.js';
+import { MAX_TIMER_MS } from '../internal/validate.js';
 import { parseLiveKitConfig } from '../providers/livekit/config.js';
-import { decimalFlag, integerFlag, parseFlags } from './args.js';
+import {
+  checkTenantId,
+  decimalFlag,
+  integerFlag,
+  listFlag,
+  parseFlags,
+  tenantsFlag,
+} from './args.js';
 import { TokenTable } from './gateway/auth.js';
 
 /** The gateway's settings: each flag has an environment variable, the flag wins. */
@@ -190,7 +196,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     simSessionMs: int('sim-session-ms', 0, MAX_TIMER_MS)!,
     logLevel: level,
     metrics: metricsOn ? { port: metricsPort } : undefined,
-    metricsTenants: parseTenants(setting('metrics-tenants'), raw('metrics-tenants')),
+    metricsTenants: tenantsFlag(setting('metrics-tenants'), raw('metrics-tenants')),
   };
   // A setting given but left unused is refused: the operator meant it to do something.
   const unused = (flags: readonly (keyof typeof FLAGS)[], applies: boolean, why: string): void => {
@@ -355,7 +361,7 @@ function checkLiveKit(livekit: NonNullable<ServeConfig['livekit']>): void {
  */
 function parseTenantCaps(name: string, text: string | undefined): Map<string, number> {
   const caps = new Map<string, number>();
-  for (const entry of list(name, text)) {
+  for (const entry of listFlag(name, text)) {
     const parts = entry.split('=').map((part) => part.trim());
     const tenant = parts[0]!;
     if (parts.length !== 2 || tenant === '') {
@@ -371,34 +377,6 @@ function parseTenantCaps(name: string, text: string | undefined): Map<string, nu
     caps.set(tenant, integerFlag(`${name} ${tenant}`, parts[1], 0)!);
   }
   return caps;
-}
-
-/** Tenants with their own metric label: tenant ids, as the API takes them. */
-function parseTenants(name: string, text: string | undefined): string[] {
-  const tenants = list(name, text);
-  for (const tenant of tenants) checkTenantId(name, tenant);
-  return tenants;
-}
-
-function checkTenantId(name: string, tenant: string): void {
-  if (isTenantId(tenant)) return;
-  throw new ConfigError(name, `tenant ids must be ${TENANT_ID_RULE}, got ${describeValue(tenant)}`);
-}
-
-/**
- * Comma-separated entries, spaces around the commas allowed. An empty entry (`a,,b`, `a,`) is
- * refused: it is a slip, an entry left out of a template, not nothing.
- */
-function list(name: string, text: string | undefined): string[] {
-  if (text === undefined) return [];
-  const items = text.split(',').map((item) => item.trim());
-  if (items.includes('')) {
-    throw new ConfigError(
-      name,
-      `has an empty entry (a comma too many), got ${describeValue(text)}`,
-    );
-  }
-  return items;
 }
 
 /**

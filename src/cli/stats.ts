@@ -13,10 +13,13 @@ export function formatMs(ms: number): string {
   return `${Math.round(ms)} ms`;
 }
 
-/** Renders rows as an aligned plain-text table. */
+/** Renders rows as an aligned plain-text table; a header of blanks only is left out. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  const head = header.every((h) => h === '')
+    ? []
+    : [line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
+  return [...head, ...rows.map(line)].join('\n');
 }
