@@ -121,7 +121,8 @@ describe('idempotent creation', () => {
     expect(backend.open).toBe(0);
     expect(admission.active).toBe(0);
   });
-  it("a retry keeps its own queue bound: the first caller's running out does not refuse it", async () => {
+  /** An admission of one slot, taken: the next creates queue. */
+  async function oneSlotTaken() {
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
     const admission = new Admission(backend, {
@@ -130,6 +131,10 @@ describe('idempotent creation', () => {
       health: false,
     });
     const blocker = await admission.createSession({ userId: 'other' });
+    return { backend, admission, blocker };
+  }
+  it("a retry keeps its own queue bound: the first caller's running out does not refuse it", async () => {
+    const { backend, admission, blocker } = await oneSlotTaken();
     const config = { userId: 'caller', idempotencyKey: 'job-5' };
     const first = admission.createSession(config, { timeoutMs: 30 });
     const retried = admission.createSession(config, { timeoutMs: 5_000 });
@@ -142,14 +147,7 @@ describe('idempotent creation', () => {
     expect(backend.setupsStarted).toBe(2);
   });
   it("a retry's shorter queue bound refuses it in time, while the request it joined waits on", async () => {
-    const backend = new ControlledBackend({ autoComplete: 'succeed' });
-    await backend.start();
-    const admission = new Admission(backend, {
-      maxConcurrentSessions: 1,
-      queue: { maxSize: 10 },
-      health: false,
-    });
-    const blocker = await admission.createSession({ userId: 'other' });
+    const { admission, blocker } = await oneSlotTaken();
     const config = { userId: 'caller', idempotencyKey: 'job-6' };
     const first = admission.createSession(config, { timeoutMs: 5_000 });
     const started = performance.now();
