@@ -63,6 +63,32 @@ describe('LiveKit provider: a CreateRoom that got no answer', () => {
     expect(standIn.roomNames()).toEqual([]);
   });
 
+  it("the caller's abort takes effect only once the room is known gone", async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    const createHeld = gate();
+    standIn.inject({ methods: ['CreateRoom'], heldUntil: createHeld.until, times: 1 });
+    const deleteFails = standIn.inject({ methods: ['DeleteRoom'], error: 'unavailable' });
+    const controller = new AbortController();
+    let settled = false;
+    const create = backend
+      .createSession({ userId: 'u' }, { signal: controller.signal })
+      .catch((error: unknown) => error)
+      .finally(() => {
+        settled = true;
+      });
+    await sleep(REQUEST_TIMEOUT_MS * 2);
+    controller.abort();
+    await sleep(REQUEST_TIMEOUT_MS * 2);
+    expect(settled).toBe(false);
+
+    createHeld.open();
+    await eventually(() => standIn.roomNames().length === 1);
+    deleteFails();
+    await expect(create).resolves.toMatchObject({ code: 'aborted' });
+    expect(standIn.roomNames()).toEqual([]);
+  });
+
   it('backend.stop() gives up the wait promptly', async () => {
     const standIn = await startStandIn();
     const backend = await liveKitBackend(standIn, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
