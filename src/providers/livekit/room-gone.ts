@@ -20,9 +20,9 @@ export interface RoomGoneWait {
  * starts answering. So the room counts as gone only once the server has answered, deleted or
  * not found, over at least `requestTimeoutMs` without a room found since; a room found is
  * deleted and that wait starts again. Attempts the server does not answer are retried with a
- * backoff up to `requestTimeoutMs`. Resolves whether the room is known gone (`false`: stopped).
+ * backoff up to `requestTimeoutMs`. Resolves once the room is known gone, or stopped.
  */
-export async function untilRoomGone(wait: RoomGoneWait): Promise<boolean> {
+export async function untilRoomGone(wait: RoomGoneWait): Promise<void> {
   const { requestTimeoutMs, stopped } = wait;
   let answeringSince: number | undefined;
   let retryMs = FIRST_RETRY_MS;
@@ -33,7 +33,7 @@ export async function untilRoomGone(wait: RoomGoneWait): Promise<boolean> {
       const existed = await wait.deleteRoom();
       const now = Date.now();
       if (existed || answeringSince === undefined) answeringSince = now;
-      else if (now - answeringSince >= requestTimeoutMs) return true;
+      else if (now - answeringSince >= requestTimeoutMs) return;
       pauseMs = answeringSince + requestTimeoutMs - now;
       retryMs = FIRST_RETRY_MS;
     } catch (error) {
@@ -48,5 +48,4 @@ export async function untilRoomGone(wait: RoomGoneWait): Promise<boolean> {
       // Stopped: the loop ends.
     });
   }
-  return false;
 }
