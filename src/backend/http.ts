@@ -67,6 +67,27 @@ export function describeTransportFailure(error: unknown): TransportFailure | und
   return undefined;
 }
 
+/** Failures to connect: the request never reached the server, which cannot have acted on it. */
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  NOT_TLS,
+]);
+
+/**
+ * Whether `fetch` threw without an answer after the request may have reached the server (a
+ * timeout, a connection lost): the server may still act on it. False for a failure to connect.
+ */
+export function answerMissing(error: unknown): boolean {
+  if (describeTransportFailure(error) === undefined) return false;
+  const systemCode = causeCode(error as Error);
+  return systemCode === undefined || !NOT_CONNECTED.has(systemCode);
+}
+
 /** The first `code` property down the `cause` chain (Node system errors carry one). */
 function causeCode(error: Error): string | undefined {
   let current: unknown = error;

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
+  answerMissing,
   codeForHttpStatus,
   describeTransportFailure,
   TimeoutError,
@@ -45,6 +46,10 @@ describe('HTTP helpers for providers', () => {
     silent.close();
     expect(describeTransportFailure(timedOut)).toEqual({ code: 'timeout', detail: 'timed out' });
     expect(describeTransportFailure(new Error('something else'))).toBeUndefined();
+    // Refused: the request never reached a server. Timed out: the server may still act on it.
+    expect(answerMissing(refused)).toBe(false);
+    expect(answerMissing(timedOut)).toBe(true);
+    expect(answerMissing(new Error('something else'))).toBe(false);
   });
 
   it('withTimeout settles with the promise, a TimeoutError, or the abort reason', async () => {

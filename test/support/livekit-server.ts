@@ -33,6 +33,10 @@ export interface LiveKitServer {
    * has exited; ports are kept.
    */
   terminate(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections are accepted by the system, nothing is answered. */
+  pause(): void;
+  /** Lets a paused process go on (SIGCONT): it serves what it had been sent meanwhile. */
+  resume(): void;
   /** Starts it again with the same config and ports, with no rooms. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -152,6 +156,8 @@ export async function startLiveKitServer(
     output: () => output,
     kill,
     terminate,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     restart: launch,
     stop: kill,
   };

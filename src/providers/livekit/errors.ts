@@ -1,4 +1,4 @@
-import { codeForHttpStatus, describeTransportFailure } from '../../backend/http.js';
+import { answerMissing, codeForHttpStatus, describeTransportFailure } from '../../backend/http.js';
 import { redact } from '../../backend/redact.js';
 import { BackendError, type BackendErrorCode, type BackendOperation } from '../../iface/errors.js';
 import { messageOf } from '../../internal/thrown.js';
@@ -132,4 +132,9 @@ export function refusedByServer(error: unknown): boolean {
   return (
     answer !== undefined && answer.status >= 400 && answer.status < 500 && answer.status !== 408
   );
+}
+
+/** No answer came after the request may have reached the server: it may act on it still. */
+export function unanswered(error: unknown): boolean {
+  return answerMissing(error instanceof BackendError ? error.cause : error);
 }

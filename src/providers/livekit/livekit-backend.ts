@@ -13,11 +13,12 @@ import type { ConnectionInfo, SessionConfig, VoiceSession } from '../../iface/se
 import { TypedEmitter } from '../../internal/emitter.js';
 import { waitForAgent } from './agent-presence.js';
 import type { LiveKitProviderConfig, LiveKitSettings } from './config.js';
-import { PROVIDER, refusedByServer } from './errors.js';
+import { PROVIDER, refusedByServer, unanswered } from './errors.js';
 import { type ProbeResult, probeLiveKit } from './health.js';
 import { type AgentParticipant, type JoinedRoom, joinRoom } from './join.js';
 import { RoomLedger } from './ledger.js';
 import { type ReconcileReport, reconcileOnce } from './reconcile.js';
+import { untilRoomGone } from './room-gone.js';
 import { loadRtcSdk, type RtcSdk, type ServerSdk } from './sdk.js';
 import { LiveKitServerApi } from './server-api.js';
 import { checkLiveKitSessionConfig } from './session-config.js';
@@ -82,6 +83,8 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
   readonly #joined = new Map<string, JoinedRoom>();
   /** Creates under way, so that stop() returns only once their rooms are cleaned up too. */
   readonly #opening = new Set<Promise<unknown>>();
+  /** Aborted by stop(): creates waiting for a room whose CreateRoom got no answer give up. */
+  readonly #stopping = new AbortController();
   #rtc: RtcSdk | undefined;
 
   /** Use `createBackend('livekit', config)`, which validates `config` into `settings`. */
@@ -158,6 +161,11 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     if (reconcile !== undefined) this.#reconciler.start(reconcile.intervalMs);
   }
 
+  override stop(): Promise<void> {
+    this.#stopping.abort();
+    return super.stop();
+  }
+
   protected override async onStop(): Promise<void> {
     this.#reconciler.stop();
     // Their signals were aborted: each stops at its next step and deletes its room.
@@ -194,7 +202,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       // flight could still create the room after we leave.
       const sid = await this.#api.createRoom(roomName, metadata).catch((error: unknown) => {
         roomMayExist = !refusedByServer(error);
-        createInDoubt = roomMayExist;
+        createInDoubt = unanswered(error);
         throw error;
       });
       this.#ledger.created(roomName, sid);
@@ -226,7 +234,7 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
           signal,
           onLost: () => this.#agentLost(id),
           onLateConnect: () => {
-            this.#deleteRoom(roomName, false).catch(() => {
+            this.#deleteRoom(roomName).catch(() => {
               // Reported as cleanup_failed; reconciliation retries it.
             });
           },
@@ -242,8 +250,9 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       };
     } catch (error) {
       if (!roomMayExist) this.#ledger.release(roomName);
+      else if (createInDoubt) await this.#deleteInDoubtRoom(roomName);
       else {
-        await this.#teardown(id, roomName, createInDoubt).catch(() => {
+        await this.#teardown(id, roomName).catch(() => {
           // Reported as cleanup_failed; the create's own error is the one to surface.
         });
       }
@@ -278,30 +287,43 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
     );
   }
 
-  /**
-   * Leaves the room (join mode) and deletes it; a room already gone counts as deleted. With
-   * `createInDoubt` (its CreateRoom got no answer), a room not found yet may still appear, so
-   * reconciliation keeps watching for it a while.
-   */
-  async #teardown(sessionId: string, roomName: string, createInDoubt = false): Promise<void> {
+  /** Leaves the room (join mode) and deletes it; a room already gone counts as deleted. */
+  async #teardown(sessionId: string, roomName: string): Promise<void> {
     const joined = this.#joined.get(sessionId);
     this.#joined.delete(sessionId);
     try {
       await joined?.leave();
     } finally {
-      await this.#deleteRoom(roomName, createInDoubt);
+      await this.#deleteRoom(roomName);
     }
   }
 
-  async #deleteRoom(roomName: string, createInDoubt: boolean): Promise<void> {
+  /**
+   * The room's CreateRoom got no answer: the server may create it still. The create holds its
+   * slot until the room is known gone, or until stop() gives up the wait. Either way the
+   * ledger keeps the name as an orphan a while, so reconciliation deletes a room that lands
+   * even later.
+   */
+  async #deleteInDoubtRoom(roomName: string): Promise<void> {
+    const requestTimeoutMs = this.#settings.requestTimeoutMs;
+    await untilRoomGone({
+      deleteRoom: () => this.#api.deleteRoom(roomName, 'close_session'),
+      requestTimeoutMs,
+      stopped: this.#stopping.signal,
+      onFirstFailure: (error) =>
+        this.#events.publish('cleanup_failed', {
+          roomName,
+          error: this.wrap(error, 'close_session', 'internal'),
+        }),
+    });
+    this.#ledger.orphan(roomName, Date.now() + 2 * requestTimeoutMs);
+  }
+
+  async #deleteRoom(roomName: string): Promise<void> {
     const op = 'close_session';
     try {
-      const existed = await this.#api.deleteRoom(roomName, op);
-      if (!existed && createInDoubt) {
-        this.#ledger.orphan(roomName, Date.now() + 2 * this.#settings.requestTimeoutMs);
-      } else {
-        this.#endRoom(roomName);
-      }
+      await this.#api.deleteRoom(roomName, op);
+      this.#endRoom(roomName);
     } catch (error) {
       const failure = this.wrap(error, op, 'internal');
       this.#ledger.orphan(roomName);

@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { AdmissionError, BackendError } from '../../../src/iface/errors.js';
 import { describeWithLiveKitServer } from '../../support/livekit-server.js';
+import { onCleanup } from './fixture.js';
 import { realBackend, startRealServer } from './real-fixture.js';
 
 /** Three base64url segments starting like a JWT header, or any long run of base64url. */
@@ -72,6 +74,43 @@ describeWithLiveKitServer('LiveKit provider on the real server: failures', () =>
     const after = await admission.createSession({ userId: 'after' });
     expect(await real.roomNames()).toEqual([after.connection.roomName]);
     await after.close();
+    expect(admission.active).toBe(0);
+  });
+
+  it('the server paused with a CreateRoom sent: the create keeps its slot until the room it creates on resuming is deleted', async () => {
+    const real = await startRealServer();
+    onCleanup(() => real.server.resume());
+    const requestTimeoutMs = 300;
+    const backend = await realBackend(real, { requestTimeoutMs });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      queue: { maxSize: 1, timeoutMs: 30_000 },
+      health: false,
+    });
+    // The system still accepts connections to the frozen process: it reads CreateRoom later.
+    real.server.pause();
+    const first = admission.createSession({ userId: 'first' }).catch((e: unknown) => e);
+    const second = admission.createSession({ userId: 'second' });
+    await sleep(requestTimeoutMs * 4);
+    real.server.resume();
+    const resumedAt = Date.now();
+
+    let mostRooms = 0;
+    let settled = false;
+    const both = Promise.allSettled([first, second]).finally(() => {
+      settled = true;
+    });
+    // Long enough after resuming for the server to have served what it had been sent.
+    while (!settled || Date.now() < resumedAt + requestTimeoutMs * 3) {
+      mostRooms = Math.max(mostRooms, (await real.roomNames()).length);
+      await sleep(10);
+    }
+    await both;
+    expect(mostRooms).toBeLessThanOrEqual(1);
+    expect(await first).toMatchObject({ code: 'timeout' });
+    const session = await second;
+    expect(await real.roomNames()).toEqual([session.connection.roomName]);
+    await session.close();
     expect(admission.active).toBe(0);
   });
 });
