@@ -134,7 +134,13 @@ export function refusedByServer(error: unknown): boolean {
   );
 }
 
-/** No answer came after the request may have reached the server: it may act on it still. */
+/**
+ * No answer came from the server after the request may have reached it: it may act on it
+ * still. A proxy's 502 or 504 (no Twirp code: not the server's own words) is no answer either.
+ */
 export function unanswered(error: unknown): boolean {
-  return answerMissing(error instanceof BackendError ? error.cause : error);
+  const cause = error instanceof BackendError ? error.cause : error;
+  const answer = serverAnswer(cause);
+  if (answer === undefined) return answerMissing(cause);
+  return (answer.status === 502 || answer.status === 504) && answer.code === undefined;
 }

@@ -1,6 +1,10 @@
 import { ServerError } from 'livekit-server-sdk';
 import { describe, expect, it } from 'vitest';
-import { refusedByServer, toBackendError } from '../../../src/providers/livekit/errors.js';
+import {
+  refusedByServer,
+  toBackendError,
+  unanswered,
+} from '../../../src/providers/livekit/errors.js';
 
 const secret = 'a-very-secret-value';
 
@@ -52,5 +56,16 @@ describe('LiveKit errors -> BackendError', () => {
     expect(refusedByServer(answer(408))).toBe(false);
     expect(refusedByServer(answer(500))).toBe(false);
     expect(refusedByServer(new TypeError('fetch failed'))).toBe(false);
+  });
+
+  it("takes a proxy's 502 or 504 for no answer from the server behind it, which may still act", () => {
+    const answer = (status: number, code?: string) =>
+      toBackendError(new ServerError('x', 'm', status, code), 'create_session', 'CreateRoom', []);
+    expect(unanswered(answer(504))).toBe(true);
+    expect(unanswered(answer(502))).toBe(true);
+    // The server's own answers: it acted or refused, and will not act later.
+    expect(unanswered(answer(500, 'internal'))).toBe(false);
+    expect(unanswered(answer(503, 'unavailable'))).toBe(false);
+    expect(unanswered(answer(401))).toBe(false);
   });
 });
