@@ -43,15 +43,21 @@ export class TypedEmitter<Events extends object> {
   protected emit<K extends keyof Events>(event: K, payload: Events[K]): void {
     const list = this.#listeners[event];
     if (list === undefined) return;
-    for (const listener of list) {
-      try {
-        const returned: unknown = listener(payload);
-        // An async listener fails by rejecting: unhandled, that would end the process.
-        if (isThenable(returned)) returned.then(undefined, warnOfListener);
-      } catch (error) {
-        warnOfListener(error);
-      }
-    }
+    for (const listener of list) callListener(listener, payload);
+  }
+}
+
+/**
+ * Calls a function of the caller's (a listener, a callback) with `value`. Its failure cannot
+ * unwind through the library's state: a throw, or the rejection of the promise an async one
+ * returns (unhandled, that would end the process), becomes a `VoiceAdmissionListenerWarning`.
+ */
+export function callListener<T>(listener: ((value: T) => unknown) | undefined, value: T): void {
+  try {
+    const returned: unknown = listener?.(value);
+    if (isThenable(returned)) returned.then(undefined, warnOfListener);
+  } catch (error) {
+    warnOfListener(error);
   }
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../iface/errors.js';
+import { callListener } from '../../internal/emitter.js';
 import {
   abortSignalField,
   describeValue,
@@ -9,7 +10,6 @@ import {
   oneOf,
   stringField,
 } from '../../internal/validate.js';
-import { emitFailureWarning } from '../../internal/warning.js';
 import { MAX_LATENCY_MS } from './slo-limit.js';
 
 /** Why one evaluation of the query gave no quantile. */
@@ -122,7 +122,7 @@ export function prometheusLatencySignal(
         );
     } catch (error) {
       if (stopped.signal.aborted) return;
-      callBack(
+      callListener(
         onError,
         error instanceof LatencySignalError
           ? error
@@ -134,8 +134,8 @@ export function prometheusLatencySignal(
     }
     if (stopped.signal.aborted) return;
     // A sink of the caller's own may throw, as a callback may.
-    callBack((ms: number) => sink.observeQuantile(ms), quantileMs);
-    callBack(onQuantile, quantileMs);
+    callListener((ms: number) => sink.observeQuantile(ms), quantileMs);
+    callListener(onQuantile, quantileMs);
   };
   const loop = (): void => {
     timer = setTimeout(() => {
@@ -157,18 +157,6 @@ export function prometheusLatencySignal(
     if (!stopped.signal.aborted) loop();
   });
   return { stop };
-}
-
-/**
- * Calls the caller's callback. One that throws is reported as a process warning: thrown out of
- * an evaluation it would be an unhandled rejection, which ends the process.
- */
-function callBack<T>(callback: ((value: T) => void) | undefined, value: T): void {
-  try {
-    callback?.(value);
-  } catch (error) {
-    emitFailureWarning('VoiceAdmissionListenerWarning', error);
-  }
 }
 
 /** The highest value of the query's instant vector (or its scalar). */

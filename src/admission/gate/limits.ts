@@ -42,7 +42,7 @@ export function resolveTenantCaps(field: string, raw: unknown): TenantCaps {
  * are validated here; whoever changes them tells the gate that capacity may have freed.
  */
 export class Limits implements CapsView {
-  #hard: number;
+  #hard = 0;
   readonly adaptive: AdaptiveLimit | undefined;
   #tenantDefault: number;
   #tenantMax: Map<string, number>;
@@ -51,8 +51,7 @@ export class Limits implements CapsView {
 
   constructor(hard: number, adaptive: AdaptiveLimit | undefined, tenants: TenantCaps) {
     this.adaptive = adaptive;
-    this.#hard = hard;
-    adaptive?.capAt(hard);
+    this.#setHard(hard);
     this.#tenantDefault = tenants.defaultMax;
     this.#tenantMax = new Map(tenants.max);
     this.#shutOut = zeroCaps(this.#tenantMax);
