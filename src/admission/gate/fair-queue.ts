@@ -234,7 +234,8 @@ export class FairQueue<E extends QueueEntry> {
   }
 
   unblock(tenantId: string): void {
-    if (!this.#blocked.delete(tenantId)) return;
+    // Every release asks; almost always no tenant is blocked, and then no lookup is needed.
+    if (this.#blocked.size === 0 || !this.#blocked.delete(tenantId)) return;
     const line = this.#lines.get(tenantId);
     if (line === undefined || !line.blocked) return;
     line.blocked = false;

@@ -448,12 +448,16 @@ export class Gate {
     this.#slots.remove(slot);
     this.#active--;
     this.#queue.released(hold);
-    // The queue pass this release starts reuses this reading.
-    const now = performance.now();
-    const heldMs = now - slot.acquiredAt;
-    this.#retry.recordHold(heldMs);
-    if (this.#events.wants('released')) {
-      this.#events.emit('released', { tenantId: hold.tenantId, heldMs, active: this.#active });
+    const listened = this.#events.wants('released');
+    // The clock is read only when the hold time is wanted; the queue pass reuses the reading.
+    let now: number | undefined;
+    if (listened || this.#retry.wantsSample()) {
+      now = performance.now();
+      const heldMs = now - slot.acquiredAt;
+      this.#retry.recordHold(heldMs);
+      if (listened) {
+        this.#events.emit('released', { tenantId: hold.tenantId, heldMs, active: this.#active });
+      }
     }
     this.#giveBack(slot.lease, now);
     this.#afterRelease();

@@ -1,19 +1,34 @@
 const DEFAULT_HOLD_MS = 1_000;
 const MIN_RETRY_MS = 50;
 const MAX_RETRY_MS = 60_000;
+/** Holds averaged: the first ones all count, then the average moves with each new sample. */
+const WINDOW = 32;
+/** Past the first window, one release in this many is timed: a clock read costs ~10% of one. */
+const SAMPLE_EVERY = 8;
 
 /**
  * Estimates when a refused request has a fair chance to succeed, from a moving average of how
  * long slots are held: with `held` slots each lasting about `hold`, one frees about every
- * `hold / held` on average. Cheap enough to update on every release.
+ * `hold / held` on average. Releases are sampled (`wantsSample`), so most of them cost no clock
+ * read for it.
  */
 export class RetryEstimator {
   #meanHoldMs = DEFAULT_HOLD_MS;
   #samples = 0;
+  #skipped = 0;
+
+  /** Whether this release's hold time should be recorded: every one at first, then a sample. */
+  wantsSample(): boolean {
+    if (this.#samples < WINDOW || ++this.#skipped === SAMPLE_EVERY) {
+      this.#skipped = 0;
+      return true;
+    }
+    return false;
+  }
 
   recordHold(ms: number): void {
     // Exponential moving average that starts as a plain mean for the first samples.
-    this.#samples = Math.min(this.#samples + 1, 32);
+    this.#samples = Math.min(this.#samples + 1, WINDOW);
     this.#meanHoldMs += (ms - this.#meanHoldMs) / this.#samples;
   }
 
