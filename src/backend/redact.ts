@@ -65,12 +65,11 @@ function withoutUrlCredentials(text: string): string {
       for (; end < text.length && !isSpace(text.charCodeAt(end)); end++) {
         if (text.charCodeAt(end) === AT) lastAt = end;
       }
-      if (lastAt < 0) next = end; // no `@` left in this word: no later scheme in it has one
-      else {
+      if (lastAt >= 0) {
         out += `${text.slice(copied, separator + 3)}${REDACTED}`;
         copied = lastAt;
         next = lastAt + 1;
-      }
+      } else next = end; // no `@` left in this word, so no later scheme in it has one
     }
     separator = text.indexOf('://', next);
   }
