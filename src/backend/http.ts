@@ -40,6 +40,34 @@ const UNREACHABLE = new Set([
 const NOT_TLS = 'ERR_SSL_WRONG_VERSION_NUMBER';
 
 /**
+ * Node's codes for a server certificate that failed verification (OpenSSL's verdicts, and a
+ * name the certificate does not cover): the handshake failed, so no request was sent.
+ */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
  * Recognises the errors `fetch` throws when no HTTP answer came back: a timeout signal firing
  * (`TimeoutError`), an abort (`AbortError`), or a connection failure (`TypeError: fetch failed`
  * with the system error as its cause). Returns `undefined` for anything else.
@@ -53,6 +81,12 @@ export function describeTransportFailure(error: unknown): TransportFailure | und
     return {
       code: 'unavailable',
       detail: `did not speak TLS (${NOT_TLS}): is it a plain http:// or ws:// server?`,
+    };
+  }
+  if (systemCode !== undefined && UNTRUSTED_CERTIFICATE.has(systemCode)) {
+    return {
+      code: 'unavailable',
+      detail: `sent a TLS certificate this process does not trust (${systemCode}): trust its CA with NODE_EXTRA_CA_CERTS, or give it a certificate from a trusted CA`,
     };
   }
   if (systemCode !== undefined && UNREACHABLE.has(systemCode)) {
@@ -76,6 +110,7 @@ const NOT_CONNECTED = new Set([
   'EAI_AGAIN',
   'UND_ERR_CONNECT_TIMEOUT',
   NOT_TLS,
+  ...UNTRUSTED_CERTIFICATE,
 ]);
 
 /**

@@ -1,7 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../../src/admission/admission.js';
 import { BackendError } from '../../../src/iface/errors.js';
-import { API_KEY, eventually, liveKitBackend, startStandIn } from './fixture.js';
+import {
+  API_KEY,
+  API_SECRET,
+  eventually,
+  liveKitBackend,
+  onCleanup,
+  startedBackend,
+  startStandIn,
+} from './fixture.js';
+
+/** An HTTPS server on loopback whose certificate nobody trusts; counts the requests it gets. */
+async function startUntrustedTls(): Promise<{ readonly wsUrl: string; requests(): number }> {
+  const tls = new URL('../../support/tls/', import.meta.url);
+  let requests = 0;
+  const server = createServer(
+    {
+      key: readFileSync(new URL('self-signed.key', tls)),
+      cert: readFileSync(new URL('self-signed.crt', tls)),
+    },
+    (_request, response) => {
+      requests++;
+      response.end('{}');
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as AddressInfo;
+  return { wsUrl: `wss://127.0.0.1:${port}`, requests: () => requests };
+}
 
 describe('LiveKit provider: a failed create leaves nothing behind', () => {
   it('a 5xx from CreateRoom (the room may exist) deletes the room and frees the slot (-> unavailable)', async () => {
@@ -49,6 +80,26 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
     const error = await backend.createSession({ userId: 'u' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'unavailable' });
     expect((error as Error).message).toMatch(/^LiveKit CreateRoom failed: server unreachable/);
+  });
+
+  it('a server whose TLS certificate is not trusted: the create fails at once saying so, frees its slot, and waits for no room (no request was sent)', async () => {
+    const server = await startUntrustedTls();
+    const backend = await startedBackend({ ...server, apiKey: API_KEY, apiSecret: API_SECRET });
+    const admission = new Admission(backend, { maxConcurrentSessions: 1, health: false });
+
+    const error = await admission.createSession({ userId: 'u' }).catch((e: unknown) => e);
+    const untrusted =
+      'sent a TLS certificate this process does not trust (DEPTH_ZERO_SELF_SIGNED_CERT): trust its CA with NODE_EXTRA_CA_CERTS, or give it a certificate from a trusted CA';
+    expect(error).toMatchObject({
+      code: 'unavailable',
+      op: 'create_session',
+      message: `LiveKit CreateRoom failed: server ${untrusted}`,
+    });
+    expect(admission.active).toBe(0);
+    expect(server.requests()).toBe(0);
+    const health = await backend.healthCheck();
+    expect(health).toMatchObject({ healthy: false, status: 'unhealthy' });
+    expect(health.reason).toContain(`GET / failed: server ${untrusted}`);
   });
 
   it('maps a request timeout to timeout, and deletes the room if the late create lands', async () => {
