@@ -233,6 +233,10 @@ class Resources {
  * it was started from goes away.
  */
 export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
+  // Said when the drain starts: it can take up to the deadline, and the operator waits on it.
+  gateway.admission.on('draining', ({ active, queued }) =>
+    gateway.log.info({ active, queued, timeoutMs: drainTimeoutMs }, 'draining'),
+  );
   drainOnSignals(gateway.admission, {
     signals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
     timeoutMs: drainTimeoutMs,

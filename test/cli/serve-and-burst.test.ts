@@ -115,8 +115,12 @@ describe('voice-admission serve', () => {
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ error: { code: 'draining' } });
     expect(await exitCode(child)).toBe(0);
-    const drained = lines.find((line) => line.msg === 'drained');
-    expect(drained).toMatchObject({
+    // The operator hears of the drain when it starts, not only once it is over.
+    const draining = lines.findIndex((line) => line.msg === 'draining');
+    expect(lines[draining]).toMatchObject({ level: 'info', active: 3, queued: 0, timeoutMs: 1500 });
+    const drained = lines.findIndex((line) => line.msg === 'drained');
+    expect(drained).toBeGreaterThan(draining);
+    expect(lines[drained]).toMatchObject({
       level: 'info',
       timedOut: true,
       activeAtStart: 3,
