@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Named figures one contender measured in one round (ops/s, bytes, ns...). */
@@ -7,38 +7,84 @@ export type Figures = Record<string, number>;
 export type Contenders = Record<string, () => Promise<Figures>>;
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const CHILD_TIMEOUT_MS = 300_000;
 
-/** Runs `name` from `moduleUrl` in its own process and returns what it measured. */
-function runChild(moduleUrl: string, name: string): Promise<Figures> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', CHILD, moduleUrl, name],
-      { maxBuffer: 1 << 20, timeout: 300_000 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`contender ${name} failed: ${error.message}\n${stderr}`));
-          return;
-        }
-        const line = stdout.trim().split('\n').at(-1) ?? '';
-        resolve(JSON.parse(line) as Figures);
-      },
-    );
+/** A contender's process: `ready` once loaded (with `together`), `go` starts its measurement. */
+interface Child {
+  readonly ready: Promise<void>;
+  go(): void;
+  readonly figures: Promise<Figures>;
+}
+
+/**
+ * Starts `name` from `moduleUrl` in its own process. With `together` it loads, says it is
+ * ready and waits for `go()` before measuring; otherwise it measures at once.
+ */
+function startChild(moduleUrl: string, name: string, together: boolean): Child {
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', CHILD, moduleUrl, name, ...(together ? ['--on-go'] : [])],
+    { stdio: ['pipe', 'pipe', 'pipe'], timeout: CHILD_TIMEOUT_MS },
+  );
+  let stdout = '';
+  let stderr = '';
+  let markReady = (): void => undefined;
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
   });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (stdout.startsWith('ready\n')) markReady();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const figures = new Promise<Figures>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code !== 0) {
+        reject(new Error(`contender ${name} failed (${signal ?? `exit ${code}`})\n${stderr}`));
+        return;
+      }
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      resolve(JSON.parse(line) as Figures);
+    });
+  });
+  // A child that dies before it is ready must not leave the round waiting for it, and the
+  // `go` then written to its closed stdin is nobody's error: its exit is reported.
+  figures.then(markReady, markReady);
+  child.stdin.on('error', () => undefined);
+  return { ready, go: () => child.stdin.end('go\n'), figures };
 }
 
 /**
  * Every contender in its own process, rounds interleaved (A B C, A B C...) so drift on a
- * shared machine hits them all alike. Returns each contender's figures per round.
+ * shared machine hits them all alike. With `together`, for cases that mostly wait on timers,
+ * a round starts every contender's process, waits until all have loaded, then lets them
+ * measure at once: side by side under the same conditions, in the time of one. Returns each
+ * contender's figures per round.
  */
 export async function interleaved(
   moduleUrl: string,
   names: readonly string[],
   rounds: number,
+  options: { readonly together?: boolean } = {},
 ): Promise<Map<string, Figures[]>> {
   const samples = new Map<string, Figures[]>(names.map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const name of names) samples.get(name)!.push(await runChild(moduleUrl, name));
+    if (options.together === true) {
+      const children = names.map((name) => startChild(moduleUrl, name, true));
+      await Promise.all(children.map((child) => child.ready));
+      for (const child of children) child.go();
+      const figures = await Promise.all(children.map((child) => child.figures));
+      for (const [i, name] of names.entries()) samples.get(name)!.push(figures[i]!);
+    } else {
+      for (const name of names) {
+        const child = startChild(moduleUrl, name, false);
+        child.go();
+        samples.get(name)!.push(await child.figures);
+      }
+    }
   }
   return samples;
 }

@@ -11,6 +11,16 @@ import {
 import { formatMs, percentile } from '../../src/cli/stats.js';
 import { BackendError } from '../../src/iface/errors.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
+import {
+  type Contenders,
+  type Figures,
+  figure,
+  formatSpread,
+  interleaved,
+  ratioSpread,
+  type Spread,
+  times,
+} from '../isolated.js';
 import type { BenchCase, Row } from '../measure.js';
 
 const CAP = 100;
@@ -78,12 +88,19 @@ async function straight(
  * before the others' creates land sees room, so a burst overshoots the cap.
  */
 function checkThenCreate(): Promise<RunReport> {
-  return straight('check-then-create', CAP, async (backend, i) => {
+  return straight(CHECK_THEN_CREATE, CAP, async (backend, i) => {
     const health = await backend.healthCheck();
     if (backend.getActiveSessionCount() >= CAP || !health.healthy) return 'refused';
     await backend.createSession({ userId: `caller-${i}` });
     return 'joined';
   });
+}
+
+/** Setup limits of the p-limit contenders: the hidden capacity, too low, too high, none. */
+const P_LIMITS = [HIDDEN_CAPACITY, 10, 60, undefined] as const;
+
+function pLimitLabel(setups: number | undefined): string {
+  return `p-limit(${CAP})${setups === undefined ? '' : ` + p-limit(${setups})`}`;
 }
 
 /**
@@ -93,8 +110,7 @@ function checkThenCreate(): Promise<RunReport> {
 function pLimited(setups: number | undefined): Promise<RunReport> {
   const sessions = pLimit(CAP);
   const setupLimit = setups === undefined ? undefined : pLimit(setups);
-  const label = `p-limit(${CAP})${setups === undefined ? '' : ` + p-limit(${setups})`}`;
-  return straight(label, CAP, (backend, i) =>
+  return straight(pLimitLabel(setups), CAP, (backend, i) =>
     sessions(async () => {
       const create = () => backend.createSession({ userId: `caller-${i}` });
       const session = await (setupLimit === undefined ? create() : setupLimit(create));
@@ -105,63 +121,91 @@ function pLimited(setups: number | undefined): Promise<RunReport> {
   );
 }
 
-const TARGET = `peak <= ${CAP}, no failures`;
+const TARGET = `peak <= ${CAP}, no failures, every round`;
+const ROUNDS = 5;
 
-function rows(group: string, report: RunReport, anchor: RunReport, targeted: boolean): Row[] {
-  const p99 = percentile(report.joinMs, 99);
-  const oversubscribed =
-    report.cap === undefined ? '' : `, ${Math.max(0, report.peakActive - report.cap)} over the cap`;
-  return [
-    {
-      group,
-      name: `${report.label}: join p50 / p90 / p99`,
-      value: [50, 90, 99].map((p) => formatMs(percentile(report.joinMs, p))).join(' / '),
-      ratio: `p99 ${(p99 / percentile(anchor.joinMs, 99)).toFixed(2)}x`,
-    },
-    {
-      group,
-      name: `${report.label}: joined, setup failures, peak active`,
-      value: `${report.admitted} joined, ${report.setupFailures} failed, peak ${report.peakActive}${oversubscribed}`,
-      ratio: `${(report.admitted / Math.max(1, anchor.admitted)).toFixed(2)}x joined`,
-      ...(targeted
-        ? { target: TARGET, met: report.peakActive <= CAP && report.setupFailures === 0 }
-        : {}),
-    },
-  ];
+/** What one run of one contender comes to, as numbers (each contender runs in its own process). */
+function figuresOf(report: RunReport): Figures {
+  return {
+    p50: percentile(report.joinMs, 50),
+    p90: percentile(report.joinMs, 90),
+    p99: percentile(report.joinMs, 99),
+    joined: report.admitted,
+    failed: report.setupFailures,
+    peak: report.peakActive,
+    overCap: report.cap === undefined ? 0 : Math.max(0, report.peakActive - report.cap),
+  };
 }
 
+const NO_ADMISSION = 'no admission';
+const CHECK_THEN_CREATE = 'check-then-create';
 /** Admission with its setup concurrency right, wrong both ways, and found by itself. */
-const ADMISSION_RUNS: (() => AdmissionRun)[] = [
-  () => ({ label: `Admission, setups ${HIDDEN_CAPACITY} (the hidden capacity)` }),
-  () => ({ label: 'Admission, setups 10 (too low)', setupConcurrency: 10 }),
-  () => ({ label: 'Admission, setups 60 (too high)', setupConcurrency: 60 }),
-  () => ({
-    label: 'Admission, setups adaptive AIMD',
+const ADMISSION_RUNS: Record<string, () => AdmissionRun> = {
+  [`Admission, setups ${HIDDEN_CAPACITY} (the hidden capacity)`]: () => ({}),
+  'Admission, setups 10 (too low)': () => ({ setupConcurrency: 10 }),
+  'Admission, setups 60 (too high)': () => ({ setupConcurrency: 60 }),
+  'Admission, setups adaptive AIMD': () => ({
     setupConcurrency: adaptive({ min: 1, max: CAP, initial: 5, algorithm: 'aimd' }),
   }),
-  () => ({
-    label: 'Admission, setups adaptive gradient',
+  'Admission, setups adaptive gradient': () => ({
     setupConcurrency: adaptive({ min: 1, max: CAP, initial: 5, algorithm: 'gradient' }),
   }),
-];
+};
+const CAPPED = new Set([CHECK_THEN_CREATE, ...P_LIMITS.map(pLimitLabel)]);
+
+/** Each runs in its own process (bench/child.ts). */
+export const contenders: Contenders = {
+  [NO_ADMISSION]: async () => figuresOf(await runWithoutAdmission(SCENARIO)),
+  [CHECK_THEN_CREATE]: async () => figuresOf(await checkThenCreate()),
+  ...Object.fromEntries(
+    P_LIMITS.map((setups) => [pLimitLabel(setups), async () => figuresOf(await pLimited(setups))]),
+  ),
+  ...Object.fromEntries(
+    Object.entries(ADMISSION_RUNS).map(([label, makeRun]) => [
+      label,
+      async () => figuresOf(await runWithAdmission(SCENARIO, { ...makeRun(), label })),
+    ]),
+  ),
+};
 
 export const burst: BenchCase = {
-  name: `burst model: ${SCENARIO.requests} simultaneous starts, cap ${CAP}, setup capacity ${HIDDEN_CAPACITY} hidden in the simulation`,
+  name: `burst model: ${SCENARIO.requests} simultaneous starts, cap ${CAP}, setup capacity ${HIDDEN_CAPACITY} hidden in the simulation (own process)`,
   command: 'npm run bench -- burst',
   notes: () => [
-    `Every start comes at once against the simulated backend, whose setups slow down and fail past ${HIDDEN_CAPACITY} at once (the hidden capacity); calls last ${CALL_MS.min / 1000}–${CALL_MS.max / 1000} s. "no admission" creates straight away. "check-then-create" first checks the session count and the health, as a hand-written service would: every caller checks before the others' creates land, so the burst goes over the cap. The p-limit rows hold a p-limit(${CAP}) slot for the whole call and put a second p-limit around the setup. Admission runs with its setup limit at the hidden capacity, below it, above it and adaptive, so its result does not depend on knowing the capacity. Ratios are against no admission: join p99, and sessions joined.`,
+    `Every start comes at once against the simulated backend, whose setups slow down and fail past ${HIDDEN_CAPACITY} at once (the hidden capacity); calls last ${CALL_MS.min / 1000}–${CALL_MS.max / 1000} s. "no admission" creates straight away. "check-then-create" first checks the session count and the health, as a hand-written service would: every caller checks before the others' creates land, so the burst goes over the cap. The p-limit rows hold a p-limit(${CAP}) slot for the whole call and put a second p-limit around the setup. Admission runs with its setup limit at the hidden capacity, below it, above it and adaptive, so its result does not depend on knowing the capacity. Ratios are against no admission, round by round: join p99, and sessions joined.`,
+    `Each contender runs in its own process, ${ROUNDS} rounds; the model waits on timers (a few percent of a CPU per process), so a round starts every contender's process, waits until all have loaded and lets them run at once, under the same conditions. Figures are medians with the range across rounds in brackets; a target is met only if every round met it.`,
   ],
   async run(): Promise<Row[]> {
-    const bare = await runWithoutAdmission(SCENARIO);
+    const names = Object.keys(contenders);
+    const samples = await interleaved(import.meta.url, names, ROUNDS, { together: true });
     const group = this.name;
-    const out = rows(group, bare, bare, false);
-    out.push(...rows(group, await checkThenCreate(), bare, false));
-    for (const setups of [HIDDEN_CAPACITY, 10, 60, undefined]) {
-      out.push(...rows(group, await pLimited(setups), bare, false));
-    }
-    for (const makeRun of ADMISSION_RUNS) {
-      out.push(...rows(group, await runWithAdmission(SCENARIO, makeRun()), bare, true));
-    }
-    return out;
+    const ms = (s: Spread): string => formatSpread(s, formatMs);
+    const count = (s: Spread): string => formatSpread(s, String);
+    return names.flatMap((name): Row[] => {
+      const rounds = samples.get(name)!;
+      const at = (key: string): Spread => figure(samples, name, key);
+      const targeted = name in ADMISSION_RUNS;
+      const overCap = CAPPED.has(name) || targeted ? `, ${count(at('overCap'))} over the cap` : '';
+      return [
+        {
+          group,
+          name: `${name}: join p50 / p90 / p99`,
+          value: `${formatMs(at('p50').median)} / ${formatMs(at('p90').median)} / ${ms(at('p99'))}`,
+          ratio: `p99 ${formatSpread(ratioSpread(samples, name, NO_ADMISSION, 'p99'), times)}`,
+        },
+        {
+          group,
+          name: `${name}: joined, setup failures, peak active`,
+          value: `${count(at('joined'))} joined, ${count(at('failed'))} failed, peak ${count(at('peak'))}${overCap}`,
+          ratio: `${formatSpread(ratioSpread(samples, name, NO_ADMISSION, 'joined'), times)} joined`,
+          ...(targeted
+            ? {
+                target: TARGET,
+                met: rounds.every((round) => round.peak! <= CAP && round.failed === 0),
+              }
+            : {}),
+        },
+      ];
+    });
   },
 };
