@@ -9,7 +9,16 @@ import { Admission } from '../../src/admission/index.js';
 import { TokenTable } from '../../src/cli/gateway/auth.js';
 import { createGateway } from '../../src/cli/gateway/gateway.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
-import { type BenchCase, formatRate, type Row, ratio } from '../measure.js';
+import {
+  type Contenders,
+  type Figures,
+  figure,
+  formatSpread,
+  interleaved,
+  ratioSpread,
+  times,
+} from '../isolated.js';
+import { type BenchCase, formatRate, type Row } from '../measure.js';
 
 /** The commit whose hand-written `node:http` gateway is the anchor. */
 const LEGACY_COMMIT = 'e9b815b0038f1df8387b620ab34ecc89abd93317';
@@ -18,10 +27,8 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const REQUESTS = 4_000;
 const CONNECTIONS = 32;
 const ROUNDS = 5;
-
-function middle(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}
+/** Passes of `REQUESTS` before the measured one: the JIT has settled for both gateways by then. */
+const WARM_UP_PASSES = 3;
 
 interface Target {
   readonly url: string;
@@ -147,66 +154,60 @@ const createAndClose = (url: string) => async (agent: Agent, i: number) => {
 const refused = (url: string) => async (agent: Agent, i: number) =>
   (await call(agent, url, 'POST', '/v1/sessions', `{"userId":"u${i}"}`)).status;
 
+/** Requests per second through the gateway `start` makes, after a warm-up pass. */
+async function measure(
+  start: (cap: number) => Promise<Target>,
+  cap: number,
+  send: (url: string) => (agent: Agent, i: number) => Promise<number>,
+  expected: number,
+): Promise<Figures> {
+  const target = await start(cap);
+  try {
+    // At cap 1, one session held first makes every measured request a refusal.
+    if (cap === 1) await refused(target.url)(new Agent(), -1);
+    for (let pass = 0; pass < WARM_UP_PASSES; pass++) {
+      await throughput(target, send(target.url), expected);
+    }
+    return { rate: await throughput(target, send(target.url), expected) };
+  } finally {
+    await target.close();
+  }
+}
+
+const LEGACY_CYCLE = 'create + close a session: hand-written node:http gateway (no auth, no logs)';
+const FASTIFY_CYCLE = 'create + close a session: Fastify gateway, bearer token, access log';
+const LEGACY_REFUSAL = 'refused at the cap (429): hand-written gateway';
+const FASTIFY_REFUSAL = 'refused at the cap (429): Fastify gateway, bearer token, access log';
+/** Each row's anchor: the hand-written gateway doing the same. */
+const ANCHORS: Record<string, string> = {
+  [LEGACY_CYCLE]: LEGACY_CYCLE,
+  [FASTIFY_CYCLE]: LEGACY_CYCLE,
+  [LEGACY_REFUSAL]: LEGACY_REFUSAL,
+  [FASTIFY_REFUSAL]: LEGACY_REFUSAL,
+};
+
+/** Each runs in its own process (bench/child.ts), load generator included. */
+export const contenders: Contenders = {
+  [LEGACY_CYCLE]: () => measure(legacyGateway, 10_000, createAndClose, 200),
+  [FASTIFY_CYCLE]: () => measure(fastifyGateway, 10_000, createAndClose, 200),
+  [LEGACY_REFUSAL]: () => measure(legacyGateway, 1, refused, 429),
+  [FASTIFY_REFUSAL]: () => measure(fastifyGateway, 1, refused, 429),
+};
+
 export const gateway: BenchCase = {
-  name: `gateway throughput over loopback (${CONNECTIONS} keep-alive connections)`,
+  name: `gateway throughput over loopback (${CONNECTIONS} keep-alive connections, own process)`,
   command: 'npm run bench -- gateway',
   notes: () => [
-    `The anchor is the hand-written node:http gateway of commit ${LEGACY_COMMIT.slice(0, 7)} (no auth, no logs), taken from git and run against today's sources; the Fastify gateway checks a bearer token and writes an info-level access log (to /dev/null). Both serve an Admission whose setups are instant and never fail, so what is measured is the gateway: ${REQUESTS.toLocaleString('en-US')} requests over ${CONNECTIONS} keep-alive connections, the two gateways in turn for ${ROUNDS} rounds after a warm-up round, medians. Refusals are measured at cap 1 with its one session held.`,
+    `The anchor is the hand-written node:http gateway of commit ${LEGACY_COMMIT.slice(0, 7)} (no auth, no logs), taken from git and run against today's sources; the Fastify gateway checks a bearer token and writes an info-level access log (to /dev/null). Both serve an Admission whose setups are instant and never fail, so what is measured is the gateway: ${REQUESTS.toLocaleString('en-US')} requests over ${CONNECTIONS} keep-alive connections after ${WARM_UP_PASSES} warm-up passes of as many, the load generated in the gateway's own process. Each row runs in its own process, ${ROUNDS} rounds interleaved; medians with the range across rounds in brackets, ratios taken round by round. Refusals are measured at cap 1 with its one session held.`,
   ],
   async run(): Promise<Row[]> {
-    const group = this.name;
-    /**
-     * Both gateways measured in turn, round after round (the first round warms up), so drift
-     * on a shared machine and JIT warm-up fall on both alike. Medians of requests/s.
-     */
-    const compare = async (
-      cap: number,
-      send: (url: string) => (agent: Agent, i: number) => Promise<number>,
-      expected: number,
-    ): Promise<[legacy: number, fastify: number]> => {
-      const targets = [await legacyGateway(cap), await fastifyGateway(cap)];
-      try {
-        // At cap 1, one session held first makes every measured request a refusal.
-        if (cap === 1) for (const t of targets) await refused(t.url)(new Agent(), -1);
-        const rates: number[][] = [[], []];
-        for (let round = 0; round < ROUNDS + 1; round++) {
-          for (const [i, target] of targets.entries()) {
-            const rate = await throughput(target, send(target.url), expected);
-            if (round > 0) rates[i]!.push(rate);
-          }
-        }
-        return [middle(rates[0]!), middle(rates[1]!)];
-      } finally {
-        for (const target of targets) await target.close();
-      }
-    };
-    const [legacyCycle, fastifyCycle] = await compare(10_000, createAndClose, 200);
-    const [legacyRefusal, fastifyRefusal] = await compare(1, refused, 429);
-    return [
-      {
-        group,
-        name: 'create + close a session: hand-written node:http gateway (no auth, no logs)',
-        value: formatRate(legacyCycle),
-        ratio: '1.00x',
-      },
-      {
-        group,
-        name: 'create + close a session: Fastify gateway, bearer token, access log',
-        value: formatRate(fastifyCycle),
-        ratio: ratio(fastifyCycle, legacyCycle),
-      },
-      {
-        group,
-        name: 'refused at the cap (429): hand-written gateway',
-        value: formatRate(legacyRefusal),
-        ratio: '1.00x',
-      },
-      {
-        group,
-        name: 'refused at the cap (429): Fastify gateway, bearer token, access log',
-        value: formatRate(fastifyRefusal),
-        ratio: ratio(fastifyRefusal, legacyRefusal),
-      },
-    ];
+    const names = Object.keys(contenders);
+    const samples = await interleaved(import.meta.url, names, ROUNDS);
+    return names.map((name) => ({
+      group: this.name,
+      name,
+      value: formatSpread(figure(samples, name, 'rate'), formatRate),
+      ratio: formatSpread(ratioSpread(samples, name, ANCHORS[name]!, 'rate'), times),
+    }));
   },
 };
