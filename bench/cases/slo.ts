@@ -4,7 +4,17 @@ import { Admission } from '../../src/admission/admission.js';
 import { percentile } from '../../src/cli/stats.js';
 import type { SimulatedProviderConfig } from '../../src/providers/simulated/config.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
-import { type BenchCase, type Row, ratio } from '../measure.js';
+import {
+  type Contenders,
+  type Figures,
+  figure,
+  formatSpread,
+  interleaved,
+  type Spread,
+  spread,
+  times,
+} from '../isolated.js';
+import type { BenchCase, Row } from '../measure.js';
 import { lineChart } from '../plot.js';
 
 /**
@@ -177,74 +187,114 @@ function plot(outcome: Outcome): string {
   );
 }
 
+const ROUNDS = 5;
+const FIXED = [CAPACITY, CAPACITY / 2, CAPACITY * 2] as const;
+const fixedLabel = (cap: number): string =>
+  `fixed ${cap} (${cap === CAPACITY ? 'true capacity' : cap < CAPACITY ? 'half' : 'double'})`;
+const SLO_LABEL = 'adaptive SLO (p95 turn latency)';
+const sloWindowMs = 15 * SCALE;
+
+/** The limits compared, by label: fixed caps, the setup-latency limits, the SLO limit. */
+const LIMITS: Record<string, () => number | AdaptiveLimit> = {
+  ...Object.fromEntries(FIXED.map((cap) => [fixedLabel(cap), () => cap])),
+  'adaptive gradient (setup latency)': () => adaptive({ min: 5, max: 200, initial: 20 }),
+  'adaptive AIMD (setup latency)': () =>
+    adaptive({ min: 5, max: 200, initial: 20, algorithm: 'aimd' }),
+  [SLO_LABEL]: () =>
+    adaptive({
+      min: 5,
+      max: 200,
+      initial: 20,
+      slo: { quantile: 0.95, targetMs: TARGET_MS, windowMs: sloWindowMs, intervalMs: 2.5 * SCALE },
+    }),
+};
+
+/** What one run comes to, as numbers: per phase, calls admitted and windows within target. */
+function figuresOf(outcome: Outcome): Figures {
+  const figures: Figures = {
+    within: withinTarget(outcome.windowP95.flat()),
+    ended: outcome.endedByLimit,
+  };
+  for (const [phase] of PHASES.entries()) {
+    figures[`admitted${phase}`] = outcome.admittedPerPhase[phase]!;
+    figures[`within${phase}`] = withinTarget(outcome.windowP95[phase]!);
+  }
+  return figures;
+}
+
+/** Each runs in its own process (bench/child.ts); the SLO run draws its plot (the last round's). */
+export const contenders: Contenders = Object.fromEntries(
+  Object.entries(LIMITS).map(([label, limit]) => [
+    label,
+    async () => {
+      const outcome = await run(label, limit());
+      if (label === SLO_LABEL) writeFileSync(new URL('../slo.svg', import.meta.url), plot(outcome));
+      return figuresOf(outcome);
+    },
+  ]),
+);
+
+/**
+ * The best fixed cap of each phase in one round: most calls admitted among the caps that kept
+ * the objective there (no fixed cap is best in every phase).
+ */
+function bestFixed(rounds: Map<string, Figures[]>, round: number): string[] {
+  return PHASES.map((_, phase) => {
+    const fixed = FIXED.map(fixedLabel);
+    const keeping = fixed.filter((name) => rounds.get(name)![round]![`within${phase}`]! >= 0.95);
+    const admitted = (name: string): number => rounds.get(name)![round]![`admitted${phase}`]!;
+    return (keeping.length > 0 ? keeping : fixed).reduce((a, b) =>
+      admitted(b) > admitted(a) ? b : a,
+    );
+  });
+}
+
+const capOf = (label: string): string => label.split(' ')[1]!;
+const percent = (fraction: number): string => `${Math.round(fraction * 100)}%`;
+
 export const slo: BenchCase = {
-  name: `latency SLO (p95 <= ${TARGET_MS} ms) vs fixed caps: turn capacity ${CAPACITY}, halved mid-run, unknown to the limit`,
+  name: `latency SLO (p95 <= ${TARGET_MS} ms) vs fixed caps: turn capacity ${CAPACITY}, halved mid-run, unknown to the limit (own process)`,
   command: 'npm run bench -- slo',
-  notes(rows) {
-    // The best fixed cap of each phase, as every row names it: "(1.00x of 40)".
-    const best = [...(rows[0]?.value ?? '').matchAll(/x of (\d+)\)/g)].map((m) => m[1]);
+  notes: (rows) => {
+    // The best fixed caps of each phase, as the rows name them: "(of 40)" or "(of 40/80)".
+    const best = [...(rows[0]?.value ?? '').matchAll(/ of ([\d/]+)\)/g)].map((m) => m[1]);
     return [
-      `Time is compressed (one simulated second lasts ${SCALE} ms), ${(PHASES.length * PHASE_S) / 60} simulated minutes: turn capacity ${CAPACITY} for ${PHASE_S} s, halved to ${CAPACITY / 2} until ${2 * PHASE_S} s, then restored; callers arrive faster than any limit here admits; calls last ${CALL_S.min}–${CALL_S.max} s and take a turn every ${TURN_EVERY_S} s. "admitted" counts calls admitted per phase; the best fixed cap of a phase is the one admitting most among those that kept the p95 under the target in 95% of that phase's ${WINDOW_S}-second windows (this run: ${best.join(', ')}). "ended by the limit" counts calls ended by anything but their own completion before the run's end. Plot of the SLO run: [slo.svg](slo.svg).`,
+      `Time is compressed (one simulated second lasts ${SCALE} ms), ${(PHASES.length * PHASE_S) / 60} simulated minutes: turn capacity ${CAPACITY} for ${PHASE_S} s, halved to ${CAPACITY / 2} until ${2 * PHASE_S} s, then restored; callers arrive faster than any limit here admits; calls last ${CALL_S.min}–${CALL_S.max} s and take a turn every ${TURN_EVERY_S} s. "admitted" counts calls admitted per phase; the best fixed cap of a phase is the one admitting most among those that kept the p95 under the target in 95% of that phase's ${WINDOW_S}-second windows, found in each round (this run: ${best.join(', ')}). "ended by the limit" counts calls ended by anything but their own completion before the run's end. Each limit runs in its own process, ${ROUNDS} rounds interleaved: figures are medians with the range across rounds in brackets, ratios are against the same round's best fixed cap. Plot of the SLO run (its last round): [slo.svg](slo.svg).`,
     ];
   },
   async run(): Promise<Row[]> {
-    const fixed = [
-      await run(`fixed ${CAPACITY} (true capacity)`, CAPACITY),
-      await run(`fixed ${CAPACITY / 2} (half)`, CAPACITY / 2),
-      await run(`fixed ${CAPACITY * 2} (double)`, CAPACITY * 2),
-    ];
-    const setupDriven = [
-      await run('adaptive gradient (setup latency)', adaptive({ min: 5, max: 200, initial: 20 })),
-      await run(
-        'adaptive AIMD (setup latency)',
-        adaptive({ min: 5, max: 200, initial: 20, algorithm: 'aimd' }),
-      ),
-    ];
-    const sloWindowMs = 15 * SCALE;
-    const sloOutcome = await run(
-      'adaptive SLO (p95 turn latency)',
-      adaptive({
-        min: 5,
-        max: 200,
-        initial: 20,
-        slo: {
-          quantile: 0.95,
-          targetMs: TARGET_MS,
-          windowMs: sloWindowMs,
-          intervalMs: 2.5 * SCALE,
-        },
-      }),
-    );
-    writeFileSync(new URL('../slo.svg', import.meta.url), plot(sloOutcome));
-    // The best fixed cap of a phase: most calls admitted among the caps that kept the
-    // objective there (no fixed cap is best in every phase).
-    const best = PHASES.map((_, phase) => {
-      const keeping = fixed.filter((o) => withinTarget(o.windowP95[phase]!) >= 0.95);
-      const pool = keeping.length > 0 ? keeping : fixed;
-      return pool.reduce((a, b) =>
-        b.admittedPerPhase[phase]! > a.admittedPerPhase[phase]! ? b : a,
-      );
-    });
+    const names = Object.keys(contenders);
+    const rounds = await interleaved(import.meta.url, names, ROUNDS);
+    const bests = Array.from({ length: ROUNDS }, (_, round) => bestFixed(rounds, round));
     const group = this.name;
-    return [...fixed, ...setupDriven, sloOutcome].map((outcome) => {
-      const ratios = PHASES.map(
-        (_, phase) => outcome.admittedPerPhase[phase]! / best[phase]!.admittedPerPhase[phase]!,
+    return names.map((name) => {
+      const at = (key: string): Spread => figure(rounds, name, key);
+      const perPhase = PHASES.map((_, phase) => {
+        const ratios = rounds.get(name)!.map((f, round) => {
+          const best = rounds.get(bests[round]![phase]!)![round]!;
+          return f[`admitted${phase}`]! / best[`admitted${phase}`]!;
+        });
+        const caps = [...new Set(bests.map((best) => capOf(best[phase]!)))].join('/');
+        return { ratio: spread(ratios), caps };
+      });
+      const value = PHASES.map(
+        (phase, i) =>
+          `${phase}: ${formatSpread(at(`admitted${i}`), String)} admitted (${times(perPhase[i]!.ratio.median)} of ${perPhase[i]!.caps}), p95 ok ${formatSpread(at(`within${i}`), percent)}`,
       );
-      const within = withinTarget(outcome.windowP95.flat());
-      const perPhase = PHASES.map(
-        (name, phase) =>
-          `${name}: ${outcome.admittedPerPhase[phase]} admitted (${ratio(ratios[phase]!, 1)} of ${best[phase]!.label.split(' ')[1]}), p95 ok ${Math.round(withinTarget(outcome.windowP95[phase]!) * 100)}%`,
-      );
-      const isSlo = outcome === sloOutcome;
+      const ended = at('ended');
+      const within = at('within');
       return {
         group,
-        name: outcome.label,
-        value: `${perPhase.join('; ')}; ${outcome.endedByLimit} ended by the limit`,
-        ratio: `${ratios.map((r) => r.toFixed(2)).join(' / ')}x, p95 ok in ${Math.round(within * 100)}% of windows`,
-        ...(isSlo
+        name,
+        value: `${value.join('; ')}; ${formatSpread(ended, String)} ended by the limit`,
+        ratio: `${perPhase.map((p) => formatSpread(p.ratio, (r) => r.toFixed(2))).join(' / ')}x, p95 ok in ${formatSpread(within, percent)} of windows`,
+        ...(name === SLO_LABEL
           ? {
               target: '>= 0.95x best fixed per phase, p95 ok >= 95%, 0 ended',
-              met: ratios.every((r) => r >= 0.95) && within >= 0.95 && outcome.endedByLimit === 0,
+              met:
+                perPhase.every((p) => p.ratio.median >= 0.95) &&
+                within.median >= 0.95 &&
+                ended.max === 0,
             }
           : {}),
       };
