@@ -158,4 +158,14 @@ describe('idempotent creation', () => {
     await blocker.close();
     await expect(first).resolves.toMatchObject({ state: 'active' });
   });
+  it('a retry joining a request that would not wait (timeoutMs 0) still waits by its own bound', async () => {
+    const { backend, admission, blocker } = await oneSlotTaken();
+    const config = { userId: 'caller', idempotencyKey: 'job-7' };
+    const first = admission.createSession(config, { timeoutMs: 0 });
+    const retried = admission.createSession(config, { timeoutMs: 5_000 });
+    await expect(first).rejects.toMatchObject({ code: 'capacity' });
+    await blocker.close();
+    await expect(retried).resolves.toMatchObject({ state: 'active' });
+    expect(backend.setupsStarted).toBe(2);
+  });
 });

@@ -198,7 +198,9 @@ export class SessionFlow {
           reportRefusal: false,
         })) as Slot;
       } catch (error) {
-        if (!(error instanceof AdmissionError) || error.code !== 'queue_timeout') throw error;
+        if (!(error instanceof AdmissionError) || !overdue(error, gate.queueWaitMs(timeoutMs))) {
+          throw error;
+        }
         const now = performance.now();
         const latest = creation.refuseOverdue(error, now);
         if (latest === undefined) throw error;
@@ -418,6 +420,16 @@ interface Outcome {
 const DONE: Promise<void> = Promise.resolve();
 
 function noTimer(): void {}
+
+/**
+ * Whether a request was refused for its bound on the wait for a slot: it ran out, or was 0
+ * (a request that would not wait is refused at once with what held it back). Callers who
+ * joined it with a longer bound of their own wait on.
+ */
+function overdue(error: AdmissionError, waitMs: number): boolean {
+  if (error.code === 'queue_timeout') return true;
+  return waitMs === 0 && (error.code === 'capacity' || error.code === 'tenant_capacity');
+}
 
 /**
  * Closes a session nobody will use; a failing close is reported, never dropped. A close that
