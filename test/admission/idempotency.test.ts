@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { flush } from '../support/flush.js';
+import { HostileBackend } from '../support/hostile-backend.js';
 
 async function setup() {
   const backend = new ControlledBackend();
@@ -167,5 +168,30 @@ describe('idempotent creation', () => {
     await blocker.close();
     await expect(retried).resolves.toMatchObject({ state: 'active' });
     expect(backend.setupsStarted).toBe(2);
+  });
+  it('a retry waiting for an abandoned creation of its key to finish is refused at its own bound', async () => {
+    // A create that ignores its abort signal and settles only much later.
+    const backend = new HostileBackend();
+    backend.plan = () => ({ settleMs: 60_000, outcome: 'succeed', onAbort: 'ignore', closeMs: 0 });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 5,
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+      health: false,
+    });
+    const config = { userId: 'caller', idempotencyKey: 'job-8' };
+    const gone = new AbortController();
+    const first = admission.createSession(config, { signal: gone.signal });
+    await flush();
+    gone.abort();
+    await expect(first).rejects.toMatchObject({ code: 'aborted' });
+    // Its create goes on: the key stays taken, and each retry waits no longer than it asked.
+    await expect(admission.createSession(config, { timeoutMs: 30 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+    });
+    await expect(admission.createSession(config, { timeoutMs: 0 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+    });
+    expect(backend.creates).toBe(1);
+    expect(backend.open).toBe(1);
   });
 });

@@ -89,20 +89,36 @@ export class SessionFlow {
   async create(config: SessionConfig, options: CreateSessionOptions): Promise<VoiceSession> {
     const tenantId = tenantOf(config);
     const key = config.idempotencyKey;
-    if (key === undefined) return this.#start(config, options, undefined);
+    // One bound on the wait for a slot, however much of it is spent waiting for the key.
+    const deadline = this.#queueDeadline(options);
+    if (key === undefined) return this.#start(config, options, undefined, deadline);
+    let waited = false;
     for (;;) {
       const existing = this.#keys.get(tenantId, key);
-      if (existing === undefined) return this.#start(config, options, key);
+      if (existing === undefined) {
+        return this.#start(
+          config,
+          waited ? untilDeadline(options, deadline) : options,
+          key,
+          deadline,
+        );
+      }
       if (existing.userId !== config.userId) {
         const error = this.#options.refusals.duplicate(tenantId, existing.session?.id, false);
         this.#reportRefused(tenantId, error);
         throw error;
       }
-      if (existing.joinable) return existing.join(options.signal, this.#queueDeadline(options));
+      if (existing.joinable) return existing.join(options.signal, deadline);
       // Its callers left or it was cancelled, but its session may still be open: the key is
-      // free only once that is over.
+      // free only once that is over, and its slot with it. Until then this caller waits as for
+      // a slot, no longer than its bound on that wait.
       if (options.signal?.aborted) throw this.#rejectAborted(tenantId, options.signal);
-      await this.#waitUntilGone(existing, options.signal);
+      if (!(await this.#waitUntilGone(existing, options.signal, deadline))) {
+        const error = this.#options.gate.queueTimeout(tenantId);
+        this.#reportRefused(tenantId, error);
+        throw error;
+      }
+      waited = true;
     }
   }
 
@@ -111,6 +127,7 @@ export class SessionFlow {
     config: SessionConfig,
     options: CreateSessionOptions,
     key: string | undefined,
+    queueDeadline: number,
   ): Promise<VoiceSession> {
     const tenantId = tenantOf(config);
     const creation = new Creation(
@@ -121,7 +138,7 @@ export class SessionFlow {
       () => this.#options.gate.queueTimeout(tenantId),
     );
     if (key !== undefined) this.#keys.hold(key, creation);
-    const joined = creation.join(options.signal, this.#queueDeadline(options));
+    const joined = creation.join(options.signal, queueDeadline);
     void this.#run(creation, config, options, key);
     return joined;
   }
@@ -371,16 +388,29 @@ export class SessionFlow {
     };
   }
 
-  /** Resolves once `creation` is over or `signal` aborts, whichever comes first. */
-  async #waitUntilGone(creation: Creation, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Resolves once `creation` is over or `signal` aborts, whichever comes first; false instead
+   * when `deadline` (a `performance.now()` time) comes first.
+   */
+  async #waitUntilGone(
+    creation: Creation,
+    signal: AbortSignal | undefined,
+    deadline: number,
+  ): Promise<boolean> {
+    const waitMs = deadline - performance.now();
+    if (waitMs <= 0) return false;
     let detach = noTimer;
-    const aborted = new Promise<void>((resolve) => {
-      detach = onAbort(signal, resolve);
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = new Promise<boolean>((resolve) => {
+      detach = onAbort(signal, () => resolve(true));
+      // Not unref'ed: like a wait in the queue, it keeps the process up until its answer.
+      if (waitMs !== Number.POSITIVE_INFINITY) timer = setTimeout(() => resolve(false), waitMs);
     });
     try {
-      await Promise.race([creation.gone, aborted]);
+      return await Promise.race([creation.gone.then(() => true), stopped]);
     } finally {
       detach();
+      clearTimeout(timer);
     }
   }
 
@@ -418,6 +448,12 @@ interface Outcome {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+
+/** `options` with what is left, at `deadline`, of its bound on the wait for a slot. */
+function untilDeadline(options: CreateSessionOptions, deadline: number): CreateSessionOptions {
+  if (deadline === Number.POSITIVE_INFINITY) return options;
+  return { ...options, timeoutMs: Math.max(0, deadline - performance.now()) };
+}
 
 function noTimer(): void {}
 
