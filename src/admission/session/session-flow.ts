@@ -54,6 +54,10 @@ export class SessionFlow {
   /** Of those, the slots in their setup phase, and the slots bound to a live session. */
   #settingUp = 0;
   readonly #bound = new Map<Slot, VoiceSession>();
+  /** Aborts when a drain begins: callers waiting for their key are refused `draining`. */
+  readonly #closing = new AbortController();
+  /** Callers waiting for an abandoned creation of their key to be over. */
+  #keyWaiters = 0;
   readonly #answered = (tenantId: string, error: unknown): void =>
     this.#reportRefused(tenantId, error);
   readonly #abortedBy =
@@ -78,6 +82,17 @@ export class SessionFlow {
   /** Slots held by creations (setting up, live, or closing a session nobody received). */
   get holding(): number {
     return this.#holding;
+  }
+
+  /**
+   * A drain began: callers waiting for an abandoned creation of their key are refused
+   * `draining` at once, as the gate's waiters are, and so is every caller who would wait so
+   * from now on. Returns how many were waiting.
+   */
+  close(): number {
+    const waiting = this.#keyWaiters;
+    this.#closing.abort();
+    return waiting;
   }
 
   /** The session bound to `slot`, if any. */
@@ -113,8 +128,14 @@ export class SessionFlow {
       // free only once that is over, and its slot with it. Until then this caller waits as for
       // a slot, no longer than its bound on that wait.
       if (options.signal?.aborted) throw this.#rejectAborted(tenantId, options.signal);
-      if (!(await this.#waitUntilGone(existing, options.signal, deadline))) {
-        const error = this.#options.gate.queueTimeout(tenantId);
+      const waitEnded = this.#closing.signal.aborted
+        ? 'closing'
+        : await this.#waitUntilGone(existing, options.signal, deadline);
+      if (waitEnded !== 'over') {
+        const error =
+          waitEnded === 'closing'
+            ? this.#options.refusals.error(tenantId, 'draining')
+            : this.#options.gate.queueTimeout(tenantId);
         this.#reportRefused(tenantId, error);
         throw error;
       }
@@ -389,27 +410,33 @@ export class SessionFlow {
   }
 
   /**
-   * Resolves once `creation` is over or `signal` aborts, whichever comes first; false instead
-   * when `deadline` (a `performance.now()` time) comes first.
+   * Waits until `creation` is over or `signal` aborts (`over`, either way: the caller looks
+   * again), `deadline` (a `performance.now()` time) passes (`overdue`), or a drain begins
+   * (`closing`), whichever comes first.
    */
   async #waitUntilGone(
     creation: Creation,
     signal: AbortSignal | undefined,
     deadline: number,
-  ): Promise<boolean> {
+  ): Promise<'over' | 'overdue' | 'closing'> {
     const waitMs = deadline - performance.now();
-    if (waitMs <= 0) return false;
-    let detach = noTimer;
+    if (waitMs <= 0) return 'overdue';
+    let detachAbort = noTimer;
+    let detachClosing = noTimer;
     let timer: NodeJS.Timeout | undefined;
-    const stopped = new Promise<boolean>((resolve) => {
-      detach = onAbort(signal, () => resolve(true));
+    const stopped = new Promise<'over' | 'overdue' | 'closing'>((resolve) => {
+      detachAbort = onAbort(signal, () => resolve('over'));
+      detachClosing = onAbort(this.#closing.signal, () => resolve('closing'));
       // Not unref'ed: like a wait in the queue, it keeps the process up until its answer.
-      if (waitMs !== Number.POSITIVE_INFINITY) timer = setTimeout(() => resolve(false), waitMs);
+      if (waitMs !== Number.POSITIVE_INFINITY) timer = setTimeout(() => resolve('overdue'), waitMs);
     });
+    this.#keyWaiters++;
     try {
-      return await Promise.race([creation.gone.then(() => true), stopped]);
+      return await Promise.race([creation.gone.then(() => 'over' as const), stopped]);
     } finally {
-      detach();
+      this.#keyWaiters--;
+      detachAbort();
+      detachClosing();
       clearTimeout(timer);
     }
   }
