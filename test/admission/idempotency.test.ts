@@ -194,4 +194,14 @@ describe('idempotent creation', () => {
     expect(backend.creates).toBe(1);
     expect(backend.open).toBe(1);
   });
+  it('a key is free for a retry that will not wait (timeoutMs 0) once close() has resolved', async () => {
+    const { backend, admission } = await setup();
+    backend.autoComplete = 'succeed';
+    const config = { userId: 'caller', idempotencyKey: 'job-9' };
+    const session = await admission.createSession(config);
+    await session.close();
+    const next = await admission.createSession(config, { timeoutMs: 0 });
+    expect(next).not.toBe(session);
+    expect(backend.setupsStarted).toBe(2);
+  });
 });

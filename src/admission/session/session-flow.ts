@@ -419,8 +419,9 @@ export class SessionFlow {
     signal: AbortSignal | undefined,
     deadline: number,
   ): Promise<'over' | 'overdue' | 'closing'> {
-    const waitMs = deadline - performance.now();
-    if (waitMs <= 0) return 'overdue';
+    // Even a caller that will not wait gets one turn of the event loop: a creation whose
+    // session has just closed (its `close()` resolved) gives its key back within it.
+    const waitMs = Math.max(0, deadline - performance.now());
     let detachAbort = noTimer;
     let detachClosing = noTimer;
     let timer: NodeJS.Timeout | undefined;
