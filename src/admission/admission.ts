@@ -85,6 +85,13 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       );
     }
     const resolved = resolveOptions(options, backend);
+    // Asked by the health gate: found missing here, not as every request refused `unhealthy`.
+    if (resolved.health !== undefined && typeof backend.healthCheck !== 'function') {
+      throw new ConfigError(
+        'backend.healthCheck',
+        `must be a function while health gating is on (options.health: false turns it off), got ${describeValue(backend.healthCheck)}`,
+      );
+    }
     this.backend = backend;
     this.#store = resolved.store;
     const adaptive = resolved.adaptiveLimit;
@@ -297,8 +304,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
 
   /** Runs a health check now instead of waiting for the next interval. */
   checkHealth(): Promise<HealthStatus> {
-    if (this.#health === undefined) return this.backend.healthCheck();
-    return this.#health.checkNow();
+    if (this.#health !== undefined) return this.#health.checkNow();
+    // A backend's healthCheck that throws, or is missing, is answered as a rejection too.
+    return new Promise((resolve) => resolve(this.backend.healthCheck()));
   }
 
   /**

@@ -3,8 +3,8 @@ import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { describeValue, numberField, optionsOrUndefined } from '../internal/validate.js';
 import type { Admission } from './admission.js';
-import { resolveTenantCaps, SESSION_CAP } from './gate/limits.js';
-import type { AdmissionOptions } from './options.js';
+import { SESSION_CAP } from './gate/limits.js';
+import { type AdmissionOptions, resolveOptions } from './options.js';
 import type { CreateSessionOptions } from './types.js';
 
 /** The Go pattern's one-call form, and the way to reach the admission behind it. */
@@ -17,7 +17,8 @@ export interface LimitedSessions<A extends Admission> {
    *
    * All calls for the same backend share one `Admission`, created on the first call. Later
    * calls may change `maxConcurrentSessions` and tenant caps (applied at run time); other
-   * options are fixed by the first call. Use `admissionFor(backend)` to reach it.
+   * options are fixed by the first call (a later call's are checked all the same: a bad value
+   * or unknown key is a `ConfigError` on any call). Use `admissionFor(backend)` to reach it.
    */
   createSessionWithLimit(
     backend: VoiceBackend,
@@ -59,14 +60,23 @@ export function limitedSessions<A extends Admission>(
       return created;
     }
     if (existing.state !== 'open') return existing;
-    // Checked as the first call's options are, so a bad value is named as the caller wrote it
-    // (setLimits would call it `update.…`).
+    // Checked whole, as the first call's options are, so a bad value or a misspelt key is
+    // refused here too and named as the caller wrote it (setLimits would call it `update.…`).
+    // Without a cap of its own, the call keeps the one in force; its telemetry options are
+    // the first call's concern (the package entry reads them), not checked again.
+    resolveOptions(
+      {
+        ...options,
+        maxConcurrentSessions: options.maxConcurrentSessions ?? existing.maxConcurrentSessions,
+        telemetry: undefined,
+      },
+      backend,
+    );
     const max = numberField(
       'options.maxConcurrentSessions',
       options.maxConcurrentSessions,
       SESSION_CAP,
     );
-    if (options.tenants !== undefined) resolveTenantCaps('options.tenants', options.tenants);
     // Compared with the hard cap: the adaptive limit moves on its own and is not a setting.
     const maxChanged = max !== undefined && max !== existing.maxConcurrentSessions;
     if (maxChanged || options.tenants !== undefined) {

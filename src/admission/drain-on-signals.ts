@@ -90,8 +90,19 @@ function signalsField(value: unknown): readonly NodeJS.Signals[] | undefined {
       `must be a list of signal names, got ${describeValue(bad ?? value)}`,
     );
   }
+  // Node.js throws at the listener of one of these, once the others are installed.
+  const uncatchable = (value as string[]).find((name) => UNCATCHABLE.has(name));
+  if (uncatchable !== undefined) {
+    throw new ConfigError(
+      'options.signals',
+      `must be signals a process can catch, got ${describeValue(uncatchable)}`,
+    );
+  }
   return value as NodeJS.Signals[];
 }
+
+/** Signals no process can catch. */
+const UNCATCHABLE: ReadonlySet<string> = new Set(['SIGKILL', 'SIGSTOP']);
 
 function isSignal(name: unknown): name is NodeJS.Signals {
   return typeof name === 'string' && Object.hasOwn(constants.signals, name);

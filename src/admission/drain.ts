@@ -102,7 +102,7 @@ export class Drain {
       return result;
     });
     events.emit('draining', { active: gate.active, queued: gate.queued });
-    rejectedWaiters = gate.close();
+    rejectedWaiters = gate.close() + this.#parts.flow.close();
     return this.#result;
   }
 

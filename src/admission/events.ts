@@ -18,7 +18,10 @@ export interface DrainResult {
   readonly timedOut: boolean;
   /** Slots held when the drain began. */
   readonly activeAtStart: number;
-  /** Queued requests rejected with `draining`. */
+  /**
+   * Queued requests rejected with `draining`, and retries that were waiting for an abandoned
+   * creation of their idempotency key to finish.
+   */
   readonly rejectedWaiters: number;
   /** Sessions closed at the deadline (reason `drained`). */
   readonly closedAtDeadline: number;

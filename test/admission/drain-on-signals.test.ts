@@ -103,6 +103,15 @@ describe('drainOnSignals', () => {
     [{ closeTimeoutMs: -1 }, 'options.closeTimeoutMs: must be >= 0, got -1'],
     [{ signals: ['SIGFOO'] }, 'options.signals: must be a list of signal names, got "SIGFOO"'],
     [{ signals: 'SIGTERM' }, 'options.signals: must be a list of signal names, got "SIGTERM"'],
+    // No process can catch these: Node.js refuses a listener for them.
+    [
+      { signals: ['SIGTERM', 'SIGKILL'] },
+      'options.signals: must be signals a process can catch, got "SIGKILL"',
+    ],
+    [
+      { signals: ['SIGSTOP'] },
+      'options.signals: must be signals a process can catch, got "SIGSTOP"',
+    ],
     [{ onDrained: 'stop' }, 'options.onDrained: must be a function, got "stop"'],
     [{ exit: 'no' }, 'options.exit: must be a boolean, got "no"'],
   ])('refuses %j when called, not at the signal, and installs nothing', (options, message) => {

@@ -3,6 +3,7 @@ import { Admission } from '../../src/admission/admission.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush, track } from '../support/flush.js';
+import { HostileBackend } from '../support/hostile-backend.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -163,5 +164,31 @@ describe('drain', () => {
     slot.release();
     await drained;
     expect(timers()).toBe(before);
+  });
+  it('refuses at once a retry waiting for an abandoned creation of its key, as it does waiters', async () => {
+    // A create that ignores its abort signal and settles only much later.
+    const backend = new HostileBackend();
+    backend.plan = () => ({ settleMs: 60_000, outcome: 'succeed', onAbort: 'ignore', closeMs: 0 });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 3,
+      health: false,
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+    });
+    const config = { userId: 'caller', idempotencyKey: 'job-1' };
+    const gone = new AbortController();
+    const first = admission.createSession(config, { signal: gone.signal });
+    await flush();
+    gone.abort();
+    await expect(first).rejects.toMatchObject({ code: 'aborted' });
+    // The key is still taken by that creation: the retry waits for it.
+    const retry = track(admission.createSession(config));
+    await flush();
+    expect(retry.result.status).toBe('pending');
+    const drained = admission.drain({ timeoutMs: 0, closeTimeoutMs: 0 });
+    await flush();
+    expect(retry.result.error).toMatchObject({ code: 'draining' });
+    expect(await drained).toMatchObject({ rejectedWaiters: 1, stillActive: 1 });
+    // Arriving during the drain, it does not wait either.
+    await expect(admission.createSession(config)).rejects.toMatchObject({ code: 'draining' });
   });
 });

@@ -140,4 +140,31 @@ describe('health gate', () => {
     expect(admission.stats()).toMatchObject({ admitting: true, health: { status: 'degraded' } });
     await expect(admission.acquire()).resolves.toBeDefined();
   });
+  it('refuses at construction a backend without healthCheck while health gating is on', () => {
+    const backend = { provider: 'bare', createSession: () => Promise.reject(new Error('unused')) };
+    expect(() => new Admission(backend as never, { maxConcurrentSessions: 1 })).toThrow(
+      /^backend.healthCheck: must be a function while health gating is on/,
+    );
+    // Without the gate, nothing asks it.
+    expect(
+      () => new Admission(backend as never, { maxConcurrentSessions: 1, health: false }),
+    ).not.toThrow();
+  });
+
+  it('checkHealth() without the gate answers a healthCheck that throws with a rejection', async () => {
+    const failure = new Error('no route to the media server');
+    const backend = {
+      provider: 'bare',
+      createSession: () => Promise.reject(new Error('unused')),
+      healthCheck: () => {
+        throw failure;
+      },
+    };
+    const admission = new Admission(backend as never, { maxConcurrentSessions: 1, health: false });
+    let answer: Promise<unknown> | undefined;
+    expect(() => {
+      answer = admission.checkHealth();
+    }).not.toThrow();
+    await expect(answer).rejects.toBe(failure);
+  });
 });

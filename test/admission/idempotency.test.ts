@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { flush } from '../support/flush.js';
+import { HostileBackend } from '../support/hostile-backend.js';
 
 async function setup() {
   const backend = new ControlledBackend();
@@ -157,5 +158,50 @@ describe('idempotent creation', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
     await blocker.close();
     await expect(first).resolves.toMatchObject({ state: 'active' });
+  });
+  it('a retry joining a request that would not wait (timeoutMs 0) still waits by its own bound', async () => {
+    const { backend, admission, blocker } = await oneSlotTaken();
+    const config = { userId: 'caller', idempotencyKey: 'job-7' };
+    const first = admission.createSession(config, { timeoutMs: 0 });
+    const retried = admission.createSession(config, { timeoutMs: 5_000 });
+    await expect(first).rejects.toMatchObject({ code: 'capacity' });
+    await blocker.close();
+    await expect(retried).resolves.toMatchObject({ state: 'active' });
+    expect(backend.setupsStarted).toBe(2);
+  });
+  it('a retry waiting for an abandoned creation of its key to finish is refused at its own bound', async () => {
+    // A create that ignores its abort signal and settles only much later.
+    const backend = new HostileBackend();
+    backend.plan = () => ({ settleMs: 60_000, outcome: 'succeed', onAbort: 'ignore', closeMs: 0 });
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 5,
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+      health: false,
+    });
+    const config = { userId: 'caller', idempotencyKey: 'job-8' };
+    const gone = new AbortController();
+    const first = admission.createSession(config, { signal: gone.signal });
+    await flush();
+    gone.abort();
+    await expect(first).rejects.toMatchObject({ code: 'aborted' });
+    // Its create goes on: the key stays taken, and each retry waits no longer than it asked.
+    await expect(admission.createSession(config, { timeoutMs: 30 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+    });
+    await expect(admission.createSession(config, { timeoutMs: 0 })).rejects.toMatchObject({
+      code: 'queue_timeout',
+    });
+    expect(backend.creates).toBe(1);
+    expect(backend.open).toBe(1);
+  });
+  it('a key is free for a retry that will not wait (timeoutMs 0) once close() has resolved', async () => {
+    const { backend, admission } = await setup();
+    backend.autoComplete = 'succeed';
+    const config = { userId: 'caller', idempotencyKey: 'job-9' };
+    const session = await admission.createSession(config);
+    await session.close();
+    const next = await admission.createSession(config, { timeoutMs: 0 });
+    expect(next).not.toBe(session);
+    expect(backend.setupsStarted).toBe(2);
   });
 });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { ConfigError } from '../../src/iface/errors.js';
-import { createSessionWithLimit, Admission as EntryAdmission } from '../../src/index.js';
+import {
+  admissionFor,
+  createSessionWithLimit,
+  Admission as EntryAdmission,
+} from '../../src/index.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 
 const backend = new ControlledBackend();
@@ -234,6 +238,34 @@ describe('Admission options are validated at construction', () => {
         },
       ),
     ).rejects.toThrow(/^options.tenants.defaultMax: must be >= 1/);
+    await session.close();
+    await later.stop();
+  });
+  it("createSessionWithLimit refuses a later call's bad options as it would the first call's", async () => {
+    const later = new ControlledBackend({ autoComplete: 'succeed' });
+    await later.start();
+    const session = await createSessionWithLimit(later, { userId: 'u' }, 2);
+    for (const [options, message] of [
+      [{ maxConcurentSessions: 2 }, /^options.maxConcurentSessions: unknown option/],
+      [
+        { maxConcurrentSessions: 2, queue: { maxSize: -1 } },
+        /^options.queue.maxSize: must be >= 0/,
+      ],
+      [{ setup: { concurency: 5 } }, /^options.setup.concurency: unknown option/],
+      [{ health: true }, /^options.health: must be an object or false/],
+    ] as const) {
+      await expect(
+        createSessionWithLimit(later, { userId: 'u' }, options as never),
+      ).rejects.toThrow(message);
+    }
+    // Valid options that are not caps are still the first call's: accepted, not applied.
+    const again = await createSessionWithLimit(
+      later,
+      { userId: 'u' },
+      { queue: { maxSize: 5 }, telemetry: {} },
+    );
+    expect(admissionFor(later)?.maxConcurrentSessions).toBe(2);
+    await again.close();
     await session.close();
     await later.stop();
   });

@@ -54,6 +54,10 @@ export class SessionFlow {
   /** Of those, the slots in their setup phase, and the slots bound to a live session. */
   #settingUp = 0;
   readonly #bound = new Map<Slot, VoiceSession>();
+  /** Aborts when a drain begins: callers waiting for their key are refused `draining`. */
+  readonly #closing = new AbortController();
+  /** Callers waiting for an abandoned creation of their key to be over. */
+  #keyWaiters = 0;
   readonly #answered = (tenantId: string, error: unknown): void =>
     this.#reportRefused(tenantId, error);
   readonly #abortedBy =
@@ -80,6 +84,17 @@ export class SessionFlow {
     return this.#holding;
   }
 
+  /**
+   * A drain began: callers waiting for an abandoned creation of their key are refused
+   * `draining` at once, as the gate's waiters are, and so is every caller who would wait so
+   * from now on. Returns how many were waiting.
+   */
+  close(): number {
+    const waiting = this.#keyWaiters;
+    this.#closing.abort();
+    return waiting;
+  }
+
   /** The session bound to `slot`, if any. */
   sessionOf(slot: Slot): VoiceSession | undefined {
     return this.#bound.get(slot);
@@ -89,20 +104,42 @@ export class SessionFlow {
   async create(config: SessionConfig, options: CreateSessionOptions): Promise<VoiceSession> {
     const tenantId = tenantOf(config);
     const key = config.idempotencyKey;
-    if (key === undefined) return this.#start(config, options, undefined);
+    // One bound on the wait for a slot, however much of it is spent waiting for the key.
+    const deadline = this.#queueDeadline(options);
+    if (key === undefined) return this.#start(config, options, undefined, deadline);
+    let waited = false;
     for (;;) {
       const existing = this.#keys.get(tenantId, key);
-      if (existing === undefined) return this.#start(config, options, key);
+      if (existing === undefined) {
+        return this.#start(
+          config,
+          waited ? untilDeadline(options, deadline) : options,
+          key,
+          deadline,
+        );
+      }
       if (existing.userId !== config.userId) {
         const error = this.#options.refusals.duplicate(tenantId, existing.session?.id, false);
         this.#reportRefused(tenantId, error);
         throw error;
       }
-      if (existing.joinable) return existing.join(options.signal, this.#queueDeadline(options));
+      if (existing.joinable) return existing.join(options.signal, deadline);
       // Its callers left or it was cancelled, but its session may still be open: the key is
-      // free only once that is over.
+      // free only once that is over, and its slot with it. Until then this caller waits as for
+      // a slot, no longer than its bound on that wait.
       if (options.signal?.aborted) throw this.#rejectAborted(tenantId, options.signal);
-      await this.#waitUntilGone(existing, options.signal);
+      const waitEnded = this.#closing.signal.aborted
+        ? 'closing'
+        : await this.#waitUntilGone(existing, options.signal, deadline);
+      if (waitEnded !== 'over') {
+        const error =
+          waitEnded === 'closing'
+            ? this.#options.refusals.error(tenantId, 'draining')
+            : this.#options.gate.queueTimeout(tenantId);
+        this.#reportRefused(tenantId, error);
+        throw error;
+      }
+      waited = true;
     }
   }
 
@@ -111,6 +148,7 @@ export class SessionFlow {
     config: SessionConfig,
     options: CreateSessionOptions,
     key: string | undefined,
+    queueDeadline: number,
   ): Promise<VoiceSession> {
     const tenantId = tenantOf(config);
     const creation = new Creation(
@@ -121,7 +159,7 @@ export class SessionFlow {
       () => this.#options.gate.queueTimeout(tenantId),
     );
     if (key !== undefined) this.#keys.hold(key, creation);
-    const joined = creation.join(options.signal, this.#queueDeadline(options));
+    const joined = creation.join(options.signal, queueDeadline);
     void this.#run(creation, config, options, key);
     return joined;
   }
@@ -198,7 +236,9 @@ export class SessionFlow {
           reportRefusal: false,
         })) as Slot;
       } catch (error) {
-        if (!(error instanceof AdmissionError) || error.code !== 'queue_timeout') throw error;
+        if (!(error instanceof AdmissionError) || !overdue(error, gate.queueWaitMs(timeoutMs))) {
+          throw error;
+        }
         const now = performance.now();
         const latest = creation.refuseOverdue(error, now);
         if (latest === undefined) throw error;
@@ -369,16 +409,36 @@ export class SessionFlow {
     };
   }
 
-  /** Resolves once `creation` is over or `signal` aborts, whichever comes first. */
-  async #waitUntilGone(creation: Creation, signal: AbortSignal | undefined): Promise<void> {
-    let detach = noTimer;
-    const aborted = new Promise<void>((resolve) => {
-      detach = onAbort(signal, resolve);
+  /**
+   * Waits until `creation` is over or `signal` aborts (`over`, either way: the caller looks
+   * again), `deadline` (a `performance.now()` time) passes (`overdue`), or a drain begins
+   * (`closing`), whichever comes first.
+   */
+  async #waitUntilGone(
+    creation: Creation,
+    signal: AbortSignal | undefined,
+    deadline: number,
+  ): Promise<'over' | 'overdue' | 'closing'> {
+    // Even a caller that will not wait gets one turn of the event loop: a creation whose
+    // session has just closed (its `close()` resolved) gives its key back within it.
+    const waitMs = Math.max(0, deadline - performance.now());
+    let detachAbort = noTimer;
+    let detachClosing = noTimer;
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = new Promise<'over' | 'overdue' | 'closing'>((resolve) => {
+      detachAbort = onAbort(signal, () => resolve('over'));
+      detachClosing = onAbort(this.#closing.signal, () => resolve('closing'));
+      // Not unref'ed: like a wait in the queue, it keeps the process up until its answer.
+      if (waitMs !== Number.POSITIVE_INFINITY) timer = setTimeout(() => resolve('overdue'), waitMs);
     });
+    this.#keyWaiters++;
     try {
-      await Promise.race([creation.gone, aborted]);
+      return await Promise.race([creation.gone.then(() => 'over' as const), stopped]);
     } finally {
-      detach();
+      this.#keyWaiters--;
+      detachAbort();
+      detachClosing();
+      clearTimeout(timer);
     }
   }
 
@@ -417,7 +477,23 @@ interface Outcome {
 
 const DONE: Promise<void> = Promise.resolve();
 
+/** `options` with what is left, at `deadline`, of its bound on the wait for a slot. */
+function untilDeadline(options: CreateSessionOptions, deadline: number): CreateSessionOptions {
+  if (deadline === Number.POSITIVE_INFINITY) return options;
+  return { ...options, timeoutMs: Math.max(0, deadline - performance.now()) };
+}
+
 function noTimer(): void {}
+
+/**
+ * Whether a request was refused for its bound on the wait for a slot: it ran out, or was 0
+ * (a request that would not wait is refused at once with what held it back). Callers who
+ * joined it with a longer bound of their own wait on.
+ */
+function overdue(error: AdmissionError, waitMs: number): boolean {
+  if (error.code === 'queue_timeout') return true;
+  return waitMs === 0 && (error.code === 'capacity' || error.code === 'tenant_capacity');
+}
 
 /**
  * Closes a session nobody will use; a failing close is reported, never dropped. A close that
