@@ -18,8 +18,8 @@ const REQUESTS = 600;
 const ROUNDS = 5;
 /**
  * Setup latency and failures rise past `setupCapacity` concurrent setups; nobody tells the
- * limit that. The main row runs at 20; 10 and 40 check that the adaptive result is not a fit
- * to one hidden value.
+ * limit that. The main row runs at 20; 10, 30 and 40 check that the adaptive result is not a
+ * fit to one hidden value.
  */
 const simulation = (setupCapacity: number): SimulatedProviderConfig => ({
   setupLatencyMs: 60,
@@ -33,9 +33,10 @@ const simulation = (setupCapacity: number): SimulatedProviderConfig => ({
 const FIXED: Record<number, readonly number[]> = {
   20: [5, 10, 20, 30, 60],
   10: [5, 10, 15],
+  30: [15, 30, 45],
   40: [20, 40, 60],
 };
-const CAPACITIES = [20, 10, 40];
+const CAPACITIES = [20, 10, 30, 40];
 
 /** All requests at once, sessions kept open, the setup phase capped by `concurrency`. */
 async function run(concurrency: number | AdaptiveLimit, setupCapacity: number): Promise<Figures> {
@@ -107,11 +108,11 @@ const count = (value: number): string => String(Math.round(value));
 const rate = (value: number): string => `${Math.round(value)}/s`;
 
 export const adaptiveLimits: BenchCase = {
-  name: `adaptive setup concurrency: ${REQUESTS} simultaneous starts, capacity 20 (also 10, 40) unknown to the limit (own process)`,
+  name: `adaptive setup concurrency: ${REQUESTS} simultaneous starts, capacity 20 (also 10, 30, 40) unknown to the limit (own process)`,
   command: 'npm run bench -- adaptive',
   notes: () => [
     `All ${REQUESTS} starts come at once; setups slow down past the hidden capacity at once and, overloaded, fail. Each capacity (${CAPACITIES.join(', ')}) is run with fixed limits at it, below it and above it, and with the adaptive limits, so an adaptive result cannot be a fit to one hidden value. The simulation is seeded, so rounds differ only by timing. Throughput is sessions joined per second until the last join; ratios are against the fixed limit of highest median throughput at the same capacity, taken round by round. The adaptive limits start at 5 and are never told the capacity; "ends at" is the setup limit in force once the burst is over. "${TOLD}" is no adaptive limit: it starts at 5 and is told the capacity by its first finished setup, so it loses only the first round trip and never overshoots; it is the ceiling for any limit that starts at 5 and has to find the capacity.`,
-    `Where the adaptive limits lose. The climb: doubling from 5 takes three round trips to reach 40 and serves 35 setups meanwhile, where the fixed limit serves 120; with the burst about fifteen round trips long at that capacity, this alone holds throughput to about 0.88x at 40 (about 0.96x at 20, nothing at 10), before any overshoot, so the 0.95x target at 40 cannot be met from an \`initial\` of 5. The overshoot: the first overloaded setup reports a round trip after the limit passed the capacity, by when doubling has taken it near twice the capacity, and setups started there fail; AIMD leaves slow start on the first clear latency rise or the first failed setup (at 20 the failure usually comes first, with a few more than the capacity in flight) and drops straight back to what was still fast (read from latency against the in-flight count each setup started with, and raised once the overshoot's setups are back if they show it higher, though never to a count that failed), but the setups already started run on. The probes: one setup past the capacity slows setups by less than the jitter at 20 and 40, so a probe shows mostly through its failures. AIMD's slow start ends on a rise past what \`latencyFactor\` calls overload (1.3x by default): setups here already slow down a little with 20 to 40 in flight (the process's own timers and promises), and a lower threshold took that for the knee at 40 and climbed back a probe at a time, slower than the burst; at 1.3x the rise shows later, once doubling has gone furthest past the capacity, which is where AIMD's failed setups at 40 come from.`,
+    `Where the adaptive limits lose. The climb: doubling from 5 takes three round trips to reach 40 and serves 35 setups meanwhile, where the fixed limit serves 120; with the burst about fifteen round trips long at that capacity, this alone holds throughput to about 0.88x at 40 (about 0.96x at 20, nothing at 10), before any overshoot, so the 0.95x target at 40 cannot be met from an \`initial\` of 5. The overshoot: the first overloaded setup reports a round trip after the limit passed the capacity, by when doubling has taken it near twice the capacity, and setups started there fail; AIMD leaves slow start on the first clear latency rise or the first failed setup (at 20 the failure usually comes first, with a few more than the capacity in flight) and drops straight back to what was still fast (read from latency against the in-flight count each setup started with, and raised once the overshoot's setups are back if they show it higher, though never to a count that failed), but the setups already started run on. The probes: one setup past the capacity slows setups by less than the jitter at 20 and 40, so a probe shows mostly through its failures; AIMD remembers the lowest in-flight count a setup failed with and waits twice as long before probing into it again. AIMD's slow start ends on a rise past what \`latencyFactor\` calls overload (1.3x by default): setups here already slow down a little with 20 to 40 in flight (the process's own timers and promises), and a lower threshold took that for the knee at 40 and climbed back a probe at a time, slower than the burst; at 1.3x the rise shows later, once doubling has gone furthest past the capacity, which is where AIMD's failed setups at 40 come from.`,
   ],
   async run(): Promise<Row[]> {
     const names = Object.keys(contenders);

@@ -36,7 +36,10 @@ const MAX_WAIT = 32;
  * slower than jitter explains steps down, one that holds is kept and, after a wait, probed one
  * step above. Steps grow while probes keep holding, so a backend that grew is followed quickly.
  * A probe that fails a setup or slows down goes back to the last level that held and doubles
- * the wait, so a capacity already found is probed rarely. A setup that fails under the limit
+ * the wait, so a capacity already found is probed rarely. A count a setup failed with (at
+ * the exit from slow start, in a probe, while the overshoot drains) is remembered: probes stop
+ * short of it, and one that would reach it waits twice as long again first, as a count shown
+ * overloaded stays so until shown otherwise. A setup that fails under the limit
  * in force, also while the overshoot drains, lowers it below the failed setup's in-flight count
  * (at most by `backoff` once the level held); a short-term latency past `latencyFactor` x the
  * baseline multiplies the limit by `backoff`.
@@ -66,6 +69,12 @@ export class AimdAlgorithm implements LimitAlgorithm {
    * but once all are back they raise it if all setups so far show it higher.
    */
   #draining = 0;
+  /**
+   * The lowest in-flight count a setup failed with since the last probe into it: a probe
+   * stops short of it, and one that would reach it is put off by a wait twice as long first.
+   * Forgotten once a level at or above it holds.
+   */
+  #failedAt = Number.POSITIVE_INFINITY;
 
   constructor(options: AimdOptions = {}) {
     const value = objectOrUndefined('aimd', options) ?? {};
@@ -86,6 +95,7 @@ export class AimdAlgorithm implements LimitAlgorithm {
   update(estimate: number, sample: LimitSample): number {
     // Setups started above the present limit ran under an older one (see LimitSample.inflight).
     const current = sample.inflight <= estimate;
+    if (sample.failed) this.#failedAt = Math.min(this.#failedAt, sample.inflight);
     if (!sample.failed && current) this.#latency.add(sample.latencyMs);
     if (this.#slowStart.active) {
       const knee = this.#slowStart.observe(sample, estimate, this.#overloadRise());
@@ -150,7 +160,17 @@ export class AimdAlgorithm implements LimitAlgorithm {
     if (this.#kept < (this.#wait * level) / this.#increase) return estimate;
     // Probes that keep holding step further: the knee may be far above (a backend that grew).
     const step = Math.max(1, Math.round(this.#increase)) * 2 ** Math.floor(this.#streak / 2);
-    return this.#move(level + step, this.#wait);
+    // A count a setup failed with is overloaded until shown otherwise: probe into it only
+    // after waiting twice as long again, then forget it (a backend that grew is still found).
+    // One at or below a level that held since says nothing about the counts above it.
+    if (this.#failedAt <= level) this.#failedAt = Number.POSITIVE_INFINITY;
+    if (level + 1 >= this.#failedAt) {
+      this.#failedAt = Number.POSITIVE_INFINITY;
+      this.#kept = 0;
+      this.#wait = Math.min(MAX_WAIT, this.#wait * 2);
+      return estimate;
+    }
+    return this.#move(Math.min(level + step, this.#failedAt - 1), this.#wait);
   }
 
   /**

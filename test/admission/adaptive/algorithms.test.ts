@@ -392,6 +392,26 @@ describe('aimd slow start and knee', () => {
     expect(limit.current).toBe(moved);
   });
 
+  it('probes a count a setup failed with only after waiting twice as long', () => {
+    const aimd = new AimdAlgorithm();
+    let estimate = 5;
+    while (estimate < 20) estimate = aimd.update(estimate, fast(Math.floor(estimate)));
+    // A setup fails with 20 in flight: slow start ends one below it.
+    estimate = aimd.update(estimate, { latencyMs: 100, failed: true, inflight: 20 });
+    expect(estimate).toBe(19);
+    // The overshoot comes back as fast as before, then setups run at 19, all fast.
+    for (let i = 0; i < 20; i++) estimate = aimd.update(estimate, fast(30));
+    let samples = 0;
+    while (estimate <= 19 && samples < 1_000) {
+      estimate = aimd.update(estimate, fast(19));
+      samples++;
+    }
+    // A round trip judges 19 and one more keeps it before a probe; into 20, which failed, the
+    // probe waits two more round trips first, and then steps to 20 alone.
+    expect(samples).toBeGreaterThan(3 * 19);
+    expect(estimate).toBe(20);
+  });
+
   it('goes back to the level that held when a probe fails a setup', () => {
     const aimd = new AimdAlgorithm();
     const limit = adaptive({ min: 1, max: 500, initial: 5, algorithm: aimd });
