@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   type CapacityStore,
@@ -28,6 +29,16 @@ describe('Redis store', () => {
     redisStore({ redis: 'redis://127.0.0.1:6379' });
     // @ts-expect-error 'end' or 'keep'
     redisStore({ redis: 'redis://127.0.0.1:6379', name: 'voice', leaseLoss: 'drop' });
+  });
+
+  it('takes an ioredis client, a Cluster client or a URL, and nothing else', () => {
+    expectTypeOf<RedisStoreOptions['redis']>().toEqualTypeOf<string | RedisConnection>();
+    expectTypeOf<Redis>().toExtend<RedisConnection>();
+    expectTypeOf<Cluster>().toExtend<RedisConnection>();
+    // @ts-expect-error ioredis options are no client: pass new Redis(options)
+    redisStore({ redis: { host: '127.0.0.1', port: 6379 }, name: 'voice' });
+    // @ts-expect-error a port is no address
+    redisStore({ redis: 6379, name: 'voice' });
   });
 
   it('its options are resolved, with defaults, and readable', () => {
