@@ -8,6 +8,7 @@ import {
   oneOf,
   stringField,
 } from '../../../internal/validate.js';
+import type { RedisConnection } from './redis-client.js';
 
 /**
  * What an instance does with a session whose lease it could not renew in time (cut off from
@@ -20,7 +21,7 @@ export type LeaseLossPolicy = 'end' | 'keep';
 
 export interface RedisStoreOptions {
   /** An ioredis client, an ioredis Cluster client, or a `redis://` URL. */
-  readonly redis: unknown;
+  readonly redis: string | RedisConnection;
   /** The limiter's name: instances with the same name share one cap. */
   readonly name: string;
   /** Key prefix before `{name}`. Default `voice-admission:`. */

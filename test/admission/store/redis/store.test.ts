@@ -565,7 +565,9 @@ describeWithBinary('redis-server', 'redis store', () => {
   });
 
   it('validates its options', () => {
-    expect(() => redisStore({ redis: 42, name: 'x' })).toThrow(/redis: must be an ioredis client/);
+    expect(() => redisStore({ redis: 42 as never, name: 'x' })).toThrow(
+      /redis: must be an ioredis client/,
+    );
     // An empty URL would make ioredis connect to whatever listens on localhost:6379.
     for (const url of ['', '  ', 'http://127.0.0.1:6379', 'tcp://cache:6379']) {
       expect(() => redisStore({ redis: url, name: 'x' })).toThrow(
@@ -617,7 +619,7 @@ describeWithBinary('redis-server', 'redis store', () => {
     ]) {
       const error = (() => {
         try {
-          redisStore({ redis: url, name: 'x' });
+          redisStore({ redis: url!, name: 'x' });
         } catch (e) {
           return e;
         }
