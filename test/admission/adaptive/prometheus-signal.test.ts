@@ -198,11 +198,12 @@ describeWithBinary('prometheus', 'the Prometheus latency signal, against a real 
       rejections.stop();
     }
     expect(rejections.reasons).toEqual([]);
-    expect(warnings[0]).toMatchObject({
-      name: 'VoiceAdmissionListenerWarning',
-      message: 'a dashboard that is down',
-    });
-    expect(warnings.map((warning) => warning.message)).toContain('a sink of its own that broke');
+    // The two signals evaluate side by side: either may warn first.
+    for (const message of ['a dashboard that is down', 'a sink of its own that broke']) {
+      expect(warnings).toContainEqual(
+        expect.objectContaining({ name: 'VoiceAdmissionListenerWarning', message }),
+      );
+    }
   }, 30_000);
 });
 
