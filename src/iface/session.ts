@@ -60,7 +60,8 @@ export interface SessionConfig {
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
   /**
    * Makes creation idempotent: while a session created with this key (for this tenant) is
-   * being created or is active, a request with the same key gets that same session.
+   * being created or is active, a request with the same key gets that same session. 1 to 256
+   * printable characters.
    */
   readonly idempotencyKey?: string | undefined;
 }

@@ -1,7 +1,8 @@
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig } from '../iface/session.js';
-import { tenantIdField } from './tenant-id.js';
+import { longerThan, tenantIdField } from './tenant-id.js';
 import {
+  describeValue,
   functionField,
   knownKeys,
   objectOrUndefined,
@@ -59,15 +60,30 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   if (objectOrUndefined('sessionConfig.metadata', metadata) !== undefined) {
     checkMetadataSize(metadata as object);
   }
-  printableField(
-    'sessionConfig.idempotencyKey',
-    stringField('sessionConfig.idempotencyKey', idempotencyKey),
-  );
+  idempotencyKeyField(idempotencyKey);
   const snapshot: Record<string, unknown> = { userId };
   const optional = { tenantId, connectionUrl, agentCallback, metadata, idempotencyKey };
   for (const [key, field] of Object.entries(optional))
     if (field !== undefined) snapshot[key] = field;
   return snapshot as unknown as SessionConfig;
+}
+
+/**
+ * The longest idempotency key, in characters: a key lands in a Redis key and in a map of the
+ * keys in use, so it is bounded as the gateway bounds it.
+ */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+function idempotencyKeyField(value: unknown): void {
+  const field = 'sessionConfig.idempotencyKey';
+  const key = stringField(field, value);
+  printableField(field, key);
+  if (key !== undefined && longerThan(key, MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    throw new ConfigError(
+      field,
+      `must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, got ${describeValue(key)}`,
+    );
+  }
 }
 
 export function tenantOf(config: { readonly tenantId?: string | undefined }): string {

@@ -13,14 +13,19 @@ export function isTenantId(value: string): boolean {
   return value !== '' && isPrintable(value) && !isTooLong(value);
 }
 
-/**
- * Whether `value` has more than MAX_TENANT_ID_LENGTH characters. Counted only past that many
- * UTF-16 units, which is never fewer than its characters: ids in bounds cost one comparison.
- */
+/** Whether `value` has more than MAX_TENANT_ID_LENGTH characters. */
 export function isTooLong(value: string): boolean {
-  if (value.length <= MAX_TENANT_ID_LENGTH) return false;
+  return longerThan(value, MAX_TENANT_ID_LENGTH);
+}
+
+/**
+ * Whether `value` has more than `max` characters (code points). Counted only past `max` UTF-16
+ * units, which are never fewer than its characters: values in bounds cost one comparison.
+ */
+export function longerThan(value: string, max: number): boolean {
+  if (value.length <= max) return false;
   let characters = 0;
-  for (const _ of value) if (++characters > MAX_TENANT_ID_LENGTH) return true;
+  for (const _ of value) if (++characters > max) return true;
   return false;
 }
 

@@ -242,7 +242,7 @@ describe('Admission: slots and refusals', () => {
   });
 
   it('refuses a session config without userId before reserving anything', async () => {
-    const { admission, store } = await setup();
+    const { admission, backend, store } = await setup();
     await expect(admission.createSession({} as never)).rejects.toThrow(ConfigError);
     await expect(admission.createSession({ userId: '' })).rejects.toThrow(
       /sessionConfig.userId: must be a non-empty string, got ""/,
@@ -257,7 +257,18 @@ describe('Admission: slots and refusals', () => {
     await expect(
       admission.createSession({ userId: 'u', idempotencyKey: 'call\n1' }),
     ).rejects.toThrow(/sessionConfig.idempotencyKey: must not contain control characters/);
+    // A key lands in a Redis key and a map: as long as the gateway takes, counted in characters.
+    await expect(
+      admission.createSession({ userId: 'u', idempotencyKey: 'k'.repeat(257) }),
+    ).rejects.toThrow(/sessionConfig.idempotencyKey: must be at most 256 characters, got "kkk/);
     expect(store.acquired).toBe(0);
+    backend.autoComplete = 'succeed';
+    const longest = await admission.createSession({
+      userId: 'u',
+      idempotencyKey: '😀'.repeat(256),
+    });
+    expect(store.acquired).toBe(1);
+    await longest.close();
   });
 
   it('reads the session config once: a changing field cannot be admitted as one value and created as another', async () => {

@@ -1,4 +1,5 @@
 import { MAX_LATENCY_MS } from '../../admission/adaptive/slo-limit.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../internal/session-config.js';
 import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
 import { WEBHOOK_ACTIONS } from '../../providers/livekit/webhooks.js';
 
@@ -81,7 +82,7 @@ export const createSessionBody = {
     idempotencyKey: id(
       'Makes creation idempotent per tenant: while a session made with this key is being set ' +
         'up or open, the same user asking again gets that session; another user gets 409.',
-      256,
+      MAX_IDEMPOTENCY_KEY_LENGTH,
     ),
     metadata: {
       type: 'object',
