@@ -1,10 +1,11 @@
 import { ConfigError } from '../iface/errors.js';
 import type { SessionConfig } from '../iface/session.js';
-import { longerThan, tenantIdField } from './tenant-id.js';
+import { tenantIdField } from './tenant-id.js';
 import {
   describeValue,
   functionField,
   knownKeys,
+  longerThan,
   objectOrUndefined,
   printableField,
   stringField,

@@ -1,5 +1,5 @@
 import { ConfigError } from '../iface/errors.js';
-import { describeValue, isPrintable, printableField, stringField } from './validate.js';
+import { describeValue, isPrintable, longerThan, printableField, stringField } from './validate.js';
 
 /**
  * The longest tenant id, in characters (code points, as JSON Schema's `maxLength` counts
@@ -16,17 +16,6 @@ export function isTenantId(value: string): boolean {
 /** Whether `value` has more than MAX_TENANT_ID_LENGTH characters. */
 export function isTooLong(value: string): boolean {
   return longerThan(value, MAX_TENANT_ID_LENGTH);
-}
-
-/**
- * Whether `value` has more than `max` characters (code points). Counted only past `max` UTF-16
- * units, which are never fewer than its characters: values in bounds cost one comparison.
- */
-export function longerThan(value: string, max: number): boolean {
-  if (value.length <= max) return false;
-  let characters = 0;
-  for (const _ of value) if (++characters > max) return true;
-  return false;
 }
 
 /** What a tenant id is, as settings that list ids say when one is not. */

@@ -198,6 +198,17 @@ export function isPrintable(value: string): boolean {
 }
 
 /**
+ * Whether `value` has more than `max` characters (code points). Counted only past `max` UTF-16
+ * units, which are never fewer than its characters: values in bounds cost one comparison.
+ */
+export function longerThan(value: string, max: number): boolean {
+  if (value.length <= max) return false;
+  let characters = 0;
+  for (const _ of value) if (++characters > max) return true;
+  return false;
+}
+
+/**
  * Throws unless `value` is printable (see isPrintable). The value is quoted shortened: an id
  * can be any length, and the error may reach a log or a response.
  */
