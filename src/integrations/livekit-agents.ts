@@ -66,10 +66,10 @@ export interface AgentJobAdmissionOptions {
   readonly endCheckIntervalMs?: number | undefined;
   /**
    * A key that makes a job idempotent across workers, e.g. `(job) => job.id`, or a key read
-   * from the job's metadata. While a job holds its slot, another request with the same key
-   * (the same job offered to a second worker, or a second dispatch for the same call) is
-   * rejected: through the admission's store (shared with Redis) when it can claim keys, in
-   * this worker otherwise.
+   * from the job's metadata. While a job holds its slot (or is taking one), another request
+   * with the same key (the same job offered to a second worker, or a second dispatch for the
+   * same call) is rejected: in this worker at once, without waiting for a slot, and across
+   * workers through the admission's store (shared with Redis) when it can claim keys.
    */
   readonly idempotencyKey?: ((job: JobRequest) => string | undefined) | undefined;
 }
@@ -183,9 +183,17 @@ export function admitAgentJobs(
   );
   const presence = options.server === undefined ? undefined : roomPresence(options.server);
   const held = new Map<string, HeldJob>();
+  /**
+   * Keys of the jobs held here and of those still taking a slot or claiming: reserved in one
+   * step, so that two offers under one key at once cannot both pass the check.
+   */
+  const keys = new Set<string>();
   const release = (jobId: string): void => {
-    held.get(jobId)?.slot.release();
+    const entry = held.get(jobId);
+    if (entry === undefined) return;
     held.delete(jobId);
+    if (entry.key !== undefined) keys.delete(entry.key);
+    entry.slot.release();
   };
   const startTimedOut = (entry: HeldJob, now: number): boolean =>
     !entry.started && now - entry.acceptedAt > startTimeoutMs;
@@ -249,7 +257,20 @@ export function admitAgentJobs(
       // any second holder of the key.
       const reoffered = () => key === undefined && held.has(job.id);
       if (reoffered()) return accept();
-      const slot = await acquire(options.tenantOf?.(job) ?? 'default');
+      // A second holder of the key is rejected at once, without waiting for a slot.
+      if (key !== undefined && keys.has(key)) return job.reject();
+      const tenantId = options.tenantOf?.(job) ?? 'default';
+      if (key !== undefined) keys.add(key);
+      let slot: Slot | undefined;
+      try {
+        slot = await acquire(tenantId);
+        if (slot !== undefined && key !== undefined && !(await claimKey(admission, slot, key))) {
+          slot.release();
+          slot = undefined;
+        }
+      } finally {
+        if (slot === undefined && key !== undefined) keys.delete(key);
+      }
       if (slot === undefined) {
         // With no other worker for this agent name, the server drops the job.
         await job.reject();
@@ -259,11 +280,6 @@ export function admitAgentJobs(
         // Offered twice at once: the other offer took the slot first.
         slot.release();
         return accept();
-      }
-      if (key !== undefined && !(await claimKey(admission, slot, key, held))) {
-        slot.release();
-        await job.reject();
-        return;
       }
       held.set(job.id, {
         slot,
@@ -328,16 +344,10 @@ function watchWhileWaiting(check: () => Promise<void>, intervalMs: number): () =
 
 /**
  * Ties `key` to the slot's lease in the admission's store, atomically across every worker
- * sharing it; a store that cannot claim keys is checked against this worker's jobs only. A
+ * sharing it; a store that cannot claim keys leaves the check to this worker's own keys. A
  * store that cannot be reached refuses the job rather than risk running it twice.
  */
-async function claimKey(
-  admission: Admission,
-  slot: Slot,
-  key: string,
-  held: ReadonlyMap<string, HeldJob>,
-): Promise<boolean> {
-  for (const job of held.values()) if (job.key === key) return false;
+async function claimKey(admission: Admission, slot: Slot, key: string): Promise<boolean> {
   const { store } = admission;
   if (store.claim === undefined) return true;
   try {
