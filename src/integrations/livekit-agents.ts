@@ -145,7 +145,8 @@ type Presence = 'present' | 'absent' | 'gone' | 'unknown';
  * a job's slot is released once its room is gone or its agent participant, seen in the room
  * before, has left it; checked at each load report (every 2.5 s), and at once and then every
  * `endCheckIntervalMs` while a job waits for a slot. Without `server`, once the job has left
- * the worker's `activeJobs` for two load reports in a row. A job never seen running within
+ * the worker's `activeJobs` for two load reports in a row. A worker that stops reporting its
+ * load (draining, closed) has its jobs checked all the same. A job never seen running within
  * `startTimeoutMs` gives its slot back too.
  * `job.accept()` only queues the answer (it resolves at once), so a job the server then
  * assigns elsewhere is one of those.
@@ -220,6 +221,10 @@ export function admitAgentJobs(
     presence === undefined
       ? undefined
       : watchWhileWaiting(() => releaseEnded(undefined), endCheckIntervalMs);
+  const unreported = checkWhenUnreported(
+    (worker) => releaseEnded(runningIn(worker)),
+    () => held.size > 0,
+  );
 
   /**
    * One acquire per job, waiting up to `waitForSlotMs`: a refusal is reported (event and
@@ -299,11 +304,56 @@ export function admitAgentJobs(
       }
     },
     loadFunc: async (worker) => {
-      await releaseEnded(new Set(worker.activeJobs.map((info) => info.job.id)));
+      unreported.reported(worker);
+      await releaseEnded(runningIn(worker));
       const { utilization } = admission.stats();
       return (
         (waitForSlotMs > 0 ? Math.min(utilization, ALMOST_FULL) : utilization) * serverTargetLoad
       );
+    },
+  };
+}
+
+/** How often @livekit/agents 1.9 reports a worker's load (`UPDATE_LOAD_INTERVAL`). */
+const LOAD_REPORT_MS = 2_500;
+
+/** The ids of the jobs running in the worker's processes. */
+function runningIn(worker: AgentServer): Set<string> {
+  return new Set(worker.activeJobs.map((info) => info.job.id));
+}
+
+/**
+ * Checks the held jobs on when the worker's load reports stop while `pending()`: a draining
+ * worker (SIGTERM waits up to an hour for its jobs) or a closed one reports no load, and the
+ * slots of its jobs that end meanwhile would otherwise stay taken, in a store shared with
+ * other workers too. Armed by each report; after two missed reports, checks every report
+ * interval until nothing is pending.
+ */
+function checkWhenUnreported(
+  check: (worker: AgentServer) => Promise<void>,
+  pending: () => boolean,
+): { reported(worker: AgentServer): void } {
+  let worker: AgentServer | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (delayMs: number): void => {
+    clearTimeout(timer);
+    timer = setTimeout(run, delayMs).unref();
+  };
+  const run = (): void => {
+    timer = undefined;
+    if (worker === undefined || !pending()) return;
+    check(worker)
+      .catch(() => {
+        // An unknown answer keeps every slot; the next check tries again.
+      })
+      .finally(() => {
+        if (timer === undefined && pending()) arm(LOAD_REPORT_MS);
+      });
+  };
+  return {
+    reported(next) {
+      worker = next;
+      arm(2 * LOAD_REPORT_MS);
     },
   };
 }

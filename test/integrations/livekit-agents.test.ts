@@ -95,6 +95,35 @@ describe('LiveKit agents adapter', () => {
     }
   });
 
+  it('a draining or closed worker reports no load: its jobs that end give their slots back all the same', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const admission = quietAdmission({ maxConcurrentSessions: 2 });
+      const jobs = admitAgentJobs(admission, { waitForSlotMs: 0 });
+      await jobs.requestFunc(jobRequest('a').request);
+      await jobs.requestFunc(jobRequest('b').request);
+      let running = ['a', 'b'];
+      const worker = {
+        get activeJobs() {
+          return running.map((id) => ({ job: new Job({ id }) }));
+        },
+      } as never;
+      await jobs.loadFunc(worker);
+      // The worker drains: @livekit/agents stops calling loadFunc, and job a ends.
+      running = ['b'];
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(jobs.heldJobs()).toBe(1);
+      expect(admission.active).toBe(1);
+      // Job b ends too; nothing is held, and nothing is left scheduled.
+      running = [];
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(admission.active).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   // A key or accept arguments read from the job's metadata, which may not be JSON.
   const fromMetadata = (job: JobRequest) => JSON.parse(job.job.metadata).callId as string;
   it.each([
