@@ -66,10 +66,10 @@ export interface AgentJobAdmissionOptions {
   readonly endCheckIntervalMs?: number | undefined;
   /**
    * A key that makes a job idempotent across workers, e.g. `(job) => job.id`, or a key read
-   * from the job's metadata. While a job holds its slot, another request with the same key
-   * (the same job offered to a second worker, or a second dispatch for the same call) is
-   * rejected: through the admission's store (shared with Redis) when it can claim keys, in
-   * this worker otherwise.
+   * from the job's metadata. While a job holds its slot (or is taking one), another request
+   * with the same key (the same job offered to a second worker, or a second dispatch for the
+   * same call) is rejected: in this worker at once, without waiting for a slot, and across
+   * workers through the admission's store (shared with Redis) when it can claim keys.
    */
   readonly idempotencyKey?: ((job: JobRequest) => string | undefined) | undefined;
 }
@@ -145,7 +145,8 @@ type Presence = 'present' | 'absent' | 'gone' | 'unknown';
  * a job's slot is released once its room is gone or its agent participant, seen in the room
  * before, has left it; checked at each load report (every 2.5 s), and at once and then every
  * `endCheckIntervalMs` while a job waits for a slot. Without `server`, once the job has left
- * the worker's `activeJobs` for two load reports in a row. A job never seen running within
+ * the worker's `activeJobs` for two load reports in a row. A worker that stops reporting its
+ * load (draining, closed) has its jobs checked all the same. A job never seen running within
  * `startTimeoutMs` gives its slot back too.
  * `job.accept()` only queues the answer (it resolves at once), so a job the server then
  * assigns elsewhere is one of those.
@@ -183,9 +184,17 @@ export function admitAgentJobs(
   );
   const presence = options.server === undefined ? undefined : roomPresence(options.server);
   const held = new Map<string, HeldJob>();
+  /**
+   * Keys of the jobs held here and of those still taking a slot or claiming: reserved in one
+   * step, so that two offers under one key at once cannot both pass the check.
+   */
+  const keys = new Set<string>();
   const release = (jobId: string): void => {
-    held.get(jobId)?.slot.release();
+    const entry = held.get(jobId);
+    if (entry === undefined) return;
     held.delete(jobId);
+    if (entry.key !== undefined) keys.delete(entry.key);
+    entry.slot.release();
   };
   const startTimedOut = (entry: HeldJob, now: number): boolean =>
     !entry.started && now - entry.acceptedAt > startTimeoutMs;
@@ -212,6 +221,10 @@ export function admitAgentJobs(
     presence === undefined
       ? undefined
       : watchWhileWaiting(() => releaseEnded(undefined), endCheckIntervalMs);
+  const unreported = checkWhenUnreported(
+    (worker) => releaseEnded(runningIn(worker)),
+    () => held.size > 0,
+  );
 
   /**
    * One acquire per job, waiting up to `waitForSlotMs`: a refusal is reported (event and
@@ -249,7 +262,20 @@ export function admitAgentJobs(
       // any second holder of the key.
       const reoffered = () => key === undefined && held.has(job.id);
       if (reoffered()) return accept();
-      const slot = await acquire(options.tenantOf?.(job) ?? 'default');
+      // A second holder of the key is rejected at once, without waiting for a slot.
+      if (key !== undefined && keys.has(key)) return job.reject();
+      const tenantId = options.tenantOf?.(job) ?? 'default';
+      if (key !== undefined) keys.add(key);
+      let slot: Slot | undefined;
+      try {
+        slot = await acquire(tenantId);
+        if (slot !== undefined && key !== undefined && !(await claimKey(admission, slot, key))) {
+          slot.release();
+          slot = undefined;
+        }
+      } finally {
+        if (slot === undefined && key !== undefined) keys.delete(key);
+      }
       if (slot === undefined) {
         // With no other worker for this agent name, the server drops the job.
         await job.reject();
@@ -259,11 +285,6 @@ export function admitAgentJobs(
         // Offered twice at once: the other offer took the slot first.
         slot.release();
         return accept();
-      }
-      if (key !== undefined && !(await claimKey(admission, slot, key, held))) {
-        slot.release();
-        await job.reject();
-        return;
       }
       held.set(job.id, {
         slot,
@@ -283,11 +304,56 @@ export function admitAgentJobs(
       }
     },
     loadFunc: async (worker) => {
-      await releaseEnded(new Set(worker.activeJobs.map((info) => info.job.id)));
+      unreported.reported(worker);
+      await releaseEnded(runningIn(worker));
       const { utilization } = admission.stats();
       return (
         (waitForSlotMs > 0 ? Math.min(utilization, ALMOST_FULL) : utilization) * serverTargetLoad
       );
+    },
+  };
+}
+
+/** How often @livekit/agents 1.9 reports a worker's load (`UPDATE_LOAD_INTERVAL`). */
+const LOAD_REPORT_MS = 2_500;
+
+/** The ids of the jobs running in the worker's processes. */
+function runningIn(worker: AgentServer): Set<string> {
+  return new Set(worker.activeJobs.map((info) => info.job.id));
+}
+
+/**
+ * Checks the held jobs on when the worker's load reports stop while `pending()`: a draining
+ * worker (SIGTERM waits up to an hour for its jobs) or a closed one reports no load, and the
+ * slots of its jobs that end meanwhile would otherwise stay taken, in a store shared with
+ * other workers too. Armed by each report; after two missed reports, checks every report
+ * interval until nothing is pending.
+ */
+function checkWhenUnreported(
+  check: (worker: AgentServer) => Promise<void>,
+  pending: () => boolean,
+): { reported(worker: AgentServer): void } {
+  let worker: AgentServer | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (delayMs: number): void => {
+    clearTimeout(timer);
+    timer = setTimeout(run, delayMs).unref();
+  };
+  const run = (): void => {
+    timer = undefined;
+    if (worker === undefined || !pending()) return;
+    check(worker)
+      .catch(() => {
+        // An unknown answer keeps every slot; the next check tries again.
+      })
+      .finally(() => {
+        if (timer === undefined && pending()) arm(LOAD_REPORT_MS);
+      });
+  };
+  return {
+    reported(next) {
+      worker = next;
+      arm(2 * LOAD_REPORT_MS);
     },
   };
 }
@@ -328,16 +394,10 @@ function watchWhileWaiting(check: () => Promise<void>, intervalMs: number): () =
 
 /**
  * Ties `key` to the slot's lease in the admission's store, atomically across every worker
- * sharing it; a store that cannot claim keys is checked against this worker's jobs only. A
+ * sharing it; a store that cannot claim keys leaves the check to this worker's own keys. A
  * store that cannot be reached refuses the job rather than risk running it twice.
  */
-async function claimKey(
-  admission: Admission,
-  slot: Slot,
-  key: string,
-  held: ReadonlyMap<string, HeldJob>,
-): Promise<boolean> {
-  for (const job of held.values()) if (job.key === key) return false;
+async function claimKey(admission: Admission, slot: Slot, key: string): Promise<boolean> {
   const { store } = admission;
   if (store.claim === undefined) return true;
   try {

@@ -14,10 +14,10 @@ import { ControlledBackend } from '../support/controlled-backend.js';
 import { startRedis } from '../support/redis-server.js';
 
 /** A real JobRequest, as the worker builds it, that records how it was answered. */
-function jobRequest(id: string, roomSid = '') {
+function jobRequest(id: string, roomSid = '', metadata = '') {
   const answers: string[] = [];
   const request = new JobRequest(
-    new Job({ id, room: { name: `room-${id}`, sid: roomSid } }),
+    new Job({ id, metadata, room: { name: `room-${id}`, sid: roomSid } }),
     async () => {
       answers.push('rejected');
     },
@@ -95,6 +95,35 @@ describe('LiveKit agents adapter', () => {
     }
   });
 
+  it('a draining or closed worker reports no load: its jobs that end give their slots back all the same', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const admission = quietAdmission({ maxConcurrentSessions: 2 });
+      const jobs = admitAgentJobs(admission, { waitForSlotMs: 0 });
+      await jobs.requestFunc(jobRequest('a').request);
+      await jobs.requestFunc(jobRequest('b').request);
+      let running = ['a', 'b'];
+      const worker = {
+        get activeJobs() {
+          return running.map((id) => ({ job: new Job({ id }) }));
+        },
+      } as never;
+      await jobs.loadFunc(worker);
+      // The worker drains: @livekit/agents stops calling loadFunc, and job a ends.
+      running = ['b'];
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(jobs.heldJobs()).toBe(1);
+      expect(admission.active).toBe(1);
+      // Job b ends too; nothing is held, and nothing is left scheduled.
+      running = [];
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(admission.active).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   // A key or accept arguments read from the job's metadata, which may not be JSON.
   const fromMetadata = (job: JobRequest) => JSON.parse(job.job.metadata).callId as string;
   it.each([
@@ -139,6 +168,37 @@ describe('LiveKit agents adapter', () => {
     await jobs.loadFunc(workerRunning([]));
     expect(jobs.heldJobs()).toBe(0);
     expect(admission.active).toBe(0);
+  });
+
+  it('offers under one idempotency key at once (two dispatches for a call, one job offered twice): one is accepted, every slot taken is held by a job', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Jobs a and b are two dispatches for call x, c and d for call y.
+        fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { minLength: 1, maxLength: 6 }),
+        async (ids) => {
+          const offers = ids.map((id) => ({ id, call: id < 'c' ? 'x' : 'y' }));
+          const admission = quietAdmission({ maxConcurrentSessions: 6 });
+          // The memory store cannot claim keys: the worker's own check is all there is.
+          const jobs = admitAgentJobs(admission, {
+            waitForSlotMs: 0,
+            idempotencyKey: (job) => job.job.metadata,
+          });
+          const requests = offers.map(({ id, call }) => ({ call, ...jobRequest(id, '', call) }));
+          await Promise.all(requests.map(({ request }) => jobs.requestFunc(request)));
+          for (const { answers } of requests) expect(answers).toHaveLength(1);
+          for (const call of ['x', 'y']) {
+            const accepted = requests.filter((r) => r.call === call && r.answers[0] === 'accepted');
+            expect(accepted.length).toBe(offers.some((o) => o.call === call) ? 1 : 0);
+          }
+          expect(admission.active).toBe(jobs.heldJobs());
+          // Every held job ends: no slot is left behind.
+          await jobs.loadFunc(workerRunning(offers.map((o) => o.id)));
+          await jobs.loadFunc(workerRunning([]));
+          await jobs.loadFunc(workerRunning([]));
+          expect(admission.active).toBe(0);
+        },
+      ),
+    );
   });
 
   it('a tenant the admission cannot take is an error the worker logs, not a silent rejection of every job', async () => {
