@@ -204,7 +204,8 @@ function logStoreEvents(
 /**
  * What the LiveKit backend reports besides its answers goes to the gateway's log: without a
  * listener its events are dropped, and a room it could not delete (still running, still
- * billed) or a forged webhook would go unseen.
+ * billed) or a forged webhook would go unseen. Not `untracked_rooms`: replicas share the room
+ * prefix, so each would list the others' rooms at every reconciliation.
  */
 function logLiveKitEvents(livekit: LiveKitBackend, log: FastifyBaseLogger): void {
   livekit.on('cleanup_failed', ({ roomName, error }) =>
@@ -214,7 +215,6 @@ function logLiveKitEvents(livekit: LiveKitBackend, log: FastifyBaseLogger): void
     log.warn({ err: error }, 'livekit reconciliation failed'),
   );
   livekit.on('webhook_refused', ({ error }) => log.warn({ err: error }, 'livekit webhook refused'));
-  livekit.on('untracked_rooms', (rooms) => log.warn(rooms, 'livekit rooms not ours'));
   livekit.on('late_room_deleted', ({ roomName }) =>
     log.info({ roomName }, 'livekit room deleted: re-created after its session ended'),
   );
