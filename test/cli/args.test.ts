@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { integerFlag } from '../../src/cli/args.js';
 import { serve } from '../../src/cli/serve.js';
@@ -137,6 +140,18 @@ describe('serve settings from the environment', () => {
     expect(() => parseServeConfig([], { AUTH_TOKENS_FILE: '/nonexistent/tokens.json' })).toThrow(
       'AUTH_TOKENS_FILE: cannot read',
     );
+  });
+
+  it('reads a tokens file saved with a byte order mark, as editors on Windows save it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokens-'));
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, '\uFEFF{"acme-token-0123456789": "acme"}\r\n');
+    try {
+      const { tokens } = parseServeConfig(['--host', '0.0.0.0'], { AUTH_TOKENS_FILE: file });
+      expect(tokens?.authenticate('Bearer acme-token-0123456789')).toEqual({ scope: 'acme' });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('reads LOG_LEVEL and --log-level in any case, as METRICS is', () => {
