@@ -99,7 +99,9 @@ function numberFlag(
   if (text === undefined) return undefined;
   const value = pattern.test(text) ? Number(text) : Number.NaN;
   if (!(value >= min && value <= max)) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    // The upper bound is named when there is one, or when the value is over it.
+    const range =
+      max === Number.MAX_SAFE_INTEGER && !(value > max) ? `>= ${min}` : `from ${min} to ${max}`;
     throw new ConfigError(flag, `must be ${kind} ${range}, got ${JSON.stringify(text)}`);
   }
   return value;

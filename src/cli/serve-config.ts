@@ -297,7 +297,8 @@ function readTokens(
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
       throw new ConfigError(fileSetting, `cannot read ${JSON.stringify(file)} (${code})`);
     }
-    return TokenTable.parse(text, fileSetting);
+    // A byte order mark (Windows editors write one) is no part of the JSON.
+    return TokenTable.parse(text.replace(/^\uFEFF/, ''), fileSetting);
   }
   return inline === undefined || inline === ''
     ? undefined

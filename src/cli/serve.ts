@@ -5,6 +5,7 @@ import {
   adaptive,
   createBackend,
   drainOnSignals,
+  type LiveKitBackend,
   type RedisCapacityStore,
   redisStore,
   type VoiceBackend,
@@ -61,6 +62,7 @@ async function start(
         await startPrometheus({ global: false, serve: false });
   if (prometheus !== undefined) opened.add(() => prometheus.stop());
   let webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
+  let livekit: LiveKitBackend | undefined;
   let backend: VoiceBackend;
   if (config.livekit === undefined) {
     backend = await createBackend('simulated', {
@@ -68,10 +70,11 @@ async function start(
     });
   } else {
     const { url, apiKey, apiSecret, agentName } = config.livekit;
-    const livekit = await createBackend('livekit', {
+    livekit = await createBackend('livekit', {
       providerConfig: { url, apiKey, apiSecret, ...(agentName === undefined ? {} : { agentName }) },
     });
-    webhook = (request) => livekit.handleWebhook(request);
+    const handler = livekit;
+    webhook = (request) => handler.handleWebhook(request);
     backend = livekit;
   }
   opened.add(() => backend.stop());
@@ -155,6 +158,7 @@ async function start(
   });
   opened.add(() => app.close());
   if (store !== undefined) logStoreEvents(store, admission, app.log);
+  if (livekit !== undefined) logLiveKitEvents(livekit, app.log);
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   const metricsUrl = prometheus === undefined ? undefined : `${ops?.url ?? url}/metrics`;
@@ -195,6 +199,28 @@ function logStoreEvents(
   store.on('lease_overdue', (lease) => log.warn(lease, 'session running without a lease'));
   store.on('lease_lost', (lease) => log.warn(lease, 'lease lost: its session is ended'));
   store.on('lease_restored', (lease) => log.info(lease, 'lease restored'));
+}
+
+/**
+ * What the LiveKit backend reports besides its answers goes to the gateway's log: without a
+ * listener its events are dropped, and a room it could not delete (still running, still
+ * billed) or a forged webhook would go unseen. Not `untracked_rooms`: replicas share the room
+ * prefix, so each would list the others' rooms at every reconciliation.
+ */
+function logLiveKitEvents(livekit: LiveKitBackend, log: FastifyBaseLogger): void {
+  livekit.on('cleanup_failed', ({ roomName, error }) =>
+    log.warn({ roomName, err: error }, 'livekit room not deleted'),
+  );
+  livekit.on('reconcile_failed', ({ error }) =>
+    log.warn({ err: error }, 'livekit reconciliation failed'),
+  );
+  livekit.on('webhook_refused', ({ error }) => log.warn({ err: error }, 'livekit webhook refused'));
+  livekit.on('late_room_deleted', ({ roomName }) =>
+    log.info({ roomName }, 'livekit room deleted: re-created after its session ended'),
+  );
+  livekit.on('room_ended', ({ sessionId, roomName, via }) =>
+    log.info({ session: sessionId, roomName, via }, 'session ended: its room finished'),
+  );
 }
 
 /**

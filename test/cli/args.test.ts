@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { integerFlag } from '../../src/cli/args.js';
 import { serve } from '../../src/cli/serve.js';
@@ -18,7 +21,10 @@ describe('integer flags', () => {
     expect(integerFlag('--port', '8080', 0, 65_535)).toBe(8080);
     expect(integerFlag('--port', '007', 0, 65_535)).toBe(7);
     expect(() => integerFlag('--port', '-1', 0, 65_535)).toThrow(/from 0 to 65535, got "-1"/);
-    expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(/got "9007199254740993"/);
+    // Above the largest it takes, not ">= 1", which the value is.
+    expect(() => integerFlag('--n', '9007199254740993', 1)).toThrow(
+      '--n: must be an integer from 1 to 9007199254740991, got "9007199254740993"',
+    );
   });
 
   it('applies to environment variables as to flags, naming the variable the value came from', () => {
@@ -137,6 +143,18 @@ describe('serve settings from the environment', () => {
     expect(() => parseServeConfig([], { AUTH_TOKENS_FILE: '/nonexistent/tokens.json' })).toThrow(
       'AUTH_TOKENS_FILE: cannot read',
     );
+  });
+
+  it('reads a tokens file saved with a byte order mark, as editors on Windows save it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokens-'));
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, '\uFEFF{"acme-token-0123456789": "acme"}\r\n');
+    try {
+      const { tokens } = parseServeConfig(['--host', '0.0.0.0'], { AUTH_TOKENS_FILE: file });
+      expect(tokens?.authenticate('Bearer acme-token-0123456789')).toEqual({ scope: 'acme' });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('reads LOG_LEVEL and --log-level in any case, as METRICS is', () => {

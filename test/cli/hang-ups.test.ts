@@ -183,3 +183,86 @@ describe('a session ready only after its client left', () => {
     expect(inner.listSessions()).toEqual([]);
   });
 });
+
+describe('a client that pipelines its requests and hangs up', () => {
+  it.each([
+    ['sessions', '/v1/sessions', { userId: 'pipelined' }],
+    ['slots', '/v1/slots', {}],
+  ])('leaves nothing in the queue behind its first request (%s)', async (_name, path, body) => {
+    const { url, admission, logs } = await startGateway({
+      admission: { maxConcurrentSessions: 1, queue: { maxSize: 10, timeoutMs: 60_000 } },
+      logLevel: 'info',
+    });
+    const blocker = await fetch(`${url}/v1/slots`, { method: 'POST' });
+    expect(blocker.status).toBe(201);
+    const bothQueued = new Promise<void>((resolve) => {
+      let queued = 0;
+      const stop = admission.on('queued', () => {
+        if (++queued < 2) return;
+        stop();
+        resolve();
+      });
+    });
+    // Node answers pipelined requests in turn: the second's response waits for the first's,
+    // and is not on the connection yet when the client leaves.
+    const text = JSON.stringify(body);
+    const request =
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.write(request + request);
+    await bothQueued;
+    socket.destroy();
+    await logs.seen((l) => l.msg === 'request' && l.status === 499);
+    // Both left the queue, and both are in the access log, as the client left them.
+    expect(admission.stats().queued).toBe(0);
+    expect(logs.lines.filter((l) => l.msg === 'request' && l.status === 499)).toHaveLength(2);
+    const { id } = (await blocker.json()) as { id: string };
+    await fetch(`${url}/v1/slots/${id}`, { method: 'DELETE' });
+    expect(admission.stats().active).toBe(0);
+  });
+});
+
+describe('a session created for a pipelined request whose client left', () => {
+  it('is closed, though its answer was waiting behind another and never reached the connection', async () => {
+    const { url, admission, backend, logs } = await startGateway({
+      admission: {
+        maxConcurrentSessions: 10,
+        tenants: { max: { slow: 1 } },
+        queue: { maxSize: 10, timeoutMs: 60_000 },
+      },
+      logLevel: 'info',
+    });
+    const blocker = await fetch(`${url}/v1/slots`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"tenantId":"slow"}',
+    });
+    expect(blocker.status).toBe(201);
+    const post = (path: string, body: object) => {
+      const text = JSON.stringify(body);
+      return (
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`
+      );
+    };
+    const created = new Promise<void>((resolve) => {
+      const stop = admission.on('session_created', () => {
+        stop();
+        resolve();
+      });
+    });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    // The first waits for its tenant's slot; the second's session is made at once, and its 201
+    // waits for the first's answer.
+    socket.write(
+      post('/v1/slots', { tenantId: 'slow' }) + post('/v1/sessions', { userId: 'pipelined' }),
+    );
+    await created;
+    expect(backend.listSessions()).toHaveLength(1);
+    socket.destroy();
+    await logs.seen((l) => String(l.msg).startsWith('session closed: its client left'));
+    await until(() => backend.listSessions().length === 0);
+    expect(admission.stats().queued).toBe(0);
+  }, 10_000);
+});

@@ -79,6 +79,21 @@ describe('metric labels for tenants', () => {
     expect((await fetch(`${running.url}/metrics`)).status).toBe(404);
   });
 
+  it('answers HEAD on the metrics port as GET without the body, as the API port does', async () => {
+    const config = parseServeConfig(['--port', '0', '--metrics-port', '0'], {});
+    running = await serve(config, { version: 'test', logStream: new LogLines() });
+    const ops = new URL(running.metricsUrl!).origin;
+    const api = running.url;
+    for (const url of [`${ops}/healthz`, `${ops}/readyz`, `${ops}/metrics`, `${api}/healthz`]) {
+      const head = await fetch(url, { method: 'HEAD' });
+      expect([url, head.status]).toEqual([url, (await fetch(url)).status]);
+      expect(await head.text()).toBe('');
+    }
+    const post = await fetch(`${ops}/healthz`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
   it('with no tenant named, the first ones seen get labels, never more than the limit nor longer than the bound', () => {
     const labels = new TenantLabels(3);
     expect(labels.label('x'.repeat(MAX_TENANT_LABEL_LENGTH + 1))).toBe('other');

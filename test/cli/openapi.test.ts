@@ -50,6 +50,10 @@ function conformance(document: Document) {
         documented!.headers?.Location !== undefined,
       );
       if (location !== null) expect(location, where).toMatch(/^\/v1\/(sessions|slots)\/[^/]+$/);
+      const challenge = response.headers.get('www-authenticate');
+      expect(challenge !== null, `${where}: WWW-Authenticate`).toBe(
+        documented!.headers?.['WWW-Authenticate'] !== undefined,
+      );
       const text = await response.text();
       const body: unknown = type === 'application/json' ? JSON.parse(text) : text;
       const validate = ajv.compile(content!.schema);

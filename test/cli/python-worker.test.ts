@@ -83,7 +83,9 @@ describe('a Python agent worker (standard library only) against a real gateway',
   it('takes a slot per job, is refused a job another worker holds, keeps it by renewing, releases it', async () => {
     const { url, admission } = await startGateway({
       tokens: TOKENS,
-      admission: { maxConcurrentSessions: 2, queue: { maxSize: 0 } },
+      // A queue that would hold a request past the 10 s LiveKit gives a worker to answer an
+      // offer: the client bounds its own wait.
+      admission: { maxConcurrentSessions: 2, queue: { maxSize: 10, timeoutMs: 60_000 } },
     });
     const steps = await runWithClient('slot_flow.py', [url, ACME_TOKEN]);
     expect(steps).toMatchObject({
@@ -92,10 +94,13 @@ describe('a Python agent worker (standard library only) against a real gateway',
       lost: false,
       still_held_after_lease: { status: 409, code: 'duplicate' },
       refused_renewals: 0,
-      when_full: { status: 429, code: 'capacity' },
+      when_full: { status: 429, code: 'queue_timeout' },
       after_release: { status: 201 },
     });
     expect((steps.when_full as { retry_after: number }).retry_after).toBeGreaterThanOrEqual(1);
+    // Refused within the documented wait, well before LiveKit offers the job elsewhere.
+    expect(steps.when_full_after_s).toBeGreaterThanOrEqual(4.5);
+    expect(steps.when_full_after_s).toBeLessThan(7);
     expect(admission.stats().active).toBe(0);
   }, 60_000);
 

@@ -11,6 +11,8 @@ export interface ApiResponse {
   readonly retryAfter?: boolean;
   /** Whether the answer carries `Location`: the path of what it created. */
   readonly location?: boolean;
+  /** Whether the answer carries `WWW-Authenticate: Bearer` (RFC 6750). */
+  readonly challenge?: boolean;
 }
 
 /** A route of the HTTP API: what Fastify registers and what the OpenAPI document describes. */
@@ -44,9 +46,10 @@ const BAD_SESSION = error(
     'backend could never serve the session it asks for (LiveKit: a `userId` over 256 bytes in ' +
     'UTF-8): the message names the field.',
 );
-const UNAUTHORIZED = error(
-  'No bearer token, an unknown one, or more than one `Authorization` header.',
-);
+const UNAUTHORIZED: ApiResponse = {
+  ...error('No bearer token, an unknown one, or more than one `Authorization` header.'),
+  challenge: true,
+};
 const FORBIDDEN = error(
   'The token may not act for the tenant the body names, or a tenant token asked for a ' +
     'priority above 0.',

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** The reason a request's signal carries when its client went away. */
 export class ClientGone extends Error {
@@ -10,14 +11,51 @@ export class ClientGone extends Error {
   }
 }
 
+/** What to run when a connection closes, one listener per connection however many wait. */
+const onConnectionClose = new WeakMap<Socket, Set<() => void>>();
+
+/**
+ * Calls `then` once `response` is done with: written, or its connection closed. A pipelined
+ * request's response waits for those before it and is not on the connection yet: Node emits
+ * no `close` on it when the client leaves, only on the connection itself.
+ */
+export function onceDone(response: ServerResponse, then: () => void): void {
+  const { socket } = response.req;
+  if (response.destroyed || socket.destroyed) {
+    then();
+    return;
+  }
+  const callbacks = closeCallbacks(socket);
+  const done = (): void => {
+    // Once: the connection's close emits the response's too.
+    if (!callbacks.delete(done)) return;
+    response.off('close', done);
+    then();
+  };
+  callbacks.add(done);
+  response.once('close', done);
+}
+
+/** The callbacks run when `socket` closes. */
+function closeCallbacks(socket: Socket): Set<() => void> {
+  let callbacks = onConnectionClose.get(socket);
+  if (callbacks === undefined) {
+    const created = new Set<() => void>();
+    socket.once('close', () => {
+      for (const callback of created) callback();
+    });
+    onConnectionClose.set(socket, created);
+    callbacks = created;
+  }
+  return callbacks;
+}
+
 /** Aborts when the connection of `response` closes before the response was written in full. */
 export function clientGoneSignal(response: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  if (response.destroyed && !response.writableFinished) controller.abort(new ClientGone());
-  else
-    response.once('close', () => {
-      if (!response.writableFinished) controller.abort(new ClientGone());
-    });
+  onceDone(response, () => {
+    if (!response.writableFinished) controller.abort(new ClientGone());
+  });
   return controller.signal;
 }
 
@@ -27,15 +65,13 @@ export function clientGoneSignal(response: ServerResponse): AbortSignal {
  */
 export function written(response: ServerResponse): Promise<boolean> {
   if (response.writableFinished) return Promise.resolve(true);
-  if (response.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
     const settle = (): void => {
       response.off('finish', settle);
-      response.off('close', settle);
       resolve(response.writableFinished);
     };
     response.once('finish', settle);
-    response.once('close', settle);
+    onceDone(response, settle);
   });
 }
 

@@ -15,6 +15,7 @@ import {
 import { ClosableConnections } from '../../internal/closable-connections.js';
 import { type ApiRoute, apiRoute } from './api.js';
 import { authorizationOf, HttpRefusal, type TokenTable } from './auth.js';
+import { onceDone } from './delivery.js';
 import { logDrops } from './drop-log.js';
 import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
 import { repeatsAName } from './json-text.js';
@@ -341,7 +342,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown)
 
 /** One line per request, written when its connection is done with it, whatever happened. */
 function logAccess(request: FastifyRequest, reply: FastifyReply): void {
-  reply.raw.once('close', () => {
+  onceDone(reply.raw, () => {
     const note = noteOf(request);
     const path = request.url.split('?')[0]!;
     // 499: the client went away before the response was written (nginx's convention).

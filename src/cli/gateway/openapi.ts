@@ -74,10 +74,16 @@ const LOCATION = {
   schema: { type: 'string' },
 };
 
+const WWW_AUTHENTICATE = {
+  description: 'The scheme to authenticate with: `Bearer`.',
+  schema: { type: 'string', const: 'Bearer' },
+};
+
 function describeResponse(response: ApiResponse): Record<string, unknown> {
   const headers = {
     ...(response.retryAfter ? { 'Retry-After': RETRY_AFTER } : {}),
     ...(response.location ? { Location: LOCATION } : {}),
+    ...(response.challenge ? { 'WWW-Authenticate': WWW_AUTHENTICATE } : {}),
   };
   return {
     description: response.description,

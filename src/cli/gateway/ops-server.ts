@@ -26,9 +26,14 @@ export async function startOpsServer(options: {
   const listener = await listenHttp(
     (request: IncomingMessage, response: ServerResponse) => {
       const path = request.url?.split('?')[0];
-      if (request.method !== 'GET') {
-        response.setHeader('allow', 'GET');
-        return send(response, 405, refusal('method_not_allowed', 'this port takes GET only'));
+      // HEAD as GET (Node writes no body for it), as every HTTP server must and the API port does.
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.setHeader('allow', 'GET, HEAD');
+        return send(
+          response,
+          405,
+          refusal('method_not_allowed', 'this port takes GET and HEAD only'),
+        );
       }
       if (path === '/metrics') return metrics(request, response);
       if (path === '/healthz') return send(response, 200, ALIVE);

@@ -43,10 +43,13 @@ time.sleep(0.5)
 refused.release()
 steps["refused_renewals"] = refused.renewals
 
-# Another job takes the last slot; one more is refused until a slot frees.
-other = second_worker.acquire("job-2")
+# Another job takes the last slot and keeps it; one more is refused, after waiting in the
+# gateway's queue no longer than the client's bound.
+other = second_worker.hold(second_worker.acquire("job-2"))
+started = time.monotonic()
 steps["when_full"] = refusal(second_worker, "job-3")
-second_worker.release(other)
+steps["when_full_after_s"] = time.monotonic() - started
+other.release()
 
 # The job's shutdown callback releases the slot: the job id is free again.
 lease.release()
