@@ -189,7 +189,9 @@ end
  * ARGV: channel, publisher, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release:
  * member, tenantId; then per acquire: member, tenantId, globalLimit, tenantLimit (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
  * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
- * are being re-asserted), and the number of expired leases left to purge.
+ * are being re-asserted), and the number of expired leases left to purge. An acquire whose
+ * lease is there already (the batch ran before, its reply lost with the connection) is answered
+ * 1 while that lease is live, 0 once it has expired, and counted nothing more.
  */
 export const BATCH = `${PRELUDE}
 local now = now_ms()
@@ -204,10 +206,18 @@ end
 local dropped = drop_all(members, owners)
 if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. dropped) end
 local backlog = purge(now)
+-- A batch sent again after its connection dropped unanswered (the client resends what was not
+-- answered) finds the leases its first run wrote: granted then, counted once.
+local asked = {}
+for i = releases_end + 1, #ARGV, 4 do asked[#asked + 1] = ARGV[i] end
+local written = bulk('ZMSCORE', leases, asked)
 local add, flush = adder(now)
 local result = { id, backlog }
 for i = releases_end + 1, #ARGV, 4 do
-  if recover > now then
+  local expiry = written[#result - 1] -- result starts with the epoch and the backlog
+  if expiry then
+    result[#result + 1] = tonumber(expiry) > now and 1 or 0
+  elseif recover > now then
     result[#result + 1] = 3
   else
     result[#result + 1] = add(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl)

@@ -19,6 +19,7 @@ import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { freePort } from '../../../support/free-port.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../../../support/tcp-proxy.js';
 
 const request = (tenantId: string, globalLimit = 3, tenantLimit = Number.POSITIVE_INFINITY) => ({
   tenantId,
@@ -102,6 +103,37 @@ describeWithBinary('redis-server', 'redis store', () => {
     await store.release(b as Lease);
     await store.release(c as Lease);
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('an acquire sent again after its connection dropped unanswered counts its lease once', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const proxy: TcpProxy = await startTcpProxy(server.port);
+    const store = redisStore({ redis: proxy.url, name, leaseTtlMs: 10_000, timeoutMs: 5_000 });
+    stores.push(store);
+    await store.release((await store.tryAcquire(request('t'))) as Lease);
+    // Told when the script has written the lease, straight from Redis, not through the proxy.
+    const watcher = new Redis(server.url);
+    clients.push(watcher);
+    await server.cli('CONFIG', 'SET', 'notify-keyspace-events', 'Kz');
+    try {
+      await watcher.subscribe(`__keyspace@0__:voice-admission:{${name}}:leases`);
+      const written = new Promise((resolve) => watcher.once('message', resolve));
+      proxy.delay(200);
+      const acquired = store.tryAcquire(request('t'));
+      await written;
+      // The reply is still on its way: ioredis reconnects and sends the script again.
+      proxy.reset();
+      const lease = await acquired;
+      expect(lease.refused).toBeUndefined();
+      expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['t', 1]]) });
+      await store.release(lease as Lease);
+      expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+    } finally {
+      await server.cli('CONFIG', 'SET', 'notify-keyspace-events', '');
+      await store.close();
+      await proxy.close();
+    }
   });
 
   it('shares one cap between stores with the same name; other names are independent', async () => {
