@@ -276,6 +276,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     try {
       status = await this.#batch.add({ acquire: lease });
     } catch (error) {
+      this.#withdraw(lease);
       if (this.#local === undefined || this.#closed) throw error;
       return this.#acquireLocally(lease, request);
     }
@@ -326,6 +327,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     }
     this.#wakeups.wakeSoon();
     return this.#sendRelease(op);
+  }
+
+  /**
+   * Releases the lease of an acquire that failed: given up on, it may still run once Redis
+   * answers again (a stalled Redis, or a command the client sends again after reconnecting), and
+   * would hold its slot for a TTL. Sent behind it on the same connection, the release frees it as
+   * soon as it is taken. Not reported when it fails: that is the outage the acquire failed with.
+   */
+  #withdraw(lease: RedisLease): void {
+    this.#track(this.#batch.add({ release: lease, passedOn: false })).catch(noop);
   }
 
   /**

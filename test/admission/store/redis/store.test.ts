@@ -136,6 +136,21 @@ describeWithBinary('redis-server', 'redis store', () => {
     }
   });
 
+  it('acquires given up on while Redis stalled hold no slot once it runs them', async () => {
+    const store = newStore(undefined, 10_000);
+    await store.release((await store.tryAcquire(request('t', 2))) as Lease);
+    server.pause();
+    let outcomes: PromiseSettledResult<unknown>[];
+    try {
+      outcomes = await Promise.allSettled([1, 2, 3].map(() => store.tryAcquire(request('t', 2))));
+    } finally {
+      server.resume();
+    }
+    expect(outcomes.map(({ status }) => status)).toEqual(['rejected', 'rejected', 'rejected']);
+    // Redis ran them on waking: without more, the cap would stay full for the lease TTL.
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
   it('shares one cap between stores with the same name; other names are independent', async () => {
     const one = newStore('shared');
     const two = newStore('shared');
