@@ -161,6 +161,21 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect((await other.tryAcquire(request('t', 2))).refused).toBeUndefined();
   });
 
+  it('counts apart on another Redis database, even under the same name', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const epoch = `voice-admission:{${name}}:epoch`;
+    await server.cli('COPY', epoch, epoch, 'DB', '1');
+    const [zero, one] = [0, 1].map((db) => {
+      const store = redisStore({ redis: `${server.url}/${db}`, name });
+      stores.push(store);
+      return store;
+    }) as [RedisCapacityStore, RedisCapacityStore];
+    expect((await zero.tryAcquire(request('t', 1))).refused).toBeUndefined();
+    expect(await zero.tryAcquire(request('t', 1))).toEqual({ refused: 'capacity' });
+    expect((await one.tryAcquire(request('t', 1))).refused).toBeUndefined();
+  });
+
   it('a store that stops renewing (a crashed instance) loses its slots within the lease TTL; others keep theirs', async () => {
     const crashed = newStore('crash', 400);
     const alive = newStore('crash', 400);
