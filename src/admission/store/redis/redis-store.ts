@@ -461,7 +461,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     if (held === undefined) {
       throw new Error('the lease is not held by this store: released already, or not its own');
     }
-    if (held.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
+    if (held.local !== undefined) {
+      // Cannot be checked while Redis is away: claimed in Redis when the lease is re-asserted.
+      held.claimKey = key;
+      return { claimed: true };
+    }
     // Not passed on meanwhile: the claim would land on the next holder's lease.
     held.claiming++;
     let reply: [number, string, string];

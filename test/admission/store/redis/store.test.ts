@@ -151,6 +151,45 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
   });
 
+  it('a key claimed on a slot granted locally while Redis was away is claimed in Redis once the slot is', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const proxy = await startTcpProxy(server.port);
+    const cutOff = redisStore({
+      redis: proxy.url,
+      name,
+      timeoutMs: 200,
+      whenUnavailable: { localShare: 1 },
+    });
+    stores.push(cutOff);
+    cutOff.on('error', () => undefined);
+    const other = newStore(name);
+    try {
+      await cutOff.usage();
+      proxy.hold();
+      const lease = (await cutOff.tryAcquire(request('t', 5))) as Lease;
+      expect(await cutOff.claim(lease, 'job')).toEqual({ claimed: true });
+      proxy.release();
+      await cutOff.renewNow();
+      expect((await other.usage()).active).toBe(1);
+      const rival = (await other.tryAcquire(request('t', 5))) as Lease;
+      expect(await other.claim(rival, 'job')).toEqual({ claimed: false, sessionId: undefined });
+      // A key another instance took meanwhile ends the session that claimed it locally.
+      proxy.hold();
+      const late = (await cutOff.tryAcquire(request('t', 5))) as Lease;
+      expect(await cutOff.claim(late, 'taken')).toEqual({ claimed: true });
+      const taker = (await other.tryAcquire(request('t', 5))) as Lease;
+      expect(await other.claim(taker, 'taken')).toEqual({ claimed: true });
+      const lost = new Promise((resolve) => cutOff.on('lease_lost', resolve));
+      proxy.release();
+      await cutOff.renewNow();
+      expect(await lost).toEqual({ leaseId: late.id, tenantId: 't', reason: 'key_taken' });
+    } finally {
+      await cutOff.close();
+      await proxy.close();
+    }
+  });
+
   it('shares one cap between stores with the same name; other names are independent', async () => {
     const one = newStore('shared');
     const two = newStore('shared');
