@@ -504,7 +504,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   async bindSession(lease: Lease, key: string, sessionId: string): Promise<void> {
-    if (this.#held(lease)?.local !== undefined) return;
+    const held = this.#held(lease);
+    if (held !== undefined) held.sessionId = sessionId;
+    if (held?.local !== undefined) return;
     await this.#run(SCRIPTS.bindSession, 'bind session', [
       leaseMember(lease.tenantId, lease.id),
       key,
@@ -673,7 +675,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     for (const [i, lease] of chunk.entries()) {
       if (!reassert) {
         args.push(lease.member);
-        if (lease.claimKey !== '') claimed.push(i + 1, lease.claimKey);
+        if (lease.claimKey !== '') claimed.push(i + 1, lease.claimKey, lease.sessionId);
       } else
         args.push(
           lease.member,
@@ -681,9 +683,10 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
           lease.globalLimit,
           finiteOrNone(lease.tenantLimit),
           lease.claimKey,
+          lease.sessionId,
         );
     }
-    args[4] = claimed.length / 2;
+    args[4] = claimed.length / 3;
     for (const value of claimed) args.push(value);
     const deadline = this.#deadlineFrom(performance.now());
     const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as [

@@ -169,11 +169,12 @@ describeWithBinary('redis-server', 'redis store', () => {
       proxy.hold();
       const lease = (await cutOff.tryAcquire(request('t', 5))) as Lease;
       expect(await cutOff.claim(lease, 'job')).toEqual({ claimed: true });
+      await cutOff.bindSession(lease, 'job', 'session-1');
       proxy.release();
       await cutOff.renewNow();
       expect((await other.usage()).active).toBe(1);
       const rival = (await other.tryAcquire(request('t', 5))) as Lease;
-      expect(await other.claim(rival, 'job')).toEqual({ claimed: false, sessionId: undefined });
+      expect(await other.claim(rival, 'job')).toEqual({ claimed: false, sessionId: 'session-1' });
       // A key another instance took meanwhile ends the session that claimed it locally.
       proxy.hold();
       const late = (await cutOff.tryAcquire(request('t', 5))) as Lease;
@@ -434,13 +435,14 @@ describeWithBinary('redis-server', 'redis store', () => {
     const other = newStore(name);
     const lease = (await store.tryAcquire(request('t', 2))) as RedisLease;
     expect(await store.claim(lease, 'k')).toEqual({ claimed: true });
+    await store.bindSession(lease, 'k', 'session-1');
     // As a snapshot taken between the acquire and the claim, restored: the lease, no claim.
     await client.hdel(`voice-admission:{${name}}:claims`, 'k');
     await client.hdel(`voice-admission:{${name}}:claimed`, lease.member);
     expect(await client.hexists(`voice-admission:{${name}}:claims`, 'k')).toBe(0);
     await store.renewNow();
     const taken = (await other.tryAcquire(request('t', 2))) as Lease;
-    expect(await other.claim(taken, 'k')).toMatchObject({ claimed: false });
+    expect(await other.claim(taken, 'k')).toEqual({ claimed: false, sessionId: 'session-1' });
     await other.release(taken);
     await store.release(lease);
   });
