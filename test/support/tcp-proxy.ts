@@ -35,14 +35,35 @@ export async function startTcpProxy(firstTargetPort: number): Promise<TcpProxy> 
   let waiting: (() => void)[] = [];
   const pipes = new Set<Pipe>();
 
+  /**
+   * Per destination, the chunks waiting out their delay, in order: a chunk sent after the delay
+   * was shortened must not overtake them.
+   */
+  const delayed = new Map<Socket, { readonly at: number; readonly chunk: Buffer }[]>();
+  const writeNext = (to: Socket, queue: { readonly at: number; readonly chunk: Buffer }[]) => {
+    const { at, chunk } = queue[0]!;
+    setTimeout(
+      () => {
+        queue.shift();
+        if (!to.destroyed) to.write(chunk);
+        if (queue.length > 0) writeNext(to, queue);
+        else delayed.delete(to);
+      },
+      Math.max(0, at - performance.now()),
+    );
+  };
+
   /** Forwards with the current delay; while held, queues instead (keeping order). */
   const forward = (to: Socket, chunk: Buffer): void => {
-    const write = (): void => {
-      if (!to.destroyed) to.write(chunk);
-    };
     const send = (): void => {
-      if (delayMs > 0) setTimeout(write, delayMs);
-      else write();
+      const queue = delayed.get(to);
+      if (delayMs === 0 && queue === undefined) {
+        if (!to.destroyed) to.write(chunk);
+      } else if (queue === undefined) {
+        const started = [{ at: performance.now() + delayMs, chunk }];
+        delayed.set(to, started);
+        writeNext(to, started);
+      } else queue.push({ at: performance.now() + delayMs, chunk });
     };
     if (held || waiting.length > 0) waiting.push(send);
     else send();

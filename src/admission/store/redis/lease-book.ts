@@ -11,6 +11,8 @@ export class RedisLease implements Lease {
   /** Granted from the local share while Redis was unreachable, not yet in Redis. */
   local: Lease | undefined;
   claimKey = '';
+  /** The session created under its claim, named again when the claim is taken again. */
+  sessionId = '';
   /** Claims of a key under way on it: until they are answered, it is not passed on. */
   claiming = 0;
   /**

@@ -276,6 +276,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     try {
       status = await this.#batch.add({ acquire: lease });
     } catch (error) {
+      this.#withdraw(lease);
       if (this.#local === undefined || this.#closed) throw error;
       return this.#acquireLocally(lease, request);
     }
@@ -326,6 +327,16 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     }
     this.#wakeups.wakeSoon();
     return this.#sendRelease(op);
+  }
+
+  /**
+   * Releases the lease of an acquire that failed: given up on, it may still run once Redis
+   * answers again (a stalled Redis, or a command the client sends again after reconnecting), and
+   * would hold its slot for a TTL. Sent behind it on the same connection, the release frees it as
+   * soon as it is taken. Not reported when it fails: that is the outage the acquire failed with.
+   */
+  #withdraw(lease: RedisLease): void {
+    this.#track(this.#batch.add({ release: lease, passedOn: false })).catch(noop);
   }
 
   /**
@@ -450,7 +461,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     if (held === undefined) {
       throw new Error('the lease is not held by this store: released already, or not its own');
     }
-    if (held.local !== undefined) return { claimed: true }; // cannot be checked while Redis is away
+    if (held.local !== undefined) {
+      // Cannot be checked while Redis is away: claimed in Redis when the lease is re-asserted.
+      held.claimKey = key;
+      return { claimed: true };
+    }
     // Not passed on meanwhile: the claim would land on the next holder's lease.
     held.claiming++;
     let reply: [number, string, string];
@@ -489,7 +504,9 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   }
 
   async bindSession(lease: Lease, key: string, sessionId: string): Promise<void> {
-    if (this.#held(lease)?.local !== undefined) return;
+    const held = this.#held(lease);
+    if (held !== undefined) held.sessionId = sessionId;
+    if (held?.local !== undefined) return;
     await this.#run(SCRIPTS.bindSession, 'bind session', [
       leaseMember(lease.tenantId, lease.id),
       key,
@@ -658,7 +675,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     for (const [i, lease] of chunk.entries()) {
       if (!reassert) {
         args.push(lease.member);
-        if (lease.claimKey !== '') claimed.push(i + 1, lease.claimKey);
+        if (lease.claimKey !== '') claimed.push(i + 1, lease.claimKey, lease.sessionId);
       } else
         args.push(
           lease.member,
@@ -666,9 +683,10 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
           lease.globalLimit,
           finiteOrNone(lease.tenantLimit),
           lease.claimKey,
+          lease.sessionId,
         );
     }
-    args[4] = claimed.length / 2;
+    args[4] = claimed.length / 3;
     for (const value of claimed) args.push(value);
     const deadline = this.#deadlineFrom(performance.now());
     const [epoch, backlog, ...statuses] = (await this.#run(SCRIPTS.renew, 'renew', args, true)) as [

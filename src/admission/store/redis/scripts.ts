@@ -170,11 +170,12 @@ local function other_holder(member, key, now)
   return nil
 end
 
--- Takes 'key' for 'member' unless a live lease holds it: 1 taken, or 0 and the holder's session.
-local function take_claim(member, key, now)
+-- Takes 'key' for 'member' (with its session, if known) unless a live lease holds it: 1 taken,
+-- or 0 and the holder's session.
+local function take_claim(member, key, now, own_session)
   local holder, session = other_holder(member, key, now)
   if holder then return 0, session end
-  redis.call('HSET', claims, key, member .. '\\t')
+  redis.call('HSET', claims, key, member .. '\\t' .. (own_session or ''))
   redis.call('HSET', claimed, member, key)
   return 1, ''
 end
@@ -189,7 +190,9 @@ end
  * ARGV: channel, publisher, ttlMs, expectedEpoch, freshEpoch, releaseCount, then per release:
  * member, tenantId; then per acquire: member, tenantId, globalLimit, tenantLimit (-1: none). Returns { epoch, backlog, status1, status2, ... } with a status per acquire:
  * 1 granted, 0 global cap, 2 tenant cap, 3 recovering (Redis may have lost leases; held ones
- * are being re-asserted), and the number of expired leases left to purge.
+ * are being re-asserted), and the number of expired leases left to purge. An acquire whose
+ * lease is there already (the batch ran before, its reply lost with the connection) is answered
+ * 1 while that lease is live, 0 once it has expired, and counted nothing more.
  */
 export const BATCH = `${PRELUDE}
 local now = now_ms()
@@ -204,10 +207,18 @@ end
 local dropped = drop_all(members, owners)
 if dropped > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2] .. ' ' .. dropped) end
 local backlog = purge(now)
+-- A batch sent again after its connection dropped unanswered (the client resends what was not
+-- answered) finds the leases its first run wrote: granted then, counted once.
+local asked = {}
+for i = releases_end + 1, #ARGV, 4 do asked[#asked + 1] = ARGV[i] end
+local written = bulk('ZMSCORE', leases, asked)
 local add, flush = adder(now)
 local result = { id, backlog }
 for i = releases_end + 1, #ARGV, 4 do
-  if recover > now then
+  local expiry = written[#result - 1] -- result starts with the epoch and the backlog
+  if expiry then
+    result[#result + 1] = tonumber(expiry) > now and 1 or 0
+  elseif recover > now then
     result[#result + 1] = 3
   else
     result[#result + 1] = add(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), now + ttl)
@@ -226,8 +237,9 @@ return result
  * snapshot can hold the lease without a claim made after it was taken), or is answered 4 if
  * another live lease took the key meanwhile.
  * ARGV: ttlMs, expectedEpoch, freshEpoch, renewCount, claimCount, then renewCount members, then
- * claimCount pairs (position of a renewed member among them, from 1; its claimed key), then
- * per lease to re-assert: member, tenantId, globalLimit, tenantLimit, claimed key. Returns
+ * claimCount triples (position of a renewed member among them, from 1; its claimed key; the
+ * session bound to it, or ''), then per lease to re-assert: member, tenantId, globalLimit,
+ * tenantLimit, claimed key, session. A claim taken again names the session. Returns
  * { epoch, backlog, status1, status2, ... } with a status per lease: 1 renewed, 3 missing (send
  * it again to re-assert), 2 re-asserted, 0 lost (no room), 4 lost (its key belongs to another
  * lease).
@@ -241,11 +253,11 @@ local ttl = tonumber(ARGV[1])
 local id = current_epoch(ARGV[2], ARGV[3], now, ttl)
 local backlog = purge(now)
 local renew_end = 5 + tonumber(ARGV[4])
-local claims_end = renew_end + 2 * tonumber(ARGV[5])
+local claims_end = renew_end + 3 * tonumber(ARGV[5])
 local members = {}
 for i = 6, renew_end do members[#members + 1] = ARGV[i] end
 local named_only = #members
-for i = claims_end + 1, #ARGV, 5 do members[#members + 1] = ARGV[i] end
+for i = claims_end + 1, #ARGV, 6 do members[#members + 1] = ARGV[i] end
 local scores = bulk('ZMSCORE', leases, members)
 -- Expired but not purged yet: dropped here, then treated like the missing ones.
 local stale = {}
@@ -268,7 +280,7 @@ for j = 1, #members do
   elseif j <= named_only then
     status = 3
   else
-    local i = claims_end + 1 + (j - named_only - 1) * 5
+    local i = claims_end + 1 + (j - named_only - 1) * 6
     local key = ARGV[i + 4]
     if key ~= '' and other_holder(members[j], key, now) then
       status = 4
@@ -283,17 +295,17 @@ for j = 1, #members do
 end
 bulk('ZADD', leases, renewed, 'XX')
 flush()
-for i = renew_end + 1, claims_end, 2 do
+for i = renew_end + 1, claims_end, 3 do
   local j = tonumber(ARGV[i])
   local key = ARGV[i + 1]
   local claim = redis.call('HGET', claims, key)
   if result[j + 2] == 1 and not (claim and split(claim, '\t') == members[j]) then
-    if other_holder(members[j], key, now) then result[j + 2] = 4 else take_claim(members[j], key, now) end
+    if other_holder(members[j], key, now) then result[j + 2] = 4 else take_claim(members[j], key, now, ARGV[i + 2]) end
   end
 end
 -- Claims last: take_claim asks whether the holder's lease is live, and it may be one re-asserted above.
 for _, i in ipairs(reasserted) do
-  if ARGV[i + 4] ~= '' then take_claim(ARGV[i], ARGV[i + 4], now) end
+  if ARGV[i + 4] ~= '' then take_claim(ARGV[i], ARGV[i + 4], now, ARGV[i + 5]) end
 end
 return result
 `;

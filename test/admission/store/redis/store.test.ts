@@ -19,6 +19,7 @@ import { describeWithBinary } from '../../../support/binaries.js';
 import { ControlledBackend } from '../../../support/controlled-backend.js';
 import { freePort } from '../../../support/free-port.js';
 import { type RedisServer, startRedis } from '../../../support/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../../../support/tcp-proxy.js';
 
 const request = (tenantId: string, globalLimit = 3, tenantLimit = Number.POSITIVE_INFINITY) => ({
   tenantId,
@@ -104,6 +105,92 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
   });
 
+  it('an acquire sent again after its connection dropped unanswered counts its lease once', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const proxy: TcpProxy = await startTcpProxy(server.port);
+    const store = redisStore({ redis: proxy.url, name, leaseTtlMs: 10_000, timeoutMs: 5_000 });
+    stores.push(store);
+    await store.release((await store.tryAcquire(request('t'))) as Lease);
+    // Told when the script has written the lease, straight from Redis, not through the proxy.
+    const watcher = new Redis(server.url);
+    clients.push(watcher);
+    await server.cli('CONFIG', 'SET', 'notify-keyspace-events', 'Kz');
+    try {
+      await watcher.subscribe(`__keyspace@0__:voice-admission:{${name}}:leases`);
+      const written = new Promise((resolve) => watcher.once('message', resolve));
+      proxy.delay(200);
+      const acquired = store.tryAcquire(request('t'));
+      await written;
+      // The reply is still on its way: ioredis reconnects and sends the script again.
+      proxy.reset();
+      const lease = await acquired;
+      expect(lease.refused).toBeUndefined();
+      expect(await store.usage()).toEqual({ active: 1, tenants: new Map([['t', 1]]) });
+      await store.release(lease as Lease);
+      expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+    } finally {
+      await server.cli('CONFIG', 'SET', 'notify-keyspace-events', '');
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  it('acquires given up on while Redis stalled hold no slot once it runs them', async () => {
+    const store = newStore(undefined, 10_000);
+    await store.release((await store.tryAcquire(request('t', 2))) as Lease);
+    server.pause();
+    let outcomes: PromiseSettledResult<unknown>[];
+    try {
+      outcomes = await Promise.allSettled([1, 2, 3].map(() => store.tryAcquire(request('t', 2))));
+    } finally {
+      server.resume();
+    }
+    expect(outcomes.map(({ status }) => status)).toEqual(['rejected', 'rejected', 'rejected']);
+    // Redis ran them on waking: without more, the cap would stay full for the lease TTL.
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+  });
+
+  it('a key claimed on a slot granted locally while Redis was away is claimed in Redis once the slot is', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const proxy = await startTcpProxy(server.port);
+    const cutOff = redisStore({
+      redis: proxy.url,
+      name,
+      timeoutMs: 200,
+      whenUnavailable: { localShare: 1 },
+    });
+    stores.push(cutOff);
+    cutOff.on('error', () => undefined);
+    const other = newStore(name);
+    try {
+      await cutOff.usage();
+      proxy.hold();
+      const lease = (await cutOff.tryAcquire(request('t', 5))) as Lease;
+      expect(await cutOff.claim(lease, 'job')).toEqual({ claimed: true });
+      await cutOff.bindSession(lease, 'job', 'session-1');
+      proxy.release();
+      await cutOff.renewNow();
+      expect((await other.usage()).active).toBe(1);
+      const rival = (await other.tryAcquire(request('t', 5))) as Lease;
+      expect(await other.claim(rival, 'job')).toEqual({ claimed: false, sessionId: 'session-1' });
+      // A key another instance took meanwhile ends the session that claimed it locally.
+      proxy.hold();
+      const late = (await cutOff.tryAcquire(request('t', 5))) as Lease;
+      expect(await cutOff.claim(late, 'taken')).toEqual({ claimed: true });
+      const taker = (await other.tryAcquire(request('t', 5))) as Lease;
+      expect(await other.claim(taker, 'taken')).toEqual({ claimed: true });
+      const lost = new Promise((resolve) => cutOff.on('lease_lost', resolve));
+      proxy.release();
+      await cutOff.renewNow();
+      expect(await lost).toEqual({ leaseId: late.id, tenantId: 't', reason: 'key_taken' });
+    } finally {
+      await cutOff.close();
+      await proxy.close();
+    }
+  });
+
   it('shares one cap between stores with the same name; other names are independent', async () => {
     const one = newStore('shared');
     const two = newStore('shared');
@@ -112,6 +199,21 @@ describeWithBinary('redis-server', 'redis store', () => {
     expect((await two.tryAcquire(request('t', 2))).refused).toBeUndefined();
     expect(await two.tryAcquire(request('t', 2))).toEqual({ refused: 'capacity' });
     expect((await other.tryAcquire(request('t', 2))).refused).toBeUndefined();
+  });
+
+  it('counts apart on another Redis database, even under the same name', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const epoch = `voice-admission:{${name}}:epoch`;
+    await server.cli('COPY', epoch, epoch, 'DB', '1');
+    const [zero, one] = [0, 1].map((db) => {
+      const store = redisStore({ redis: `${server.url}/${db}`, name });
+      stores.push(store);
+      return store;
+    }) as [RedisCapacityStore, RedisCapacityStore];
+    expect((await zero.tryAcquire(request('t', 1))).refused).toBeUndefined();
+    expect(await zero.tryAcquire(request('t', 1))).toEqual({ refused: 'capacity' });
+    expect((await one.tryAcquire(request('t', 1))).refused).toBeUndefined();
   });
 
   it('a store that stops renewing (a crashed instance) loses its slots within the lease TTL; others keep theirs', async () => {
@@ -333,13 +435,14 @@ describeWithBinary('redis-server', 'redis store', () => {
     const other = newStore(name);
     const lease = (await store.tryAcquire(request('t', 2))) as RedisLease;
     expect(await store.claim(lease, 'k')).toEqual({ claimed: true });
+    await store.bindSession(lease, 'k', 'session-1');
     // As a snapshot taken between the acquire and the claim, restored: the lease, no claim.
     await client.hdel(`voice-admission:{${name}}:claims`, 'k');
     await client.hdel(`voice-admission:{${name}}:claimed`, lease.member);
     expect(await client.hexists(`voice-admission:{${name}}:claims`, 'k')).toBe(0);
     await store.renewNow();
     const taken = (await other.tryAcquire(request('t', 2))) as Lease;
-    expect(await other.claim(taken, 'k')).toMatchObject({ claimed: false });
+    expect(await other.claim(taken, 'k')).toEqual({ claimed: false, sessionId: 'session-1' });
     await other.release(taken);
     await store.release(lease);
   });
