@@ -6,10 +6,12 @@ import { Slot } from '../../src/admission/gate/slot.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
 import type { AdmissionRefusal } from '../../src/admission/types.js';
 import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';
+import { Admission as PackageAdmission } from '../../src/index.js';
 import { CheckingStore } from '../support/checking-store.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush, settle, track } from '../support/flush.js';
+import { HostileBackend, POLITE } from '../support/hostile-backend.js';
 import { watchUnhandledRejections } from '../support/unhandled-rejections.js';
 
 async function setup(options: Partial<ConstructorParameters<typeof Admission>[1]> = {}) {
@@ -928,5 +930,30 @@ describe('Admission: stats and events', () => {
     );
     const slot = await admission.acquire();
     slot.release();
+  });
+});
+
+describe('a backend whose create answers inside the call, not with a promise', () => {
+  // The package entry's Admission, with its telemetry on by default, traces each create.
+  it('is admitted with the session it returned, which holds its slot until closed', async () => {
+    const backend = new HostileBackend();
+    backend.plan = () => ({ ...POLITE, synchronous: true });
+    const admission = new PackageAdmission(backend, { maxConcurrentSessions: 1, health: false });
+    const session = await admission.createSession({ userId: 'u' });
+    expect(backend.open).toBe(1);
+    expect(admission.active).toBe(1);
+    await session.close();
+    await flush();
+    expect(admission.active).toBe(0);
+  });
+
+  it('is answered with the failure it threw, and its slot released', async () => {
+    const backend = new HostileBackend();
+    backend.plan = () => ({ ...POLITE, synchronous: true, outcome: 'fail' });
+    const admission = new PackageAdmission(backend, { maxConcurrentSessions: 1, health: false });
+    await expect(admission.createSession({ userId: 'u' })).rejects.toMatchObject({
+      code: 'setup_failed',
+    });
+    expect(admission.active).toBe(0);
   });
 });

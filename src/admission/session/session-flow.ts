@@ -280,7 +280,12 @@ export class SessionFlow {
     let start: SetupStart | undefined;
     const create = (): Promise<VoiceSession> => {
       start = { at: performance.now(), setups: smoother.running };
-      return backend.createSession(config, creation.backendOptions);
+      // A backend answering inside the call (a session, or a throw) is awaited like one that
+      // answers with a promise: the span around it chains on the promise, and a session it
+      // failed on there would stay open with its slot given back.
+      return new Promise((resolve) =>
+        resolve(backend.createSession(config, creation.backendOptions)),
+      );
     };
     let session: VoiceSession;
     try {
