@@ -156,6 +156,34 @@ describe('Admission: slots and refusals', () => {
     }
   });
 
+  it('releases the slot of a session whose closed is a thenable that throws, and warns of it', async () => {
+    const { admission, backend, store } = await setup();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const unhandled = watchUnhandledRejections();
+    try {
+      const closed = {
+        // biome-ignore lint/suspicious/noThenProperty: a thenable is what is tested
+        then(): never {
+          throw new Error('closed broke');
+        },
+      };
+      const session = { id: 's1', close: async () => undefined, closed };
+      vi.spyOn(backend, 'createSession').mockResolvedValueOnce(session as never);
+      await expect(admission.createSession({ userId: 'u' })).resolves.toBe(session);
+      await flush();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(admission.active).toBe(0);
+      expect(store.unreleased()).toEqual([]);
+      expect(warnings).toHaveBeenCalledWith(
+        expect.objectContaining({ name: 'VoiceAdmissionCloseWarning', message: 'closed broke' }),
+      );
+      expect(unhandled.reasons).toEqual([]);
+    } finally {
+      unhandled.stop();
+      warnings.mockRestore();
+    }
+  });
+
   it('releases the slot when the backend fails the create, and surfaces the BackendError', async () => {
     const { admission, backend, store } = await setup();
     const pending = admission.createSession({ userId: 'u' });

@@ -512,10 +512,10 @@ function closeSession(session: VoiceSession, reason: SessionEndReason): void {
 /**
  * Runs `then` once `session` has ended. A `closed` that rejects, against its contract, ends
  * the session too and is reported: the slot waiting on it is released, and nothing goes
- * unhandled.
+ * unhandled. A thenable `closed` is adopted first, so one whose `then` throws rejects alike.
  */
 function whenEnded(session: VoiceSession, then: () => void): Promise<void> {
-  return session.closed.then(then, (error: unknown) => {
+  return Promise.resolve(session.closed).then(then, (error: unknown) => {
     warnOfClose(error);
     then();
   });
