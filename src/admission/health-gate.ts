@@ -25,6 +25,8 @@ export class HealthGate {
   #timer: NodeJS.Timeout | undefined;
   #nextCheckAt = 0;
   #checking: AbortController | undefined;
+  /** The answer of the newest check, for the callers of the checks it superseded. */
+  #newest: Promise<HealthStatus> | undefined;
   #stopped = false;
 
   constructor(
@@ -65,11 +67,20 @@ export class HealthGate {
     return Math.max(1, Math.ceil(this.#nextCheckAt - performance.now()));
   }
 
-  /** Runs a check now (also used by tests and by operators after a fix). */
-  async checkNow(): Promise<HealthStatus> {
+  /**
+   * Runs a check now (also used by tests and by operators after a fix). A check under way is
+   * superseded: its callers get this one's answer.
+   */
+  checkNow(): Promise<HealthStatus> {
     if (this.#checking !== undefined) this.#checking.abort();
     const controller = new AbortController();
     this.#checking = controller;
+    const check = this.#check(controller);
+    this.#newest = check;
+    return check;
+  }
+
+  async #check(controller: AbortController): Promise<HealthStatus> {
     const timeout = setTimeout(() => controller.abort(), this.#config.timeoutMs);
     timeout.unref();
     const started = performance.now();
@@ -96,8 +107,11 @@ export class HealthGate {
     } finally {
       clearTimeout(timeout);
     }
-    // A check superseded by a newer one (or by stop()) must not record its abort as a failure.
-    if (this.#checking !== controller) return status;
+    // A check superseded by a newer one (or by stop()) must not record its abort as a failure,
+    // nor answer it: the backend did not fail it.
+    if (this.#checking !== controller) {
+      return this.#stopped || this.#newest === undefined ? status : this.#newest;
+    }
     this.#checking = undefined;
     if (!this.#stopped) this.#record(status);
     return status;

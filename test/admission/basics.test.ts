@@ -6,10 +6,12 @@ import { Slot } from '../../src/admission/gate/slot.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
 import type { AdmissionRefusal } from '../../src/admission/types.js';
 import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';
+import { Admission as PackageAdmission } from '../../src/index.js';
 import { CheckingStore } from '../support/checking-store.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush, settle, track } from '../support/flush.js';
+import { HostileBackend, POLITE } from '../support/hostile-backend.js';
 import { watchUnhandledRejections } from '../support/unhandled-rejections.js';
 
 async function setup(options: Partial<ConstructorParameters<typeof Admission>[1]> = {}) {
@@ -146,6 +148,34 @@ describe('Admission: slots and refusals', () => {
       expect(store.unreleased()).toEqual([]);
       expect(warnings).toHaveBeenCalledWith(
         expect.objectContaining({ name: 'VoiceAdmissionCloseWarning', message: '[object Object]' }),
+      );
+      expect(unhandled.reasons).toEqual([]);
+    } finally {
+      unhandled.stop();
+      warnings.mockRestore();
+    }
+  });
+
+  it('releases the slot of a session whose closed is a thenable that throws, and warns of it', async () => {
+    const { admission, backend, store } = await setup();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const unhandled = watchUnhandledRejections();
+    try {
+      const closed = {
+        // biome-ignore lint/suspicious/noThenProperty: a thenable is what is tested
+        then(): never {
+          throw new Error('closed broke');
+        },
+      };
+      const session = { id: 's1', close: async () => undefined, closed };
+      vi.spyOn(backend, 'createSession').mockResolvedValueOnce(session as never);
+      await expect(admission.createSession({ userId: 'u' })).resolves.toBe(session);
+      await flush();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(admission.active).toBe(0);
+      expect(store.unreleased()).toEqual([]);
+      expect(warnings).toHaveBeenCalledWith(
+        expect.objectContaining({ name: 'VoiceAdmissionCloseWarning', message: 'closed broke' }),
       );
       expect(unhandled.reasons).toEqual([]);
     } finally {
@@ -928,5 +958,30 @@ describe('Admission: stats and events', () => {
     );
     const slot = await admission.acquire();
     slot.release();
+  });
+});
+
+describe('a backend whose create answers inside the call, not with a promise', () => {
+  // The package entry's Admission, with its telemetry on by default, traces each create.
+  it('is admitted with the session it returned, which holds its slot until closed', async () => {
+    const backend = new HostileBackend();
+    backend.plan = () => ({ ...POLITE, synchronous: true });
+    const admission = new PackageAdmission(backend, { maxConcurrentSessions: 1, health: false });
+    const session = await admission.createSession({ userId: 'u' });
+    expect(backend.open).toBe(1);
+    expect(admission.active).toBe(1);
+    await session.close();
+    await flush();
+    expect(admission.active).toBe(0);
+  });
+
+  it('is answered with the failure it threw, and its slot released', async () => {
+    const backend = new HostileBackend();
+    backend.plan = () => ({ ...POLITE, synchronous: true, outcome: 'fail' });
+    const admission = new PackageAdmission(backend, { maxConcurrentSessions: 1, health: false });
+    await expect(admission.createSession({ userId: 'u' })).rejects.toMatchObject({
+      code: 'setup_failed',
+    });
+    expect(admission.active).toBe(0);
   });
 });

@@ -81,6 +81,31 @@ describe('health gate', () => {
     await expect(admission.acquire()).rejects.toMatchObject({ code: 'unhealthy' });
   });
 
+  it('checkHealth() called again while a check runs answers both callers with the newest check', async () => {
+    const { backend, admission } = await setup();
+    const slow = vi
+      .spyOn(backend, 'healthCheck')
+      .mockImplementation(
+        () =>
+          new Promise((resolve) =>
+            setTimeout(
+              () => resolve({ healthy: true, status: 'healthy', checkedAt: 0, latencyMs: 10 }),
+              10,
+            ),
+          ),
+      );
+    const first = track(admission.checkHealth());
+    const second = track(admission.checkHealth());
+    await flush();
+    // The first check was superseded, not failed: it is answered when the newest one is.
+    expect(first.result.status).toBe('pending');
+    await tick(10);
+    expect(first.result).toMatchObject({ status: 'fulfilled', value: { healthy: true } });
+    expect(first.result.value).toBe(second.result.value);
+    expect(admission.stats().health).toMatchObject({ healthy: true });
+    slow.mockRestore();
+  });
+
   it('a check answering with something other than a HealthStatus counts as failed', async () => {
     const { backend, admission } = await setup();
     for (const answer of [undefined, null, 'ok', { status: 'healthy' }]) {

@@ -37,6 +37,11 @@ export interface CreatePlan {
   readonly closeThrows?: boolean;
   /** The session's `closed` rejects when it ends, against its contract, instead of resolving. */
   readonly closedRejects?: boolean;
+  /**
+   * Settles inside the call, against its contract: returns the session itself, or throws its
+   * failure, instead of a promise (`settleMs` and `onAbort` do not apply).
+   */
+  readonly synchronous?: boolean;
 }
 
 export const POLITE: CreatePlan = {
@@ -115,6 +120,26 @@ export class HostileBackend implements VoiceBackend {
     this.creates++;
     this.#change(() => this.#open.add(resource));
     const release = (): void => this.#change(() => this.#open.delete(resource));
+    const opened = (): VoiceSession => {
+      const session = new HostileSession(id, tenantId, config.userId, plan, () => {
+        this.#sessions.delete(id);
+        release();
+      });
+      this.#sessions.set(id, session);
+      this.onSettle?.(config);
+      return session;
+    };
+    const failed = (): BackendError => {
+      release();
+      this.onSettle?.(config);
+      return new BackendError('setup_failed', 'create_session', 'hostile create failed', {
+        provider: this.provider,
+      });
+    };
+    if (plan.synchronous === true) {
+      if (plan.outcome === 'fail') throw failed();
+      return opened() as unknown as Promise<VoiceSession>;
+    }
     return new Promise<VoiceSession>((resolve, reject) => {
       let settled = false;
       const abortError = (): BackendError =>
@@ -139,25 +164,9 @@ export class HostileBackend implements VoiceBackend {
         if (settled) return;
         settled = true;
         signal?.removeEventListener('abort', onAbort);
-        if (plan.outcome === 'fail') {
-          release();
-          this.onSettle?.(config);
-          reject(
-            new BackendError('setup_failed', 'create_session', 'hostile create failed', {
-              provider: this.provider,
-            }),
-          );
-        } else if (signal?.aborted && plan.onAbort === 'finish-then-teardown') {
-          tearDownThenReject();
-        } else {
-          const session = new HostileSession(id, tenantId, config.userId, plan, () => {
-            this.#sessions.delete(id);
-            release();
-          });
-          this.#sessions.set(id, session);
-          this.onSettle?.(config);
-          resolve(session);
-        }
+        if (plan.outcome === 'fail') reject(failed());
+        else if (signal?.aborted && plan.onAbort === 'finish-then-teardown') tearDownThenReject();
+        else resolve(opened());
       }, plan.settleMs);
       if (signal !== undefined && plan.onAbort === 'honour') {
         if (signal.aborted) onAbort();

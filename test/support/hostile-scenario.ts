@@ -64,6 +64,7 @@ const planArbitrary: fc.Arbitrary<CreatePlan> = fc.record({
   closeMs: fc.constantFrom(0, 5, 40),
   closeThrows: fc.constantFrom(false, false, false, true),
   closedRejects: fc.constantFrom(false, false, false, true),
+  synchronous: fc.constantFrom(false, false, false, true),
 });
 
 const hangupArbitrary: fc.Arbitrary<Hangup> = fc.oneof(
@@ -313,7 +314,8 @@ class SpanCounter implements AdmissionTracer {
   startAdmission(): AdmissionSpan {
     const index = this.#ends.push(0) - 1;
     return {
-      runCreate: (create) => create(),
+      // Chains on the create's promise, as the OpenTelemetry span does.
+      runCreate: (create) => create().then((session) => session),
       end: () => {
         this.#ends[index]!++;
       },

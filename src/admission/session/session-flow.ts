@@ -280,7 +280,12 @@ export class SessionFlow {
     let start: SetupStart | undefined;
     const create = (): Promise<VoiceSession> => {
       start = { at: performance.now(), setups: smoother.running };
-      return backend.createSession(config, creation.backendOptions);
+      // A backend answering inside the call (a session, or a throw) is awaited like one that
+      // answers with a promise: the span around it chains on the promise, and a session it
+      // failed on there would stay open with its slot given back.
+      return new Promise((resolve) =>
+        resolve(backend.createSession(config, creation.backendOptions)),
+      );
     };
     let session: VoiceSession;
     try {
@@ -507,10 +512,10 @@ function closeSession(session: VoiceSession, reason: SessionEndReason): void {
 /**
  * Runs `then` once `session` has ended. A `closed` that rejects, against its contract, ends
  * the session too and is reported: the slot waiting on it is released, and nothing goes
- * unhandled.
+ * unhandled. A thenable `closed` is adopted first, so one whose `then` throws rejects alike.
  */
 function whenEnded(session: VoiceSession, then: () => void): Promise<void> {
-  return session.closed.then(then, (error: unknown) => {
+  return Promise.resolve(session.closed).then(then, (error: unknown) => {
     warnOfClose(error);
     then();
   });

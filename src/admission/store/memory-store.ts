@@ -47,7 +47,8 @@ class MemoryLease implements Lease {
 /**
  * Counts slots in this process. Synchronous, so a refusal or an admission is decided within
  * the caller's own call. Share one instance between several `Admission`s to give them one cap:
- * they then hold one set of caps (`maxConcurrentSessions`, `tenants`). The first `Admission`
+ * they then hold one set of caps (`maxConcurrentSessions`, `tenants`), and a slot one of them
+ * releases lets the others' waiters in too. The first `Admission`
  * sets them; another given different caps is refused with a `ConfigError` naming both values;
  * `setLimits()` or `setTenantLimit()` on any of them changes them for all. Once every
  * `Admission` using the store has drained, the next one sets them afresh.
@@ -70,6 +71,9 @@ export class MemoryCapacityStore implements CapacityStore {
    * its cost per release stays constant however many tenants there are.
    */
   #idle = 0;
+  /** The Admissions counting here, each told when another may have freed a slot. */
+  readonly #freedListeners = new Set<() => void>();
+  #tellingFreed = false;
 
   tryAcquire(request: AcquireRequest): AcquireResult {
     if (this.#active >= request.globalLimit) return GLOBAL_FULL;
@@ -98,7 +102,26 @@ export class MemoryCapacityStore implements CapacityStore {
     if (lease.counter.active === 0 && ++this.#idle > IDLE_KEPT) {
       if (this.#idle > this.#tenants.size - this.#idle) this.#sweepIdle();
     }
+    // The releasing Admission lets its own waiters in; the others sharing the store would not
+    // know until a release of their own or their waiters' deadlines. Told once the release
+    // is over (one call for a burst of them), not from inside it.
+    if (this.#freedListeners.size > 1 && !this.#tellingFreed) {
+      this.#tellingFreed = true;
+      queueMicrotask(this.#tellFreed);
+    }
   }
+
+  onCapacityFreed(listener: () => void): () => void {
+    this.#freedListeners.add(listener);
+    return () => {
+      this.#freedListeners.delete(listener);
+    };
+  }
+
+  readonly #tellFreed = (): void => {
+    this.#tellingFreed = false;
+    for (const listener of [...this.#freedListeners]) listener();
+  };
 
   #sweepIdle(): void {
     for (const [tenantId, counter] of this.#tenants) {

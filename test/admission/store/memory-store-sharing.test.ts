@@ -130,6 +130,22 @@ describe('a memory store shared by two Admissions', () => {
     ).not.toThrow();
   });
 
+  it("lets one's waiters in when the other releases a slot", async () => {
+    const store = memoryStore();
+    const options = { maxConcurrentSessions: 1, queue: { maxSize: 5, timeoutMs: 60_000 }, store };
+    const a = admission(options);
+    const b = admission(options);
+    const held = a.tryAcquire();
+    if (!isSlot(held)) throw new Error('expected a slot');
+    const waiting = b.acquire({ tenantId: 'w' });
+    held.release();
+    // Granted once the release is known, not at the waiter's 60 s deadline.
+    const slot = await waiting;
+    expect(slot.tenantId).toBe('w');
+    expect(a.tryAcquire()).toMatchObject({ code: 'capacity' });
+    slot.release();
+  });
+
   it('takes new caps once every Admission using it has drained', async () => {
     const store = memoryStore();
     const a = admission({ maxConcurrentSessions: 10, store });
