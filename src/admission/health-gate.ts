@@ -25,6 +25,8 @@ export class HealthGate {
   #timer: NodeJS.Timeout | undefined;
   #nextCheckAt = 0;
   #checking: AbortController | undefined;
+  /** When the check under way gives up at the latest. */
+  #checkDeadline = 0;
   /** The answer of the newest check, for the callers of the checks it superseded. */
   #newest: Promise<HealthStatus> | undefined;
   #stopped = false;
@@ -62,9 +64,13 @@ export class HealthGate {
     return this.#status;
   }
 
-  /** How long until the next check may reopen the gate. */
+  /**
+   * How long until a check may reopen the gate: the next one, or the one under way, which
+   * answers by its timeout (its start time passed; "now" would invite a retry storm).
+   */
   retryAfterMs(): number {
-    return Math.max(1, Math.ceil(this.#nextCheckAt - performance.now()));
+    const answerAt = this.#checking === undefined ? this.#nextCheckAt : this.#checkDeadline;
+    return Math.max(1, Math.ceil(answerAt - performance.now()));
   }
 
   /**
@@ -75,6 +81,7 @@ export class HealthGate {
     if (this.#checking !== undefined) this.#checking.abort();
     const controller = new AbortController();
     this.#checking = controller;
+    this.#checkDeadline = performance.now() + this.#config.timeoutMs;
     const check = this.#check(controller);
     this.#newest = check;
     return check;

@@ -69,6 +69,17 @@ describe('health gate', () => {
     expect(changes).toEqual(['healthy:true', 'unhealthy:true', 'unhealthy:false', 'healthy:true']);
   });
 
+  it('a refusal while a check runs says to retry once it can have answered, not at once', async () => {
+    const { backend, admission } = await setup();
+    backend.healthHangs = true;
+    await tick(1_000);
+    await tick(100); // the check timed out: closed
+    await tick(1_000 + 40); // the next check, due 1 s after, has run for 40 ms of its 100
+    const refusal = await admission.createSession({ userId: 'a' }).catch((e: unknown) => e);
+    expect(refusal).toMatchObject({ code: 'unhealthy' });
+    expect((refusal as { retryAfterMs: number }).retryAfterMs).toBe(60);
+  });
+
   it('a check that never answers counts as failed after its timeout', async () => {
     const { backend, admission } = await setup();
     backend.healthHangs = true;
