@@ -151,10 +151,7 @@ export function withTimeout<T>(
   message = `did not answer within ${timeoutMs} ms`,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
+    let timer: NodeJS.Timeout | undefined;
     const finish = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -163,12 +160,7 @@ export function withTimeout<T>(
       finish();
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new TimeoutError(message));
-    }, timeoutMs);
-    timer.unref();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // Handled even when given up on at once: a later rejection would be nobody's otherwise.
     promise.then(
       (value) => {
         finish();
@@ -179,5 +171,15 @@ export function withTimeout<T>(
         reject(error);
       },
     );
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    timer = setTimeout(() => {
+      finish();
+      reject(new TimeoutError(message));
+    }, timeoutMs);
+    timer.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

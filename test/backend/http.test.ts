@@ -9,6 +9,7 @@ import {
 } from '../../src/backend/http.js';
 import { PeriodicTask } from '../../src/backend/periodic-task.js';
 import { REDACTED, redact } from '../../src/backend/redact.js';
+import { watchUnhandledRejections } from '../support/unhandled-rejections.js';
 
 describe('HTTP helpers for providers', () => {
   it('maps HTTP statuses onto backend codes', () => {
@@ -59,6 +60,20 @@ describe('HTTP helpers for providers', () => {
     const pending = withTimeout(new Promise(() => {}), 10_000, controller.signal);
     controller.abort(new Error('stop'));
     await expect(pending).rejects.toThrow('stop');
+  });
+
+  it('withTimeout given an aborted signal still handles the promise it gave up on', async () => {
+    const unhandled = watchUnhandledRejections();
+    let fail!: (error: Error) => void;
+    const work = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    const gone = new Error('caller gone');
+    await expect(withTimeout(work, 1_000, AbortSignal.abort(gone))).rejects.toBe(gone);
+    fail(new Error('the work failed later'));
+    await new Promise((resolve) => setImmediate(resolve));
+    unhandled.stop();
+    expect(unhandled.reasons).toEqual([]);
   });
 
   it('redacts secrets and anything shaped like a JWT', () => {
