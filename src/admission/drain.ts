@@ -34,7 +34,8 @@ interface Wait {
  * Stops admitting, waits up to `timeoutMs` for every slot to be released, then tells every
  * holder to stop: setups under way are cancelled (their callers get `draining`), sessions are
  * closed (reason `drained`) and raw slot holders see `slot.signal` abort. Slots are still
- * released only once what they paid for is gone; the drain waits `closeTimeoutMs` for that.
+ * released only once what they paid for is gone; the drain waits `closeTimeoutMs` for that,
+ * raw slots' holders included (their process may be about to exit).
  * A later `run()` while it lasts can bring either deadline forward, never push it back: an
  * operator who started a patient drain can still force one.
  */
@@ -117,10 +118,11 @@ export class Drain {
     const closed = flow.live;
     const revoked = gate.active - flow.holding;
     // Holders stop on their slot's signal: the session flow cancels setups and closes sessions,
-    // releasing each slot once its create has settled and its session has closed.
+    // releasing each slot once its create has settled and its session has closed; raw slots'
+    // holders release theirs when their work has stopped.
     gate.revokeAll((slot) => refusals.drainDeadline(slot.tenantId));
     this.#closing = true;
-    await this.#within(this.#closeTimeoutMs, () => flow.holding === 0);
+    await this.#within(this.#closeTimeoutMs, () => gate.active === 0);
     return { closed, aborted, revoked, timedOut: true };
   }
 

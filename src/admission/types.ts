@@ -42,7 +42,10 @@ export interface LimitsUpdate {
 export interface DrainOptions {
   /** How long sessions may go on before they are closed. Default 30 000 ms. */
   readonly timeoutMs?: number | undefined;
-  /** How long to wait for the closes made at the deadline. Default 5 000 ms. */
+  /**
+   * How long to wait, at the deadline, for the closes made then and for raw slots to be given
+   * back on their signal. Default 5 000 ms.
+   */
   readonly closeTimeoutMs?: number | undefined;
 }
 

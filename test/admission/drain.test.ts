@@ -71,13 +71,34 @@ describe('drain', () => {
     // Its signal is first read after the revoke: made then, already aborted with the reason.
     expect(slot.signal.aborted).toBe(true);
     expect(slot.signal.reason).toMatchObject({ code: 'draining', tenantId: 'job' });
+    // The raw slot's holder has up to closeTimeoutMs to give it back on its signal.
+    expect(drained.result.status).toBe('pending');
+    slot.release();
+    await flush();
     expect(drained.result.value).toMatchObject({
       timedOut: true,
       closedAtDeadline: 1,
       revokedSlots: 1,
-      stillActive: 1,
+      stillActive: 0,
     });
     expect(backend.open).toBe(0);
+    expect(admission.active).toBe(0);
+  });
+
+  it('waits closeTimeoutMs for a raw slot whose holder ignores its signal, then counts it', async () => {
+    useFakeClock();
+    const { admission } = await setup(1);
+    const slot = await admission.acquire({ tenantId: 'job' });
+    const drained = track(admission.drain({ timeoutMs: 1_000, closeTimeoutMs: 2_000 }));
+    vi.advanceTimersByTime(1_000);
+    await flush();
+    expect(slot.signal.aborted).toBe(true);
+    vi.advanceTimersByTime(1_999);
+    await flush();
+    expect(drained.result.status).toBe('pending');
+    vi.advanceTimersByTime(1);
+    await flush();
+    expect(drained.result.value).toMatchObject({ timedOut: true, revokedSlots: 1, stillActive: 1 });
     slot.release();
     expect(admission.active).toBe(0);
   });
