@@ -24,6 +24,7 @@ import { SessionFlow } from './session/session-flow.js';
 import { SetupSmoother } from './session/setup-smoother.js';
 import type { CapacityStore, Lease } from './store/capacity-store.js';
 import { type CapsCircle, type CapsHolder, capsCircleOf } from './store/shared-caps.js';
+import { guardTracer } from './tracer.js';
 import type {
   AcquireOptions,
   AdmissionRefusal,
@@ -158,7 +159,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       setupTimeoutMs: resolved.setup.timeoutMs,
       sessionLimit: adaptive,
       setupLimit: setupAdaptive,
-      tracer: resolved.tracer ?? attached?.tracer,
+      tracer: guardTracer(resolved.tracer ?? attached?.tracer),
     });
     this.#drain = new Drain({
       gate: this.#gate,

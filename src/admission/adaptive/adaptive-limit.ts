@@ -1,5 +1,5 @@
 import { ConfigError } from '../../iface/errors.js';
-import { callListener } from '../../internal/emitter.js';
+import { callerValue, callListener } from '../../internal/emitter.js';
 import {
   describeValue,
   knownKeys,
@@ -89,13 +89,13 @@ export class AdaptiveLimit {
     if (this.slo !== undefined) return false;
     // An algorithm of the caller's that throws would unwind through the setup that fed it
     // (leaving its caller waiting for good): it is warned of, and the estimate stands.
-    let next = this.#estimate;
-    callListener(
-      (measured: LimitSample) => {
-        next = this.algorithm.update(this.#estimate, measured);
-      },
-      { ...sample, latencyMs: measurableLatency(sample.latencyMs) },
-    );
+    const next =
+      callerValue(() =>
+        this.algorithm.update(this.#estimate, {
+          ...sample,
+          latencyMs: measurableLatency(sample.latencyMs),
+        }),
+      ) ?? this.#estimate;
     // Only a setup that ran under the present limit may lower it (see LimitSample.inflight).
     if (next < this.#estimate && sample.inflight > this.#estimate) return false;
     return this.#apply(next);
