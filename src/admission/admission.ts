@@ -3,7 +3,7 @@ import { ConfigError } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { noop } from '../internal/abort.js';
-import { TypedEmitter } from '../internal/emitter.js';
+import { callListener, TypedEmitter } from '../internal/emitter.js';
 import { validateSessionConfig } from '../internal/session-config.js';
 import { tenantIdField } from '../internal/tenant-id.js';
 import { describeValue, objectOrUndefined } from '../internal/validate.js';
@@ -148,7 +148,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     });
     this.#smoother = new SetupSmoother(resolved.setup);
     const attached = resolved.instrumentation?.attach(this);
-    this.#detachTelemetry = attached?.detach ?? noop;
+    // An instrumentation of the caller's that throws here must not fail the drain or a release.
+    this.#detachTelemetry =
+      attached === undefined ? noop : () => callListener(attached.detach, undefined);
     this.#flow = new SessionFlow({
       backend,
       gate: this.#gate,

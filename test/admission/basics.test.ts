@@ -933,6 +933,33 @@ describe('Admission: stats and events', () => {
     }
   });
 
+  it('an instrumentation whose detach throws fails no drain and no release: it is a warning', async () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const telemetry = {
+      attach: () => ({
+        tracer: undefined,
+        detach: () => {
+          throw new Error('detach broke');
+        },
+      }),
+    };
+    try {
+      const idle = (await setup({ telemetry })).admission;
+      await expect(idle.drain()).resolves.toMatchObject({ timedOut: false, activeAtStart: 0 });
+      const { admission } = await setup({ telemetry });
+      const slot = await admission.acquire();
+      const drained = admission.drain();
+      expect(slot.release()).toBe(true);
+      await expect(drained).resolves.toMatchObject({ timedOut: false, activeAtStart: 1 });
+      expect(warnings).toHaveBeenCalledTimes(2);
+      expect(warnings).toHaveBeenCalledWith(
+        expect.objectContaining({ name: 'VoiceAdmissionListenerWarning', message: 'detach broke' }),
+      );
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   it('an async listener that rejects does not break admission either: it is the same warning', async () => {
     const { admission } = await setup();
     const bug = new Error('async listener bug');
