@@ -3,7 +3,7 @@ import { ConfigError } from '../iface/errors.js';
 import type { HealthStatus } from '../iface/health.js';
 import type { SessionConfig, VoiceSession } from '../iface/session.js';
 import { noop } from '../internal/abort.js';
-import { TypedEmitter } from '../internal/emitter.js';
+import { callListener, TypedEmitter } from '../internal/emitter.js';
 import { validateSessionConfig } from '../internal/session-config.js';
 import { tenantIdField } from '../internal/tenant-id.js';
 import { describeValue, objectOrUndefined } from '../internal/validate.js';
@@ -24,6 +24,7 @@ import { SessionFlow } from './session/session-flow.js';
 import { SetupSmoother } from './session/setup-smoother.js';
 import type { CapacityStore, Lease } from './store/capacity-store.js';
 import { type CapsCircle, type CapsHolder, capsCircleOf } from './store/shared-caps.js';
+import { guardTracer } from './tracer.js';
 import type {
   AcquireOptions,
   AdmissionRefusal,
@@ -147,7 +148,9 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
     });
     this.#smoother = new SetupSmoother(resolved.setup);
     const attached = resolved.instrumentation?.attach(this);
-    this.#detachTelemetry = attached?.detach ?? noop;
+    // An instrumentation of the caller's that throws here must not fail the drain or a release.
+    this.#detachTelemetry =
+      attached === undefined ? noop : () => callListener(attached.detach, undefined);
     this.#flow = new SessionFlow({
       backend,
       gate: this.#gate,
@@ -158,7 +161,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
       setupTimeoutMs: resolved.setup.timeoutMs,
       sessionLimit: adaptive,
       setupLimit: setupAdaptive,
-      tracer: resolved.tracer ?? attached?.tracer,
+      tracer: guardTracer(resolved.tracer ?? attached?.tracer),
     });
     this.#drain = new Drain({
       gate: this.#gate,

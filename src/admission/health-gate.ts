@@ -97,8 +97,9 @@ export class HealthGate {
         this.#backend.healthCheck({ signal: controller.signal }),
         abortedAsUnhealthy(controller.signal, this.#config.timeoutMs),
       ]);
-      // Any other answer fails the check: read as a status, it would throw in the background.
-      if (typeof (status as Partial<HealthStatus> | null)?.healthy !== 'boolean') {
+      // Any other answer fails the check: read as a status, it would throw in the background,
+      // or admit under a state that stats, events and the health gauge cannot name.
+      if (!isHealthStatus(status)) {
         throw new Error(`answered with ${describeValue(status)}, not a HealthStatus`);
       }
     } catch (error) {
@@ -154,4 +155,16 @@ function abortedAsUnhealthy(signal: AbortSignal, timeoutMs: number): Promise<nev
       { once: true },
     );
   });
+}
+
+const HEALTH_STATES: ReadonlySet<unknown> = new Set(['healthy', 'degraded', 'unhealthy']);
+
+/** A known `status`, with `healthy` true unless it is `unhealthy` (as HealthStatus says). */
+function isHealthStatus(value: unknown): value is HealthStatus {
+  const { healthy, status } = (value ?? {}) as Partial<HealthStatus>;
+  return (
+    typeof healthy === 'boolean' &&
+    HEALTH_STATES.has(status) &&
+    healthy === (status !== 'unhealthy')
+  );
 }

@@ -11,6 +11,8 @@ export interface ObservedAdmission {
     listener: (payload: AdmissionEvents[K]) => void,
   ): () => void;
   stats(): AdmissionStats;
+  /** The cap in force for `tenantId` (`Infinity` when none), whether it holds slots or not. */
+  tenantLimit(tenantId: string): number;
 }
 
 /** Observers attached to one admission: a tracer for its spans, and how to stop observing. */

@@ -89,7 +89,10 @@ export interface AdmissionOptions {
    * hold one set of caps (`maxConcurrentSessions`, `tenants`): other caps are refused.
    */
   readonly store?: CapacityStore | undefined;
-  /** Span hooks; by default the OpenTelemetry ones of the telemetry options. */
+  /**
+   * Span hooks; by default the OpenTelemetry ones of the telemetry options. Hooks that throw
+   * cost no caller anything: their error is a `VoiceAdmissionListenerWarning`.
+   */
   readonly tracer?: AdmissionTracer | undefined;
   /**
    * OpenTelemetry metrics and spans (see docs/autoscaling.md): on by default with the global

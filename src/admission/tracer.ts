@@ -1,4 +1,5 @@
 import type { AdmissionErrorCode } from '../iface/errors.js';
+import { callerValue, warnOfListener } from '../internal/emitter.js';
 
 /** How one admission ended, as recorded on its span. */
 export type AdmissionOutcome =
@@ -37,4 +38,42 @@ export interface AdmissionSpan {
  */
 export interface AdmissionTracer {
   startAdmission(info: AdmissionSpanInfo): AdmissionSpan;
+}
+
+const UNTRACED: AdmissionSpan = { runCreate: (create) => create(), end: () => undefined };
+
+/**
+ * `tracer` made safe for admission: one of the caller's that throws costs no caller anything
+ * (its error is a `VoiceAdmissionListenerWarning`), and the session always comes from the
+ * backend's create, run once, whatever `runCreate` does with it.
+ */
+export function guardTracer(tracer: AdmissionTracer | undefined): AdmissionTracer | undefined {
+  if (tracer === undefined) return undefined;
+  return {
+    startAdmission: (info) => {
+      const span = callerValue(() => tracer.startAdmission(info));
+      return span === undefined ? UNTRACED : guardSpan(span);
+    },
+  };
+}
+
+function guardSpan(span: AdmissionSpan): AdmissionSpan {
+  return {
+    runCreate<T>(create: () => Promise<T>): Promise<T> {
+      let created: Promise<T> | undefined;
+      const createOnce = (): Promise<T> => {
+        created ??= new Promise<T>((resolve) => resolve(create()));
+        return created;
+      };
+      return new Promise((resolve) => resolve(span.runCreate(createOnce))).then(
+        createOnce,
+        (error: unknown) => {
+          // After create ran, this is its own failure passed on: createOnce rejects with it.
+          if (created === undefined) warnOfListener(error);
+          return createOnce();
+        },
+      );
+    },
+    end: (result) => callerValue(() => span.end(result)),
+  };
 }

@@ -61,7 +61,18 @@ export function callListener<T>(listener: ((value: T) => unknown) | undefined, v
   }
 }
 
-function warnOfListener(error: unknown): void {
+/** Calls a function of the caller's for its value: undefined, and that warning, if it throws. */
+export function callerValue<T>(call: () => T): T | undefined {
+  try {
+    return call();
+  } catch (error) {
+    warnOfListener(error);
+    return undefined;
+  }
+}
+
+/** Reports the failure of a function of the caller's as a `VoiceAdmissionListenerWarning`. */
+export function warnOfListener(error: unknown): void {
   emitFailureWarning('VoiceAdmissionListenerWarning', error);
 }
 

@@ -51,6 +51,11 @@ export class AdmissionMetrics {
    * the SDK would otherwise repeat their last values for good. Bounded like the tenant values.
    */
   readonly #capacitySeen = new Map<string, CapacitySeries>();
+  /**
+   * Tenants with `capacity.*` series of their own: reported while idle too, as their cap
+   * stands (read as 0 it would say they are shut out). Bounded like the tenant values.
+   */
+  readonly #cappedTenants = new Set<string>();
 
   constructor(meter: Meter, instruments: Instruments, labels: TenantLabels) {
     this.#instruments = instruments;
@@ -115,7 +120,7 @@ export class AdmissionMetrics {
         queued.set(label, (queued.get(label) ?? 0) + tenant.queued);
       }
       // Gauges are not sums: with several admissions live, the last one's value shows.
-      this.#observeGauges(result, stats, provider, capacity);
+      this.#observeGauges(result, admission, stats, capacity);
     }
     for (const [key, series] of this.#capacitySeen)
       result.observe(series.instrument, capacity.get(key) ?? 0, series.attributes);
@@ -145,14 +150,14 @@ export class AdmissionMetrics {
 
   #observeGauges(
     result: BatchObservableResult,
+    admission: ObservedAdmission,
     stats: AdmissionStats,
-    provider: string,
     capacity: Map<string, number>,
   ): void {
     const instruments = this.#instruments;
     if (stats.health !== undefined) {
       result.observe(instruments.health, HEALTH_VALUE[stats.health.status], {
-        [ATTRIBUTE.provider]: provider,
+        [ATTRIBUTE.provider]: admission.backend.provider,
       });
     }
     const report = (name: 'limit' | 'utilization', value: number, attributes: Attributes) => {
@@ -168,15 +173,22 @@ export class AdmissionMetrics {
     if (stats.setupConcurrency !== Number.POSITIVE_INFINITY) {
       report('limit', stats.setupConcurrency, SETUP_SCOPE);
     }
+    const held = new Map<string, number>();
     for (const tenant of stats.tenants) {
       // Folded tenants share `other`, which has no single limit to report.
-      if (!this.#labels.has(tenant.tenantId) || tenant.limit === Number.POSITIVE_INFINITY) continue;
+      if (this.#labels.has(tenant.tenantId)) held.set(tenant.tenantId, tenant.active);
+    }
+    for (const tenantId of this.#cappedTenants) if (!held.has(tenantId)) held.set(tenantId, 0);
+    for (const [tenantId, active] of held) {
+      const limit = admission.tenantLimit(tenantId);
+      if (limit === Number.POSITIVE_INFINITY) continue;
+      this.#cappedTenants.add(tenantId);
       const attributes = {
         [ATTRIBUTE.scope]: 'tenant',
-        [ATTRIBUTE.tenant]: tenant.tenantId,
+        [ATTRIBUTE.tenant]: tenantId,
       };
-      report('limit', tenant.limit, attributes);
-      report('utilization', tenant.limit === 0 ? 1 : tenant.active / tenant.limit, attributes);
+      report('limit', limit, attributes);
+      report('utilization', limit === 0 ? 1 : active / limit, attributes);
     }
   }
 }

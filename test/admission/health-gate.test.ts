@@ -119,7 +119,16 @@ describe('health gate', () => {
 
   it('a check answering with something other than a HealthStatus counts as failed', async () => {
     const { backend, admission } = await setup();
-    for (const answer of [undefined, null, 'ok', { status: 'healthy' }]) {
+    for (const answer of [
+      undefined,
+      null,
+      'ok',
+      { status: 'healthy' },
+      // Read as healthy, these left the health gauge with no value (an alert on 0 never fired).
+      { healthy: false },
+      { healthy: true, status: 'ok' },
+      { healthy: true, status: 'unhealthy' },
+    ]) {
       vi.spyOn(backend, 'healthCheck').mockResolvedValueOnce(answer as never);
       await tick(1_000);
       expect(admission.stats().health).toMatchObject({

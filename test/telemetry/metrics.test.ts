@@ -232,6 +232,29 @@ describe('admission metrics', () => {
     slot.release();
   });
 
+  it("reports an idle tenant's cap as it stands, not as 0 (a cap of 0 shuts a tenant out)", async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 10,
+      tenants: { max: { acme: 4 } },
+      health: false,
+      telemetry: { meterProvider },
+    });
+    const acme = { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' };
+    const slot = await admission.acquire({ tenantId: 'acme' });
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(4);
+    slot.release();
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(4);
+    expect(valueAt(await read('voice.backend.capacity.utilization'), acme)).toBe(0);
+    admission.setTenantLimit('acme', 0);
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(0);
+    expect(valueAt(await read('voice.backend.capacity.utilization'), acme)).toBe(1);
+    admission.setTenantLimit('acme', 6);
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(6);
+    await admission.drain();
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(0);
+  });
+
   it('reports capacity and utilization as 0 once the admission is drained, not their last values', async () => {
     const { meterProvider, read } = testMeter();
     const admission = new Admission(new ControlledBackend(), {

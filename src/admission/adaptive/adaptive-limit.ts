@@ -1,4 +1,5 @@
 import { ConfigError } from '../../iface/errors.js';
+import { callerValue, callListener } from '../../internal/emitter.js';
 import {
   describeValue,
   knownKeys,
@@ -86,10 +87,15 @@ export class AdaptiveLimit {
   record(sample: LimitSample): boolean {
     // A latency objective steers this limit; setups say nothing about it.
     if (this.slo !== undefined) return false;
-    const next = this.algorithm.update(this.#estimate, {
-      ...sample,
-      latencyMs: measurableLatency(sample.latencyMs),
-    });
+    // An algorithm of the caller's that throws would unwind through the setup that fed it
+    // (leaving its caller waiting for good): it is warned of, and the estimate stands.
+    const next =
+      callerValue(() =>
+        this.algorithm.update(this.#estimate, {
+          ...sample,
+          latencyMs: measurableLatency(sample.latencyMs),
+        }),
+      ) ?? this.#estimate;
     // Only a setup that ran under the present limit may lower it (see LimitSample.inflight).
     if (next < this.#estimate && sample.inflight > this.#estimate) return false;
     return this.#apply(next);
@@ -122,7 +128,7 @@ export class AdaptiveLimit {
     const current = Math.floor(this.#estimate);
     if (current === this.#current) return false;
     this.#current = current;
-    for (const listener of this.#listeners) listener(current);
+    for (const listener of this.#listeners) callListener(listener, current);
     return true;
   }
 

@@ -173,19 +173,42 @@ async function queryOnce(
       `Prometheus answered ${response.status}: ${String(body?.error ?? 'no JSON body').slice(0, 200)}`,
     );
   }
-  const data = body.data;
-  const raw =
-    data?.resultType === 'scalar'
-      ? [data.result as [number, string]]
-      : data?.resultType === 'vector'
-        ? (data.result as { value: [number, string] }[]).map((sample) => sample.value)
-        : [];
-  const values = raw.map(([, v]) => Number(v)).filter((v) => !Number.isNaN(v));
+  const values = sampleValues(body.data);
+  if (values === undefined)
+    throw new LatencySignalError('query_failed', 'Prometheus answered with no query result');
   if (values.length === 0) throw new LatencySignalError('no_data', 'the query returned no samples');
-  const highest = Math.max(...values);
+  // Not Math.max(...values): a query of many series would overflow the call stack.
+  const highest = values.reduce((a, b) => Math.max(a, b));
   if (!Number.isFinite(highest) || highest < 0)
     throw new LatencySignalError('bad_value', `the query returned ${highest}, not a latency`);
   return highest;
+}
+
+/**
+ * The numbers of an instant vector's samples or of a scalar (NaN ones left out), none for
+ * another result type, undefined when the data is not shaped as Prometheus' API says.
+ */
+function sampleValues(data: PrometheusAnswer['data']): number[] | undefined {
+  if (data?.resultType === 'scalar') {
+    const value = pairValue(data.result);
+    return value === undefined ? undefined : [value].filter((v) => !Number.isNaN(v));
+  }
+  if (data?.resultType !== 'vector') return [];
+  if (!Array.isArray(data.result)) return undefined;
+  const values: number[] = [];
+  for (const sample of data.result as unknown[]) {
+    const value = pairValue((sample as { value?: unknown } | null)?.value);
+    if (value === undefined) return undefined;
+    if (!Number.isNaN(value)) values.push(value);
+  }
+  return values;
+}
+
+/** The number of a `[time, "value"]` pair, undefined when it is not one. */
+function pairValue(pair: unknown): number | undefined {
+  return Array.isArray(pair) && pair.length === 2 && typeof pair[1] === 'string'
+    ? Number(pair[1])
+    : undefined;
 }
 
 interface PrometheusAnswer {

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../iface/errors.js';
+import { callListener } from '../../internal/emitter.js';
 import {
   describeValue,
   durationField,
@@ -273,6 +274,6 @@ export class SloController {
     if (state === this.#state) return;
     this.#state = state;
     const payload = { state, quantileMs: this.#quantileMs, fallback: this.fallback };
-    for (const listener of this.#listeners) listener(payload);
+    for (const listener of this.#listeners) callListener(listener, payload);
   }
 }

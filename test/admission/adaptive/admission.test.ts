@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { adaptive } from '../../../src/admission/adaptive/adaptive-limit.js';
 import { Admission } from '../../../src/admission/admission.js';
 import { ControlledBackend } from '../../support/controlled-backend.js';
 import { flush } from '../../support/flush.js';
+import { watchUnhandledRejections } from '../../support/unhandled-rejections.js';
 
 describe('Admission with adaptive limits', () => {
   it('enforces the adaptive session limit under the hard cap, and reports it', async () => {
@@ -119,5 +120,59 @@ describe('Admission with adaptive limits', () => {
     expect(new Admission(backend, { maxConcurrentSessions: 10, limit, health: false }).limit).toBe(
       1,
     );
+  });
+  it('an algorithm or a limit listener of the caller that throws costs no setup: it is a warning', async () => {
+    const backend = new ControlledBackend();
+    await backend.start();
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const unhandled = watchUnhandledRejections();
+    const settle = async <T>(pending: Promise<T>, ok: boolean) => {
+      await flush();
+      const setup = [...backend.pending.values()][0]!;
+      if (ok) setup.succeed();
+      else setup.fail();
+      return pending.then(
+        () => 'created',
+        (error: unknown) => (error as { code?: string }).code,
+      );
+    };
+    try {
+      const broken = adaptive({
+        min: 1,
+        max: 5,
+        initial: 3,
+        algorithm: {
+          name: 'broken',
+          update: () => {
+            throw new Error('an algorithm that broke');
+          },
+        },
+      });
+      const first = new Admission(backend, {
+        maxConcurrentSessions: 5,
+        limit: broken,
+        health: false,
+      });
+      expect(await settle(first.createSession({ userId: 'u' }), true)).toBe('created');
+      expect([first.active, broken.current]).toEqual([1, 3]);
+
+      const limit = adaptive({ min: 1, max: 5, initial: 3, algorithm: 'aimd' });
+      limit.onChange(() => {
+        throw new Error('a listener that broke');
+      });
+      const second = new Admission(backend, { maxConcurrentSessions: 5, limit, health: false });
+      const events: number[] = [];
+      second.on('limits', (e) => events.push(e.limit));
+      expect(await settle(second.createSession({ userId: 'u' }), false)).toBe('setup_failed');
+      expect([second.active, limit.current, events]).toEqual([0, 1, [1]]);
+      for (const message of ['an algorithm that broke', 'a listener that broke'])
+        expect(warnings).toHaveBeenCalledWith(
+          expect.objectContaining({ name: 'VoiceAdmissionListenerWarning', message }),
+        );
+      expect(unhandled.reasons).toEqual([]);
+    } finally {
+      unhandled.stop();
+      warnings.mockRestore();
+    }
   });
 });

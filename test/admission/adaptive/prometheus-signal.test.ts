@@ -269,3 +269,44 @@ it('refuses bad options, naming the field', () => {
     prometheusLatencySignal({} as never, { url: 'http://127.0.0.1:9', query: 'up' }),
   ).toThrow(/sink/);
 });
+
+it('reports an answer that is no query result as query_failed or bad_value, not as unreachable', async () => {
+  let body = '';
+  const server = createServer((_request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.end(body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const codeOf = async (answer: unknown): Promise<string> => {
+    body = JSON.stringify(answer);
+    const stop = new AbortController();
+    const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 1_000 } });
+    const error = await first<LatencySignalError>((onError) =>
+      prometheusLatencySignal(limit, {
+        url: `http://127.0.0.1:${port}`,
+        query: 'up',
+        onError,
+        signal: stop.signal,
+      }),
+    );
+    stop.abort();
+    return error.code;
+  };
+  const success = (data: unknown) => ({ status: 'success', data });
+  try {
+    expect(await codeOf(success({ resultType: 'vector', result: {} }))).toBe('query_failed');
+    expect(await codeOf(success({ resultType: 'vector', result: [{}] }))).toBe('query_failed');
+    expect(await codeOf(success({ resultType: 'vector', result: [{ value: 7 }] }))).toBe(
+      'query_failed',
+    );
+    expect(await codeOf(success({ resultType: 'scalar', result: null }))).toBe('query_failed');
+    // Too many series to spread into Math.max's arguments.
+    const series = Array.from({ length: 200_000 }, () => ({ value: [0, 'NaN'] }));
+    series.push({ value: [0, '7200'] });
+    expect(await codeOf(success({ resultType: 'vector', result: series }))).toBe('bad_value');
+  } finally {
+    server.close();
+  }
+});

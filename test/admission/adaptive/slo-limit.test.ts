@@ -80,6 +80,28 @@ describe('SloController', () => {
     expect(signals).toEqual(['missing:12', 'live:12', 'missing:12']);
   });
 
+  it('warns of a signal listener that throws, and tells the next one and the caller nothing', () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const limit = adaptive({ min: 1, max: 10, slo: SLO });
+      const signals: string[] = [];
+      limit.slo?.onSignal(() => {
+        throw new Error('a listener that broke');
+      });
+      limit.slo?.onSignal((s) => signals.push(s.state));
+      expect(() => limit.observeLatency(300)).not.toThrow();
+      expect(signals).toEqual(['live']);
+      expect(warnings).toHaveBeenCalledWith(
+        expect.objectContaining({
+          name: 'VoiceAdmissionListenerWarning',
+          message: 'a listener that broke',
+        }),
+      );
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   it('acts on an external quantile, but not on one that still covers the old limit', () => {
     const slo = new SloController(SLO, BOUNDS);
     slo.observeQuantile(2_000, 0);
