@@ -91,7 +91,8 @@ async function grantOrder(
     } else admission.setTenantLimit(op.tenant, op.max);
     await settle(8);
   }
-  await admission.drain({ timeoutMs: 0 });
+  // The slots still held stay held: nobody here gives them back on their signal.
+  await admission.drain({ timeoutMs: 0, closeTimeoutMs: 0 });
   await settle(8);
   return [...log, ...refused.sort()];
 }
