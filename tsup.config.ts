@@ -30,5 +30,8 @@ export default defineConfig([
     platform: 'node',
     splitting: true,
     noExternal: ['p-queue'],
+    // Rollup then turns the split chunks into CommonJS; without it, tsup's own conversion leaves
+    // the source maps naming the intermediate file by its absolute path on the build machine.
+    treeshake: true,
   },
 ]);

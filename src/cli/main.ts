@@ -67,7 +67,8 @@ function commandNamed(name: string | undefined): Command | undefined {
   return name !== undefined && Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
 }
 
-const HELP = new Set(['help', '--help', '-h']);
+const HELP_FLAGS = new Set(['--help', '-h']);
+const HELP = new Set(['help', ...HELP_FLAGS]);
 const VERSION_FLAGS = new Set(['version', '--version', '-v']);
 
 /** Refuses the command line with `problem` and the general usage on stderr; exit 2. */
@@ -100,7 +101,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const command = commandNamed(first);
   if (command === undefined) return refuse(`unknown command ${JSON.stringify(first)}`);
-  if (rest.some((arg) => HELP.has(arg))) {
+  // After a command the bare word is an option's value (a tenant named "help"), not a request.
+  if (rest.some((arg) => HELP_FLAGS.has(arg))) {
     process.stdout.write(await command.usage());
     return 0;
   }

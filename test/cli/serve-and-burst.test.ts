@@ -356,6 +356,26 @@ describe('the command line', () => {
     expect((await cliRun(['serve', '--help'])).stdout).toMatch(/^voice-admission serve/);
   }, 60_000);
 
+  it('takes the word help after a command for an option value, not for a request for help', async () => {
+    const demo = await cliRun(['demo', '--requests', 'help']);
+    expect({ code: demo.code, stdout: demo.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(demo.stderr.split('\n')[0]).toBe(
+      '--requests: must be an integer from 1 to 10000, got "help"',
+    );
+    const burst = await cliRun([
+      'burst',
+      '--url',
+      'http://127.0.0.1:1',
+      '--n',
+      '1',
+      '--tenants',
+      'help',
+      '--json',
+    ]);
+    expect(burst.code).toBe(1);
+    expect(JSON.parse(burst.stdout)).toMatchObject({ requests: 1, created: 0 });
+  }, 60_000);
+
   it('reports stdout it cannot write to (a full disk) in one line and exits 1', async () => {
     for (const args of [['openapi'], ['demo', '--requests', '10'], ['serve', '--port', '0']]) {
       const full = openSync('/dev/full', 'w');

@@ -358,6 +358,22 @@ import { admitAgentJobs } from 'voice-admission/livekit-agents';`;
     expect(broken).toEqual([]);
   });
 
+  it('ships source maps that embed every source they name, and no path of the build machine', () => {
+    const dist = join(app, 'node_modules', manifest.name, 'dist');
+    const unembedded = readdirSync(dist)
+      .filter((file) => file.endsWith('.map'))
+      .flatMap((file) => {
+        const map = JSON.parse(readFileSync(join(dist, file), 'utf8')) as {
+          sources: string[];
+          sourcesContent?: (string | null)[];
+        };
+        return map.sources
+          .filter((source, i) => source.startsWith('/') || map.sourcesContent?.[i] == null)
+          .map((source) => `${file} -> ${source}`);
+      });
+    expect(unembedded).toEqual([]);
+  });
+
   it(
     'the declarations type-check without any peer (skipLibCheck false; nodenext, bundler, and node10 for CommonJS)',
     async () => {
