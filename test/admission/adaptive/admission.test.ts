@@ -1,9 +1,14 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { adaptive } from '../../../src/admission/adaptive/adaptive-limit.js';
 import { Admission } from '../../../src/admission/admission.js';
 import { ControlledBackend } from '../../support/controlled-backend.js';
+import { useFakeClock } from '../../support/fake-clock.js';
 import { flush } from '../../support/flush.js';
 import { watchUnhandledRejections } from '../../support/unhandled-rejections.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('Admission with adaptive limits', () => {
   it('enforces the adaptive session limit under the hard cap, and reports it', async () => {
@@ -51,6 +56,8 @@ describe('Admission with adaptive limits', () => {
   });
 
   it('never takes the limit over the hard cap, so raising the cap climbs from it', async () => {
+    // Setups take no time on a fake clock: gradient sees no latency change, whatever the load.
+    useFakeClock();
     const backend = new ControlledBackend({ autoComplete: 'succeed' });
     await backend.start();
     const limit = adaptive({ min: 2, max: 100, initial: 4, algorithm: 'gradient' });
