@@ -48,10 +48,10 @@ class MemoryLease implements Lease {
  * Counts slots in this process. Synchronous, so a refusal or an admission is decided within
  * the caller's own call. Share one instance between several `Admission`s to give them one cap:
  * they then hold one set of caps (`maxConcurrentSessions`, `tenants`), and a slot one of them
- * releases lets the others' waiters in too. The first `Admission`
- * sets them; another given different caps is refused with a `ConfigError` naming both values;
- * `setLimits()` or `setTenantLimit()` on any of them changes them for all. Once every
- * `Admission` using the store has drained, the next one sets them afresh.
+ * releases lets the others' waiters in too. The first `Admission` sets the caps; another given
+ * different caps is refused with a `ConfigError` naming both values; `setLimits()` or
+ * `setTenantLimit()` on any of them changes them for all. Once every `Admission` using the
+ * store has drained, the next one sets them afresh.
  */
 export class MemoryCapacityStore implements CapacityStore {
   readonly kind = 'memory';
