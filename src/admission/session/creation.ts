@@ -34,6 +34,8 @@ export class Creation {
   /** Until a slot is granted, a caller who joined is refused once its own bound passes. */
   #waitingForSlot = true;
   #session: VoiceSession | undefined;
+  /** Its session has closed, or admission is closing it. */
+  #sessionEnding = false;
   #failed = false;
   #ended = false;
   /** Made on first use: only keyed creations are waited for. */
@@ -77,10 +79,17 @@ export class Creation {
     return this.#session;
   }
 
-  /** A new caller can join: still under way, or its session is still active. */
+  /**
+   * A new caller can join: still under way, or its session is still active. A session without
+   * a `state` (a backend of the caller's that keeps none) is taken as active until it closes
+   * or admission closes it: its slot is held for it all that time.
+   */
   get joinable(): boolean {
     if (this.#ended || this.#failed) return false;
-    if (this.#session !== undefined) return this.#session.state === 'active';
+    if (this.#session !== undefined) {
+      const { state } = this.#session;
+      return state === undefined ? !this.#sessionEnding : state === 'active';
+    }
     return !this.#controller.signal.aborted;
   }
 
@@ -188,6 +197,11 @@ export class Creation {
   fail(error: unknown): void {
     this.#failed = true;
     this.#rejectAll(error);
+  }
+
+  /** Its session has closed, or admission is closing it: no caller joins it any more. */
+  sessionEnding(): void {
+    this.#sessionEnding = true;
   }
 
   /** Everything the creation paid for is gone; its key is free. */
