@@ -29,7 +29,7 @@ export class Creation {
   readonly #controller = new AbortController();
   readonly #callers = new Set<Caller>();
   readonly #answered: CallerAnswered;
-  readonly #onAbortedBy: (signal: AbortSignal) => unknown;
+  readonly #onAbortedBy: (signal: AbortSignal, inSetup: boolean) => unknown;
   readonly #queueTimedOut: () => unknown;
   /** Until a slot is granted, a caller who joined is refused once its own bound passes. */
   #waitingForSlot = true;
@@ -44,14 +44,15 @@ export class Creation {
 
   /**
    * @param answered called for every caller rejected, with its error.
-   * @param abortedBy the error for a caller whose own signal aborted.
+   * @param abortedBy the error for a caller whose own signal aborted, `inSetup` once a slot
+   *   was granted.
    * @param queueTimedOut the error for a caller whose bound on the wait for a slot passed.
    */
   constructor(
     tenantId: string,
     userId: string,
     answered: CallerAnswered,
-    abortedBy: (signal: AbortSignal) => unknown,
+    abortedBy: (signal: AbortSignal, inSetup: boolean) => unknown,
     queueTimedOut: () => unknown,
   ) {
     this.tenantId = tenantId;
@@ -113,7 +114,7 @@ export class Creation {
   join(signal: AbortSignal | undefined, queueDeadline: number): Promise<VoiceSession> {
     // Refused like any request with an aborted signal, even when the session is there.
     if (signal?.aborted) {
-      const error = this.#onAbortedBy(signal);
+      const error = this.#onAbortedBy(signal, false);
       this.#answered(this.tenantId, error);
       // The first caller of a new creation gave up already: nobody will wait for it.
       if (this.#session === undefined && this.#callers.size === 0) this.#controller.abort(error);
@@ -122,7 +123,9 @@ export class Creation {
     if (this.#session !== undefined) return Promise.resolve(this.#session);
     const joined = this.#callers.size > 0;
     return new Promise<VoiceSession>((resolve, reject) => {
-      const detachAbort = onAbort(signal, () => this.#leave(caller, this.#onAbortedBy(signal!)));
+      const detachAbort = onAbort(signal, () =>
+        this.#leave(caller, this.#onAbortedBy(signal!, !this.#waitingForSlot)),
+      );
       const timer =
         joined && this.#waitingForSlot && queueDeadline !== Number.POSITIVE_INFINITY
           ? setTimeout(() => {

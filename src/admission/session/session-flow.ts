@@ -62,8 +62,8 @@ export class SessionFlow {
     this.#reportRefused(tenantId, error);
   readonly #abortedBy =
     (tenantId: string) =>
-    (signal: AbortSignal): AdmissionError =>
-      this.#options.refusals.aborted(tenantId, signal.reason);
+    (signal: AbortSignal, inSetup: boolean): AdmissionError =>
+      this.#options.refusals.aborted(tenantId, signal.reason, inSetup);
 
   constructor(options: SessionFlowOptions) {
     this.#options = options;
