@@ -379,6 +379,7 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
    * paid for is gone, waited for up to `closeTimeoutMs`. A call while a drain is under way
    * returns that drain; a budget it names brings that deadline forward if it ends sooner (a
    * patient `timeoutMs: Infinity` drain can still be forced with `{ timeoutMs: 0 }`), never back.
+   * Invalid options reject with a `ConfigError`, and nothing stops.
    */
   drain(options: DrainOptions = {}): Promise<DrainResult> {
     return this.#drain.run(options);

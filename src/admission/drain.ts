@@ -64,7 +64,13 @@ export class Drain {
    * deadline forward if it ends sooner (never back); a call without options just joins.
    */
   run(options: DrainOptions = {}): Promise<DrainResult> {
-    const plan = resolveDrainOptions(options);
+    let plan: DrainPlan;
+    try {
+      plan = resolveDrainOptions(options);
+    } catch (error) {
+      // Refused as a rejection, as an async call should be, and before anything stops.
+      return Promise.reject(error);
+    }
     if (this.#result === undefined) {
       this.#closeTimeoutMs = plan.closeTimeoutMs;
       return this.#start(plan.timeoutMs);

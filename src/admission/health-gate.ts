@@ -27,7 +27,10 @@ export class HealthGate {
   #checking: AbortController | undefined;
   /** When the check under way gives up at the latest. */
   #checkDeadline = 0;
-  /** The answer of the newest check, for the callers of the checks it superseded. */
+  /**
+   * The answer of the newest check while it runs, for the callers of the checks it superseded;
+   * once it has answered, that answer is `#status` (see `#check`).
+   */
   #newest: Promise<HealthStatus> | undefined;
   #stopped = false;
 
@@ -52,6 +55,8 @@ export class HealthGate {
     this.#timer = undefined;
     const checking = this.#checking;
     this.#checking = undefined;
+    // A stopped gate answers a superseded check with its own status.
+    this.#newest = undefined;
     checking?.abort();
   }
 
@@ -83,7 +88,9 @@ export class HealthGate {
     this.#checking = controller;
     this.#checkDeadline = performance.now() + this.#config.timeoutMs;
     const check = this.#check(controller);
-    this.#newest = check;
+    // Kept while it runs; one that answered inside the call (a backend throwing at once) is
+    // over already, and its answer is `#status`.
+    this.#newest = this.#checking === controller ? check : undefined;
     return check;
   }
 
@@ -116,11 +123,15 @@ export class HealthGate {
       clearTimeout(timeout);
     }
     // A check superseded by a newer one (or by stop()) must not record its abort as a failure,
-    // nor answer it: the backend did not fail it.
+    // nor answer it: the backend did not fail it. Once the newest check has answered, its
+    // answer is the status it recorded (while it is the newest it holds `#checking`, and it
+    // records unless stopped).
     if (this.#checking !== controller) {
-      return this.#stopped || this.#newest === undefined ? status : this.#newest;
+      return this.#stopped ? status : (this.#newest ?? this.#status ?? status);
     }
+    // The newest check: every later one would have taken `#checking`.
     this.#checking = undefined;
+    this.#newest = undefined;
     if (!this.#stopped) this.#record(status);
     return status;
   }

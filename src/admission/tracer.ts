@@ -45,7 +45,9 @@ const UNTRACED: AdmissionSpan = { runCreate: (create) => create(), end: () => un
 /**
  * `tracer` made safe for admission: one of the caller's that throws costs no caller anything
  * (its error is a `VoiceAdmissionListenerWarning`), and the session always comes from the
- * backend's create, run once, whatever `runCreate` does with it.
+ * backend's create, run once, whatever `runCreate` does with it. The create handed to a span's
+ * `runCreate` must answer with a promise and never throw: the session flow's does (it wraps
+ * the backend's `createSession` in one), so it is called as it is.
  */
 export function guardTracer(tracer: AdmissionTracer | undefined): AdmissionTracer | undefined {
   if (tracer === undefined) return undefined;
@@ -62,7 +64,7 @@ function guardSpan(span: AdmissionSpan): AdmissionSpan {
     runCreate<T>(create: () => Promise<T>): Promise<T> {
       let created: Promise<T> | undefined;
       const createOnce = (): Promise<T> => {
-        created ??= new Promise<T>((resolve) => resolve(create()));
+        created ??= create();
         return created;
       };
       return new Promise((resolve) => resolve(span.runCreate(createOnce))).then(

@@ -217,10 +217,43 @@ describe('Admission: slots and refusals', () => {
     await flush();
     expect(backend.open).toBe(1);
     controller.abort(new Error('caller hung up'));
-    await expect(pending).rejects.toMatchObject({ code: 'aborted' });
+    await expect(pending).rejects.toMatchObject({
+      code: 'aborted',
+      message: 'the request was aborted during session setup',
+    });
     expect(backend.open).toBe(0);
     expect(admission.active).toBe(0);
     expect(store.unreleased()).toEqual([]);
+  });
+
+  it('says whether a caller aborted while queued or during setup, a keyed retry alike', async () => {
+    const { admission, backend } = await setup({ maxConcurrentSessions: 1, queue: { maxSize: 5 } });
+    const blocker = admission.createSession({ userId: 'first' });
+    await flush();
+    const queued = new AbortController();
+    const waiting = admission.createSession({ userId: 'q' }, { signal: queued.signal });
+    await flush();
+    queued.abort();
+    await expect(waiting).rejects.toMatchObject({
+      code: 'aborted',
+      message: 'the request was aborted before it was admitted',
+    });
+    [...backend.pending.values()][0]!.succeed();
+    await (await blocker).close();
+    await flush();
+    const config = { userId: 'keyed', idempotencyKey: 'job' };
+    const first = admission.createSession(config);
+    const retry = new AbortController();
+    const retried = admission.createSession(config, { signal: retry.signal });
+    await flush();
+    expect(backend.pending.size).toBe(1);
+    retry.abort();
+    await expect(retried).rejects.toMatchObject({
+      code: 'aborted',
+      message: 'the request was aborted during session setup',
+    });
+    [...backend.pending.values()][0]!.succeed();
+    await (await first).close();
   });
 
   it('releases the slot when the provider ends the session on its side', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
+import type { DrainOptions } from '../../src/admission/types.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
 import { useFakeClock } from '../support/fake-clock.js';
 import { flush, track } from '../support/flush.js';
@@ -105,9 +106,16 @@ describe('drain', () => {
 
   it('is idempotent and validates its options', async () => {
     const { admission } = await setup();
-    expect(() => admission.drain({ timeoutMs: -1 })).toThrow(
-      /options.timeoutMs: must be >= 0, got -1/,
-    );
+    // Refused as a rejection, never a throw, and before anything stops.
+    const refused = admission.drain({ timeoutMs: -1 });
+    await expect(refused).rejects.toThrow(/options.timeoutMs: must be >= 0, got -1/);
+    await expect(
+      admission.drain({ timeoutMs: '5s' } as unknown as DrainOptions),
+    ).rejects.toMatchObject({ name: 'ConfigError' });
+    await expect(admission.drain(42 as unknown as DrainOptions)).rejects.toMatchObject({
+      name: 'ConfigError',
+    });
+    expect(admission.state).toBe('open');
     const a = admission.drain({ timeoutMs: 0 });
     expect(admission.drain()).toBe(a);
     await expect(a).resolves.toMatchObject({ timedOut: false, activeAtStart: 0 });
@@ -144,7 +152,7 @@ describe('drain', () => {
     vi.advanceTimersByTime(0);
     await flush();
     expect(drained.result.status).toBe('pending');
-    expect(() => admission.drain({ closeTimeoutMs: -1 })).toThrow(/options.closeTimeoutMs/);
+    await expect(admission.drain({ closeTimeoutMs: -1 })).rejects.toThrow(/options.closeTimeoutMs/);
     admission.drain({ closeTimeoutMs: 1_000 });
     vi.advanceTimersByTime(1_000);
     await flush();

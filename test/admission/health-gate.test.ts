@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
@@ -211,5 +213,42 @@ describe('health gate', () => {
       answer = admission.checkHealth();
     }).not.toThrow();
     await expect(answer).rejects.toBe(failure);
+  });
+
+  it('keeps no answered check alive, and still answers a superseded one with the newest', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const backend = new ControlledBackend();
+    await backend.start();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 1,
+      health: { intervalMs: 60_000, timeoutMs: 1_000 },
+    });
+    // The first background check has answered: none runs until a minute later.
+    while (admission.stats().health === undefined) await flush();
+    let check: Promise<unknown> | undefined = admission.checkHealth();
+    const answered = new WeakRef(check);
+    await check;
+    check = undefined;
+    await flush();
+    gc();
+    expect(answered.deref()).toBeUndefined();
+    // Superseded while the newest runs: answered with the newest, as before.
+    const first = admission.checkHealth();
+    const second = admission.checkHealth();
+    expect(await first).toBe(await second);
+    // Superseded by one that answered inside the call: answered with that one's status.
+    const probe = vi
+      .spyOn(backend, 'healthCheck')
+      .mockImplementationOnce(() => new Promise(() => undefined))
+      .mockImplementationOnce(() => {
+        throw new Error('no route');
+      });
+    const hanging = admission.checkHealth();
+    const thrown = admission.checkHealth();
+    expect(await hanging).toBe(await thrown);
+    expect(await thrown).toMatchObject({ healthy: false, reason: 'health check failed: no route' });
+    probe.mockRestore();
+    await admission.drain({ timeoutMs: 0 });
   });
 });

@@ -258,8 +258,13 @@ describe('a retry of a cancelled keyed creation', () => {
     const admission = new Admission(backend, { maxConcurrentSessions: 2, health: false });
     const config = { userId: 'u', idempotencyKey: 'job' };
     let retry: Tracked<VoiceSession> | undefined;
+    let retried = false;
+    // One retry: marked before it is made, since its own refusal reaches this listener inside
+    // the call (with `retry ??=`, each refusal retried again, down to a stack overflow).
     admission.on('refused', () => {
-      retry ??= track(admission.createSession(config));
+      if (retried) return;
+      retried = true;
+      retry = track(admission.createSession(config));
     });
     const first = track(admission.createSession(config));
     await settle();

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Admission } from '../../src/admission/admission.js';
+import type { VoiceBackend } from '../../src/iface/backend.js';
+import type {
+  SessionConfig,
+  SessionEnd,
+  SessionEndReason,
+  VoiceSession,
+} from '../../src/iface/session.js';
 import { ControlledBackend } from '../support/controlled-backend.js';
-import { flush } from '../support/flush.js';
+import { flush, track } from '../support/flush.js';
 import { HostileBackend } from '../support/hostile-backend.js';
 
 async function setup() {
@@ -9,6 +16,43 @@ async function setup() {
   await backend.start();
   const admission = new Admission(backend, { maxConcurrentSessions: 10, health: false });
   return { backend, admission };
+}
+
+/**
+ * A backend of the caller's own, written without the types, whose sessions have no `state`:
+ * each create answers at once with a session open until it is closed.
+ */
+function statelessBackend() {
+  let creates = 0;
+  const backend = {
+    provider: 'stateless',
+    config: {},
+    get creates() {
+      return creates;
+    },
+    createSession: async (config: SessionConfig) => {
+      creates++;
+      let end: (value: SessionEnd) => void = () => undefined;
+      const closed = new Promise<SessionEnd>((resolve) => {
+        end = resolve;
+      });
+      return {
+        id: `s${creates}`,
+        provider: 'stateless',
+        tenantId: config.tenantId ?? 'default',
+        userId: config.userId,
+        createdAt: Date.now(),
+        connection: { url: 'ws://127.0.0.1:1', roomName: `room-${creates}`, token: 'token' },
+        metadata: undefined,
+        closed,
+        close: (reason: SessionEndReason = 'closed') => {
+          end({ reason, endedAt: Date.now() });
+          return closed;
+        },
+      } as unknown as VoiceSession;
+    },
+  };
+  return backend as unknown as VoiceBackend & { readonly creates: number };
 }
 
 describe('idempotent creation', () => {
@@ -203,5 +247,47 @@ describe('idempotent creation', () => {
     const next = await admission.createSession(config, { timeoutMs: 0 });
     expect(next).not.toBe(session);
     expect(backend.setupsStarted).toBe(2);
+  });
+  it('a retry joins the live session of a backend whose sessions have no state, until it closes', async () => {
+    const backend = statelessBackend();
+    const admission = new Admission(backend, {
+      maxConcurrentSessions: 5,
+      queue: { maxSize: 10, timeoutMs: 60_000 },
+      health: false,
+    });
+    const config = { userId: 'caller', idempotencyKey: 'job-10' };
+    const session = await admission.createSession(config);
+    const retried = track(admission.createSession(config));
+    await flush();
+    expect(retried.result).toEqual({ status: 'fulfilled', value: session });
+    expect(backend.creates).toBe(1);
+    expect(admission.active).toBe(1);
+    // Once it has closed, the key makes a new session.
+    await session.close();
+    const next = await admission.createSession(config, { timeoutMs: 0 });
+    expect(next).not.toBe(session);
+    expect(backend.creates).toBe(2);
+    await next.close();
+  });
+  it('a session without state that admission closes (drain) is not handed to a retry', async () => {
+    const backend = statelessBackend();
+    const admission = new Admission(backend, { maxConcurrentSessions: 5, health: false });
+    const config = { userId: 'caller', idempotencyKey: 'job-11' };
+    const session = await admission.createSession(config);
+    // Its close starts and never reports an end.
+    let asked = (): void => undefined;
+    const closeAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    Object.assign(session, {
+      close: () => {
+        asked();
+        return new Promise<never>(() => undefined);
+      },
+    });
+    const drained = admission.drain({ timeoutMs: 0, closeTimeoutMs: 50 });
+    await closeAsked;
+    await expect(admission.createSession(config)).rejects.toMatchObject({ code: 'draining' });
+    await drained;
   });
 });

@@ -40,9 +40,16 @@ export class Refusals {
     });
   }
 
-  /** The caller gave up (its signal aborted) before a session or slot was handed to it. */
-  aborted(tenantId: string | undefined, cause: unknown): AdmissionError {
-    return this.error(tenantId, 'aborted', { cause });
+  /**
+   * The caller gave up (its signal aborted) before a session or slot was handed to it: while
+   * it waited to be admitted, or, `inSetup`, once admitted, while the session was set up.
+   */
+  aborted(tenantId: string | undefined, cause: unknown, inSetup = false): AdmissionError {
+    if (!inSetup) return this.error(tenantId, 'aborted', { cause });
+    return new AdmissionError('aborted', 'the request was aborted during session setup', {
+      tenantId,
+      cause,
+    });
   }
 
   /** A drain reached its deadline while the holder's work was still under way. */

@@ -29,11 +29,13 @@ export class Creation {
   readonly #controller = new AbortController();
   readonly #callers = new Set<Caller>();
   readonly #answered: CallerAnswered;
-  readonly #onAbortedBy: (signal: AbortSignal) => unknown;
+  readonly #onAbortedBy: (signal: AbortSignal, inSetup: boolean) => unknown;
   readonly #queueTimedOut: () => unknown;
   /** Until a slot is granted, a caller who joined is refused once its own bound passes. */
   #waitingForSlot = true;
   #session: VoiceSession | undefined;
+  /** Its session has closed, or admission is closing it. */
+  #sessionEnding = false;
   #failed = false;
   #ended = false;
   /** Made on first use: only keyed creations are waited for. */
@@ -42,14 +44,15 @@ export class Creation {
 
   /**
    * @param answered called for every caller rejected, with its error.
-   * @param abortedBy the error for a caller whose own signal aborted.
+   * @param abortedBy the error for a caller whose own signal aborted, `inSetup` once a slot
+   *   was granted.
    * @param queueTimedOut the error for a caller whose bound on the wait for a slot passed.
    */
   constructor(
     tenantId: string,
     userId: string,
     answered: CallerAnswered,
-    abortedBy: (signal: AbortSignal) => unknown,
+    abortedBy: (signal: AbortSignal, inSetup: boolean) => unknown,
     queueTimedOut: () => unknown,
   ) {
     this.tenantId = tenantId;
@@ -77,10 +80,17 @@ export class Creation {
     return this.#session;
   }
 
-  /** A new caller can join: still under way, or its session is still active. */
+  /**
+   * A new caller can join: still under way, or its session is still active. A session without
+   * a `state` (a backend of the caller's that keeps none) is taken as active until it closes
+   * or admission closes it: its slot is held for it all that time.
+   */
   get joinable(): boolean {
     if (this.#ended || this.#failed) return false;
-    if (this.#session !== undefined) return this.#session.state === 'active';
+    if (this.#session !== undefined) {
+      const { state } = this.#session;
+      return state === undefined ? !this.#sessionEnding : state === 'active';
+    }
     return !this.#controller.signal.aborted;
   }
 
@@ -104,7 +114,7 @@ export class Creation {
   join(signal: AbortSignal | undefined, queueDeadline: number): Promise<VoiceSession> {
     // Refused like any request with an aborted signal, even when the session is there.
     if (signal?.aborted) {
-      const error = this.#onAbortedBy(signal);
+      const error = this.#onAbortedBy(signal, false);
       this.#answered(this.tenantId, error);
       // The first caller of a new creation gave up already: nobody will wait for it.
       if (this.#session === undefined && this.#callers.size === 0) this.#controller.abort(error);
@@ -113,7 +123,9 @@ export class Creation {
     if (this.#session !== undefined) return Promise.resolve(this.#session);
     const joined = this.#callers.size > 0;
     return new Promise<VoiceSession>((resolve, reject) => {
-      const detachAbort = onAbort(signal, () => this.#leave(caller, this.#onAbortedBy(signal!)));
+      const detachAbort = onAbort(signal, () =>
+        this.#leave(caller, this.#onAbortedBy(signal!, !this.#waitingForSlot)),
+      );
       const timer =
         joined && this.#waitingForSlot && queueDeadline !== Number.POSITIVE_INFINITY
           ? setTimeout(() => {
@@ -188,6 +200,11 @@ export class Creation {
   fail(error: unknown): void {
     this.#failed = true;
     this.#rejectAll(error);
+  }
+
+  /** Its session has closed, or admission is closing it: no caller joins it any more. */
+  sessionEnding(): void {
+    this.#sessionEnding = true;
   }
 
   /** Everything the creation paid for is gone; its key is free. */

@@ -62,8 +62,8 @@ export class SessionFlow {
     this.#reportRefused(tenantId, error);
   readonly #abortedBy =
     (tenantId: string) =>
-    (signal: AbortSignal): AdmissionError =>
-      this.#options.refusals.aborted(tenantId, signal.reason);
+    (signal: AbortSignal, inSetup: boolean): AdmissionError =>
+      this.#options.refusals.aborted(tenantId, signal.reason, inSetup);
 
   constructor(options: SessionFlowOptions) {
     this.#options = options;
@@ -324,7 +324,7 @@ export class SessionFlow {
       await whenEnded(session, () => this.#release(slot));
       return this.#ended(reason, slot.waitedMs);
     }
-    const released = this.#bind(slot, session, claimKey);
+    const released = this.#bind(creation, slot, session, claimKey);
     const { events } = this.#options;
     if (events.wants('session_created')) {
       events.emit('session_created', {
@@ -348,11 +348,20 @@ export class SessionFlow {
    * Ties the slot to the session: released once it closes; a revoked slot closes it.
    * Returns the promise of that release.
    */
-  #bind(slot: Slot, session: VoiceSession, claimKey: string | undefined): Promise<void> {
+  #bind(
+    creation: Creation,
+    slot: Slot,
+    session: VoiceSession,
+    claimKey: string | undefined,
+  ): Promise<void> {
     const { store, gate } = this.#options;
     this.#bound.set(slot, session);
-    slot.watchRevoke((reason) => closeSession(session, endReasonFor(reason)));
+    slot.watchRevoke((reason) => {
+      creation.sessionEnding();
+      closeSession(session, endReasonFor(reason));
+    });
     const released = whenEnded(session, () => {
+      creation.sessionEnding();
       slot.watchRevoke(undefined);
       this.#bound.delete(slot);
       this.#release(slot);
