@@ -44,7 +44,8 @@ interface Bucket {
 
 interface Level {
   readonly priority: number;
-  readonly lanes: Map<string, Lane>;
+  /** Lanes at this level (no map of them: a tenant's lanes hang off its line). */
+  lanes: number;
   /** Buckets by held count: those in the heap, and emptied ones kept for reuse. */
   readonly buckets: Map<number, Bucket>;
   /**
@@ -261,8 +262,8 @@ export class FairQueue<E extends QueueEntry> {
   /** Removes and returns every entry (used by drain). */
   removeAll(): E[] {
     const all: E[] = [];
-    for (const level of this.#levels) {
-      for (const lane of level.lanes.values()) {
+    for (const line of this.#lines.values()) {
+      for (let lane = line.firstLane; lane !== undefined; lane = lane.sibling) {
         for (let entry = lane.head; entry !== undefined; entry = entry.next) all.push(entry as E);
       }
     }
@@ -281,7 +282,7 @@ export class FairQueue<E extends QueueEntry> {
       tenantId,
       active: 0,
       queued: 0,
-      blocked: this.#blocked.has(tenantId),
+      blocked: this.#blocked.size > 0 && this.#blocked.has(tenantId),
       firstLane: undefined,
     };
     this.#lines.set(tenantId, line);
@@ -318,7 +319,7 @@ export class FairQueue<E extends QueueEntry> {
     }
     let level = this.#levels.find((l) => l.priority === priority);
     if (level === undefined) {
-      level = { priority, lanes: new Map(), buckets: new Map(), heap: [] };
+      level = { priority, lanes: 0, buckets: new Map(), heap: [] };
       this.#levels.push(level);
       this.#levels.sort((a, b) => b.priority - a.priority);
     }
@@ -334,7 +335,7 @@ export class FairQueue<E extends QueueEntry> {
     };
     // A new tenant joins the back of its tie group: served after those already waiting.
     if (!line.blocked) append(bucketFor(level, line.active), lane);
-    level.lanes.set(line.tenantId, lane);
+    level.lanes++;
     line.firstLane = lane;
     return lane;
   }
@@ -342,14 +343,13 @@ export class FairQueue<E extends QueueEntry> {
   #dropLane(lane: Lane): void {
     unlink(lane);
     const { level, line } = lane;
-    level.lanes.delete(line.tenantId);
     if (line.firstLane === lane) line.firstLane = lane.sibling;
     else {
       let before = line.firstLane as Lane;
       while (before.sibling !== lane) before = before.sibling as Lane;
       before.sibling = lane.sibling;
     }
-    if (level.lanes.size === 0) this.#levels.splice(this.#levels.indexOf(level), 1);
+    if (--level.lanes === 0) this.#levels.splice(this.#levels.indexOf(level), 1);
   }
 }
 
