@@ -150,6 +150,7 @@ async function start(
     log: {
       level: config.logLevel,
       ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+      secrets: config.livekit === undefined ? [] : [config.livekit.apiSecret],
     },
     metrics: ops === undefined ? prometheus?.handler : undefined,
     livekitWebhook: webhook,

@@ -62,6 +62,7 @@ export interface HarnessOptions {
   readonly metrics?: MetricsHandler;
   readonly livekitWebhook?: GatewayOptions['livekitWebhook'];
   readonly logLevel?: string;
+  readonly logSecrets?: readonly string[];
   readonly requestTimeoutMs?: number;
   readonly maxConnections?: number;
   readonly dropsLogIntervalMs?: number;
@@ -82,7 +83,11 @@ export async function startGateway(options: HarnessOptions = {}) {
   const app = createGateway({
     admission,
     tokens: options.tokens === undefined ? undefined : TokenTable.parse(options.tokens, 'tokens'),
-    log: { level: options.logLevel ?? 'debug', stream: logs },
+    log: {
+      level: options.logLevel ?? 'debug',
+      stream: logs,
+      ...(options.logSecrets === undefined ? {} : { secrets: options.logSecrets }),
+    },
     metrics: options.metrics,
     livekitWebhook: options.livekitWebhook,
     version: '0.0.0-test',

@@ -20,6 +20,7 @@ import { logDrops } from './drop-log.js';
 import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
 import { repeatsAName } from './json-text.js';
 import { latencyRoutes } from './latency-routes.js';
+import { redactingErrorSerializer } from './log-errors.js';
 import { openApiDocument } from './openapi.js';
 import { ALIVE, readiness } from './probes.js';
 import { noteOf } from './request-notes.js';
@@ -35,6 +36,11 @@ export interface GatewayLogOptions {
   readonly level: string;
   /** Where JSON lines go. Default stdout. */
   readonly stream?: { write(line: string): void };
+  /**
+   * Strings never written in a logged error (the LiveKit API secret), besides JWTs, URL
+   * credentials and `Authorization` credentials, which are always removed.
+   */
+  readonly secrets?: readonly string[];
 }
 
 export interface GatewayOptions {
@@ -105,6 +111,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: { level: (label: string) => ({ level: label }) },
       redact: { paths: ['req.headers.authorization', 'headers.authorization'], remove: true },
+      // Causes included: a cause's message can quote a request, credentials and all.
+      serializers: { err: redactingErrorSerializer(options.log.secrets ?? []) },
     },
     // The access line is ours (logAccess): one per request, including clients that hung up.
     logController: new LogController({ disableRequestLogging: true }),
