@@ -255,17 +255,28 @@ class Resources {
 
 /**
  * Drains on SIGTERM / SIGINT / SIGHUP (not ready, refusing new sessions, open ones running
- * until the drain deadline), then closes and exits 0. A second signal exits at once. SIGHUP
- * too: its default would end the process at once, open sessions and all, when the terminal
- * it was started from goes away.
+ * until the drain deadline), then closes and exits 0. A second signal exits at once (130),
+ * saying so in the log. SIGHUP too: its default would end the process at once, open sessions
+ * and all, when the terminal it was started from goes away.
  */
 export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  let draining = false;
   // Said when the drain starts: it can take up to the deadline, and the operator waits on it.
-  gateway.admission.on('draining', ({ active, queued }) =>
-    gateway.log.info({ active, queued, timeoutMs: drainTimeoutMs }, 'draining'),
-  );
+  gateway.admission.on('draining', ({ active, queued }) => {
+    draining = true;
+    gateway.log.info({ active, queued, timeoutMs: drainTimeoutMs }, 'draining');
+  });
+  // Added before drainOnSignals' own listener, which exits at once on the second signal: the
+  // log says the drain (or the close after it) did not finish, and what it left open.
+  const abandoned = (signal: NodeJS.Signals): void => {
+    if (!draining) return;
+    const { active, queued } = gateway.admission;
+    gateway.log.warn({ signal, active, queued }, 'drain abandoned: exiting at once');
+  };
+  for (const signal of signals) process.on(signal, abandoned);
   drainOnSignals(gateway.admission, {
-    signals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
+    signals,
     timeoutMs: drainTimeoutMs,
     onDrained: async (result) => {
       gateway.log.info(result, 'drained');

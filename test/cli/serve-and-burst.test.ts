@@ -137,6 +137,20 @@ describe('voice-admission serve', () => {
     expect(await exitCode(child)).toBe(0);
   }, 60_000);
 
+  it('a second signal during the drain exits 130 at once, saying in its log that the drain was abandoned', async () => {
+    const { child, url, logs } = await startServe(['--drain-timeout-ms', '60000']);
+    expect((await createSession(url, 'a')).status).toBe(201);
+    child.kill('SIGTERM');
+    await logs.seen((line) => line.msg === 'draining');
+    child.kill('SIGINT');
+    expect(await exitCode(child)).toBe(130);
+    const abandoned = logs.lines.filter((line) => line.msg === 'drain abandoned: exiting at once');
+    expect(abandoned).toEqual([
+      expect.objectContaining({ level: 'warn', signal: 'SIGINT', active: 1, queued: 0 }),
+    ]);
+    expect(logs.lines.some((line) => line.msg === 'drained')).toBe(false);
+  }, 60_000);
+
   it('drains on SIGHUP as on SIGTERM, rather than dying with its sessions open', async () => {
     const { child, url, lines } = await startServe(['--drain-timeout-ms', '200']);
     expect((await createSession(url, 'a')).status).toBe(201);
