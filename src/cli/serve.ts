@@ -156,6 +156,7 @@ async function start(
     livekitWebhook: webhook,
     version: options.version,
     maxConnections: config.maxConnections,
+    drainTimeoutMs: config.drainTimeoutMs,
   });
   opened.add(() => app.close());
   if (store !== undefined) logStoreEvents(store, admission, app.log);

@@ -66,6 +66,7 @@ export interface HarnessOptions {
   readonly requestTimeoutMs?: number;
   readonly maxConnections?: number;
   readonly dropsLogIntervalMs?: number;
+  readonly drainTimeoutMs?: number;
 }
 
 /** A gateway on a random loopback port over a simulated backend; closed after the test. */
@@ -98,6 +99,7 @@ export async function startGateway(options: HarnessOptions = {}) {
     ...(options.dropsLogIntervalMs === undefined
       ? {}
       : { dropsLogIntervalMs: options.dropsLogIntervalMs }),
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   closers.push(async () => {

@@ -69,6 +69,12 @@ export interface GatewayOptions {
   readonly maxConnections?: number;
   /** How often connections closed over `maxConnections` are counted in a log line. Default 10 s. */
   readonly dropsLogIntervalMs?: number;
+  /**
+   * The `timeoutMs` the admission's drain runs with (serve's `--drain-timeout-ms`): a slot
+   * renewed during the drain is answered an expiry no later than the drain's deadline, when
+   * slots are taken back. Unknown by default: renewals answer the lease's own end.
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -184,6 +190,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   const slots = new SlotLeases(admission, (held: HeldSlot, why: SlotEnd) => {
     app.log.info({ slot: held.id, tenant: held.tenantId, why }, 'slot released');
   });
+
+  const drainTimeoutMs = options.drainTimeoutMs;
+  if (drainTimeoutMs !== undefined) {
+    admission.on('draining', () => slots.drainsWithin(drainTimeoutMs));
+  }
 
   const route = (operationId: string) => fastifyRoute(apiRoute(operationId));
 
