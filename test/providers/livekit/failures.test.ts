@@ -104,7 +104,10 @@ describe('LiveKit provider: a failed create leaves nothing behind', () => {
 
   it('maps a request timeout to timeout, and deletes the room if the late create lands', async () => {
     const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn, { requestTimeoutMs: 1_000 });
+    const backend = await liveKitBackend(standIn, {
+      requestTimeoutMs: 1_000,
+      reconcile: { intervalMs: 3_600_000 },
+    });
     // The server is slow: it creates the room only after the client gave up.
     let answer = (): void => undefined;
     const heldUntil = new Promise<void>((resolve) => {
