@@ -61,22 +61,15 @@ async function start(
       : // Served by the gateway, on its port or the metrics port's server with the probes.
         await startPrometheus({ global: false, serve: false });
   if (prometheus !== undefined) opened.add(() => prometheus.stop());
-  let webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
-  let livekit: LiveKitBackend | undefined;
-  let backend: VoiceBackend;
-  if (config.livekit === undefined) {
-    backend = await createBackend('simulated', {
+  const livekit: LiveKitBackend | undefined =
+    config.livekit === undefined ? undefined : await createLiveKitBackend(config.livekit);
+  const backend: VoiceBackend =
+    livekit ??
+    (await createBackend('simulated', {
       providerConfig: config.simSessionMs > 0 ? { sessionDurationMs: config.simSessionMs } : {},
-    });
-  } else {
-    const { url, apiKey, apiSecret, agentName } = config.livekit;
-    livekit = await createBackend('livekit', {
-      providerConfig: { url, apiKey, apiSecret, ...(agentName === undefined ? {} : { agentName }) },
-    });
-    const handler = livekit;
-    webhook = (request) => handler.handleWebhook(request);
-    backend = livekit;
-  }
+    }));
+  const webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined =
+    livekit === undefined ? undefined : (request) => livekit.handleWebhook(request);
   opened.add(() => backend.stop());
   await backend.start();
   const store: RedisCapacityStore | undefined =
@@ -182,6 +175,16 @@ async function start(
     'listening',
   );
   return { url, metricsUrl, admission, log: app.log, close: () => opened.close() };
+}
+
+/** The LiveKit backend the gateway runs on, from its LIVEKIT_* settings. */
+function createLiveKitBackend(
+  settings: NonNullable<ServeConfig['livekit']>,
+): Promise<LiveKitBackend> {
+  const { url, apiKey, apiSecret, agentName } = settings;
+  return createBackend('livekit', {
+    providerConfig: { url, apiKey, apiSecret, ...(agentName === undefined ? {} : { agentName }) },
+  });
 }
 
 /**
