@@ -208,18 +208,25 @@ describe('voice-admission serve', () => {
           detail: 'use the new one',
         },
       });
+      // Credentials quoted by a warning or its cause are not written.
       expect(warnings[1]).toMatchObject({
-        warning: { name: 'VoiceAdmissionLiveKitWarning', message: 'join failed: timeout' },
+        warning: {
+          name: 'VoiceAdmissionLiveKitWarning',
+          message: 'join failed: timeout (wss://[redacted]@lk.example)',
+        },
       });
       expect(warnings[1]!.warning).not.toHaveProperty('cause');
       // The failure behind it, its message cut to a bounded start.
+      const kept = 'ERR token [redacted] ';
       expect(warnings[2]).toMatchObject({
         warning: {
           name: 'VoiceAdmissionStoreWarning',
           message: 'renewal failed',
-          cause: { name: 'ReplyError', message: `ERR ${'x'.repeat(496)}…` },
+          cause: { name: 'ReplyError', message: `${kept}${'x'.repeat(500 - kept.length)}…` },
         },
       });
+      expect(logs.text).not.toContain('lk-secret-0123456789');
+      expect(logs.text).not.toContain('eyJhbGciOiJIUzI1NiJ9');
     } finally {
       child.kill('SIGTERM');
       await exitCode(child);
