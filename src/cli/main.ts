@@ -37,7 +37,10 @@ const COMMANDS: Record<string, Command> = {
       // command (pino's own writer retries a full disk forever, the gateway hung).
       const gateway = await serve(config, { version: VERSION, logStream: process.stdout });
       // The process is the gateway's: its warnings belong in the gateway's log.
-      logProcessWarnings(gateway.log);
+      logProcessWarnings(
+        gateway.log,
+        config.livekit === undefined ? [] : [config.livekit.apiSecret],
+      );
       closeOnSignals(gateway, config.drainTimeoutMs);
       return 0;
     },

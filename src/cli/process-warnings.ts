@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { messageOf } from '../internal/thrown.js';
+import { redactForLog } from './gateway/log-errors.js';
 
 /**
  * Node's own settings of its warning output. When the operator used one, Node prints (or
@@ -16,8 +17,12 @@ const MAX_CAUSE_MESSAGE_LENGTH = 500;
  * The failure behind a warning (the library's warnings carry one), as its name and message:
  * enough to tell a Redis reply from a socket error without the stack of a log line per cause.
  */
-function describeCause(cause: unknown): { name?: string; message: string } {
-  const message = messageOf(cause);
+function describeCause(
+  cause: unknown,
+  secrets: readonly string[],
+): { name?: string; message: string } {
+  // Redacted before it is cut: half a token would no longer be recognised.
+  const message = redactForLog(messageOf(cause), secrets);
   const bounded =
     message.length > MAX_CAUSE_MESSAGE_LENGTH
       ? `${message.slice(0, MAX_CAUSE_MESSAGE_LENGTH)}…`
@@ -28,13 +33,14 @@ function describeCause(cause: unknown): { name?: string; message: string } {
 /**
  * Process warnings (a MaxListenersExceededWarning, a DeprecationWarning, the library's
  * `VoiceAdmission*Warning`s) go to `log` as JSON lines at `warn`, in place of Node's plain
- * print on stderr, which log pipelines cannot parse. Node prints them from a `'warning'`
- * listener of its own, `onWarning`, the first one, added before any module runs: that
- * listener is replaced, so each warning is still reported once, and other listeners (those
- * of `--import`ed modules) stay. Nothing changes when the operator set Node's warning output
- * (a flag, or NODE_NO_WARNINGS=1), nor when Node's printer is not found where it should be.
+ * print on stderr, which log pipelines cannot parse; credentials they quote are redacted as in
+ * logged errors, `secrets` too. Node prints them from a `'warning'` listener of its own,
+ * `onWarning`, the first one, added before any module runs: that listener is replaced, so each
+ * warning is still reported once, and other listeners (those of `--import`ed modules) stay.
+ * Nothing changes when the operator set Node's warning output (a flag, or
+ * NODE_NO_WARNINGS=1), nor when Node's printer is not found where it should be.
  */
-export function logProcessWarnings(log: FastifyBaseLogger): void {
+export function logProcessWarnings(log: FastifyBaseLogger, secrets: readonly string[] = []): void {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   const [printer] = process.listeners('warning');
   if (
@@ -51,9 +57,12 @@ export function logProcessWarnings(log: FastifyBaseLogger): void {
         warning: {
           name: warning.name,
           code: warning.code,
-          message: warning.message,
-          ...(typeof warning.detail === 'string' ? { detail: warning.detail } : {}),
-          ...('cause' in warning ? { cause: describeCause(warning.cause) } : {}),
+          // A library warning's message is its failure's: it may quote a request, as in errors.
+          message: redactForLog(warning.message, secrets),
+          ...(typeof warning.detail === 'string'
+            ? { detail: redactForLog(warning.detail, secrets) }
+            : {}),
+          ...('cause' in warning ? { cause: describeCause(warning.cause, secrets) } : {}),
         },
       },
       'process warning',

@@ -61,22 +61,15 @@ async function start(
       : // Served by the gateway, on its port or the metrics port's server with the probes.
         await startPrometheus({ global: false, serve: false });
   if (prometheus !== undefined) opened.add(() => prometheus.stop());
-  let webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined;
-  let livekit: LiveKitBackend | undefined;
-  let backend: VoiceBackend;
-  if (config.livekit === undefined) {
-    backend = await createBackend('simulated', {
+  const livekit: LiveKitBackend | undefined =
+    config.livekit === undefined ? undefined : await createLiveKitBackend(config.livekit);
+  const backend: VoiceBackend =
+    livekit ??
+    (await createBackend('simulated', {
       providerConfig: config.simSessionMs > 0 ? { sessionDurationMs: config.simSessionMs } : {},
-    });
-  } else {
-    const { url, apiKey, apiSecret, agentName } = config.livekit;
-    livekit = await createBackend('livekit', {
-      providerConfig: { url, apiKey, apiSecret, ...(agentName === undefined ? {} : { agentName }) },
-    });
-    const handler = livekit;
-    webhook = (request) => handler.handleWebhook(request);
-    backend = livekit;
-  }
+    }));
+  const webhook: ((request: WebhookRequest) => Promise<WebhookOutcome>) | undefined =
+    livekit === undefined ? undefined : (request) => livekit.handleWebhook(request);
   opened.add(() => backend.stop());
   await backend.start();
   const store: RedisCapacityStore | undefined =
@@ -150,11 +143,13 @@ async function start(
     log: {
       level: config.logLevel,
       ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+      secrets: config.livekit === undefined ? [] : [config.livekit.apiSecret],
     },
     metrics: ops === undefined ? prometheus?.handler : undefined,
     livekitWebhook: webhook,
     version: options.version,
     maxConnections: config.maxConnections,
+    drainTimeoutMs: config.drainTimeoutMs,
   });
   opened.add(() => app.close());
   if (store !== undefined) logStoreEvents(store, admission, app.log);
@@ -180,6 +175,16 @@ async function start(
     'listening',
   );
   return { url, metricsUrl, admission, log: app.log, close: () => opened.close() };
+}
+
+/** The LiveKit backend the gateway runs on, from its LIVEKIT_* settings. */
+function createLiveKitBackend(
+  settings: NonNullable<ServeConfig['livekit']>,
+): Promise<LiveKitBackend> {
+  const { url, apiKey, apiSecret, agentName } = settings;
+  return createBackend('livekit', {
+    providerConfig: { url, apiKey, apiSecret, ...(agentName === undefined ? {} : { agentName }) },
+  });
 }
 
 /**
@@ -254,17 +259,28 @@ class Resources {
 
 /**
  * Drains on SIGTERM / SIGINT / SIGHUP (not ready, refusing new sessions, open ones running
- * until the drain deadline), then closes and exits 0. A second signal exits at once. SIGHUP
- * too: its default would end the process at once, open sessions and all, when the terminal
- * it was started from goes away.
+ * until the drain deadline), then closes and exits 0. A second signal exits at once (130),
+ * saying so in the log. SIGHUP too: its default would end the process at once, open sessions
+ * and all, when the terminal it was started from goes away.
  */
 export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  let draining = false;
   // Said when the drain starts: it can take up to the deadline, and the operator waits on it.
-  gateway.admission.on('draining', ({ active, queued }) =>
-    gateway.log.info({ active, queued, timeoutMs: drainTimeoutMs }, 'draining'),
-  );
+  gateway.admission.on('draining', ({ active, queued }) => {
+    draining = true;
+    gateway.log.info({ active, queued, timeoutMs: drainTimeoutMs }, 'draining');
+  });
+  // Added before drainOnSignals' own listener, which exits at once on the second signal: the
+  // log says the drain (or the close after it) did not finish, and what it left open.
+  const abandoned = (signal: NodeJS.Signals): void => {
+    if (!draining) return;
+    const { active, queued } = gateway.admission;
+    gateway.log.warn({ signal, active, queued }, 'drain abandoned: exiting at once');
+  };
+  for (const signal of signals) process.on(signal, abandoned);
   drainOnSignals(gateway.admission, {
-    signals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
+    signals,
     timeoutMs: drainTimeoutMs,
     onDrained: async (result) => {
       gateway.log.info(result, 'drained');

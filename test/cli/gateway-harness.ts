@@ -62,9 +62,11 @@ export interface HarnessOptions {
   readonly metrics?: MetricsHandler;
   readonly livekitWebhook?: GatewayOptions['livekitWebhook'];
   readonly logLevel?: string;
+  readonly logSecrets?: readonly string[];
   readonly requestTimeoutMs?: number;
   readonly maxConnections?: number;
   readonly dropsLogIntervalMs?: number;
+  readonly drainTimeoutMs?: number;
 }
 
 /** A gateway on a random loopback port over a simulated backend; closed after the test. */
@@ -82,7 +84,11 @@ export async function startGateway(options: HarnessOptions = {}) {
   const app = createGateway({
     admission,
     tokens: options.tokens === undefined ? undefined : TokenTable.parse(options.tokens, 'tokens'),
-    log: { level: options.logLevel ?? 'debug', stream: logs },
+    log: {
+      level: options.logLevel ?? 'debug',
+      stream: logs,
+      ...(options.logSecrets === undefined ? {} : { secrets: options.logSecrets }),
+    },
     metrics: options.metrics,
     livekitWebhook: options.livekitWebhook,
     version: '0.0.0-test',
@@ -93,6 +99,7 @@ export async function startGateway(options: HarnessOptions = {}) {
     ...(options.dropsLogIntervalMs === undefined
       ? {}
       : { dropsLogIntervalMs: options.dropsLogIntervalMs }),
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   closers.push(async () => {

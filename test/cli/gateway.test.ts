@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { BackendError } from '../../src/index.js';
 import { SimulatedBackend } from '../../src/providers/simulated/simulated-backend.js';
 import { startPrometheus } from '../../src/telemetry/prometheus.js';
 import {
@@ -170,6 +171,42 @@ describe('the gateway over HTTP', () => {
       level: 'warn',
       err: { code: 'setup_failed', message: expect.stringContaining(detail) },
     });
+  });
+
+  it('logs a failure without the secrets its causes quote (URL credentials, tokens, API secret)', async () => {
+    const apiSecret = 'lk-api-secret-0123456789abcdef';
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYWxsZXIifQ.c2lnbmF0dXJlLWJ5dGVz';
+    const bearer = 'gateway-bearer-token-0123456789';
+    // What a client library may put in its own error: the request it sent, credentials and all.
+    const raw = new Error(
+      `GET wss://APIkey:${apiSecret}@lk.example/rtc?access_token=${jwt} failed ` +
+        `(Authorization: Bearer ${bearer}; secret ${apiSecret})`,
+      { cause: new Error(`socket closed; token ${jwt}`) },
+    );
+    class Failing extends SimulatedBackend {
+      protected override async openSession(): Promise<never> {
+        throw new BackendError('unavailable', 'create_session', 'LiveKit join failed', {
+          provider: 'livekit',
+          cause: raw,
+        });
+      }
+    }
+    const { call, logs } = await startGateway({
+      backend: new Failing({ providerConfig: {} }),
+      logSecrets: [apiSecret],
+    });
+    expect((await call('POST', '/v1/sessions', { body: { userId: 'u' } })).status).toBe(502);
+    await logs.seen((line) => line.msg === 'backend failed');
+    const logged = logs.lines.find((line) => line.msg === 'backend failed')!;
+    // The causes are still told, without what they quoted.
+    expect(logged).toMatchObject({
+      err: {
+        type: 'BackendError',
+        message: expect.stringContaining('LiveKit join failed: GET wss://[redacted]@lk.example'),
+        stack: expect.stringContaining('caused by: Error: socket closed; token [redacted]'),
+      },
+    });
+    for (const secret of [apiSecret, jwt, bearer]) expect(logs.text).not.toContain(secret);
   });
 
   it('answers 415 to a body that is not JSON, saying what is, 404 to unknown routes and absent /metrics', async () => {

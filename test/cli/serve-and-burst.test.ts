@@ -137,6 +137,20 @@ describe('voice-admission serve', () => {
     expect(await exitCode(child)).toBe(0);
   }, 60_000);
 
+  it('a second signal during the drain exits 130 at once, saying in its log that the drain was abandoned', async () => {
+    const { child, url, logs } = await startServe(['--drain-timeout-ms', '60000']);
+    expect((await createSession(url, 'a')).status).toBe(201);
+    child.kill('SIGTERM');
+    await logs.seen((line) => line.msg === 'draining');
+    child.kill('SIGINT');
+    expect(await exitCode(child)).toBe(130);
+    const abandoned = logs.lines.filter((line) => line.msg === 'drain abandoned: exiting at once');
+    expect(abandoned).toEqual([
+      expect.objectContaining({ level: 'warn', signal: 'SIGINT', active: 1, queued: 0 }),
+    ]);
+    expect(logs.lines.some((line) => line.msg === 'drained')).toBe(false);
+  }, 60_000);
+
   it('drains on SIGHUP as on SIGTERM, rather than dying with its sessions open', async () => {
     const { child, url, lines } = await startServe(['--drain-timeout-ms', '200']);
     expect((await createSession(url, 'a')).status).toBe(201);
@@ -194,18 +208,25 @@ describe('voice-admission serve', () => {
           detail: 'use the new one',
         },
       });
+      // Credentials quoted by a warning or its cause are not written.
       expect(warnings[1]).toMatchObject({
-        warning: { name: 'VoiceAdmissionLiveKitWarning', message: 'join failed: timeout' },
+        warning: {
+          name: 'VoiceAdmissionLiveKitWarning',
+          message: 'join failed: timeout (wss://[redacted]@lk.example)',
+        },
       });
       expect(warnings[1]!.warning).not.toHaveProperty('cause');
       // The failure behind it, its message cut to a bounded start.
+      const kept = 'ERR token [redacted] ';
       expect(warnings[2]).toMatchObject({
         warning: {
           name: 'VoiceAdmissionStoreWarning',
           message: 'renewal failed',
-          cause: { name: 'ReplyError', message: `ERR ${'x'.repeat(496)}…` },
+          cause: { name: 'ReplyError', message: `${kept}${'x'.repeat(500 - kept.length)}…` },
         },
       });
+      expect(logs.text).not.toContain('lk-secret-0123456789');
+      expect(logs.text).not.toContain('eyJhbGciOiJIUzI1NiJ9');
     } finally {
       child.kill('SIGTERM');
       await exitCode(child);

@@ -170,6 +170,25 @@ describe('slots for agent workers', () => {
     expect((await call('DELETE', `/v1/slots/${id}`)).status).toBe(404);
   });
 
+  it('a renew during a drain answers an expiry no later than the drain takes the slot back', async () => {
+    const { call, admission, logs } = await startGateway({ drainTimeoutMs: 2_000 });
+    const created = await call('POST', '/v1/slots', { body: { ttlSeconds: 60 } });
+    const { id } = (await created.json()) as SlotBody;
+    const drainStarted = Date.now();
+    const drained = admission.drain({ timeoutMs: 2_000 });
+    const renewed = await call('POST', `/v1/slots/${id}/renew`, { body: { ttlSeconds: 60 } });
+    expect(renewed.status).toBe(200);
+    const body = (await renewed.json()) as SlotBody;
+    const expiresAt = Date.parse(body.expiresAt);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 2_000);
+    expect(expiresAt).toBeGreaterThanOrEqual(drainStarted + 2_000 - 1);
+    // The lease it asked for is still the one it holds until then.
+    expect(body.ttlSeconds).toBe(60);
+    await drained;
+    await logs.seen((l) => l.msg === 'slot released' && l.slot === id && l.why === 'revoked');
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt - 50);
+  });
+
   it.each([
     [{ ttlSeconds: 0 }, /body.ttlSeconds must be >= 1/],
     [{ ttlSeconds: 3601 }, /body.ttlSeconds must be <= 3600/],

@@ -20,6 +20,7 @@ import { logDrops } from './drop-log.js';
 import { answerClientError, NOT_JSON_MESSAGE, toGatewayHttpError } from './errors.js';
 import { repeatsAName } from './json-text.js';
 import { latencyRoutes } from './latency-routes.js';
+import { redactingErrorSerializer } from './log-errors.js';
 import { openApiDocument } from './openapi.js';
 import { ALIVE, readiness } from './probes.js';
 import { noteOf } from './request-notes.js';
@@ -35,6 +36,11 @@ export interface GatewayLogOptions {
   readonly level: string;
   /** Where JSON lines go. Default stdout. */
   readonly stream?: { write(line: string): void };
+  /**
+   * Strings never written in a logged error (the LiveKit API secret), besides JWTs, URL
+   * credentials and `Authorization` credentials, which are always removed.
+   */
+  readonly secrets?: readonly string[];
 }
 
 export interface GatewayOptions {
@@ -63,6 +69,12 @@ export interface GatewayOptions {
   readonly maxConnections?: number;
   /** How often connections closed over `maxConnections` are counted in a log line. Default 10 s. */
   readonly dropsLogIntervalMs?: number;
+  /**
+   * The `timeoutMs` the admission's drain runs with (serve's `--drain-timeout-ms`): a slot
+   * renewed during the drain is answered an expiry no later than the drain's deadline, when
+   * slots are taken back. Unknown by default: renewals answer the lease's own end.
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 /** What route modules spread into `app.route()`. */
@@ -105,6 +117,8 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: { level: (label: string) => ({ level: label }) },
       redact: { paths: ['req.headers.authorization', 'headers.authorization'], remove: true },
+      // Causes included: a cause's message can quote a request, credentials and all.
+      serializers: { err: redactingErrorSerializer(options.log.secrets ?? []) },
     },
     // The access line is ours (logAccess): one per request, including clients that hung up.
     logController: new LogController({ disableRequestLogging: true }),
@@ -176,6 +190,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   const slots = new SlotLeases(admission, (held: HeldSlot, why: SlotEnd) => {
     app.log.info({ slot: held.id, tenant: held.tenantId, why }, 'slot released');
   });
+
+  const drainTimeoutMs = options.drainTimeoutMs;
+  if (drainTimeoutMs !== undefined) {
+    admission.on('draining', () => slots.drainsWithin(drainTimeoutMs));
+  }
 
   const route = (operationId: string) => fastifyRoute(apiRoute(operationId));
 

@@ -51,6 +51,8 @@ export class SlotLeases {
   readonly #leases = new Map<string, Lease>();
   /** `tenant NUL key` -> the id of the lease holding it, or PENDING while it is acquired. */
   readonly #keys = new Map<string, string | typeof PENDING>();
+  /** Epoch milliseconds at which a drain under way takes every slot back, when known. */
+  #drainDeadline = Number.POSITIVE_INFINITY;
 
   constructor(admission: Admission, onEnd: (slot: HeldSlot, why: SlotEnd) => void) {
     this.#admission = admission;
@@ -128,7 +130,18 @@ export class SlotLeases {
     if (!claimed) throw new HttpRefusal(409, 'duplicate', 'the key is held');
   }
 
-  /** Starts the lease anew; undefined when the slot is not held (or not by `mayHold`). */
+  /**
+   * A drain started that takes every slot back `timeoutMs` from now: leases renewed from now
+   * on are told they end then at the latest.
+   */
+  drainsWithin(timeoutMs: number): void {
+    this.#drainDeadline = Math.min(this.#drainDeadline, Date.now() + timeoutMs);
+  }
+
+  /**
+   * Starts the lease anew; undefined when the slot is not held (or not by `mayHold`). During a
+   * drain, the expiry answered is the drain's deadline when that comes first.
+   */
   renew(
     id: string,
     ttlSeconds: number | undefined,
@@ -168,7 +181,8 @@ export class SlotLeases {
   }
 
   #setDeadline(lease: Lease): void {
-    lease.expiresAt = Date.now() + lease.ttlSeconds * 1_000;
+    // The lease runs on (the drain's end takes the slot back), but its holder is told the truth.
+    lease.expiresAt = Math.min(Date.now() + lease.ttlSeconds * 1_000, this.#drainDeadline);
     lease.deadline = performance.now() + lease.ttlSeconds * 1_000;
   }
 

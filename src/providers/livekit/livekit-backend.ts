@@ -46,7 +46,10 @@ export interface LiveKitBackendEvents {
   };
   /** Reconciliation found rooms with our prefix that this backend does not own. */
   untracked_rooms: { readonly rooms: readonly string[]; readonly deleted: readonly string[] };
-  /** A room could not be deleted; reconciliation retries it. */
+  /**
+   * A room could not be deleted; reconciliation retries it. With `reconcile: false` nothing
+   * does: the room is forgotten once reported (the server closes it once it is empty).
+   */
   cleanup_failed: { readonly roomName: string; readonly error: BackendError };
   reconcile_failed: { readonly error: BackendError };
   /** A webhook failed verification and was ignored. */
@@ -316,7 +319,9 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
           error: this.wrap(error, 'close_session', 'internal'),
         }),
     });
-    this.#ledger.orphan(roomName, Date.now() + 2 * requestTimeoutMs);
+    // Without reconciliation nothing would watch the name: it is forgotten (see #deleteRoom).
+    if (this.#settings.reconcile === undefined) this.#ledger.release(roomName);
+    else this.#ledger.orphan(roomName, Date.now() + 2 * requestTimeoutMs);
   }
 
   async #deleteRoom(roomName: string): Promise<void> {
@@ -326,7 +331,12 @@ export class LiveKitBackend extends BaseBackend<ConnectionInfo> {
       this.#endRoom(roomName);
     } catch (error) {
       const failure = this.wrap(error, op, 'internal');
-      this.#ledger.orphan(roomName);
+      // Reconciliation retries the deletion of an orphan. Without it nothing would, and the
+      // record would be kept for the life of the process: the room is reported, then its
+      // session's end is recorded as for a deleted room (a late caller's re-creation, under
+      // another sid, is still deleted when seen), and the server closes it once it is empty.
+      if (this.#settings.reconcile === undefined) this.#endRoom(roomName);
+      else this.#ledger.orphan(roomName);
       this.#events.publish('cleanup_failed', { roomName, error: failure });
       throw failure;
     }

@@ -59,7 +59,7 @@ describe('LiveKit provider: reconciliation', () => {
 
   it('retries a deletion that failed, until the room is gone', async () => {
     const standIn = await startStandIn();
-    const backend = await liveKitBackend(standIn);
+    const backend = await liveKitBackend(standIn, { reconcile: { intervalMs: 3_600_000 } });
     const session = await backend.createSession({ userId: 'a' });
     const failures: string[] = [];
     backend.on('cleanup_failed', ({ roomName }) => failures.push(roomName));
@@ -74,6 +74,26 @@ describe('LiveKit provider: reconciliation', () => {
     expect(report.deleted).toEqual([session.connection.roomName]);
     expect(report.untracked).toEqual([]);
     expect(standIn.roomNames()).toEqual([]);
+  });
+
+  it('without reconciliation, a room whose deletion failed is reported, then forgotten', async () => {
+    const standIn = await startStandIn();
+    const backend = await liveKitBackend(standIn, { reconcile: false });
+    const failures: string[] = [];
+    backend.on('cleanup_failed', ({ roomName }) => failures.push(roomName));
+    for (const user of ['a', 'b']) {
+      const session = await backend.createSession({ userId: user });
+      standIn.inject({ methods: ['DeleteRoom'], error: 'unavailable', times: 1 });
+      expect((await session.close()).error).toMatchObject({ code: 'unavailable' });
+    }
+    expect(failures).toHaveLength(2);
+    // Nothing would ever retry them: the provider keeps no record of them (a long-running
+    // process would keep one per failed deletion), and a pass run by hand sees them as rooms
+    // it does not own.
+    const report = await backend.reconcile();
+    expect(report.deleted).toEqual([]);
+    expect([...report.untracked].sort()).toEqual([...failures].sort());
+    expect(standIn.roomNames().sort()).toEqual([...failures].sort());
   });
 
   it('a room found gone while its session waits for its agent fails the create at the next poll', async () => {

@@ -28,7 +28,10 @@ export interface RedisStoreOptions {
   readonly keyPrefix?: string | undefined;
   /** A lease not renewed for this long is dropped (crashed instance). Default 15 000 ms. */
   readonly leaseTtlMs?: number | undefined;
-  /** Deadline for each Redis call. Default 1 000 ms. */
+  /**
+   * Deadline for each Redis call, connecting included; loading ioredis (once, for a URL) is
+   * not counted. Default 1 000 ms.
+   */
   readonly timeoutMs?: number | undefined;
   /** Waiters also retry this often (jittered ±50%) in case a wake-up message was lost. Default 500 ms. */
   readonly pollMs?: number | undefined;

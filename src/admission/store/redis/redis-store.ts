@@ -29,6 +29,7 @@ import {
   LuaScript,
   type RedisConnection,
   RedisUnavailableError,
+  redisFailure,
   withDeadline,
   withoutCredentialArgs,
 } from './redis-client.js';
@@ -171,8 +172,11 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
    */
   readonly capsCircle = new CapsCircle('redis', '(as every instance using its name must)');
   readonly #keys: LimiterKeys;
+  /** The client, once ioredis is loaded (for a URL) and it is made; not yet checked. */
   readonly #client: Promise<RedisConnection>;
-  /** The connection once `#client` has resolved. */
+  /** The client, once its eviction policy has been checked. */
+  readonly #checked: Promise<RedisConnection>;
+  /** The connection once `#checked` has resolved. */
   #connection: RedisConnection | undefined;
   readonly #ownsClient: boolean;
   /** Prefix of this instance's lease ids: short, because Redis compares members byte by byte. */
@@ -226,12 +230,14 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
         (connection) => this.#watchConnection(connection),
         () => undefined,
       );
-    // Checked before the first call, so that a store that has answered once has been checked.
-    this.#client = client.then(async (connection) => {
+    this.#client = client;
+    // Checked before the first call, so that a store that has answered once has been checked:
+    // the check is sent first on the connection (this callback runs before any of #run's).
+    this.#checked = client.then(async (connection) => {
       await this.#checkConfig(connection);
       return connection;
     });
-    this.#client.then(
+    this.#checked.then(
       (connection) => {
         this.#connection = connection;
       },
@@ -245,7 +251,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     );
     this.#renewal.start(Math.max(50, Math.floor(this.options.leaseTtlMs / 3)));
     this.#wakeups = new Wakeups(
-      this.#client,
+      this.#checked,
       this.#keys.channel,
       this.#instance,
       this.options.pollMs,
@@ -840,7 +846,13 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
     const call =
       connection !== undefined
         ? send(connection)
-        : withDeadline(this.#client, this.options.timeoutMs, 'connect').then(send);
+        : // The deadline starts once the client is made, not before: loading ioredis happens
+          // once, and can take a cold process longer than timeoutMs, Redis being there or not.
+          // The command follows the eviction check on the connection, so it is answered after.
+          this.#client.then(
+            (client) => Promise.all([this.#checked, send(client)]).then(([, answer]) => answer),
+            (error: unknown) => Promise.reject(redisFailure('connect', error)),
+          );
     // close() waits for calls under way: a release cut off by closing would hold a slot for a TTL.
     return this.#track(call, (failed, error) => this.#noteOutcome(failed, error));
   }
