@@ -39,10 +39,10 @@ describe('timer values are bounded', () => {
     await expect(admission.createSession({ userId: 'u' }, { timeoutMs: TOO_LONG })).rejects.toThrow(
       /options.timeoutMs: must be <= 2147483647 ms/,
     );
-    expect(() => admission.drain({ timeoutMs: TOO_LONG })).toThrow(
+    await expect(admission.drain({ timeoutMs: TOO_LONG })).rejects.toThrow(
       /options.timeoutMs: must be <= 2147483647 ms/,
     );
-    expect(() => admission.drain({ closeTimeoutMs: TOO_LONG })).toThrow(
+    await expect(admission.drain({ closeTimeoutMs: TOO_LONG })).rejects.toThrow(
       /options.closeTimeoutMs: must be <= 2147483647 ms/,
     );
   });
