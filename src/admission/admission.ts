@@ -56,6 +56,11 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
   readonly #drain: Drain;
   #state: AdmissionState = 'open';
   readonly #unsubscribeStore: () => void;
+  /**
+   * Ends the wake-ups for slots freed elsewhere: kept while a drained instance still holds
+   * slots, so that another sharing its memory store hears of their release.
+   */
+  readonly #unsubscribeFreed: () => void;
   readonly #detachTelemetry: () => void;
   /** Through which the Admissions sharing its store object hold one set of caps (memory, Redis). */
   readonly #capsCircle: CapsCircle | undefined;
@@ -176,21 +181,19 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
         this.#state = 'drained';
         adaptive?.stopObjective();
         this.#unsubscribeStore();
-        // Slots still held report their release first: gauges and counters end at zero.
-        if (this.#gate.active === 0) this.#detachTelemetry();
+        if (this.#gate.active === 0) this.#lastReleased();
       },
     });
     adaptive?.onChange(() => this.#limitsChanged());
     adaptive?.slo?.onSignal((signal) => this.emit('latency_signal', signal));
     adaptive?.startObjective(() => this.#gate.active);
     setupAdaptive?.onChange(() => this.#limitsChanged());
-    const unsubscribeFreed =
+    this.#unsubscribeFreed =
       this.#store.onCapacityFreed?.((freed) => this.#gate.capacityMayHaveFreed(undefined, freed)) ??
       noop;
     const unsubscribeLost = this.#store.onLeaseLost?.((lease) => this.#leaseLost(lease)) ?? noop;
     const leaveStore = this.#capsCircle?.join(this.#capsHolder) ?? noop;
     this.#unsubscribeStore = () => {
-      unsubscribeFreed();
       unsubscribeLost();
       leaveStore();
     };
@@ -387,7 +390,18 @@ export class Admission extends TypedEmitter<AdmissionEvents> implements Observed
 
   #afterRelease(): void {
     this.#drain.released();
-    if (this.#state === 'drained' && this.#gate.active === 0) this.#detachTelemetry();
+    if (this.#state === 'drained' && this.#gate.active === 0) this.#lastReleased();
+  }
+
+  /**
+   * A drained instance holds no slot any more. A memory store tells the others sharing it of a
+   * release only while the releasing instance listens too (it lets its own waiters in), so the
+   * wake-ups end here rather than at the end of the drain. Slots still held report their release
+   * first: gauges and counters end at zero.
+   */
+  #lastReleased(): void {
+    this.#unsubscribeFreed();
+    this.#detachTelemetry();
   }
 
   #onHealthChange(status: HealthStatus, previous: HealthStatus | undefined): void {

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { useFakeClock } from '../support/fake-clock.js';
-import { type HostileRun, hostileRunArbitrary, runHostile } from '../support/hostile-scenario.js';
+import {
+  type HostileRun,
+  hostileRunArbitrary,
+  runHostile,
+  sharedStoreRunArbitrary,
+} from '../support/hostile-scenario.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -37,6 +42,17 @@ describe('admission against a hostile backend and callers that hang up at every 
     },
     soakOperations > 0 ? 0 : undefined,
   );
+
+  it('keeps them across two Admissions sharing a memory store, and wakes either on a release', async () => {
+    useFakeClock();
+    vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    await fc.assert(
+      fc.asyncProperty(sharedStoreRunArbitrary, async (run) => {
+        expect(await runHostile(run)).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
 
 /** Runs random interleavings until `operations` have run; returns violations by kind. */

@@ -28,6 +28,8 @@ export class CheckingStore implements CapacityStore {
   declare readonly onCapacityFreed?: NonNullable<CapacityStore['onCapacityFreed']>;
   declare readonly claim?: NonNullable<CapacityStore['claim']>;
   declare readonly bindSession?: NonNullable<CapacityStore['bindSession']>;
+  /** The inner store's, so Admissions sharing this one share their caps as they would its. */
+  declare readonly capsCircle?: unknown;
 
   constructor(inner: CapacityStore) {
     this.inner = inner;
@@ -35,6 +37,7 @@ export class CheckingStore implements CapacityStore {
     if (inner.onCapacityFreed) this.onCapacityFreed = inner.onCapacityFreed.bind(inner);
     if (inner.claim) this.claim = inner.claim.bind(inner);
     if (inner.bindSession) this.bindSession = inner.bindSession.bind(inner);
+    if ('capsCircle' in inner) this.capsCircle = inner.capsCircle;
     this.kind = `checking(${inner.kind})`;
     this.synchronous = inner.synchronous === true;
   }

@@ -42,6 +42,10 @@ export interface CreatePlan {
    * failure, instead of a promise (`settleMs` and `onAbort` do not apply).
    */
   readonly synchronous?: boolean;
+  /** `closed` settles this long after the teardown, which `close()` resolves at. */
+  readonly closedLagMs?: number;
+  /** The provider ends the session on its own before the create settles with it. */
+  readonly endsDuringCreate?: boolean;
 }
 
 export const POLITE: CreatePlan = {
@@ -126,6 +130,7 @@ export class HostileBackend implements VoiceBackend {
         release();
       });
       this.#sessions.set(id, session);
+      if (plan.endsDuringCreate === true) session.endedRemotely();
       this.onSettle?.(config);
       return session;
     };
@@ -252,7 +257,9 @@ class HostileSession implements VoiceSession {
     this.state = 'closed';
     // The provider's resources are gone before anyone learns the session ended.
     this.#gone();
-    this.#end(end);
+    const lag = this.#plan.closedLagMs ?? 0;
+    if (lag > 0) setTimeout(() => this.#end(end), lag);
+    else this.#end(end);
     return end;
   }
 }

@@ -17,6 +17,9 @@ import { type LimitOp, limitOpArbitraries, type ScenarioTenant, TENANTS } from '
  * that abort at every await point. Checked from what the backend really has open, at every
  * change: the global and tenant caps, one live session per idempotency key; and at the end:
  * every promise settled, nothing open or held after the drain, one `refused` per refusal.
+ * With `admissions: 2`, two Admissions share one memory store (and so one set of caps), each
+ * with its own keys: the caps hold across both, and a slot either frees lets the other's
+ * waiters in.
  *
  * Runs under the fake clock (`useFakeClock`). Returns the violations found, so a soak can count
  * them; the property test expects none.
@@ -35,6 +38,8 @@ type Hangup =
 export type HostileOp =
   | {
       readonly kind: 'request';
+      /** Which Admission it asks (modulo how many there are). */
+      readonly via: number;
       readonly tenant: ScenarioTenant;
       readonly key: (typeof KEYS)[number] | undefined;
       /** Another user reusing a key: must get `duplicate`, never a session. */
@@ -48,9 +53,17 @@ export type HostileOp =
   | { readonly kind: 'advance'; readonly ms: number }
   | { readonly kind: 'close' | 'remoteEnd' | 'abort'; readonly pick: number }
   | LimitOp
-  | { readonly kind: 'drain'; readonly timeoutMs: number };
+  | {
+      readonly kind: 'drain';
+      readonly via: number;
+      readonly timeoutMs: number;
+      /** Short enough, the drain ends with slots still held, released later. */
+      readonly closeTimeoutMs: number;
+    };
 
 export interface HostileRun {
+  /** Admissions sharing the store (1 unless given). */
+  readonly admissions?: number;
   readonly limit: number;
   /** Burst smoothing on (p-queue) or off. */
   readonly setup: SetupOptions;
@@ -65,6 +78,8 @@ const planArbitrary: fc.Arbitrary<CreatePlan> = fc.record({
   closeThrows: fc.constantFrom(false, false, false, true),
   closedRejects: fc.constantFrom(false, false, false, true),
   synchronous: fc.constantFrom(false, false, false, true),
+  closedLagMs: fc.constantFrom(0, 0, 0, 20),
+  endsDuringCreate: fc.constantFrom(false, false, false, false, false, true),
 });
 
 const hangupArbitrary: fc.Arbitrary<Hangup> = fc.oneof(
@@ -88,6 +103,7 @@ export const hostileOpArbitrary: fc.Arbitrary<HostileOp> = fc.oneof(
     weight: 7,
     arbitrary: fc.record({
       kind: fc.constant('request' as const),
+      via: fc.nat(1),
       tenant: fc.constantFrom(...TENANTS),
       key: fc.option(fc.constantFrom(...KEYS), { nil: undefined, freq: 2 }),
       otherUser: fc.constantFrom(false, false, false, false, false, true),
@@ -112,7 +128,9 @@ export const hostileOpArbitrary: fc.Arbitrary<HostileOp> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('drain' as const),
+      via: fc.nat(1),
       timeoutMs: fc.constantFrom(0, 50, 1_000, Number.POSITIVE_INFINITY),
+      closeTimeoutMs: fc.constantFrom(0, 10, 1_000, 1_000),
     }),
   },
 );
@@ -131,6 +149,12 @@ export const hostileRunArbitrary: fc.Arbitrary<HostileRun> = fc.record({
   ),
   ops: fc.array(hostileOpArbitrary, { minLength: 1, maxLength: 30 }),
 });
+
+/** Runs of two Admissions sharing one memory store (and its caps), each asked in turn. */
+export const sharedStoreRunArbitrary: fc.Arbitrary<HostileRun> = hostileRunArbitrary.map((run) => ({
+  ...run,
+  admissions: 2,
+}));
 
 interface Caller {
   readonly key: string | undefined;
@@ -151,15 +175,23 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
   const backend = new HostileBackend();
   const store = new CheckingStore(memoryStore());
   const spans = new SpanCounter();
-  const admission = new Admission(backend, {
-    maxConcurrentSessions: run.limit,
-    tenants: { defaultMax: TENANT_CAP },
-    queue: { maxSize: 6, maxPerTenant: 4, timeoutMs: 500 },
-    setup: run.setup,
-    health: false,
-    store,
-    tracer: spans,
-  });
+  const admissions = Array.from(
+    { length: run.admissions ?? 1 },
+    () =>
+      new Admission(backend, {
+        maxConcurrentSessions: run.limit,
+        tenants: { defaultMax: TENANT_CAP },
+        queue: { maxSize: 6, maxPerTenant: 4, timeoutMs: 500 },
+        setup: run.setup,
+        health: false,
+        store,
+        tracer: spans,
+      }),
+  );
+  // Caps are changed on an Admission still open: the one sharing them with the other.
+  const changing = (): Admission =>
+    admissions.find((admission) => admission.state === 'open') ?? admissions[0]!;
+  const active = (): number => admissions.reduce((sum, a) => sum + a.active, 0);
   const plans = new Map<string, CreatePlan>();
   backend.plan = (config) => plans.get(config.userId)!;
   const hangupsAtSettle = new Map<string, () => void>();
@@ -189,15 +221,23 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
     for (const key of backend.keysOpenTwice()) violations.push(`key ${key} open twice`);
   };
   let refused = 0;
-  admission.on('refused', () => refused++);
+  for (const admission of admissions) admission.on('refused', () => refused++);
 
   const callers: Caller[] = [];
-  let drained: { readonly drain: Promise<unknown>; readonly tracked: Tracked<unknown> } | undefined;
+  const drains = new Map<
+    Admission,
+    { readonly drain: Promise<unknown>; readonly tracked: Tracked<unknown> }
+  >();
   // Every drain after the first joins it, bringing its deadlines forward if they end sooner.
-  const drain = (timeoutMs: number): Tracked<unknown> => {
-    const next = admission.drain({ timeoutMs, closeTimeoutMs: 1_000 });
-    if (drained !== undefined && next !== drained.drain) violations.push('a second drain started');
-    drained ??= { drain: next, tracked: track(next) };
+  const drain = (
+    admission: Admission,
+    timeoutMs: number,
+    closeTimeoutMs = 1_000,
+  ): Tracked<unknown> => {
+    const next = admission.drain({ timeoutMs, closeTimeoutMs });
+    const drained = drains.get(admission) ?? { drain: next, tracked: track(next) };
+    if (next !== drained.drain) violations.push('a second drain started');
+    drains.set(admission, drained);
     return drained.tracked;
   };
   const pick = <T>(items: readonly T[], n: number): T | undefined =>
@@ -206,12 +246,16 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
   for (const op of run.ops) {
     switch (op.kind) {
       case 'request': {
+        const index = op.via % admissions.length;
+        const admission = admissions[index]!;
+        // Each Admission has keys of its own: a memory store does not share them.
+        const key = op.key === undefined || admissions.length === 1 ? op.key : `${op.key}@${index}`;
         const userId =
           op.key === undefined
             ? `u${callers.length}`
             : op.otherUser
               ? `intruder${callers.length}`
-              : `owner-${op.key}`;
+              : `owner-${key}`;
         // Each caller of a shared key has its own plan; the backend sees the creator's.
         plans.set(userId, op.plan);
         const controller = new AbortController();
@@ -221,7 +265,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
             {
               userId,
               tenantId: op.tenant,
-              ...(op.key === undefined ? {} : { idempotencyKey: op.key }),
+              ...(key === undefined ? {} : { idempotencyKey: key }),
             },
             {
               signal: controller.signal,
@@ -234,7 +278,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
           promise = promise.catch((error: unknown) => {
             if (controller.signal.aborted) throw error;
             const retried = request();
-            callers.push({ key: op.key, controller, tracked: track(retried) });
+            callers.push({ key, controller, tracked: track(retried) });
             throw error;
           });
         }
@@ -244,7 +288,7 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
           hangupsAtSettle.set(userId, () => afterTicks(hangup.ticks, hangUp));
         }
         if (hangup.kind === 'ms') setTimeout(hangUp, hangup.ms);
-        callers.push({ key: op.key, controller, tracked: track(promise) });
+        callers.push({ key, controller, tracked: track(promise) });
         break;
       }
       case 'advance':
@@ -263,32 +307,46 @@ export async function runHostile(run: HostileRun): Promise<string[]> {
         break;
       case 'setLimit':
         peakCap = Math.max(peakCap, op.max);
-        admission.setLimits({ maxConcurrentSessions: op.max });
+        changing().setLimits({ maxConcurrentSessions: op.max });
         break;
       case 'setTenantLimit':
         peakTenantCap.set(op.tenant, Math.max(peakTenantCap.get(op.tenant)!, op.max ?? TENANT_CAP));
-        admission.setTenantLimit(op.tenant, op.max);
+        changing().setTenantLimit(op.tenant, op.max);
         break;
       case 'drain':
-        drain(op.timeoutMs);
+        drain(admissions[op.via % admissions.length]!, op.timeoutMs, op.closeTimeoutMs);
         break;
     }
     await settleTurns();
-    if (admission.active !== store.held) {
-      violations.push(`admission counts ${admission.active} slots, the store ${store.held}`);
+    if (active() !== store.held) {
+      violations.push(`admission counts ${active()} slots, the store ${store.held}`);
+    }
+    // Nobody waits who could be admitted: what blocks a waiter is what the store holds.
+    for (const admission of admissions) {
+      const stats = admission.stats();
+      if (!stats.admitting) continue;
+      for (const tenant of stats.tenants) {
+        if (tenant.queued === 0) continue;
+        if (store.held < stats.limit && store.tenantHeld(tenant.tenantId) < tenant.limit) {
+          violations.push(`tenant ${tenant.tenantId} waits while admissible`);
+        }
+      }
     }
   }
 
   // Wind down: drain (forcing a patient one), then let every late create and close run out.
-  const ending = drain(100);
-  for (let i = 0; i < 60 && (ending.result.status === 'pending' || backend.open > 0); i++) {
+  const endings = admissions.map((admission) => drain(admission, 100));
+  const pending = (): boolean => endings.some((ending) => ending.result.status === 'pending');
+  // A session's `closed` may settle after its teardown: its slot is released then.
+  const busy = (): boolean => pending() || backend.open > 0 || store.held > 0;
+  for (let i = 0; i < 60 && busy(); i++) {
     vi.advanceTimersByTime(50);
     await settleTurns();
   }
-  if (ending.result.status === 'pending') violations.push('drain never resolved');
+  if (pending()) violations.push('drain never resolved');
   if (backend.open !== 0) violations.push(`${backend.open} left open after the drain`);
-  if (store.held !== 0 || admission.active !== 0) {
-    violations.push(`${store.held} slots held after the drain (admission: ${admission.active})`);
+  if (store.held !== 0 || active() !== 0) {
+    violations.push(`${store.held} slots held after the drain (admission: ${active()})`);
   }
   violations.push(
     ...store.violations,

@@ -146,6 +146,28 @@ describe('a memory store shared by two Admissions', () => {
     slot.release();
   });
 
+  it("lets one's waiters in when the other releases a slot it held past its drain", async () => {
+    const store = memoryStore();
+    const options = { maxConcurrentSessions: 1, queue: { maxSize: 5, timeoutMs: 60_000 }, store };
+    const a = admission(options);
+    const b = admission(options);
+    const held = a.tryAcquire();
+    if (!isSlot(held)) throw new Error('expected a slot');
+    // Its holder does not stop on the slot's signal: the drain ends with the slot still held.
+    expect(await a.drain({ timeoutMs: 0, closeTimeoutMs: 0 })).toMatchObject({ stillActive: 1 });
+    const waiting = b.acquire({ tenantId: 'w' });
+    held.release();
+    // Granted once the release is known, not at the waiter's 60 s deadline.
+    const slot = await Promise.race([
+      waiting,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('still waiting with the slot free')), 1_000),
+      ),
+    ]);
+    expect(slot.tenantId).toBe('w');
+    slot.release();
+  });
+
   it('takes new caps once every Admission using it has drained', async () => {
     const store = memoryStore();
     const a = admission({ maxConcurrentSessions: 10, store });
