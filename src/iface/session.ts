@@ -43,6 +43,10 @@ export type AgentCallback = (
 
 /** What the caller asks for. Only `userId` is required. */
 export interface SessionConfig {
+  /**
+   * The caller this session is for. 1 to 256 printable characters (code points), as the
+   * gateway takes; a backend may allow less (LiveKit: 256 bytes in UTF-8).
+   */
   readonly userId: string;
   /**
    * Tenant for per-tenant caps; `'default'` when omitted. 1 to 128 printable characters.

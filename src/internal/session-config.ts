@@ -54,7 +54,7 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   const value = config as Record<string, unknown>;
   knownKeys('sessionConfig', value, SESSION_CONFIG_KEYS);
   const { userId, tenantId, connectionUrl, agentCallback, metadata, idempotencyKey } = value;
-  printableField('sessionConfig.userId', stringField('sessionConfig.userId', userId, true));
+  userIdField(userId);
   if (tenantId !== undefined) tenantIdField('sessionConfig.tenantId', tenantId);
   stringField('sessionConfig.connectionUrl', connectionUrl);
   functionField('sessionConfig.agentCallback', agentCallback);
@@ -67,6 +67,26 @@ export function validateSessionConfig(config: unknown): SessionConfig {
   for (const [key, field] of Object.entries(optional))
     if (field !== undefined) snapshot[key] = field;
   return snapshot as unknown as SessionConfig;
+}
+
+/**
+ * The longest user id, in characters (code points, as JSON Schema's `maxLength` counts them):
+ * an id lands in the backend's identity, token and metadata, so it is bounded as the gateway
+ * bounds it. A backend may allow less (LiveKit: 256 bytes in UTF-8).
+ */
+export const MAX_USER_ID_LENGTH = 256;
+
+function userIdField(value: unknown): void {
+  const field = 'sessionConfig.userId';
+  const userId = stringField(field, value, true);
+  // The length first: it is cheaper to check than the characters.
+  if (longerThan(userId, MAX_USER_ID_LENGTH)) {
+    throw new ConfigError(
+      field,
+      `must be at most ${MAX_USER_ID_LENGTH} characters, got ${describeValue(userId)}`,
+    );
+  }
+  printableField(field, userId);
 }
 
 /**

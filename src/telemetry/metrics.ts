@@ -53,7 +53,8 @@ export class AdmissionMetrics {
   readonly #capacitySeen = new Map<string, CapacitySeries>();
   /**
    * Tenants with `capacity.*` series of their own: reported while idle too, as their cap
-   * stands (read as 0 it would say they are shut out). Bounded like the tenant values.
+   * stands, or as the global cap once theirs is removed (read as 0 it would say they are shut
+   * out). Bounded like the tenant values.
    */
   readonly #cappedTenants = new Set<string>();
 
@@ -180,8 +181,13 @@ export class AdmissionMetrics {
     }
     for (const tenantId of this.#cappedTenants) if (!held.has(tenantId)) held.set(tenantId, 0);
     for (const [tenantId, active] of held) {
-      const limit = admission.tenantLimit(tenantId);
-      if (limit === Number.POSITIVE_INFINITY) continue;
+      let limit = admission.tenantLimit(tenantId);
+      if (limit === Number.POSITIVE_INFINITY) {
+        // Never capped: no series. Capped once, its series go on with what it may hold now, the
+        // global cap (read as 0 they would say it is shut out).
+        if (!this.#cappedTenants.has(tenantId)) continue;
+        limit = stats.limit;
+      }
       this.#cappedTenants.add(tenantId);
       const attributes = {
         [ATTRIBUTE.scope]: 'tenant',

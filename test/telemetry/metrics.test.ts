@@ -255,6 +255,33 @@ describe('admission metrics', () => {
     expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(0);
   });
 
+  it('reports what an uncapped tenant may hold once its own cap is removed, not 0', async () => {
+    const { meterProvider, read } = testMeter();
+    const admission = new Admission(new ControlledBackend(), {
+      maxConcurrentSessions: 10,
+      tenants: { max: { acme: 4 } },
+      health: false,
+      telemetry: { meterProvider },
+    });
+    const acme = { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' };
+    const slot = await admission.acquire({ tenantId: 'acme' });
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(4);
+    // Back to the default, no cap of its own: the global cap is all that bounds it.
+    admission.setTenantLimit('acme', undefined);
+    expect(admission.tenantLimit('acme')).toBe(Number.POSITIVE_INFINITY);
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(10);
+    expect(valueAt(await read('voice.backend.capacity.utilization'), acme)).toBe(0.1);
+    slot.release();
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(10);
+    expect(valueAt(await read('voice.backend.capacity.utilization'), acme)).toBe(0);
+    admission.setLimits({ maxConcurrentSessions: 20 });
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(20);
+    admission.setTenantLimit('acme', 3);
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(3);
+    await admission.drain();
+    expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(0);
+  });
+
   it('reports capacity and utilization as 0 once the admission is drained, not their last values', async () => {
     const { meterProvider, read } = testMeter();
     const admission = new Admission(new ControlledBackend(), {

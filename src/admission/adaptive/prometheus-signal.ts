@@ -47,7 +47,10 @@ export interface PrometheusLatencySignalOptions {
   readonly unit?: 'seconds' | 'milliseconds' | undefined;
   /** Time between evaluations. Default 5 000 ms. */
   readonly intervalMs?: number | undefined;
-  /** One evaluation's deadline. Default 2 000 ms. */
+  /**
+   * One evaluation's deadline. Default 2 000 ms. An answer over 16 MiB is dropped as
+   * `query_failed`, however fast it comes.
+   */
   readonly timeoutMs?: number | undefined;
   /** Called with each quantile taken, in ms. */
   readonly onQuantile?: ((quantileMs: number) => void) | undefined;
@@ -166,7 +169,7 @@ async function queryOnce(
   signal: AbortSignal,
 ): Promise<number> {
   const response = await fetch(endpoint, { signal, headers });
-  const body = (await response.json().catch(() => undefined)) as PrometheusAnswer | undefined;
+  const body = parseJson(await readBounded(response)) as PrometheusAnswer | undefined;
   if (!response.ok || body?.status !== 'success') {
     throw new LatencySignalError(
       'query_failed',
@@ -182,6 +185,51 @@ async function queryOnce(
   if (!Number.isFinite(highest) || highest < 0)
     throw new LatencySignalError('bad_value', `the query returned ${highest}, not a latency`);
   return highest;
+}
+
+/**
+ * The largest answer read, in bytes: a quantile's answer is a few hundred bytes, and 16 MiB
+ * leaves room for very many series. Past it the answer is dropped as a failed query, so that a
+ * misbehaving Prometheus (or a proxy in front of it) cannot make the process buffer without end.
+ */
+export const MAX_PROMETHEUS_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The answer's body as text, or a `query_failed` error once it grows past the bound. */
+async function readBounded(response: Response): Promise<string> {
+  const tooLarge = (): LatencySignalError =>
+    new LatencySignalError(
+      'query_failed',
+      `Prometheus answered ${response.status} with over ${MAX_PROMETHEUS_ANSWER_BYTES} bytes`,
+    );
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > MAX_PROMETHEUS_ANSWER_BYTES) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_PROMETHEUS_ANSWER_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+/** The value of a JSON text, undefined when it is none. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adaptive } from '../../../src/admission/adaptive/adaptive-limit.js';
 import {
   type LatencySignalError,
+  MAX_PROMETHEUS_ANSWER_BYTES,
   prometheusLatencySignal,
 } from '../../../src/admission/adaptive/prometheus-signal.js';
 import { Admission } from '../../../src/admission/admission.js';
@@ -310,3 +311,67 @@ it('reports an answer that is no query result as query_failed or bad_value, not 
     server.close();
   }
 });
+
+it('drops an answer past MAX_PROMETHEUS_ANSWER_BYTES as query_failed, unbuffered', async () => {
+  const head = '{"status":"success","data":{"resultType":"vector","result":[]},"pad":"';
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const over = MAX_PROMETHEUS_ANSWER_BYTES + chunk.length;
+  let mode: 'declared' | 'chunked' | 'endless' = 'declared';
+  const server = createServer((_request, response) => {
+    response.setHeader('content-type', 'application/json');
+    // A well-formed answer with no samples (no_data) were it read whole, except the endless one.
+    if (mode === 'declared') {
+      const body = `${head}${'x'.repeat(over)}"}`;
+      response.setHeader('content-length', Buffer.byteLength(body));
+      response.end(body);
+      return;
+    }
+    let closed = false;
+    response.on('close', () => {
+      closed = true;
+    });
+    response.write(head);
+    let sent = 0;
+    const pump = (): void => {
+      while (!closed && (mode === 'endless' || sent < over)) {
+        sent += chunk.length;
+        if (!response.write(chunk)) {
+          response.once('drain', pump);
+          return;
+        }
+      }
+      if (!closed) response.end('"}');
+    };
+    pump();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const errorOf = async (): Promise<LatencySignalError> => {
+    const stop = new AbortController();
+    const limit = adaptive({ min: 1, max: 5, slo: { targetMs: 1_000 } });
+    const error = await first<LatencySignalError>((onError) =>
+      prometheusLatencySignal(limit, {
+        url: `http://127.0.0.1:${port}`,
+        query: 'up',
+        // The bound, not the deadline, ends the endless answer.
+        timeoutMs: 120_000,
+        onError,
+        signal: stop.signal,
+      }),
+    );
+    stop.abort();
+    return error;
+  };
+  try {
+    for (const each of ['declared', 'chunked', 'endless'] as const) {
+      mode = each;
+      const error = await errorOf();
+      expect({ mode, code: error.code }).toEqual({ mode, code: 'query_failed' });
+      expect(error.message).toContain(`over ${MAX_PROMETHEUS_ANSWER_BYTES} bytes`);
+    }
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}, 60_000);
