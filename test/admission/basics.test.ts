@@ -5,7 +5,6 @@ import { Admission } from '../../src/admission/admission.js';
 import { Slot } from '../../src/admission/gate/slot.js';
 import { memoryStore } from '../../src/admission/store/memory-store.js';
 import type { AdmissionRefusal } from '../../src/admission/types.js';
-import { createSessionBody } from '../../src/cli/gateway/schemas.js';
 import { AdmissionError, BackendError, ConfigError } from '../../src/iface/errors.js';
 import { Admission as PackageAdmission } from '../../src/index.js';
 import { MAX_USER_ID_LENGTH } from '../../src/internal/session-config.js';
@@ -336,7 +335,7 @@ describe('Admission: slots and refusals', () => {
     await longest.close();
   });
 
-  it('refuses a userId past MAX_USER_ID_LENGTH characters, the bound the gateway takes', async () => {
+  it('refuses a userId past MAX_USER_ID_LENGTH characters, the bound the gateway takes too', async () => {
     const { admission, backend, store } = await setup();
     // A user id lands in the backend's identity, token and metadata: 10 MB must not get there.
     await expect(admission.createSession({ userId: 'u'.repeat(10_000_000) })).rejects.toThrow(
@@ -347,7 +346,6 @@ describe('Admission: slots and refusals', () => {
     ).rejects.toMatchObject({ name: 'ConfigError', field: 'sessionConfig.userId' });
     await expect(backend.createSession({ userId: 'u'.repeat(257) })).rejects.toThrow(ConfigError);
     expect(store.acquired).toBe(0);
-    expect(createSessionBody.properties.userId.maxLength).toBe(MAX_USER_ID_LENGTH);
     backend.autoComplete = 'succeed';
     // Counted in characters, as JSON Schema's maxLength counts them.
     const longest = await admission.createSession({ userId: '😀'.repeat(MAX_USER_ID_LENGTH) });

@@ -1,5 +1,5 @@
 import { MAX_LATENCY_MS } from '../../admission/adaptive/slo-limit.js';
-import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../../internal/session-config.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_USER_ID_LENGTH } from '../../internal/session-config.js';
 import { MAX_TENANT_ID_LENGTH } from '../../internal/tenant-id.js';
 import { WEBHOOK_ACTIONS } from '../../providers/livekit/webhooks.js';
 
@@ -76,7 +76,7 @@ export const createSessionBody = {
     userId: id(
       'The caller this session is for. The voice backend may allow less (LiveKit: at most 256 ' +
         "bytes in UTF-8, and not its agent participant's identity): 400.",
-      256,
+      MAX_USER_ID_LENGTH,
     ),
     tenantId,
     idempotencyKey: id(
