@@ -232,7 +232,8 @@ describe('admission metrics', () => {
     slot.release();
   });
 
-  it("reports an idle tenant's cap as it stands, not as 0 (a cap of 0 shuts a tenant out)", async () => {
+  /** Cap 10, tenant `acme` capped at 4, metrics read from a test meter. */
+  function acmeCappedAt4() {
     const { meterProvider, read } = testMeter();
     const admission = new Admission(new ControlledBackend(), {
       maxConcurrentSessions: 10,
@@ -240,7 +241,11 @@ describe('admission metrics', () => {
       health: false,
       telemetry: { meterProvider },
     });
-    const acme = { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' };
+    return { admission, read, acme: { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' } };
+  }
+
+  it("reports an idle tenant's cap as it stands, not as 0 (a cap of 0 shuts a tenant out)", async () => {
+    const { admission, read, acme } = acmeCappedAt4();
     const slot = await admission.acquire({ tenantId: 'acme' });
     expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(4);
     slot.release();
@@ -256,14 +261,7 @@ describe('admission metrics', () => {
   });
 
   it('reports what an uncapped tenant may hold once its own cap is removed, not 0', async () => {
-    const { meterProvider, read } = testMeter();
-    const admission = new Admission(new ControlledBackend(), {
-      maxConcurrentSessions: 10,
-      tenants: { max: { acme: 4 } },
-      health: false,
-      telemetry: { meterProvider },
-    });
-    const acme = { 'voice.capacity.scope': 'tenant', 'voice.tenant': 'acme' };
+    const { admission, read, acme } = acmeCappedAt4();
     const slot = await admission.acquire({ tenantId: 'acme' });
     expect(valueAt(await read('voice.backend.capacity.limit'), acme)).toBe(4);
     // Back to the default, no cap of its own: the global cap is all that bounds it.
