@@ -138,8 +138,12 @@ describe('tenant ids are checked where every store would refuse them', () => {
     });
     const id = `${'x'.repeat(100_000)}\u0000`;
     const quoted = `got "${'x'.repeat(57)}..."`;
+    // Past its length bound, a user id is refused for that before its characters are read.
     await expect(admission.createSession({ userId: id })).rejects.toThrow(
-      `sessionConfig.userId: must not contain control characters or lone surrogates, ${quoted}`,
+      `sessionConfig.userId: must be at most 256 characters, ${quoted}`,
+    );
+    await expect(admission.createSession({ userId: `x${id.slice(-1)}` })).rejects.toThrow(
+      'sessionConfig.userId: must not contain control characters or lone surrogates, got "x',
     );
     expect(() =>
       memoryStore().tryAcquire({ tenantId: id, globalLimit: 1, tenantLimit: 1 }),
