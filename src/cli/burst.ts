@@ -10,6 +10,13 @@ import { formatMs, percentile, table } from './stats.js';
 const NETWORK_ERROR = 'network error';
 /** The status recorded for a request cut off by Ctrl-C before its answer came. */
 const INTERRUPTED = 'interrupted';
+/**
+ * How long after Ctrl-C the requests under way may still receive their answers. Cutting one
+ * off can only abandon a creation the gateway has not answered yet: a `201` already written
+ * when the client closes counts as received, and its session would be held for nobody. A
+ * setup takes well under this; a request still unanswered by then is queued or hung.
+ */
+const ANSWER_GRACE_MS = 2_000;
 
 /**
  * The most requests a burst sends. Every answer is kept until the report, so memory grows with
@@ -62,8 +69,9 @@ Exits 1 when the run could not measure the load asked for: no request got an HTT
 any was refused for the request itself, a 4xx other than 429 (401 or 403: GATEWAY_TOKEN or
 --tenants; 404: --url is not the gateway's base URL). Refusals for load (429, 503) are the
 gateway at work: exit 0. Ctrl-C stops early: the sessions held for --hold-ms are closed at
-once, requests still waiting for an answer are cut off (counted as "interrupted"), the
-report covers what was sent, exit 130.
+once, requests still waiting for an answer get ${ANSWER_GRACE_MS / 1000} s to receive it (its
+session is closed too) and are then cut off (counted as "interrupted"), the report covers
+what was sent, exit 130. A second Ctrl-C exits at once.
 `;
 
 export function parseBurstConfig(
@@ -119,8 +127,9 @@ function headers(config: BurstConfig, json: boolean): Record<string, string> {
 
 /**
  * Runs the burst; `onProgress` is told after each response. Once `stopSignal` aborts, no request
- * starts, those still waiting for an answer are cut off (a hung gateway would otherwise keep
- * the burst from ever reporting), and the sessions held for `--hold-ms` are closed at once.
+ * starts, the sessions held for `--hold-ms` are closed at once, and those still waiting for an
+ * answer get `ANSWER_GRACE_MS` to receive it before they are cut off (a hung gateway would
+ * otherwise keep the burst from ever reporting).
  */
 export async function runBurst(
   config: BurstConfig,
@@ -128,6 +137,7 @@ export async function runBurst(
   stopSignal?: AbortSignal,
 ): Promise<BurstReport> {
   const stop = withManyListeners(stopSignal);
+  const answersDue = graceAfter(stop, ANSWER_GRACE_MS);
   const statuses: Record<string, number> = {};
   const refusals: Record<string, number> = {};
   const latencyMs: number[] = [];
@@ -144,7 +154,7 @@ export async function runBurst(
     // for a client that left before its answer.
     const cutOff = new AbortController();
     const cut = () => cutOff.abort();
-    stop.addEventListener('abort', cut, { once: true });
+    answersDue.addEventListener('abort', cut, { once: true });
     try {
       const response = await fetch(`${config.url}/v1/sessions`, {
         method: 'POST',
@@ -156,7 +166,7 @@ export async function runBurst(
         }),
         signal: cutOff.signal,
       });
-      stop.removeEventListener('abort', cut);
+      answersDue.removeEventListener('abort', cut);
       status = String(response.status);
       const body = (await response.json()) as { id?: string; error?: { code?: string } };
       if (response.status === 201 && body.id !== undefined) {
@@ -168,7 +178,7 @@ export async function runBurst(
     } catch {
       if (cutOff.signal.aborted) status = INTERRUPTED; // otherwise counted as a network error
     }
-    stop.removeEventListener('abort', cut);
+    answersDue.removeEventListener('abort', cut);
     // Time to Ctrl-C is no latency of the gateway's.
     if (status !== INTERRUPTED) latencyMs.push(performance.now() - t0);
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -203,6 +213,19 @@ export async function runBurst(
     created,
     wallMs: performance.now() - started,
   };
+}
+
+/**
+ * A signal that aborts `ms` after `stop` does. Its timer does not keep the process alive: a
+ * burst whose answers all came before it has nothing left to cut off.
+ */
+function graceAfter(stop: AbortSignal, ms: number): AbortSignal {
+  const due = new AbortController();
+  setMaxListeners(0, due.signal);
+  const start = () => setTimeout(() => due.abort(), ms).unref();
+  if (stop.aborted) start();
+  else stop.addEventListener('abort', start, { once: true });
+  return due.signal;
 }
 
 /**

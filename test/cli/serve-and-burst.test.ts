@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -637,8 +638,7 @@ describe('voice-admission burst against the gateway', () => {
       const report = JSON.parse(stdout) as { requests: number; created: number };
       expect(report.requests).toBeLessThan(100);
       expect(report.created).toBeGreaterThanOrEqual(3);
-      // Those held were closed before the exit; one cut off in its setup is closed by the
-      // gateway once set up, its client gone.
+      // Those held were closed before the exit, with those whose answer came after Ctrl-C.
       while ((await active()) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       gateway.kill('SIGTERM');
@@ -685,6 +685,44 @@ describe('voice-admission burst against the gateway', () => {
       silent.close();
     }
   }, 60_000);
+
+  it('on Ctrl-C, a session answered after the signal is still received and closed, not left held', async () => {
+    // Answers a creation only when told, records the closes.
+    let answer: (() => void) | undefined;
+    const closed: string[] = [];
+    const gateway = createHttpServer((request, response) => {
+      if (request.method === 'DELETE') {
+        closed.push(request.url!);
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      answer = () =>
+        response.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"s-1"}');
+    });
+    gateway.listen(0, '127.0.0.1');
+    await once(gateway, 'listening');
+    const { port } = gateway.address() as AddressInfo;
+    try {
+      const stop = new AbortController();
+      const running = runBurst(
+        parseBurstConfig(['--url', `http://127.0.0.1:${port}`, '--n', '1', '--hold-ms', '600000']),
+        undefined,
+        stop.signal,
+      );
+      while (answer === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+      stop.abort();
+      // The gateway's 201 is written after the signal: cut off, the session would be held by
+      // nobody, and the gateway could not tell.
+      answer();
+      const report = await running;
+      expect(report.statuses).toEqual({ '201': 1 });
+      expect(report.created).toBe(1);
+      expect(closed).toEqual(['/v1/sessions/s-1']);
+    } finally {
+      gateway.closeAllConnections();
+      gateway.close();
+    }
+  });
 
   it('validates its flags', async () => {
     expect(() => parseBurstConfig([])).toThrow(/--url: is required/);
