@@ -1,5 +1,6 @@
 import { ConfigError } from '../../iface/errors.js';
 import { callListener } from '../../internal/emitter.js';
+import { readBoundedText } from '../../internal/read-bounded.js';
 import {
   abortSignalField,
   describeValue,
@@ -196,31 +197,19 @@ export const MAX_PROMETHEUS_ANSWER_BYTES = 16 * 1024 * 1024;
 
 /** The answer's body as text, or a `query_failed` error once it grows past the bound. */
 async function readBounded(response: Response): Promise<string> {
-  const tooLarge = (): LatencySignalError =>
-    new LatencySignalError(
-      'query_failed',
-      `Prometheus answered ${response.status} with over ${MAX_PROMETHEUS_ANSWER_BYTES} bytes`,
-    );
+  const { body } = response;
+  if (body === null) return '';
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > MAX_PROMETHEUS_ANSWER_BYTES) {
-    await response.body?.cancel().catch(() => undefined);
-    throw tooLarge();
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_PROMETHEUS_ANSWER_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, size).toString('utf8');
+  const text =
+    declared > MAX_PROMETHEUS_ANSWER_BYTES
+      ? undefined
+      : await readBoundedText(body, MAX_PROMETHEUS_ANSWER_BYTES);
+  if (text !== undefined) return text;
+  await body.cancel().catch(() => undefined);
+  throw new LatencySignalError(
+    'query_failed',
+    `Prometheus answered ${response.status} with over ${MAX_PROMETHEUS_ANSWER_BYTES} bytes`,
+  );
 }
 
 /** The value of a JSON text, undefined when it is none. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookReceiver } from 'livekit-server-sdk';
 import { redact } from '../../backend/redact.js';
 import { BackendError } from '../../iface/errors.js';
+import { readBoundedText } from '../../internal/read-bounded.js';
 import { messageOf } from '../../internal/thrown.js';
 import type { LiveKitSettings } from './config.js';
 import { PROVIDER } from './errors.js';
@@ -148,7 +149,8 @@ export class WebhookHandler {
       req.resume();
       return;
     }
-    readBody(req, this.#options.maxBodyBytes).then(
+    // Not destroyed when the read stops at the bound: the connection carries the 413.
+    readBoundedText(req.iterator({ destroyOnReturn: false }), this.#options.maxBodyBytes).then(
       async (body) => {
         if (body === undefined) {
           // The rest of the body is left unread: the connection cannot carry another request.
@@ -224,30 +226,6 @@ function unverifiedIssuer(token: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Reads the body as UTF-8; resolves `undefined` as soon as it exceeds `limit` bytes, reading no
- * further: a body sent by anyone can be endless.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off('data', onData);
-      req.pause();
-      resolve(undefined);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function reply(
