@@ -265,16 +265,14 @@ class Resources {
  */
 export function closeOnSignals(gateway: RunningGateway, drainTimeoutMs: number): void {
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-  let draining = false;
   // Said when the drain starts: it can take up to the deadline, and the operator waits on it.
   gateway.admission.on('draining', ({ active, queued }) => {
-    draining = true;
     gateway.log.info({ active, queued, timeoutMs: drainTimeoutMs }, 'draining');
   });
   // Added before drainOnSignals' own listener, which exits at once on the second signal: the
   // log says the drain (or the close after it) did not finish, and what it left open.
   const abandoned = (signal: NodeJS.Signals): void => {
-    if (!draining) return;
+    if (gateway.admission.state === 'open') return;
     const { active, queued } = gateway.admission;
     gateway.log.warn({ signal, active, queued }, 'drain abandoned: exiting at once');
   };
