@@ -1,6 +1,6 @@
-import { setMaxListeners } from 'node:events';
 import { withoutCredentials } from '../backend/redact.js';
 import { ConfigError } from '../iface/errors.js';
+import { onAbort } from '../internal/abort.js';
 import { MAX_TIMER_MS } from '../internal/validate.js';
 import { decimalFlag, integerFlag, parseFlags, tenantsFlag } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -136,7 +136,8 @@ export async function runBurst(
   onProgress?: (done: number) => void,
   stopSignal?: AbortSignal,
 ): Promise<BurstReport> {
-  const stop = withManyListeners(stopSignal);
+  // Watched through onAbort: one listener for every request under way and session held.
+  const stop = stopSignal ?? new AbortController().signal;
   const answersDue = graceAfter(stop, ANSWER_GRACE_MS);
   const statuses: Record<string, number> = {};
   const refusals: Record<string, number> = {};
@@ -153,8 +154,7 @@ export async function runBurst(
     // session the gateway created is known and closed. The gateway closes those it created
     // for a client that left before its answer.
     const cutOff = new AbortController();
-    const cut = () => cutOff.abort();
-    answersDue.addEventListener('abort', cut, { once: true });
+    const stopWatching = onAbort(answersDue, () => cutOff.abort());
     try {
       const response = await fetch(`${config.url}/v1/sessions`, {
         method: 'POST',
@@ -166,7 +166,7 @@ export async function runBurst(
         }),
         signal: cutOff.signal,
       });
-      answersDue.removeEventListener('abort', cut);
+      stopWatching();
       status = String(response.status);
       const body = (await response.json()) as { id?: string; error?: { code?: string } };
       if (response.status === 201 && body.id !== undefined) {
@@ -178,7 +178,7 @@ export async function runBurst(
     } catch {
       if (cutOff.signal.aborted) status = INTERRUPTED; // otherwise counted as a network error
     }
-    answersDue.removeEventListener('abort', cut);
+    stopWatching();
     // Time to Ctrl-C is no latency of the gateway's.
     if (status !== INTERRUPTED) latencyMs.push(performance.now() - t0);
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -221,23 +221,12 @@ export async function runBurst(
  */
 function graceAfter(stop: AbortSignal, ms: number): AbortSignal {
   const due = new AbortController();
-  setMaxListeners(0, due.signal);
-  const start = () => setTimeout(() => due.abort(), ms).unref();
+  const start = (): void => {
+    setTimeout(() => due.abort(), ms).unref();
+  };
   if (stop.aborted) start();
-  else stop.addEventListener('abort', start, { once: true });
+  else onAbort(stop, start);
   return due.signal;
-}
-
-/**
- * A signal that follows `outer`, for the many listeners of a burst: one for each request
- * waiting for an answer and each session held, far past the 10 at which Node warns of a leak.
- */
-function withManyListeners(outer: AbortSignal | undefined): AbortSignal {
-  const inner = new AbortController();
-  setMaxListeners(0, inner.signal);
-  if (outer?.aborted) inner.abort();
-  else outer?.addEventListener('abort', () => inner.abort(), { once: true });
-  return inner.signal;
 }
 
 async function closeLater(config: BurstConfig, id: string, stop: AbortSignal): Promise<void> {
@@ -252,13 +241,14 @@ async function closeLater(config: BurstConfig, id: string, stop: AbortSignal): P
 function sleep(ms: number, stop: AbortSignal): Promise<void> {
   if (ms <= 0 || stop.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => {
+    const stopWatching = onAbort(stop, () => {
       clearTimeout(timer);
-      stop.removeEventListener('abort', done);
       resolve();
-    };
-    const timer = setTimeout(done, ms);
-    stop.addEventListener('abort', done, { once: true });
+    });
+    const timer = setTimeout(() => {
+      stopWatching();
+      resolve();
+    }, ms);
   });
 }
 
