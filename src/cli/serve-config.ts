@@ -33,6 +33,8 @@ export interface ServeConfig {
   readonly drainTimeoutMs: number;
   /** Most connections open at once; more are closed as soon as they are accepted. */
   readonly maxConnections: number;
+  /** How long an idle keep-alive connection stays open after its last answer. */
+  readonly keepAliveTimeoutMs: number;
   readonly redisUrl: string | undefined;
   readonly redisName: string;
   readonly livekit:
@@ -76,6 +78,7 @@ const FLAGS = {
   'setup-per-second': ['SETUP_PER_SECOND', undefined],
   'drain-timeout-ms': ['DRAIN_TIMEOUT_MS', '30000'],
   'max-connections': ['MAX_CONNECTIONS', '4096'],
+  'keep-alive-timeout-ms': ['KEEP_ALIVE_TIMEOUT_MS', '72000'],
   'slo-target-ms': ['SLO_TARGET_MS', undefined],
   'slo-percentile': ['SLO_PERCENTILE', '95'],
   'slo-window-ms': ['SLO_WINDOW_MS', '30000'],
@@ -94,6 +97,7 @@ const HINTS: Partial<Record<keyof typeof FLAGS, string>> = {
   'tenant-caps': '(acme=50,globex=20; each tenant once, 0 for none)',
   'queue-per-tenant': '(default the queue size: one tenant may fill it)',
   'setup-per-second': '(a rate: 0.5 is one setup every 2 s; >= 0.001)',
+  'keep-alive-timeout-ms': "(above a load balancer's idle timeout)",
   'redis-url': '(needs ioredis installed)',
   'slo-percentile': '(with --slo-target-ms)',
   'slo-window-ms': '(with --slo-target-ms)',
@@ -189,6 +193,7 @@ export function parseServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     // drain would refuse a longer one only once the gateway runs).
     drainTimeoutMs: int('drain-timeout-ms', 0, MAX_TIMER_MS)!,
     maxConnections: int('max-connections', 1)!,
+    keepAliveTimeoutMs: int('keep-alive-timeout-ms', 1, MAX_TIMER_MS)!,
     redisUrl: redisUrlFlag(setting('redis-url'), raw('redis-url')),
     redisName: redisNameFlag(setting('redis-name'), raw('redis-name')!),
     livekit: readLiveKit(env),

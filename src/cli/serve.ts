@@ -149,6 +149,7 @@ async function start(
     livekitWebhook: webhook,
     version: options.version,
     maxConnections: config.maxConnections,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
   });
   opened.add(() => app.close());

@@ -67,6 +67,7 @@ export interface HarnessOptions {
   readonly maxConnections?: number;
   readonly dropsLogIntervalMs?: number;
   readonly drainTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
 }
 
 /** A gateway on a random loopback port over a simulated backend; closed after the test. */
@@ -100,6 +101,9 @@ export async function startGateway(options: HarnessOptions = {}) {
       ? {}
       : { dropsLogIntervalMs: options.dropsLogIntervalMs }),
     ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
+    ...(options.keepAliveTimeoutMs === undefined
+      ? {}
+      : { keepAliveTimeoutMs: options.keepAliveTimeoutMs }),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   closers.push(async () => {

@@ -155,3 +155,23 @@ describe('--max-connections', () => {
     );
   });
 });
+
+describe('--keep-alive-timeout-ms', () => {
+  it('keeps idle connections open as long as set, and says so in every answer', async () => {
+    const { gateway } = await start(['--keep-alive-timeout-ms', '600000']);
+    const client = await rawClient(gateway.url, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await expect.poll(() => client.received()).toMatch(/\r\n\r\n\{"status":"alive"\}$/);
+    client.socket.destroy();
+    expect(client.received()).toMatch(/\r\nKeep-Alive: timeout=600\r\n/i);
+  });
+
+  it('is 72 s unless set, by flag or KEEP_ALIVE_TIMEOUT_MS', () => {
+    expect(parseServeConfig([], {}).keepAliveTimeoutMs).toBe(72_000);
+    expect(parseServeConfig([], { KEEP_ALIVE_TIMEOUT_MS: '620000' }).keepAliveTimeoutMs).toBe(
+      620_000,
+    );
+    expect(() => parseServeConfig([], { KEEP_ALIVE_TIMEOUT_MS: '0' })).toThrow(
+      /^KEEP_ALIVE_TIMEOUT_MS: must be an integer from 1 to \d+, got "0"$/,
+    );
+  });
+});

@@ -70,6 +70,12 @@ export interface GatewayOptions {
   /** How often connections closed over `maxConnections` are counted in a log line. Default 10 s. */
   readonly dropsLogIntervalMs?: number;
   /**
+   * How long an idle keep-alive connection stays open after its last answer. Behind a load
+   * balancer it must outlast the balancer's own idle timeout: a connection the gateway closes
+   * while the balancer sends on it fails that request (a 502). Default 72 s.
+   */
+  readonly keepAliveTimeoutMs?: number;
+  /**
    * The `timeoutMs` the admission's drain runs with (serve's `--drain-timeout-ms`): a slot
    * renewed during the drain is answered an expiry no later than the drain's deadline, when
    * slots are taken back. Unknown by default: renewals answer the lease's own end.
@@ -123,6 +129,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     // The access line is ours (logAccess): one per request, including clients that hung up.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes ?? 16_384,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
     // Fastify's default is no limit: a client trickling its headers or body would hold its
     // connection for ever. Node checks the deadlines every connectionsCheckingInterval.
     requestTimeout: requestTimeoutMs,

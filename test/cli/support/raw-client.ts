@@ -12,5 +12,5 @@ export async function rawClient(url: string, head: string) {
   });
   const closed = once(socket, 'close').then(() => received);
   socket.write(head);
-  return { socket, closed };
+  return { socket, closed, received: () => received };
 }
