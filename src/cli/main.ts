@@ -92,6 +92,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (HELP.has(first)) {
+    // `help serve --help` asks the same twice; `help serve extra` asks something else.
+    const extra = rest.slice(1).find((arg) => !HELP_FLAGS.has(arg));
+    if (extra !== undefined) return refuse(`unexpected argument ${JSON.stringify(extra)}`);
     // `help`, `help help` and `help version`: the general usage tells of those.
     if (rest[0] === undefined || HELP.has(rest[0]) || VERSION_FLAGS.has(rest[0])) {
       process.stdout.write(USAGE);

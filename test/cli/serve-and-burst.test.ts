@@ -376,6 +376,7 @@ describe('the command line', () => {
     }
     expect((await cliRun(['help', 'burst'])).stdout).toMatch(/^voice-admission burst --url/);
     expect((await cliRun(['serve', '--help'])).stdout).toMatch(/^voice-admission serve/);
+    expect((await cliRun(['help', 'serve', '-h'])).stdout).toMatch(/^voice-admission serve/);
   }, 60_000);
 
   it('takes the word help after a command for an option value, not for a request for help', async () => {
@@ -447,17 +448,19 @@ describe('the command line', () => {
     expect(help.stderr).toMatch(/^unknown command "hasOwnProperty"\n/);
   }, 60_000);
 
-  it('refuses help for an unknown command, and arguments after the version, with exit 2', async () => {
+  it('refuses help for an unknown command, and arguments after the version or the command, with exit 2', async () => {
     const help = await cliRun(['help', 'launch']);
     expect(help).toMatchObject({ code: 2, stdout: '' });
     expect(help.stderr).toMatch(/^unknown command "launch"\n\nvoice-admission <command>/);
-    for (const args of [
-      ['--version', '--json'],
-      ['version', 'serve'],
-    ]) {
-      const version = await cliRun(args);
-      expect(version, args.join(' ')).toMatchObject({ code: 2, stdout: '' });
-      expect(version.stderr.split('\n')[0]).toBe(`unexpected argument ${JSON.stringify(args[1])}`);
+    for (const [args, unexpected] of [
+      [['--version', '--json'], '--json'],
+      [['version', 'serve'], 'serve'],
+      [['help', 'serve', 'extra'], 'extra'],
+      [['--help', 'burst', '--help', '--json'], '--json'],
+    ] as const) {
+      const refused = await cliRun([...args]);
+      expect(refused, args.join(' ')).toMatchObject({ code: 2, stdout: '' });
+      expect(refused.stderr.split('\n')[0]).toBe(`unexpected argument "${unexpected}"`);
     }
   }, 60_000);
 });
