@@ -113,8 +113,11 @@ describeWithBinary('redis-server', 'redis store', () => {
     stores.push(store);
     await store.release((await store.tryAcquire(request('t'))) as Lease);
     // Told when the script has written the lease, straight from Redis, not through the proxy.
-    const watcher = new Redis(server.url);
+    const watcher = new Redis(server.url, { lazyConnect: true });
     clients.push(watcher);
+    // Subscribed only once ready: ioredis sends a SUBSCRIBE made during its handshake at once,
+    // its ready check then fails in subscriber mode and it reconnects, missing the event.
+    await watcher.connect();
     await server.cli('CONFIG', 'SET', 'notify-keyspace-events', 'Kz');
     try {
       await watcher.subscribe(`__keyspace@0__:voice-admission:{${name}}:leases`);
