@@ -146,15 +146,23 @@ export class LuaScript {
     return client.eval(this.#source, keys.length, ...keys, ...args);
   }
 
+  /**
+   * Runs the script by SHA, and sends it whole on a NOSCRIPT answer received before
+   * `resendBefore` (a `performance.now()` reading). Later, its caller has given up and may have
+   * sent what undoes the call (a withdrawn acquire's release): a script sent after that would
+   * run after it and take a slot nobody holds.
+   */
   async run(
     client: RedisConnection,
     keys: readonly string[],
     args: readonly (string | number)[],
+    resendBefore = Number.POSITIVE_INFINITY,
   ): Promise<unknown> {
     try {
       return await client.evalsha(this.#sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      if (performance.now() >= resendBefore) throw error;
       return client.eval(this.#source, keys.length, ...keys, ...args);
     }
   }

@@ -826,7 +826,8 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
   /**
    * Runs a script with a deadline. Once connected the command is written in this very call, so
    * commands reach Redis in the order they were issued; `inOrder` also rules out a NOSCRIPT
-   * retry that would send it later (the renewal needs that: see scripts.ts).
+   * retry that would send it later (the renewal needs that: see scripts.ts), and without it
+   * there is none past the deadline.
    */
   #run(
     script: LuaScript,
@@ -838,7 +839,7 @@ export class RedisCapacityStore extends TypedEmitter<RedisStoreEvents> implement
       withDeadline(
         inOrder
           ? script.runInOrder(client, this.#keys.all, args)
-          : script.run(client, this.#keys.all, args),
+          : script.run(client, this.#keys.all, args, performance.now() + this.options.timeoutMs),
         this.options.timeoutMs,
         what,
       );

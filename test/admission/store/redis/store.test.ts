@@ -139,6 +139,60 @@ describeWithBinary('redis-server', 'redis store', () => {
     }
   });
 
+  it('an acquire given up on before Redis answered NOSCRIPT is not sent again behind its withdrawal', async () => {
+    const name = `t${++counter}`;
+    server.seedLimiter(name);
+    const real = new Redis(server.url);
+    clients.push(real);
+    // The client as the store sees it: the next EVALSHA, once armed, answers NOSCRIPT only when
+    // the test says so (its script flushed, the answer slow), and every EVAL is counted.
+    let armed = false;
+    let answerNoScript: (() => void) | undefined;
+    const passedThrough: Promise<unknown>[] = [];
+    let evals = 0;
+    const client = new Proxy(real, {
+      get(target, property) {
+        if (property === 'evalsha') {
+          return (...args: Parameters<Redis['evalsha']>) => {
+            if (!armed) {
+              const answer = target.evalsha(...args);
+              passedThrough.push(answer.catch(() => undefined));
+              return answer;
+            }
+            armed = false;
+            return new Promise((_, reject) => {
+              answerNoScript = () => reject(new Error('NOSCRIPT No matching script.'));
+            });
+          };
+        }
+        if (property === 'eval') {
+          return (...args: Parameters<Redis['eval']>) => {
+            evals++;
+            return target.eval(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const store = redisStore({ redis: client, name, leaseTtlMs: 30_000, timeoutMs: 200 });
+    stores.push(store);
+    // Both scripts in Redis's cache: only the armed EVALSHA answers NOSCRIPT.
+    await store.release((await store.tryAcquire(request('t'))) as Lease);
+    await store.usage();
+    armed = true;
+    await expect(store.tryAcquire(request('t'))).rejects.toThrow(/did not answer batch/);
+    // The withdrawal went after the deadline and ran; only then does the NOSCRIPT come back.
+    await Promise.all(passedThrough);
+    const evalsBefore = evals;
+    answerNoScript!();
+    // The store acts on the answer in its reactions to it: a usage asked for after them is
+    // sent after what they send, and runs after it.
+    await new Promise(setImmediate);
+    expect(await store.usage()).toEqual({ active: 0, tenants: new Map() });
+    expect(evals).toBe(evalsBefore);
+  });
+
   it('acquires given up on while Redis stalled hold no slot once it runs them', async () => {
     const store = newStore(undefined, 10_000);
     await store.release((await store.tryAcquire(request('t', 2))) as Lease);
